@@ -1,0 +1,120 @@
+"""Every change to a hall is one of these commands; the engine turns it into events."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Citizen:
+    """What the queue may know of a citizen: a keyed hash, a masked name, the birth date
+    (used once, for elderly priority at issue; never stored)."""
+
+    citizen_hash: str
+    masked_name: str = ""
+    birth_date: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Appointment:
+    code: str
+    slot_start: dt.datetime
+    slot_end: dt.datetime
+
+
+@dataclass(frozen=True)
+class IssueTicket:
+    service: str
+    staff_priority: bool = False
+    citizen: Citizen | None = None
+    appointment: Appointment | None = None
+    channel: str = "button"  # button | idcard | appointment | cli | staff
+
+
+@dataclass(frozen=True)
+class CallNext:
+    window: int
+
+
+@dataclass(frozen=True)
+class Recall:
+    window: int
+
+
+@dataclass(frozen=True)
+class MarkNoShow:
+    window: int
+
+
+@dataclass(frozen=True)
+class StartService:
+    window: int
+
+
+@dataclass(frozen=True)
+class FinishService:
+    window: int
+
+
+@dataclass(frozen=True)
+class Transfer:
+    window: int
+    to_service: str
+
+
+@dataclass(frozen=True)
+class PauseWindow:
+    window: int
+
+
+@dataclass(frozen=True)
+class ResumeWindow:
+    window: int
+
+
+@dataclass(frozen=True)
+class Reactivate:
+    number: str
+
+
+@dataclass(frozen=True)
+class CancelTicket:
+    number: str
+
+
+@dataclass(frozen=True)
+class RecordEvaluation:
+    window: int
+    score: int
+    number: str | None = None  # default: the ticket last finished at this window
+
+
+@dataclass(frozen=True)
+class DeviceStatusChanged:
+    device: str
+    status: str  # online | offline | fault
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passes: called tickets nobody came for turn into no-shows."""
+
+
+Command = (
+    IssueTicket
+    | CallNext
+    | Recall
+    | MarkNoShow
+    | StartService
+    | FinishService
+    | Transfer
+    | PauseWindow
+    | ResumeWindow
+    | Reactivate
+    | CancelTicket
+    | RecordEvaluation
+    | DeviceStatusChanged
+    | Tick
+)

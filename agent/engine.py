@@ -1,0 +1,408 @@
+"""The hall's queue rules: a command and the current state in, facts out.
+
+``decide`` never changes state and never touches the store; the store applies the facts it
+returns in one transaction. Every refusal is a ``DomainError`` with a clear message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from agent import commands as c
+from agent import errors
+from agent.config import HallConfig
+from agent.model import Fact, Priority, Ticket, TicketState, WindowStatus, iso, parse_time
+from agent.state import HallState
+
+
+class QueueEngine:
+    def __init__(self, config: HallConfig) -> None:
+        self.config = config
+
+    # ---- helpers -------------------------------------------------------------------------
+    def _window(self, state: HallState, number: int) -> Any:
+        if self.config.window(number) is None or number not in state.windows:
+            raise errors.UnknownWindow(f"there is no window {number}", window=number)
+        return state.windows[number]
+
+    def _current(self, state: HallState, number: int, *allowed: TicketState) -> Ticket:
+        window = self._window(state, number)
+        if window.current is None:
+            raise errors.NoCurrentTicket(f"window {number} has no current ticket", window=number)
+        ticket = state.tickets[window.current]
+        if ticket.state not in allowed:
+            wanted = " or ".join(s.value for s in allowed)
+            raise errors.InvalidTransition(
+                f"ticket {ticket.number} is {ticket.state.value}, not {wanted}",
+                number=ticket.number,
+                state=ticket.state.value,
+            )
+        return ticket
+
+    def _priority_applies(self, ticket: Ticket, now: dt.datetime) -> bool:
+        if ticket.priority is Priority.APPOINTMENT:
+            assert ticket.slot_start and ticket.slot_end
+            grace = dt.timedelta(minutes=self.config.priority.appointment_grace_minutes)
+            start, end = parse_time(ticket.slot_start), parse_time(ticket.slot_end)
+            return start - grace <= now <= end + grace
+        return ticket.priority is not Priority.NONE
+
+    def next_for_window(self, state: HallState, number: int, now: dt.datetime) -> Ticket | None:
+        """Call policy: green channel first, then the window's service order, then issue time."""
+        services = self.config.window(number).services  # type: ignore[union-attr]
+        rank = {code: i for i, code in enumerate(services)}
+        candidates: list[tuple[int, int, str, str, str]] = []
+        for ticket_id in state.priority_waiting:
+            ticket = state.tickets[ticket_id]
+            if ticket.service in rank:
+                cls = 0 if self._priority_applies(ticket, now) else 1
+                key = (cls, rank[ticket.service], ticket.issued_at, ticket.number, ticket.id)
+                candidates.append(key)
+        for code in services:
+            first = state.first_waiting(code)
+            if first is not None:
+                ticket = state.tickets[first]
+                candidates.append((1, rank[code], ticket.issued_at, ticket.number, ticket.id))
+        if not candidates:
+            return None
+        return state.tickets[min(candidates)[4]]
+
+    def people_ahead(self, state: HallState, ticket: Ticket) -> int:
+        """Waiting tickets of the same service that will be called before this one."""
+        if ticket.state is not TicketState.WAITING:
+            return 0
+        ahead = sum(
+            1
+            for t in state.priority_waiting
+            if t != ticket.id and state.tickets[t].service == ticket.service
+        )
+        if ticket.priority is not Priority.NONE:
+            return 0
+        for ticket_id in state.waiting_in(ticket.service):
+            if ticket_id == ticket.id:
+                break
+            ahead += 1
+        return ahead
+
+    def estimated_wait_minutes(self, state: HallState, ticket: Ticket) -> int:
+        """People ahead × rolling average service time, shared by the windows serving it."""
+        service = self.config.service(ticket.service)
+        assert service is not None
+        average = state.average_service_minutes(ticket.service) or service.default_service_minutes
+        open_windows = [
+            n
+            for n in self.config.windows_serving(ticket.service)
+            if state.windows[n].status is WindowStatus.OPEN
+        ]
+        return round(self.people_ahead(state, ticket) * average / max(1, len(open_windows)))
+
+    # ---- deciding ------------------------------------------------------------------------
+    def decide(self, state: HallState, command: c.Command, now: dt.datetime) -> list[Fact]:
+        handler = getattr(self, f"_{type(command).__name__}")
+        facts: list[Fact] = handler(state, command, now)
+        return facts
+
+    def _IssueTicket(self, state: HallState, cmd: c.IssueTicket, now: dt.datetime) -> list[Fact]:
+        service = self.config.service(cmd.service)
+        if service is None:
+            raise errors.UnknownService(f"there is no service {cmd.service!r}", service=cmd.service)
+        if not service.hours.is_open(now.astimezone(self.config.zone)) and cmd.appointment is None:
+            raise errors.ServiceClosed(f"{service.name_en} is not open now", service=service.code)
+        issued = state.counters.get(service.code, 0)
+        if issued >= service.daily_cap:
+            raise errors.DailyCapReached(
+                f"today's numbers for {service.name_en} are all taken ({service.daily_cap})",
+                service=service.code,
+            )
+        citizen = cmd.citizen
+        if citizen is not None:
+            for ticket_id in list(state.priority_waiting) + state.waiting_in(service.code):
+                ticket = state.tickets[ticket_id]
+                if ticket.citizen_hash == citizen.citizen_hash and ticket.service == service.code:
+                    raise errors.AlreadyWaiting(
+                        f"this citizen already holds {ticket.number}, still waiting",
+                        number=ticket.number,
+                    )
+            taken = state.citizen_issued.get((citizen.citizen_hash, service.code), 0)
+            if taken >= service.per_citizen_daily_limit:
+                raise errors.CitizenLimitReached(
+                    f"this citizen has taken {taken} tickets for {service.name_en} today",
+                    limit=service.per_citizen_daily_limit,
+                )
+        priority = self._priority_for(cmd, now)
+        number = f"{service.prefix}{issued + 1:03d}"
+        ticket = Ticket(
+            id=f"{state.business_date}/{number}/1",
+            number=number,
+            service=service.code,
+            business_date=state.business_date,
+            issued_at=iso(now),
+            priority=priority,
+            appointment_code=cmd.appointment.code if cmd.appointment else None,
+            slot_start=iso(cmd.appointment.slot_start) if cmd.appointment else None,
+            slot_end=iso(cmd.appointment.slot_end) if cmd.appointment else None,
+            citizen_hash=citizen.citizen_hash if citizen else None,
+            citizen_name=(citizen.masked_name or None) if citizen else None,
+            channel=cmd.channel,
+        )
+        row = ticket.as_row()
+        return [Fact("TicketIssued", {"ticket": row, "counter": issued + 1})]
+
+    def _priority_for(self, cmd: c.IssueTicket, now: dt.datetime) -> Priority:
+        if cmd.appointment is not None:
+            return Priority.APPOINTMENT
+        birth = cmd.citizen.birth_date if cmd.citizen else None
+        if birth is not None:
+            today = now.astimezone(self.config.zone).date()
+            age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+            if age >= self.config.priority.elderly_age:
+                return Priority.ELDERLY
+        return Priority.STAFF if cmd.staff_priority else Priority.NONE
+
+    def _CallNext(self, state: HallState, cmd: c.CallNext, now: dt.datetime) -> list[Fact]:
+        window = self._window(state, cmd.window)
+        if window.status is WindowStatus.PAUSED:
+            raise errors.WindowPaused(f"window {cmd.window} is paused", window=cmd.window)
+        facts: list[Fact] = []
+        if window.current is not None:
+            current = state.tickets[window.current]
+            if current.state is TicketState.SERVING:
+                raise errors.WindowBusy(
+                    f"window {cmd.window} is serving {current.number}: finish or transfer first",
+                    number=current.number,
+                )
+            # A called citizen who never came: calling the next one marks the no-show.
+            facts.append(self._no_show(current, "skipped", now))
+        ticket = self.next_for_window(state, cmd.window, now)
+        if ticket is None:
+            raise errors.NobodyWaiting(
+                f"nobody is waiting for window {cmd.window}", window=cmd.window
+            )
+        facts.append(
+            Fact(
+                "TicketCalled",
+                {
+                    "ticket_id": ticket.id,
+                    "number": ticket.number,
+                    "service": ticket.service,
+                    "window": cmd.window,
+                    "at": iso(now),
+                    "citizen_name": ticket.citizen_name,
+                },
+            )
+        )
+        return facts
+
+    def _no_show(self, ticket: Ticket, reason: str, now: dt.datetime) -> Fact:
+        return Fact(
+            "TicketNoShow",
+            {
+                "ticket_id": ticket.id,
+                "number": ticket.number,
+                "window": ticket.window,
+                "reason": reason,
+                "at": iso(now),
+            },
+        )
+
+    def _Recall(self, state: HallState, cmd: c.Recall, now: dt.datetime) -> list[Fact]:
+        ticket = self._current(state, cmd.window, TicketState.CALLED)
+        if ticket.recalls >= self.config.no_show.max_recalls:
+            return [self._no_show(ticket, "recalls", now)]
+        return [
+            Fact(
+                "TicketRecalled",
+                {
+                    "ticket_id": ticket.id,
+                    "number": ticket.number,
+                    "service": ticket.service,
+                    "window": cmd.window,
+                    "at": iso(now),
+                    "recalls": ticket.recalls + 1,
+                    "citizen_name": ticket.citizen_name,
+                },
+            )
+        ]
+
+    def _MarkNoShow(self, state: HallState, cmd: c.MarkNoShow, now: dt.datetime) -> list[Fact]:
+        ticket = self._current(state, cmd.window, TicketState.CALLED)
+        return [self._no_show(ticket, "staff", now)]
+
+    def _StartService(self, state: HallState, cmd: c.StartService, now: dt.datetime) -> list[Fact]:
+        ticket = self._current(state, cmd.window, TicketState.CALLED)
+        return [
+            Fact(
+                "ServiceStarted",
+                {
+                    "ticket_id": ticket.id,
+                    "number": ticket.number,
+                    "window": cmd.window,
+                    "at": iso(now),
+                },
+            )
+        ]
+
+    def _FinishService(
+        self, state: HallState, cmd: c.FinishService, now: dt.datetime
+    ) -> list[Fact]:
+        ticket = self._current(state, cmd.window, TicketState.SERVING)
+        return [
+            Fact(
+                "ServiceFinished",
+                {
+                    "ticket_id": ticket.id,
+                    "number": ticket.number,
+                    "service": ticket.service,
+                    "window": cmd.window,
+                    "at": iso(now),
+                },
+            )
+        ]
+
+    def _Transfer(self, state: HallState, cmd: c.Transfer, now: dt.datetime) -> list[Fact]:
+        ticket = self._current(state, cmd.window, TicketState.SERVING, TicketState.CALLED)
+        if self.config.service(cmd.to_service) is None:
+            raise errors.UnknownService(
+                f"there is no service {cmd.to_service!r}", service=cmd.to_service
+            )
+        if cmd.to_service == ticket.service:
+            raise errors.InvalidTransition(
+                f"ticket {ticket.number} is already in {cmd.to_service}", number=ticket.number
+            )
+        new_id = f"{ticket.business_date}/{ticket.number}/{ticket.leg + 1}"
+        return [
+            Fact(
+                "TicketTransferred",
+                {
+                    "ticket_id": ticket.id,
+                    "new_ticket_id": new_id,
+                    "number": ticket.number,
+                    "window": cmd.window,
+                    "from_service": ticket.service,
+                    "to_service": cmd.to_service,
+                    "at": iso(now),
+                },
+            )
+        ]
+
+    def _PauseWindow(self, state: HallState, cmd: c.PauseWindow, now: dt.datetime) -> list[Fact]:
+        window = self._window(state, cmd.window)
+        if window.status is WindowStatus.PAUSED:
+            raise errors.WindowPaused(f"window {cmd.window} is already paused", window=cmd.window)
+        if window.current is not None:
+            current = state.tickets[window.current]
+            raise errors.WindowBusy(
+                f"window {cmd.window} still has {current.number}", number=current.number
+            )
+        return [Fact("WindowPaused", {"window": cmd.window, "at": iso(now)})]
+
+    def _ResumeWindow(self, state: HallState, cmd: c.ResumeWindow, now: dt.datetime) -> list[Fact]:
+        window = self._window(state, cmd.window)
+        if window.status is WindowStatus.OPEN:
+            raise errors.InvalidTransition(f"window {cmd.window} is not paused", window=cmd.window)
+        return [Fact("WindowResumed", {"window": cmd.window, "at": iso(now)})]
+
+    def _ticket(self, state: HallState, number: str) -> Ticket:
+        ticket = state.ticket_by_number(number.upper())
+        if ticket is None:
+            raise errors.UnknownTicket(f"no ticket {number} today", number=number)
+        return ticket
+
+    def _Reactivate(self, state: HallState, cmd: c.Reactivate, now: dt.datetime) -> list[Fact]:
+        ticket = self._ticket(state, cmd.number)
+        if ticket.state is not TicketState.NO_SHOW:
+            raise errors.InvalidTransition(
+                f"ticket {ticket.number} is {ticket.state.value}, not no_show",
+                number=ticket.number,
+            )
+        assert ticket.no_show_call_index is not None
+        later_calls = state.calls - ticket.no_show_call_index
+        limit = self.config.no_show.reactivate_within_calls
+        if later_calls > limit:
+            raise errors.ReactivationExpired(
+                f"ticket {ticket.number} missed its turn {later_calls} calls ago (limit {limit})",
+                number=ticket.number,
+            )
+        return [
+            Fact(
+                "TicketReactivated",
+                {"ticket_id": ticket.id, "number": ticket.number, "at": iso(now)},
+            )
+        ]
+
+    def _CancelTicket(self, state: HallState, cmd: c.CancelTicket, now: dt.datetime) -> list[Fact]:
+        ticket = self._ticket(state, cmd.number)
+        if ticket.state not in (TicketState.WAITING, TicketState.NO_SHOW):
+            raise errors.InvalidTransition(
+                f"ticket {ticket.number} is {ticket.state.value}; only waiting tickets cancel",
+                number=ticket.number,
+            )
+        return [
+            Fact(
+                "TicketCancelled", {"ticket_id": ticket.id, "number": ticket.number, "at": iso(now)}
+            )
+        ]
+
+    def _RecordEvaluation(
+        self, state: HallState, cmd: c.RecordEvaluation, now: dt.datetime
+    ) -> list[Fact]:
+        if cmd.score not in (1, 2, 3, 4, 5):
+            raise errors.DomainError(f"score must be 1..5, not {cmd.score}", score=cmd.score)
+        window = self._window(state, cmd.window)
+        if cmd.number is not None:
+            ticket = self._ticket(state, cmd.number)
+        elif window.last_finished is not None:
+            ticket = state.tickets[window.last_finished]
+        else:
+            raise errors.NoCurrentTicket(
+                f"window {cmd.window} has finished no ticket to rate", window=cmd.window
+            )
+        if ticket.state is not TicketState.DONE:
+            raise errors.InvalidTransition(
+                f"ticket {ticket.number} is {ticket.state.value}; only finished tickets are rated",
+                number=ticket.number,
+            )
+        if ticket.score is not None:
+            raise errors.AlreadyRated(
+                f"ticket {ticket.number} is already rated", number=ticket.number
+            )
+        return [
+            Fact(
+                "EvaluationRecorded",
+                {
+                    "ticket_id": ticket.id,
+                    "number": ticket.number,
+                    "service": ticket.service,
+                    "window": cmd.window,
+                    "score": cmd.score,
+                    "at": iso(now),
+                },
+            )
+        ]
+
+    def _DeviceStatusChanged(
+        self, state: HallState, cmd: c.DeviceStatusChanged, now: dt.datetime
+    ) -> list[Fact]:
+        if cmd.status not in ("online", "offline", "fault"):
+            raise errors.DomainError(f"unknown device status {cmd.status!r}")
+        if state.devices.get(cmd.device) == (cmd.status, cmd.reason):
+            return []
+        return [
+            Fact(
+                "DeviceStatusChanged",
+                {"device": cmd.device, "status": cmd.status, "reason": cmd.reason, "at": iso(now)},
+            )
+        ]
+
+    def _Tick(self, state: HallState, cmd: c.Tick, now: dt.datetime) -> list[Fact]:
+        limit = dt.timedelta(minutes=self.config.no_show.auto_minutes)
+        facts = []
+        for window in state.windows.values():
+            if window.current is None:
+                continue
+            ticket = state.tickets[window.current]
+            called = ticket.called_at
+            if ticket.state is TicketState.CALLED and called and now - parse_time(called) >= limit:
+                facts.append(self._no_show(ticket, "timeout", now))
+        return facts

@@ -1,0 +1,104 @@
+"""One error family for the whole agent.
+
+Every error carries a stable ``code`` (for JSON output, logs and the central platform) and a
+``key`` the UI translates; ``str(error)`` is an English sentence for operators and logs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HallError(Exception):
+    """Base of every error the agent reports on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.details = details
+
+    @property
+    def key(self) -> str:
+        return f"error.{self.code}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"error": str(self), "code": self.code, **self.details}
+
+
+class ConfigError(HallError):
+    """A config or profile file is invalid: ``file: field: reason``."""
+
+    code = "config_invalid"
+
+
+class StoreError(HallError):
+    code = "store_error"
+
+
+class DomainError(HallError):
+    """An action the hall's rules do not allow right now."""
+
+    code = "domain_error"
+
+
+class UnknownService(DomainError):
+    code = "unknown_service"
+
+
+class UnknownWindow(DomainError):
+    code = "unknown_window"
+
+
+class UnknownTicket(DomainError):
+    code = "unknown_ticket"
+
+
+class ServiceClosed(DomainError):
+    code = "service_closed"
+
+
+class DailyCapReached(DomainError):
+    code = "daily_cap_reached"
+
+
+class CitizenLimitReached(DomainError):
+    code = "citizen_limit_reached"
+
+
+class AlreadyWaiting(DomainError):
+    code = "already_waiting"
+
+
+class NobodyWaiting(DomainError):
+    code = "nobody_waiting"
+
+
+class WindowPaused(DomainError):
+    code = "window_paused"
+
+
+class WindowBusy(DomainError):
+    code = "window_busy"
+
+
+class NoCurrentTicket(DomainError):
+    code = "no_current_ticket"
+
+
+class InvalidTransition(DomainError):
+    code = "invalid_transition"
+
+
+class ReactivationExpired(DomainError):
+    code = "reactivation_expired"
+
+
+class AlreadyRated(DomainError):
+    code = "already_rated"
+
+
+class DeviceError(HallError):
+    """A device failed; ``device`` names it, ``reason`` is a stable short code."""
+
+    code = "device_error"

@@ -1,0 +1,133 @@
+"""Plain data of a hall's queue: tickets, windows, events. No behaviour beyond conversion."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class TicketState(StrEnum):
+    WAITING = "waiting"
+    CALLED = "called"
+    SERVING = "serving"
+    DONE = "done"
+    NO_SHOW = "no_show"
+    TRANSFERRED = "transferred"
+    CANCELLED = "cancelled"
+
+
+#: States a ticket never leaves (except no-show, which a late citizen can reactivate).
+FINAL_STATES = frozenset({TicketState.DONE, TicketState.CANCELLED, TicketState.TRANSFERRED})
+
+
+class Priority(StrEnum):
+    NONE = "none"
+    APPOINTMENT = "appointment"
+    ELDERLY = "elderly"
+    STAFF = "staff"
+
+
+class WindowStatus(StrEnum):
+    OPEN = "open"
+    PAUSED = "paused"
+
+
+#: Five-level rating used by government halls (好差评), score 5..1.
+SCORE_LABELS_ZH = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+SCORE_LABELS_EN = {
+    5: "very satisfied",
+    4: "satisfied",
+    3: "fairly satisfied",
+    2: "dissatisfied",
+    1: "very dissatisfied",
+}
+
+
+@dataclass
+class Ticket:
+    """One ticket leg: a number for one service.
+
+    A transfer ends this leg as ``transferred`` and opens a new leg with the same number in
+    the next service (one ticket for the whole visit), keeping the original issue time.
+    """
+
+    id: str
+    number: str
+    service: str
+    business_date: str
+    issued_at: str
+    state: TicketState = TicketState.WAITING
+    priority: Priority = Priority.NONE
+    leg: int = 1
+    previous_id: str | None = None
+    appointment_code: str | None = None
+    slot_start: str | None = None
+    slot_end: str | None = None
+    citizen_hash: str | None = None
+    citizen_name: str | None = None  # masked, e.g. 张*
+    channel: str = "button"
+    window: int | None = None
+    called_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    recalls: int = 0
+    call_index: int = 0
+    no_show_call_index: int | None = None
+    score: int | None = None
+
+    def as_row(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Ticket:
+        data = dict(row)
+        data["state"] = TicketState(data["state"])
+        data["priority"] = Priority(data["priority"])
+        return cls(**data)
+
+
+@dataclass
+class WindowState:
+    number: int
+    business_date: str
+    status: WindowStatus = WindowStatus.OPEN
+    current: str | None = None  # ticket id called or being served here
+    last_finished: str | None = None  # for the evaluation after finishing
+
+    def as_row(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A fact appended to the log; ``(node_id, seq)`` is unique and seq only grows per node."""
+
+    node_id: str
+    seq: int
+    type: str
+    business_date: str
+    at: str  # hall clock: never goes backwards
+    wall_time: str  # the machine's clock when it happened, for offset analysis
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Fact:
+    """An event before the store has given it a seq."""
+
+    type: str
+    payload: dict[str, Any]
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.isoformat(timespec="microseconds")
+
+
+def parse_time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)

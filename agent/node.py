@@ -1,0 +1,80 @@
+"""This node's own settings (``node.yaml`` in the data dir): who it is, its devices, its broker.
+
+The hall config says what the hall is; the node config says what this PC is and what is
+plugged into it. Both are validated at start-up and refuse unknown keys.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from agent.validation import load_model
+
+Role = Literal["hub", "kiosk", "window", "display", "all"]
+DeviceKind = Literal["printer", "idreader", "scanner", "led", "evaluator"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeviceSpec(_Strict):
+    """One device plugged into this node."""
+
+    id: str = Field(min_length=1, max_length=64, description="stable name, e.g. 'kiosk-printer'")
+    kind: DeviceKind
+    profile: str = Field(description="profile name in firmware_profiles/ (file stem)")
+    port: str = Field(description="serial device, pyserial URL, 'usb:VID:PID' or 'tcp://host:9100'")
+    window: int | None = Field(default=None, ge=1, description="the window this device serves")
+    baud: int | None = Field(default=None, gt=0, description="overrides the profile's baud")
+    address: int | None = Field(default=None, ge=0, le=65535, description="bus address (RS-485)")
+    simulated: bool = Field(default=False, description="start a simulator for this device")
+
+
+class BrokerConfig(_Strict):
+    """Where the central platform's MQTT broker is; absent means fully offline."""
+
+    url: str = Field(description="mqtt://host:1883 or mqtts://host:8883")
+    client_id: str | None = None
+    username: str | None = None
+    password: str | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    backlog_alarm_events: int = Field(default=50_000, ge=1)
+
+
+class NodeConfig(_Strict):
+    schema_version: Literal[1] = 1
+    node_id: str = Field(min_length=1, max_length=64)
+    role: Role = "all"
+    language: Literal["zh_CN", "en"] = "zh_CN"
+    broker: BrokerConfig | None = None
+    devices: list[DeviceSpec] = Field(default_factory=list)
+
+    @field_validator("node_id")
+    @classmethod
+    def _node_id_is_topic_safe(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", value):
+            raise ValueError("only letters, digits, '_', '.', '-' (it is used in MQTT topics)")
+        return value
+
+
+def new_node_config(hall_id: str) -> NodeConfig:
+    return NodeConfig(node_id=f"{hall_id}-{uuid.uuid4().hex[:8]}")
+
+
+def load_node_config(path: Path) -> NodeConfig:
+    return load_model(NodeConfig, path)
+
+
+def dump_node_config(config: NodeConfig, path: Path) -> None:
+    data = config.model_dump(mode="json", exclude_none=True)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")

@@ -1,0 +1,54 @@
+"""Personal data from ID cards: what may be stored, shown or logged.
+
+The store keeps only a masked ID number (first 6 + last 4) and a keyed hash (HMAC-SHA256 with
+the hall secret) used for per-citizen limits and matching. Names are masked for display.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from pathlib import Path
+
+SECRET_BYTES = 32
+
+
+def mask_id_number(number: str) -> str:
+    """Keep the first 6 and last 4 characters: ``110105********002X``."""
+    number = number.strip()
+    if len(number) <= 10:
+        return "*" * len(number)
+    return number[:6] + "*" * (len(number) - 10) + number[-4:]
+
+
+def mask_name(name: str) -> str:
+    """Keep the first character (the family name in most Chinese names): ``张*`` / ``张**``."""
+    name = name.strip()
+    if not name:
+        return ""
+    if " " in name:  # Latin-script names: initial of each word
+        return " ".join(part[0] + "." for part in name.split() if part)
+    return name[0] + "*" * max(1, len(name) - 1)
+
+
+def citizen_hash(secret: bytes, number: str) -> str:
+    """Keyed hash of an ID number; the same citizen gives the same hash in one hall."""
+    digest = hmac.new(secret, number.strip().upper().encode("ascii", "replace"), hashlib.sha256)
+    return digest.hexdigest()
+
+
+def load_or_create_secret(path: Path) -> bytes:
+    """The hall secret for citizen hashes; created once with mode 0600."""
+    if path.exists():
+        data = path.read_bytes()
+        if len(data) < 16:
+            raise ValueError(f"{path}: hall secret is too short ({len(data)} bytes)")
+        return data
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = secrets.token_bytes(SECRET_BYTES)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return data

@@ -1,0 +1,221 @@
+"""The queue state of one business day, built only by folding events.
+
+``HallState.apply`` is the single place where an event changes state; the store writes its
+tables from the state after each apply, and replaying the log through the same function
+rebuilds the same tables (invariant 4).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from dataclasses import dataclass, field
+
+from agent.model import Event, Priority, Ticket, TicketState, WindowState, WindowStatus, parse_time
+
+ROLLING_SERVICE_TIMES = 20
+
+
+@dataclass
+class Touched:
+    """What an event changed, so the store rewrites just those rows."""
+
+    tickets: set[str] = field(default_factory=set)
+    windows: set[int] = field(default_factory=set)
+    counters: set[str] = field(default_factory=set)
+    evaluation: str | None = None
+    device: str | None = None
+
+
+class HallState:
+    def __init__(self, business_date: str, windows: list[int]) -> None:
+        self.business_date = business_date
+        self.window_numbers = list(windows)
+        self.tickets: dict[str, Ticket] = {}
+        self.by_number: dict[str, str] = {}  # number -> id of its latest leg
+        self.windows = {n: WindowState(n, business_date) for n in windows}
+        self.counters: dict[str, int] = {}  # service -> last number issued today
+        self.calls = 0  # calls made today (recalls excluded)
+        # waiting tickets without priority, per service, ordered by (issued_at, number)
+        self._waiting: dict[str, list[tuple[str, str, str]]] = {}
+        self.priority_waiting: set[str] = set()
+        self.citizen_issued: dict[tuple[str, str], int] = {}  # (hash, service) -> count today
+        self.service_times: dict[str, deque[float]] = {}
+        self.devices: dict[str, tuple[str, str | None]] = {}
+        self.last_called: list[str] = []  # ticket ids, most recent last
+
+    # ---- reading -------------------------------------------------------------------------
+    def waiting_in(self, service: str) -> list[str]:
+        """Ids of non-priority waiting tickets of a service, in issue order."""
+        return [entry[2] for entry in self._waiting.get(service, [])]
+
+    def first_waiting(self, service: str) -> str | None:
+        entries = self._waiting.get(service)
+        return entries[0][2] if entries else None
+
+    def waiting_count(self, service: str) -> int:
+        priority = sum(1 for t in self.priority_waiting if self.tickets[t].service == service)
+        return len(self._waiting.get(service, [])) + priority
+
+    def ticket_by_number(self, number: str) -> Ticket | None:
+        ticket_id = self.by_number.get(number)
+        return self.tickets[ticket_id] if ticket_id else None
+
+    def average_service_minutes(self, service: str) -> float | None:
+        times = self.service_times.get(service)
+        return sum(times) / len(times) / 60 if times else None
+
+    # ---- folding -------------------------------------------------------------------------
+    def apply(self, event: Event) -> Touched:
+        if event.business_date != self.business_date and event.type != "DeviceStatusChanged":
+            self._start_day(event.business_date)
+        handler = getattr(self, f"_on_{event.type}", None)
+        if handler is None:
+            return Touched()  # events for other parts (e.g. config applied) leave the queue alone
+        touched: Touched = handler(event.payload)
+        return touched
+
+    def _start_day(self, business_date: str) -> None:
+        fresh = HallState(business_date, self.window_numbers)
+        fresh.devices = self.devices
+        self.__dict__.update(fresh.__dict__)
+
+    def _add_waiting(self, ticket: Ticket) -> None:
+        if ticket.priority is not Priority.NONE:
+            self.priority_waiting.add(ticket.id)
+        else:
+            entries = self._waiting.setdefault(ticket.service, [])
+            bisect.insort(entries, (ticket.issued_at, ticket.number, ticket.id))
+
+    def _remove_waiting(self, ticket: Ticket) -> None:
+        if ticket.id in self.priority_waiting:
+            self.priority_waiting.discard(ticket.id)
+            return
+        entries = self._waiting.get(ticket.service, [])
+        key = (ticket.issued_at, ticket.number, ticket.id)
+        index = bisect.bisect_left(entries, key)
+        if index < len(entries) and entries[index] == key:
+            del entries[index]
+
+    def _on_TicketIssued(self, p: dict) -> Touched:
+        ticket = Ticket.from_row(p["ticket"])
+        self.tickets[ticket.id] = ticket
+        self.by_number[ticket.number] = ticket.id
+        self.counters[ticket.service] = p["counter"]
+        if ticket.citizen_hash:
+            key = (ticket.citizen_hash, ticket.service)
+            self.citizen_issued[key] = self.citizen_issued.get(key, 0) + 1
+        self._add_waiting(ticket)
+        return Touched(tickets={ticket.id}, counters={ticket.service})
+
+    def _on_TicketCalled(self, p: dict) -> Touched:
+        ticket = self.tickets[p["ticket_id"]]
+        if ticket.state is TicketState.WAITING:
+            self._remove_waiting(ticket)
+        self.calls += 1
+        ticket.state = TicketState.CALLED
+        ticket.window = p["window"]
+        ticket.called_at = p["at"]
+        ticket.recalls = 0
+        ticket.call_index = self.calls
+        self.windows[p["window"]].current = ticket.id
+        self.last_called.append(ticket.id)
+        del self.last_called[:-20]
+        return Touched(tickets={ticket.id}, windows={p["window"]})
+
+    def _on_TicketRecalled(self, p: dict) -> Touched:
+        ticket = self.tickets[p["ticket_id"]]
+        ticket.recalls += 1
+        ticket.called_at = p["at"]
+        self.last_called.append(ticket.id)
+        del self.last_called[:-20]
+        return Touched(tickets={ticket.id})
+
+    def _on_TicketNoShow(self, p: dict) -> Touched:
+        ticket = self.tickets[p["ticket_id"]]
+        ticket.state = TicketState.NO_SHOW
+        ticket.no_show_call_index = self.calls
+        window = self.windows[ticket.window] if ticket.window else None
+        if window and window.current == ticket.id:
+            window.current = None
+        return Touched(tickets={ticket.id}, windows={window.number} if window else set())
+
+    def _on_ServiceStarted(self, p: dict) -> Touched:
+        ticket = self.tickets[p["ticket_id"]]
+        ticket.state = TicketState.SERVING
+        ticket.started_at = p["at"]
+        return Touched(tickets={ticket.id})
+
+    def _on_ServiceFinished(self, p: dict) -> Touched:
+        ticket = self.tickets[p["ticket_id"]]
+        ticket.state = TicketState.DONE
+        ticket.finished_at = p["at"]
+        if ticket.started_at:
+            seconds = (parse_time(p["at"]) - parse_time(ticket.started_at)).total_seconds()
+            times = self.service_times.setdefault(
+                ticket.service, deque(maxlen=ROLLING_SERVICE_TIMES)
+            )
+            times.append(max(0.0, seconds))
+        window = self.windows[p["window"]]
+        window.current = None
+        window.last_finished = ticket.id
+        return Touched(tickets={ticket.id}, windows={window.number})
+
+    def _on_TicketTransferred(self, p: dict) -> Touched:
+        old = self.tickets[p["ticket_id"]]
+        old.state = TicketState.TRANSFERRED
+        old.finished_at = p["at"]
+        new = Ticket(
+            id=p["new_ticket_id"],
+            number=old.number,
+            service=p["to_service"],
+            business_date=old.business_date,
+            issued_at=old.issued_at,
+            priority=old.priority,
+            leg=old.leg + 1,
+            previous_id=old.id,
+            appointment_code=old.appointment_code,
+            slot_start=old.slot_start,
+            slot_end=old.slot_end,
+            citizen_hash=old.citizen_hash,
+            citizen_name=old.citizen_name,
+            channel="transfer",
+        )
+        self.tickets[new.id] = new
+        self.by_number[new.number] = new.id
+        self._add_waiting(new)
+        window = self.windows[p["window"]]
+        window.current = None
+        return Touched(tickets={old.id, new.id}, windows={window.number})
+
+    def _on_TicketReactivated(self, p: dict) -> Touched:
+        ticket = self.tickets[p["ticket_id"]]
+        ticket.state = TicketState.WAITING
+        ticket.window = None
+        ticket.no_show_call_index = None
+        self._add_waiting(ticket)
+        return Touched(tickets={ticket.id})
+
+    def _on_TicketCancelled(self, p: dict) -> Touched:
+        ticket = self.tickets[p["ticket_id"]]
+        if ticket.state is TicketState.WAITING:
+            self._remove_waiting(ticket)
+        ticket.state = TicketState.CANCELLED
+        return Touched(tickets={ticket.id})
+
+    def _on_WindowPaused(self, p: dict) -> Touched:
+        self.windows[p["window"]].status = WindowStatus.PAUSED
+        return Touched(windows={p["window"]})
+
+    def _on_WindowResumed(self, p: dict) -> Touched:
+        self.windows[p["window"]].status = WindowStatus.OPEN
+        return Touched(windows={p["window"]})
+
+    def _on_EvaluationRecorded(self, p: dict) -> Touched:
+        ticket = self.tickets[p["ticket_id"]]
+        ticket.score = p["score"]
+        return Touched(tickets={ticket.id}, evaluation=ticket.id)
+
+    def _on_DeviceStatusChanged(self, p: dict) -> Touched:
+        self.devices[p["device"]] = (p["status"], p.get("reason"))
+        return Touched(device=p["device"])

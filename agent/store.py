@@ -1,0 +1,361 @@
+"""Durable SQLite store: state tables and the event log, committed together.
+
+One transaction per command (``BEGIN IMMEDIATE`` … ``COMMIT``), WAL with
+``synchronous=FULL`` so a ticket shown to a citizen survives a power cut. The state of the
+business day lives in memory as the fold of today's events; when another process commits to
+the same file (``PRAGMA data_version`` changes) it is folded again from the log before the
+next command, so several processes on one data dir stay correct.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from agent import commands as c
+from agent.config import HallConfig
+from agent.engine import QueueEngine
+from agent.errors import HallError, StoreError
+from agent.model import Event, Fact, Ticket, iso, parse_time
+from agent.state import HallState, Touched
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 30_000
+PROJECTION_TABLES = ("tickets", "windows", "counters", "evaluations", "devices")
+
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _migrate_1(db: sqlite_utils.Database) -> None:
+    db.table("events").create(
+        {
+            "node_id": str,
+            "seq": int,
+            "type": str,
+            "business_date": str,
+            "at": str,
+            "wall_time": str,
+            "payload": str,
+        },
+        pk=("node_id", "seq"),
+    )
+    db.table("events").create_index(["business_date"])
+    db.table("tickets").create(
+        {
+            "id": str,
+            "number": str,
+            "service": str,
+            "business_date": str,
+            "issued_at": str,
+            "state": str,
+            "priority": str,
+            "leg": int,
+            "previous_id": str,
+            "appointment_code": str,
+            "slot_start": str,
+            "slot_end": str,
+            "citizen_hash": str,
+            "citizen_name": str,
+            "channel": str,
+            "window": int,
+            "called_at": str,
+            "started_at": str,
+            "finished_at": str,
+            "recalls": int,
+            "call_index": int,
+            "no_show_call_index": int,
+            "score": int,
+        },
+        pk="id",
+    )
+    db.table("tickets").create_index(["business_date", "number"])
+    db.table("windows").create(
+        {"number": int, "business_date": str, "status": str, "current": str, "last_finished": str},
+        pk="number",
+    )
+    db.table("counters").create(
+        {"business_date": str, "service": str, "last_number": int},
+        pk=("business_date", "service"),
+    )
+    db.table("evaluations").create(
+        {"ticket_id": str, "number": str, "service": str, "window": int, "score": int, "at": str},
+        pk="ticket_id",
+    )
+    db.table("devices").create(
+        {"device": str, "status": str, "reason": str, "at": str}, pk="device"
+    )
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1]
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    """A connection with the project's pragmas; transactions are managed explicitly."""
+    conn = sqlite3.connect(
+        str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+    )
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    if str(path) != ":memory:":
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise StoreError(f"{path}: cannot switch to WAL (journal_mode={mode})")
+    conn.execute("PRAGMA synchronous=FULL")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"store schema {version} is newer than this agent knows ({SCHEMA_VERSION})"
+            )
+        db = sqlite_utils.Database(conn)
+        for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+            step(db)
+            conn.execute(f"PRAGMA user_version={number}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+@dataclass
+class CommandResult:
+    events: list[Event]
+    ticket: Ticket | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def event_from_row(row: tuple[Any, ...]) -> Event:
+    node_id, seq, type_, business_date, at, wall_time, payload = row
+    return Event(node_id, seq, type_, business_date, at, wall_time, json.loads(payload))
+
+
+class _Projection:
+    """Writes the state tables from the in-memory state after an event was applied."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._ticket_sql = _upsert_sql("tickets", list(Ticket.__dataclass_fields__))
+
+    def write(self, state: HallState, event: Event, touched: Touched) -> None:
+        for ticket_id in touched.tickets:
+            row = state.tickets[ticket_id].as_row()
+            self.conn.execute(self._ticket_sql, list(row.values()))
+        for number in touched.windows:
+            self.conn.execute(
+                _upsert_sql(
+                    "windows", ["number", "business_date", "status", "current", "last_finished"]
+                ),
+                list(state.windows[number].as_row().values()),
+            )
+        for service in touched.counters:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO counters VALUES (?, ?, ?)",
+                (state.business_date, service, state.counters[service]),
+            )
+        if touched.evaluation:
+            p = event.payload
+            self.conn.execute(
+                "INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?)",
+                (p["ticket_id"], p["number"], p["service"], p["window"], p["score"], p["at"]),
+            )
+        if touched.device:
+            p = event.payload
+            self.conn.execute(
+                "INSERT OR REPLACE INTO devices VALUES (?, ?, ?, ?)",
+                (p["device"], p["status"], p.get("reason"), p["at"]),
+            )
+
+
+def _upsert_sql(table: str, columns: list[str]) -> str:
+    names = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    return f"INSERT OR REPLACE INTO {table} ({names}) VALUES ({marks})"
+
+
+class Store:
+    """The single writer of one node's hall data; not shared between threads."""
+
+    def __init__(
+        self, path: Path | str, node_id: str, config: HallConfig, clock: Clock = utc_now
+    ) -> None:
+        self.path = path
+        self.node_id = node_id
+        self.config = config
+        self.engine = QueueEngine(config)
+        self.clock = clock
+        self.conn = connect(path)
+        migrate(self.conn)
+        self._projection = _Projection(self.conn)
+        self._data_version = -1
+        self.last_seq = 0
+        self._last_at: dt.datetime | None = None
+        self.state = HallState(self._business_date(clock()), self._window_numbers())
+        self.refresh()
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    def close(self) -> None:
+        self.conn.close()
+
+    def _window_numbers(self) -> list[int]:
+        return [w.number for w in self.config.windows]
+
+    def _business_date(self, moment: dt.datetime) -> str:
+        return moment.astimezone(self.config.zone).date().isoformat()
+
+    def refresh(self) -> bool:
+        """Fold today's events again if another connection committed since we last looked."""
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if version == self._data_version:
+            return False
+        self._reload()
+        self._data_version = version
+        return True
+
+    def _reload(self) -> None:
+        last = self.conn.execute(
+            "SELECT seq, at, business_date FROM events WHERE node_id = ? ORDER BY seq DESC LIMIT 1",
+            (self.node_id,),
+        ).fetchone()
+        if last is None:
+            self.last_seq, self._last_at = 0, None
+            day = self._business_date(self.clock())
+        else:
+            self.last_seq, self._last_at = last[0], parse_time(last[1])
+            day = max(last[2], self._business_date(self.clock()))
+        state = HallState(day, self._window_numbers())
+        rows = self.conn.execute(
+            "SELECT * FROM events WHERE business_date = ? ORDER BY node_id, seq", (day,)
+        )
+        for row in rows:
+            state.apply(event_from_row(row))
+        self.state = state
+
+    # ---- commands ------------------------------------------------------------------------
+    def hall_now(self) -> dt.datetime:
+        """The hall clock: the machine's clock, but never earlier than the last event."""
+        now = self.clock().astimezone(self.config.zone)
+        if self._last_at is not None and now < self._last_at:
+            return self._last_at
+        return now
+
+    def execute(self, command: c.Command) -> CommandResult:
+        """Decide, apply and commit one command; returns only after the commit."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.refresh()
+            now = self.hall_now()
+            day = max(self._business_date(now), self.state.business_date)
+            if day != self.state.business_date:
+                self.state = HallState(day, self._window_numbers())
+            facts = self.engine.decide(self.state, command, now)
+            events = self._append(facts, now, day)
+            self.conn.execute("COMMIT")
+        except HallError:
+            self.conn.execute("ROLLBACK")
+            raise
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            self._data_version = -1  # memory may be ahead of the store: fold again
+            self.refresh()
+            raise
+        if events:
+            self._last_at = now
+            self._data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        return CommandResult(events, self._result_ticket(events))
+
+    def _append(self, facts: Iterable[Fact], now: dt.datetime, day: str) -> list[Event]:
+        events = []
+        wall = iso(self.clock())
+        for fact in facts:
+            self.last_seq += 1
+            event = Event(self.node_id, self.last_seq, fact.type, day, iso(now), wall, fact.payload)
+            self.conn.execute(
+                "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    event.node_id,
+                    event.seq,
+                    event.type,
+                    event.business_date,
+                    event.at,
+                    event.wall_time,
+                    json.dumps(event.payload, ensure_ascii=False),
+                ),
+            )
+            touched = self.state.apply(event)
+            self._projection.write(self.state, event, touched)
+            events.append(event)
+        return events
+
+    def _result_ticket(self, events: list[Event]) -> Ticket | None:
+        for event in reversed(events):
+            if "ticket_id" in event.payload:
+                ticket_id = event.payload.get("new_ticket_id", event.payload["ticket_id"])
+                return self.state.tickets.get(ticket_id)
+            if event.type == "TicketIssued":
+                return self.state.tickets.get(event.payload["ticket"]["id"])
+        return None
+
+    # ---- reading -------------------------------------------------------------------------
+    def events_since(self, seq: int = 0, limit: int | None = None) -> Iterator[Event]:
+        sql = "SELECT * FROM events WHERE node_id = ? AND seq > ? ORDER BY seq"
+        params: list[Any] = [self.node_id, seq]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        for row in self.conn.execute(sql, params):
+            yield event_from_row(row)
+
+    def ticket_view(self, ticket: Ticket) -> dict[str, Any]:
+        """What a citizen or operator sees of a ticket (no citizen hash)."""
+        return {
+            "number": ticket.number,
+            "service": ticket.service,
+            "state": ticket.state.value,
+            "issued_at": ticket.issued_at,
+            "priority": ticket.priority.value,
+            "window": ticket.window,
+            "people_ahead": self.engine.people_ahead(self.state, ticket),
+            "estimated_wait_min": self.engine.estimated_wait_minutes(self.state, ticket),
+            "business_date": ticket.business_date,
+        }
+
+
+def dump_projection(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
+    """Every state table, sorted: two stores with equal dumps hold the same state."""
+    return {
+        table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+        for table in PROJECTION_TABLES
+    }
+
+
+def replay(events: Iterable[Event], config: HallConfig) -> sqlite3.Connection:
+    """Rebuild the state tables from an event log alone, in a fresh in-memory database."""
+    conn = connect(":memory:")
+    migrate(conn)
+    first = True
+    state = HallState("0000-00-00", [w.number for w in config.windows])
+    projection = _Projection(conn)
+    conn.execute("BEGIN")
+    for event in events:
+        if first:
+            state = HallState(event.business_date, [w.number for w in config.windows])
+            first = False
+        projection.write(state, event, state.apply(event))
+    conn.execute("COMMIT")
+    return conn
