@@ -1,0 +1,1 @@
+"""Wire-level simulators of the hall devices, each on a pseudo-terminal."""
