@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from agent.config import HallConfig
+
 
 @dataclass(frozen=True)
 class Citizen:
@@ -24,12 +26,55 @@ class Appointment:
 
 
 @dataclass(frozen=True)
+class RosterEntry:
+    """One booked appointment: the code in the citizen's QR, the service and the slot."""
+
+    code: str
+    service: str
+    slot_start: dt.datetime
+    slot_end: dt.datetime
+    citizen_name: str = ""  # masked
+
+
+@dataclass(frozen=True)
 class IssueTicket:
     service: str
     staff_priority: bool = False
     citizen: Citizen | None = None
     appointment: Appointment | None = None
     channel: str = "button"  # button | idcard | appointment | cli | staff
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    """Appointment check-in: the kiosk scanned the code of a booked appointment."""
+
+    code: str
+    citizen: Citizen | None = None
+
+
+@dataclass(frozen=True)
+class LoadAppointments:
+    """A roster of booked appointments (from the central platform), kept for offline check-in."""
+
+    roster_id: str
+    entries: tuple[RosterEntry, ...]
+
+
+@dataclass(frozen=True)
+class PublishNotice:
+    notice_id: str
+    text_zh: str
+    text_en: str = ""
+    expires_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class ApplyHallConfig:
+    """A new hall config (already validated and signature-checked by whoever received it)."""
+
+    config: HallConfig
+    version: int
 
 
 @dataclass(frozen=True)
@@ -104,6 +149,10 @@ class Tick:
 
 Command = (
     IssueTicket
+    | CheckIn
+    | LoadAppointments
+    | PublishNotice
+    | ApplyHallConfig
     | CallNext
     | Recall
     | MarkNoShow

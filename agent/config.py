@@ -183,3 +183,9 @@ def sample_config() -> HallConfig:
     source = resources.files("agent") / "data" / SAMPLE_CONFIG
     with resources.as_file(source) as path:
         return validate_data(HallConfig, read_yaml(path), f"<embedded {SAMPLE_CONFIG}>")
+
+
+def always_open(config: HallConfig) -> HallConfig:
+    """The same hall with every service open all day (the demo runs at any hour)."""
+    services = [s.model_copy(update={"hours": OpeningHours()}) for s in config.services]
+    return config.model_copy(update={"services": services})

@@ -40,7 +40,7 @@ class QueueEngine:
             )
         return ticket
 
-    def _priority_applies(self, ticket: Ticket, now: dt.datetime) -> bool:
+    def priority_applies(self, ticket: Ticket, now: dt.datetime) -> bool:
         if ticket.priority is Priority.APPOINTMENT:
             assert ticket.slot_start and ticket.slot_end
             grace = dt.timedelta(minutes=self.config.priority.appointment_grace_minutes)
@@ -48,25 +48,34 @@ class QueueEngine:
             return start - grace <= now <= end + grace
         return ticket.priority is not Priority.NONE
 
+    def window_services(self, number: int) -> list[str]:
+        window = self.config.window(number)
+        if window is None:
+            raise errors.UnknownWindow(f"there is no window {number}", window=number)
+        return window.services
+
+    def call_order_key(
+        self, ticket: Ticket, services: list[str], now: dt.datetime
+    ) -> tuple[int, int, str, str]:
+        """Green channel first, then the window's service order, then issue time."""
+        first = 0 if self.priority_applies(ticket, now) else 1
+        return (first, services.index(ticket.service), ticket.issued_at, ticket.number)
+
     def next_for_window(self, state: HallState, number: int, now: dt.datetime) -> Ticket | None:
-        """Call policy: green channel first, then the window's service order, then issue time."""
-        services = self.config.window(number).services  # type: ignore[union-attr]
-        rank = {code: i for i, code in enumerate(services)}
-        candidates: list[tuple[int, int, str, str, str]] = []
-        for ticket_id in state.priority_waiting:
-            ticket = state.tickets[ticket_id]
-            if ticket.service in rank:
-                cls = 0 if self._priority_applies(ticket, now) else 1
-                key = (cls, rank[ticket.service], ticket.issued_at, ticket.number, ticket.id)
-                candidates.append(key)
-        for code in services:
-            first = state.first_waiting(code)
-            if first is not None:
-                ticket = state.tickets[first]
-                candidates.append((1, rank[code], ticket.issued_at, ticket.number, ticket.id))
+        """The ticket the window calls next: only the head of each service's waiting line
+        and the (few) green-channel tickets can win, so only those are compared."""
+        services = self.window_services(number)
+        candidates = [
+            state.tickets[t] for t in state.priority_waiting if state.tickets[t].service in services
+        ]
+        candidates += [
+            state.tickets[first]
+            for code in services
+            if (first := state.first_waiting(code)) is not None
+        ]
         if not candidates:
             return None
-        return state.tickets[min(candidates)[4]]
+        return min(candidates, key=lambda t: self.call_order_key(t, services, now))
 
     def people_ahead(self, state: HallState, ticket: Ticket) -> int:
         """Waiting tickets of the same service that will be called before this one."""
@@ -148,6 +157,92 @@ class QueueEngine:
         )
         row = ticket.as_row()
         return [Fact("TicketIssued", {"ticket": row, "counter": issued + 1})]
+
+    def _CheckIn(self, state: HallState, cmd: c.CheckIn, now: dt.datetime) -> list[Fact]:
+        entry = state.appointments.get(cmd.code)
+        local_day = now.astimezone(self.config.zone).date().isoformat()
+        if entry is None or entry["slot_start"][:10] != local_day:
+            raise errors.UnknownAppointment(
+                "no appointment today for this code", code=cmd.code[:64]
+            )
+        if entry.get("ticket_id"):
+            number = state.tickets[entry["ticket_id"]].number
+            raise errors.AppointmentUsed(
+                f"this appointment is already checked in as {number}", number=number
+            )
+        appointment = c.Appointment(
+            cmd.code, parse_time(entry["slot_start"]), parse_time(entry["slot_end"])
+        )
+        issue = c.IssueTicket(
+            entry["service"], citizen=cmd.citizen, appointment=appointment, channel="appointment"
+        )
+        facts = self._IssueTicket(state, issue, now)
+        if not facts[0].payload["ticket"]["citizen_name"] and entry.get("citizen_name"):
+            facts[0].payload["ticket"]["citizen_name"] = entry["citizen_name"]
+        return facts
+
+    def _LoadAppointments(
+        self, state: HallState, cmd: c.LoadAppointments, now: dt.datetime
+    ) -> list[Fact]:
+        entries = []
+        for entry in cmd.entries:
+            if self.config.service(entry.service) is None:
+                raise errors.UnknownService(
+                    f"appointment {entry.code[:16]}: no service {entry.service!r}",
+                    service=entry.service,
+                )
+            if entry.slot_end <= entry.slot_start:
+                raise errors.DomainError(f"appointment {entry.code[:16]}: slot ends before start")
+            entries.append(
+                {
+                    "code": entry.code,
+                    "service": entry.service,
+                    "slot_start": iso(entry.slot_start.astimezone(self.config.zone)),
+                    "slot_end": iso(entry.slot_end.astimezone(self.config.zone)),
+                    "citizen_name": entry.citizen_name,
+                }
+            )
+        return [Fact("AppointmentsLoaded", {"roster_id": cmd.roster_id, "entries": entries})]
+
+    def _PublishNotice(
+        self, state: HallState, cmd: c.PublishNotice, now: dt.datetime
+    ) -> list[Fact]:
+        expires = iso(cmd.expires_at) if cmd.expires_at else None
+        return [
+            Fact(
+                "NoticePublished",
+                {
+                    "notice_id": cmd.notice_id,
+                    "text_zh": cmd.text_zh,
+                    "text_en": cmd.text_en,
+                    "expires_at": expires,
+                    "at": iso(now),
+                },
+            )
+        ]
+
+    def _ApplyHallConfig(
+        self, state: HallState, cmd: c.ApplyHallConfig, now: dt.datetime
+    ) -> list[Fact]:
+        if cmd.config.hall_id != self.config.hall_id:
+            raise errors.StaleConfig(
+                f"config is for hall {cmd.config.hall_id!r}, this is {self.config.hall_id!r}"
+            )
+        if cmd.version <= state.config_version:
+            raise errors.StaleConfig(
+                f"config version {cmd.version} is not newer than {state.config_version}",
+                version=cmd.version,
+            )
+        kept = {w.number for w in cmd.config.windows}
+        for number, window in state.windows.items():
+            if number not in kept and window.current is not None:
+                raise errors.WindowBusy(
+                    f"config removes window {number}, which still has a ticket", window=number
+                )
+        payload = cmd.config.model_dump(mode="json")
+        return [
+            Fact("HallConfigApplied", {"version": cmd.version, "config": payload, "at": iso(now)})
+        ]
 
     def _priority_for(self, cmd: c.IssueTicket, now: dt.datetime) -> Priority:
         if cmd.appointment is not None:

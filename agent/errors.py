@@ -94,6 +94,18 @@ class ReactivationExpired(DomainError):
     code = "reactivation_expired"
 
 
+class UnknownAppointment(DomainError):
+    code = "unknown_appointment"
+
+
+class AppointmentUsed(DomainError):
+    code = "appointment_used"
+
+
+class StaleConfig(DomainError):
+    code = "stale_config"
+
+
 class AlreadyRated(DomainError):
     code = "already_rated"
 

@@ -15,6 +15,14 @@ from agent.model import Event, Priority, Ticket, TicketState, WindowState, Windo
 
 ROLLING_SERVICE_TIMES = 20
 
+#: Events whose effect outlives their business day (folded from the whole log on reload).
+STICKY_EVENTS = (
+    "DeviceStatusChanged",
+    "AppointmentsLoaded",
+    "NoticePublished",
+    "HallConfigApplied",
+)
+
 
 @dataclass
 class Touched:
@@ -25,6 +33,7 @@ class Touched:
     counters: set[str] = field(default_factory=set)
     evaluation: str | None = None
     device: str | None = None
+    appointments: set[str] = field(default_factory=set)
 
 
 class HallState:
@@ -41,7 +50,12 @@ class HallState:
         self.priority_waiting: set[str] = set()
         self.citizen_issued: dict[tuple[str, str], int] = {}  # (hash, service) -> count today
         self.service_times: dict[str, deque[float]] = {}
+        # sticky: survive the start of a new business day
         self.devices: dict[str, tuple[str, str | None]] = {}
+        self.appointments: dict[str, dict] = {}  # code -> roster entry + "ticket_id"
+        self.notices: dict[str, dict] = {}
+        self.config_version = 0
+        self.config_payload: dict | None = None
         self.last_called: list[str] = []  # ticket ids, most recent last
 
     # ---- reading -------------------------------------------------------------------------
@@ -67,7 +81,7 @@ class HallState:
 
     # ---- folding -------------------------------------------------------------------------
     def apply(self, event: Event) -> Touched:
-        if event.business_date != self.business_date and event.type != "DeviceStatusChanged":
+        if event.business_date > self.business_date and event.type not in STICKY_EVENTS:
             self._start_day(event.business_date)
         handler = getattr(self, f"_on_{event.type}", None)
         if handler is None:
@@ -77,7 +91,8 @@ class HallState:
 
     def _start_day(self, business_date: str) -> None:
         fresh = HallState(business_date, self.window_numbers)
-        fresh.devices = self.devices
+        for sticky in ("devices", "appointments", "notices", "config_version", "config_payload"):
+            setattr(fresh, sticky, getattr(self, sticky))
         self.__dict__.update(fresh.__dict__)
 
     def _add_waiting(self, ticket: Ticket) -> None:
@@ -106,7 +121,11 @@ class HallState:
             key = (ticket.citizen_hash, ticket.service)
             self.citizen_issued[key] = self.citizen_issued.get(key, 0) + 1
         self._add_waiting(ticket)
-        return Touched(tickets={ticket.id}, counters={ticket.service})
+        touched = Touched(tickets={ticket.id}, counters={ticket.service})
+        if ticket.appointment_code in self.appointments:
+            self.appointments[ticket.appointment_code]["ticket_id"] = ticket.id
+            touched.appointments.add(ticket.appointment_code)
+        return touched
 
     def _on_TicketCalled(self, p: dict) -> Touched:
         ticket = self.tickets[p["ticket_id"]]
@@ -219,3 +238,26 @@ class HallState:
     def _on_DeviceStatusChanged(self, p: dict) -> Touched:
         self.devices[p["device"]] = (p["status"], p.get("reason"))
         return Touched(device=p["device"])
+
+    def _on_AppointmentsLoaded(self, p: dict) -> Touched:
+        touched = Touched()
+        for entry in p["entries"]:
+            known = self.appointments.get(entry["code"])
+            if known is None or known.get("ticket_id") is None:
+                self.appointments[entry["code"]] = {**entry, "ticket_id": None}
+                touched.appointments.add(entry["code"])
+        return touched
+
+    def _on_NoticePublished(self, p: dict) -> Touched:
+        self.notices[p["notice_id"]] = dict(p)
+        return Touched()
+
+    def _on_HallConfigApplied(self, p: dict) -> Touched:
+        self.config_version = p["version"]
+        self.config_payload = p["config"]
+        self.window_numbers = [w["number"] for w in p["config"]["windows"]]
+        for number in self.window_numbers:
+            self.windows.setdefault(number, WindowState(number, self.business_date))
+        for number in [n for n in self.windows if n not in self.window_numbers]:
+            del self.windows[number]
+        return Touched()

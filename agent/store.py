@@ -24,11 +24,11 @@ from agent.config import HallConfig
 from agent.engine import QueueEngine
 from agent.errors import HallError, StoreError
 from agent.model import Event, Fact, Ticket, iso, parse_time
-from agent.state import HallState, Touched
+from agent.state import STICKY_EVENTS, HallState, Touched
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 30_000
-PROJECTION_TABLES = ("tickets", "windows", "counters", "evaluations", "devices")
+PROJECTION_TABLES = ("tickets", "windows", "counters", "evaluations", "devices", "appointments")
 
 Clock = Callable[[], dt.datetime]
 
@@ -51,6 +51,7 @@ def _migrate_1(db: sqlite_utils.Database) -> None:
         pk=("node_id", "seq"),
     )
     db.table("events").create_index(["business_date"])
+    db.table("events").create_index(["type"])
     db.table("tickets").create(
         {
             "id": str,
@@ -94,6 +95,17 @@ def _migrate_1(db: sqlite_utils.Database) -> None:
     )
     db.table("devices").create(
         {"device": str, "status": str, "reason": str, "at": str}, pk="device"
+    )
+    db.table("appointments").create(
+        {
+            "code": str,
+            "service": str,
+            "slot_start": str,
+            "slot_end": str,
+            "citizen_name": str,
+            "ticket_id": str,
+        },
+        pk="code",
     )
     db.table("meta").create({"key": str, "value": str}, pk="key")
 
@@ -174,6 +186,19 @@ class _Projection:
                 "INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?)",
                 (p["ticket_id"], p["number"], p["service"], p["window"], p["score"], p["at"]),
             )
+        for code in touched.appointments:
+            a = state.appointments[code]
+            self.conn.execute(
+                "INSERT OR REPLACE INTO appointments VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    code,
+                    a["service"],
+                    a["slot_start"],
+                    a["slot_end"],
+                    a["citizen_name"],
+                    a["ticket_id"],
+                ),
+            )
         if touched.device:
             p = event.payload
             self.conn.execute(
@@ -196,7 +221,7 @@ class Store:
     ) -> None:
         self.path = path
         self.node_id = node_id
-        self.config = config
+        self.config = self._file_config = config
         self.engine = QueueEngine(config)
         self.clock = clock
         self.conn = connect(path)
@@ -239,12 +264,25 @@ class Store:
             self.last_seq, self._last_at = last[0], parse_time(last[1])
             day = max(last[2], self._business_date(self.clock()))
         state = HallState(day, self._window_numbers())
+        marks = ", ".join("?" for _ in STICKY_EVENTS)
         rows = self.conn.execute(
-            "SELECT * FROM events WHERE business_date = ? ORDER BY node_id, seq", (day,)
+            f"SELECT * FROM events WHERE business_date = ? OR type IN ({marks}) "
+            "ORDER BY node_id, seq",
+            (day, *STICKY_EVENTS),
         )
         for row in rows:
             state.apply(event_from_row(row))
         self.state = state
+        self._use_config_from(state)
+
+    def _use_config_from(self, state: HallState) -> None:
+        """A config applied through the log (from the central platform) wins over the file."""
+        config = self._file_config
+        if state.config_payload is not None:
+            config = HallConfig.model_validate(state.config_payload)
+        if config is not self.config:
+            self.config = config
+            self.engine = QueueEngine(config)
 
     # ---- commands ------------------------------------------------------------------------
     def hall_now(self) -> dt.datetime:
@@ -299,6 +337,8 @@ class Store:
             )
             touched = self.state.apply(event)
             self._projection.write(self.state, event, touched)
+            if event.type == "HallConfigApplied":
+                self._use_config_from(self.state)
             events.append(event)
         return events
 

@@ -1,0 +1,88 @@
+"""Read models of the queue for screens, the CLI and reports (no rules, only looking)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.model import TicketState
+from agent.store import Store
+
+
+def hall_status(store: Store) -> dict[str, Any]:
+    """The hall at a glance: waiting per service, each window's status and current ticket."""
+    store.refresh()
+    state, config = store.state, store.config
+    services = []
+    for service in config.services:
+        services.append(
+            {
+                "code": service.code,
+                "name_zh": service.name_zh,
+                "name_en": service.name_en,
+                "prefix": service.prefix,
+                "waiting": state.waiting_count(service.code),
+                "issued": state.counters.get(service.code, 0),
+                "daily_cap": service.daily_cap,
+                "open_now": service.hours.is_open(store.hall_now()),
+                "windows": config.windows_serving(service.code),
+            }
+        )
+    windows = []
+    for window in config.windows:
+        live = state.windows[window.number]
+        current = state.tickets[live.current] if live.current else None
+        windows.append(
+            {
+                "number": window.number,
+                "name_zh": window.name_zh,
+                "name_en": window.name_en,
+                "status": live.status.value,
+                "current": current.number if current else None,
+                "current_state": current.state.value if current else None,
+                "current_service": current.service if current else None,
+                "citizen_name": current.citizen_name if current else None,
+                "waiting": sum(state.waiting_count(code) for code in window.services),
+            }
+        )
+    recent = []
+    for ticket_id in reversed(state.last_called):
+        ticket = state.tickets[ticket_id]
+        recent.append(
+            {
+                "number": ticket.number,
+                "window": ticket.window,
+                "service": ticket.service,
+                "citizen_name": ticket.citizen_name,
+            }
+        )
+    return {
+        "hall": config.hall_id,
+        "business_date": state.business_date,
+        "services": services,
+        "windows": windows,
+        "recent_calls": recent,
+        "devices": {name: {"status": s, "reason": r} for name, (s, r) in state.devices.items()},
+    }
+
+
+def waiting_list(store: Store, window: int, limit: int = 50) -> list[dict[str, Any]]:
+    """Tickets waiting for a window's services, in the order the window would call them."""
+    store.refresh()
+    services = store.engine.window_services(window)
+    now = store.hall_now()
+    tickets = [
+        t
+        for t in store.state.tickets.values()
+        if t.state is TicketState.WAITING and t.service in services
+    ]
+    tickets.sort(key=lambda t: store.engine.call_order_key(t, services, now))
+    return [
+        {
+            "number": t.number,
+            "service": t.service,
+            "priority": t.priority.value,
+            "issued_at": t.issued_at,
+            "citizen_name": t.citizen_name,
+        }
+        for t in tickets[:limit]
+    ]
