@@ -218,3 +218,18 @@ class CaptureTransport:
 
     def close(self) -> None:
         self.closed = True
+
+
+@dataclass
+class FrameCounters:
+    """What a frame reader skipped; logged as numbers only, never as bytes."""
+
+    garbage_bytes: int = 0
+    bad_checksum: int = 0
+    bad_length: int = 0
+    truncated: int = 0
+    frames: int = 0
+
+    @property
+    def rejected(self) -> int:
+        return self.bad_checksum + self.bad_length + self.truncated
