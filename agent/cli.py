@@ -96,11 +96,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--headless", action="store_true", help="simulate a hall day, no UI")
     demo.add_argument("--arrivals", type=int, default=300)
     demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--screenshots", metavar="DIR", help="save a PNG of every screen, zh and en")
+    demo.add_argument("--quit-after", type=float, metavar="S", help="quit after S seconds")
+    demo.add_argument("--lang", choices=["zh_CN", "en"], default="zh_CN")
+    demo.add_argument("--broker", metavar="URL", help="central MQTT broker (default: offline)")
     _json(demo)
     demo.set_defaults(func=cmd_demo)
 
     for plugin in entry_points(group="hall_agent.commands"):
-        plugin.load()(sub)
+        try:
+            register = plugin.load()
+        except ImportError as exc:  # a part not installed must not take the core CLI down
+            print(f"hall-agent: {plugin.name} commands unavailable: {exc}", file=sys.stderr)
+            continue
+        register(sub)
     return parser
 
 
