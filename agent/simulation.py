@@ -1,0 +1,275 @@
+"""A simulated hall day through the real runtime, engine and store (``demo --headless``).
+
+Citizens arrive over the opening hours (some with appointments, some elderly, some leave
+before their number is called), staff at each window call, serve, transfer and ask for a
+rating. The clock is simulated, so the same seed gives the same summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import heapq
+import itertools
+import json
+import random
+import statistics
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent import commands as c
+from agent.config import HallConfig
+from agent.datadir import DataDir
+from agent.errors import DomainError
+from agent.model import Ticket, TicketState, parse_time
+from agent.node_runtime import Node
+from agent.store import Store
+
+SIM_DATE = dt.date(2026, 6, 1)  # a Monday: every sample service is open
+APPOINTMENT_SHARE = 0.10
+ELDERLY_SHARE = 0.12
+ID_CARD_SHARE = 0.40
+LEAVE_SHARE = 0.07
+TRANSFER_SHARE = 0.05
+RATE_SHARE = 0.85
+SCORES = [5, 4, 3, 2, 1]
+SCORE_WEIGHTS = [60, 25, 10, 4, 1]
+
+
+@dataclass(order=True)
+class _Job:
+    at: dt.datetime
+    order: int
+    action: Callable[[], None] = field(compare=False)
+
+
+class HallDay:
+    def __init__(self, node: Node, seed: int, arrivals: int) -> None:
+        self.rng = random.Random(seed)
+        self.hall: HallConfig = node.hall
+        self.arrivals = arrivals
+        self.now = dt.datetime.combine(SIM_DATE, dt.time(8, 0), self.hall.zone)
+        self.runtime = node.runtime(clock=lambda: self.now, tick_seconds=3600)
+        self._jobs: list[_Job] = []
+        self._order = itertools.count()
+        self.absent: set[str] = set()  # numbers of citizens who left
+        self.refused: dict[str, int] = {}
+
+    def at(self, moment: dt.datetime, action: Callable[[], None]) -> None:
+        heapq.heappush(self._jobs, _Job(moment, next(self._order), action))
+
+    def run(self) -> dict[str, Any]:
+        with self.runtime:
+            self._plan_citizens()
+            for window in self.hall.windows:
+                self.at(self._open(), self._staff_loop(window.number))
+            while self._jobs:
+                job = heapq.heappop(self._jobs)
+                self.now = max(self.now, job.at)
+                job.action()
+            return self.runtime.query(summarise)
+
+    # ---- citizens ------------------------------------------------------------------------
+    def _periods(self) -> list[tuple[dt.datetime, dt.datetime]]:
+        spans = []
+        for period in self.hall.services[0].hours.periods:
+            start, _, end = period.partition("-")
+            spans.append(
+                (
+                    dt.datetime.combine(SIM_DATE, dt.time.fromisoformat(start), self.hall.zone),
+                    dt.datetime.combine(SIM_DATE, dt.time.fromisoformat(end), self.hall.zone),
+                )
+            )
+        return spans
+
+    def _open(self) -> dt.datetime:
+        return self._periods()[0][0]
+
+    def _plan_citizens(self) -> None:
+        spans = self._periods()
+        weights = [(end - start).total_seconds() for start, end in spans]
+        codes = [s.code for s in self.hall.services]
+        roster = []
+        for i in range(self.arrivals):
+            start, end = self.rng.choices(spans, weights)[0]
+            arrival = start + (end - start - dt.timedelta(minutes=20)) * self.rng.random()
+            service = self.rng.choices(codes, [35, 25, 20, 20])[0]
+            kind = self.rng.random()
+            if kind < APPOINTMENT_SHARE:
+                slot = arrival.replace(minute=(arrival.minute // 30) * 30, second=0, microsecond=0)
+                code = f"APT-{SIM_DATE:%Y%m%d}-{i:05d}"
+                roster.append(c.RosterEntry(code, service, slot, slot + dt.timedelta(minutes=30)))
+                command: c.Command = c.CheckIn(code)
+            elif kind < APPOINTMENT_SHARE + ELDERLY_SHARE:
+                born = dt.date(1940 + self.rng.randrange(12), 5, 17)
+                command = c.IssueTicket(service, citizen=self._citizen(i, born), channel="idcard")
+            elif kind < APPOINTMENT_SHARE + ELDERLY_SHARE + ID_CARD_SHARE:
+                born = dt.date(1960 + self.rng.randrange(45), 3, 9)
+                command = c.IssueTicket(service, citizen=self._citizen(i, born), channel="idcard")
+            else:
+                command = c.IssueTicket(service)
+            leaves = self.rng.random() < LEAVE_SHARE
+            self.at(arrival, self._arrival(command, leaves))
+        self.runtime.execute(c.LoadAppointments(f"roster-{SIM_DATE}", tuple(roster)))
+
+    def _arrival(self, command: c.Command, leaves: bool) -> Callable[[], None]:
+        return lambda: self._arrive(command, leaves)
+
+    def _citizen(self, i: int, born: dt.date) -> c.Citizen:
+        return c.Citizen(citizen_hash=f"sim-{i:06d}", masked_name="张*", birth_date=born)
+
+    def _arrive(self, command: c.Command, leaves: bool) -> None:
+        try:
+            result = self.runtime.execute(command)
+        except DomainError as exc:
+            self.refused[exc.code] = self.refused.get(exc.code, 0) + 1
+            return
+        if leaves and result.ticket is not None:
+            self.absent.add(result.ticket.number)
+
+    # ---- staff ---------------------------------------------------------------------------
+    def _staff_loop(self, window: int) -> Callable[[], None]:
+        return lambda: self._staff(window)
+
+    def _staff(self, window: int) -> None:
+        """An idle window: call the next citizen, or look again in a minute."""
+        morning_end, afternoon = self._periods()[0][1], self._periods()[-1][0]
+        closing = self._periods()[-1][1]
+        if self.now >= closing:
+            return  # the hall closes; whoever still waits is counted as unserved
+        if morning_end <= self.now < afternoon:
+            self.at(afternoon, lambda: self._staff(window))
+            return
+        try:
+            ticket = self.runtime.execute(c.CallNext(window)).ticket
+        except DomainError:
+            self.at(self.now + dt.timedelta(minutes=1), lambda: self._staff(window))
+            return
+        assert ticket is not None
+        if ticket.number in self.absent:
+            self.at(self.now + dt.timedelta(minutes=1), lambda: self._recall(window))
+        else:
+            self.at(self.now + dt.timedelta(seconds=40), lambda: self._serve(window, ticket))
+
+    def _recall(self, window: int) -> None:
+        result = self.runtime.execute(c.Recall(window))
+        if result.events[-1].type == "TicketNoShow":
+            self.at(self.now + dt.timedelta(seconds=20), lambda: self._staff(window))
+        else:
+            self.at(self.now + dt.timedelta(minutes=1), lambda: self._recall(window))
+
+    def _serve(self, window: int, ticket: Ticket) -> None:
+        self.runtime.execute(c.StartService(window))
+        service = self.hall.service(ticket.service)
+        assert service is not None
+        minutes = self.rng.lognormvariate(0, 0.45) * service.default_service_minutes
+        self.at(self.now + dt.timedelta(minutes=minutes), lambda: self._finish(window, ticket))
+
+    def _finish(self, window: int, ticket: Ticket) -> None:
+        others = [s.code for s in self.hall.services if s.code != ticket.service]
+        if ticket.leg == 1 and self.rng.random() < TRANSFER_SHARE:
+            self.runtime.execute(c.Transfer(window, self.rng.choice(others)))
+        else:
+            self.runtime.execute(c.FinishService(window))
+            if self.rng.random() < RATE_SHARE:
+                score = self.rng.choices(SCORES, SCORE_WEIGHTS)[0]
+                self.runtime.execute(c.RecordEvaluation(window, score))
+        self.at(self.now + dt.timedelta(seconds=30), lambda: self._staff(window))
+
+
+def _minutes(later: str, earlier: str) -> float:
+    return (parse_time(later) - parse_time(earlier)).total_seconds() / 60
+
+
+def _p95(values: list[float]) -> float:
+    if len(values) < 2:
+        return values[0] if values else 0.0
+    return statistics.quantiles(values, n=20, method="inclusive")[18]
+
+
+def summarise(store: Store) -> dict[str, Any]:
+    """Per service: issued, served, no-show, transferred, waits and service times."""
+    legs = [
+        Ticket.from_row(dict(zip(_columns(store), row, strict=True)))
+        for row in store.conn.execute("SELECT * FROM tickets")
+    ]
+    by_id = {t.id: t for t in legs}
+    services: dict[str, Any] = {}
+    for service in store.config.services:
+        mine = [t for t in legs if t.service == service.code]
+        waits = []
+        for t in mine:
+            if t.called_at is None:
+                continue
+            previous = by_id.get(t.previous_id) if t.previous_id else None
+            since = previous.finished_at if previous and previous.finished_at else t.issued_at
+            waits.append(_minutes(t.called_at, since))
+        service_times = [
+            _minutes(t.finished_at, t.started_at)
+            for t in mine
+            if t.state is TicketState.DONE and t.started_at and t.finished_at
+        ]
+        ratings = [t.score for t in mine if t.score is not None]
+        services[service.code] = {
+            "issued": sum(1 for t in mine if t.leg == 1),
+            "transferred_in": sum(1 for t in mine if t.leg > 1),
+            "served": sum(1 for t in mine if t.state is TicketState.DONE),
+            "no_show": sum(1 for t in mine if t.state is TicketState.NO_SHOW),
+            "transferred": sum(1 for t in mine if t.state is TicketState.TRANSFERRED),
+            "unserved": sum(1 for t in mine if t.state is TicketState.WAITING),
+            "avg_wait_min": round(statistics.fmean(waits), 1) if waits else 0.0,
+            "p95_wait_min": round(_p95(waits), 1),
+            "avg_service_min": round(statistics.fmean(service_times), 1) if service_times else 0.0,
+            "avg_rating": round(statistics.fmean(ratings), 2) if ratings else None,
+        }
+    return {
+        "hall": store.config.hall_id,
+        "business_date": store.state.business_date,
+        "events": store.last_seq,
+        "services": services,
+    }
+
+
+def _columns(store: Store) -> list[str]:
+    return [row[1] for row in store.conn.execute("PRAGMA table_info(tickets)")]
+
+
+def run_headless_demo(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="hall-demo-") as tmp:
+        root = Path(args.data_dir) if args.data_dir else Path(tmp)
+        data = DataDir(root)
+        data.init() if not data.exists() else None
+        day = HallDay(Node.open(root), args.seed, args.arrivals)
+        summary = day.run()
+        summary["refused"] = dict(sorted(day.refused.items()))
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+        return 0
+    print(
+        f"{summary['hall']} {summary['business_date']}: {args.arrivals} arrivals, "
+        f"{summary['events']} events, seed {args.seed}"
+    )
+    header = (
+        "service",
+        "issued",
+        "served",
+        "no-show",
+        "transf",
+        "unserved",
+        "wait avg",
+        "wait p95",
+        "svc avg",
+    )
+    print("{:<16}{:>7}{:>7}{:>8}{:>7}{:>9}{:>9}{:>9}{:>8}".format(*header))
+    for code, s in summary["services"].items():
+        print(
+            f"{code:<16}{s['issued']:>7}{s['served']:>7}{s['no_show']:>8}"
+            f"{s['transferred']:>7}{s['unserved']:>9}{s['avg_wait_min']:>9}"
+            f"{s['p95_wait_min']:>9}{s['avg_service_min']:>8}"
+        )
+    if summary["refused"]:
+        print("refused at the kiosk:", summary["refused"])
+    return 0
