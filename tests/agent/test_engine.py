@@ -130,7 +130,10 @@ def test_transfer_keeps_number_and_issue_time_and_counts_each_leg(store: Store) 
     moved = store.execute(c.Transfer(1, "household")).ticket
     assert moved is not None
     assert (moved.number, moved.service, moved.state, moved.leg) == (
-        first, "household", TicketState.WAITING, 2,
+        first,
+        "household",
+        TicketState.WAITING,
+        2,
     )
     old = store.state.tickets[moved.previous_id]  # type: ignore[index]
     assert old.state is TicketState.TRANSFERRED and moved.issued_at == old.issued_at
@@ -222,11 +225,19 @@ def test_estimated_wait_uses_people_ahead_and_rolling_service_time(store: Store,
 
 def test_evaluation_is_linked_to_ticket_and_window_once(store: Store) -> None:
     issue(store)
-    store.execute(c.CallNext(1)), store.execute(c.StartService(1)), store.execute(c.FinishService(1))
+    (
+        store.execute(c.CallNext(1)),
+        store.execute(c.StartService(1)),
+        store.execute(c.FinishService(1)),
+    )
     result = store.execute(c.RecordEvaluation(1, 5))
     assert result.events[0].payload | {"at": None} == {
-        "ticket_id": "2026-06-01/A001/1", "number": "A001", "service": "social-security",
-        "window": 1, "score": 5, "at": None,
+        "ticket_id": "2026-06-01/A001/1",
+        "number": "A001",
+        "service": "social-security",
+        "window": 1,
+        "score": 5,
+        "at": None,
     }
     with pytest.raises(errors.AlreadyRated):
         store.execute(c.RecordEvaluation(1, 4))

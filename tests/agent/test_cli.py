@@ -1,0 +1,96 @@
+"""The hall-agent program as an operator uses it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.cli import main
+from agent.config import always_open, sample_config
+from tests.agent.conftest import write_hall
+
+
+@pytest.fixture
+def node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "node"
+    monkeypatch.setenv("HALL_AGENT_DATA_DIR", str(root))
+    config = write_hall(tmp_path / "hall.yaml", always_open(sample_config()))
+    assert main(["init", "--config", str(config)]) == 0
+    return root
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:
+    code = main([*argv, "--json"])
+    out = capsys.readouterr().out.strip().splitlines()
+    return code, json.loads(out[-1])
+
+
+def test_a_window_day_through_the_cli(node: Path, capsys) -> None:
+    code, ticket = run_json(capsys, "queue", "issue", "--service", "household")
+    assert code == 0
+    assert {"number", "service", "state", "issued_at"} <= ticket.keys()
+    assert (ticket["number"], ticket["state"]) == ("B001", "waiting")
+    assert run_json(capsys, "queue", "call", "--window", "2")[1]["state"] == "called"
+    assert run_json(capsys, "queue", "start", "--window", "2")[1]["state"] == "serving"
+    assert run_json(capsys, "queue", "finish", "--window", "2")[1]["state"] == "done"
+    code, rated = run_json(capsys, "queue", "rate", "--window", "2", "--score", "4")
+    assert code == 0 and rated["number"] == "B001"
+    code, status = run_json(capsys, "queue", "status")
+    assert [s["issued"] for s in status["services"]] == [0, 1, 0, 0]
+    assert main(["events", "--json"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [e["type"] for e in lines] == [
+        "TicketIssued",
+        "TicketCalled",
+        "ServiceStarted",
+        "ServiceFinished",
+        "EvaluationRecorded",
+    ]
+    assert [e["seq"] for e in lines] == [1, 2, 3, 4, 5]
+
+
+def test_domain_errors_print_json_and_exit_non_zero(node: Path, capsys) -> None:
+    code, error = run_json(capsys, "queue", "call", "--window", "1")
+    assert code == 1
+    assert error["code"] == "nobody_waiting" and "nobody is waiting" in error["error"]
+    code, error = run_json(capsys, "queue", "transfer", "--window", "1", "--to-service", "x")
+    assert code == 1 and error["code"] == "no_current_ticket"
+
+
+def test_bad_config_exits_2_naming_file_and_field_and_writes_nothing(tmp_path, capsys) -> None:
+    bad = tmp_path / "bad.yaml"
+    data = always_open(sample_config()).model_dump(mode="json")
+    data["services"][1]["prefix"] = "a1"
+    data["windows"][0]["surprise"] = True
+    import yaml
+
+    bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    target = tmp_path / "fresh"
+    assert main(["--data-dir", str(target), "init", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}: services.1.prefix:" in err
+    assert f"{bad}: windows.0.surprise: Extra inputs are not permitted" in err
+    assert not target.exists()
+
+
+def test_queue_commands_need_an_initialised_data_dir(tmp_path, capsys) -> None:
+    code = main(["--data-dir", str(tmp_path / "none"), "queue", "status"])
+    assert code == 2
+    assert "not initialised" in capsys.readouterr().err
+
+
+def test_headless_demo_same_seed_same_summary(capsys) -> None:
+    summaries = []
+    for seed in (5, 5, 6):
+        assert main(["demo", "--headless", "--arrivals", "60", "--seed", str(seed), "--json"]) == 0
+        summaries.append(json.loads(capsys.readouterr().out))
+    assert summaries[0] == summaries[1] != summaries[2]
+    services = summaries[0]["services"]
+    issued = sum(s["issued"] for s in services.values())
+    assert 0 < issued <= 60
+    for s in services.values():
+        assert s["served"] + s["no_show"] + s["transferred"] + s["unserved"] <= (
+            s["issued"] + s["transferred_in"]
+        )

@@ -1,0 +1,63 @@
+"""The core actor: commands from other threads, events to subscribers, other processes seen."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from agent import commands as c
+from agent.config import HallConfig
+from agent.errors import NobodyWaiting
+from agent.model import Event
+from agent.runtime import CoreRuntime
+from agent.store import Store
+
+
+def test_commands_from_many_threads_and_events_to_subscribers(
+    tmp_path: Path, hall: HallConfig, clock
+) -> None:
+    seen: list[Event] = []
+    runtime = CoreRuntime(lambda: Store(tmp_path / "h.db", "n", hall, clock), tick_seconds=0.05)
+    with runtime:
+        runtime.subscribe(seen.append)
+        threads = [
+            threading.Thread(
+                target=lambda: [runtime.execute(c.IssueTicket("household")) for _ in range(10)]
+            )
+            for _ in range(4)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        with pytest.raises(NobodyWaiting):
+            runtime.execute(c.CallNext(1))
+        numbers = runtime.query(lambda s: sorted(t.number for t in s.state.tickets.values()))
+    assert numbers == [f"B{n:03d}" for n in range(1, 41)]
+    assert [e.seq for e in seen] == list(range(1, 41))
+
+
+def test_events_committed_by_another_process_reach_subscribers(tmp_path: Path, hall, clock):
+    other = Store(tmp_path / "h.db", "n", hall, clock)
+    got = threading.Event()
+    seen: list[Event] = []
+
+    def on_event(event: Event) -> None:
+        seen.append(event)
+        got.set()
+
+    with CoreRuntime(lambda: Store(tmp_path / "h.db", "n", hall, clock), tick_seconds=0.05) as rt:
+        rt.subscribe(on_event)
+        other.execute(c.IssueTicket("household"))
+        assert got.wait(10)
+        assert rt.query(lambda s: s.state.counters) == {"household": 1}
+    assert [e.type for e in seen] == ["TicketIssued"]
+    other.close()
+
+
+def test_a_store_that_cannot_open_fails_start(tmp_path: Path, hall) -> None:
+    (tmp_path / "dir.db").mkdir()
+    with pytest.raises(Exception, match="unable to open"):
+        CoreRuntime(lambda: Store(tmp_path / "dir.db", "n", hall)).start()
