@@ -16,6 +16,16 @@ import serial
 
 from devices.errors import NoAnswer, PortGone, PortUnavailable, UnsupportedDevice
 
+try:
+    import termios
+
+    _TERMIOS_ERRORS: tuple[type[BaseException], ...] = (termios.error,)
+except ImportError:  # pragma: no cover - Windows
+    _TERMIOS_ERRORS = ()
+
+# what pyserial lets escape when the device vanishes under an open port
+_GONE = (serial.SerialException, OSError, TypeError, AttributeError, *_TERMIOS_ERRORS)
+
 
 class Transport(Protocol):
     """What a driver needs from a byte pipe."""
@@ -82,7 +92,7 @@ class SerialTransport:
                 self._port.timeout = 0
                 return bytes(first) + bytes(self._port.read(min(waiting, n - 1)))
             return bytes(first)
-        except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
+        except _GONE as exc:
             # TypeError/AttributeError: pyserial internals after the fd was closed underneath
             raise PortGone(f"{self.name}: read failed: {exc}", device=self.name) from exc
 
@@ -92,13 +102,13 @@ class SerialTransport:
             self._port.flush()
         except serial.SerialTimeoutException as exc:
             raise NoAnswer(f"{self.name}: write timed out", device=self.name) from exc
-        except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
+        except _GONE as exc:
             raise PortGone(f"{self.name}: write failed: {exc}", device=self.name) from exc
 
     def reset_input(self) -> None:
         try:
             self._port.reset_input_buffer()
-        except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
+        except _GONE as exc:
             raise PortGone(f"{self.name}: port gone: {exc}", device=self.name) from exc
 
     def close(self) -> None:
