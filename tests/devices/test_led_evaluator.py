@@ -1,0 +1,167 @@
+"""Generic framer, LED strip and evaluator through their simulators."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from devices.errors import BadFrame, NoAnswer, PortGone
+from devices.framing import Framer, checksum, crc16_modbus
+from devices.led import Evaluator, LedDisplay
+from devices.profiles import FramingProfile, load_profile
+from devices.simulators import EvaluatorSimulator, LedSimulator
+from devices.transport import open_transport
+
+LED = load_profile("led-rs485-generic")
+EV = load_profile("evaluator-generic")
+
+
+def test_crc16_modbus_check_value() -> None:
+    assert crc16_modbus(b"123456789") == 0x4B37
+    assert checksum("sum8", b"\xff\x02") == 0x01
+    assert checksum("xor8", b"\x0f\xf0") == 0xFF
+    assert checksum("sum16", b"\xff\xff") == 0x01FE
+
+
+def test_led_frame_exact_bytes() -> None:
+    f = Framer(LED.framing)
+    frame = f.encode(3, 0x01, f.encode_text("请A001"))
+    payload = "请A001".encode("gb2312")
+    body = bytes([3, 1, len(payload)]) + payload
+    assert frame == b"\xaa\x55" + body + bytes([sum(body) & 0xFF]) + b"\x0d"
+
+
+def test_evaluator_frame_has_modbus_crc_low_byte_first() -> None:
+    f = Framer(EV.framing)
+    frame = f.encode(2, 0x10, b"A001")
+    body = bytes([2, 0x10, 4]) + b"A001"
+    assert frame == b"\x7e" + body + crc16_modbus(body).to_bytes(2, "little") + b"\x0d"
+
+
+@pytest.mark.parametrize("kind", ["sum8", "xor8", "sum16", "crc16_modbus"])
+@pytest.mark.parametrize("addr_format", ["binary", "ascii_dec", "ascii_hex"])
+def test_roundtrip_and_resync(kind: str, addr_format: str) -> None:
+    spec = FramingProfile.model_validate(
+        {"fields": ["header", "address", "length", "command", "payload", "checksum", "trailer"],
+         "header": "02", "trailer": "03", "address": {"format": addr_format},
+         "length": {"covers": ["command", "payload"]}, "payload": {"encoding": "gbk"},
+         "checksum": {"kind": kind, "covers": ["address", "length", "command", "payload"]}}
+    )  # fmt: skip
+    f = Framer(spec)
+    good = f.encode(7, 0x21, f.encode_text("三号窗口"))
+    bad = bytearray(good)
+    bad[-2] ^= 0x01  # damage the checksum (or its last byte)
+    f.feed(b"\x00\x99noise" + bytes(bad) + good[:3])
+    assert f.next_frame() is None
+    f.feed(good[3:])
+    frame = f.next_frame()
+    assert frame is not None and (frame.address, frame.command) == (7, 0x21)
+    assert f.decode_text(frame.payload) == "三号窗口"
+    assert f.counters.bad_checksum + f.counters.bad_length >= 1
+    assert f.counters.garbage_bytes >= 7
+
+
+def test_fixed_width_payload_is_padded_and_cut_on_a_character() -> None:
+    spec = FramingProfile.model_validate(
+        {"fields": ["header", "address", "command", "payload", "checksum"], "header": "AA",
+         "payload": {"encoding": "gb2312", "pad_to": 5}, "checksum": {"kind": "xor8"}}
+    )  # fmt: skip
+    f = Framer(spec)
+    assert f.encode_text("请A") == "请A".encode("gb2312") + b"  "
+    assert f.encode_text("请到窗口") == "请到".encode("gb2312") + b" "  # no half Hanzi
+    f.feed(f.encode(1, 2, f.encode_text("A1")))
+    frame = f.next_frame()
+    assert frame is not None and f.decode_text(frame.payload) == "A1"
+
+
+@pytest.fixture
+def led_sim():
+    s = LedSimulator(LED).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def led(led_sim):
+    d = LedDisplay(open_transport(led_sim.port), LED, "led")
+    yield d
+    d.close()
+
+
+def test_led_shows_text_and_gets_ack(led_sim, led) -> None:
+    led.show(3, "请A001号到3号窗口")
+    assert led_sim.shown[3] == "请A001号到3号窗口"[: LED.max_chars]
+    led.clear(3)
+    assert led_sim.shown[3] == ""
+
+
+def test_led_damaged_ack_is_bad_frame(led_sim, led) -> None:
+    led_sim.fault = "bad_checksum"
+    with pytest.raises(BadFrame):
+        led.show(1, "A002")
+    assert led.counters.bad_checksum == LED.retries + 1
+
+
+def test_led_garbage_before_ack_is_skipped(led_sim, led) -> None:
+    led_sim.fault = "garbage"
+    led.show(1, "A003")
+    assert led.counters.garbage_bytes >= 3
+
+
+def test_led_silent_and_gone(led_sim, led) -> None:
+    led_sim.silent = True
+    with pytest.raises(NoAnswer):
+        led.show(1, "A004")
+    led_sim.unplug()
+    with pytest.raises(PortGone):
+        led.show(1, "A005")
+
+
+@pytest.fixture
+def ev_sim():
+    s = EvaluatorSimulator(EV).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def evaluator(ev_sim):
+    e = Evaluator(open_transport(ev_sim.port), EV, "ev")
+    yield e
+    e.close()
+
+
+@pytest.mark.parametrize("score", [1, 2, 3, 4, 5])
+def test_evaluator_returns_the_pressed_score(ev_sim, evaluator, score) -> None:
+    presser = threading.Thread(target=lambda: ev_sim.wait_request() and ev_sim.press(score))
+    presser.start()
+    assert evaluator.request("A001", timeout=5, address=2) == score
+    presser.join()
+    assert ev_sim.requests == [(2, "A001")]
+
+
+def test_evaluator_timeout_returns_none_and_cancels(ev_sim, evaluator) -> None:
+    assert evaluator.request("A002", timeout=0.1, address=1) is None
+    ev_sim_cancelled = ev_sim.cancels
+    assert ev_sim_cancelled in (0, 1)  # the cancel frame may still be in flight
+    assert ev_sim.requests == [(1, "A002")]
+
+
+def test_evaluator_ignores_unknown_keys(ev_sim, evaluator) -> None:
+    def press() -> None:
+        ev_sim.wait_request()
+        ev_sim.press_key(0x7F, address=1)
+        ev_sim.press(3)
+
+    t = threading.Thread(target=press)
+    t.start()
+    assert evaluator.request("A003", timeout=5, address=1) == 3
+    t.join()
+    assert evaluator.unknown_keys == 1
+
+
+def test_evaluator_silent_is_no_answer(ev_sim, evaluator) -> None:
+    ev_sim.silent = True
+    with pytest.raises(NoAnswer):
+        evaluator.request("A004", timeout=5)
