@@ -56,6 +56,7 @@ class SerialScanner:
         self.suffix = profile.suffix.encode("ascii")
         self.buf = bytearray()
         self.rejected = 0
+        self._skipping = False  # inside an overlong line already counted
 
     def _take_line(self) -> bytes | None:
         i = self.buf.find(self.suffix)
@@ -63,6 +64,9 @@ class SerialScanner:
             return None
         line = bytes(self.buf[:i])
         del self.buf[: i + len(self.suffix)]
+        if self._skipping:
+            self._skipping = False
+            return b""
         return line
 
     def read_code(self, timeout: float) -> str | None:
@@ -76,8 +80,10 @@ class SerialScanner:
                 if code is not None:
                     return code
                 line = self._take_line()
-            if len(self.buf) > limit_bytes:  # an endless line: drop it
-                self.rejected += 1
+            if len(self.buf) > limit_bytes:  # an endless line: drop it up to its suffix
+                if not self._skipping:
+                    self.rejected += 1
+                self._skipping = True
                 self.buf.clear()
             left = deadline - time.monotonic()
             if left <= 0:

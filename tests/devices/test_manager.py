@@ -1,0 +1,156 @@
+"""The device manager over simulators: callbacks, status reports, unplug and reconnect."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agent.node import DeviceSpec
+from devices.manager import DeviceManager
+from devices.printer import sample_ticket
+from devices.simulators import sample_card, start_simulator
+
+
+class Reports:
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str, str | None]] = []
+        self.cond = threading.Condition()
+
+    def __call__(self, device_id: str, status: str, reason: str | None) -> None:
+        with self.cond:
+            self.items.append((device_id, status, reason))
+            self.cond.notify_all()
+
+    def wait(self, entry: tuple[str, str, str | None], timeout: float = 10) -> bool:
+        with self.cond:
+            return self.cond.wait_for(lambda: entry in self.items, timeout)
+
+
+def wait_for(pred: Callable[[], bool], timeout: float = 10) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def spec(id_: str, kind: str, profile: str, port: str = "-", **kw) -> DeviceSpec:
+    return DeviceSpec(id=id_, kind=kind, profile=profile, port=port, **kw)
+
+
+@pytest.fixture
+def hall(secret):
+    reports = Reports()
+    specs = [
+        spec("printer", "printer", "escpos-80mm", simulated=True),
+        spec("reader", "idreader", "ga467-serial", simulated=True),
+        spec("scanner", "scanner", "scanner-serial", simulated=True),
+        spec("led", "led", "led-rs485-generic", simulated=True),
+        spec("eval-2", "evaluator", "evaluator-generic", simulated=True, window=2, address=9),
+    ]
+    m = DeviceManager(specs, None, reports, secret=secret, poll_interval=0.05,
+                      backoff_initial=0.02, backoff_max=0.1)  # fmt: skip
+    m.start()
+    yield m, reports
+    m.close()
+
+
+def test_simulated_hall_comes_online_and_serves(hall) -> None:
+    m, reports = hall
+    for dev in ("printer", "reader", "scanner", "led", "eval-2"):
+        assert reports.wait((dev, "online", None)), dev
+    cards, codes = [], []
+    m.on_card(lambda dev, card: cards.append((dev, card)))
+    m.on_code(lambda dev, code: codes.append((dev, code)))
+    m.simulator("reader").present(sample_card("resident-elderly"))
+    m.simulator("scanner").emit("APPT-0930-XYZ")
+    assert wait_for(lambda: cards and codes)
+    assert cards[0][0] == "reader" and cards[0][1].birth_date.year == 1950
+    assert codes == [("scanner", "APPT-0930-XYZ")]
+
+    result = m.printer().print_ticket(sample_ticket())
+    assert result.ok
+    assert m.simulator("printer").wait_tickets(1)
+
+    assert m.show(4, "请A001到4号窗口")
+    assert m.simulator("led").shown[4] == "请A001到4号窗口"
+    assert m.show(5, "A002") and m.simulator("led").shown[5] == "A002"  # one bus, every window
+
+    m.simulator("eval-2").auto_score = 5
+    assert m.request_rating(2, "A001", timeout=5) == 5
+    assert m.simulator("eval-2").requests[-1] == (9, "A001")  # the spec's bus address
+    assert m.request_rating(3, "A001", timeout=1) is None  # no evaluator at window 3
+
+
+def test_failed_print_returns_reason_and_reports_fault(hall) -> None:
+    m, reports = hall
+    assert reports.wait(("printer", "online", None))
+    m.simulator("printer").set_paper_out(True)
+    result = m.printer().print_ticket(sample_ticket())
+    assert (result.ok, result.reason) == (False, "paper_out")
+    assert reports.wait(("printer", "fault", "paper_out"))
+    m.simulator("printer").set_paper_out(False)
+    assert reports.wait(("printer", "online", None), timeout=10)
+    assert reports.items.count(("printer", "fault", "paper_out")) == 1  # changes only
+
+
+def test_unplug_and_replug_reconnects(tmp_path: Path, secret) -> None:
+    link = tmp_path / "ttyPRINTER"
+    sim = start_simulator("printer", link=link)
+    reports = Reports()
+    m = DeviceManager([spec("p", "printer", "escpos-58mm", port=str(link))], None, reports,
+                      poll_interval=0.05, backoff_initial=0.02, backoff_max=0.1)  # fmt: skip
+    try:
+        m.start()
+        assert reports.wait(("p", "online", None))
+        sim.unplug()
+        assert wait_for(lambda: m.status("p")[0] == "offline")
+        result = m.printer().print_ticket(sample_ticket())
+        assert not result.ok and result.reason in ("port_gone", "port_unavailable", "no_answer")
+        sim.replug()
+        assert wait_for(lambda: m.status("p") == ("online", None))
+        assert m.printer().print_ticket(sample_ticket()).ok
+        assert sim.wait_tickets(1)
+    finally:
+        m.close()
+        sim.stop()
+
+
+def test_reader_that_stops_answering_goes_offline_then_back(secret) -> None:
+    sim = start_simulator("idreader")
+    reports = Reports()
+    m = DeviceManager([spec("r", "idreader", "ga467-serial", port=sim.port)], None, reports,
+                      secret=secret, poll_interval=0.05, backoff_initial=0.02,
+                      backoff_max=0.1)  # fmt: skip
+    try:
+        m.start()
+        assert reports.wait(("r", "online", None))
+        sim.set_fault("silent")
+        assert reports.wait(("r", "offline", "no_answer"))
+        sim.set_fault(None)
+        assert wait_for(lambda: m.status("r") == ("online", None))
+    finally:
+        m.close()
+        sim.stop()
+
+
+def test_missing_port_is_offline_not_a_crash(secret) -> None:
+    reports = Reports()
+    m = DeviceManager([spec("p", "printer", "escpos-80mm", port="/dev/does-not-exist")], None,
+                      reports, backoff_initial=0.02, backoff_max=0.05)  # fmt: skip
+    with m:
+        assert reports.wait(("p", "offline", "port_unavailable"))
+        assert m.printer().print_ticket(sample_ticket()).reason == "port_unavailable"
+        assert m.show(1, "x") is False
+
+
+def test_bad_specs_are_refused() -> None:
+    with pytest.raises(ValueError, match="is for a printer"):
+        DeviceManager([spec("x", "led", "escpos-80mm")], None, Reports())
+    with pytest.raises(ValueError, match="secret"):
+        DeviceManager([spec("r", "idreader", "ga467-serial")], None, Reports())
