@@ -1,0 +1,457 @@
+"""The reference central ingest: the central platform's side of the ``hall/v1`` contract.
+
+Several workers (threads of one process, or several processes) share the MQTT 5 shared
+subscription ``$share/<group>/hall/v1/+/node/+/events``: the broker hands each batch to one
+of them. A worker writes the batch to SQLite in one transaction, idempotently on
+``(node_id, seq)``, computes the node's highest contiguous seq and publishes it (retained)
+as the cumulative ack, and only then acknowledges the MQTT message to the broker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.reasoncodes import ReasonCode
+from pydantic import ValidationError
+
+from agent.store import connect
+from sync import contract as ct
+from sync.mqtt import BrokerAddress, new_client
+
+log = logging.getLogger(__name__)
+
+CENTRAL_SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE events (
+    node_id TEXT NOT NULL, seq INTEGER NOT NULL, hall_id TEXT NOT NULL,
+    type TEXT NOT NULL, business_date TEXT NOT NULL, at TEXT NOT NULL,
+    wall_time TEXT NOT NULL, payload TEXT NOT NULL, received_at TEXT NOT NULL,
+    PRIMARY KEY (node_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE nodes (
+    node_id TEXT PRIMARY KEY, hall_id TEXT NOT NULL,
+    acked_seq INTEGER NOT NULL DEFAULT 0, last_seen TEXT,
+    clock_offset_s REAL, state TEXT, reported_last_seq INTEGER,
+    backlog_alarm INTEGER, status_at TEXT
+);
+CREATE TABLE results (
+    node_id TEXT NOT NULL, at TEXT NOT NULL, topic TEXT NOT NULL,
+    kind TEXT, version INTEGER, accepted INTEGER NOT NULL,
+    code TEXT NOT NULL, reason TEXT NOT NULL
+)
+"""
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# ---- the store -----------------------------------------------------------------------------
+class CentralStore:
+    """One connection to the central SQLite file; several processes may share the file."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = path
+        self.conn = connect(path)
+        self._migrate()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _migrate(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            if version < 1:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version={CENTRAL_SCHEMA_VERSION}")
+            elif version > CENTRAL_SCHEMA_VERSION:
+                raise sqlite3.DatabaseError(f"central store schema {version} is too new")
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    def ingest(self, batch: ct.EventBatch, received_at: dt.datetime) -> tuple[int, int, float]:
+        """Store a batch; returns ``(acked_seq, newly_inserted, clock_offset_s)``."""
+        received = received_at.isoformat(timespec="microseconds")
+        offset = _offset_seconds(received_at, batch.sent_at)
+        rows = [
+            (
+                batch.node_id,
+                e.seq,
+                batch.hall_id,
+                e.type,
+                e.business_date,
+                e.at,
+                e.wall_time,
+                json.dumps(e.payload, ensure_ascii=False),
+                received,
+            )
+            for e in batch.events
+        ]
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+            inserted = conn.total_changes - before
+            row = conn.execute(
+                "SELECT acked_seq FROM nodes WHERE node_id = ?", (batch.node_id,)
+            ).fetchone()
+            acked = _contiguous_from(conn, batch.node_id, row[0] if row else 0)
+            conn.execute(
+                "INSERT INTO nodes (node_id, hall_id, acked_seq, last_seen, clock_offset_s) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(node_id) DO UPDATE SET "
+                "hall_id = excluded.hall_id, acked_seq = MAX(acked_seq, excluded.acked_seq), "
+                "last_seen = excluded.last_seen, clock_offset_s = excluded.clock_offset_s",
+                (batch.node_id, batch.hall_id, acked, received, offset),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return acked, inserted, offset
+
+    def record_status(self, hall_id: str, status: ct.NodeStatus, received_at: dt.datetime) -> None:
+        seen = received_at.isoformat(timespec="microseconds")
+        self.conn.execute(
+            "INSERT INTO nodes (node_id, hall_id, last_seen, state, reported_last_seq, "
+            "backlog_alarm, status_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(node_id) DO UPDATE SET state = excluded.state, "
+            "last_seen = excluded.last_seen, "
+            "reported_last_seq = COALESCE(excluded.reported_last_seq, reported_last_seq), "
+            "backlog_alarm = COALESCE(excluded.backlog_alarm, backlog_alarm), "
+            "status_at = excluded.status_at",
+            (
+                status.node_id,
+                hall_id,
+                seen,
+                status.state,
+                status.last_seq,
+                None if status.backlog_alarm is None else int(status.backlog_alarm),
+                status.at or seen,
+            ),
+        )
+
+    def record_result(self, result: ct.InboundResult) -> None:
+        self.conn.execute(
+            "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                result.node_id,
+                result.at,
+                result.topic,
+                result.kind,
+                result.version,
+                int(result.accepted),
+                result.code,
+                result.reason,
+            ),
+        )
+
+    def acked_seq(self, node_id: str) -> int:
+        row = self.conn.execute(
+            "SELECT acked_seq FROM nodes WHERE node_id = ?", (node_id,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def report(self) -> dict[str, Any]:
+        nodes = []
+        for row in self.conn.execute(
+            "SELECT n.node_id, n.hall_id, n.state, n.last_seen, n.acked_seq, n.clock_offset_s, "
+            "n.reported_last_seq, n.backlog_alarm, "
+            "(SELECT COUNT(*) FROM events e WHERE e.node_id = n.node_id), "
+            "(SELECT MAX(seq) FROM events e WHERE e.node_id = n.node_id) "
+            "FROM nodes n ORDER BY n.hall_id, n.node_id"
+        ):
+            node_id, hall_id, state, seen, acked, offset, reported, alarm, count, top = row
+            backlog = None if reported is None else max(0, reported - acked)
+            nodes.append(
+                {
+                    "node_id": node_id,
+                    "hall_id": hall_id,
+                    "state": state,
+                    "last_seen": seen,
+                    "acked_seq": acked,
+                    "events": count,
+                    "max_seq": top or 0,
+                    "backlog": backlog,
+                    "backlog_alarm": None if alarm is None else bool(alarm),
+                    "clock_offset_s": offset,
+                }
+            )
+        types = dict(
+            self.conn.execute(
+                "SELECT type, COUNT(*) FROM events GROUP BY type ORDER BY COUNT(*) DESC, type"
+            ).fetchall()
+        )
+        refused = self.conn.execute("SELECT COUNT(*) FROM results WHERE accepted = 0").fetchone()
+        return {"nodes": nodes, "event_types": types, "inbound_refused": refused[0]}
+
+
+def _contiguous_from(conn: sqlite3.Connection, node_id: str, acked: int) -> int:
+    """The highest seq such that every seq up to it is stored, starting from ``acked``."""
+    if (
+        conn.execute(
+            "SELECT 1 FROM events WHERE node_id = ? AND seq = ?", (node_id, acked + 1)
+        ).fetchone()
+        is None
+    ):
+        return acked
+    row = conn.execute(
+        "SELECT MIN(e.seq) FROM events e WHERE e.node_id = ? AND e.seq > ? AND NOT EXISTS "
+        "(SELECT 1 FROM events f WHERE f.node_id = e.node_id AND f.seq = e.seq + 1)",
+        (node_id, acked),
+    ).fetchone()
+    return int(row[0])
+
+
+def _offset_seconds(received_at: dt.datetime, sent_at: str) -> float:
+    try:
+        sent = dt.datetime.fromisoformat(sent_at)
+    except ValueError:
+        return 0.0
+    if sent.tzinfo is None:
+        sent = sent.replace(tzinfo=dt.UTC)
+    return round((received_at - sent).total_seconds(), 3)
+
+
+def check_batch(batch: ct.EventBatch, hall_id: str, node_id: str) -> str | None:
+    """Why a batch cannot be stored as it is, or None when it can."""
+    if batch.hall_id != hall_id or batch.node_id != node_id:
+        return f"batch for {batch.hall_id}/{batch.node_id} on the topic of {hall_id}/{node_id}"
+    seqs = [e.seq for e in batch.events]
+    if seqs != list(range(batch.first, batch.last + 1)):
+        return f"events are not exactly seq {batch.first}..{batch.last} in order"
+    return None
+
+
+# ---- a worker ------------------------------------------------------------------------------
+@dataclasses.dataclass
+class IngestStats:
+    batches: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    refused: int = 0
+
+
+class IngestWorker:
+    """One MQTT client in the shared subscription plus one writer thread."""
+
+    def __init__(
+        self,
+        address: BrokerAddress,
+        database: Path | str,
+        client_id: str,
+        group: str = ct.DEFAULT_SHARE_GROUP,
+        username: str | None = None,
+        password: str | None = None,
+        clock: Callable[[], dt.datetime] = _utc_now,
+    ) -> None:
+        self.address = address
+        self.database = database
+        self.client_id = client_id
+        self.group = group
+        self.clock = clock
+        self.stats = IngestStats()
+        self.ready = threading.Event()
+        self._queue: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue(maxsize=64)
+        self._client = new_client(
+            client_id, address, username=username, password=password, manual_ack=True
+        )
+        self._client.on_connect = self._on_connect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_message = self._on_message
+        self._client.reconnect_delay_set(1, 10)
+        self._writer: threading.Thread | None = None
+
+    def start(self) -> IngestWorker:
+        self._writer = threading.Thread(
+            target=self._write_loop, name=f"ingest-{self.client_id}", daemon=True
+        )
+        self._writer.start()
+        self._client.connect_async(self.address.host, self.address.port, keepalive=30)
+        self._client.loop_start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._queue.put(None)
+        if self._writer is not None:
+            self._writer.join(timeout)
+            self._writer = None
+
+    # network thread: hand off only
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
+    ) -> None:
+        if reason.is_failure:
+            log.warning("ingest: broker refused the connection: %s", reason)
+            return
+        client.subscribe(
+            [
+                (ct.ingest_subscription(self.group), 1),
+                (ct.STATUS_SUBSCRIPTION, 1),
+                (ct.RESULT_SUBSCRIPTION, 1),
+            ]
+        )
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reasons: list[ReasonCode], props: Any
+    ) -> None:
+        failed = [r for r in reasons if r.is_failure]
+        if failed:
+            log.error("ingest: subscription refused: %s", failed)
+            return
+        self.ready.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        self._queue.put(msg)  # blocks when the writer is behind: back-pressure on the broker
+
+    # writer thread
+    def _write_loop(self) -> None:
+        store = CentralStore(self.database)
+        try:
+            while True:
+                msg = self._queue.get()
+                if msg is None:
+                    return
+                try:
+                    self._handle(store, msg)
+                except sqlite3.Error:
+                    # not acknowledged: the broker (or the node's resend) delivers it again
+                    log.exception("ingest: cannot store a message from %s", msg.topic)
+                    continue
+                if msg.qos > 0:
+                    self._client.ack(msg.mid, msg.qos)
+        finally:
+            store.close()
+
+    def _handle(self, store: CentralStore, msg: mqtt.MQTTMessage) -> None:
+        parsed = ct.parse_node_topic(msg.topic)
+        if parsed is None:
+            log.warning("ingest: unknown topic %r", msg.topic)
+            return
+        hall_id, node_id, leaf = parsed
+        now = self.clock()
+        if leaf == "events":
+            self._handle_batch(store, msg, hall_id, node_id, now)
+        elif leaf == "status":
+            if not msg.payload or len(msg.payload) > ct.MAX_ACK_BYTES:
+                return  # an empty retained message clears the status: nothing to record
+            try:
+                status = ct.NodeStatus.model_validate_json(msg.payload)
+            except ValidationError as exc:
+                log.warning("ingest: bad status from %s: %s", node_id, exc.errors()[0]["msg"])
+                return
+            store.record_status(hall_id, status, now)
+        elif leaf == "result":
+            try:
+                result = ct.InboundResult.model_validate_json(msg.payload)
+            except ValidationError as exc:
+                log.warning("ingest: bad result from %s: %s", node_id, exc.errors()[0]["msg"])
+                return
+            store.record_result(result)
+            if not result.accepted:
+                log.warning(
+                    "node %s refused %s: %s: %s", node_id, result.topic, result.code, result.reason
+                )
+
+    def _handle_batch(
+        self,
+        store: CentralStore,
+        msg: mqtt.MQTTMessage,
+        hall_id: str,
+        node_id: str,
+        now: dt.datetime,
+    ) -> None:
+        if len(msg.payload) > ct.MAX_BATCH_BYTES:
+            self.stats.refused += 1
+            log.warning("ingest: batch of %d bytes from %s refused", len(msg.payload), node_id)
+            return
+        try:
+            batch = ct.EventBatch.model_validate_json(msg.payload)
+        except ValidationError as exc:
+            self.stats.refused += 1
+            log.warning("ingest: bad batch from %s: %s", node_id, exc.errors()[0]["msg"])
+            return
+        problem = check_batch(batch, hall_id, node_id)
+        if problem is not None:
+            self.stats.refused += 1
+            log.warning("ingest: batch refused: %s", problem)
+            return
+        acked, inserted, offset = store.ingest(batch, now)
+        self.stats.batches += 1
+        self.stats.inserted += inserted
+        self.stats.duplicates += len(batch.events) - inserted
+        ack = ct.Ack(
+            schema_version=1,
+            node_id=node_id,
+            acked_seq=acked,
+            central_time=now.isoformat(),
+            clock_offset_s=offset,
+        )
+        self._client.publish(
+            ct.ack_topic(hall_id, node_id), ack.model_dump_json(), qos=1, retain=True
+        )
+
+
+class CentralIngest:
+    """``workers`` ingest workers in this process, sharing one subscription group."""
+
+    def __init__(
+        self,
+        address: BrokerAddress,
+        database: Path | str,
+        workers: int = 1,
+        group: str = ct.DEFAULT_SHARE_GROUP,
+        client_prefix: str = "central-ingest",
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        CentralStore(database).close()  # create the schema once, before the workers race
+        self.workers = [
+            IngestWorker(
+                address,
+                database,
+                f"{client_prefix}-{i}",
+                group,
+                username=username,
+                password=password,
+            )
+            for i in range(workers)
+        ]
+
+    def start(self) -> CentralIngest:
+        for worker in self.workers:
+            worker.start()
+        return self
+
+    def wait_ready(self, timeout: float) -> bool:
+        return all(worker.ready.wait(timeout) for worker in self.workers)
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+    def stats(self) -> IngestStats:
+        total = IngestStats()
+        for worker in self.workers:
+            for f in dataclasses.fields(IngestStats):
+                setattr(total, f.name, getattr(total, f.name) + getattr(worker.stats, f.name))
+        return total

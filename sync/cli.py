@@ -1,0 +1,255 @@
+"""``hall-agent central ...`` (the reference central side) and ``hall-agent sync ...``.
+
+Registered through the ``hall_agent.commands`` entry point; each handler returns an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agent.node_runtime import Node
+from sync import contract as ct
+from sync.mqtt import BrokerUrlError, new_client, parse_broker_url
+
+EXIT_USAGE = 2
+DEFAULT_CENTRAL_DB = "central.db"
+
+
+def register(subparsers: Any) -> None:
+    central = subparsers.add_parser(
+        "central",
+        help="the reference central ingest (shared subscription, SQLite)",
+        description="Run the reference central ingest, or report on / push to its data.",
+    )
+    central.add_argument("--broker", metavar="URL", help="mqtt://host:port of the central broker")
+    central.add_argument("--db", default=DEFAULT_CENTRAL_DB, help="central SQLite file")
+    central.add_argument("--workers", type=int, default=1, help="ingest workers in this process")
+    central.add_argument("--group", default=ct.DEFAULT_SHARE_GROUP, help="shared group name")
+    central.add_argument("--client-prefix", default=None, help="MQTT client id prefix")
+    central.set_defaults(func=cmd_central_run)
+    csub = central.add_subparsers(dest="central_action", metavar="ACTION")
+
+    report = csub.add_parser("report", help="nodes, acked seq, backlog, clock offset, event types")
+    report.add_argument("--db", default=DEFAULT_CENTRAL_DB, help="central SQLite file")
+    report.add_argument("--json", action="store_true", help="print one JSON object")
+    report.set_defaults(func=cmd_central_report)
+
+    keygen = csub.add_parser("keygen", help="create the central Ed25519 signing key pair")
+    keygen.add_argument("--out", required=True, help="folder for central_key.pem, central_pub.pem")
+    keygen.set_defaults(func=cmd_central_keygen)
+
+    push = csub.add_parser("push", help="sign and publish config / roster / notice / command")
+    push.add_argument("kind", choices=["config", "roster", "notice", "resync"])
+    push.add_argument("--broker", required=True, metavar="URL")
+    push.add_argument("--key", required=True, help="central private key (PEM)")
+    push.add_argument("--hall-id", required=True)
+    push.add_argument("--node-id", help="target node (resync)")
+    push.add_argument("--version", type=int, required=True, help="must grow per topic")
+    push.add_argument("--file", help="YAML/JSON data (config, roster, notice)")
+    push.add_argument("--from-seq", type=int, help="resync: resend from this seq")
+    push.add_argument("--expires-hours", type=float, help="refused by nodes after this")
+    push.set_defaults(func=cmd_central_push)
+
+    sync = subparsers.add_parser("sync", help="this node's link to the central platform")
+    ssub = sync.add_subparsers(dest="sync_action", required=True, metavar="ACTION")
+    status = ssub.add_parser("status", help="watermark, backlog and connection state")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    status.set_defaults(func=cmd_sync_status)
+    run = ssub.add_parser("run", help="run the core and the sync only (no roles, no UI)")
+    run.add_argument("--broker", metavar="URL", help="overrides the node config's broker URL")
+    run.add_argument("--batch-events", type=int, default=500, help="events per batch at most")
+    run.add_argument("--window", type=int, default=8, help="unacknowledged batches at most")
+    run.set_defaults(func=cmd_sync_run)
+
+
+# ---- central -------------------------------------------------------------------------------
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+def cmd_central_run(args: argparse.Namespace) -> int:
+    from sync.central import CentralIngest
+
+    if not args.broker:
+        print("hall-agent central: --broker URL is required to run the ingest", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        address = parse_broker_url(args.broker)
+    except BrokerUrlError as exc:
+        print(f"hall-agent central: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.workers < 1:
+        print("hall-agent central: --workers must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    prefix = args.client_prefix or f"central-ingest-{os.getpid()}"
+    stop = _stop_on_signals()
+    ingest = CentralIngest(address, args.db, args.workers, args.group, prefix).start()
+    try:
+        if not ingest.wait_ready(30):
+            print(f"hall-agent central: cannot subscribe at {address}", file=sys.stderr)
+            return 1
+        print(f"central ingest ready: {address} db {args.db} workers {args.workers}", flush=True)
+        stop.wait()
+    finally:
+        ingest.stop()
+    stats = ingest.stats()
+    print(
+        f"central ingest stopped: {stats.batches} batches, {stats.inserted} events stored, "
+        f"{stats.duplicates} duplicates ignored, {stats.refused} refused",
+        flush=True,
+    )
+    return 0
+
+
+def cmd_central_report(args: argparse.Namespace) -> int:
+    from sync.central import CentralStore
+
+    if not Path(args.db).exists():
+        print(f"hall-agent central report: {args.db}: no such file", file=sys.stderr)
+        return EXIT_USAGE
+    store = CentralStore(args.db)
+    try:
+        report = store.report()
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+        return 0
+    print(
+        f"{'node':<28} {'hall':<16} {'state':<8} {'acked':>8} {'events':>8} {'backlog':>8} "
+        f"{'offset s':>9}  last seen"
+    )
+    for n in report["nodes"]:
+        backlog = "-" if n["backlog"] is None else str(n["backlog"])
+        offset = "-" if n["clock_offset_s"] is None else f"{n['clock_offset_s']:.3f}"
+        alarm = " ALARM" if n["backlog_alarm"] else ""
+        print(
+            f"{n['node_id']:<28} {n['hall_id']:<16} {n['state'] or '-':<8} {n['acked_seq']:>8} "
+            f"{n['events']:>8} {backlog:>8} {offset:>9}  {n['last_seen'] or '-'}{alarm}"
+        )
+    print("events by type:")
+    for type_, count in report["event_types"].items():
+        print(f"  {type_:<28} {count:>8}")
+    print(f"inbound messages refused by nodes: {report['inbound_refused']}")
+    return 0
+
+
+def cmd_central_keygen(args: argparse.Namespace) -> int:
+    from sync.signing import generate_key, private_pem, public_pem
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    key = generate_key()
+    private = out / "central_key.pem"
+    private.write_bytes(private_pem(key))
+    private.chmod(0o600)
+    (out / "central_pub.pem").write_bytes(public_pem(key))
+    print(f"wrote {private} (keep it secret) and {out / 'central_pub.pem'} (copy to data dirs)")
+    return 0
+
+
+def cmd_central_push(args: argparse.Namespace) -> int:
+    from sync.signing import load_private_key, make_body, sign_body
+
+    key = load_private_key(Path(args.key))
+    data: dict[str, Any]
+    if args.kind == "resync":
+        if not args.node_id or not args.from_seq:
+            print("hall-agent central push resync: --node-id and --from-seq", file=sys.stderr)
+            return EXIT_USAGE
+        data = {"name": "resync", "from_seq": args.from_seq}
+        topic = ct.command_topic(args.hall_id, args.node_id)
+        kind, retain = "command", False
+    else:
+        if not args.file:
+            print(f"hall-agent central push {args.kind}: --file is required", file=sys.stderr)
+            return EXIT_USAGE
+        data = yaml.safe_load(Path(args.file).read_text(encoding="utf-8"))
+        retain = True
+        if args.kind == "config":
+            kind, topic = "hall_config", ct.config_topic(args.hall_id)
+        elif args.kind == "roster":
+            kind, topic = "roster", ct.roster_topic(args.hall_id)
+        else:
+            kind, topic = "notice", ct.notice_topic(args.hall_id, str(data.get("notice_id")))
+    expires = dt.timedelta(hours=args.expires_hours) if args.expires_hours else None
+    body = make_body(
+        kind, args.hall_id, args.version, data, node_id=args.node_id, expires_in=expires
+    )
+    payload = sign_body(key, body)
+    client = new_client(f"central-push-{args.hall_id}", parse_broker_url(args.broker))
+    client.connect(parse_broker_url(args.broker).host, parse_broker_url(args.broker).port)
+    client.loop_start()
+    try:
+        info = client.publish(topic, payload, qos=1, retain=retain)
+        info.wait_for_publish(timeout=10)
+        if not info.is_published():
+            print("hall-agent central push: not acknowledged by the broker", file=sys.stderr)
+            return 1
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    print(f"published {kind} version {args.version} to {topic}")
+    return 0
+
+
+# ---- this node -----------------------------------------------------------------------------
+def cmd_sync_status(args: argparse.Namespace) -> int:
+    from sync.service import read_status
+
+    status = read_status(Node.open(args.data_dir))
+    if getattr(args, "json", False):
+        print(json.dumps(status, ensure_ascii=False))
+        return 0
+    alarm = "  ALARM" if status["backlog_alarm"] else ""
+    lines = [
+        f"node        {status['node_id']} (hall {status['hall_id']})",
+        f"broker      {status['broker'] or '-'}",
+        f"connection  {status['connection']}",
+        f"last seq    {status['last_seq']}",
+        f"acked seq   {status['acked_seq']}",
+        f"backlog     {status['backlog']} (alarm above {status['backlog_alarm_events']}){alarm}",
+    ]
+    if status.get("clock_offset_s") is not None:
+        lines.append(f"clock       central minus node: {status['clock_offset_s']:+.3f} s")
+    if status.get("last_error"):
+        lines.append(f"last error  {status['last_error']}")
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_sync_run(args: argparse.Namespace) -> int:
+    from sync.service import SyncSettings, start_sync
+
+    node = Node.open(args.data_dir)
+    stop = _stop_on_signals()
+    runtime = node.runtime().start()
+    try:
+        settings = SyncSettings(batch_max_events=args.batch_events, window_batches=args.window)
+        handle = start_sync(node, runtime, args.broker, settings)
+        if handle is None:
+            print("hall-agent sync run: no broker configured (node.yaml or --broker)")
+            return EXIT_USAGE
+        print(f"sync running: node {node.node.node_id} broker {handle.address}", flush=True)
+        stop.wait()
+        handle.stop()
+    finally:
+        runtime.stop()
+    return 0

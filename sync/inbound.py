@@ -1,0 +1,286 @@
+"""What the central platform sends down: checked, then applied through the core, or refused.
+
+Every message goes through the same gate, in this order: size, JSON, envelope schema,
+signature, body schema and version, kind and target, expiry, version newer than the last
+applied one, data schema; only then is a command posted to the core (which may still refuse
+it, e.g. a config for another hall). A refusal changes nothing and carries a stable code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import BaseModel, ValidationError
+
+from agent import commands as c
+from agent.config import HallConfig
+from agent.errors import HallError
+from agent.runtime import CoreRuntime
+from agent.store import Store
+from agent.validation import describe_validation_error
+from sync import contract as ct
+from sync.signing import verify
+
+log = logging.getLogger(__name__)
+
+INBOUND_VERSION_PREFIX = "sync.inbound."
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    topic: str
+    accepted: bool
+    code: str  # applied | duplicate | a refusal code
+    reason: str
+    kind: str | None = None
+    version: int | None = None
+    command: ct.CommandData | None = None  # a remote command for the sync service to run
+
+    @property
+    def duplicate(self) -> bool:
+        return self.code == "duplicate"
+
+    def as_result(self, node_id: str, now: dt.datetime) -> ct.InboundResult:
+        return ct.InboundResult(
+            schema_version=1,
+            node_id=node_id,
+            topic=self.topic,
+            kind=self.kind,
+            version=self.version,
+            accepted=self.accepted,
+            code=self.code,
+            reason=self.reason,
+            at=now.isoformat(),
+        )
+
+
+class Refused(Exception):
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class InboundHandler:
+    """Checks and applies one downlink message at a time (on the sync's inbound thread)."""
+
+    def __init__(
+        self,
+        runtime: CoreRuntime,
+        hall_id: str,
+        node_id: str,
+        public_key: Ed25519PublicKey | None,
+        hall_config_path: Path | None,
+        max_bytes: int = ct.MAX_DOWN_BYTES,
+        clock: Callable[[], dt.datetime] = _utc_now,
+    ) -> None:
+        self.runtime = runtime
+        self.hall_id = hall_id
+        self.node_id = node_id
+        self.public_key = public_key
+        self.hall_config_path = hall_config_path
+        self.max_bytes = max_bytes
+        self.clock = clock
+
+    # ---- the gate ------------------------------------------------------------------------
+    def handle(self, topic: str, payload: bytes) -> Outcome:
+        kind: str | None = None
+        version: int | None = None
+        try:
+            expected_kind, notice_id = self._kind_of(topic)
+            kind = expected_kind
+            body = self._open(payload)
+            version = body.version
+            self._check_target(body, expected_kind)
+            outcome = self._apply(topic, body, notice_id)
+        except Refused as exc:
+            outcome = Outcome(topic, False, exc.code, exc.reason, kind, version)
+        if outcome.accepted and not outcome.duplicate:
+            log.info(
+                "inbound applied",
+                extra={"topic": topic, "kind": outcome.kind, "version": outcome.version},
+            )
+        elif not outcome.accepted:
+            log.warning(
+                "inbound refused: %s: %s",
+                outcome.code,
+                outcome.reason,
+                extra={"topic": topic, "code": outcome.code, "kind": outcome.kind},
+            )
+        return outcome
+
+    def _kind_of(self, topic: str) -> tuple[str, str | None]:
+        if topic == ct.config_topic(self.hall_id):
+            return "hall_config", None
+        if topic == ct.roster_topic(self.hall_id):
+            return "roster", None
+        if topic == ct.command_topic(self.hall_id, self.node_id):
+            return "command", None
+        prefix = f"{ct.ROOT}/{self.hall_id}/hall/notice/"
+        if topic.startswith(prefix) and ct.is_name(topic[len(prefix) :]):
+            return "notice", topic[len(prefix) :]
+        raise Refused("unknown_topic", f"no inbound message is defined for topic {topic!r}")
+
+    def _open(self, payload: bytes) -> ct.SignedBody:
+        if len(payload) > self.max_bytes:
+            raise Refused("too_large", f"{len(payload)} bytes, at most {self.max_bytes} accepted")
+        try:
+            raw = json.loads(payload)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise Refused("malformed_json", f"not JSON: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise Refused("malformed_json", "the payload is not a JSON object")
+        if raw.get("schema_version") != ct.SCHEMA_VERSION:
+            raise Refused(
+                "wrong_schema_version",
+                f"schema_version {raw.get('schema_version')!r}, this node reads "
+                f"{ct.SCHEMA_VERSION}",
+            )
+        if "signature" not in raw:
+            raise Refused("unsigned", "the message carries no signature")
+        envelope = _validate(ct.SignedEnvelope, raw, "envelope")
+        if self.public_key is None:
+            raise Refused("no_central_key", "this node holds no central public key")
+        if not verify(self.public_key, envelope.body, envelope.signature):
+            raise Refused("bad_signature", "the signature does not match the central key")
+        try:
+            body_raw = json.loads(envelope.body)
+        except json.JSONDecodeError as exc:
+            raise Refused("malformed_json", f"signed body is not JSON: {exc}") from exc
+        if not isinstance(body_raw, dict) or body_raw.get("schema_version") != ct.SCHEMA_VERSION:
+            got = body_raw.get("schema_version") if isinstance(body_raw, dict) else None
+            raise Refused("wrong_schema_version", f"body schema_version {got!r}")
+        return _validate(ct.SignedBody, body_raw, "body")
+
+    def _check_target(self, body: ct.SignedBody, expected_kind: str) -> None:
+        if body.kind != expected_kind:
+            raise Refused("wrong_kind", f"a {body.kind!r} message on a {expected_kind!r} topic")
+        if body.hall_id != self.hall_id:
+            raise Refused("wrong_target", f"for hall {body.hall_id!r}, this is {self.hall_id!r}")
+        if body.node_id is not None and body.node_id != self.node_id:
+            raise Refused("wrong_target", f"for node {body.node_id!r}, this is {self.node_id!r}")
+        if body.expires_at is not None:
+            expires = body.expires_at
+            if expires.tzinfo is None:
+                raise Refused("invalid_data", "expires_at has no time zone")
+            if expires <= self.clock():
+                raise Refused("expired", f"expired at {expires.isoformat()}")
+
+    # ---- applying ------------------------------------------------------------------------
+    def _apply(self, topic: str, body: ct.SignedBody, notice_id: str | None) -> Outcome:
+        if body.kind == "hall_config":
+            return self._apply_config(topic, body)
+        if body.kind == "roster":
+            roster = _validate(ct.RosterData, body.data, "data")
+            cmd: c.Command = c.LoadAppointments(
+                roster.roster_id,
+                tuple(
+                    c.RosterEntry(e.code, e.service, e.slot_start, e.slot_end, e.citizen_name)
+                    for e in roster.entries
+                ),
+            )
+            return self._versioned(topic, body, "roster", cmd)
+        if body.kind == "notice":
+            notice = _validate(ct.NoticeData, body.data, "data")
+            if notice.notice_id != notice_id:
+                raise Refused("wrong_target", f"notice {notice.notice_id!r} on topic {topic!r}")
+            cmd = c.PublishNotice(
+                notice.notice_id, notice.text_zh, notice.text_en, notice.expires_at
+            )
+            return self._versioned(topic, body, f"notice.{notice_id}", cmd)
+        command = _validate(ct.CommandData, body.data, "data")
+        if command.name == "resync" and command.from_seq is None:
+            raise Refused("invalid_data", "data: from_seq: required for resync")
+        outcome = self._versioned(topic, body, "command", None)
+        if outcome.accepted and not outcome.duplicate:
+            return Outcome(
+                topic, True, "applied", "command accepted", body.kind, body.version, command
+            )
+        return outcome
+
+    def _apply_config(self, topic: str, body: ct.SignedBody) -> Outcome:
+        config = _validate(HallConfig, body.data, "data")
+        version = body.version
+
+        def job(store: Store) -> str:
+            current = store.state.config_version
+            if version == current:
+                return "duplicate"
+            if version < current:
+                raise Refused("stale_version", f"version {version} is older than {current}")
+            store.execute(c.ApplyHallConfig(config, version))
+            return "applied"
+
+        code = self._on_core(job)
+        if code == "applied" and self.hall_config_path is not None:
+            _write_yaml_atomically(self.hall_config_path, config.model_dump(mode="json"))
+        return Outcome(topic, True, code, f"hall config version {version}", body.kind, version)
+
+    def _versioned(
+        self, topic: str, body: ct.SignedBody, slot: str, cmd: c.Command | None
+    ) -> Outcome:
+        """Apply ``cmd`` if ``body.version`` is newer than the last one applied in ``slot``."""
+        key = INBOUND_VERSION_PREFIX + slot
+        version = body.version
+
+        def job(store: Store) -> str:
+            row = store.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            current = int(row[0]) if row else 0
+            if version == current:
+                return "duplicate"
+            if version < current:
+                raise Refused("stale_version", f"version {version} is older than {current}")
+            if cmd is not None:
+                store.execute(cmd)
+            store.conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(version))
+            )
+            return "applied"
+
+        code = self._on_core(job)
+        return Outcome(topic, True, code, f"{body.kind} version {version}", body.kind, version)
+
+    def _on_core(self, job: Callable[[Store], str]) -> str:
+        try:
+            return self.runtime.query(job)
+        except Refused:
+            raise
+        except HallError as exc:
+            raise Refused(f"refused_by_core.{exc.code}", str(exc)) from exc
+
+
+def _validate(model: type[M], data: Any, where: str) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise Refused("invalid_data", describe_validation_error(where, exc)) from exc
+
+
+def _write_yaml_atomically(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write("# written by the sync from a signed central config; do not edit here\n")
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

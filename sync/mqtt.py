@@ -1,0 +1,89 @@
+"""Small paho-mqtt 2.x helpers shared by the node side and the reference ingest."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+
+class BrokerUrlError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool
+    username: str | None = None
+    password: str | None = None
+
+    def __str__(self) -> str:  # never shows the password
+        scheme = "mqtts" if self.tls else "mqtt"
+        return f"{scheme}://{self.host}:{self.port}"
+
+
+def parse_broker_url(url: str) -> BrokerAddress:
+    """``mqtt://[user[:pass]@]host[:1883]`` or ``mqtts://host[:8883]``."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+        raise BrokerUrlError(f"{url!r}: scheme must be mqtt:// or mqtts://")
+    if not parts.hostname:
+        raise BrokerUrlError(f"{url!r}: no host")
+    tls = parts.scheme in ("mqtts", "ssl")
+    try:
+        port = parts.port or (8883 if tls else 1883)
+    except ValueError as exc:
+        raise BrokerUrlError(f"{url!r}: bad port") from exc
+    return BrokerAddress(
+        parts.hostname,
+        port,
+        tls,
+        unquote(parts.username) if parts.username else None,
+        unquote(parts.password) if parts.password else None,
+    )
+
+
+def new_client(
+    client_id: str,
+    address: BrokerAddress,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    ca_file: Path | None = None,
+    cert_file: Path | None = None,
+    key_file: Path | None = None,
+    manual_ack: bool = False,
+) -> mqtt.Client:
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=mqtt.MQTTv5,
+        manual_ack=manual_ack,
+    )
+    user = username or address.username
+    if user:
+        client.username_pw_set(user, password or address.password)
+    if address.tls:
+        client.tls_set(
+            ca_certs=str(ca_file) if ca_file else None,
+            certfile=str(cert_file) if cert_file else None,
+            keyfile=str(key_file) if key_file else None,
+            cert_reqs=ssl.CERT_REQUIRED,
+        )
+    # our own windows bound what is in flight; paho's defaults (20 / unbounded) are not the limit
+    client.max_inflight_messages_set(1000)
+    return client
+
+
+def session_properties(expiry_s: int) -> Properties:
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = expiry_s
+    return props

@@ -1,0 +1,677 @@
+"""The hub's link to the central platform: outbox up, acknowledgements and signed data down.
+
+One thread (``hall-sync``) owns the MQTT connection and the outbox reader: it connects (with
+backoff and jitter), publishes the log after the acknowledged watermark in bounded batches
+(QoS 1, at most ``window_batches`` unacknowledged), takes the central side's cumulative
+acks, and hands the watermark to the core thread to store. After any reconnect, broker
+restart or agent restart it starts again from the watermark; the central side is idempotent
+on ``(node_id, seq)``, so the effect is exactly once. A second thread checks and applies
+what comes down (:mod:`sync.inbound`), so a slow core never stalls the network loop.
+
+Memory is bounded by the window (batches are re-read from SQLite when resent), never by the
+size of the backlog. Events are never deleted; a backlog above the configured size raises
+the ``backlog_alarm`` in the status, nothing more.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import queue
+import random
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import partial
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.reasoncodes import ReasonCode
+from pydantic import ValidationError
+
+from agent.errors import HallError
+from agent.node import BrokerConfig
+from agent.node_runtime import Node
+from agent.runtime import CoreRuntime
+from agent.store import Store, connect
+from sync import contract as ct
+from sync.inbound import InboundHandler, Outcome
+from sync.mqtt import BrokerAddress, new_client, parse_broker_url, session_properties
+from sync.outbox import OutboxReader, read_watermark, reset_watermark, write_watermark
+from sync.signing import CENTRAL_PUBLIC_KEY_FILE, load_public_key
+
+log = logging.getLogger(__name__)
+
+STATUS_FILE = "sync-status.json"
+AGENT_VERSION = "0.1.0"
+
+
+class Connection(StrEnum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    batch_max_events: int = 500
+    batch_max_bytes: int = 256 * 1024
+    window_batches: int = 8
+    ack_timeout_s: float = 10.0
+    connect_timeout_s: float = 10.0
+    backoff_min_s: float = 0.5
+    backoff_max_s: float = 30.0
+    status_interval_s: float = 30.0
+    status_file_interval_s: float = 2.0
+    poll_interval_s: float = 1.0
+    session_expiry_s: int = 7 * 24 * 3600
+    max_inbound_bytes: int = ct.MAX_DOWN_BYTES
+    inbound_queue: int = 100
+
+
+@dataclass
+class _Shared:
+    """What other threads read: replaced whole, never mutated in place."""
+
+    connection: Connection = Connection.DISCONNECTED
+    last_seq: int = 0
+    acked_seq: int = 0
+    persisted_seq: int = 0
+    clock_offset_s: float | None = None
+    last_error: str | None = None
+    connected_since: str | None = None
+    refused: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _wall_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+class SyncService:
+    """Start with :meth:`start`; :meth:`status` is safe from any thread; :meth:`stop` ends it."""
+
+    def __init__(
+        self,
+        node: Node,
+        runtime: CoreRuntime,
+        broker: BrokerConfig,
+        settings: SyncSettings | None = None,
+    ) -> None:
+        self.node = node
+        self.runtime = runtime
+        self.broker = broker
+        self.settings = settings or SyncSettings()
+        self.address: BrokerAddress = parse_broker_url(broker.url)
+        self.hall_id = node.hall.hall_id
+        self.node_id = node.node.node_id
+        self.client_id = broker.client_id or self.node_id
+        self.alarm_size = broker.backlog_alarm_events
+        self._status_path = node.data.root / STATUS_FILE
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._inbound_thread: threading.Thread | None = None
+        self._inbound: queue.Queue[tuple[str, bytes] | None] = queue.Queue(
+            self.settings.inbound_queue
+        )
+        self._results: collections.deque[Outcome] = collections.deque(maxlen=100)
+        self._commands: queue.SimpleQueue[ct.CommandData] = queue.SimpleQueue()
+        self._refused: collections.deque[dict[str, Any]] = collections.deque(maxlen=10)
+        self._shared = _Shared()
+        self._hint_seq = 0
+        self._unsubscribe: Any = None
+        # owned by the sync thread
+        self._client: mqtt.Client | None = None
+        self._state = Connection.DISCONNECTED
+        self._attempt = 0
+        self._next_attempt = 0.0
+        self._connecting_since = 0.0
+        self._acked = 0
+        self._persisted = 0
+        self._sent = 0
+        self._last_seq = 0
+        self._window: collections.deque[int] = collections.deque()
+        self._progress_at = 0.0
+        self._persist: Future[int] | None = None
+        self._clock_offset: float | None = None
+        self._last_error: str | None = None
+        self._connected_since: str | None = None
+        self._status_due = 0.0
+        self._file_due = 0.0
+        self._poll_due = 0.0
+        self._alarm = False
+        self._last_file: dict[str, Any] | None = None
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    def start(self) -> SyncService:
+        key = load_public_key(self.node.data.root / CENTRAL_PUBLIC_KEY_FILE)
+        if key is None:
+            log.warning(
+                "no %s in the data dir: everything signed from central will be refused",
+                CENTRAL_PUBLIC_KEY_FILE,
+            )
+        self._handler = InboundHandler(
+            self.runtime,
+            self.hall_id,
+            self.node_id,
+            key,
+            self.node.data.hall_config,
+            self.settings.max_inbound_bytes,
+        )
+        self._reader = OutboxReader(
+            self.node.data.database,
+            self.hall_id,
+            self.node_id,
+            self.settings.batch_max_events,
+            self.settings.batch_max_bytes,
+        )
+        self._acked = self._persisted = self._sent = self._reader.watermark()
+        self._last_seq = self._reader.last_seq()
+        self._alarm = self._last_seq - self._acked > self.alarm_size
+        self._publish_shared()
+        self._unsubscribe = self.runtime.subscribe(self._on_core_event)
+        self._thread = threading.Thread(target=self._run, name="hall-sync", daemon=True)
+        self._inbound_thread = threading.Thread(
+            target=self._run_inbound, name="hall-sync-inbound", daemon=True
+        )
+        self._thread.start()
+        self._inbound_thread.start()
+        log.info("sync started", extra={"broker": str(self.address), "acked_seq": self._acked})
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Say ``offline``, disconnect, store the last watermark and end both threads."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        if self._inbound_thread is not None:
+            self._inbound.put(None)
+            self._inbound_thread.join(timeout)
+            self._inbound_thread = None
+
+    def status(self) -> dict[str, Any]:
+        """Connection state, watermark and backlog (a plain dict, JSON-ready)."""
+        s = self._shared
+        backlog = max(0, s.last_seq - s.acked_seq)
+        return {
+            "node_id": self.node_id,
+            "hall_id": self.hall_id,
+            "broker": str(self.address),
+            "connection": s.connection.value,
+            "last_seq": s.last_seq,
+            "acked_seq": s.acked_seq,
+            "persisted_seq": s.persisted_seq,
+            "backlog": backlog,
+            "backlog_alarm": backlog > self.alarm_size,
+            "backlog_alarm_events": self.alarm_size,
+            "clock_offset_s": s.clock_offset_s,
+            "connected_since": s.connected_since,
+            "last_error": s.last_error,
+            "refused": list(s.refused),
+            "at": _wall_now(),
+            "pid": os.getpid(),
+        }
+
+    def wait_synced(self, timeout: float) -> bool:
+        """Wait until every event committed so far is acknowledged and stored as watermark."""
+        target = self.runtime.query(lambda store: store.last_seq)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._shared.persisted_seq >= target:
+                return True
+            time.sleep(0.02)
+        return False
+
+    # ---- hand-offs from other threads ----------------------------------------------------
+    def _on_core_event(self, event: Any) -> None:
+        """On the core thread: only note that the log grew."""
+        if event.seq > self._hint_seq:
+            self._hint_seq = event.seq
+
+    def _run_inbound(self) -> None:
+        while True:
+            item = self._inbound.get()
+            if item is None:
+                return
+            topic, payload = item
+            try:
+                outcome = self._handler.handle(topic, payload)
+            except HallError as exc:  # the core is gone (shutting down): report, go on
+                outcome = Outcome(topic, False, exc.code, str(exc))
+            if outcome.command is not None:
+                self._commands.put(outcome.command)
+            if not outcome.duplicate:
+                self._results.append(outcome)
+            if not outcome.accepted:
+                self._refused.append(
+                    {"topic": topic, "code": outcome.code, "reason": outcome.reason[:300]}
+                )
+
+    # ---- the sync thread -----------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                if self._state is Connection.DISCONNECTED and not self._connect_when_due():
+                    self._housekeeping()
+                    self._stopping.wait(0.1)
+                    continue
+                assert self._client is not None
+                busy = self._state is Connection.CONNECTED and self._sent < self._last_seq
+                rc = self._client.loop(timeout=0.005 if busy else 0.05)
+                if rc != mqtt.MQTT_ERR_SUCCESS:
+                    self._lost(f"connection lost ({mqtt.error_string(rc)})")
+                    continue
+                if self._state is Connection.CONNECTING:
+                    if time.monotonic() - self._connecting_since > self.settings.connect_timeout_s:
+                        self._lost("no CONNACK in time")
+                    continue
+                self._run_commands()
+                self._send_results()
+                self._pump()
+                self._housekeeping()
+        except Exception:
+            log.exception("sync thread failed")
+            raise
+        finally:
+            self._shutdown()
+
+    def _connect_when_due(self) -> bool:
+        now = time.monotonic()
+        if now < self._next_attempt:
+            return False
+        self._state = Connection.CONNECTING
+        self._publish_shared()
+        client = new_client(
+            self.client_id,
+            self.address,
+            username=self.broker.username,
+            password=self.broker.password,
+            ca_file=self.broker.ca_file,
+            cert_file=self.broker.cert_file,
+            key_file=self.broker.key_file,
+        )
+        client.on_connect = self._on_connect
+        client.on_message = self._on_message
+        client.will_set(
+            ct.status_topic(self.hall_id, self.node_id),
+            self._offline_payload(),
+            qos=1,
+            retain=True,
+        )
+        client.connect_timeout = self.settings.connect_timeout_s
+        try:
+            client.connect(
+                self.address.host,
+                self.address.port,
+                keepalive=self.broker.keepalive_s,
+                clean_start=False,
+                properties=session_properties(self.settings.session_expiry_s),
+            )
+        except OSError as exc:
+            self._client = client
+            self._lost(f"cannot connect to {self.address}: {exc}")
+            return False
+        self._client = client
+        self._connecting_since = now
+        return True
+
+    def _lost(self, reason: str) -> None:
+        if self._state is Connection.CONNECTED:
+            log.warning("sync disconnected: %s", reason)
+        else:
+            log.info("sync not connected: %s", reason)
+        if self._client is not None:
+            with contextlib.suppress(OSError):
+                self._client.disconnect()
+            self._client.on_connect = None
+            self._client.on_message = None
+            self._client = None
+        self._state = Connection.DISCONNECTED
+        self._last_error = reason
+        self._connected_since = None
+        self._window.clear()
+        self._sent = self._acked  # resend from the watermark after the next connect
+        cap = min(self.settings.backoff_max_s, self.settings.backoff_min_s * 2**self._attempt)
+        delay = cap / 2 + random.uniform(0, cap / 2)  # equal jitter: never a thundering herd
+        self._attempt = min(self._attempt + 1, 16)
+        self._next_attempt = time.monotonic() + delay
+        self._publish_shared()
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
+    ) -> None:
+        if reason.is_failure:
+            self._lost(f"broker refused the connection: {reason}")
+            return
+        self._state = Connection.CONNECTED
+        self._attempt = 0
+        self._connected_since = _wall_now()
+        self._last_error = None
+        self._window.clear()
+        self._sent = self._acked
+        self._progress_at = time.monotonic()
+        client.subscribe([(t, 1) for t in ct.node_subscriptions(self.hall_id, self.node_id)])
+        self._status_due = 0.0
+        log.info("sync connected", extra={"broker": str(self.address), "acked_seq": self._acked})
+        self._publish_shared()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic == ct.ack_topic(self.hall_id, self.node_id):
+            self._on_ack(bytes(msg.payload))
+            return
+        try:
+            self._inbound.put_nowait((msg.topic, bytes(msg.payload)))
+        except queue.Full:
+            log.warning("inbound queue full; dropped a message", extra={"topic": msg.topic})
+            self._results.append(
+                Outcome(msg.topic, False, "busy", "inbound queue full, send again later")
+            )
+
+    def _on_ack(self, payload: bytes) -> None:
+        if len(payload) > ct.MAX_ACK_BYTES:
+            log.warning("ack refused: %d bytes", len(payload))
+            return
+        try:
+            ack = ct.Ack.model_validate_json(payload)
+        except ValidationError as exc:
+            log.warning("ack refused: %s", exc.errors()[0]["msg"])
+            return
+        if ack.node_id != self.node_id:
+            log.warning("ack for node %r ignored", ack.node_id)
+            return
+        if ack.clock_offset_s is not None:
+            self._clock_offset = ack.clock_offset_s
+        if ack.acked_seq <= self._acked:
+            return
+        if ack.acked_seq > self._last_seq:
+            self._last_seq = self._reader.last_seq()
+            if ack.acked_seq > self._last_seq:
+                log.warning(
+                    "ack %d is beyond this node's log (%d): ignored (central holds another "
+                    "life of this node id?)",
+                    ack.acked_seq,
+                    self._last_seq,
+                )
+                return
+        self._acked = ack.acked_seq
+        self._progress_at = time.monotonic()
+        while self._window and self._window[0] <= self._acked:
+            self._window.popleft()
+        if self._sent < self._acked:
+            self._sent = self._acked
+
+    def _pump(self) -> None:
+        """Publish batches while the window has room."""
+        assert self._client is not None
+        now = time.monotonic()
+        if self._window and now - self._progress_at > self.settings.ack_timeout_s:
+            log.warning(
+                "no ack for %.0f s: resending from seq %d", now - self._progress_at, self._acked + 1
+            )
+            self._window.clear()
+            self._sent = self._acked
+            self._progress_at = now
+        topic = ct.events_topic(self.hall_id, self.node_id)
+        while len(self._window) < self.settings.window_batches and self._sent < self._last_seq:
+            batch = self._reader.batch_after(self._sent, _wall_now())
+            if batch is None:
+                self._last_seq = self._reader.last_seq()
+                return
+            info = self._client.publish(topic, batch.payload, qos=1)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                self._lost(f"publish failed ({mqtt.error_string(info.rc)})")
+                return
+            if not self._window:
+                self._progress_at = now
+            self._window.append(batch.last)
+            self._sent = batch.last
+
+    def _run_commands(self) -> None:
+        while True:
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            if command.name == "report_status":
+                self._status_due = 0.0
+            elif command.name == "resync" and command.from_seq is not None:
+                seq = min(command.from_seq - 1, self._last_seq)
+                log.warning("central asked to resend from seq %d", seq + 1)
+                self._wait_persist()
+                self.runtime.query(partial(_reset, seq=seq))
+                self._acked = self._persisted = self._sent = seq
+                self._window.clear()
+
+    def _send_results(self) -> None:
+        assert self._client is not None
+        topic = ct.result_topic(self.hall_id, self.node_id)
+        now = dt.datetime.now(dt.UTC)
+        while self._results:
+            outcome = self._results.popleft()
+            result = outcome.as_result(self.node_id, now)
+            self._client.publish(topic, result.model_dump_json(), qos=1)
+
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        hint = self._hint_seq
+        if hint > self._last_seq:
+            self._last_seq = hint
+        if now >= self._poll_due:  # events of other processes, in case the core missed them
+            self._poll_due = now + self.settings.poll_interval_s
+            self._last_seq = max(self._last_seq, self._reader.last_seq())
+        self._persist_watermark()
+        alarm = self._last_seq - self._acked > self.alarm_size
+        if alarm != self._alarm:
+            self._alarm = alarm
+            self._status_due = 0.0
+            if alarm:
+                log.warning(
+                    "sync backlog alarm: %d events not acknowledged (alarm at %d)",
+                    self._last_seq - self._acked,
+                    self.alarm_size,
+                )
+            else:
+                log.info("sync backlog back under %d events", self.alarm_size)
+        if self._state is Connection.CONNECTED and now >= self._status_due:
+            self._status_due = now + self.settings.status_interval_s
+            self._publish_status()
+        self._publish_shared()
+        if now >= self._file_due:
+            self._file_due = now + self.settings.status_file_interval_s
+            self._write_status_file()
+
+    def _persist_watermark(self) -> None:
+        if self._persist is not None:
+            if not self._persist.done():
+                return
+            try:
+                self._persisted = max(self._persisted, self._persist.result())
+            except HallError as exc:
+                log.warning("cannot store the watermark: %s", exc)
+            self._persist = None
+        if self._acked > self._persisted:
+            acked = self._acked
+            try:
+                self._persist = self.runtime.call(lambda store: write_watermark(store.conn, acked))
+            except HallError as exc:
+                log.warning("cannot store the watermark: %s", exc)
+
+    def _wait_persist(self) -> None:
+        if self._persist is not None:
+            try:
+                self._persisted = max(self._persisted, self._persist.result(30))
+            except HallError as exc:
+                log.warning("cannot store the watermark: %s", exc)
+            self._persist = None
+
+    def _publish_status(self) -> None:
+        assert self._client is not None
+        status = ct.NodeStatus(
+            schema_version=1,
+            node_id=self.node_id,
+            state="online",
+            at=_wall_now(),
+            last_seq=self._last_seq,
+            acked_seq=self._acked,
+            backlog=self._last_seq - self._acked,
+            backlog_alarm=self._alarm,
+            clock_offset_s=self._clock_offset,
+            agent_version=AGENT_VERSION,
+        )
+        self._client.publish(
+            ct.status_topic(self.hall_id, self.node_id),
+            status.model_dump_json(exclude_none=True),
+            qos=1,
+            retain=True,
+        )
+
+    def _offline_payload(self) -> str:
+        return json.dumps({"schema_version": 1, "node_id": self.node_id, "state": "offline"})
+
+    def _publish_shared(self) -> None:
+        self._shared = _Shared(
+            connection=self._state,
+            last_seq=self._last_seq,
+            acked_seq=self._acked,
+            persisted_seq=self._persisted,
+            clock_offset_s=self._clock_offset,
+            last_error=self._last_error,
+            connected_since=self._connected_since,
+            refused=list(self._refused),
+        )
+
+    def _write_status_file(self) -> None:
+        data = self.status()
+        comparable = {k: v for k, v in data.items() if k != "at"}
+        if comparable == self._last_file:
+            return
+        self._last_file = comparable
+        tmp = self._status_path.with_name(f".{STATUS_FILE}.tmp")
+        try:
+            tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+            tmp.replace(self._status_path)
+        except OSError as exc:
+            log.warning("cannot write %s: %s", self._status_path, exc)
+
+    def _shutdown(self) -> None:
+        client = self._client
+        if client is not None and self._state is Connection.CONNECTED:
+            info = client.publish(
+                ct.status_topic(self.hall_id, self.node_id),
+                self._offline_payload(),
+                qos=1,
+                retain=True,
+            )
+            deadline = time.monotonic() + 2.0
+            while not info.is_published() and time.monotonic() < deadline:
+                if client.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS:
+                    break
+            client.disconnect()
+        self._client = None
+        self._wait_persist()
+        if self._acked > self._persisted:
+            acked = self._acked
+            try:
+                self._persisted = self.runtime.query(
+                    lambda store: write_watermark(store.conn, acked), timeout=10
+                )
+            except HallError as exc:
+                log.warning("cannot store the watermark: %s", exc)
+        self._state = Connection.STOPPED
+        self._publish_shared()
+        self._file_due = 0.0
+        self._last_file = None
+        self._write_status_file()
+        self._reader.close()
+
+
+def _reset(store: Store, seq: int) -> None:
+    reset_watermark(store.conn, seq)
+
+
+def start_sync(
+    node: Node,
+    runtime: CoreRuntime,
+    broker_url: str | None = None,
+    settings: SyncSettings | None = None,
+) -> SyncService | None:
+    """Start the central sync of a running node; None when no broker is configured (offline).
+
+    ``broker_url`` (``--broker`` on the command line) overrides the node config's URL and
+    keeps its credentials and TLS files.
+    """
+    broker = node.node.broker
+    if broker_url:
+        broker = (
+            broker.model_copy(update={"url": broker_url})
+            if broker is not None
+            else BrokerConfig(url=broker_url)
+        )
+    if broker is None:
+        log.info("no broker configured: running offline")
+        return None
+    return SyncService(node, runtime, broker, settings).start()
+
+
+def read_status(node: Node, store: Store | None = None) -> dict[str, Any]:
+    """What ``hall-agent sync status`` shows: the store's watermark and backlog, plus the
+    connection state a running sync last wrote (``not running`` when it is stale)."""
+    conn = connect(node.data.database) if store is None else store.conn
+    try:
+        row = conn.execute(
+            "SELECT MAX(seq) FROM events WHERE node_id = ?", (node.node.node_id,)
+        ).fetchone()
+        last_seq = int(row[0] or 0)
+        acked = read_watermark(conn)
+    finally:
+        if store is None:
+            conn.close()
+    broker = node.node.broker
+    alarm_size = (broker or BrokerConfig(url="mqtt://localhost")).backlog_alarm_events
+    status: dict[str, Any] = {
+        "node_id": node.node.node_id,
+        "hall_id": node.hall.hall_id,
+        "broker": broker.url if broker else None,
+        "connection": "offline (no broker configured)" if broker is None else "not running",
+        "last_seq": last_seq,
+        "acked_seq": acked,
+        "backlog": last_seq - acked,
+        "backlog_alarm": last_seq - acked > alarm_size,
+        "backlog_alarm_events": alarm_size,
+        "clock_offset_s": None,
+    }
+    path = node.data.root / STATUS_FILE
+    try:
+        live = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return status
+    if _process_alive(live.get("pid")) and live.get("connection") != Connection.STOPPED:
+        status["connection"] = live.get("connection")
+        status["broker"] = live.get("broker", status["broker"])
+        status["connected_since"] = live.get("connected_since")
+        status["last_error"] = live.get("last_error")
+        status["refused"] = live.get("refused", [])
+    status["clock_offset_s"] = live.get("clock_offset_s")
+    return status
+
+
+def _process_alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,221 @@
+"""Fixtures for the sync tests: a real Mosquitto on a free loopback port, nodes, an ingest."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agent import commands as c
+from agent.config import always_open, sample_config
+from agent.datadir import DataDir
+from agent.node_runtime import Node
+from sync.central import CentralIngest, CentralStore
+from sync.mqtt import parse_broker_url
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+@dataclass
+class Broker:
+    """A Mosquitto child process; ``kill`` and ``start`` keep the port and persistence dir."""
+
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    persistence: bool = True
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def write_config(self) -> Path:
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "allow_anonymous true",
+            "log_dest stderr",
+            "log_type error",
+            "log_type warning",
+            "max_queued_messages 0",
+            "max_inflight_messages 0",
+            f"persistence {'true' if self.persistence else 'false'}",
+            f"persistence_location {self.workdir}/",
+            "autosave_interval 1",
+        ]
+        if os.geteuid() == 0:
+            lines.append("user root")
+        path = self.workdir / "mosquitto.conf"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def start(self) -> Broker:
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        config = self.write_config()
+        self.proc = subprocess.Popen(
+            [exe, "-c", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.workdir / "mosquitto.log", "ab"),  # noqa: SIM115
+        )
+        if not wait_until(self._accepts, 10):
+            raise RuntimeError(f"mosquitto did not start on port {self.port}")
+        return self
+
+    def _accepts(self) -> bool:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
+            return True
+        return False
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, no last save."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+            self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+            self.proc = None
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
+        pytest.skip("mosquitto is not installed (packaging/dev.sh installs it)")
+    workdir = tmp_path / "broker"
+    workdir.mkdir()
+    b = Broker(workdir).start()
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+def make_node(root: Path, broker_url: str | None = None, **broker: object) -> Node:
+    """A data dir with the sample hall open around the clock (tests run at any hour)."""
+    root.mkdir(parents=True, exist_ok=True)
+    config_file = root.parent / f"{root.name}-hall.yaml"
+    hall = always_open(sample_config())
+    hall = hall.model_copy(
+        update={"services": [s.model_copy(update={"daily_cap": 9999}) for s in hall.services]}
+    )
+    config_file.write_text(yaml.safe_dump(hall.model_dump(mode="json"), allow_unicode=True))
+    if not (root / "node.yaml").exists():
+        DataDir(root).init(config_file)
+    if broker_url is not None:
+        node_file = root / "node.yaml"
+        data = yaml.safe_load(node_file.read_text())
+        data["broker"] = {"url": broker_url, **broker}
+        node_file.write_text(yaml.safe_dump(data))
+    return Node.open(root)
+
+
+def issue_tickets(node: Node, count: int) -> None:
+    """Commit ``count`` tickets straight to the store (as ``hall-agent queue issue`` does)."""
+    services = [s.code for s in node.hall.services]
+    store = node.store()
+    try:
+        for i in range(count):
+            store.execute(c.IssueTicket(services[i % len(services)], channel="cli"))
+    finally:
+        store.close()
+
+
+def node_events(node: Node) -> list[tuple[int, str, str]]:
+    store = node.store()
+    try:
+        return [(e.seq, e.type, e.at) for e in store.events_since(0)]
+    finally:
+        store.close()
+
+
+def central_rows(db: Path, node_id: str) -> list[tuple[int, str, str]]:
+    store = CentralStore(db)
+    try:
+        return store.conn.execute(
+            "SELECT seq, type, at FROM events WHERE node_id = ? ORDER BY seq", (node_id,)
+        ).fetchall()
+    finally:
+        store.close()
+
+
+def assert_exactly_once(db: Path, node: Node) -> None:
+    """Central holds each (node_id, seq) once, none missing, same content as the node."""
+    expected = node_events(node)
+    got = central_rows(db, node.node.node_id)
+    assert [row[0] for row in got] == list(range(1, len(expected) + 1))
+    assert got == expected
+
+
+@pytest.fixture
+def ingest(broker: Broker, tmp_path: Path) -> Iterator[CentralIngest]:
+    service = CentralIngest(parse_broker_url(broker.url), tmp_path / "central.db", workers=1)
+    service.start()
+    assert service.wait_ready(10)
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+def spawn_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """``hall-agent ARGS`` as a child process (stdout piped, text)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def wait_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 30) -> str:
+    """Read the child's stdout until a line starts with ``prefix`` (bounded by ``timeout``)."""
+    import selectors
+
+    assert proc.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
+            break
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if line.startswith(prefix):
+            return line
+    stderr = proc.stderr.read() if proc.stderr and proc.poll() is not None else ""
+    raise AssertionError(f"no line starting with {prefix!r} in time; stderr: {stderr}")
