@@ -36,7 +36,7 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
 
 # ----------------------------------------------------------------------------- simulate
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from devices.simulators import sample_card, start_simulator  # noqa: PLC0415
+    from devices.simulators import sample_card, start_simulator
 
     opts: dict[str, Any] = {}
     if args.kind == "idreader":
@@ -68,8 +68,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- device
 def _open(args: argparse.Namespace, kind: str) -> tuple[Any, Any]:
-    from devices.profiles import load_profile  # noqa: PLC0415
-    from devices.transport import open_transport  # noqa: PLC0415
+    from devices.profiles import load_profile
+    from devices.transport import open_transport
 
     profile = load_profile(args.profile or DEFAULT_PROFILES[kind], _profiles_dir(args))
     if profile.kind != kind:
@@ -80,10 +80,10 @@ def _open(args: argparse.Namespace, kind: str) -> tuple[Any, Any]:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
-    from devices.idcard import IdCardReader  # noqa: PLC0415
-    from devices.led import Evaluator, LedDisplay  # noqa: PLC0415
-    from devices.printer import TicketPrinter  # noqa: PLC0415
-    from devices.scanner import CameraScanner, HidScanner, SerialScanner  # noqa: PLC0415
+    from devices.idcard import IdCardReader
+    from devices.led import Evaluator, LedDisplay
+    from devices.printer import TicketPrinter
+    from devices.scanner import CameraScanner, HidScanner, SerialScanner
 
     kind = args.kind
     driver: Any = None
@@ -123,28 +123,37 @@ def cmd_probe(args: argparse.Namespace) -> int:
             else:
                 driver = SerialScanner(transport, profile, args.port)
             code = driver.read_code(args.timeout)
-            _emit(args, {"kind": kind, "port": args.port, "code": code},
-                  f"scanner {args.port}: {code!r}")  # fmt: skip
+            _emit(
+                args,
+                {"kind": kind, "port": args.port, "code": code},
+                f"scanner {args.port}: {code!r}",
+            )
             return 0 if code is not None else 1
         if kind == "led":
             driver = LedDisplay(transport, profile, args.port)
             driver.show(args.address, args.text)
             acked = profile.ack_command is not None or bool(profile.ack_bytes)
-            _emit(args, {"kind": kind, "port": args.port, "acknowledged": acked},
-                  f"led {args.port}: sent {args.text!r} to address {args.address}"
-                  + (" (acknowledged)" if acked else " (this model does not acknowledge)"))  # fmt: skip
+            note = " (acknowledged)" if acked else " (this model does not acknowledge)"
+            text = f"led {args.port}: sent {args.text!r} to address {args.address}{note}"
+            _emit(args, {"kind": kind, "port": args.port, "acknowledged": acked}, text)
             return 0
         driver = Evaluator(transport, profile, args.port)
         score = driver.request(args.ticket, args.timeout, args.address)
-        _emit(args, {"kind": kind, "port": args.port, "score": score},
-              f"evaluator {args.port}: score {score}")  # fmt: skip
+        _emit(
+            args,
+            {"kind": kind, "port": args.port, "score": score},
+            f"evaluator {args.port}: score {score}",
+        )
         return 0 if score is not None else 1
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     except DeviceFault as exc:
-        _emit(args, {"kind": kind, "port": args.port, "error": exc.reason, "message": str(exc)},
-              f"{kind} {args.port}: {exc.reason}: {exc}")  # fmt: skip
+        _emit(
+            args,
+            {"kind": kind, "port": args.port, "error": exc.reason, "message": str(exc)},
+            f"{kind} {args.port}: {exc.reason}: {exc}",
+        )
         return 1
     finally:
         if driver is not None:
@@ -152,7 +161,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_print_test(args: argparse.Namespace) -> int:
-    from devices.printer import TicketPrinter, sample_ticket  # noqa: PLC0415
+    from devices.printer import TicketPrinter, sample_ticket
 
     try:
         profile, transport = _open(args, "printer")
@@ -168,8 +177,10 @@ def cmd_print_test(args: argparse.Namespace) -> int:
     finally:
         printer.close()
     if result.ok:
-        print(f"printed a sample ticket ({result.bytes_sent} bytes)" +
-              (f"; warning: {result.reason}" if result.reason else ""))  # fmt: skip
+        print(
+            f"printed a sample ticket ({result.bytes_sent} bytes)"
+            + (f"; warning: {result.reason}" if result.reason else "")
+        )
         return 0
     print(f"print failed: {result.reason}", file=sys.stderr)
     return 1
@@ -177,7 +188,7 @@ def cmd_print_test(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- profiles
 def cmd_profiles_validate(args: argparse.Namespace) -> int:
-    from devices.profiles import default_profiles_dir, validate_files  # noqa: PLC0415
+    from devices.profiles import default_profiles_dir, validate_files
 
     paths = [Path(p) for p in args.paths]
     if not paths:
@@ -195,7 +206,7 @@ def cmd_profiles_validate(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- wiring
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     sim = subparsers.add_parser("simulate", help="run a device simulator on a pseudo-terminal")
     sim.add_argument("kind", choices=KINDS)
     sim.add_argument("--profile", help="profile name (default: the generic one for the kind)")
@@ -245,4 +256,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-

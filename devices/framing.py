@@ -8,6 +8,7 @@ counting garbage, bad lengths, wrong checksums and wrong trailers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from devices.profiles import FramingProfile
@@ -138,9 +139,7 @@ class Framer:
         if s.checksum.kind != "none":
             covered = b"".join(parts[f] for f in s.fields if f in s.checksum.covers)
             value = checksum(s.checksum.kind, covered)
-            parts["checksum"] = value.to_bytes(
-                checksum_width(s.checksum.kind), s.checksum.endian
-            )
+            parts["checksum"] = value.to_bytes(checksum_width(s.checksum.kind), s.checksum.endian)
         return b"".join(parts[f] for f in s.fields)
 
     # ----- decoding
@@ -176,10 +175,13 @@ class Framer:
             want = checksum(s.checksum.kind, covered)
             if int.from_bytes(parts["checksum"], s.checksum.endian) != want:
                 raise _Bad("checksum")
-        return Frame(self._decode_address(parts["address"]), parts["command"][0],
-                     parts.get("payload", b"")), pos  # fmt: skip
+        return Frame(
+            self._decode_address(parts["address"]), parts["command"][0], parts.get("payload", b"")
+        ), pos
 
-    def _payload_size(self, length_value: int | None, rest: list[str], buf: bytes, pos: int) -> int:
+    def _payload_size(
+        self, length_value: int | None, rest: Sequence[str], buf: bytes, pos: int
+    ) -> int:
         s = self.spec
         if length_value is not None and s.length is not None and "payload" in s.length.covers:
             others = sum(self._fixed_size(f) for f in s.length.covers if f != "payload")

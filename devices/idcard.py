@@ -75,27 +75,52 @@ TYPE_FLAG = {v: k for k, v in _FLAG_TO_TYPE.items()}
 # Field layouts of the 256-byte block, in UCS-2 characters (start, end). PROTOCOLS.md §1.6/1.7.
 LAYOUTS: dict[CardType, dict[str, tuple[int, int]]] = {
     "resident": {
-        "name": (0, 15), "gender": (15, 16), "nation": (16, 18), "birth": (18, 26),
-        "address": (26, 61), "number": (61, 79), "authority": (79, 94),
-        "valid_from": (94, 102), "valid_to": (102, 110),
+        "name": (0, 15),
+        "gender": (15, 16),
+        "nation": (16, 18),
+        "birth": (18, 26),
+        "address": (26, 61),
+        "number": (61, 79),
+        "authority": (79, 94),
+        "valid_from": (94, 102),
+        "valid_to": (102, 110),
     },
     "hmt_residence": {
-        "name": (0, 15), "gender": (15, 16), "birth": (18, 26), "address": (26, 61),
-        "number": (61, 79), "authority": (79, 94), "valid_from": (94, 102),
-        "valid_to": (102, 110), "pass_number": (110, 119), "issue_count": (119, 121),
+        "name": (0, 15),
+        "gender": (15, 16),
+        "birth": (18, 26),
+        "address": (26, 61),
+        "number": (61, 79),
+        "authority": (79, 94),
+        "valid_from": (94, 102),
+        "valid_to": (102, 110),
+        "pass_number": (110, 119),
+        "issue_count": (119, 121),
     },
     "foreign_permanent_2017": {
-        "english_name": (0, 60), "gender": (60, 61), "number": (61, 76),
-        "nationality": (76, 79), "name": (79, 94), "valid_from": (94, 102),
-        "valid_to": (102, 110), "birth": (110, 118), "card_version": (118, 120),
+        "english_name": (0, 60),
+        "gender": (60, 61),
+        "number": (61, 76),
+        "nationality": (76, 79),
+        "name": (79, 94),
+        "valid_from": (94, 102),
+        "valid_to": (102, 110),
+        "birth": (110, 118),
+        "card_version": (118, 120),
         "authority": (120, 124),
     },
     "foreign_permanent_2023": {
-        "name": (0, 15), "gender": (15, 16), "birth": (18, 26), "english_name": (26, 61),
-        "number": (61, 79), "authority": (79, 94), "valid_from": (94, 102),
-        "valid_to": (102, 110), "nationality": (121, 124),
+        "name": (0, 15),
+        "gender": (15, 16),
+        "birth": (18, 26),
+        "english_name": (26, 61),
+        "number": (61, 79),
+        "authority": (79, 94),
+        "valid_from": (94, 102),
+        "valid_to": (102, 110),
+        "nationality": (121, 124),
     },
-}  # fmt: skip
+}
 FLAG_CHAR = 124
 TEXT_BYTES = 256
 
@@ -345,9 +370,13 @@ class IdCardReader:
             log.warning(
                 "idreader %s: no valid reply to %02X %02X (garbage=%d bad_checksum=%d "
                 "truncated=%d)",
-                self.device_id, cmd[0], cmd[1], self.counters.garbage_bytes,
-                self.counters.bad_checksum, self.counters.truncated,
-            )  # fmt: skip
+                self.device_id,
+                cmd[0],
+                cmd[1],
+                self.counters.garbage_bytes,
+                self.counters.bad_checksum,
+                self.counters.truncated,
+            )
             raise BadFrame(
                 f"{self.device_id}: no valid frame in reply to {cmd[0]:02X} {cmd[1]:02X}",
                 device=self.device_id,
@@ -426,7 +455,9 @@ class IdCardReader:
             return parse_text_block(block, self._secret)
         except ValueError as exc:
             self.counters.bad_length += 1
-            log.warning("idreader %s: unreadable text block: %s", self.device_id, type(exc).__name__)
+            log.warning(
+                "idreader %s: unreadable text block: %s", self.device_id, type(exc).__name__
+            )
             return None
 
     def close(self) -> None:

@@ -47,7 +47,7 @@ class LedDisplay:
         self.framer = Framer(profile.framing)
 
     @property
-    def counters(self):  # noqa: ANN201 - FrameCounters
+    def counters(self):
         return self.framer.counters
 
     def _send(self, address: int, command: int, payload: bytes) -> None:
@@ -109,7 +109,7 @@ class Evaluator:
         self.unknown_keys = 0
 
     @property
-    def counters(self):  # noqa: ANN201 - FrameCounters
+    def counters(self):
         return self.framer.counters
 
     def request(self, ticket_number: str, timeout: float, address: int = 1) -> int | None:

@@ -9,6 +9,7 @@ the manager; nothing here raises into the queue: a failed print returns a reason
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -75,7 +76,7 @@ class ManagedDevice:
         log.info("device %s: %s%s", self.id, status, f" ({reason})" if reason else "")
         try:
             self.manager.report(self.id, status, reason)
-        except Exception:  # noqa: BLE001 - a broken callback must not stop the device thread
+        except Exception:
             log.exception("device %s: status callback failed", self.id)
 
     def fail(self, exc: DeviceFault) -> None:
@@ -116,10 +117,8 @@ class ManagedDevice:
         with self.lock:
             driver, self.driver = self.driver, None
         if driver is not None:
-            try:
+            with contextlib.suppress(DeviceFault):
                 driver.close()
-            except DeviceFault:
-                pass
 
     def port_missing(self) -> bool:
         """A device path that vanished (USB unplugged) even though nothing was read."""
@@ -257,7 +256,7 @@ class DeviceManager:
         self._started = False
 
     def start(self) -> DeviceManager:
-        from devices.simulators import start_simulator  # noqa: PLC0415 - only when simulating
+        from devices.simulators import start_simulator
 
         for device in self.devices.values():
             if device.spec.simulated:
@@ -311,14 +310,14 @@ class DeviceManager:
         for cb in list(self._card_callbacks):
             try:
                 cb(device_id, card)
-            except Exception:  # noqa: BLE001 - the reader keeps running for the next citizen
+            except Exception:
                 log.exception("card callback failed")
 
     def dispatch_code(self, device_id: str, code: str) -> None:
         for cb in list(self._code_callbacks):
             try:
                 cb(device_id, code)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("code callback failed")
 
     def _window_device(self, kind: str, window: int) -> tuple[ManagedDevice, int] | None:

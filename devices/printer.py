@@ -203,7 +203,9 @@ class TicketPrinter:
                 return data[0]
             self.bad_bytes += 1
         if got_any:
-            raise BadFrame(f"{self.device_id}: no valid reply to DLE EOT {n}", device=self.device_id)
+            raise BadFrame(
+                f"{self.device_id}: no valid reply to DLE EOT {n}", device=self.device_id
+            )
         raise NoAnswer(f"{self.device_id}: no reply to DLE EOT {n}", device=self.device_id)
 
     def status(self) -> PrinterStatus:

@@ -169,7 +169,7 @@ class AddressSpec(_Strict):
 class LengthSpec(_Strict):
     width: Literal[1, 2] = 1
     endian: Literal["big", "little"] = "big"
-    covers: list[FieldName] = Field(default_factory=lambda: ["payload"])
+    covers: list[FieldName] = Field(default_factory=lambda: list[FieldName](["payload"]))
     adjust: int = Field(default=0, ge=-16, le=16, description="added to the counted length")
 
 
@@ -183,7 +183,7 @@ class PayloadSpec(_Strict):
 class ChecksumSpec(_Strict):
     kind: Literal["none", "sum8", "xor8", "sum16", "crc16_modbus"] = "none"
     covers: list[FieldName] = Field(
-        default_factory=lambda: ["address", "command", "length", "payload"]
+        default_factory=lambda: list[FieldName](["address", "command", "length", "payload"])
     )
     endian: Literal["big", "little"] = Field(
         default="little", description="byte order of 2-byte checksums (Modbus CRC is little)"
@@ -222,9 +222,13 @@ class FramingProfile(_Strict):
             raise ValueError("checksum.kind is set but 'checksum' is not in fields")
         if self.fields[0] != "header" or not self.header:
             raise ValueError("a frame must start with a constant 'header' (for resync)")
-        if "payload" in seen and "length" not in seen and self.payload.pad_to is None:
-            if "trailer" not in seen:
-                raise ValueError("a variable payload needs a length field, pad_to or a trailer")
+        if (
+            "payload" in seen
+            and "length" not in seen
+            and self.payload.pad_to is None
+            and "trailer" not in seen
+        ):
+            raise ValueError("a variable payload needs a length field, pad_to or a trailer")
         return self
 
 

@@ -109,21 +109,71 @@ class SerialScanner:
 # ----------------------------------------------------------------------------- HID wedge
 # evdev key codes (linux/input-event-codes.h) → (plain, shifted) on a US layout.
 _US_KEYS: dict[int, tuple[str, str]] = {
-    2: ("1", "!"), 3: ("2", "@"), 4: ("3", "#"), 5: ("4", "$"), 6: ("5", "%"),
-    7: ("6", "^"), 8: ("7", "&"), 9: ("8", "*"), 10: ("9", "("), 11: ("0", ")"),
-    12: ("-", "_"), 13: ("=", "+"), 16: ("q", "Q"), 17: ("w", "W"), 18: ("e", "E"),
-    19: ("r", "R"), 20: ("t", "T"), 21: ("y", "Y"), 22: ("u", "U"), 23: ("i", "I"),
-    24: ("o", "O"), 25: ("p", "P"), 26: ("[", "{"), 27: ("]", "}"), 30: ("a", "A"),
-    31: ("s", "S"), 32: ("d", "D"), 33: ("f", "F"), 34: ("g", "G"), 35: ("h", "H"),
-    36: ("j", "J"), 37: ("k", "K"), 38: ("l", "L"), 39: (";", ":"), 40: ("'", '"'),
-    41: ("`", "~"), 43: ("\\", "|"), 44: ("z", "Z"), 45: ("x", "X"), 46: ("c", "C"),
-    47: ("v", "V"), 48: ("b", "B"), 49: ("n", "N"), 50: ("m", "M"), 51: (",", "<"),
-    52: (".", ">"), 53: ("/", "?"), 57: (" ", " "),
+    2: ("1", "!"),
+    3: ("2", "@"),
+    4: ("3", "#"),
+    5: ("4", "$"),
+    6: ("5", "%"),
+    7: ("6", "^"),
+    8: ("7", "&"),
+    9: ("8", "*"),
+    10: ("9", "("),
+    11: ("0", ")"),
+    12: ("-", "_"),
+    13: ("=", "+"),
+    16: ("q", "Q"),
+    17: ("w", "W"),
+    18: ("e", "E"),
+    19: ("r", "R"),
+    20: ("t", "T"),
+    21: ("y", "Y"),
+    22: ("u", "U"),
+    23: ("i", "I"),
+    24: ("o", "O"),
+    25: ("p", "P"),
+    26: ("[", "{"),
+    27: ("]", "}"),
+    30: ("a", "A"),
+    31: ("s", "S"),
+    32: ("d", "D"),
+    33: ("f", "F"),
+    34: ("g", "G"),
+    35: ("h", "H"),
+    36: ("j", "J"),
+    37: ("k", "K"),
+    38: ("l", "L"),
+    39: (";", ":"),
+    40: ("'", '"'),
+    41: ("`", "~"),
+    43: ("\\", "|"),
+    44: ("z", "Z"),
+    45: ("x", "X"),
+    46: ("c", "C"),
+    47: ("v", "V"),
+    48: ("b", "B"),
+    49: ("n", "N"),
+    50: ("m", "M"),
+    51: (",", "<"),
+    52: (".", ">"),
+    53: ("/", "?"),
+    57: (" ", " "),
     # keypad
-    71: ("7", "7"), 72: ("8", "8"), 73: ("9", "9"), 74: ("-", "-"), 75: ("4", "4"),
-    76: ("5", "5"), 77: ("6", "6"), 78: ("+", "+"), 79: ("1", "1"), 80: ("2", "2"),
-    81: ("3", "3"), 82: ("0", "0"), 83: (".", "."), 98: ("/", "/"), 55: ("*", "*"),
-}  # fmt: skip
+    71: ("7", "7"),
+    72: ("8", "8"),
+    73: ("9", "9"),
+    74: ("-", "-"),
+    75: ("4", "4"),
+    76: ("5", "5"),
+    77: ("6", "6"),
+    78: ("+", "+"),
+    79: ("1", "1"),
+    80: ("2", "2"),
+    81: ("3", "3"),
+    82: ("0", "0"),
+    83: (".", "."),
+    98: ("/", "/"),
+    55: ("*", "*"),
+}
 KEY_ENTER, KEY_KPENTER, KEY_TAB = 28, 96, 15
 KEY_LEFTSHIFT, KEY_RIGHTSHIFT, KEY_CAPSLOCK = 42, 54, 58
 EV_KEY = 1
@@ -186,9 +236,11 @@ class HidScanner:
         self.rejected = 0
         if isinstance(path_or_device, str):
             try:
-                import evdev  # noqa: PLC0415 - Linux only
+                import evdev
             except ImportError as exc:  # pragma: no cover - non-Linux
-                raise UnsupportedDevice("HID scanners need evdev (Linux)", device=device_id) from exc
+                raise UnsupportedDevice(
+                    "HID scanners need evdev (Linux)", device=device_id
+                ) from exc
             try:
                 self.device: Any = evdev.InputDevice(path_or_device)
             except OSError as exc:
@@ -253,7 +305,7 @@ def decode_image(image: Any, decoders: Iterable[str] = ("opencv", "zbar")) -> li
     found: list[str] = []
     for name in decoders:
         if name == "opencv":
-            import cv2  # noqa: PLC0415 - heavy import, only when a camera is used
+            import cv2
 
             detector = cv2.QRCodeDetector()
             try:
@@ -268,7 +320,7 @@ def decode_image(image: Any, decoders: Iterable[str] = ("opencv", "zbar")) -> li
                     found.append(text)
         elif name == "zbar":
             try:
-                from pyzbar import pyzbar  # noqa: PLC0415
+                from pyzbar import pyzbar
             except ImportError:  # libzbar missing: OpenCV only
                 continue
             for symbol in pyzbar.decode(image):
@@ -294,7 +346,7 @@ class CameraScanner:
         self._clock = clock or time.monotonic
         self._last: dict[str, float] = {}
         if isinstance(capture, int | str):
-            import cv2  # noqa: PLC0415
+            import cv2
 
             cap = cv2.VideoCapture(capture)
             if not cap.isOpened():
@@ -316,7 +368,9 @@ class CameraScanner:
             if not ok or frame is None:
                 failures += 1
                 if failures >= 20:
-                    raise PortGone(f"{self.device_id}: camera gives no frames", device=self.device_id)
+                    raise PortGone(
+                        f"{self.device_id}: camera gives no frames", device=self.device_id
+                    )
                 time.sleep(0.05)
                 continue
             failures = 0
@@ -334,5 +388,5 @@ class CameraScanner:
         return None
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):  # noqa: BLE001 - release must not fail a shutdown
+        with contextlib.suppress(Exception):
             self.capture.release()

@@ -7,6 +7,7 @@ Every read is bounded by a timeout. A port that goes away while in use raises
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass
@@ -112,10 +113,8 @@ class SerialTransport:
             raise PortGone(f"{self.name}: port gone: {exc}", device=self.name) from exc
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(serial.SerialException, OSError):
             self._port.close()
-        except (serial.SerialException, OSError):
-            pass
 
 
 class UsbPrinterTransport:
@@ -124,7 +123,7 @@ class UsbPrinterTransport:
     def __init__(self, vid: int, pid: int, timeout_ms: int = 2000) -> None:
         self.name = f"usb:{vid:04x}:{pid:04x}"
         try:
-            from escpos.printer import Usb  # noqa: PLC0415 - optional extra
+            from escpos.printer import Usb
         except ImportError as exc:  # pragma: no cover - depends on the extra
             raise UnsupportedDevice(
                 "USB printers need python-escpos[usb]", device=self.name
@@ -132,7 +131,7 @@ class UsbPrinterTransport:
         try:
             self._printer: Any = Usb(vid, pid, usb_args={}, timeout=timeout_ms)
             self._printer.open()
-        except Exception as exc:  # noqa: BLE001 - pyusb raises many unrelated types
+        except Exception as exc:
             raise PortUnavailable(f"cannot open {self.name}: {exc}", device=self.name) from exc
 
     def read(self, n: int, timeout: float) -> bytes:  # pragma: no cover - needs hardware
@@ -140,7 +139,7 @@ class UsbPrinterTransport:
         while time.monotonic() < deadline:
             try:
                 data = bytes(self._printer._read())
-            except Exception as exc:  # noqa: BLE001 - pyusb timeout and unplug look alike
+            except Exception as exc:
                 if "timed out" in str(exc).lower():
                     continue
                 raise PortGone(f"{self.name}: {exc}", device=self.name) from exc
@@ -151,17 +150,15 @@ class UsbPrinterTransport:
     def write(self, data: bytes) -> None:  # pragma: no cover - needs hardware
         try:
             self._printer._raw(data)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise PortGone(f"{self.name}: {exc}", device=self.name) from exc
 
     def reset_input(self) -> None:  # pragma: no cover - needs hardware
         return None
 
     def close(self) -> None:  # pragma: no cover - needs hardware
-        try:
+        with contextlib.suppress(Exception):
             self._printer.close()
-        except Exception:  # noqa: BLE001
-            pass
 
 
 def to_url(port: str) -> str:

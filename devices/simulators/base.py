@@ -148,7 +148,7 @@ class PtySimulator:
                 continue
             try:
                 reply = self.on_data(data)
-            except Exception:  # noqa: BLE001 - a simulator bug must not kill the pty thread
+            except Exception:
                 log.exception("%s simulator failed on input", self.kind)
                 continue
             if reply:

@@ -63,8 +63,10 @@ def test_probe_evaluator_and_scanner(capsys) -> None:
     try:
         assert run(["device", "probe", "--kind", "evaluator", "--port", ev.port, "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["score"] == 4
-        assert run(["device", "probe", "--kind", "scanner", "--port", sc.port,
-                    "--timeout", "0.1"]) == 1  # fmt: skip
+        assert (
+            run(["device", "probe", "--kind", "scanner", "--port", sc.port, "--timeout", "0.1"])
+            == 1
+        )
     finally:
         ev.stop()
         sc.stop()
@@ -85,8 +87,11 @@ def test_print_test_and_bad_profile(capsys) -> None:
 def test_simulate_command_prints_port_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "devices.cli", "simulate", "idreader", "--card", "hmt-permit"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         port = proc.stdout.readline().strip()

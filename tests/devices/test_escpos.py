@@ -32,22 +32,37 @@ def test_ticket_exact_bytes_80mm(profile_80) -> None:
     expected = (
         b"\x1b@"  # ESC @ initialise
         + b"\x1ba\x01"  # centre
-        + b"\x1bE\x01" + gb("示范便民服务中心") + b"\n" + b"\x1bE\x00"
-        + gb("社保业务") + b"\n"
-        + b"\x1d!\x33" + b"A001\n" + b"\x1d!\x00"  # 4x4 number
-        + gb("前面还有 3 人") + b"\n"
-        + gb("预计等待约 12 分钟") + b"\n"
-        + gb("请到 1、3号窗口 办理") + b"\n"
-        + gb("取号时间 2024-05-06 09:30") + b"\n"
+        + b"\x1bE\x01"
+        + gb("示范便民服务中心")
+        + b"\n"
+        + b"\x1bE\x00"
+        + gb("社保业务")
+        + b"\n"
+        + b"\x1d!\x33"
+        + b"A001\n"
+        + b"\x1d!\x00"  # 4x4 number
+        + gb("前面还有 3 人")
+        + b"\n"
+        + gb("预计等待约 12 分钟")
+        + b"\n"
+        + gb("请到 1、3号窗口 办理")
+        + b"\n"
+        + gb("取号时间 2024-05-06 09:30")
+        + b"\n"
         + b"\x1d(k\x04\x001A2\x00"  # QR model 2
         + b"\x1d(k\x03\x001C\x06"  # module size 6
         + b"\x1d(k\x03\x001E1"  # error correction M
-        + b"\x1d(k" + bytes([len(qr) + 3, 0]) + b"1P0" + qr  # store
+        + b"\x1d(k"
+        + bytes([len(qr) + 3, 0])
+        + b"1P0"
+        + qr  # store
         + b"\x1d(k\x03\x001Q0"  # print
         + b"\n"
-        + gb("过号请重新取号") + b"\n"
-        + b"\x1bd\x04" + b"\x1dV\x01"  # feed, partial cut
-    )  # fmt: skip
+        + gb("过号请重新取号")
+        + b"\n"
+        + b"\x1bd\x04"
+        + b"\x1dV\x01"  # feed, partial cut
+    )
     assert data == expected
     assert len(data) <= 2048
     assert "前面还有".encode("gb18030") == b"\xc7\xb0\xc3\xe6\xbb\xb9\xd3\xd0"

@@ -195,8 +195,13 @@ def test_wrong_checksum_number_is_flagged(sim, reader) -> None:
 def test_english_only_name_is_masked_by_initials(secret) -> None:
     block = encode_text_block(
         "foreign_permanent_2017",
-        {"english_name": "DOE JANE", "gender": "2", "number": "USA110080010199",
-         "nationality": "USA", "birth": "19800101"},  # fmt: skip
+        {
+            "english_name": "DOE JANE",
+            "gender": "2",
+            "number": "USA110080010199",
+            "nationality": "USA",
+            "birth": "19800101",
+        },
     )
     assert parse_text_block(block, secret).name_masked == "D. J."
 
@@ -269,13 +274,15 @@ def test_full_number_never_in_logs_or_files(sim, reader, caplog, tmp_path, monke
         reader.read_card(timeout=1)
     assert all(cards)
     written = "".join(
-        p.read_text(encoding="utf-8", errors="replace") for p in Path(tmp_path).rglob("*")
+        p.read_text(encoding="utf-8", errors="replace")
+        for p in Path(tmp_path).rglob("*")
         if p.is_file()
-    )  # fmt: skip
+    )
     haystack = "\n".join(
         [caplog.text, written, str(err.value), repr(err.value.as_dict())]
-        + [repr(c) for c in cards] + [json.dumps(c.__dict__, default=str) for c in cards]
-    )  # fmt: skip
+        + [repr(c) for c in cards]
+        + [json.dumps(c.__dict__, default=str) for c in cards]
+    )
     assert "warning" in caplog.text.lower()  # the logs were really captured
     for number in numbers:
         assert number not in haystack

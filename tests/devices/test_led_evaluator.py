@@ -43,11 +43,16 @@ def test_evaluator_frame_has_modbus_crc_low_byte_first() -> None:
 @pytest.mark.parametrize("addr_format", ["binary", "ascii_dec", "ascii_hex"])
 def test_roundtrip_and_resync(kind: str, addr_format: str) -> None:
     spec = FramingProfile.model_validate(
-        {"fields": ["header", "address", "length", "command", "payload", "checksum", "trailer"],
-         "header": "02", "trailer": "03", "address": {"format": addr_format},
-         "length": {"covers": ["command", "payload"]}, "payload": {"encoding": "gbk"},
-         "checksum": {"kind": kind, "covers": ["address", "length", "command", "payload"]}}
-    )  # fmt: skip
+        {
+            "fields": ["header", "address", "length", "command", "payload", "checksum", "trailer"],
+            "header": "02",
+            "trailer": "03",
+            "address": {"format": addr_format},
+            "length": {"covers": ["command", "payload"]},
+            "payload": {"encoding": "gbk"},
+            "checksum": {"kind": kind, "covers": ["address", "length", "command", "payload"]},
+        }
+    )
     f = Framer(spec)
     good = f.encode(7, 0x21, f.encode_text("三号窗口"))
     bad = bytearray(good)
@@ -64,9 +69,13 @@ def test_roundtrip_and_resync(kind: str, addr_format: str) -> None:
 
 def test_fixed_width_payload_is_padded_and_cut_on_a_character() -> None:
     spec = FramingProfile.model_validate(
-        {"fields": ["header", "address", "command", "payload", "checksum"], "header": "AA",
-         "payload": {"encoding": "gb2312", "pad_to": 5}, "checksum": {"kind": "xor8"}}
-    )  # fmt: skip
+        {
+            "fields": ["header", "address", "command", "payload", "checksum"],
+            "header": "AA",
+            "payload": {"encoding": "gb2312", "pad_to": 5},
+            "checksum": {"kind": "xor8"},
+        }
+    )
     f = Framer(spec)
     assert f.encode_text("请A") == "请A".encode("gb2312") + b"  "
     assert f.encode_text("请到窗口") == "请到".encode("gb2312") + b" "  # no half Hanzi

@@ -53,8 +53,15 @@ def hall(secret):
         spec("led", "led", "led-rs485-generic", simulated=True),
         spec("eval-2", "evaluator", "evaluator-generic", simulated=True, window=2, address=9),
     ]
-    m = DeviceManager(specs, None, reports, secret=secret, poll_interval=0.05,
-                      backoff_initial=0.02, backoff_max=0.1)  # fmt: skip
+    m = DeviceManager(
+        specs,
+        None,
+        reports,
+        secret=secret,
+        poll_interval=0.05,
+        backoff_initial=0.02,
+        backoff_max=0.1,
+    )
     m.start()
     yield m, reports
     m.close()
@@ -103,8 +110,14 @@ def test_unplug_and_replug_reconnects(tmp_path: Path, secret) -> None:
     link = tmp_path / "ttyPRINTER"
     sim = start_simulator("printer", link=link)
     reports = Reports()
-    m = DeviceManager([spec("p", "printer", "escpos-58mm", port=str(link))], None, reports,
-                      poll_interval=0.05, backoff_initial=0.02, backoff_max=0.1)  # fmt: skip
+    m = DeviceManager(
+        [spec("p", "printer", "escpos-58mm", port=str(link))],
+        None,
+        reports,
+        poll_interval=0.05,
+        backoff_initial=0.02,
+        backoff_max=0.1,
+    )
     try:
         m.start()
         assert reports.wait(("p", "online", None))
@@ -124,9 +137,15 @@ def test_unplug_and_replug_reconnects(tmp_path: Path, secret) -> None:
 def test_reader_that_stops_answering_goes_offline_then_back(secret) -> None:
     sim = start_simulator("idreader")
     reports = Reports()
-    m = DeviceManager([spec("r", "idreader", "ga467-serial", port=sim.port)], None, reports,
-                      secret=secret, poll_interval=0.05, backoff_initial=0.02,
-                      backoff_max=0.1)  # fmt: skip
+    m = DeviceManager(
+        [spec("r", "idreader", "ga467-serial", port=sim.port)],
+        None,
+        reports,
+        secret=secret,
+        poll_interval=0.05,
+        backoff_initial=0.02,
+        backoff_max=0.1,
+    )
     try:
         m.start()
         assert reports.wait(("r", "online", None))
@@ -141,8 +160,13 @@ def test_reader_that_stops_answering_goes_offline_then_back(secret) -> None:
 
 def test_missing_port_is_offline_not_a_crash(secret) -> None:
     reports = Reports()
-    m = DeviceManager([spec("p", "printer", "escpos-80mm", port="/dev/does-not-exist")], None,
-                      reports, backoff_initial=0.02, backoff_max=0.05)  # fmt: skip
+    m = DeviceManager(
+        [spec("p", "printer", "escpos-80mm", port="/dev/does-not-exist")],
+        None,
+        reports,
+        backoff_initial=0.02,
+        backoff_max=0.05,
+    )
     with m:
         assert reports.wait(("p", "offline", "port_unavailable"))
         assert m.printer().print_ticket(sample_ticket()).reason == "port_unavailable"

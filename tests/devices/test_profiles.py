@@ -31,8 +31,16 @@ def test_every_shipped_profile_loads() -> None:
     kinds = {load_profile_file(p).kind for p in SHIPPED}
     assert kinds == {"printer", "idreader", "scanner", "led", "evaluator"}
     names = {p.stem for p in SHIPPED}
-    for wanted in ("escpos-80mm", "escpos-58mm", "ga467-serial", "scanner-serial",
-                   "scanner-hid", "scanner-camera", "led-rs485-generic", "evaluator-generic"):  # fmt: skip
+    for wanted in (
+        "escpos-80mm",
+        "escpos-58mm",
+        "ga467-serial",
+        "scanner-serial",
+        "scanner-hid",
+        "scanner-camera",
+        "led-rs485-generic",
+        "evaluator-generic",
+    ):
         assert wanted in names
 
 

@@ -100,8 +100,22 @@ def tap(code: int) -> list[tuple[int, int]]:
 
 def test_key_mapping_with_shift_and_enter() -> None:
     m = KeyMapper()
-    seq = [(42, 1), *tap(35), (42, 0), *tap(18), *tap(38), *tap(38), *tap(24),
-           (54, 1), *tap(2), (54, 0), *tap(39), *tap(53), *tap(3), *tap(28)]  # fmt: skip
+    seq = [
+        (42, 1),
+        *tap(35),
+        (42, 0),
+        *tap(18),
+        *tap(38),
+        *tap(38),
+        *tap(24),
+        (54, 1),
+        *tap(2),
+        (54, 0),
+        *tap(39),
+        *tap(53),
+        *tap(3),
+        *tap(28),
+    ]
     assert keys(m, seq) == ["Hello!;/2"]
 
 
