@@ -1,0 +1,433 @@
+"""Putting a hall together: core runtime, devices, presenters, screens, voice.
+
+``run_demo(args)`` is the ``hall-agent demo`` entry point (all roles in one process, the
+sample hall open all day, simulated devices); ``run_role(args)`` is ``hall-agent run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from agent import commands as c
+from agent.config import always_open
+from agent.datadir import DataDir, resolve_data_dir
+from agent.errors import HallError
+from agent.node_runtime import Node
+from agent.runtime import CoreRuntime
+
+log = logging.getLogger(__name__)
+
+EXIT_NO_DISPLAY = 2
+VOICE_CLIPS = Path(__file__).resolve().parent / "assets" / "voice" / "zh"
+SIZES = {"kiosk": (1080, 1920), "window": (1180, 720), "display": (1920, 1080), "panel": (440, 720)}
+
+
+def has_display() -> bool:
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def make_qt_app(argv: list[str] | None = None) -> Any:
+    from PySide6.QtWidgets import QApplication
+
+    from ui.fonts import setup_fonts
+
+    app = QApplication.instance() or QApplication(argv or ["hall-agent"])
+    app.setApplicationName("hall-agent")
+    setup_fonts(app)
+    return app
+
+
+class HallApp:
+    """Every part of one process's hall UI; ``roles`` picks which screens exist."""
+
+    def __init__(
+        self,
+        node: Node,
+        runtime: CoreRuntime,
+        devices: Any,
+        language: str = "zh_CN",
+        roles: tuple[str, ...] = ("kiosk", "window", "display"),
+        windows: list[int] | None = None,
+        voice: str = "auto",
+    ) -> None:
+        from ui.core import CoreClient
+        from ui.i18n import Languages
+        from ui.presenters.display import DisplayPresenter
+        from ui.presenters.kiosk import KioskPresenter
+        from ui.presenters.window import WindowPresenter
+        from ui.views.display import HallDisplayView
+        from ui.views.kiosk import KioskView
+        from ui.views.window import WindowStationView
+        from ui.voice import Announcer, make_backend
+
+        self.node = node
+        self.runtime = runtime
+        self.devices = devices
+        self.languages = Languages(language)
+        self.core = CoreClient(runtime)
+        devices.set_reporter(self._report_device)
+        config = self.core.config()
+        self.kiosk: KioskPresenter | None = None
+        self.kiosk_view: KioskView | None = None
+        self.windows: dict[int, WindowPresenter] = {}
+        self.window_views: dict[int, WindowStationView] = {}
+        self.display: DisplayPresenter | None = None
+        self.display_view: HallDisplayView | None = None
+        self.announcer: Announcer | None = None
+        if "kiosk" in roles:
+            self.kiosk = KioskPresenter(self.core, devices, self.languages, str(node.data.root))
+            self.kiosk_view = KioskView(self.kiosk)
+            self.kiosk.refresh()
+        if "window" in roles:
+            numbers = windows or [w.number for w in config.windows]
+            for number in numbers:
+                presenter = WindowPresenter(
+                    self.core, devices, self.languages, number, reprint=self._reprint
+                )
+                self.windows[number] = presenter
+                self.window_views[number] = WindowStationView(presenter)
+                presenter.refresh()
+        if "display" in roles:
+            self.display = DisplayPresenter(self.core, self.languages)
+            self.display_view = HallDisplayView(self.display)
+            backend = make_backend(voice, VOICE_CLIPS, language)
+            self.announcer = Announcer(backend, lambda: self.languages.current)
+            self.display.called.connect(self.announcer.announce_call)
+            self.display.refresh()
+
+    def _report_device(self, device: str, status: str, reason: str | None) -> None:
+        try:
+            self.runtime.submit(c.DeviceStatusChanged(device, status, reason))
+        except HallError as exc:  # the core is stopping
+            log.warning("device status not recorded: %s", exc)
+
+    def _reprint(self, number: str) -> None:
+        if self.kiosk is not None:
+            self.kiosk.reprint_number(number)
+
+    def views(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.kiosk_view is not None:
+            out["kiosk"] = self.kiosk_view
+        for number, view in self.window_views.items():
+            out[f"window-{number}"] = view
+        if self.display_view is not None:
+            out["display"] = self.display_view
+        return out
+
+    def close(self) -> None:
+        if self.kiosk is not None:
+            self.kiosk.close()
+        for presenter in self.windows.values():
+            presenter.close()
+        if self.announcer is not None:
+            self.announcer.stop()
+        self.core.close()
+
+
+# ---- opening a node --------------------------------------------------------------------------
+def open_demo_node(data_dir: str | None) -> Node:
+    root = data_dir or tempfile.mkdtemp(prefix="hall-demo-")
+    node = Node.open(root, init=True)
+    return dataclasses.replace(node, hall=always_open(node.hall))
+
+
+def start_sync(node: Node, runtime: CoreRuntime, broker: str | None) -> Any:
+    if not broker and node.node.broker is None:
+        return None
+    try:
+        from sync.service import start_sync as start
+    except ImportError:
+        log.warning("sync is not installed: running offline")
+        print("hall-agent: sync not available yet; running offline", file=sys.stderr)
+        return None
+    return start(node, runtime, broker_url=broker)
+
+
+def make_devices(node: Node, simulated_demo: bool) -> Any:
+    """The real device manager (simulated devices for the demo); fakes when devices/ is
+    missing, no devices when the node has none."""
+    from ui.ports import DevicePort, FakeDevices
+
+    windows = [w.number for w in node.hall.windows]
+    try:
+        from ui.hall_devices import ManagedDevices, demo_device_specs
+    except ImportError as exc:
+        log.warning("devices unavailable (%s): using in-memory devices", exc)
+        return FakeDevices() if simulated_demo else DevicePort()
+    if simulated_demo:
+        specs = demo_device_specs(windows, evaluator_windows=windows[:-1])
+    else:
+        specs = list(node.node.devices)
+    if not specs:
+        return DevicePort()
+    return ManagedDevices(specs, node.secret).start()
+
+
+# ---- the demo --------------------------------------------------------------------------------
+def run_demo(args: argparse.Namespace) -> int:
+    screenshots = getattr(args, "screenshots", None)
+    quit_after = getattr(args, "quit_after", None)
+    language = getattr(args, "lang", None) or "zh_CN"
+    if not has_display():
+        if not screenshots and quit_after is None:
+            print(
+                "hall-agent demo: no display found (DISPLAY/WAYLAND_DISPLAY unset).\n"
+                "  hall-agent demo --screenshots DIR   saves every screen as PNG (no display)\n"
+                "  hall-agent demo --headless          simulates a hall day in the terminal",
+                file=sys.stderr,
+            )
+            return EXIT_NO_DISPLAY
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    qt = make_qt_app()
+    node = open_demo_node(getattr(args, "data_dir", None))
+    runtime = node.runtime().start()
+    devices = None
+    hall = None
+    sync = None
+    try:
+        _load_demo_roster(runtime, node)
+        sync = start_sync(node, runtime, getattr(args, "broker", None))
+        devices = make_devices(node, simulated_demo=True)
+        hall = HallApp(node, runtime, devices, language)
+        from ui.demo import DemoControls
+        from ui.views.simpanel import SimulatorPanel
+
+        controls = DemoControls(devices, node.secret)
+        panel = SimulatorPanel(controls, [w.number for w in node.hall.windows])
+        print(f"hall-agent demo: data dir {node.data.root}", flush=True)
+        if screenshots:
+            saved = scripted_screenshots(qt, hall, controls, panel, Path(screenshots))
+            print(f"hall-agent demo: {len(saved)} screenshots in {screenshots}", flush=True)
+            return 0
+        _show_demo(hall, panel)
+        if quit_after is not None:
+            from PySide6.QtCore import QTimer
+
+            QTimer.singleShot(int(quit_after * 1000), qt.quit)
+        return int(qt.exec())
+    finally:
+        if hall is not None:
+            hall.close()
+        if devices is not None:
+            devices.close()
+        if sync is not None and hasattr(sync, "stop"):
+            sync.stop()
+        runtime.stop()
+
+
+def _load_demo_roster(runtime: CoreRuntime, node: Node) -> None:
+    from ui.demo import sample_roster
+
+    now = runtime.query(lambda s: s.hall_now())
+    runtime.execute(sample_roster(node.hall, now))
+
+
+def _show_demo(hall: HallApp, panel: Any) -> None:
+    from PySide6.QtWidgets import QTabWidget
+
+    views = hall.views()
+    if "kiosk" in views:
+        kiosk = views["kiosk"]
+        kiosk.setWindowTitle("取号机 Kiosk")
+        kiosk.resize(720, 1200)
+        kiosk.show()
+    tabs = QTabWidget()
+    tabs.setWindowTitle("窗口 Window stations")
+    for name, view in views.items():
+        if name.startswith("window-"):
+            tabs.addTab(view, name.replace("window-", "窗口 Window "))
+    tabs.resize(*SIZES["window"])
+    tabs.show()
+    hall.demo_tabs = tabs  # type: ignore[attr-defined]  # keep a reference
+    if "display" in views:
+        display = views["display"]
+        display.setWindowTitle("综合屏 Hall display")
+        display.resize(1280, 720)
+        display.show()
+    panel.setWindowTitle("模拟设备 Device simulator")
+    panel.resize(*SIZES["panel"])
+    panel.show()
+
+
+# ---- scripted screenshots -------------------------------------------------------------------
+def _wait(qt: Any, condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        qt.processEvents()
+        if condition():
+            return True
+        time.sleep(0.02)
+    qt.processEvents()
+    return condition()
+
+
+def _settle(qt: Any, seconds: float = 0.3) -> None:
+    _wait(qt, lambda: False, seconds)
+
+
+def scripted_screenshots(
+    qt: Any, hall: HallApp, controls: Any, panel: Any, folder: Path
+) -> list[Path]:
+    """Take tickets, call, start, finish, rate; save every screen in Chinese and English."""
+    assert hall.kiosk is not None and hall.kiosk_view is not None
+    folder.mkdir(parents=True, exist_ok=True)
+    kiosk, kiosk_view = hall.kiosk, hall.kiosk_view
+    views = hall.views()
+    for name, view in views.items():
+        view.resize(*SIZES["kiosk" if name == "kiosk" else name.split("-")[0]])
+        view.show()
+    panel.resize(*SIZES["panel"])
+    panel.show()
+    _settle(qt)
+
+    def printed(n: int) -> bool:
+        return len(controls.printed()) >= n
+
+    # citizens take tickets
+    for code in (
+        "social-security",
+        "social-security",
+        "household",
+        "enterprise",
+        "social-security",
+        "civil-affairs",
+        "household",
+    ):
+        kiosk_view.service_button(code).click()
+        _wait(qt, lambda: kiosk._print is not None and kiosk._print.state != "printing", 10)
+    controls.swipe("resident-elderly")
+    _wait(qt, lambda: kiosk._citizen is not None, 10)
+    kiosk_view.service_button("civil-affairs").click()
+    _settle(qt)
+    controls.scan("APPT-DEMO-0002")
+    _wait(
+        qt, lambda: kiosk._last is not None and kiosk._last[0].get("priority") == "appointment", 10
+    )
+
+    # windows call, serve, finish; citizens rate
+    w1, w2, w3 = (hall.windows[n] for n in (1, 2, 3))
+    w1.call_next()
+    w1.start()
+    w1.finish()
+    if _wait(qt, lambda: controls.rating_pending(1), 10):
+        controls.press(1, 5)
+        _wait(qt, lambda: w1._rating.state == "rated", 10)
+    w2.call_next()
+    w2.start()
+    w3.call_next()
+    w3.start()
+    w3.finish()
+    w1.call_next()
+    w3.call_next()
+    w1.recall()
+    _settle(qt, 0.5)
+
+    saved: list[Path] = []
+
+    def shoot(widget: Any, name: str) -> None:
+        _settle(qt, 0.25)
+        path = folder / f"{name}.png"
+        widget.grab().save(str(path))
+        saved.append(path)
+
+    for language in ("zh_CN", "en"):
+        hall.languages.set(language)
+        kiosk.idle()
+        _settle(qt, 0.4)
+        shoot(kiosk_view, f"kiosk-home-{language}")
+        kiosk_view.service_button("social-security").click()
+        _wait(qt, lambda: kiosk._print is not None and kiosk._print.state == "printed", 10)
+        shoot(kiosk_view, f"kiosk-ticket-{language}")
+        controls.set_paper_out(True)
+        kiosk.idle()
+        kiosk_view.service_button("household").click()
+        _wait(qt, lambda: kiosk._print is not None and kiosk._print.state == "failed", 15)
+        shoot(kiosk_view, f"kiosk-printer-failure-{language}")
+        controls.set_paper_out(False)
+        kiosk.idle()
+        kiosk.guide("household")
+        shoot(kiosk_view, f"kiosk-guide-{language}")
+        kiosk.idle()
+        controls.scan("NOT-A-BOOKING-42")
+        _wait(qt, lambda: kiosk_view.message.isVisible(), 10)
+        shoot(kiosk_view, f"kiosk-invalid-qr-{language}")
+        kiosk.idle()
+        for number in hall.windows:
+            shoot(views[f"window-{number}"], f"window-{number}-{language}")
+        shoot(views["display"], f"display-{language}")
+        shoot(panel, f"simulator-panel-{language}")
+    return saved
+
+
+# ---- hall-agent run ---------------------------------------------------------------------------
+ROLE_SCREENS = {
+    "kiosk": ("kiosk",),
+    "window": ("window",),
+    "display": ("display",),
+    "all": ("kiosk", "window", "display"),
+    "hub": (),
+}
+
+
+def run_role(args: argparse.Namespace) -> int:
+    """Open this node's data dir and show the screens of its role.
+
+    Every role here opens the local store: the ``all`` PC of a village point, or a screen
+    on the hub PC itself. Screens on other PCs reach the hub through sync/'s LAN client.
+    """
+    if not has_display():
+        print("hall-agent run: no display found (DISPLAY/WAYLAND_DISPLAY unset)", file=sys.stderr)
+        return EXIT_NO_DISPLAY
+    data = DataDir(resolve_data_dir(getattr(args, "data_dir", None)))
+    if getattr(args, "config", None):
+        data.init(Path(args.config))
+    node = Node.open(data.root, init=True)
+    role = args.role or node.node.role
+    screens = ROLE_SCREENS.get(role, ())
+    if not screens:
+        print(f"hall-agent run: role {role!r} has no screens", file=sys.stderr)
+        return EXIT_NO_DISPLAY
+    qt = make_qt_app()
+    runtime = node.runtime().start()
+    devices = None
+    hall = None
+    sync = None
+    try:
+        sync = start_sync(node, runtime, getattr(args, "broker", None))
+        devices = make_devices(node, simulated_demo=False)
+        language = args.lang or node.node.language
+        hall = HallApp(node, runtime, devices, language, screens, args.window, args.voice)
+        for name, view in hall.views().items():
+            key = "kiosk" if name == "kiosk" else name.split("-")[0]
+            view.resize(*SIZES[key])
+            if args.fullscreen and key in ("kiosk", "display"):
+                view.showFullScreen()
+            else:
+                view.show()
+        if getattr(args, "quit_after", None) is not None:
+            from PySide6.QtCore import QTimer
+
+            QTimer.singleShot(int(args.quit_after * 1000), qt.quit)
+        return int(qt.exec())
+    finally:
+        if hall is not None:
+            hall.close()
+        if devices is not None:
+            devices.close()
+        if sync is not None and hasattr(sync, "stop"):
+            sync.stop()
+        runtime.stop()

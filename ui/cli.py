@@ -1,0 +1,35 @@
+"""``hall-agent run``: the screens of one terminal (registered through ``hall_agent.commands``)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = subparsers.add_parser("run", help="run this terminal's screens (kiosk, window, display)")
+    run.add_argument(
+        "--role",
+        choices=["kiosk", "window", "display", "all"],
+        default=None,
+        help="screens to open (default: the node config's role)",
+    )
+    run.add_argument("--config", metavar="FILE", help="hall config YAML (initialises the data dir)")
+    run.add_argument(
+        "--window",
+        type=int,
+        action="append",
+        metavar="N",
+        help="window number(s) for the window role (default: every window)",
+    )
+    run.add_argument("--lang", choices=["zh_CN", "en"], help="default: the node config's language")
+    run.add_argument("--broker", metavar="URL", help="central MQTT broker (default: node config)")
+    run.add_argument("--fullscreen", action="store_true", help="full screen (kiosk mode)")
+    run.add_argument("--voice", choices=["auto", "qt", "clips", "silent"], default="auto")
+    run.add_argument("--quit-after", type=float, metavar="S", help=argparse.SUPPRESS)
+    run.set_defaults(func=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ui.app import run_role
+
+    return run_role(args)

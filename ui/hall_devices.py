@@ -1,0 +1,114 @@
+"""The device port on the real device manager (devices/), with simulators for the demo."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from agent.node import DeviceSpec
+from ui.ports import DevicePort, PrintOutcome, SlipLayout, card_from_driver
+
+log = logging.getLogger(__name__)
+
+
+def demo_device_specs(windows: list[int], evaluator_windows: list[int]) -> list[DeviceSpec]:
+    """The demo hall's devices, all simulated on pseudo-terminals: the kiosk's printer, ID
+    reader and scanner, one RS-485 bus of LED strips (address = window number) and an
+    evaluator at each window in ``evaluator_windows`` (the others rate by QR code)."""
+    specs = [
+        DeviceSpec(
+            id="kiosk-printer", kind="printer", profile="escpos-80mm", port="sim", simulated=True
+        ),
+        DeviceSpec(
+            id="kiosk-idreader", kind="idreader", profile="ga467-serial", port="sim", simulated=True
+        ),
+        DeviceSpec(
+            id="kiosk-scanner", kind="scanner", profile="scanner-serial", port="sim", simulated=True
+        ),
+        DeviceSpec(
+            id="led-bus", kind="led", profile="led-rs485-generic", port="sim", simulated=True
+        ),
+    ]
+    for number in windows:
+        if number in evaluator_windows:
+            specs.append(
+                DeviceSpec(
+                    id=f"evaluator-{number}",
+                    kind="evaluator",
+                    profile="evaluator-generic",
+                    port="sim",
+                    window=number,
+                    address=1,
+                    simulated=True,
+                )
+            )
+    return specs
+
+
+class ManagedDevices(DevicePort):
+    """:class:`DevicePort` over ``devices.manager.DeviceManager``."""
+
+    def __init__(
+        self, specs: list[DeviceSpec], secret: bytes, profiles_dir: Path | None = None
+    ) -> None:
+        super().__init__()
+        from devices.manager import DeviceManager
+
+        self.specs = specs
+        self.manager = DeviceManager(specs, profiles_dir, self._from_manager, secret=secret)
+        self.manager.on_card(lambda _device, card: self.card.emit(card_from_driver(card)))
+        self.manager.on_code(lambda _device, code: self.code.emit(code))
+
+    def start(self) -> ManagedDevices:
+        self.manager.start()
+        return self
+
+    def _from_manager(self, device: str, status: str, reason: str | None) -> None:
+        self.report(device, status, reason)  # device thread: a signal emit and a core submit
+
+    def _for_window(self, kind: str, window: int) -> bool:
+        return any(s.kind == kind and s.window in (None, window) for s in self.specs)
+
+    def has_printer(self) -> bool:
+        return any(s.kind == "printer" for s in self.specs)
+
+    def has_evaluator(self, window: int) -> bool:
+        return self._for_window("evaluator", window)
+
+    def has_led(self, window: int) -> bool:
+        return self._for_window("led", window)
+
+    def print_ticket(self, layout: SlipLayout) -> PrintOutcome:
+        from devices.printer import TicketLayout
+
+        handle = self.manager.printer()
+        if handle is None:
+            return PrintOutcome(False, "no_printer")
+        result = handle.print_ticket(
+            TicketLayout(
+                hall_name=layout.hall_name,
+                service_name=layout.service_name,
+                number=layout.number,
+                people_ahead=layout.people_ahead,
+                estimated_wait_min=layout.estimated_wait_min,
+                issued_at=layout.issued_at,
+                windows=layout.windows,
+                qr_payload=layout.qr_payload,
+                notice=layout.notice,
+            )
+        )
+        return PrintOutcome(result.ok, result.reason)
+
+    def show(self, window: int, text: str) -> None:
+        self.manager.show(window, text)
+
+    def request_rating(self, window: int, number: str, timeout: float) -> int | None:
+        return self.manager.request_rating(window, number, timeout)
+
+    def simulator(self, device_id: str) -> Any:
+        device = self.manager.devices.get(device_id)
+        return None if device is None else device.simulator
+
+    def close(self) -> None:
+        self.manager.close()

@@ -1,0 +1,526 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="zh_CN" sourcelanguage="en">
+<context>
+    <name>Devices</name>
+    <message>
+        <source>out of paper</source>
+        <translation>缺纸</translation>
+    </message>
+    <message>
+        <source>paper nearly out</source>
+        <translation>纸将用尽</translation>
+    </message>
+    <message>
+        <source>cover open</source>
+        <translation>纸仓盖未关</translation>
+    </message>
+    <message>
+        <source>cutter jammed</source>
+        <translation>切刀卡住</translation>
+    </message>
+    <message>
+        <source>offline</source>
+        <translation>离线</translation>
+    </message>
+    <message>
+        <source>not answering</source>
+        <translation>无响应</translation>
+    </message>
+    <message>
+        <source>unplugged</source>
+        <translation>已拔出</translation>
+    </message>
+    <message>
+        <source>not connected</source>
+        <translation>未连接</translation>
+    </message>
+    <message>
+        <source>line errors</source>
+        <translation>通信错误</translation>
+    </message>
+    <message>
+        <source>no printer</source>
+        <translation>无打印机</translation>
+    </message>
+    <message>
+        <source>fault</source>
+        <translation>故障</translation>
+    </message>
+    <message>
+        <source>online</source>
+        <translation>正常</translation>
+    </message>
+    <message>
+        <source>Ticket printer</source>
+        <translation>热敏打印机</translation>
+    </message>
+    <message>
+        <source>ID-card reader</source>
+        <translation>身份证阅读器</translation>
+    </message>
+    <message>
+        <source>Code scanner</source>
+        <translation>扫码器</translation>
+    </message>
+    <message>
+        <source>Window display</source>
+        <translation>窗口屏</translation>
+    </message>
+    <message>
+        <source>Evaluator</source>
+        <translation>评价器</translation>
+    </message>
+</context>
+<context>
+    <name>Errors</name>
+    <message>
+        <source>This service is not offered here</source>
+        <translation>本中心不办理该事项</translation>
+    </message>
+    <message>
+        <source>There is no such window</source>
+        <translation>没有该窗口</translation>
+    </message>
+    <message>
+        <source>No such ticket today</source>
+        <translation>今日没有该号码</translation>
+    </message>
+    <message>
+        <source>This service is not open now; please come back during opening hours</source>
+        <translation>该事项当前不在办理时间，请在办理时间内前来</translation>
+    </message>
+    <message>
+        <source>Today&apos;s numbers are all taken for this service</source>
+        <translation>该事项今日号已取完</translation>
+    </message>
+    <message>
+        <source>You have reached today&apos;s ticket limit for this service</source>
+        <translation>您今日该事项的取号次数已达上限</translation>
+    </message>
+    <message>
+        <source>You already hold number {number}; please wait to be called</source>
+        <translation>您已取号 {number}，请耐心等候叫号</translation>
+    </message>
+    <message>
+        <source>Nobody is waiting</source>
+        <translation>当前无人等候</translation>
+    </message>
+    <message>
+        <source>The window is paused; resume service first</source>
+        <translation>窗口已暂停服务，请先恢复服务</translation>
+    </message>
+    <message>
+        <source>Finish or transfer {number} first</source>
+        <translation>请先办结或转办 {number}</translation>
+    </message>
+    <message>
+        <source>No ticket at this window</source>
+        <translation>本窗口当前没有号码</translation>
+    </message>
+    <message>
+        <source>This action is not possible for this ticket now</source>
+        <translation>该号码当前不能进行此操作</translation>
+    </message>
+    <message>
+        <source>Number {number} missed its turn too long ago; please take a new ticket</source>
+        <translation>{number} 过号时间过长，请重新取号</translation>
+    </message>
+    <message>
+        <source>No appointment today for this code; please ask at the service desk</source>
+        <translation>未查到该二维码的今日预约，请到咨询台咨询</translation>
+    </message>
+    <message>
+        <source>This appointment is already checked in as {number}</source>
+        <translation>该预约已签到，号码为 {number}</translation>
+    </message>
+    <message>
+        <source>This ticket is already rated</source>
+        <translation>该号码已评价</translation>
+    </message>
+    <message>
+        <source>The hall settings are out of date</source>
+        <translation>大厅配置已过期</translation>
+    </message>
+    <message>
+        <source>The system is busy; please try again in a moment</source>
+        <translation>系统繁忙，请稍后再试</translation>
+    </message>
+    <message>
+        <source>Sorry, this did not work; please ask the staff</source>
+        <translation>操作未成功，请咨询工作人员</translation>
+    </message>
+</context>
+<context>
+    <name>Format</name>
+    <message>
+        <source>, </source>
+        <translation>、</translation>
+    </message>
+    <message>
+        <source>Window {windows}</source>
+        <translation>{windows} 号窗口</translation>
+    </message>
+</context>
+<context>
+    <name>HallDisplayView</name>
+    <message>
+        <source>Now calling</source>
+        <translation>正在呼叫</translation>
+    </message>
+    <message>
+        <source>Recent calls</source>
+        <translation>最近叫号</translation>
+    </message>
+    <message>
+        <source>Windows</source>
+        <translation>窗口</translation>
+    </message>
+    <message>
+        <source>People waiting</source>
+        <translation>等候人数</translation>
+    </message>
+    <message>
+        <source>Please go to window {window}</source>
+        <translation>请到 {window} 号窗口办理</translation>
+    </message>
+    <message>
+        <source>Window {window}</source>
+        <translation>{window} 号窗口</translation>
+    </message>
+    <message>
+        <source>{name}: {n}</source>
+        <translation>{name}：{n} 人</translation>
+    </message>
+</context>
+<context>
+    <name>KioskView</name>
+    <message>
+        <source>Normal text</source>
+        <translation>标准字体</translation>
+    </message>
+    <message>
+        <source>Large text</source>
+        <translation>大字模式</translation>
+    </message>
+    <message>
+        <source>Please choose a service</source>
+        <translation>请选择办理事项</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>ID card: place your card on the reader, then choose a service</source>
+        <translation>刷身份证取号：请将身份证放在感应区，再选择事项</translation>
+    </message>
+    <message>
+        <source>Appointment: scan the QR code of your booking to check in</source>
+        <translation>预约签到：请将预约二维码对准扫码口</translation>
+    </message>
+    <message>
+        <source>Service guides</source>
+        <translation>办事指南</translation>
+    </message>
+    <message>
+        <source>My ticket&apos;s progress</source>
+        <translation>排队进度查询</translation>
+    </message>
+    <message>
+        <source>Your number</source>
+        <translation>您的排队号码</translation>
+    </message>
+    <message>
+        <source>Print again</source>
+        <translation>重新打印</translation>
+    </message>
+    <message>
+        <source>Required materials</source>
+        <translation>所需材料</translation>
+    </message>
+    <message>
+        <source>Time limit</source>
+        <translation>办理时限</translation>
+    </message>
+    <message>
+        <source>Fee</source>
+        <translation>收费标准</translation>
+    </message>
+    <message>
+        <source>Where</source>
+        <translation>办理窗口</translation>
+    </message>
+    <message>
+        <source>Sample forms</source>
+        <translation>样表展示</translation>
+    </message>
+    <message>
+        <source>Take a ticket for this service</source>
+        <translation>取号办理该事项</translation>
+    </message>
+    <message>
+        <source>Back</source>
+        <translation>返回</translation>
+    </message>
+    <message>
+        <source>Ticket progress</source>
+        <translation>排队进度</translation>
+    </message>
+    <message>
+        <source>Done ({seconds} s)</source>
+        <translation>完成（{seconds} 秒）</translation>
+    </message>
+    <message>
+        <source>ID card read: {name}. Please choose a service.</source>
+        <translation>已读取身份证：{name}，请选择办理事项</translation>
+    </message>
+    <message>
+        <source>Ticket printer: {problem}. Your number is still shown on screen.</source>
+        <translation>打印机{problem}，取号后请记住屏幕上的号码</translation>
+    </message>
+    <message>
+        <source>Today&apos;s numbers are all taken</source>
+        <translation>今日号已取完</translation>
+    </message>
+    <message>
+        <source>Not open now</source>
+        <translation>暂未开放</translation>
+    </message>
+    <message>
+        <source>{n} waiting</source>
+        <translation>等候 {n} 人</translation>
+    </message>
+    <message>
+        <source>Priority (green channel)</source>
+        <translation>绿色通道（优先）</translation>
+    </message>
+    <message>
+        <source>{n} people ahead · about {m} min</source>
+        <translation>前面还有 {n} 人 · 预计等候约 {m} 分钟</translation>
+    </message>
+    <message>
+        <source>Please listen for your number and go to {windows}</source>
+        <translation>请留意叫号，到 {windows}办理</translation>
+    </message>
+    <message>
+        <source>Printing your ticket…</source>
+        <translation>正在打印凭条…</translation>
+    </message>
+    <message>
+        <source>Please take your ticket slip</source>
+        <translation>请取走您的凭条</translation>
+    </message>
+    <message>
+        <source>Please remember your number</source>
+        <translation>请记住您的号码</translation>
+    </message>
+    <message>
+        <source>Printer problem: {reason}. Please remember number {number}, or print again.</source>
+        <translation>打印机{reason}，请记住您的号码 {number}，或点击重新打印</translation>
+    </message>
+    <message>
+        <source>Please go to window {window}</source>
+        <translation>请到 {window} 号窗口办理</translation>
+    </message>
+    <message>
+        <source>Scan the QR code on your ticket slip to see its progress</source>
+        <translation>请扫描凭条上的二维码查询排队进度</translation>
+    </message>
+</context>
+<context>
+    <name>Rating</name>
+    <message>
+        <source>Very satisfied</source>
+        <translation>非常满意</translation>
+    </message>
+    <message>
+        <source>Satisfied</source>
+        <translation>满意</translation>
+    </message>
+    <message>
+        <source>Fairly satisfied</source>
+        <translation>基本满意</translation>
+    </message>
+    <message>
+        <source>Dissatisfied</source>
+        <translation>不满意</translation>
+    </message>
+    <message>
+        <source>Very dissatisfied</source>
+        <translation>非常不满意</translation>
+    </message>
+</context>
+<context>
+    <name>SimulatorPanel</name>
+    <message>
+        <source>Device simulator</source>
+        <translation>模拟设备</translation>
+    </message>
+    <message>
+        <source>ID-card reader</source>
+        <translation>身份证阅读器</translation>
+    </message>
+    <message>
+        <source>Swipe a sample card (aged 70+)</source>
+        <translation>刷样例身份证（70 岁以上）</translation>
+    </message>
+    <message>
+        <source>Swipe a sample card (young adult)</source>
+        <translation>刷样例身份证（青年）</translation>
+    </message>
+    <message>
+        <source>Code scanner</source>
+        <translation>扫码器</translation>
+    </message>
+    <message>
+        <source>Scan a sample appointment</source>
+        <translation>扫样例预约码</translation>
+    </message>
+    <message>
+        <source>Scan an invalid code</source>
+        <translation>扫无效二维码</translation>
+    </message>
+    <message>
+        <source>Ticket printer</source>
+        <translation>热敏打印机</translation>
+    </message>
+    <message>
+        <source>Out of paper</source>
+        <translation>缺纸</translation>
+    </message>
+    <message>
+        <source>Evaluator at window</source>
+        <translation>窗口评价器</translation>
+    </message>
+    <message>
+        <source>No rating was asked at this window</source>
+        <translation>该窗口当前没有待评价的号码</translation>
+    </message>
+</context>
+<context>
+    <name>States</name>
+    <message>
+        <source>Waiting</source>
+        <translation>等候中</translation>
+    </message>
+    <message>
+        <source>Called</source>
+        <translation>已叫号</translation>
+    </message>
+    <message>
+        <source>Being served</source>
+        <translation>办理中</translation>
+    </message>
+    <message>
+        <source>Finished</source>
+        <translation>已办结</translation>
+    </message>
+    <message>
+        <source>Missed (no-show)</source>
+        <translation>已过号</translation>
+    </message>
+    <message>
+        <source>Transferred</source>
+        <translation>已转办</translation>
+    </message>
+    <message>
+        <source>Cancelled</source>
+        <translation>已取消</translation>
+    </message>
+    <message>
+        <source>Open</source>
+        <translation>开放</translation>
+    </message>
+    <message>
+        <source>Paused</source>
+        <translation>暂停服务</translation>
+    </message>
+</context>
+<context>
+    <name>Voice</name>
+    <message>
+        <source>Number {number}, please go to window {window}</source>
+        <translation>请 {number} 号到 {window} 号窗口办理</translation>
+    </message>
+</context>
+<context>
+    <name>WindowStationView</name>
+    <message>
+        <source>Call next</source>
+        <translation>呼叫下一位</translation>
+    </message>
+    <message>
+        <source>Recall</source>
+        <translation>重呼</translation>
+    </message>
+    <message>
+        <source>No-show</source>
+        <translation>过号</translation>
+    </message>
+    <message>
+        <source>Start service</source>
+        <translation>开始办理</translation>
+    </message>
+    <message>
+        <source>Finish</source>
+        <translation>办结</translation>
+    </message>
+    <message>
+        <source>Transfer</source>
+        <translation>转办</translation>
+    </message>
+    <message>
+        <source>Reactivate</source>
+        <translation>过号重排</translation>
+    </message>
+    <message>
+        <source>Reprint slip</source>
+        <translation>补打凭条</translation>
+    </message>
+    <message>
+        <source>Pause</source>
+        <translation>暂停服务</translation>
+    </message>
+    <message>
+        <source>Resume</source>
+        <translation>恢复服务</translation>
+    </message>
+    <message>
+        <source>Number, e.g. A012</source>
+        <translation>号码，如 A012</translation>
+    </message>
+    <message>
+        <source>Current ticket</source>
+        <translation>当前号码</translation>
+    </message>
+    <message>
+        <source>Window {n} · {name}</source>
+        <translation>{n} 号窗口 · {name}</translation>
+    </message>
+    <message>
+        <source>People waiting: {n}</source>
+        <translation>等候人数：{n}</translation>
+    </message>
+    <message>
+        <source>priority</source>
+        <translation>优先</translation>
+    </message>
+    <message>
+        <source>Waiting for the citizen&apos;s rating of {number}…</source>
+        <translation>等待办事人对 {number} 的评价…</translation>
+    </message>
+    <message>
+        <source>{number} rated: {score}</source>
+        <translation>{number} 评价：{score}</translation>
+    </message>
+    <message>
+        <source>{number}: no rating given</source>
+        <translation>{number}：未评价</translation>
+    </message>
+    <message>
+        <source>No evaluator: the citizen scans this code to rate {number}</source>
+        <translation>无评价器：请办事人扫码评价 {number}</translation>
+    </message>
+</context>
+</TS>

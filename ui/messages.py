@@ -1,0 +1,153 @@
+"""Translated texts for the codes the core and the devices report.
+
+Citizens never see an English exception: every ``HallError.code`` and every device reason
+code maps to a sentence here (translated through Qt); unknown codes get a neutral sentence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication
+
+from agent.errors import HallError
+
+
+def error_text(code: str, details: dict[str, Any] | None = None) -> str:
+    d = details or {}
+    number = str(d.get("number", ""))
+    texts = {
+        "unknown_service": QCoreApplication.translate("Errors", "This service is not offered here"),
+        "unknown_window": QCoreApplication.translate("Errors", "There is no such window"),
+        "unknown_ticket": QCoreApplication.translate("Errors", "No such ticket today"),
+        "service_closed": QCoreApplication.translate(
+            "Errors", "This service is not open now; please come back during opening hours"
+        ),
+        "daily_cap_reached": QCoreApplication.translate(
+            "Errors", "Today's numbers are all taken for this service"
+        ),
+        "citizen_limit_reached": QCoreApplication.translate(
+            "Errors", "You have reached today's ticket limit for this service"
+        ),
+        "already_waiting": QCoreApplication.translate(
+            "Errors", "You already hold number {number}; please wait to be called"
+        ),
+        "nobody_waiting": QCoreApplication.translate("Errors", "Nobody is waiting"),
+        "window_paused": QCoreApplication.translate(
+            "Errors", "The window is paused; resume service first"
+        ),
+        "window_busy": QCoreApplication.translate("Errors", "Finish or transfer {number} first"),
+        "no_current_ticket": QCoreApplication.translate("Errors", "No ticket at this window"),
+        "invalid_transition": QCoreApplication.translate(
+            "Errors", "This action is not possible for this ticket now"
+        ),
+        "reactivation_expired": QCoreApplication.translate(
+            "Errors", "Number {number} missed its turn too long ago; please take a new ticket"
+        ),
+        "unknown_appointment": QCoreApplication.translate(
+            "Errors", "No appointment today for this code; please ask at the service desk"
+        ),
+        "appointment_used": QCoreApplication.translate(
+            "Errors", "This appointment is already checked in as {number}"
+        ),
+        "already_rated": QCoreApplication.translate("Errors", "This ticket is already rated"),
+        "stale_config": QCoreApplication.translate("Errors", "The hall settings are out of date"),
+        "timeout": QCoreApplication.translate(
+            "Errors", "The system is busy; please try again in a moment"
+        ),
+    }
+    text = texts.get(code) or QCoreApplication.translate(
+        "Errors", "Sorry, this did not work; please ask the staff"
+    )
+    return text.replace("{number}", number)
+
+
+def hall_error_text(exc: HallError) -> str:
+    return error_text(exc.code, exc.details)
+
+
+def device_reason_text(reason: str | None) -> str:
+    texts = {
+        "paper_out": QCoreApplication.translate("Devices", "out of paper"),
+        "paper_near_end": QCoreApplication.translate("Devices", "paper nearly out"),
+        "cover_open": QCoreApplication.translate("Devices", "cover open"),
+        "cutter_error": QCoreApplication.translate("Devices", "cutter jammed"),
+        "offline": QCoreApplication.translate("Devices", "offline"),
+        "printer_offline": QCoreApplication.translate("Devices", "offline"),
+        "no_answer": QCoreApplication.translate("Devices", "not answering"),
+        "port_gone": QCoreApplication.translate("Devices", "unplugged"),
+        "port_unavailable": QCoreApplication.translate("Devices", "not connected"),
+        "bad_frame": QCoreApplication.translate("Devices", "line errors"),
+        "no_printer": QCoreApplication.translate("Devices", "no printer"),
+    }
+    if not reason:
+        return ""
+    return texts.get(reason) or QCoreApplication.translate("Devices", "fault")
+
+
+def device_status_text(status: str) -> str:
+    return {
+        "online": QCoreApplication.translate("Devices", "online"),
+        "offline": QCoreApplication.translate("Devices", "offline"),
+        "fault": QCoreApplication.translate("Devices", "fault"),
+    }.get(status, status)
+
+
+def device_kind_text(kind: str) -> str:
+    return {
+        "printer": QCoreApplication.translate("Devices", "Ticket printer"),
+        "idreader": QCoreApplication.translate("Devices", "ID-card reader"),
+        "scanner": QCoreApplication.translate("Devices", "Code scanner"),
+        "led": QCoreApplication.translate("Devices", "Window display"),
+        "evaluator": QCoreApplication.translate("Devices", "Evaluator"),
+    }.get(kind, kind)
+
+
+def ticket_state_text(state: str | None) -> str:
+    return {
+        "waiting": QCoreApplication.translate("States", "Waiting"),
+        "called": QCoreApplication.translate("States", "Called"),
+        "serving": QCoreApplication.translate("States", "Being served"),
+        "done": QCoreApplication.translate("States", "Finished"),
+        "no_show": QCoreApplication.translate("States", "Missed (no-show)"),
+        "transferred": QCoreApplication.translate("States", "Transferred"),
+        "cancelled": QCoreApplication.translate("States", "Cancelled"),
+    }.get(state or "", "")
+
+
+def window_status_text(status: str) -> str:
+    return {
+        "open": QCoreApplication.translate("States", "Open"),
+        "paused": QCoreApplication.translate("States", "Paused"),
+    }.get(status, status)
+
+
+def score_text(score: int) -> str:
+    return {
+        5: QCoreApplication.translate("Rating", "Very satisfied"),
+        4: QCoreApplication.translate("Rating", "Satisfied"),
+        3: QCoreApplication.translate("Rating", "Fairly satisfied"),
+        2: QCoreApplication.translate("Rating", "Dissatisfied"),
+        1: QCoreApplication.translate("Rating", "Very dissatisfied"),
+    }.get(score, str(score))
+
+
+def windows_text(windows: list[int]) -> str:
+    """``1、2 号窗口`` / ``window 1, 2``."""
+    if not windows:
+        return ""
+    joined = QCoreApplication.translate("Format", ", ").join(str(w) for w in windows)
+    return QCoreApplication.translate("Format", "Window {windows}").replace("{windows}", joined)
+
+
+def announcement_text(number: str, window: int) -> str:
+    """The voice line: 请 A012 号到 3 号窗口办理."""
+    text = QCoreApplication.translate("Voice", "Number {number}, please go to window {window}")
+    return text.replace("{number}", number).replace("{window}", str(window))
+
+
+def fill(text: str, **values: object) -> str:
+    """Put values into a translated text's ``{name}`` placeholders (translators keep them)."""
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", str(value))
+    return text

@@ -1,0 +1,171 @@
+"""The devices a screen uses, behind one small port (so views and presenters can be tested
+with a fake, and the demo plugs in the real drivers on simulators).
+
+A port's blocking calls (``print_ticket``, ``show``, ``request_rating``) run on worker
+threads (see :class:`ui.core.Background`); its signals (``card``, ``code``) may be emitted
+from any thread and reach presenters queued on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+log = logging.getLogger(__name__)
+
+Reporter = Callable[[str, str, str | None], None]
+
+
+@dataclass(frozen=True)
+class CardRead:
+    """What the kiosk needs from an ID card (the driver's ``IdCard`` has these fields)."""
+
+    citizen_hash: str
+    name_masked: str
+    birth_date: dt.date | None = None
+    number_masked: str = ""
+
+
+@dataclass(frozen=True)
+class PrintOutcome:
+    ok: bool
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class SlipLayout:
+    """The ticket slip; the same fields as ``devices.printer.TicketLayout``."""
+
+    hall_name: str
+    service_name: str
+    number: str
+    people_ahead: int
+    estimated_wait_min: int | None
+    issued_at: dt.datetime
+    windows: str = ""
+    qr_payload: str | None = None
+    notice: tuple[str, ...] = field(default_factory=tuple)
+
+
+class DevicePort(QObject):
+    """Base: no devices at all (a window PC without an LED or evaluator)."""
+
+    card = Signal(object)  # CardRead
+    code = Signal(str)  # a scanned QR / bar code
+    status = Signal(str, str, object)  # device id, online|offline|fault, reason
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._reporter: Reporter | None = None
+        self.states: dict[str, tuple[str, str | None]] = {}
+
+    # ---- capabilities ---------------------------------------------------------------------
+    def has_printer(self) -> bool:
+        return False
+
+    def has_evaluator(self, window: int) -> bool:
+        return False
+
+    def has_led(self, window: int) -> bool:
+        return False
+
+    # ---- blocking calls (worker threads) ------------------------------------------------
+    def print_ticket(self, layout: SlipLayout) -> PrintOutcome:
+        return PrintOutcome(False, "no_printer")
+
+    def show(self, window: int, text: str) -> None:
+        return None
+
+    def request_rating(self, window: int, number: str, timeout: float) -> int | None:
+        return None
+
+    # ---- health -------------------------------------------------------------------------
+    def set_reporter(self, reporter: Reporter) -> None:
+        """Where device health goes (the app wires it to ``DeviceStatusChanged``)."""
+        self._reporter = reporter
+        for device, (status, reason) in self.states.items():
+            reporter(device, status, reason)
+
+    def report(self, device: str, status: str, reason: str | None = None) -> None:
+        if self.states.get(device) == (status, reason):
+            return
+        self.states[device] = (status, reason)
+        self.status.emit(device, status, reason)
+        if self._reporter is not None:
+            self._reporter(device, status, reason)
+
+    def close(self) -> None:
+        return None
+
+
+class FakeDevices(DevicePort):
+    """In-memory devices for tests and the benchmark: records what was printed and shown."""
+
+    def __init__(self, evaluator_windows: tuple[int, ...] = (1, 2, 3), printer: bool = True):
+        super().__init__()
+        self.printed: list[SlipLayout] = []
+        self.shown: dict[int, list[str]] = {}
+        self.rating_requests: list[tuple[int, str]] = []
+        self.paper_out = False
+        self.printer = printer
+        self.evaluator_windows = evaluator_windows
+        self._scores: dict[int, int | None] = {}
+        self._rating_ready = threading.Condition()
+        if printer:
+            self.states["kiosk-printer"] = ("online", None)
+
+    def has_printer(self) -> bool:
+        return self.printer
+
+    def has_evaluator(self, window: int) -> bool:
+        return window in self.evaluator_windows
+
+    def has_led(self, window: int) -> bool:
+        return True
+
+    def print_ticket(self, layout: SlipLayout) -> PrintOutcome:
+        if not self.printer:
+            return PrintOutcome(False, "no_printer")
+        if self.paper_out:
+            self.report("kiosk-printer", "fault", "paper_out")
+            return PrintOutcome(False, "paper_out")
+        self.report("kiosk-printer", "online", None)
+        self.printed.append(layout)
+        return PrintOutcome(True)
+
+    def show(self, window: int, text: str) -> None:
+        self.shown.setdefault(window, []).append(text)
+
+    def request_rating(self, window: int, number: str, timeout: float) -> int | None:
+        with self._rating_ready:
+            self.rating_requests.append((window, number))
+            self._rating_ready.wait_for(lambda: window in self._scores, timeout)
+            return self._scores.pop(window, None)
+
+    def press(self, window: int, score: int | None) -> None:
+        """A citizen presses a key on the evaluator of ``window``."""
+        with self._rating_ready:
+            self._scores[window] = score
+            self._rating_ready.notify_all()
+
+    def swipe(self, card: CardRead) -> None:
+        self.card.emit(card)
+
+    def scan(self, text: str) -> None:
+        self.code.emit(text)
+
+
+def card_from_driver(card: Any) -> CardRead:
+    """``devices.idcard.IdCard`` → :class:`CardRead` (only what the queue may know)."""
+    return CardRead(
+        citizen_hash=card.citizen_hash,
+        name_masked=card.name_masked,
+        birth_date=card.birth_date,
+        number_masked=card.number_masked,
+    )

@@ -1,0 +1,1 @@
+"""View-models and presenters: the only place in ui/ that talks to the core."""

@@ -1,0 +1,105 @@
+"""Hall display presenter (综合屏): latest call, recent calls, windows, waiting, notices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from ui.core import CoreClient, notices
+from ui.i18n import Languages
+
+RECENT = 6
+
+
+@dataclass(frozen=True)
+class CallVM:
+    number: str
+    window: int
+    window_name: str
+    citizen_name: str | None  # masked, and only when the hall allows names on screen
+
+
+@dataclass(frozen=True)
+class WindowRow:
+    number: int
+    name: str
+    current: str | None
+    status: str
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    name: str
+    waiting: int
+
+
+@dataclass(frozen=True)
+class DisplayVM:
+    hall_name: str
+    latest: CallVM | None
+    recent: list[CallVM]
+    windows: list[WindowRow]
+    services: list[ServiceRow]
+    notice: str
+
+
+class DisplayPresenter(QObject):
+    changed = Signal(object)  # DisplayVM
+    called = Signal(str, int)  # number, window: a new call or recall to announce and flash
+
+    def __init__(self, core: CoreClient, languages: Languages) -> None:
+        super().__init__()
+        self.core = core
+        self.languages = languages
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(30)
+        self._timer.timeout.connect(self.refresh)
+        core.event.connect(self._on_event)
+        languages.changed.connect(lambda _l: self.refresh())
+
+    def _on_event(self, event: Any) -> None:
+        if event.type in ("TicketCalled", "TicketRecalled"):
+            self.called.emit(event.payload["number"], event.payload["window"])
+        self._timer.start()
+
+    def refresh(self) -> None:
+        status = self.core.hall_status()
+        config = self.core.config()
+        pick = self.languages.pick
+        show_names = config.display.show_masked_names
+        window_names = {w.number: pick(w.name_zh, w.name_en) for w in config.windows}
+        recent: list[CallVM] = []
+        seen: set[str] = set()
+        for call in status["recent_calls"]:
+            if call["number"] in seen or call["window"] is None:
+                continue
+            seen.add(call["number"])
+            name = call["citizen_name"] if show_names else None
+            recent.append(
+                CallVM(call["number"], call["window"], window_names.get(call["window"], ""), name)
+            )
+        notice = pick(config.display.notice_zh, config.display.notice_en)
+        live = notices(self.core)
+        if live:
+            notice = "    ".join(pick(n["text_zh"], n["text_en"]) for n in live[-3:])
+        self.changed.emit(
+            DisplayVM(
+                hall_name=pick(config.name_zh, config.name_en),
+                latest=recent[0] if recent else None,
+                recent=recent[1 : RECENT + 1],
+                windows=[
+                    WindowRow(
+                        w["number"], pick(w["name_zh"], w["name_en"]), w["current"], w["status"]
+                    )
+                    for w in status["windows"]
+                ],
+                services=[
+                    ServiceRow(pick(s["name_zh"], s["name_en"]), s["waiting"])
+                    for s in status["services"]
+                ],
+                notice=notice,
+            )
+        )

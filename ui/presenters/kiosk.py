@@ -1,0 +1,374 @@
+"""Kiosk presenter: take a ticket (button, ID card, appointment QR), guides, progress.
+
+The ticket is committed by the core before its number reaches the screen (a number shown
+to a citizen is in the store); printing runs afterwards on the printer's worker thread and
+never holds the number back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from agent import commands as c
+from agent.errors import HallError
+from ui.core import Background, CoreClient, notices
+from ui.i18n import Languages
+from ui.messages import device_reason_text, error_text, hall_error_text
+from ui.ports import CardRead, DevicePort, PrintOutcome, SlipLayout
+
+log = logging.getLogger(__name__)
+
+TICKET_QR_PREFIX = "HT1:"
+
+
+@dataclass(frozen=True)
+class ServiceTile:
+    code: str
+    name: str
+    waiting: int
+    open_now: bool
+    sold_out: bool
+    windows: list[int]
+
+
+@dataclass(frozen=True)
+class HomeVM:
+    hall_name: str
+    tiles: list[ServiceTile]
+    citizen: str | None  # masked name of the card swiped, waiting for a service choice
+    notice: str
+    printer_problem: str  # translated, empty when fine
+
+
+@dataclass(frozen=True)
+class SlipVM:
+    number: str
+    service_name: str
+    people_ahead: int
+    estimated_wait_min: int
+    windows: list[int]
+    priority: str
+    issued_at: str  # HH:MM
+    citizen: str | None = None
+
+
+@dataclass(frozen=True)
+class PrintVM:
+    number: str
+    state: str  # printing | printed | failed | none
+    reason: str = ""  # translated
+
+
+@dataclass(frozen=True)
+class GuideVM:
+    code: str
+    name: str
+    materials: list[str]
+    time_limit: str
+    fee: str
+    windows: list[int]
+    sample_forms: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ProgressVM:
+    number: str
+    service_name: str
+    state: str
+    people_ahead: int
+    estimated_wait_min: int
+    window: int | None
+
+
+class KioskPresenter(QObject):
+    home_changed = Signal(object)  # HomeVM
+    ticket_shown = Signal(object)  # SlipVM
+    print_changed = Signal(object)  # PrintVM
+    guide_shown = Signal(object)  # GuideVM
+    progress_shown = Signal(object)  # ProgressVM
+    message = Signal(str)  # translated, for citizens
+    go_home = Signal()
+
+    def __init__(
+        self,
+        core: CoreClient,
+        devices: DevicePort,
+        languages: Languages,
+        config_dir: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.core = core
+        self.devices = devices
+        self.languages = languages
+        self.config_dir = config_dir
+        self._printer = Background("kiosk-printer")
+        self._citizen: CardRead | None = None
+        self._last: tuple[dict[str, Any], SlipLayout] | None = None
+        self._print: PrintVM | None = None
+        self._print_reason: str | None = None
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(50)
+        self._refresh_timer.timeout.connect(self.refresh)
+        core.event.connect(self._on_event)
+        devices.card.connect(self.on_card)
+        devices.code.connect(self.on_code)
+        devices.status.connect(lambda *_: self._refresh_timer.start())
+        languages.changed.connect(self._on_language)
+
+    # ---- reading ------------------------------------------------------------------------
+    def _on_event(self, event: Any) -> None:
+        if event.type in (
+            "TicketIssued",
+            "TicketCalled",
+            "ServiceFinished",
+            "TicketNoShow",
+            "TicketTransferred",
+            "TicketCancelled",
+            "TicketReactivated",
+            "NoticePublished",
+            "HallConfigApplied",
+            "DeviceStatusChanged",
+            "WindowPaused",
+            "WindowResumed",
+        ):
+            self._refresh_timer.start()
+
+    def _on_language(self, _language: str) -> None:
+        self.refresh()
+        if self._last is not None:
+            self.ticket_shown.emit(self._slip(self._last[0]))
+            if self._print is not None:
+                self._set_print(self._print.state, self._print_reason)
+
+    def refresh(self) -> None:
+        status = self.core.hall_status()
+        config = self.core.config()
+        pick = self.languages.pick
+        tiles = [
+            ServiceTile(
+                code=s["code"],
+                name=pick(s["name_zh"], s["name_en"]),
+                waiting=s["waiting"],
+                open_now=s["open_now"],
+                sold_out=s["issued"] >= s["daily_cap"],
+                windows=s["windows"],
+            )
+            for s in status["services"]
+        ]
+        notice = pick(config.display.notice_zh, config.display.notice_en)
+        live = notices(self.core)
+        if live:
+            notice = pick(live[-1]["text_zh"], live[-1]["text_en"])
+        problem = ""
+        for device, (state, reason) in self.devices.states.items():
+            if "printer" in device and state != "online":
+                problem = device_reason_text(reason or state)
+        citizen = self._citizen.name_masked if self._citizen else None
+        self.home_changed.emit(
+            HomeVM(pick(config.name_zh, config.name_en), tiles, citizen, notice, problem)
+        )
+
+    def _service_name(self, code: str, chinese: bool | None = None) -> str:
+        service = self.core.config().service(code)
+        if service is None:
+            return code
+        if chinese:
+            return service.name_zh
+        return self.languages.pick(service.name_zh, service.name_en)
+
+    def _slip(self, view: dict[str, Any]) -> SlipVM:
+        issued = dt.datetime.fromisoformat(view["issued_at"])
+        return SlipVM(
+            number=view["number"],
+            service_name=self._service_name(view["service"]),
+            people_ahead=view["people_ahead"],
+            estimated_wait_min=view["estimated_wait_min"],
+            windows=view.get("windows_serving", []),
+            priority=view["priority"],
+            issued_at=issued.strftime("%H:%M"),
+            citizen=view.get("citizen"),
+        )
+
+    # ---- taking a ticket ----------------------------------------------------------------
+    def take(self, service: str) -> bool:
+        """A tap on a service (with the swiped card, if any)."""
+        citizen = None
+        if self._citizen is not None:
+            card = self._citizen
+            citizen = c.Citizen(card.citizen_hash, card.name_masked, card.birth_date)
+        channel = "idcard" if citizen else "button"
+        return self._issue(c.IssueTicket(service, citizen=citizen, channel=channel))
+
+    def _issue(self, command: c.IssueTicket | c.CheckIn) -> bool:
+        try:
+            view = self.core.issue(command)
+        except HallError as exc:
+            self.message.emit(hall_error_text(exc))
+            return False
+        except TimeoutError:
+            self.message.emit(error_text("timeout"))
+            return False
+        view = dict(view)
+        config = self.core.config()
+        view["windows_serving"] = config.windows_serving(view["service"])
+        if self._citizen is not None:
+            view["citizen"] = self._citizen.name_masked
+        self._citizen = None
+        layout = self._layout(view)
+        self._last = (view, layout)
+        self.ticket_shown.emit(self._slip(view))
+        self._start_print(layout)
+        return True
+
+    def _layout(self, view: dict[str, Any]) -> SlipLayout:
+        config = self.core.config()
+        windows = "、".join(str(w) for w in view["windows_serving"])
+        return SlipLayout(
+            hall_name=config.name_zh,
+            service_name=self._service_name(view["service"], chinese=True),
+            number=view["number"],
+            people_ahead=view["people_ahead"],
+            estimated_wait_min=view["estimated_wait_min"],
+            issued_at=dt.datetime.fromisoformat(view["issued_at"]),
+            windows=f"{windows}号窗口" if windows else "",
+            qr_payload=f"{TICKET_QR_PREFIX}{view['business_date']}:{view['number']}",
+            notice=("请留意叫号和语音播报", "过号请到窗口说明情况"),
+        )
+
+    def _set_print(self, state: str, reason: str | None = None) -> None:
+        assert self._last is not None
+        self._print_reason = reason
+        vm = PrintVM(self._last[1].number, state, device_reason_text(reason))
+        self._print = vm
+        self.print_changed.emit(vm)
+
+    def _start_print(self, layout: SlipLayout) -> None:
+        if not self.devices.has_printer():
+            self._set_print("none")
+            return
+        self._set_print("printing")
+        number = layout.number
+
+        def done(result: PrintOutcome | None, exc: BaseException | None) -> None:
+            if self._last is None or self._last[1].number != number:
+                return  # a newer ticket is on screen
+            if exc is not None or result is None:
+                log.warning("print of %s failed: %s", number, exc)
+                self._set_print("failed", "error")
+            elif result.ok:
+                self._set_print("printed", result.reason)
+            else:
+                self._set_print("failed", result.reason)
+
+        self._printer.run(lambda: self.devices.print_ticket(layout), done)
+
+    def reprint(self) -> None:
+        if self._last is not None:
+            self._start_print(self._last[1])
+
+    def reprint_number(
+        self, number: str, done: Callable[[PrintOutcome], None] | None = None
+    ) -> None:
+        """Reprint a ticket's slip (from a window station); the kiosk screen is left alone."""
+        view = self.core.ticket(number)
+        if view is None or not self.devices.has_printer():
+            if done is not None:
+                done(PrintOutcome(False, "no_printer" if view else "unknown_ticket"))
+            return
+        view = dict(view)
+        view["windows_serving"] = self.core.config().windows_serving(view["service"])
+        layout = self._layout(view)
+
+        def finished(result: PrintOutcome | None, exc: BaseException | None) -> None:
+            if done is not None:
+                done(result if result is not None else PrintOutcome(False, "error"))
+
+        self._printer.run(lambda: self.devices.print_ticket(layout), finished)
+
+    # ---- ID card and scanner ------------------------------------------------------------
+    def on_card(self, card: CardRead) -> None:
+        """A swiped card: the next service tapped is taken for this citizen."""
+        self._citizen = card
+        self.go_home.emit()
+        self.refresh()
+
+    def clear_citizen(self) -> None:
+        self._citizen = None
+        self.refresh()
+
+    def on_code(self, text: str) -> None:
+        text = text.strip()
+        if text.startswith(TICKET_QR_PREFIX):
+            self.show_progress(text.rsplit(":", 1)[-1])
+            return
+        if not text or len(text) > 256 or not text.isprintable():
+            self.message.emit(error_text("unknown_appointment"))
+            return
+        citizen = None
+        if self._citizen is not None:
+            card = self._citizen
+            citizen = c.Citizen(card.citizen_hash, card.name_masked, card.birth_date)
+        self._issue(c.CheckIn(text, citizen=citizen))
+
+    def show_progress(self, number: str) -> None:
+        view = self.core.ticket(number)
+        if view is None:
+            self.message.emit(error_text("unknown_ticket"))
+            return
+        self.progress_shown.emit(
+            ProgressVM(
+                number=view["number"],
+                service_name=self._service_name(view["service"]),
+                state=view["state"],
+                people_ahead=view["people_ahead"],
+                estimated_wait_min=view["estimated_wait_min"],
+                window=view["window"],
+            )
+        )
+
+    # ---- guides -------------------------------------------------------------------------
+    def guide(self, code: str) -> None:
+        config = self.core.config()
+        service = config.service(code)
+        if service is None:
+            self.message.emit(error_text("unknown_service"))
+            return
+        g, pick = service.guide, self.languages.pick
+        zh = self.languages.is_chinese()
+        self.guide_shown.emit(
+            GuideVM(
+                code=code,
+                name=pick(service.name_zh, service.name_en),
+                materials=list(g.materials_zh if zh or not g.materials_en else g.materials_en),
+                time_limit=pick(g.time_limit_zh, g.time_limit_en),
+                fee=pick(g.fee_zh, g.fee_en),
+                windows=config.windows_serving(code),
+                sample_forms=[self._form_path(f) for f in g.sample_forms],
+            )
+        )
+
+    def _form_path(self, name: str) -> str:
+        from pathlib import Path
+
+        path = Path(name)
+        if not path.is_absolute() and self.config_dir:
+            path = Path(self.config_dir) / path
+        return str(path)
+
+    def idle(self) -> None:
+        """Nobody touched the kiosk for a while: back to the home screen, card forgotten."""
+        self._citizen = None
+        self._last = None
+        self._print = None
+        self.go_home.emit()
+        self.refresh()
+
+    def close(self) -> None:
+        self._printer.shutdown()

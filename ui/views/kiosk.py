@@ -1,0 +1,538 @@
+"""Self-service kiosk (自助取号机): big touch targets, the number always on screen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QDateTime, QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QApplication,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ui.messages import fill, ticket_state_text, windows_text
+from ui.presenters.kiosk import GuideVM, HomeVM, KioskPresenter, PrintVM, ProgressVM, SlipVM
+from ui.views.common import BLUE, GREEN, RED, Screen, label
+
+IDLE_HOME_S = 60
+TICKET_HOME_S = 30
+MESSAGE_S = 8
+
+
+def _style(scale: float) -> str:
+    def px(size: int) -> str:
+        return f"{round(size * scale)}px"
+
+    return f"""
+    QWidget#kiosk {{ background: #eef3f9; }}
+    QLabel {{ color: #15253b; font-size: {px(30)}; }}
+    QWidget#header {{ background: {BLUE}; }}
+    QLabel#hallName {{ color: white; font-size: {px(46)}; font-weight: bold; }}
+    QLabel#clock {{ color: white; font-size: {px(30)}; }}
+    QPushButton#headerButton {{ color: white; background: transparent; border: 2px solid white;
+        border-radius: 12px; font-size: {px(28)}; padding: 10px 22px; }}
+    QLabel#prompt {{ font-size: {px(44)}; font-weight: bold; color: {BLUE}; }}
+    QPushButton#service {{ background: white; border: 3px solid {BLUE}; border-radius: 24px;
+        color: #15253b; font-size: {px(40)}; font-weight: bold; padding: 20px; }}
+    QPushButton#service:pressed {{ background: #d6e6fa; }}
+    QPushButton#service:disabled {{ border-color: #b0b8c4; color: #8a94a3; background: #f2f4f7; }}
+    QPushButton#big {{ background: {BLUE}; color: white; border-radius: 20px;
+        font-size: {px(36)}; padding: 22px 30px; }}
+    QPushButton#bigGhost {{ background: white; color: {BLUE}; border: 3px solid {BLUE};
+        border-radius: 20px; font-size: {px(34)}; padding: 20px 28px; }}
+    QLabel#hint {{ font-size: {px(30)}; color: #3b4b61; }}
+    QLabel#citizen {{ background: #fff4d6; border: 2px solid #e0a800; border-radius: 14px;
+        font-size: {px(34)}; padding: 16px; }}
+    QLabel#message {{ background: {RED}; color: white; border-radius: 14px;
+        font-size: {px(34)}; padding: 18px; }}
+    QLabel#notice {{ background: #dfe9f5; color: #15253b; font-size: {px(28)}; padding: 14px; }}
+    QLabel#yourNumber {{ font-size: {px(44)}; color: #3b4b61; }}
+    QLabel#number {{ font-size: {px(260)}; font-weight: bold; color: {BLUE}; }}
+    QLabel#slipService {{ font-size: {px(52)}; font-weight: bold; }}
+    QLabel#slipLine {{ font-size: {px(40)}; }}
+    QLabel#priority {{ background: {GREEN}; color: white; border-radius: 12px;
+        font-size: {px(34)}; padding: 8px 20px; }}
+    QLabel#printOk {{ color: {GREEN}; font-size: {px(38)}; }}
+    QLabel#printBad {{ background: #fdecea; color: {RED}; border: 3px solid {RED};
+        border-radius: 14px; font-size: {px(38)}; font-weight: bold; padding: 16px; }}
+    QLabel#guideTitle {{ font-size: {px(52)}; font-weight: bold; color: {BLUE}; }}
+    QLabel#guideHead {{ font-size: {px(38)}; font-weight: bold; margin-top: 18px; }}
+    QLabel#guideItem {{ font-size: {px(34)}; }}
+    QPushButton#tab {{ background: white; color: {BLUE}; border: 2px solid {BLUE};
+        border-radius: 14px; font-size: {px(30)}; padding: 12px 18px; }}
+    QPushButton#tab:checked {{ background: {BLUE}; color: white; }}
+    """
+
+
+class KioskView(Screen):
+    def __init__(self, presenter: KioskPresenter, idle_s: int = IDLE_HOME_S) -> None:
+        super().__init__()
+        self.presenter = presenter
+        self.setObjectName("kiosk")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.large_font = False
+        self._home: HomeVM | None = None
+        self._slip: SlipVM | None = None
+        self._print: PrintVM | None = None
+        self._guide: GuideVM | None = None
+        self._progress: ProgressVM | None = None
+        self._service_buttons: dict[str, QPushButton] = {}
+        self._countdown = 0
+
+        root = QVBoxLayout(self)
+        root.setContentsMargins(0, 0, 0, 0)
+        root.setSpacing(0)
+        root.addWidget(self._build_header())
+        self.message = label("", "message", Qt.AlignmentFlag.AlignCenter)
+        self.message.setWordWrap(True)
+        self.message.hide()
+        body = QWidget()
+        body_layout = QVBoxLayout(body)
+        body_layout.setContentsMargins(40, 24, 40, 24)
+        body_layout.addWidget(self.message)
+        self.pages = QStackedWidget()
+        body_layout.addWidget(self.pages, 1)
+        root.addWidget(body, 1)
+        self.notice = label("", "notice")
+        self.notice.setWordWrap(True)
+        root.addWidget(self.notice)
+
+        self.home_page = self._build_home()
+        self.ticket_page = self._build_ticket()
+        self.guide_page = self._build_guide()
+        self.progress_page = self._build_progress()
+        for page in (self.home_page, self.ticket_page, self.guide_page, self.progress_page):
+            self.pages.addWidget(page)
+
+        self.idle_timer = QTimer(self)
+        self.idle_timer.setSingleShot(True)
+        self.idle_timer.setInterval(idle_s * 1000)
+        self.idle_timer.timeout.connect(presenter.idle)
+        self.tick = QTimer(self)
+        self.tick.setInterval(1000)
+        self.tick.timeout.connect(self._on_tick)
+        self.tick.start()
+        self.message_timer = QTimer(self)
+        self.message_timer.setSingleShot(True)
+        self.message_timer.setInterval(MESSAGE_S * 1000)
+        self.message_timer.timeout.connect(self.message.hide)
+        QApplication.instance().installEventFilter(self)  # any touch restarts the idle timer
+
+        presenter.home_changed.connect(self.show_home_vm)
+        presenter.ticket_shown.connect(self.show_ticket)
+        presenter.print_changed.connect(self.show_print)
+        presenter.guide_shown.connect(self.show_guide)
+        presenter.progress_shown.connect(self.show_progress)
+        presenter.message.connect(self.show_message)
+        presenter.go_home.connect(self.go_home)
+        self.setStyleSheet(_style(1.0))
+        self.retranslate()
+
+    # ---- building -----------------------------------------------------------------------
+    def _build_header(self) -> QWidget:
+        header = QWidget()
+        header.setObjectName("header")
+        header.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        layout = QHBoxLayout(header)
+        layout.setContentsMargins(36, 20, 36, 20)
+        self.hall_name = label("", "hallName")
+        self.clock = label("", "clock")
+        self.large_button = QPushButton()
+        self.large_button.setObjectName("headerButton")
+        self.large_button.clicked.connect(self.toggle_large_font)
+        self.language_button = QPushButton()
+        self.language_button.setObjectName("headerButton")
+        self.language_button.clicked.connect(self.presenter.languages.toggle)
+        layout.addWidget(self.hall_name, 1)
+        layout.addWidget(self.clock)
+        layout.addSpacing(20)
+        layout.addWidget(self.large_button)
+        layout.addWidget(self.language_button)
+        return header
+
+    def _build_home(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setSpacing(22)
+        self.prompt = label("", "prompt", Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(self.prompt)
+        self.citizen_row = QWidget()
+        row = QHBoxLayout(self.citizen_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.citizen = label("", "citizen")
+        self.citizen.setWordWrap(True)
+        self.citizen_cancel = QPushButton()
+        self.citizen_cancel.setObjectName("bigGhost")
+        self.citizen_cancel.clicked.connect(self.presenter.clear_citizen)
+        row.addWidget(self.citizen, 1)
+        row.addWidget(self.citizen_cancel)
+        self.citizen_row.hide()
+        layout.addWidget(self.citizen_row)
+        self.grid_host = QWidget()
+        self.grid = QGridLayout(self.grid_host)
+        self.grid.setSpacing(26)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.grid_host, 1)
+        self.card_hint = label("", "hint")
+        self.card_hint.setWordWrap(True)
+        self.qr_hint = label("", "hint")
+        self.qr_hint.setWordWrap(True)
+        layout.addWidget(self.card_hint)
+        layout.addWidget(self.qr_hint)
+        self.printer_problem = label("", "printBad")
+        self.printer_problem.setWordWrap(True)
+        self.printer_problem.hide()
+        layout.addWidget(self.printer_problem)
+        buttons = QHBoxLayout()
+        self.guide_button = QPushButton()
+        self.guide_button.setObjectName("bigGhost")
+        self.guide_button.clicked.connect(self._open_guide)
+        self.progress_button = QPushButton()
+        self.progress_button.setObjectName("bigGhost")
+        self.progress_button.clicked.connect(self._open_progress_hint)
+        buttons.addWidget(self.guide_button)
+        buttons.addWidget(self.progress_button)
+        layout.addLayout(buttons)
+        return page
+
+    def _build_ticket(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setSpacing(18)
+        center = Qt.AlignmentFlag.AlignCenter
+        self.your_number = label("", "yourNumber", center)
+        self.number = label("", "number", center)
+        self.slip_service = label("", "slipService", center)
+        self.priority = label("", "priority", center)
+        self.slip_ahead = label("", "slipLine", center)
+        self.slip_windows = label("", "slipLine", center)
+        self.slip_windows.setWordWrap(True)
+        self.print_state = label("", "printOk", center)
+        self.print_state.setWordWrap(True)
+        self.reprint_button = QPushButton()
+        self.reprint_button.setObjectName("big")
+        self.reprint_button.clicked.connect(self.presenter.reprint)
+        self.done_button = QPushButton()
+        self.done_button.setObjectName("bigGhost")
+        self.done_button.clicked.connect(self.presenter.idle)
+        layout.addStretch(1)
+        for widget in (self.your_number, self.number, self.slip_service):
+            layout.addWidget(widget)
+        layout.addWidget(self.priority, 0, center)
+        for widget in (self.slip_ahead, self.slip_windows):
+            layout.addWidget(widget)
+        layout.addSpacing(20)
+        layout.addWidget(self.print_state)
+        layout.addWidget(self.reprint_button, 0, center)
+        layout.addStretch(1)
+        layout.addWidget(self.done_button, 0, center)
+        return page
+
+    def _build_guide(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        self.guide_tabs = QHBoxLayout()
+        layout.addLayout(self.guide_tabs)
+        self._guide_tab_buttons: dict[str, QPushButton] = {}
+        self.guide_title = label("", "guideTitle")
+        self.guide_materials_head = label("", "guideHead")
+        self.guide_materials = label("", "guideItem")
+        self.guide_materials.setWordWrap(True)
+        self.guide_time_head = label("", "guideHead")
+        self.guide_time = label("", "guideItem")
+        self.guide_fee_head = label("", "guideHead")
+        self.guide_fee = label("", "guideItem")
+        self.guide_windows_head = label("", "guideHead")
+        self.guide_windows = label("", "guideItem")
+        self.guide_forms_head = label("", "guideHead")
+        self.guide_forms = QHBoxLayout()
+        for widget in (
+            self.guide_title,
+            self.guide_materials_head,
+            self.guide_materials,
+            self.guide_time_head,
+            self.guide_time,
+            self.guide_fee_head,
+            self.guide_fee,
+            self.guide_windows_head,
+            self.guide_windows,
+            self.guide_forms_head,
+        ):
+            layout.addWidget(widget)
+        layout.addLayout(self.guide_forms)
+        layout.addStretch(1)
+        self.guide_take = QPushButton()
+        self.guide_take.setObjectName("big")
+        self.guide_take.clicked.connect(self._take_from_guide)
+        self.guide_back = QPushButton()
+        self.guide_back.setObjectName("bigGhost")
+        self.guide_back.clicked.connect(self.go_home)
+        row = QHBoxLayout()
+        row.addWidget(self.guide_back)
+        row.addWidget(self.guide_take)
+        layout.addLayout(row)
+        return page
+
+    def _build_progress(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        center = Qt.AlignmentFlag.AlignCenter
+        self.progress_title = label("", "yourNumber", center)
+        self.progress_number = label("", "number", center)
+        self.progress_service = label("", "slipService", center)
+        self.progress_state = label("", "slipLine", center)
+        self.progress_line = label("", "slipLine", center)
+        self.progress_line.setWordWrap(True)
+        self.progress_back = QPushButton()
+        self.progress_back.setObjectName("bigGhost")
+        self.progress_back.clicked.connect(self.go_home)
+        layout.addStretch(1)
+        for widget in (
+            self.progress_title,
+            self.progress_number,
+            self.progress_service,
+            self.progress_state,
+            self.progress_line,
+        ):
+            layout.addWidget(widget)
+        layout.addStretch(1)
+        layout.addWidget(self.progress_back, 0, center)
+        return page
+
+    # ---- texts --------------------------------------------------------------------------
+    def retranslate(self) -> None:
+        self.large_button.setText(
+            self.tr("Normal text") if self.large_font else self.tr("Large text")
+        )
+        self.language_button.setText("English" if self.presenter.languages.is_chinese() else "中文")
+        self.prompt.setText(self.tr("Please choose a service"))
+        self.citizen_cancel.setText(self.tr("Cancel"))
+        self.card_hint.setText(
+            self.tr("ID card: place your card on the reader, then choose a service")
+        )
+        self.qr_hint.setText(self.tr("Appointment: scan the QR code of your booking to check in"))
+        self.guide_button.setText(self.tr("Service guides"))
+        self.progress_button.setText(self.tr("My ticket's progress"))
+        self.your_number.setText(self.tr("Your number"))
+        self.reprint_button.setText(self.tr("Print again"))
+        self.guide_materials_head.setText(self.tr("Required materials"))
+        self.guide_time_head.setText(self.tr("Time limit"))
+        self.guide_fee_head.setText(self.tr("Fee"))
+        self.guide_windows_head.setText(self.tr("Where"))
+        self.guide_forms_head.setText(self.tr("Sample forms"))
+        self.guide_take.setText(self.tr("Take a ticket for this service"))
+        self.guide_back.setText(self.tr("Back"))
+        self.progress_title.setText(self.tr("Ticket progress"))
+        self.progress_back.setText(self.tr("Back"))
+        self._on_tick()
+        if self._home is not None:
+            self.show_home_vm(self._home)
+        if self._slip is not None:
+            self.show_ticket(self._slip, switch=False)
+        if self._print is not None:
+            self.show_print(self._print)
+        self._update_done_button()
+
+    def _on_tick(self) -> None:
+        fmt = "yyyy-MM-dd HH:mm" if self.presenter.languages.is_chinese() else "d MMM yyyy HH:mm"
+        self.clock.setText(QDateTime.currentDateTime().toString(fmt))
+        if self.pages.currentWidget() is self.ticket_page and self._countdown > 0:
+            self._countdown -= 1
+            self._update_done_button()
+            if self._countdown == 0:
+                self.presenter.idle()
+
+    def _update_done_button(self) -> None:
+        self.done_button.setText(fill(self.tr("Done ({seconds} s)"), seconds=str(self._countdown)))
+
+    # ---- presenter → screen -------------------------------------------------------------
+    def show_home_vm(self, vm: HomeVM) -> None:
+        self._home = vm
+        self.hall_name.setText(vm.hall_name)
+        self.notice.setText(vm.notice)
+        self.notice.setVisible(bool(vm.notice))
+        if vm.citizen:
+            self.citizen.setText(
+                self.tr("ID card read: {name}. Please choose a service.").replace(
+                    "{name}", vm.citizen
+                )
+            )
+            self.citizen_row.show()
+        else:
+            self.citizen_row.hide()
+        if vm.printer_problem:
+            self.printer_problem.setText(
+                self.tr("Ticket printer: {problem}. Your number is still shown on screen.").replace(
+                    "{problem}", vm.printer_problem
+                )
+            )
+        self.printer_problem.setVisible(bool(vm.printer_problem))
+        codes = [t.code for t in vm.tiles]
+        if codes != list(self._service_buttons):
+            for button in self._service_buttons.values():
+                button.deleteLater()
+            self._service_buttons = {}
+            for i, tile in enumerate(vm.tiles):
+                button = QPushButton()
+                button.setObjectName("service")
+                button.setMinimumHeight(220)
+                button.clicked.connect(lambda _=False, code=tile.code: self.presenter.take(code))
+                self.grid.addWidget(button, i // 2, i % 2)
+                self._service_buttons[tile.code] = button
+        for tile in vm.tiles:
+            button = self._service_buttons[tile.code]
+            if tile.sold_out:
+                line = self.tr("Today's numbers are all taken")
+            elif not tile.open_now:
+                line = self.tr("Not open now")
+            else:
+                line = fill(self.tr("{n} waiting"), n=str(tile.waiting))
+            button.setText(f"{tile.name}\n{line}")
+            button.setEnabled(tile.open_now and not tile.sold_out)
+
+    def show_ticket(self, vm: SlipVM, switch: bool = True) -> None:
+        self._slip = vm
+        self.number.setText(vm.number)
+        self.slip_service.setText(vm.service_name)
+        self.priority.setText(self.tr("Priority (green channel)"))
+        self.priority.setVisible(vm.priority != "none")
+        self.slip_ahead.setText(
+            fill(
+                self.tr("{n} people ahead · about {m} min"),
+                n=str(vm.people_ahead),
+                m=str(vm.estimated_wait_min),
+            )
+        )
+        self.slip_windows.setText(
+            self.tr("Please listen for your number and go to {windows}").replace(
+                "{windows}", windows_text(vm.windows)
+            )
+        )
+        if switch:
+            self.message.hide()
+            self._countdown = TICKET_HOME_S
+            self._update_done_button()
+            self.pages.setCurrentWidget(self.ticket_page)
+
+    def show_print(self, vm: PrintVM) -> None:
+        self._print = vm
+        failed = vm.state == "failed"
+        texts = {
+            "printing": self.tr("Printing your ticket…"),
+            "printed": self.tr("Please take your ticket slip"),
+            "none": self.tr("Please remember your number"),
+            "failed": fill(
+                self.tr(
+                    "Printer problem: {reason}. Please remember number {number}, or print again."
+                ),
+                reason=vm.reason,
+                number=vm.number,
+            ),
+        }
+        self.print_state.setObjectName("printBad" if failed else "printOk")
+        self.print_state.setStyleSheet("")  # re-polish with the new object name
+        self.print_state.style().unpolish(self.print_state)
+        self.print_state.style().polish(self.print_state)
+        self.print_state.setText(texts.get(vm.state, ""))
+        self.reprint_button.setVisible(failed)
+
+    def show_guide(self, vm: GuideVM) -> None:
+        self._guide = vm
+        self.guide_title.setText(vm.name)
+        self.guide_materials.setText("\n".join(f"{i}. {m}" for i, m in enumerate(vm.materials, 1)))
+        self.guide_time.setText(vm.time_limit or "—")
+        self.guide_fee.setText(vm.fee or "—")
+        self.guide_windows.setText(windows_text(vm.windows))
+        while self.guide_forms.count():
+            item = self.guide_forms.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        shown = 0
+        for path in vm.sample_forms:
+            if Path(path).exists():
+                image = QLabel()
+                image.setPixmap(QPixmap(path).scaledToHeight(360))
+                self.guide_forms.addWidget(image)
+                shown += 1
+        self.guide_forms_head.setVisible(shown > 0)
+        if self._home is not None:
+            self._build_guide_tabs(vm.code)
+        self.pages.setCurrentWidget(self.guide_page)
+
+    def _build_guide_tabs(self, current: str) -> None:
+        assert self._home is not None
+        while self.guide_tabs.count():
+            item = self.guide_tabs.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        for tile in self._home.tiles:
+            button = QPushButton(tile.name)
+            button.setObjectName("tab")
+            button.setCheckable(True)
+            button.setChecked(tile.code == current)
+            button.clicked.connect(lambda _=False, code=tile.code: self.presenter.guide(code))
+            self.guide_tabs.addWidget(button)
+
+    def show_progress(self, vm: ProgressVM) -> None:
+        self._progress = vm
+        self.progress_number.setText(vm.number)
+        self.progress_service.setText(vm.service_name)
+        self.progress_state.setText(ticket_state_text(vm.state))
+        if vm.state == "waiting":
+            line = fill(
+                self.tr("{n} people ahead · about {m} min"),
+                n=str(vm.people_ahead),
+                m=str(vm.estimated_wait_min),
+            )
+        elif vm.window is not None and vm.state in ("called", "serving"):
+            line = fill(self.tr("Please go to window {window}"), window=str(vm.window))
+        else:
+            line = ""
+        self.progress_line.setText(line)
+        self.pages.setCurrentWidget(self.progress_page)
+
+    def show_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+        self.message_timer.start()
+
+    def go_home(self) -> None:
+        self._slip = None
+        self._print = None
+        self.pages.setCurrentWidget(self.home_page)
+
+    # ---- local UI state -----------------------------------------------------------------
+    def _open_guide(self) -> None:
+        if self._home and self._home.tiles:
+            self.presenter.guide(self._home.tiles[0].code)
+
+    def _take_from_guide(self) -> None:
+        if self._guide is not None:
+            self.presenter.take(self._guide.code)
+
+    def _open_progress_hint(self) -> None:
+        self.show_message(self.tr("Scan the QR code on your ticket slip to see its progress"))
+
+    def toggle_large_font(self) -> None:
+        self.large_font = not self.large_font
+        self.setStyleSheet(_style(1.3 if self.large_font else 1.0))
+        self.retranslate()
+
+    def service_button(self, code: str) -> QPushButton:
+        return self._service_buttons[code]
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in (
+            QEvent.Type.MouseButtonPress,
+            QEvent.Type.KeyPress,
+            QEvent.Type.TouchBegin,
+        ):
+            self.idle_timer.start()
+        return False
