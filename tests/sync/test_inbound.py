@@ -1,0 +1,313 @@
+"""What comes down from central: applied through the core when valid, refused with a reason
+(and nothing changed) when not."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from agent.config import HallConfig, load_hall_config
+from agent.node_runtime import Node
+from agent.runtime import CoreRuntime
+from sync import contract as ct
+from sync.central import CentralIngest, CentralStore
+from sync.inbound import InboundHandler
+from sync.mqtt import new_client, parse_broker_url
+from sync.service import SyncSettings, start_sync
+from sync.signing import CENTRAL_PUBLIC_KEY_FILE, generate_key, make_body, public_pem, sign_body
+from tests.sync.conftest import Broker, issue_tickets, make_node, wait_until
+
+KEY = generate_key()
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Node:
+    n = make_node(tmp_path / "node")
+    (n.data.root / CENTRAL_PUBLIC_KEY_FILE).write_bytes(public_pem(KEY))
+    return n
+
+
+@pytest.fixture
+def runtime(node: Node) -> Iterator[CoreRuntime]:
+    rt = node.runtime().start()
+    try:
+        yield rt
+    finally:
+        rt.stop()
+
+
+@pytest.fixture
+def handler(node: Node, runtime: CoreRuntime) -> InboundHandler:
+    return InboundHandler(
+        runtime, node.hall.hall_id, node.node.node_id, KEY.public_key(), node.data.hall_config
+    )
+
+
+def renamed(node: Node, name: str) -> HallConfig:
+    return node.hall.model_copy(update={"name_zh": name})
+
+
+def signed(node: Node, kind: str, version: int, data: dict[str, Any], **kw: Any) -> bytes:
+    key: Ed25519PrivateKey = kw.pop("key", KEY)
+    return sign_body(
+        key, make_body(kind, kw.pop("hall_id", node.hall.hall_id), version, data, **kw)
+    )
+
+
+def config_data(node: Node, name: str = "新名字便民服务中心") -> dict[str, Any]:
+    return renamed(node, name).model_dump(mode="json")
+
+
+def snapshot(node: Node, runtime: CoreRuntime) -> tuple[Any, ...]:
+    def read(store: Any) -> tuple[Any, ...]:
+        events = store.conn.execute("SELECT COUNT(*), MAX(seq) FROM events").fetchone()
+        meta = store.conn.execute("SELECT * FROM meta ORDER BY key").fetchall()
+        return events, meta, store.config.name_zh, store.state.config_version
+
+    return (*runtime.query(read), node.data.hall_config.read_bytes())
+
+
+# ---- applied -------------------------------------------------------------------------------
+def test_valid_config_is_applied_and_written_to_hall_yaml(
+    node: Node, runtime: CoreRuntime, handler: InboundHandler
+) -> None:
+    topic = ct.config_topic(node.hall.hall_id)
+    outcome = handler.handle(topic, signed(node, "hall_config", 3, config_data(node)))
+    assert (outcome.accepted, outcome.code, outcome.version) == (True, "applied", 3)
+    assert runtime.query(lambda s: (s.config.name_zh, s.state.config_version)) == (
+        "新名字便民服务中心",
+        3,
+    )
+    assert load_hall_config(node.data.hall_config) == renamed(node, "新名字便民服务中心")
+    # the retained copy arrives again on every reconnect: a duplicate, not a refusal
+    again = handler.handle(topic, signed(node, "hall_config", 3, config_data(node)))
+    assert (again.accepted, again.code) == (True, "duplicate")
+    older = handler.handle(topic, signed(node, "hall_config", 2, config_data(node, "旧")))
+    assert (older.accepted, older.code) == (False, "stale_version")
+    assert runtime.query(lambda s: s.config.name_zh) == "新名字便民服务中心"
+
+
+def test_roster_and_notice_are_applied_once(
+    node: Node, runtime: CoreRuntime, handler: InboundHandler
+) -> None:
+    start = dt.datetime(2030, 5, 6, 9, 0, tzinfo=dt.UTC)
+    roster = {
+        "roster_id": "r-2030-05-06",
+        "entries": [
+            {
+                "code": "APPT-1",
+                "service": "household",
+                "slot_start": start.isoformat(),
+                "slot_end": (start + dt.timedelta(minutes=30)).isoformat(),
+                "citizen_name": "张*",
+            }
+        ],
+    }
+    topic = ct.roster_topic(node.hall.hall_id)
+    assert handler.handle(topic, signed(node, "roster", 1, roster)).code == "applied"
+    assert handler.handle(topic, signed(node, "roster", 1, roster)).code == "duplicate"
+    codes = runtime.query(lambda s: s.conn.execute("SELECT code FROM appointments").fetchall())
+    assert codes == [("APPT-1",)]
+
+    notice = {"notice_id": "n1", "text_zh": "今天下午停电检修", "text_en": "Power cut at 3 pm"}
+    n_topic = ct.notice_topic(node.hall.hall_id, "n1")
+    assert handler.handle(n_topic, signed(node, "notice", 1, notice)).code == "applied"
+    assert runtime.query(lambda s: s.state.notices["n1"]["text_zh"]) == "今天下午停电检修"
+
+
+# ---- refused -------------------------------------------------------------------------------
+def _too_large(node: Node) -> tuple[str, bytes]:
+    data = config_data(node)
+    data["display"] = {"notice_zh": "很" * 200_000}
+    return ct.config_topic(node.hall.hall_id), signed(node, "hall_config", 5, data)
+
+
+def _tampered(node: Node) -> tuple[str, bytes]:
+    envelope = json.loads(signed(node, "hall_config", 5, config_data(node)))
+    envelope["body"] = envelope["body"].replace("新名字", "坏名字")
+    return ct.config_topic(node.hall.hall_id), json.dumps(envelope).encode()
+
+
+def _unsigned(node: Node) -> tuple[str, bytes]:
+    envelope = json.loads(signed(node, "hall_config", 5, config_data(node)))
+    del envelope["signature"]
+    return ct.config_topic(node.hall.hall_id), json.dumps(envelope).encode()
+
+
+def _envelope_v2(node: Node) -> tuple[str, bytes]:
+    envelope = json.loads(signed(node, "hall_config", 5, config_data(node)))
+    envelope["schema_version"] = 2
+    return ct.config_topic(node.hall.hall_id), json.dumps(envelope).encode()
+
+
+def _body_v2(node: Node) -> tuple[str, bytes]:
+    body = make_body("hall_config", node.hall.hall_id, 5, config_data(node))
+    body["schema_version"] = 2
+    return ct.config_topic(node.hall.hall_id), sign_body(KEY, body)
+
+
+def _bad_config(node: Node) -> tuple[str, bytes]:
+    data = config_data(node)
+    data["windows"][0]["services"] = ["no-such-service"]
+    return ct.config_topic(node.hall.hall_id), signed(node, "hall_config", 5, data)
+
+
+def _roster_unknown_service(node: Node) -> tuple[str, bytes]:
+    start = dt.datetime(2030, 5, 6, 9, 0, tzinfo=dt.UTC)
+    entry = {
+        "code": "X",
+        "service": "astrology",
+        "slot_start": start.isoformat(),
+        "slot_end": (start + dt.timedelta(hours=1)).isoformat(),
+    }
+    data = {"roster_id": "r", "entries": [entry]}
+    return ct.roster_topic(node.hall.hall_id), signed(node, "roster", 1, data)
+
+
+REFUSALS: dict[str, tuple[Callable[[Node], tuple[str, bytes]], str]] = {
+    "malformed json": (
+        lambda n: (ct.config_topic(n.hall.hall_id), b'{"schema_version": 1,'),
+        "malformed_json",
+    ),
+    "not an object": (lambda n: (ct.config_topic(n.hall.hall_id), b"[1, 2]"), "malformed_json"),
+    "binary garbage": (
+        lambda n: (ct.config_topic(n.hall.hall_id), b"\xff\xfe\x00"),
+        "malformed_json",
+    ),
+    "wrong envelope schema version": (_envelope_v2, "wrong_schema_version"),
+    "wrong body schema version": (_body_v2, "wrong_schema_version"),
+    "oversized payload": (_too_large, "too_large"),
+    "unknown topic": (
+        lambda n: (
+            f"hall/v1/{n.hall.hall_id}/hall/firmware",
+            signed(n, "hall_config", 5, config_data(n)),
+        ),
+        "unknown_topic",
+    ),
+    "unsigned": (_unsigned, "unsigned"),
+    "signed by another key": (
+        lambda n: (
+            ct.config_topic(n.hall.hall_id),
+            signed(n, "hall_config", 5, config_data(n), key=generate_key()),
+        ),
+        "bad_signature",
+    ),
+    "body changed after signing": (_tampered, "bad_signature"),
+    "expired": (
+        lambda n: (
+            ct.config_topic(n.hall.hall_id),
+            signed(
+                n,
+                "hall_config",
+                5,
+                config_data(n),
+                issued_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=2),
+                expires_in=dt.timedelta(days=1),
+            ),
+        ),
+        "expired",
+    ),
+    "other hall": (
+        lambda n: (
+            ct.config_topic(n.hall.hall_id),
+            signed(n, "hall_config", 5, config_data(n), hall_id="other-hall"),
+        ),
+        "wrong_target",
+    ),
+    "roster on the config topic": (
+        lambda n: (
+            ct.config_topic(n.hall.hall_id),
+            signed(n, "roster", 5, {"roster_id": "r", "entries": []}),
+        ),
+        "wrong_kind",
+    ),
+    "invalid hall config": (_bad_config, "invalid_data"),
+    "roster for an unknown service": (_roster_unknown_service, "refused_by_core.unknown_service"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_bad_inbound_is_refused_with_its_reason_and_changes_nothing(
+    case: str, node: Node, runtime: CoreRuntime, handler: InboundHandler
+) -> None:
+    make, code = REFUSALS[case]
+    topic, payload = make(node)
+    before = snapshot(node, runtime)
+    outcome = handler.handle(topic, payload)
+    assert (outcome.accepted, outcome.code) == (False, code), outcome.reason
+    assert outcome.reason
+    assert snapshot(node, runtime) == before
+
+
+def test_without_a_central_key_everything_signed_is_refused(
+    node: Node, runtime: CoreRuntime
+) -> None:
+    keyless = InboundHandler(
+        runtime, node.hall.hall_id, node.node.node_id, None, node.data.hall_config
+    )
+    before = snapshot(node, runtime)
+    payload = signed(node, "hall_config", 5, config_data(node))
+    outcome = keyless.handle(ct.config_topic(node.hall.hall_id), payload)
+    assert (outcome.accepted, outcome.code) == (False, "no_central_key")
+    assert snapshot(node, runtime) == before
+
+
+# ---- through the broker --------------------------------------------------------------------
+@pytest.mark.mqtt
+def test_retained_config_applied_over_mqtt_and_refusals_reported_upward(
+    broker: Broker, ingest: CentralIngest, node: Node, runtime: CoreRuntime, tmp_path: Path
+) -> None:
+    """GIVEN central publishes a signed config (retained) and a badly signed notice
+    THEN the node applies the config, refuses the notice, and central records both results;
+    a ``resync`` command makes the node resend its log, still stored once."""
+    issue_tickets(node, 12)
+    client = new_client("central-test", parse_broker_url(broker.url))
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    hall_id, node_id = node.hall.hall_id, node.node.node_id
+    try:
+        client.publish(
+            ct.config_topic(hall_id), signed(node, "hall_config", 7, config_data(node)), 1, True
+        ).wait_for_publish(5)
+        bad = signed(node, "notice", 1, {"notice_id": "n9", "text_zh": "假"}, key=generate_key())
+        client.publish(ct.notice_topic(hall_id, "n9"), bad, 1, True).wait_for_publish(5)
+
+        handle = start_sync(node, runtime, broker.url, SyncSettings(ack_timeout_s=2))
+        assert handle is not None
+        try:
+            assert wait_until(lambda: runtime.query(lambda s: s.state.config_version) == 7, 15)
+            assert handle.wait_synced(15)
+            db = CentralStore(tmp_path / "central.db")
+            assert wait_until(
+                lambda: db.conn.execute("SELECT COUNT(*) FROM results").fetchone()[0] >= 2, 10
+            )
+            results = db.conn.execute(
+                "SELECT topic, accepted, code FROM results ORDER BY accepted"
+            ).fetchall()
+            assert results == [
+                (ct.notice_topic(hall_id, "n9"), 0, "bad_signature"),
+                (ct.config_topic(hall_id), 1, "applied"),
+            ]
+            assert handle.status()["refused"][0]["code"] == "bad_signature"
+
+            before = ingest.stats().duplicates
+            command = signed(node, "command", 1, {"name": "resync", "from_seq": 1}, node_id=node_id)
+            client.publish(ct.command_topic(hall_id, node_id), command, 1).wait_for_publish(5)
+            total = runtime.query(lambda s: s.last_seq)
+            assert wait_until(lambda: ingest.stats().duplicates - before >= total, 15)
+            count = db.conn.execute(
+                "SELECT COUNT(*), MIN(seq), MAX(seq) FROM events WHERE node_id = ?", (node_id,)
+            ).fetchone()
+            assert count == (total, 1, total)
+            db.close()
+        finally:
+            handle.stop()
+    finally:
+        client.loop_stop()
+        client.disconnect()
