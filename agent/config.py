@@ -51,15 +51,16 @@ class OpeningHours(_Strict):
             raise ValueError("weekdays are 1 (Monday) to 7 (Sunday)")
         return value
 
+    @cached_property
+    def spans(self) -> list[tuple[dt.time, dt.time]]:
+        pairs = (period.partition("-") for period in self.periods)
+        return [(dt.time.fromisoformat(a), dt.time.fromisoformat(b)) for a, _, b in pairs]
+
     def is_open(self, local: dt.datetime) -> bool:
         if local.isoweekday() not in self.weekdays:
             return False
         now = local.time()
-        for period in self.periods:
-            start, _, end = period.partition("-")
-            if dt.time.fromisoformat(start) <= now <= dt.time.fromisoformat(end):
-                return True
-        return False
+        return any(start <= now <= end for start, end in self.spans)
 
 
 class Guide(_Strict):

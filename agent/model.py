@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import operator
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -79,7 +80,10 @@ class Ticket:
     score: int | None = None
 
     def as_row(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return dict(zip(TICKET_FIELDS, self.as_tuple(), strict=True))
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return _ticket_values(self)  # type: ignore[no-any-return]
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Ticket:
@@ -87,6 +91,10 @@ class Ticket:
         data["state"] = TicketState(data["state"])
         data["priority"] = Priority(data["priority"])
         return cls(**data)
+
+
+TICKET_FIELDS = tuple(f.name for f in dataclasses.fields(Ticket))
+_ticket_values = operator.attrgetter(*TICKET_FIELDS)
 
 
 @dataclass

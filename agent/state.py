@@ -30,7 +30,6 @@ class Touched:
 
     tickets: set[str] = field(default_factory=set)
     windows: set[int] = field(default_factory=set)
-    counters: set[str] = field(default_factory=set)
     evaluation: str | None = None
     device: str | None = None
     appointments: set[str] = field(default_factory=set)
@@ -121,7 +120,7 @@ class HallState:
             key = (ticket.citizen_hash, ticket.service)
             self.citizen_issued[key] = self.citizen_issued.get(key, 0) + 1
         self._add_waiting(ticket)
-        touched = Touched(tickets={ticket.id}, counters={ticket.service})
+        touched = Touched(tickets={ticket.id})
         if ticket.appointment_code in self.appointments:
             self.appointments[ticket.appointment_code]["ticket_id"] = ticket.id
             touched.appointments.add(ticket.appointment_code)

@@ -28,7 +28,7 @@ from agent.state import STICKY_EVENTS, HallState, Touched
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 30_000
-PROJECTION_TABLES = ("tickets", "windows", "counters", "evaluations", "devices", "appointments")
+PROJECTION_TABLES = ("tickets", "windows", "evaluations", "devices", "appointments")
 
 Clock = Callable[[], dt.datetime]
 
@@ -38,56 +38,28 @@ def utc_now() -> dt.datetime:
 
 
 def _migrate_1(db: sqlite_utils.Database) -> None:
-    db.table("events").create(
-        {
-            "node_id": str,
-            "seq": int,
-            "type": str,
-            "business_date": str,
-            "at": str,
-            "wall_time": str,
-            "payload": str,
-        },
-        pk=("node_id", "seq"),
+    # The two hot tables are clustered on their key (WITHOUT ROWID): one B-tree each, so a
+    # command writes as few pages as a plain insert into a keyed table.
+    db.execute(
+        "CREATE TABLE events (node_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL,"
+        " business_date TEXT NOT NULL, at TEXT NOT NULL, wall_time TEXT NOT NULL,"
+        " payload TEXT NOT NULL, PRIMARY KEY (node_id, seq)) WITHOUT ROWID"
     )
-    db.table("events").create_index(["business_date"])
-    db.table("events").create_index(["type"])
-    db.table("tickets").create(
-        {
-            "id": str,
-            "number": str,
-            "service": str,
-            "business_date": str,
-            "issued_at": str,
-            "state": str,
-            "priority": str,
-            "leg": int,
-            "previous_id": str,
-            "appointment_code": str,
-            "slot_start": str,
-            "slot_end": str,
-            "citizen_hash": str,
-            "citizen_name": str,
-            "channel": str,
-            "window": int,
-            "called_at": str,
-            "started_at": str,
-            "finished_at": str,
-            "recalls": int,
-            "call_index": int,
-            "no_show_call_index": int,
-            "score": int,
-        },
-        pk="id",
+    # Sticky events are rare: a partial index finds them without slowing every insert.
+    sticky = ", ".join(f"'{t}'" for t in STICKY_EVENTS)
+    db.execute(f"CREATE INDEX events_sticky ON events(type) WHERE type IN ({sticky})")
+    db.execute(
+        "CREATE TABLE tickets (id TEXT PRIMARY KEY, number TEXT NOT NULL, service TEXT NOT NULL,"
+        " business_date TEXT NOT NULL, issued_at TEXT NOT NULL, state TEXT NOT NULL,"
+        " priority TEXT NOT NULL, leg INTEGER NOT NULL, previous_id TEXT,"
+        " appointment_code TEXT, slot_start TEXT, slot_end TEXT, citizen_hash TEXT,"
+        " citizen_name TEXT, channel TEXT NOT NULL, window INTEGER, called_at TEXT,"
+        " started_at TEXT, finished_at TEXT, recalls INTEGER NOT NULL,"
+        " call_index INTEGER NOT NULL, no_show_call_index INTEGER, score INTEGER) WITHOUT ROWID"
     )
-    db.table("tickets").create_index(["business_date", "number"])
     db.table("windows").create(
         {"number": int, "business_date": str, "status": str, "current": str, "last_finished": str},
         pk="number",
-    )
-    db.table("counters").create(
-        {"business_date": str, "service": str, "last_number": int},
-        pk=("business_date", "service"),
     )
     db.table("evaluations").create(
         {"ticket_id": str, "number": str, "service": str, "window": int, "score": int, "at": str},
@@ -166,19 +138,13 @@ class _Projection:
 
     def write(self, state: HallState, event: Event, touched: Touched) -> None:
         for ticket_id in touched.tickets:
-            row = state.tickets[ticket_id].as_row()
-            self.conn.execute(self._ticket_sql, list(row.values()))
+            self.conn.execute(self._ticket_sql, state.tickets[ticket_id].as_tuple())
         for number in touched.windows:
             self.conn.execute(
                 _upsert_sql(
                     "windows", ["number", "business_date", "status", "current", "last_finished"]
                 ),
                 list(state.windows[number].as_row().values()),
-            )
-        for service in touched.counters:
-            self.conn.execute(
-                "INSERT OR REPLACE INTO counters VALUES (?, ?, ?)",
-                (state.business_date, service, state.counters[service]),
             )
         if touched.evaluation:
             p = event.payload
@@ -264,16 +230,35 @@ class Store:
             self.last_seq, self._last_at = last[0], parse_time(last[1])
             day = max(last[2], self._business_date(self.clock()))
         state = HallState(day, self._window_numbers())
+        first_today = self._first_seq_of(day)
         marks = ", ".join("?" for _ in STICKY_EVENTS)
-        rows = self.conn.execute(
-            f"SELECT * FROM events WHERE business_date = ? OR type IN ({marks}) "
-            "ORDER BY node_id, seq",
-            (day, *STICKY_EVENTS),
+        sticky = self.conn.execute(
+            f"SELECT * FROM events WHERE type IN ({marks}) AND node_id = ? AND seq < ? "
+            "ORDER BY seq",
+            (*STICKY_EVENTS, self.node_id, first_today),
         )
-        for row in rows:
+        for row in sticky:
             state.apply(event_from_row(row))
+        for event in self.events_since(first_today - 1):
+            state.apply(event)
         self.state = state
         self._use_config_from(state)
+
+    def _first_seq_of(self, day: str) -> int:
+        """Business dates only grow with seq, so today's events are a suffix of the log:
+        binary search on the primary key instead of an index on every insert."""
+        low, high = 1, self.last_seq + 1
+        while low < high:
+            middle = (low + high) // 2
+            row = self.conn.execute(
+                "SELECT business_date FROM events WHERE node_id = ? AND seq = ?",
+                (self.node_id, middle),
+            ).fetchone()
+            if row is not None and row[0] >= day:
+                high = middle
+            else:
+                low = middle + 1
+        return low
 
     def _use_config_from(self, state: HallState) -> None:
         """A config applied through the log (from the central platform) wins over the file."""
@@ -313,8 +298,7 @@ class Store:
             self.refresh()
             raise
         if events:
-            self._last_at = now
-            self._data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+            self._last_at = now  # (our own commits leave PRAGMA data_version unchanged)
         return CommandResult(events, self._result_ticket(events))
 
     def _append(self, facts: Iterable[Fact], now: dt.datetime, day: str) -> list[Event]:
@@ -332,7 +316,7 @@ class Store:
                     event.business_date,
                     event.at,
                     event.wall_time,
-                    json.dumps(event.payload, ensure_ascii=False),
+                    json.dumps(event.payload, ensure_ascii=False, separators=(",", ":")),
                 ),
             )
             touched = self.state.apply(event)
