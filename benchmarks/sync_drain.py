@@ -16,6 +16,7 @@ Prints JSON lines. Not a test: nothing here asserts a speed.
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime as dt
 import json
 import os
@@ -199,14 +200,17 @@ def run_floor(port: int, data_dir: Path, n: int) -> dict[str, float]:
     assert sub.stdout is not None
     assert sub.stdout.readline().strip() == "ready"
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="floor-pub", protocol=mqtt.MQTTv5)
+    client.max_inflight_messages_set(1000)
     client.connect("127.0.0.1", port)
     client.loop_start()
     started = time.monotonic()
-    last = None
-    for payload in payloads:
-        last = client.publish(topic, payload, qos=1)
-    assert last is not None
-    last.wait_for_publish(600)
+    pending: collections.deque[mqtt.MQTTMessageInfo] = collections.deque()
+    for payload in payloads:  # one message per event; at most 1000 not yet acknowledged
+        pending.append(client.publish(topic, payload, qos=1))
+        if len(pending) >= 1000:
+            pending.popleft().wait_for_publish(60)
+    while pending:
+        pending.popleft().wait_for_publish(60)
     out = json.loads(sub.stdout.readline())
     sub.wait(60)
     client.loop_stop()
