@@ -39,9 +39,20 @@ def has_display() -> bool:
     return True
 
 
+_QUIET = ("propagateSizeHints",)
+
+
+def _qt_messages(mode: Any, context: Any, message: str) -> None:
+    if any(text in message for text in _QUIET):
+        return  # the offscreen platform's harmless chatter
+    log.warning("qt: %s", message)
+
+
 def make_qt_app(argv: list[str] | None = None) -> Any:
+    from PySide6.QtCore import qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
+    qInstallMessageHandler(_qt_messages)
     from ui.fonts import setup_fonts
 
     app = QApplication.instance() or QApplication(argv or ["hall-agent"])

@@ -9,7 +9,6 @@ core thread and are re-emitted as the ``event`` signal; Qt queues them to the GU
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -102,12 +101,14 @@ class CoreClient(QObject):
         install_relay()
         self.runtime = runtime
         self._unsubscribe = runtime.subscribe(self._from_core)
-        self._lock = threading.Lock()
+        self.closed = False
 
     def _from_core(self, event: Event) -> None:  # core thread: only hand on
         self.event.emit(event)
 
     def close(self) -> None:
+        """After this, presenters stop reading (their timers may still fire once)."""
+        self.closed = True
         self._unsubscribe()
 
     # ---- commands (block until committed; raise HallError) -----------------------------

@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from ui.core import CoreClient, notices
 from ui.i18n import Languages
 
-RECENT = 6
+RECENT = 5
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,8 @@ class DisplayPresenter(QObject):
         self._timer.start()
 
     def refresh(self) -> None:
+        if self.core.closed:
+            return
         status = self.core.hall_status()
         config = self.core.config()
         pick = self.languages.pick

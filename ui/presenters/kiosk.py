@@ -148,6 +148,8 @@ class KioskPresenter(QObject):
                 self._set_print(self._print.state, self._print_reason)
 
     def refresh(self) -> None:
+        if self.core.closed:
+            return
         status = self.core.hall_status()
         config = self.core.config()
         pick = self.languages.pick

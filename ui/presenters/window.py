@@ -173,6 +173,8 @@ class WindowPresenter(QObject):
 
     # ---- view-model ---------------------------------------------------------------------
     def refresh(self) -> None:
+        if self.core.closed:
+            return
         status = self.core.hall_status()
         config = self.core.config()
         pick = self.languages.pick
@@ -220,12 +222,19 @@ class WindowPresenter(QObject):
         rows = []
         states = {k: {"status": s, "reason": r} for k, (s, r) in self.devices.states.items()}
         for device, info in sorted({**recorded, **states}.items()):
+            if not self._concerns_me(device):
+                continue
             kind = _kind_of(device)
             text = device_status_text(info["status"])
             if info.get("reason"):
                 text += " · " + device_reason_text(info["reason"])
             rows.append(DeviceRow(device, device_kind_text(kind), info["status"], text))
         return rows
+
+    def _concerns_me(self, device: str) -> bool:
+        """This window's own devices (``…-<n>``) and the shared ones (no window number)."""
+        tail = device.rsplit("-", 1)[-1]
+        return not tail.isdigit() or int(tail) == self.window
 
     # ---- actions ------------------------------------------------------------------------
     def _run(self, command: c.Command) -> bool:

@@ -21,16 +21,16 @@ QLabel#hall {{ font-size: 52px; font-weight: bold; }}
 QLabel#clock {{ font-size: 40px; }}
 QWidget#callBox {{ background: #13396e; border: 4px solid {AMBER}; border-radius: 24px; }}
 QWidget#callBoxFlash {{ background: #8a6d00; border: 4px solid white; border-radius: 24px; }}
-QLabel#nowCalling {{ color: {AMBER}; font-size: 48px; font-weight: bold; }}
-QLabel#latestNumber {{ color: {AMBER}; font-size: 220px; font-weight: bold; }}
-QLabel#latestWindow {{ font-size: 72px; font-weight: bold; }}
+QLabel#nowCalling {{ color: {AMBER}; font-size: 44px; font-weight: bold; }}
+QLabel#latestNumber {{ color: {AMBER}; font-size: 180px; font-weight: bold; }}
+QLabel#latestWindow {{ font-size: 60px; font-weight: bold; }}
 QLabel#latestName {{ font-size: 44px; }}
 QLabel#head {{ color: #9cc3f5; font-size: 34px; font-weight: bold; }}
-QLabel#recentNumber {{ color: {AMBER}; font-size: 54px; font-weight: bold; }}
-QLabel#recentWindow {{ font-size: 44px; }}
-QLabel#windowCell {{ background: #13396e; border-radius: 12px; font-size: 32px; padding: 10px; }}
-QLabel#windowPaused {{ background: #5a1f1f; border-radius: 12px; font-size: 32px; padding: 10px; }}
-QLabel#waitingCell {{ font-size: 32px; }}
+QLabel#recentNumber {{ color: {AMBER}; font-size: 50px; font-weight: bold; }}
+QLabel#recentWindow {{ font-size: 42px; }}
+QLabel#windowCell {{ background: #13396e; border-radius: 12px; font-size: 38px; padding: 6px; }}
+QLabel#windowPaused {{ background: #5a1f1f; border-radius: 12px; font-size: 38px; padding: 6px; }}
+QLabel#waitingCell {{ font-size: 36px; }}
 QWidget#noticeBar {{ background: #0d2c57; }}
 QWidget#notice {{ font-size: 38px; }}
 """
@@ -131,7 +131,7 @@ class HallDisplayView(Screen):
         self.recent_grid = QGridLayout()
         self.recent_grid.setHorizontalSpacing(30)
         self.recent_labels: list[tuple[QLabel, QLabel]] = []
-        for i in range(6):
+        for i in range(5):
             number, window = label("", "recentNumber"), label("", "recentWindow")
             self.recent_grid.addWidget(number, i, 0)
             self.recent_grid.addWidget(window, i, 1)
@@ -204,6 +204,7 @@ class HallDisplayView(Screen):
             self.latest_number.setText(vm.latest.number)
             self.latest_window.setText(self._window_line(vm.latest.window))
             self.latest_name.setText(vm.latest.citizen_name or "")
+            self.latest_name.setVisible(bool(vm.latest.citizen_name))
         else:
             self.latest_number.setText("—")
             self.latest_window.setText("")

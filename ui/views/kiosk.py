@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -34,14 +35,17 @@ def _style(scale: float) -> str:
     QWidget#kiosk {{ background: #eef3f9; }}
     QLabel {{ color: #15253b; font-size: {px(30)}; }}
     QWidget#header {{ background: {BLUE}; }}
-    QLabel#hallName {{ color: white; font-size: {px(46)}; font-weight: bold; }}
+    QLabel#hallName {{ color: white; font-size: {px(44)}; font-weight: bold; }}
     QLabel#clock {{ color: white; font-size: {px(30)}; }}
     QPushButton#headerButton {{ color: white; background: transparent; border: 2px solid white;
         border-radius: 12px; font-size: {px(28)}; padding: 10px 22px; }}
     QLabel#prompt {{ font-size: {px(44)}; font-weight: bold; color: {BLUE}; }}
     QPushButton#service {{ background: white; border: 3px solid {BLUE}; border-radius: 24px;
-        color: #15253b; font-size: {px(40)}; font-weight: bold; padding: 20px; }}
+        color: #15253b; font-size: {px(46)}; font-weight: bold; padding: 20px; }}
     QPushButton#service:pressed {{ background: #d6e6fa; }}
+    QLabel#serviceName {{ font-size: {px(46)}; font-weight: bold; color: #15253b; }}
+    QLabel#serviceLine {{ font-size: {px(36)}; color: #3b4b61; }}
+    QLabel#serviceName:disabled, QLabel#serviceLine:disabled {{ color: #8a94a3; }}
     QPushButton#service:disabled {{ border-color: #b0b8c4; color: #8a94a3; background: #f2f4f7; }}
     QPushButton#big {{ background: {BLUE}; color: white; border-radius: 20px;
         font-size: {px(36)}; padding: 22px 30px; }}
@@ -71,6 +75,30 @@ def _style(scale: float) -> str:
     """
 
 
+class ServiceButton(QPushButton):
+    """A big service tile whose name wraps (long English names stay inside the button)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("service")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 16, 24, 16)
+        self.name = label("", "serviceName", Qt.AlignmentFlag.AlignCenter)
+        self.name.setWordWrap(True)
+        self.line = label("", "serviceLine", Qt.AlignmentFlag.AlignCenter)
+        self.line.setWordWrap(True)
+        for widget in (self.name, self.line):
+            widget.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)
+            layout.addWidget(widget)
+
+    def set_texts(self, name: str, line: str) -> None:
+        self.name.setText(name)
+        self.line.setText(line)
+
+    def text(self) -> str:  # what a screen reader (and a test) reads
+        return f"{self.name.text()}\n{self.line.text()}"
+
+
 class KioskView(Screen):
     def __init__(self, presenter: KioskPresenter, idle_s: int = IDLE_HOME_S) -> None:
         super().__init__()
@@ -83,7 +111,7 @@ class KioskView(Screen):
         self._print: PrintVM | None = None
         self._guide: GuideVM | None = None
         self._progress: ProgressVM | None = None
-        self._service_buttons: dict[str, QPushButton] = {}
+        self._service_buttons: dict[str, ServiceButton] = {}
         self._countdown = 0
 
         root = QVBoxLayout(self)
@@ -143,6 +171,7 @@ class KioskView(Screen):
         layout = QHBoxLayout(header)
         layout.setContentsMargins(36, 20, 36, 20)
         self.hall_name = label("", "hallName")
+        self.hall_name.setWordWrap(True)
         self.clock = label("", "clock")
         self.large_button = QPushButton()
         self.large_button.setObjectName("headerButton")
@@ -222,6 +251,8 @@ class KioskView(Screen):
         self.done_button = QPushButton()
         self.done_button.setObjectName("bigGhost")
         self.done_button.clicked.connect(self.presenter.idle)
+        for widget in (self.slip_service, self.slip_ahead, self.slip_windows):
+            widget.setWordWrap(True)
         layout.addStretch(1)
         for widget in (self.your_number, self.number, self.slip_service):
             layout.addWidget(widget)
@@ -238,7 +269,7 @@ class KioskView(Screen):
     def _build_guide(self) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
-        self.guide_tabs = QHBoxLayout()
+        self.guide_tabs = QGridLayout()
         layout.addLayout(self.guide_tabs)
         self._guide_tab_buttons: dict[str, QPushButton] = {}
         self.guide_title = label("", "guideTitle")
@@ -380,9 +411,10 @@ class KioskView(Screen):
                 button.deleteLater()
             self._service_buttons = {}
             for i, tile in enumerate(vm.tiles):
-                button = QPushButton()
-                button.setObjectName("service")
-                button.setMinimumHeight(220)
+                button = ServiceButton()
+                button.setMinimumHeight(240)
+                button.setMaximumHeight(420)
+                button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
                 button.clicked.connect(lambda _=False, code=tile.code: self.presenter.take(code))
                 self.grid.addWidget(button, i // 2, i % 2)
                 self._service_buttons[tile.code] = button
@@ -394,7 +426,7 @@ class KioskView(Screen):
                 line = self.tr("Not open now")
             else:
                 line = fill(self.tr("{n} waiting"), n=str(tile.waiting))
-            button.setText(f"{tile.name}\n{line}")
+            button.set_texts(tile.name, line)
             button.setEnabled(tile.open_now and not tile.sold_out)
 
     def show_ticket(self, vm: SlipVM, switch: bool = True) -> None:
@@ -461,7 +493,10 @@ class KioskView(Screen):
                 image.setPixmap(QPixmap(path).scaledToHeight(360))
                 self.guide_forms.addWidget(image)
                 shown += 1
-        self.guide_forms_head.setVisible(shown > 0)
+        if shown == 0:
+            self.guide_forms.addWidget(
+                label(self.tr("No sample forms for this service"), "guideItem")
+            )
         if self._home is not None:
             self._build_guide_tabs(vm.code)
         self.pages.setCurrentWidget(self.guide_page)
@@ -478,7 +513,8 @@ class KioskView(Screen):
             button.setCheckable(True)
             button.setChecked(tile.code == current)
             button.clicked.connect(lambda _=False, code=tile.code: self.presenter.guide(code))
-            self.guide_tabs.addWidget(button)
+            index = self.guide_tabs.count()
+            self.guide_tabs.addWidget(button, index // 2, index % 2)
 
     def show_progress(self, vm: ProgressVM) -> None:
         self._progress = vm
@@ -525,7 +561,7 @@ class KioskView(Screen):
         self.setStyleSheet(_style(1.3 if self.large_font else 1.0))
         self.retranslate()
 
-    def service_button(self, code: str) -> QPushButton:
+    def service_button(self, code: str) -> ServiceButton:
         return self._service_buttons[code]
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -168,6 +168,16 @@ class WindowStationView(Screen):
         self.current_head.setText(self.tr("Current ticket"))
         if self._vm is not None:
             self.show_vm(self._vm)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Function keys also work when the shortcut system does not see them (no active
+        window, e.g. under test or a remote desktop)."""
+        key = QKeySequence(event.key()).toString()
+        for action, shortcut in SHORTCUTS.items():
+            if key == shortcut:
+                self.trigger(action)
+                return
+        super().keyPressEvent(event)
 
     def trigger(self, action: str) -> None:
         """A button or its function key."""

@@ -1,0 +1,63 @@
+"""UI tests run offscreen: the platform is set before anything imports Qt."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.config import always_open
+from agent.node_runtime import Node
+from ui.app import HallApp
+from ui.fonts import setup_fonts
+from ui.ports import FakeDevices
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fonts(qapp):
+    setup_fonts(qapp)
+
+
+def open_node(root: Path, **service_changes: object) -> Node:
+    node = Node.open(root, init=True)
+    hall = always_open(node.hall)
+    if service_changes:
+        services = [s.model_copy(update=service_changes) for s in hall.services]
+        hall = hall.model_copy(update={"services": services})
+    return dataclasses.replace(node, hall=hall)
+
+
+@pytest.fixture
+def make_hall(tmp_path: Path, qtbot) -> Iterator:
+    """Build a whole hall (core, fake devices, all screens); stopped after the test."""
+    made: list[tuple[HallApp, object]] = []
+
+    def build(
+        language: str = "zh_CN",
+        evaluator_windows: tuple[int, ...] = (1, 2, 3),
+        printer: bool = True,
+        **service_changes: object,
+    ) -> HallApp:
+        node = open_node(tmp_path / f"hall{len(made)}", **service_changes)
+        runtime = node.runtime().start()
+        devices = FakeDevices(evaluator_windows=evaluator_windows, printer=printer)
+        app = HallApp(node, runtime, devices, language, voice="silent")
+        for presenter in app.windows.values():
+            presenter.rating_timeout = 5.0
+        for view in app.views().values():
+            qtbot.addWidget(view)
+        made.append((app, runtime))
+        return app
+
+    yield build
+    for app, runtime in made:
+        for number in app.windows:
+            app.devices.press(number, None)  # release evaluator waits
+        app.close()
+        runtime.stop()
