@@ -154,11 +154,19 @@ class HallConfig(_Strict):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @cached_property
+    def _service_by_code(self) -> dict[str, Service]:
+        return {s.code: s for s in self.services}
+
+    @cached_property
+    def _window_by_number(self) -> dict[int, Window]:
+        return {w.number: w for w in self.windows}
+
     def service(self, code: str) -> Service | None:
-        return next((s for s in self.services if s.code == code), None)
+        return self._service_by_code.get(code)
 
     def window(self, number: int) -> Window | None:
-        return next((w for w in self.windows if w.number == number), None)
+        return self._window_by_number.get(number)
 
     def windows_serving(self, code: str) -> list[int]:
         return [w.number for w in self.windows if code in w.services]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import operator
 import datetime as dt
+import operator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any

@@ -31,6 +31,7 @@ BUSY_TIMEOUT_MS = 30_000
 PROJECTION_TABLES = ("tickets", "windows", "evaluations", "devices", "appointments")
 
 Clock = Callable[[], dt.datetime]
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def utc_now() -> dt.datetime:
@@ -270,9 +271,9 @@ class Store:
             self.engine = QueueEngine(config)
 
     # ---- commands ------------------------------------------------------------------------
-    def hall_now(self) -> dt.datetime:
+    def hall_now(self, wall: dt.datetime | None = None) -> dt.datetime:
         """The hall clock: the machine's clock, but never earlier than the last event."""
-        now = self.clock().astimezone(self.config.zone)
+        now = (wall or self.clock()).astimezone(self.config.zone)
         if self._last_at is not None and now < self._last_at:
             return self._last_at
         return now
@@ -282,12 +283,13 @@ class Store:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             self.refresh()
-            now = self.hall_now()
-            day = max(self._business_date(now), self.state.business_date)
+            wall = self.clock()
+            now = self.hall_now(wall)
+            day = max(now.date().isoformat(), self.state.business_date)
             if day != self.state.business_date:
                 self.state = HallState(day, self._window_numbers())
             facts = self.engine.decide(self.state, command, now)
-            events = self._append(facts, now, day)
+            events = self._append(facts, now, day, iso(wall))
             self.conn.execute("COMMIT")
         except HallError:
             self.conn.execute("ROLLBACK")
@@ -301,9 +303,8 @@ class Store:
             self._last_at = now  # (our own commits leave PRAGMA data_version unchanged)
         return CommandResult(events, self._result_ticket(events))
 
-    def _append(self, facts: Iterable[Fact], now: dt.datetime, day: str) -> list[Event]:
+    def _append(self, facts: Iterable[Fact], now: dt.datetime, day: str, wall: str) -> list[Event]:
         events = []
-        wall = iso(self.clock())
         for fact in facts:
             self.last_seq += 1
             event = Event(self.node_id, self.last_seq, fact.type, day, iso(now), wall, fact.payload)
@@ -316,7 +317,7 @@ class Store:
                     event.business_date,
                     event.at,
                     event.wall_time,
-                    json.dumps(event.payload, ensure_ascii=False, separators=(",", ":")),
+                    _JSON.encode(event.payload),
                 ),
             )
             touched = self.state.apply(event)
