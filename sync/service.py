@@ -271,6 +271,8 @@ class SyncService:
                 if rc != mqtt.MQTT_ERR_SUCCESS:
                     self._lost(f"connection lost ({mqtt.error_string(rc)})")
                     continue
+                if self._client is None:  # refused in on_connect
+                    continue
                 if self._state is Connection.CONNECTING:
                     if time.monotonic() - self._connecting_since > self.settings.connect_timeout_s:
                         self._lost("no CONNACK in time")
