@@ -20,6 +20,9 @@ LANGUAGES = ("zh_CN", "en")
 DEFAULT_LANGUAGE = "zh_CN"
 
 
+_installed: QTranslator | None = None  # one translator per process, whoever installed it
+
+
 class Languages(QObject):
     """The application's current language; one per process."""
 
@@ -27,7 +30,6 @@ class Languages(QObject):
 
     def __init__(self, language: str = DEFAULT_LANGUAGE) -> None:
         super().__init__()
-        self._translator: QTranslator | None = None
         self._language = ""
         self.set(language)
 
@@ -47,17 +49,17 @@ class Languages(QObject):
             raise ValueError(f"unknown language {language!r}; known: {', '.join(LANGUAGES)}")
         if language == self._language:
             return
-        app = QCoreApplication.instance()
-        if self._translator is not None and app is not None:
-            QCoreApplication.removeTranslator(self._translator)
-            self._translator = None
+        global _installed
+        if _installed is not None:
+            QCoreApplication.removeTranslator(_installed)
+            _installed = None
         if language != "en":
             translator = QTranslator()
             if not translator.load(str(I18N_DIR / f"{language}.qm")):
                 log.warning("translation %s.qm missing: run python -m ui.i18n.build", language)
             else:
                 QCoreApplication.installTranslator(translator)
-                self._translator = translator
+                _installed = translator
         QLocale.setDefault(QLocale(QLocale.Language.Chinese if language == "zh_CN" else "en"))
         self._language = language
         self.changed.emit(language)

@@ -1,0 +1,88 @@
+"""Hall display and voice: recent calls, announcements queued, clip backend."""
+
+from __future__ import annotations
+
+import struct
+import wave
+from pathlib import Path
+
+from agent import commands as c
+from ui.i18n import Languages
+from ui.voice import Announcer, ClipBackend, Line, SilentBackend, clip_names, concatenate_wavs
+
+
+def test_display_recent_calls_and_waiting(make_hall, qtbot):
+    hall = make_hall()
+    for service in ("social-security", "household", "enterprise"):
+        hall.runtime.execute(c.IssueTicket(service))
+    for window in (1, 2, 3):
+        hall.windows[window].call_next()
+    display = hall.display_view
+    qtbot.waitUntil(lambda: display.latest_number.text() == "D001", timeout=3000)
+    assert display.latest_window.text() == "请到 3 号窗口办理"
+    assert [n.text() for n, _w in display.recent_labels[:2]] == ["B001", "A001"]
+    assert display.recent_labels[0][1].text() == "2 号窗口"
+    assert display.notice.text().startswith("请携带身份证原件")
+    hall.runtime.execute(c.PublishNotice("n1", "今日下午系统维护", "Maintenance this afternoon"))
+    qtbot.waitUntil(lambda: display.notice.text() == "今日下午系统维护", timeout=3000)
+    hall.languages.set("en")
+    qtbot.waitUntil(lambda: display.notice.text() == "Maintenance this afternoon", timeout=3000)
+    qtbot.waitUntil(lambda: display.now_calling.text() == "Now calling", timeout=3000)
+
+
+def test_announcements_never_overlap(qtbot):
+    Languages("zh_CN")
+    backend = SilentBackend(ms_per_char=5, minimum_ms=30)
+    announcer = Announcer(backend, lambda: "zh_CN", gap_ms=10)
+    announcer.announce_call("A012", 3)
+    announcer.announce_call("B001", 1)  # arrives while the first is being spoken
+    qtbot.waitUntil(announcer.idle, timeout=5000)
+    assert backend.spoken == ["请 A012 号到 3 号窗口办理"] * 2 + ["请 B001 号到 1 号窗口办理"] * 2
+    for (_, _s1, end), (_, start, _e2) in zip(announcer.log, announcer.log[1:], strict=False):
+        assert start >= end
+
+
+def test_clip_names():
+    assert clip_names("A012", 3, "zh_CN") == (
+        "qing", "A", "0", "1", "2", "hao", "dao", "3", "hao_chuangkou", "banli",
+    )  # fmt: skip
+    assert clip_names("B7", 12, "en") == ("number", "B", "7", "please_go_to_window", "1", "2")
+
+
+def _clip(path: Path, frames: int) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(struct.pack(f"<{frames}h", *([100] * frames)))
+
+
+def test_clip_backend_concatenates_and_reports_done(tmp_path, qtbot):
+    names = clip_names("A01", 2, "zh_CN")
+    for i, name in enumerate(set(names)):
+        _clip(tmp_path / f"{name}.wav", 80 + i)
+    data = concatenate_wavs([tmp_path / f"{n}.wav" for n in names])
+    with wave.open(__import__("io").BytesIO(data)) as w:
+        total = sum(wave.open(str(tmp_path / f"{n}.wav")).getnframes() for n in names)
+        assert w.getnframes() == total
+    backend = ClipBackend(tmp_path, player=None)
+    done = []
+    backend.speak(Line("请 A01 号到 2 号窗口办理", names, "A01", 2), lambda: done.append(1))
+    qtbot.waitUntil(lambda: done == [1], timeout=3000)
+    assert backend.last_wav == data
+
+
+def test_clip_backend_skips_a_line_with_missing_clips(tmp_path, qtbot):
+    backend = ClipBackend(tmp_path, player=None)
+    done = []
+    backend.speak(Line("x", ("qing", "Z"), "Z", 1), lambda: done.append(1))
+    qtbot.waitUntil(lambda: done == [1], timeout=3000)
+
+
+def test_qt_speech_absent_falls_back(tmp_path):
+    from ui.voice import make_backend, qt_speech_available
+
+    backend = make_backend("qt", None)
+    if not qt_speech_available():
+        assert isinstance(backend, SilentBackend)
+    assert isinstance(make_backend("clips", tmp_path), SilentBackend)  # empty folder

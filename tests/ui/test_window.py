@@ -1,0 +1,94 @@
+"""Window station: paused window, nobody waiting, transfer, reactivate, QR rating, LED."""
+
+from __future__ import annotations
+
+from agent import commands as c
+
+
+def test_nobody_waiting(make_hall, qtbot):
+    hall = make_hall()
+    view = hall.window_views[2]
+    assert not view.buttons["call"].isEnabled()  # the view-model says there is nobody
+    assert hall.windows[2].call_next() is False
+    assert view.message.text() == "当前无人等候"
+
+
+def test_paused_window_refuses_calls_and_the_display_shows_it(make_hall, qtbot):
+    hall = make_hall()
+    hall.runtime.execute(c.IssueTicket("household"))
+    view = hall.window_views[2]
+    qtbot.waitUntil(lambda: view.buttons["call"].isEnabled(), timeout=3000)
+    view.trigger("pause")
+    qtbot.waitUntil(lambda: view.badge.text() == "暂停服务", timeout=3000)
+    assert not view.buttons["call"].isEnabled()
+    assert view.buttons["pause"].text().startswith("恢复服务")
+    assert hall.windows[2].call_next() is False
+    assert view.message.text() == "窗口已暂停服务，请先恢复服务"
+    qtbot.waitUntil(lambda: "暂停服务" in hall.devices.shown.get(2, []), timeout=3000)
+    display = hall.display_view
+    qtbot.waitUntil(
+        lambda: any("暂停服务" in display.windows_row.itemAt(i).widget().text()
+                    for i in range(display.windows_row.count()) if display.windows_row.itemAt(i).widget()),
+        timeout=3000,
+    )  # fmt: skip
+    view.trigger("pause")  # F9 again: resume
+    qtbot.waitUntil(lambda: view.badge.text() == "开放", timeout=3000)
+    assert hall.windows[2].call_next() is True
+
+
+def test_transfer_and_reactivate(make_hall, qtbot):
+    hall = make_hall()
+    for service in ("social-security", "social-security"):
+        hall.runtime.execute(c.IssueTicket(service))
+    view = hall.window_views[1]
+    presenter = hall.windows[1]
+    presenter.call_next()
+    qtbot.waitUntil(lambda: view.current_number.text() == "A001", timeout=3000)
+    index = view.transfer_to.findData("civil-affairs")
+    view.transfer_to.setCurrentIndex(index)
+    view.trigger("transfer")
+    qtbot.waitUntil(lambda: view.current_number.text() == "—", timeout=3000)
+    ticket = hall.core.ticket("A001")
+    assert ticket["service"] == "civil-affairs" and ticket["state"] == "waiting"
+    assert [view.waiting.item(i).text()[:4] for i in range(view.waiting.count())] == [
+        "A002",
+        "A001",
+    ]  # window 1 serves social security before civil affairs
+    presenter.call_next()
+    qtbot.waitUntil(lambda: view.current_number.text() == "A002", timeout=3000)
+    view.trigger("no_show")
+    qtbot.waitUntil(lambda: view.current_number.text() == "—", timeout=3000)
+    assert hall.core.ticket("A002")["state"] == "no_show"
+    view.reactivate_number.setText("a002")
+    view.trigger("reactivate")
+    qtbot.waitUntil(lambda: hall.core.ticket("A002")["state"] == "waiting", timeout=3000)
+    assert view.reactivate_number.text() == ""
+
+
+def test_window_without_evaluator_shows_rating_qr(make_hall, qtbot):
+    hall = make_hall(evaluator_windows=(1, 2))
+    hall.runtime.execute(c.IssueTicket("enterprise"))
+    presenter, view = hall.windows[3], hall.window_views[3]
+    assert presenter.call_next() and presenter.start() and presenter.finish()
+    qtbot.waitUntil(lambda: "扫码评价 D001" in view.rating.text(), timeout=3000)
+    assert not view.rating_qr.isHidden()
+    assert presenter.vm.rating.qr_payload.endswith(":D001")
+
+
+def test_no_rating_given_times_out(make_hall, qtbot):
+    hall = make_hall()
+    hall.windows[1].rating_timeout = 0.1
+    hall.runtime.execute(c.IssueTicket("social-security"))
+    p = hall.windows[1]
+    assert p.call_next() and p.start() and p.finish()
+    qtbot.waitUntil(lambda: hall.window_views[1].rating.text() == "A001：未评价", timeout=3000)
+
+
+def test_window_station_in_english(make_hall, qtbot):
+    hall = make_hall(language="en")
+    view = hall.window_views[3]
+    assert view.buttons["call"].text() == "Call next  [F1]"
+    assert view.title.text() == "Window 3 · Business window"
+    hall.languages.set("zh_CN")
+    qtbot.waitUntil(lambda: view.buttons["call"].text() == "呼叫下一位  [F1]", timeout=3000)
+    qtbot.waitUntil(lambda: view.title.text() == "3 号窗口 · 企业服务窗口", timeout=3000)
