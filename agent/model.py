@@ -83,7 +83,7 @@ class Ticket:
         return dict(zip(TICKET_FIELDS, self.as_tuple(), strict=True))
 
     def as_tuple(self) -> tuple[Any, ...]:
-        return _ticket_values(self)  # type: ignore[no-any-return]
+        return _ticket_values(self)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Ticket:
