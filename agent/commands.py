@@ -78,54 +78,58 @@ class ApplyHallConfig:
 
 
 @dataclass(frozen=True)
-class CallNext:
+class WindowCommand:
+    """An action of the staff at one window."""
+
     window: int
+
+
+class CallNext(WindowCommand):
+    """Call the next citizen (marks a called citizen who never came as no-show)."""
+
+
+class Recall(WindowCommand):
+    """Call the same number again."""
+
+
+class MarkNoShow(WindowCommand):
+    """The called citizen did not come."""
+
+
+class StartService(WindowCommand):
+    """The citizen is at the window: service begins."""
+
+
+class FinishService(WindowCommand):
+    """Service done (办结); the evaluator asks for a rating."""
+
+
+class PauseWindow(WindowCommand):
+    """The window stops taking calls (暂停服务)."""
+
+
+class ResumeWindow(WindowCommand):
+    """The window takes calls again."""
 
 
 @dataclass(frozen=True)
-class Recall:
-    window: int
-
-
-@dataclass(frozen=True)
-class MarkNoShow:
-    window: int
-
-
-@dataclass(frozen=True)
-class StartService:
-    window: int
-
-
-@dataclass(frozen=True)
-class FinishService:
-    window: int
-
-
-@dataclass(frozen=True)
-class Transfer:
-    window: int
+class Transfer(WindowCommand):
     to_service: str
 
 
 @dataclass(frozen=True)
-class PauseWindow:
-    window: int
+class TicketCommand:
+    """An action on one of today's tickets, by its number."""
 
-
-@dataclass(frozen=True)
-class ResumeWindow:
-    window: int
-
-
-@dataclass(frozen=True)
-class Reactivate:
     number: str
 
 
-@dataclass(frozen=True)
-class CancelTicket:
-    number: str
+class Reactivate(TicketCommand):
+    """A late citizen's no-show ticket goes back into the line."""
+
+
+class CancelTicket(TicketCommand):
+    """A waiting or no-show ticket is withdrawn."""
 
 
 @dataclass(frozen=True)
