@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import wave
 from pathlib import Path
@@ -62,8 +63,11 @@ def test_clip_backend_concatenates_and_reports_done(tmp_path, qtbot):
     for i, name in enumerate(set(names)):
         _clip(tmp_path / f"{name}.wav", 80 + i)
     data = concatenate_wavs([tmp_path / f"{n}.wav" for n in names])
-    with wave.open(__import__("io").BytesIO(data)) as w:
-        total = sum(wave.open(str(tmp_path / f"{n}.wav")).getnframes() for n in names)
+    total = 0
+    for name in names:
+        with wave.open(str(tmp_path / f"{name}.wav")) as clip:
+            total += clip.getnframes()
+    with wave.open(io.BytesIO(data)) as w:
         assert w.getnframes() == total
     backend = ClipBackend(tmp_path, player=None)
     done = []

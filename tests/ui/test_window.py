@@ -26,11 +26,12 @@ def test_paused_window_refuses_calls_and_the_display_shows_it(make_hall, qtbot):
     assert view.message.text() == "窗口已暂停服务，请先恢复服务"
     qtbot.waitUntil(lambda: "暂停服务" in hall.devices.shown.get(2, []), timeout=3000)
     display = hall.display_view
-    qtbot.waitUntil(
-        lambda: any("暂停服务" in display.windows_row.itemAt(i).widget().text()
-                    for i in range(display.windows_row.count()) if display.windows_row.itemAt(i).widget()),
-        timeout=3000,
-    )  # fmt: skip
+
+    def cells() -> list[str]:
+        row = display.windows_row
+        return [row.itemAt(i).widget().text() for i in range(row.count()) if row.itemAt(i).widget()]
+
+    qtbot.waitUntil(lambda: any("暂停服务" in cell for cell in cells()), timeout=3000)
     view.trigger("pause")  # F9 again: resume
     qtbot.waitUntil(lambda: view.badge.text() == "开放", timeout=3000)
     assert hall.windows[2].call_next() is True

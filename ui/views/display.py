@@ -247,9 +247,12 @@ class HallDisplayView(Screen):
         while row.count():
             item = row.takeAt(0)
             if item.widget():
+                item.widget().hide()
                 item.widget().deleteLater()
         for text, name in cells:
-            row.addWidget(label(text, name, Qt.AlignmentFlag.AlignCenter), 1)
+            cell = label(text, name, Qt.AlignmentFlag.AlignCenter)
+            cell.setWordWrap(True)
+            row.addWidget(cell, 1)
 
     def flash(self) -> None:
         self._flashes = FLASHES

@@ -339,6 +339,7 @@ class KioskView(Screen):
 
     # ---- texts --------------------------------------------------------------------------
     def retranslate(self) -> None:
+        self.message.hide()  # a message in the other language is stale
         self.large_button.setText(
             self.tr("Normal text") if self.large_font else self.tr("Large text")
         )
@@ -408,6 +409,7 @@ class KioskView(Screen):
         codes = [t.code for t in vm.tiles]
         if codes != list(self._service_buttons):
             for button in self._service_buttons.values():
+                button.hide()
                 button.deleteLater()
             self._service_buttons = {}
             for i, tile in enumerate(vm.tiles):
@@ -485,6 +487,7 @@ class KioskView(Screen):
         while self.guide_forms.count():
             item = self.guide_forms.takeAt(0)
             if item.widget():
+                item.widget().hide()
                 item.widget().deleteLater()
         shown = 0
         for path in vm.sample_forms:
@@ -506,6 +509,7 @@ class KioskView(Screen):
         while self.guide_tabs.count():
             item = self.guide_tabs.takeAt(0)
             if item.widget():
+                item.widget().hide()
                 item.widget().deleteLater()
         for tile in self._home.tiles:
             button = QPushButton(tile.name)
@@ -540,6 +544,7 @@ class KioskView(Screen):
         self.message_timer.start()
 
     def go_home(self) -> None:
+        self.message.hide()
         self._slip = None
         self._print = None
         self.pages.setCurrentWidget(self.home_page)

@@ -248,6 +248,7 @@ class WindowStationView(Screen):
         while self.devices_row.count():
             item = self.devices_row.takeAt(0)
             if item.widget():
+                item.widget().hide()
                 item.widget().deleteLater()
         for device in vm.devices:
             widget = label(
