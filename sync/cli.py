@@ -68,7 +68,13 @@ def register(subparsers: Any) -> None:
     run = ssub.add_parser("run", help="run the core and the sync only (no roles, no UI)")
     run.add_argument("--broker", metavar="URL", help="overrides the node config's broker URL")
     run.add_argument("--batch-events", type=int, default=500, help="events per batch at most")
-    run.add_argument("--window", type=int, default=8, help="unacknowledged batches at most")
+    run.add_argument(
+        "--window",
+        dest="window_batches",
+        type=int,
+        default=8,
+        help="unacknowledged batches at most",
+    )
     run.set_defaults(func=cmd_sync_run)
 
 
@@ -236,20 +242,34 @@ def cmd_sync_status(args: argparse.Namespace) -> int:
 
 
 def cmd_sync_run(args: argparse.Namespace) -> int:
+    return run_hub(args, require_broker=True)
+
+
+def run_hub(args: argparse.Namespace, require_broker: bool = False) -> int:
+    """The hub without screens: the core (queue, store, timers) and the central sync.
+
+    With no broker configured the hub runs fully offline and keeps its outbox for later.
+    """
     from sync.service import SyncSettings, start_sync
 
-    node = Node.open(args.data_dir)
+    node = Node.open(args.data_dir, init=not require_broker)
     stop = _stop_on_signals()
     runtime = node.runtime().start()
+    handle = None
     try:
-        settings = SyncSettings(batch_max_events=args.batch_events, window_batches=args.window)
+        settings = SyncSettings(
+            batch_max_events=getattr(args, "batch_events", 500),
+            window_batches=getattr(args, "window_batches", 8),
+        )
         handle = start_sync(node, runtime, args.broker, settings)
-        if handle is None:
+        if handle is None and require_broker:
             print("hall-agent sync run: no broker configured (node.yaml or --broker)")
             return EXIT_USAGE
-        print(f"sync running: node {node.node.node_id} broker {handle.address}", flush=True)
-        stop.wait()
-        handle.stop()
+        link = f"broker {handle.address}" if handle else "offline (no broker configured)"
+        print(f"hub running: node {node.node.node_id}, {link}", flush=True)
+        stop.wait(getattr(args, "quit_after", None))
     finally:
+        if handle is not None:
+            handle.stop()
         runtime.stop()
     return 0

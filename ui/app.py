@@ -398,7 +398,8 @@ def run_role(args: argparse.Namespace) -> int:
     """Open this node's data dir and show the screens of its role.
 
     Every role here opens the local store: the ``all`` PC of a village point, or a screen
-    on the hub PC itself. Screens on other PCs reach the hub through sync/'s LAN client.
+    on the hub PC itself. (Screens on other PCs would need the hall-LAN client, which is
+    not built yet.)
     """
     if not has_display():
         print("hall-agent run: no display found (DISPLAY/WAYLAND_DISPLAY unset)", file=sys.stderr)

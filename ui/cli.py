@@ -9,9 +9,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run = subparsers.add_parser("run", help="run this terminal's screens (kiosk, window, display)")
     run.add_argument(
         "--role",
-        choices=["kiosk", "window", "display", "all"],
+        choices=["hub", "kiosk", "window", "display", "all"],
         default=None,
-        help="screens to open (default: the node config's role)",
+        help="hub (no screens: core + sync) or the screens to open (default: node config)",
     )
     run.add_argument("--config", metavar="FILE", help="hall config YAML (initialises the data dir)")
     run.add_argument(
@@ -30,6 +30,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if _role(args) == "hub":
+        from sync.cli import run_hub  # headless: no Qt is imported
+
+        return run_hub(args)
     from ui.app import run_role
 
     return run_role(args)
+
+
+def _role(args: argparse.Namespace) -> str | None:
+    if args.role is not None:
+        return str(args.role)
+    from agent.datadir import DataDir, resolve_data_dir
+    from agent.node import load_node_config
+
+    data = DataDir(resolve_data_dir(args.data_dir))
+    return load_node_config(data.node_config).role if data.node_config.exists() else None
