@@ -101,7 +101,7 @@ def test_agent_sigkilled_mid_drain_and_restarted(broker: Broker, tmp_path: Path)
     data_dir = str(node.data.root)
     try:
         agent = spawn_cli("--data-dir", data_dir, "sync", "run", *SMALL)
-        wait_line(agent, "sync running")
+        wait_line(agent, "hub running")
         db = tmp_path / "central.db"
         assert wait_until(lambda: len(central_rows(db, node.node.node_id)) >= 100, 30)
         agent.send_signal(signal.SIGKILL)
@@ -111,7 +111,7 @@ def test_agent_sigkilled_mid_drain_and_restarted(broker: Broker, tmp_path: Path)
         issue_tickets(node, 30)  # ``hall-agent queue issue`` while the sync is down
 
         agent = spawn_cli("--data-dir", data_dir, "sync", "run", *SMALL)
-        wait_line(agent, "sync running")
+        wait_line(agent, "hub running")
         assert wait_until(lambda: len(central_rows(db, node.node.node_id)) == 1530, 60)
         assert wait_until(lambda: CentralStore(db).acked_seq(node.node.node_id) == 1530, 10)
         agent.send_signal(signal.SIGTERM)
