@@ -60,7 +60,14 @@ case "$task" in
     ;;
   demo)
     setup
-    exec "$venv/bin/hall-agent" demo "$@"
+    if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+      exec "$venv/bin/hall-agent" demo "$@"
+    fi
+    echo "dev.sh: no display here, so the demo hall runs without windows:" >&2
+    echo "  1. a simulated hall day through the real queue and store (figures per service)" >&2
+    echo "  2. the scripted visit on the real screens, saved as PNGs in demo-screenshots/" >&2
+    "$venv/bin/hall-agent" demo --headless "$@"
+    QT_QPA_PLATFORM=offscreen exec "$venv/bin/hall-agent" demo --screenshots demo-screenshots
     ;;
   *) echo "usage: packaging/dev.sh {demo|test|setup} [args]" >&2; exit 2 ;;
 esac
