@@ -86,3 +86,18 @@ def waiting_list(store: Store, window: int, limit: int = 50) -> list[dict[str, A
         }
         for t in tickets[:limit]
     ]
+
+
+def ticket_progress(store: Store, number: str) -> dict[str, Any] | None:
+    """Today's ticket with this number (its latest leg), as a citizen sees it."""
+    store.refresh()
+    ticket = store.state.ticket_by_number(number.strip().upper())
+    return None if ticket is None else store.ticket_view(ticket)
+
+
+def active_notices(store: Store) -> list[dict[str, Any]]:
+    """Notices published through the log (from the central platform), oldest first."""
+    store.refresh()
+    now = store.hall_now().isoformat()
+    live = [n for n in store.state.notices.values() if (n.get("expires_at") or "~") > now]
+    return sorted(live, key=lambda n: n.get("at") or "")

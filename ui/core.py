@@ -20,7 +20,7 @@ from agent.config import HallConfig
 from agent.model import Event
 from agent.runtime import CoreRuntime
 from agent.store import CommandResult, Store
-from agent.views import hall_status, waiting_list
+from agent.views import active_notices, hall_status, ticket_progress, waiting_list
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -85,12 +85,6 @@ def _issue_and_view(store: Store, command: c.Command) -> tuple[CommandResult, di
     return result, store.ticket_view(result.ticket)
 
 
-def _ticket_by_number(store: Store, number: str) -> dict[str, Any] | None:
-    store.refresh()
-    ticket = store.state.ticket_by_number(number.strip().upper())
-    return None if ticket is None else store.ticket_view(ticket)
-
-
 class CoreClient(QObject):
     """Commands and reads for presenters; ``event`` carries every committed core event."""
 
@@ -134,21 +128,12 @@ class CoreClient(QObject):
         return self.runtime.query(lambda s: waiting_list(s, window))
 
     def ticket(self, number: str) -> dict[str, Any] | None:
-        return self.runtime.query(lambda s: _ticket_by_number(s, number))
+        return self.runtime.query(lambda s: ticket_progress(s, number))
 
     def now_iso(self) -> str:
         return self.runtime.query(lambda s: s.hall_now().isoformat())
 
 
-def _notices(store: Store) -> list[dict[str, Any]]:
-    store.refresh()
-    now = store.hall_now().isoformat()
-    live = [
-        n for n in store.state.notices.values() if not n.get("expires_at") or n["expires_at"] > now
-    ]
-    return sorted(live, key=lambda n: n.get("at") or "")
-
-
 def notices(client: CoreClient) -> list[dict[str, Any]]:
     """Notices published through the log (from the central platform), oldest first."""
-    return client.runtime.query(_notices)
+    return client.runtime.query(active_notices)
