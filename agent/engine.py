@@ -16,6 +16,18 @@ from agent.model import Fact, Priority, Ticket, TicketState, WindowStatus, iso, 
 from agent.state import HallState
 
 
+def ticket_fact(type_: str, ticket: Ticket, now: dt.datetime, **extra: Any) -> Fact:
+    """A fact about one ticket: who (id, number, service, masked name), when, plus details."""
+    payload = {
+        "ticket_id": ticket.id,
+        "number": ticket.number,
+        "service": ticket.service,
+        "citizen_name": ticket.citizen_name,
+        "at": iso(now),
+    }
+    return Fact(type_, payload | extra)
+
+
 class QueueEngine:
     def __init__(self, config: HallConfig) -> None:
         self.config = config
@@ -274,49 +286,19 @@ class QueueEngine:
             raise errors.NobodyWaiting(
                 f"nobody is waiting for window {cmd.window}", window=cmd.window
             )
-        facts.append(
-            Fact(
-                "TicketCalled",
-                {
-                    "ticket_id": ticket.id,
-                    "number": ticket.number,
-                    "service": ticket.service,
-                    "window": cmd.window,
-                    "at": iso(now),
-                    "citizen_name": ticket.citizen_name,
-                },
-            )
-        )
+        facts.append(ticket_fact("TicketCalled", ticket, now, window=cmd.window))
         return facts
 
     def _no_show(self, ticket: Ticket, reason: str, now: dt.datetime) -> Fact:
-        return Fact(
-            "TicketNoShow",
-            {
-                "ticket_id": ticket.id,
-                "number": ticket.number,
-                "window": ticket.window,
-                "reason": reason,
-                "at": iso(now),
-            },
-        )
+        return ticket_fact("TicketNoShow", ticket, now, window=ticket.window, reason=reason)
 
     def _Recall(self, state: HallState, cmd: c.Recall, now: dt.datetime) -> list[Fact]:
         ticket = self._current(state, cmd.window, TicketState.CALLED)
         if ticket.recalls >= self.config.no_show.max_recalls:
             return [self._no_show(ticket, "recalls", now)]
         return [
-            Fact(
-                "TicketRecalled",
-                {
-                    "ticket_id": ticket.id,
-                    "number": ticket.number,
-                    "service": ticket.service,
-                    "window": cmd.window,
-                    "at": iso(now),
-                    "recalls": ticket.recalls + 1,
-                    "citizen_name": ticket.citizen_name,
-                },
+            ticket_fact(
+                "TicketRecalled", ticket, now, window=cmd.window, recalls=ticket.recalls + 1
             )
         ]
 
@@ -326,34 +308,13 @@ class QueueEngine:
 
     def _StartService(self, state: HallState, cmd: c.StartService, now: dt.datetime) -> list[Fact]:
         ticket = self._current(state, cmd.window, TicketState.CALLED)
-        return [
-            Fact(
-                "ServiceStarted",
-                {
-                    "ticket_id": ticket.id,
-                    "number": ticket.number,
-                    "window": cmd.window,
-                    "at": iso(now),
-                },
-            )
-        ]
+        return [ticket_fact("ServiceStarted", ticket, now, window=cmd.window)]
 
     def _FinishService(
         self, state: HallState, cmd: c.FinishService, now: dt.datetime
     ) -> list[Fact]:
         ticket = self._current(state, cmd.window, TicketState.SERVING)
-        return [
-            Fact(
-                "ServiceFinished",
-                {
-                    "ticket_id": ticket.id,
-                    "number": ticket.number,
-                    "service": ticket.service,
-                    "window": cmd.window,
-                    "at": iso(now),
-                },
-            )
-        ]
+        return [ticket_fact("ServiceFinished", ticket, now, window=cmd.window)]
 
     def _Transfer(self, state: HallState, cmd: c.Transfer, now: dt.datetime) -> list[Fact]:
         ticket = self._current(state, cmd.window, TicketState.SERVING, TicketState.CALLED)
@@ -367,17 +328,14 @@ class QueueEngine:
             )
         new_id = f"{ticket.business_date}/{ticket.number}/{ticket.leg + 1}"
         return [
-            Fact(
+            ticket_fact(
                 "TicketTransferred",
-                {
-                    "ticket_id": ticket.id,
-                    "new_ticket_id": new_id,
-                    "number": ticket.number,
-                    "window": cmd.window,
-                    "from_service": ticket.service,
-                    "to_service": cmd.to_service,
-                    "at": iso(now),
-                },
+                ticket,
+                now,
+                window=cmd.window,
+                new_ticket_id=new_id,
+                from_service=ticket.service,
+                to_service=cmd.to_service,
             )
         ]
 
@@ -419,12 +377,7 @@ class QueueEngine:
                 f"ticket {ticket.number} missed its turn {later_calls} calls ago (limit {limit})",
                 number=ticket.number,
             )
-        return [
-            Fact(
-                "TicketReactivated",
-                {"ticket_id": ticket.id, "number": ticket.number, "at": iso(now)},
-            )
-        ]
+        return [ticket_fact("TicketReactivated", ticket, now)]
 
     def _CancelTicket(self, state: HallState, cmd: c.CancelTicket, now: dt.datetime) -> list[Fact]:
         ticket = self._ticket(state, cmd.number)
@@ -433,11 +386,7 @@ class QueueEngine:
                 f"ticket {ticket.number} is {ticket.state.value}; only waiting tickets cancel",
                 number=ticket.number,
             )
-        return [
-            Fact(
-                "TicketCancelled", {"ticket_id": ticket.id, "number": ticket.number, "at": iso(now)}
-            )
-        ]
+        return [ticket_fact("TicketCancelled", ticket, now)]
 
     def _RecordEvaluation(
         self, state: HallState, cmd: c.RecordEvaluation, now: dt.datetime
@@ -462,19 +411,7 @@ class QueueEngine:
             raise errors.AlreadyRated(
                 f"ticket {ticket.number} is already rated", number=ticket.number
             )
-        return [
-            Fact(
-                "EvaluationRecorded",
-                {
-                    "ticket_id": ticket.id,
-                    "number": ticket.number,
-                    "service": ticket.service,
-                    "window": cmd.window,
-                    "score": cmd.score,
-                    "at": iso(now),
-                },
-            )
-        ]
+        return [ticket_fact("EvaluationRecorded", ticket, now, window=cmd.window, score=cmd.score)]
 
     def _DeviceStatusChanged(
         self, state: HallState, cmd: c.DeviceStatusChanged, now: dt.datetime

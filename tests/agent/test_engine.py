@@ -48,7 +48,8 @@ def test_clock_jumping_back_a_day_never_reuses_a_number(store: Store, clock: Fak
 def test_daily_cap_refuses_with_a_clear_error(tmp_path, hall: HallConfig, clock) -> None:
     services = [hall.services[0].model_copy(update={"daily_cap": 2}), *hall.services[1:]]
     store = Store(tmp_path / "h.db", "n", hall.model_copy(update={"services": services}), clock)
-    issue(store), issue(store)
+    issue(store)
+    issue(store)
     with pytest.raises(errors.DailyCapReached, match="all taken"):
         issue(store)
     assert store.last_seq == 2  # the refusal wrote nothing
@@ -105,7 +106,8 @@ def test_appointment_has_priority_only_within_its_slot(store: Store, clock: Fake
     booked = store.execute(c.CheckIn("APT-1")).ticket
     assert booked is not None and booked.number == "A002"
     assert store.execute(c.CallNext(1)).ticket.number == "A001"  # type: ignore[union-attr]
-    store.execute(c.StartService(1)), store.execute(c.FinishService(1))
+    store.execute(c.StartService(1))
+    store.execute(c.FinishService(1))
     issue(store)  # A003
     clock.advance(hours=2)  # now inside the slot
     assert store.execute(c.CallNext(1)).ticket.number == "A002"  # type: ignore[union-attr]
@@ -204,14 +206,16 @@ def test_paused_window_does_not_call(store: Store) -> None:
 
 
 def test_calling_next_while_a_citizen_never_came_marks_the_no_show(store: Store) -> None:
-    issue(store), issue(store)
+    issue(store)
+    issue(store)
     store.execute(c.CallNext(1))
     result = store.execute(c.CallNext(1))
     assert [e.type for e in result.events] == ["TicketNoShow", "TicketCalled"]
 
 
 def test_estimated_wait_uses_people_ahead_and_rolling_service_time(store: Store, clock) -> None:
-    issue(store), issue(store)
+    issue(store)
+    issue(store)
     store.execute(c.CallNext(1))
     store.execute(c.StartService(1))
     clock.advance(minutes=20)
@@ -225,16 +229,15 @@ def test_estimated_wait_uses_people_ahead_and_rolling_service_time(store: Store,
 
 def test_evaluation_is_linked_to_ticket_and_window_once(store: Store) -> None:
     issue(store)
-    (
-        store.execute(c.CallNext(1)),
-        store.execute(c.StartService(1)),
-        store.execute(c.FinishService(1)),
-    )
+    store.execute(c.CallNext(1))
+    store.execute(c.StartService(1))
+    store.execute(c.FinishService(1))
     result = store.execute(c.RecordEvaluation(1, 5))
     assert result.events[0].payload | {"at": None} == {
         "ticket_id": "2026-06-01/A001/1",
         "number": "A001",
         "service": "social-security",
+        "citizen_name": None,
         "window": 1,
         "score": 5,
         "at": None,
@@ -247,7 +250,8 @@ def test_evaluation_is_linked_to_ticket_and_window_once(store: Store) -> None:
 
 
 def test_cancel_only_waiting_tickets(store: Store) -> None:
-    issue(store), issue(store)
+    issue(store)
+    issue(store)
     store.execute(c.CancelTicket("A002"))
     store.execute(c.CallNext(1))
     with pytest.raises(errors.InvalidTransition):
