@@ -167,7 +167,7 @@ class QueueEngine:
             citizen_name=(citizen.masked_name or None) if citizen else None,
             channel=cmd.channel,
         )
-        row = ticket.as_row()
+        row = {k: v for k, v in ticket.as_row().items() if v is not None}  # None is the default
         return [Fact("TicketIssued", {"ticket": row, "counter": issued + 1})]
 
     def _CheckIn(self, state: HallState, cmd: c.CheckIn, now: dt.datetime) -> list[Fact]:
@@ -189,7 +189,7 @@ class QueueEngine:
             entry["service"], citizen=cmd.citizen, appointment=appointment, channel="appointment"
         )
         facts = self._IssueTicket(state, issue, now)
-        if not facts[0].payload["ticket"]["citizen_name"] and entry.get("citizen_name"):
+        if not facts[0].payload["ticket"].get("citizen_name") and entry.get("citizen_name"):
             facts[0].payload["ticket"]["citizen_name"] = entry["citizen_name"]
         return facts
 
