@@ -59,16 +59,10 @@ class DeviceRefused(DeviceFault):
     code = "device_refused"
 
 
-class PrinterOffline(DeviceFault):
-    code = "printer_offline"
+class SamNotReady(DeviceFault):
+    """The ID-card reader answers, but its security module (SAM) reports it is not ready."""
 
-
-class PaperOut(DeviceFault):
-    code = "paper_out"
-
-
-class CoverOpen(DeviceFault):
-    code = "cover_open"
+    code = "sam_not_ready"
 
 
 class UnsupportedDevice(DeviceFault):

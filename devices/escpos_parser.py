@@ -92,6 +92,69 @@ def _need(data: bytes, end: int) -> None:
         raise _Incomplete
 
 
+def _nul_terminated(data: bytes, start: int) -> int:
+    """End offset of a parameter that runs up to and including a NUL byte."""
+    end = data.find(b"\x00", start)
+    if end < 0:
+        raise _Incomplete
+    return end + 1
+
+
+def _dle_at(data: bytes, i: int, op: bytes) -> tuple[str, int]:
+    if op == b"\x04" or op == b"\x05":
+        _need(data, i + 3)
+        return ("DLE EOT" if op == b"\x04" else "DLE ENQ") + f" {data[i + 2]}", i + 3
+    if op == b"\x14":
+        _need(data, i + 5)
+        return "DLE DC4", i + 5
+    return "DLE ?", i + 2
+
+
+def _esc_variable_at(data: bytes, i: int, op: bytes) -> tuple[str, int] | None:
+    if op == b"c":
+        _need(data, i + 4)
+        return f"ESC c {chr(data[i + 2])}", i + 4
+    if op == b"*":
+        _need(data, i + 5)
+        m, n = data[i + 2], data[i + 3] | data[i + 4] << 8
+        return "ESC *", i + 5 + n * (3 if m in (32, 33) else 1)
+    if op == b"D":
+        return "ESC D", _nul_terminated(data, i + 2)
+    return None
+
+
+def _gs_variable_at(data: bytes, i: int, op: bytes) -> tuple[str, int] | None:
+    if op == b"V":
+        _need(data, i + 3)
+        m = data[i + 2]
+        return "GS V", i + (3 if m in (0, 1, 48, 49) else 4)
+    if op == b"(":
+        _need(data, i + 5)
+        fn = chr(data[i + 2])
+        n = data[i + 3] | data[i + 4] << 8
+        return f"GS ( {fn}", i + 5 + n
+    if op == b"v":
+        _need(data, i + 8)
+        width = data[i + 4] | data[i + 5] << 8
+        height = data[i + 6] | data[i + 7] << 8
+        return "GS v 0", i + 8 + width * height
+    if op == b"k":
+        _need(data, i + 3)
+        if data[i + 2] <= 6:
+            return "GS k", _nul_terminated(data, i + 3)
+        _need(data, i + 4)
+        return "GS k", i + 4 + data[i + 3]
+    return None
+
+
+# lead byte → (name, fixed-length commands, parser of the variable-length ones)
+_PREFIXED = {
+    ESC: ("ESC", _ESC_FIXED, _esc_variable_at),
+    GS: ("GS", _GS_FIXED, _gs_variable_at),
+    FS: ("FS", _FS_FIXED, None),
+}
+
+
 def _command_at(data: bytes, i: int) -> tuple[str, int]:
     """Name and end offset of the command starting at ``i``; raises ``_Incomplete``."""
     lead = data[i]
@@ -100,62 +163,14 @@ def _command_at(data: bytes, i: int) -> tuple[str, int]:
     _need(data, i + 2)
     op = data[i + 1 : i + 2]
     if lead == DLE:
-        if op == b"\x04" or op == b"\x05":
-            _need(data, i + 3)
-            return ("DLE EOT" if op == b"\x04" else "DLE ENQ") + f" {data[i + 2]}", i + 3
-        if op == b"\x14":
-            _need(data, i + 5)
-            return "DLE DC4", i + 5
-        return "DLE ?", i + 2
-    if lead == ESC:
-        if op in _ESC_FIXED:
-            return "ESC " + op.decode("latin-1"), i + 2 + _ESC_FIXED[op]
-        if op == b"c":
-            _need(data, i + 4)
-            return f"ESC c {chr(data[i + 2])}", i + 4
-        if op == b"*":
-            _need(data, i + 5)
-            m, n = data[i + 2], data[i + 3] | data[i + 4] << 8
-            return "ESC *", i + 5 + n * (3 if m in (32, 33) else 1)
-        if op == b"D":
-            end = data.find(b"\x00", i + 2)
-            if end < 0:
-                raise _Incomplete
-            return "ESC D", end + 1
-        return "ESC ?", i + 2
-    if lead == GS:
-        if op in _GS_FIXED:
-            return "GS " + op.decode("latin-1"), i + 2 + _GS_FIXED[op]
-        if op == b"V":
-            _need(data, i + 3)
-            m = data[i + 2]
-            return "GS V", i + (3 if m in (0, 1, 48, 49) else 4)
-        if op == b"(":
-            _need(data, i + 5)
-            fn = chr(data[i + 2])
-            n = data[i + 3] | data[i + 4] << 8
-            return f"GS ( {fn}", i + 5 + n
-        if op == b"v":
-            _need(data, i + 8)
-            width = data[i + 4] | data[i + 5] << 8
-            height = data[i + 6] | data[i + 7] << 8
-            return "GS v 0", i + 8 + width * height
-        if op == b"k":
-            _need(data, i + 3)
-            m = data[i + 2]
-            if m <= 6:
-                end = data.find(b"\x00", i + 3)
-                if end < 0:
-                    raise _Incomplete
-                return "GS k", end + 1
-            _need(data, i + 4)
-            return "GS k", i + 4 + data[i + 3]
-        return "GS ?", i + 2
-    if lead == FS:
-        if op in _FS_FIXED:
-            return "FS " + op.decode("latin-1"), i + 2 + _FS_FIXED[op]
-        return "FS ?", i + 2
-    return f"0x{lead:02X}", i + 1
+        return _dle_at(data, i, op)
+    if lead not in _PREFIXED:
+        return f"0x{lead:02X}", i + 1
+    prefix, fixed, variable = _PREFIXED[lead]
+    if op in fixed:
+        return f"{prefix} {op.decode('latin-1')}", i + 2 + fixed[op]
+    found = variable(data, i, op) if variable is not None else None
+    return found or (f"{prefix} ?", i + 2)
 
 
 def parse(data: bytes, *, final: bool = True) -> tuple[list[Item], int]:

@@ -73,27 +73,21 @@ _FLAG_TO_TYPE: dict[str, CardType] = {
 TYPE_FLAG = {v: k for k, v in _FLAG_TO_TYPE.items()}
 
 # Field layouts of the 256-byte block, in UCS-2 characters (start, end). PROTOCOLS.md §1.6/1.7.
+# The resident layout's slots that the HMT permit and the 2023 foreigner card keep unchanged:
+_RESIDENT_SLOTS: dict[str, tuple[int, int]] = {
+    "name": (0, 15),
+    "gender": (15, 16),
+    "birth": (18, 26),
+    "number": (61, 79),
+    "authority": (79, 94),
+    "valid_from": (94, 102),
+    "valid_to": (102, 110),
+}
 LAYOUTS: dict[CardType, dict[str, tuple[int, int]]] = {
-    "resident": {
-        "name": (0, 15),
-        "gender": (15, 16),
-        "nation": (16, 18),
-        "birth": (18, 26),
-        "address": (26, 61),
-        "number": (61, 79),
-        "authority": (79, 94),
-        "valid_from": (94, 102),
-        "valid_to": (102, 110),
-    },
+    "resident": {**_RESIDENT_SLOTS, "nation": (16, 18), "address": (26, 61)},
     "hmt_residence": {
-        "name": (0, 15),
-        "gender": (15, 16),
-        "birth": (18, 26),
+        **_RESIDENT_SLOTS,
         "address": (26, 61),
-        "number": (61, 79),
-        "authority": (79, 94),
-        "valid_from": (94, 102),
-        "valid_to": (102, 110),
         "pass_number": (110, 119),
         "issue_count": (119, 121),
     },
@@ -110,14 +104,8 @@ LAYOUTS: dict[CardType, dict[str, tuple[int, int]]] = {
         "authority": (120, 124),
     },
     "foreign_permanent_2023": {
-        "name": (0, 15),
-        "gender": (15, 16),
-        "birth": (18, 26),
+        **_RESIDENT_SLOTS,
         "english_name": (26, 61),
-        "number": (61, 79),
-        "authority": (79, 94),
-        "valid_from": (94, 102),
-        "valid_to": (102, 110),
         "nationality": (121, 124),
     },
 }
@@ -157,18 +145,19 @@ def xor(data: bytes) -> int:
     return out
 
 
-def sam_command(cmd: int, para: int, data: bytes = b"") -> bytes:
-    """A host → reader frame."""
-    body = bytes([cmd, para]) + data
+def _frame(body: bytes) -> bytes:
     length = (len(body) + 1).to_bytes(2, "big")
     return PREAMBLE + length + body + bytes([xor(length + body)])
+
+
+def sam_command(cmd: int, para: int, data: bytes = b"") -> bytes:
+    """A host → reader frame."""
+    return _frame(bytes([cmd, para]) + data)
 
 
 def sam_reply(sw3: int, data: bytes = b"", sw1: int = 0, sw2: int = 0) -> bytes:
     """A reader → host frame (used by the simulator and tests)."""
-    body = bytes([sw1, sw2, sw3]) + data
-    length = (len(body) + 1).to_bytes(2, "big")
-    return PREAMBLE + length + body + bytes([xor(length + body)])
+    return _frame(bytes([sw1, sw2, sw3]) + data)
 
 
 @dataclass(frozen=True)
@@ -285,8 +274,6 @@ def card_from_fields(card_type: CardType, fields: dict[str, str], secret: bytes)
         checksum_ok = gb11643_valid(number)
         check = "gb11643"
     name = fields.get("name") or fields.get("english_name", "")
-    if not name:
-        name = fields.get("english_name", "")
     nationality: str | None = fields.get("nationality") or None
     if card_type == "hmt_residence":
         nationality = _HMT_REGION.get(number[:2])

@@ -6,15 +6,12 @@ hold a transport and bound every wait by a timeout.
 
 from __future__ import annotations
 
-import logging
 import time
 
-from devices.errors import BadFrame, NoAnswer
+from devices.errors import BadFrame, DeviceFault, NoAnswer
 from devices.framing import Frame, Framer
 from devices.profiles import EvaluatorProfile, LedProfile
-from devices.transport import Transport
-
-log = logging.getLogger(__name__)
+from devices.transport import FrameCounters, Transport
 
 SCORE_LABELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 
@@ -37,6 +34,17 @@ def _wait_frame(
         framer.feed(transport.read(512, left))
 
 
+def _skipped(counters: FrameCounters) -> int:
+    return counters.rejected + counters.garbage_bytes
+
+
+def _no_ack(device_id: str, counters: FrameCounters, skipped_before: int) -> DeviceFault:
+    """BadFrame when damaged bytes came back since ``skipped_before``, else NoAnswer."""
+    if _skipped(counters) > skipped_before:
+        return BadFrame(f"{device_id}: bad acknowledgement", device=device_id)
+    return NoAnswer(f"{device_id}: no acknowledgement", device=device_id)
+
+
 class LedDisplay:
     """One RS-485 bus of window LED strips."""
 
@@ -47,7 +55,7 @@ class LedDisplay:
         self.framer = Framer(profile.framing)
 
     @property
-    def counters(self):
+    def counters(self) -> FrameCounters:
         return self.framer.counters
 
     def _send(self, address: int, command: int, payload: bytes) -> None:
@@ -56,7 +64,7 @@ class LedDisplay:
         if p.ack_command is None and not p.ack_bytes:
             self.transport.write(frame)
             return
-        rejected = self.counters.rejected + self.counters.garbage_bytes
+        skipped = _skipped(self.counters)
         for _ in range(p.retries + 1):
             self.transport.reset_input()
             self.framer.clear()
@@ -67,9 +75,7 @@ class LedDisplay:
                     return
             elif p.ack_bytes and self._wait_bytes(p.ack_bytes, until):
                 return
-        if self.counters.rejected + self.counters.garbage_bytes > rejected:
-            raise BadFrame(f"{self.device_id}: bad acknowledgement", device=self.device_id)
-        raise NoAnswer(f"{self.device_id}: no acknowledgement", device=self.device_id)
+        raise _no_ack(self.device_id, self.counters, skipped)
 
     def _wait_bytes(self, pattern: bytes, until: float) -> bool:
         buf = bytearray()
@@ -109,7 +115,7 @@ class Evaluator:
         self.unknown_keys = 0
 
     @property
-    def counters(self):
+    def counters(self) -> FrameCounters:
         return self.framer.counters
 
     def request(self, ticket_number: str, timeout: float, address: int = 1) -> int | None:
@@ -121,14 +127,13 @@ class Evaluator:
         p = self.profile
         self.transport.reset_input()
         self.framer.clear()
+        skipped = _skipped(self.counters)
         payload = self.framer.encode_text(ticket_number)
         self.transport.write(self.framer.encode(address, p.request_command, payload))
         if p.ack_command is not None:
             until = time.monotonic() + p.reply_timeout_s
             if _wait_frame(self.transport, self.framer, until, (p.ack_command, address)) is None:
-                if self.counters.rejected or self.counters.garbage_bytes:
-                    raise BadFrame(f"{self.device_id}: bad acknowledgement", device=self.device_id)
-                raise NoAnswer(f"{self.device_id}: no acknowledgement", device=self.device_id)
+                raise _no_ack(self.device_id, self.counters, skipped)
         until = time.monotonic() + timeout
         while True:
             frame = _wait_frame(self.transport, self.framer, until, (p.score_command, address))

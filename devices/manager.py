@@ -15,10 +15,10 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from agent.node import DeviceSpec
-from devices.errors import DeviceFault, NoAnswer, PortGone, PortUnavailable
+from devices.errors import DeviceFault, NoAnswer, PortGone, PortUnavailable, SamNotReady
 from devices.idcard import IdCard, IdCardReader
 from devices.led import Evaluator, LedDisplay
 from devices.printer import PrinterStatus, PrintResult, TicketLayout, TicketPrinter
@@ -40,6 +40,9 @@ Status = Literal["online", "offline", "fault"]
 ReportCallback = Callable[[str, Status, str | None], None]
 CardCallback = Callable[[str, IdCard], None]
 CodeCallback = Callable[[str, str], None]
+
+D = TypeVar("D")
+R = TypeVar("R")
 
 _OFFLINE_REASONS = {PortGone.code, PortUnavailable.code, NoAnswer.code}
 
@@ -76,7 +79,7 @@ class ManagedDevice:
         log.info("device %s: %s%s", self.id, status, f" ({reason})" if reason else "")
         try:
             self.manager.report(self.id, status, reason)
-        except Exception:
+        except Exception:  # a broken subscriber must not stop this device's worker thread
             log.exception("device %s: status callback failed", self.id)
 
     def fail(self, exc: DeviceFault) -> None:
@@ -101,7 +104,7 @@ class ManagedDevice:
             elif isinstance(p, IdReaderProfile):
                 reader = IdCardReader(transport, p, self.manager.secret, spec.id)
                 if not reader.sam_ok():
-                    raise DeviceFault(f"{spec.id}: SAM not ready", device=spec.id, reason="sam")
+                    raise SamNotReady(f"{spec.id}: SAM not ready", device=spec.id)
                 self.driver = reader
             elif isinstance(p, ScannerProfile):
                 self.driver = SerialScanner(transport, p, spec.id)
@@ -310,14 +313,14 @@ class DeviceManager:
         for cb in list(self._card_callbacks):
             try:
                 cb(device_id, card)
-            except Exception:
+            except Exception:  # one broken subscriber must not starve the others
                 log.exception("card callback failed")
 
     def dispatch_code(self, device_id: str, code: str) -> None:
         for cb in list(self._code_callbacks):
             try:
                 cb(device_id, code)
-            except Exception:
+            except Exception:  # one broken subscriber must not starve the others
                 log.exception("code callback failed")
 
     def _window_device(self, kind: str, window: int) -> tuple[ManagedDevice, int] | None:
@@ -330,35 +333,43 @@ class DeviceManager:
                 return d, window
         return None
 
+    def _call_window_device(
+        self, kind: str, window: int, driver_type: type[D], call: Callable[[D, int], R]
+    ) -> tuple[bool, R | None]:
+        """Run ``call(driver, bus address)`` on the window's device of ``kind``.
+
+        ``(True, result)`` when it answered; ``(False, None)`` when there is no such device,
+        it is not open, or it failed (then its status is reported and the worker reopens it).
+        """
+        found = self._window_device(kind, window)
+        if found is None:
+            return False, None
+        d, address = found
+        with d.lock:
+            driver = d.driver
+            if not isinstance(driver, driver_type):
+                return False, None
+            try:
+                result = call(driver, address)
+            except DeviceFault as exc:
+                d.fail(exc)
+                return False, None
+        d.set_status("online", None)
+        return True, result
+
     def show(self, window: int, text: str) -> bool:
         """Show ``text`` on the window's LED strip; False (and a status report) on failure."""
-        found = self._window_device("led", window)
-        if found is None:
-            return False
-        d, address = found
-        with d.lock:
-            led = d.driver
-            if not isinstance(led, LedDisplay):
-                return False
-            try:
-                led.show(address, text)
-            except DeviceFault as exc:
-                d.fail(exc)
-                return False
-        d.set_status("online", None)
-        return True
+        ok, _ = self._call_window_device(
+            "led", window, LedDisplay, lambda led, address: led.show(address, text)
+        )
+        return ok
 
     def request_rating(self, window: int, ticket: str, timeout: float) -> int | None:
-        found = self._window_device("evaluator", window)
-        if found is None:
-            return None
-        d, address = found
-        with d.lock:
-            ev = d.driver
-            if not isinstance(ev, Evaluator):
-                return None
-            try:
-                return ev.request(ticket, timeout, address)
-            except DeviceFault as exc:
-                d.fail(exc)
-                return None
+        """The score the citizen gave at the window's evaluator; None if none came or it failed."""
+        _, score = self._call_window_device(
+            "evaluator",
+            window,
+            Evaluator,
+            lambda ev, address: ev.request(ticket, timeout, address),
+        )
+        return score

@@ -388,5 +388,6 @@ class CameraScanner:
         return None
 
     def close(self) -> None:
+        # cv2.error derives from Exception directly; a release that fails leaves nothing to undo
         with contextlib.suppress(Exception):
             self.capture.release()

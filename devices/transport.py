@@ -8,7 +8,7 @@ Every read is bounded by a timeout. A port that goes away while in use raises
 from __future__ import annotations
 
 import contextlib
-import threading
+import errno
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -62,7 +62,6 @@ class SerialTransport:
     def __init__(self, url: str, link: LinkSettings | None = None) -> None:
         link = link or LinkSettings()
         self.name = url
-        self._lock = threading.Lock()
         try:
             self._port = serial.serial_for_url(
                 url,
@@ -118,29 +117,36 @@ class SerialTransport:
 
 
 class UsbPrinterTransport:
-    """A USB printer through python-escpos's ``Usb`` class (needs the ``[usb]`` extra)."""
+    """A USB printer through python-escpos's ``Usb`` class (needs the ``[usb]`` extra).
+
+    pyusb's errors (``usb.core.USBError`` and its timeout subclass) are ``OSError``s;
+    python-escpos raises its own ``Error`` when the device is not found and ``RuntimeError``
+    when pyusb is missing.
+    """
 
     def __init__(self, vid: int, pid: int, timeout_ms: int = 2000) -> None:
         self.name = f"usb:{vid:04x}:{pid:04x}"
         try:
+            from escpos.exceptions import Error as EscposError
             from escpos.printer import Usb
         except ImportError as exc:  # pragma: no cover - depends on the extra
             raise UnsupportedDevice(
                 "USB printers need python-escpos[usb]", device=self.name
             ) from exc
+        self._errors: tuple[type[Exception], ...] = (OSError, EscposError)
         try:
             self._printer: Any = Usb(vid, pid, usb_args={}, timeout=timeout_ms)
             self._printer.open()
-        except Exception as exc:
+        except (OSError, EscposError, RuntimeError) as exc:
             raise PortUnavailable(f"cannot open {self.name}: {exc}", device=self.name) from exc
 
     def read(self, n: int, timeout: float) -> bytes:  # pragma: no cover - needs hardware
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                data = bytes(self._printer._read())
-            except Exception as exc:
-                if "timed out" in str(exc).lower():
+                data = bytes(self._printer._read())  # bounded by the Usb timeout (2 s)
+            except OSError as exc:
+                if exc.errno == errno.ETIMEDOUT or "timed out" in str(exc).lower():
                     continue
                 raise PortGone(f"{self.name}: {exc}", device=self.name) from exc
             if data:
@@ -150,14 +156,14 @@ class UsbPrinterTransport:
     def write(self, data: bytes) -> None:  # pragma: no cover - needs hardware
         try:
             self._printer._raw(data)
-        except Exception as exc:
+        except self._errors as exc:
             raise PortGone(f"{self.name}: {exc}", device=self.name) from exc
 
     def reset_input(self) -> None:  # pragma: no cover - needs hardware
         return None
 
     def close(self) -> None:  # pragma: no cover - needs hardware
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(*self._errors):
             self._printer.close()
 
 

@@ -174,3 +174,15 @@ def test_evaluator_silent_is_no_answer(ev_sim, evaluator) -> None:
     ev_sim.silent = True
     with pytest.raises(NoAnswer):
         evaluator.request("A004", timeout=5)
+
+
+def test_evaluator_silence_after_an_earlier_damaged_ack_is_no_answer(ev_sim, evaluator) -> None:
+    """GIVEN an evaluator that once answered with a damaged acknowledgement
+    WHEN it later does not answer at all THEN that is NoAnswer (offline), not BadFrame."""
+    ev_sim.fault = "bad_checksum"
+    with pytest.raises(BadFrame):
+        evaluator.request("A005", timeout=5)
+    ev_sim.fault = None
+    ev_sim.silent = True
+    with pytest.raises(NoAnswer):
+        evaluator.request("A006", timeout=5)
