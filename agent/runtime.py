@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -33,6 +34,9 @@ class _Job:
     def __init__(self, fn: Callable[[Store], Any], future: Future[Any]) -> None:
         self.fn = fn
         self.future = future
+
+
+_NO_JOB = _Job(lambda store: None, Future())
 
 
 class CoreRuntime:
@@ -110,15 +114,20 @@ class CoreRuntime:
         self._published_seq = store.last_seq
         self._ready.set()
         try:
+            next_tick = time.monotonic() + self._tick_seconds
             while True:
+                # Ticks come on time even when commands never stop arriving.
                 try:
-                    job = self._inbox.get(timeout=self._tick_seconds)
+                    job = self._inbox.get(timeout=max(0.0, next_tick - time.monotonic()))
                 except queue.Empty:
-                    self._tick(store)
-                    continue
+                    job = _NO_JOB
                 if job is None:
                     break
-                self._run_job(store, job)
+                if job is not _NO_JOB:
+                    self._run_job(store, job)
+                if time.monotonic() >= next_tick:
+                    self._tick(store)
+                    next_tick = time.monotonic() + self._tick_seconds
         finally:
             store.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,22 @@ def test_a_store_that_cannot_open_fails_start(tmp_path: Path, hall) -> None:
     (tmp_path / "dir.db").mkdir()
     with pytest.raises(Exception, match="unable to open"):
         CoreRuntime(lambda: Store(tmp_path / "dir.db", "n", hall)).start()
+
+
+def test_ticks_run_even_while_commands_keep_arriving(tmp_path: Path, hall, clock) -> None:
+    """GIVEN a called citizen who never comes and a kiosk that never stops issuing
+    WHEN the no-show time passes THEN the tick still marks the no-show."""
+    roomy = [s.model_copy(update={"daily_cap": 9999}) for s in hall.services]
+    hall = hall.model_copy(update={"services": roomy})
+    with CoreRuntime(lambda: Store(tmp_path / "h.db", "n", hall, clock), tick_seconds=0.05) as rt:
+        rt.execute(c.IssueTicket("social-security"))
+        rt.execute(c.CallNext(1))
+        clock.advance(minutes=hall.no_show.auto_minutes)
+        no_show = False
+        deadline = time.monotonic() + 30  # a bound, not a speed assumption
+        while time.monotonic() < deadline:  # a busy kiosk, one command after another
+            rt.execute(c.IssueTicket("household"))
+            if rt.query(lambda s: s.state.windows[1].current is None):
+                no_show = True
+                break
+    assert no_show
