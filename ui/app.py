@@ -7,15 +7,16 @@ sample hall open all day, simulated devices); ``run_role(args)`` is ``hall-agent
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent import commands as c
 from agent.config import always_open
@@ -23,6 +24,10 @@ from agent.datadir import DataDir, resolve_data_dir
 from agent.errors import HallError
 from agent.node_runtime import Node
 from agent.runtime import CoreRuntime
+
+if TYPE_CHECKING:
+    from sync.service import SyncService
+    from ui.ports import DevicePort
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +37,8 @@ SIZES = {"kiosk": (1080, 1920), "window": (1180, 720), "display": (1920, 1080), 
 
 
 def has_display() -> bool:
+    """Whether Qt can open windows here (an explicit QT_QPA_PLATFORM, e.g. offscreen, counts):
+    without one Qt aborts the process instead of raising."""
     if os.environ.get("QT_QPA_PLATFORM"):
         return True
     if sys.platform.startswith("linux"):
@@ -52,9 +59,9 @@ def make_qt_app(argv: list[str] | None = None) -> Any:
     from PySide6.QtCore import qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
-    qInstallMessageHandler(_qt_messages)
     from ui.fonts import setup_fonts
 
+    qInstallMessageHandler(_qt_messages)
     app = QApplication.instance() or QApplication(argv or ["hall-agent"])
     app.setApplicationName("hall-agent")
     setup_fonts(app)
@@ -156,19 +163,21 @@ def open_demo_node(data_dir: str | None) -> Node:
     return dataclasses.replace(node, hall=always_open(node.hall))
 
 
-def start_sync(node: Node, runtime: CoreRuntime, broker: str | None) -> Any:
+def start_sync(node: Node, runtime: CoreRuntime, broker: str | None) -> SyncService | None:
+    """The central sync, or None (offline). Without a broker sync/ is not even imported, so
+    a hall without a central link needs no MQTT library."""
     if not broker and node.node.broker is None:
         return None
     try:
         from sync.service import start_sync as start
-    except ImportError:
-        log.warning("sync is not installed: running offline")
-        print("hall-agent: sync not available yet; running offline", file=sys.stderr)
+    except ImportError as exc:
+        log.warning("sync unavailable (%s): running offline", exc)
+        print(f"hall-agent: sync unavailable ({exc}); running offline", file=sys.stderr)
         return None
     return start(node, runtime, broker_url=broker)
 
 
-def make_devices(node: Node, simulated_demo: bool) -> Any:
+def make_devices(node: Node, simulated_demo: bool) -> DevicePort:
     """The real device manager (simulated devices for the demo); fakes when devices/ is
     missing, no devices when the node has none."""
     from ui.ports import DevicePort, FakeDevices
@@ -188,6 +197,38 @@ def make_devices(node: Node, simulated_demo: bool) -> Any:
     return ManagedDevices(specs, node.secret).start()
 
 
+@contextlib.contextmanager
+def open_hall(
+    node: Node,
+    broker: str | None,
+    *,
+    simulated: bool,
+    language: str,
+    roles: tuple[str, ...] = ("kiosk", "window", "display"),
+    windows: list[int] | None = None,
+    voice: str = "auto",
+) -> Iterator[HallApp]:
+    """Start the core, the central sync, the devices and the screens of ``node``; on leaving,
+    stop whatever was started, in reverse order, even when a later step failed (a device or
+    sync thread left running would keep the process alive)."""
+    with contextlib.ExitStack() as started:
+        runtime = node.runtime().start()
+        started.callback(runtime.stop)
+        sync = start_sync(node, runtime, broker)
+        if sync is not None:
+            started.callback(sync.stop)
+        devices = make_devices(node, simulated_demo=simulated)
+        started.callback(devices.close)
+        hall = HallApp(node, runtime, devices, language, roles, windows, voice)
+        started.callback(hall.close)
+        yield hall
+
+
+def screen_size(view_name: str) -> tuple[int, int]:
+    """The size a screen is laid out for; ``window-2`` is a window station."""
+    return SIZES[view_name.split("-")[0]]
+
+
 # ---- the demo --------------------------------------------------------------------------------
 def run_demo(args: argparse.Namespace) -> int:
     screenshots = getattr(args, "screenshots", None)
@@ -205,39 +246,22 @@ def run_demo(args: argparse.Namespace) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     qt = make_qt_app()
     node = open_demo_node(getattr(args, "data_dir", None))
-    runtime = node.runtime().start()
-    devices = None
-    hall = None
-    sync = None
-    try:
-        _load_demo_roster(runtime, node)
-        sync = start_sync(node, runtime, getattr(args, "broker", None))
-        devices = make_devices(node, simulated_demo=True)
-        hall = HallApp(node, runtime, devices, language)
+    broker = getattr(args, "broker", None)
+    with open_hall(node, broker, simulated=True, language=language) as hall:
+        _load_demo_roster(hall.runtime, node)
         from ui.demo import DemoControls
         from ui.views.simpanel import SimulatorPanel
 
-        controls = DemoControls(devices, node.secret)
+        controls = DemoControls(hall.devices, node.secret)
         panel = SimulatorPanel(controls, [w.number for w in node.hall.windows])
         print(f"hall-agent demo: data dir {node.data.root}", flush=True)
         if screenshots:
             saved = scripted_screenshots(qt, hall, controls, panel, Path(screenshots))
             print(f"hall-agent demo: {len(saved)} screenshots in {screenshots}", flush=True)
             return 0
-        _show_demo(hall, panel)
-        if quit_after is not None:
-            from PySide6.QtCore import QTimer
-
-            QTimer.singleShot(int(quit_after * 1000), qt.quit)
-        return int(qt.exec())
-    finally:
-        if hall is not None:
-            hall.close()
-        if devices is not None:
-            devices.close()
-        if sync is not None and hasattr(sync, "stop"):
-            sync.stop()
-        runtime.stop()
+        tabs = _window_tabs(hall)  # held here: Qt deletes an unreferenced top-level window
+        _show_demo(hall, tabs, panel)
+        return _exec(qt, quit_after)
 
 
 def _load_demo_roster(runtime: CoreRuntime, node: Node) -> None:
@@ -247,31 +271,40 @@ def _load_demo_roster(runtime: CoreRuntime, node: Node) -> None:
     runtime.execute(sample_roster(node.hall, now))
 
 
-def _show_demo(hall: HallApp, panel: Any) -> None:
+def _window_tabs(hall: HallApp) -> Any:
+    """The demo's window stations as the tabs of one top-level window."""
     from PySide6.QtWidgets import QTabWidget
 
-    views = hall.views()
-    if "kiosk" in views:
-        kiosk = views["kiosk"]
-        kiosk.setWindowTitle("取号机 Kiosk")
-        kiosk.resize(720, 1200)
-        kiosk.show()
     tabs = QTabWidget()
     tabs.setWindowTitle("窗口 Window stations")
-    for name, view in views.items():
-        if name.startswith("window-"):
-            tabs.addTab(view, name.replace("window-", "窗口 Window "))
+    for number, view in hall.window_views.items():
+        tabs.addTab(view, f"窗口 Window {number}")
     tabs.resize(*SIZES["window"])
+    return tabs
+
+
+def _show_demo(hall: HallApp, tabs: Any, panel: Any) -> None:
+    if hall.kiosk_view is not None:
+        hall.kiosk_view.setWindowTitle("取号机 Kiosk")
+        hall.kiosk_view.resize(720, 1200)
+        hall.kiosk_view.show()
     tabs.show()
-    hall.demo_tabs = tabs  # type: ignore[attr-defined]  # keep a reference
-    if "display" in views:
-        display = views["display"]
-        display.setWindowTitle("综合屏 Hall display")
-        display.resize(1280, 720)
-        display.show()
+    if hall.display_view is not None:
+        hall.display_view.setWindowTitle("综合屏 Hall display")
+        hall.display_view.resize(1280, 720)
+        hall.display_view.show()
     panel.setWindowTitle("模拟设备 Device simulator")
     panel.resize(*SIZES["panel"])
     panel.show()
+
+
+def _exec(qt: Any, quit_after: float | None) -> int:
+    """Run the Qt event loop; ``quit_after`` seconds end it (smoke tests, CI)."""
+    if quit_after is not None:
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(int(quit_after * 1000), qt.quit)
+    return int(qt.exec())
 
 
 # ---- scripted screenshots -------------------------------------------------------------------
@@ -299,7 +332,7 @@ def scripted_screenshots(
     kiosk, kiosk_view = hall.kiosk, hall.kiosk_view
     views = hall.views()
     for name, view in views.items():
-        view.resize(*SIZES["kiosk" if name == "kiosk" else name.split("-")[0]])
+        view.resize(*screen_size(name))
         view.show()
     panel.resize(*SIZES["panel"])
     panel.show()
@@ -414,32 +447,20 @@ def run_role(args: argparse.Namespace) -> int:
         print(f"hall-agent run: role {role!r} has no screens", file=sys.stderr)
         return EXIT_NO_DISPLAY
     qt = make_qt_app()
-    runtime = node.runtime().start()
-    devices = None
-    hall = None
-    sync = None
-    try:
-        sync = start_sync(node, runtime, getattr(args, "broker", None))
-        devices = make_devices(node, simulated_demo=False)
-        language = args.lang or node.node.language
-        hall = HallApp(node, runtime, devices, language, screens, args.window, args.voice)
+    language = args.lang or node.node.language
+    with open_hall(
+        node,
+        getattr(args, "broker", None),
+        simulated=False,
+        language=language,
+        roles=screens,
+        windows=args.window,
+        voice=args.voice,
+    ) as hall:
         for name, view in hall.views().items():
-            key = "kiosk" if name == "kiosk" else name.split("-")[0]
-            view.resize(*SIZES[key])
-            if args.fullscreen and key in ("kiosk", "display"):
+            view.resize(*screen_size(name))
+            if args.fullscreen and name in ("kiosk", "display"):
                 view.showFullScreen()
             else:
                 view.show()
-        if getattr(args, "quit_after", None) is not None:
-            from PySide6.QtCore import QTimer
-
-            QTimer.singleShot(int(args.quit_after * 1000), qt.quit)
-        return int(qt.exec())
-    finally:
-        if hall is not None:
-            hall.close()
-        if devices is not None:
-            devices.close()
-        if sync is not None and hasattr(sync, "stop"):
-            sync.stop()
-        runtime.stop()
+        return _exec(qt, getattr(args, "quit_after", None))
