@@ -56,7 +56,11 @@ class NodeConfig(_Strict):
     node_id: str = Field(min_length=1, max_length=64)
     role: Role = "all"
     language: Literal["zh_CN", "en"] = "zh_CN"
-    broker: BrokerConfig | None = None
+    broker: BrokerConfig | None = Field(default=None, description="the central platform's broker")
+    hall_broker: BrokerConfig | None = Field(
+        default=None,
+        description="the hall LAN broker on the hub: terminals on other PCs reach the queue there",
+    )
     devices: list[DeviceSpec] = Field(default_factory=list)
 
     @field_validator("node_id")

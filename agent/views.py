@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from agent.model import TicketState
@@ -101,3 +102,22 @@ def active_notices(store: Store) -> list[dict[str, Any]]:
     now = store.hall_now().isoformat()
     live = [n for n in store.state.notices.values() if (n.get("expires_at") or "~") > now]
     return sorted(live, key=lambda n: n.get("at") or "")
+
+
+def _config(store: Store) -> dict[str, Any]:
+    return store.config.model_dump(mode="json")
+
+
+def _now(store: Store) -> str:
+    return store.hall_now().isoformat()
+
+
+#: The reads a terminal may ask of the hub, by name (locally and over the hall LAN).
+QUERIES: dict[str, Callable[..., Any]] = {
+    "hall_status": hall_status,
+    "waiting_list": waiting_list,
+    "ticket": ticket_progress,
+    "notices": active_notices,
+    "config": _config,
+    "now": _now,
+}
