@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import closing
 
 import pytest
 
@@ -86,16 +87,14 @@ def test_fixed_width_payload_is_padded_and_cut_on_a_character() -> None:
 
 @pytest.fixture
 def led_sim():
-    s = LedSimulator(LED).start()
-    yield s
-    s.stop()
+    with LedSimulator(LED).start() as s:
+        yield s
 
 
 @pytest.fixture
 def led(led_sim):
-    d = LedDisplay(open_transport(led_sim.port), LED, "led")
-    yield d
-    d.close()
+    with closing(LedDisplay(open_transport(led_sim.port), LED, "led")) as d:
+        yield d
 
 
 def test_led_shows_text_and_gets_ack(led_sim, led) -> None:
@@ -129,16 +128,14 @@ def test_led_silent_and_gone(led_sim, led) -> None:
 
 @pytest.fixture
 def ev_sim():
-    s = EvaluatorSimulator(EV).start()
-    yield s
-    s.stop()
+    with EvaluatorSimulator(EV).start() as s:
+        yield s
 
 
 @pytest.fixture
 def evaluator(ev_sim):
-    e = Evaluator(open_transport(ev_sim.port), EV, "ev")
-    yield e
-    e.close()
+    with closing(Evaluator(open_transport(ev_sim.port), EV, "ev")) as e:
+        yield e
 
 
 @pytest.mark.parametrize("score", [1, 2, 3, 4, 5])

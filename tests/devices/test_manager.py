@@ -43,6 +43,12 @@ def spec(id_: str, kind: str, profile: str, port: str = "-", **kw) -> DeviceSpec
     return DeviceSpec(id=id_, kind=kind, profile=profile, port=port, **kw)
 
 
+def fast_manager(specs: list[DeviceSpec], reports: Reports, **kw) -> DeviceManager:
+    """A manager that polls and retries in tens of milliseconds (tests wait for it)."""
+    timing = {"poll_interval": 0.05, "backoff_initial": 0.02, "backoff_max": 0.1}
+    return DeviceManager(specs, None, reports, **{**timing, **kw})
+
+
 @pytest.fixture
 def hall(secret):
     reports = Reports()
@@ -53,15 +59,7 @@ def hall(secret):
         spec("led", "led", "led-rs485-generic", simulated=True),
         spec("eval-2", "evaluator", "evaluator-generic", simulated=True, window=2, address=9),
     ]
-    m = DeviceManager(
-        specs,
-        None,
-        reports,
-        secret=secret,
-        poll_interval=0.05,
-        backoff_initial=0.02,
-        backoff_max=0.1,
-    )
+    m = fast_manager(specs, reports, secret=secret)
     m.start()
     yield m, reports
     m.close()
@@ -110,14 +108,7 @@ def test_unplug_and_replug_reconnects(tmp_path: Path, secret) -> None:
     link = tmp_path / "ttyPRINTER"
     sim = start_simulator("printer", link=link)
     reports = Reports()
-    m = DeviceManager(
-        [spec("p", "printer", "escpos-58mm", port=str(link))],
-        None,
-        reports,
-        poll_interval=0.05,
-        backoff_initial=0.02,
-        backoff_max=0.1,
-    )
+    m = fast_manager([spec("p", "printer", "escpos-58mm", port=str(link))], reports)
     try:
         m.start()
         assert reports.wait(("p", "online", None))
@@ -137,15 +128,7 @@ def test_unplug_and_replug_reconnects(tmp_path: Path, secret) -> None:
 def test_reader_that_stops_answering_goes_offline_then_back(secret) -> None:
     sim = start_simulator("idreader")
     reports = Reports()
-    m = DeviceManager(
-        [spec("r", "idreader", "ga467-serial", port=sim.port)],
-        None,
-        reports,
-        secret=secret,
-        poll_interval=0.05,
-        backoff_initial=0.02,
-        backoff_max=0.1,
-    )
+    m = fast_manager([spec("r", "idreader", "ga467-serial", port=sim.port)], reports, secret=secret)
     try:
         m.start()
         assert reports.wait(("r", "online", None))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import closing
 
 import numpy as np
 import pytest
@@ -29,16 +30,14 @@ CAMERA = load_profile("scanner-camera")
 
 @pytest.fixture
 def sim():
-    s = ScannerSimulator(suffix=SERIAL.suffix).start()
-    yield s
-    s.stop()
+    with ScannerSimulator(suffix=SERIAL.suffix).start() as s:
+        yield s
 
 
 @pytest.fixture
 def scanner(sim):
-    s = SerialScanner(open_transport(sim.port), SERIAL, "sc")
-    yield s
-    s.close()
+    with closing(SerialScanner(open_transport(sim.port), SERIAL, "sc")) as s:
+        yield s
 
 
 def test_serial_codes_and_suffix(sim, scanner) -> None:

@@ -62,14 +62,13 @@ def test_offline_node_catches_up_exactly_once_in_order(
     assert OutboxReader(node.data.database, "h", node.node.node_id).watermark() == 120
 
 
-def test_broker_killed_and_restarted_mid_drain(broker: Broker, tmp_path: Path) -> None:
+def test_broker_killed_and_restarted_mid_drain(
+    broker: Broker, ingest: CentralIngest, tmp_path: Path
+) -> None:
     """GIVEN a backlog draining through the broker WHEN the broker is SIGKILLed mid-drain and
     started again THEN the node resends from its watermark and central has each seq once."""
     node = make_node(tmp_path / "node", broker.url)
     issue_tickets(node, 600)
-    central = CentralIngest(parse_broker_url(broker.url), tmp_path / "central.db")
-    central.start()
-    assert central.wait_ready(10)
     runtime = node.runtime().start()
     handle = start_sync(node, runtime, settings=FAST)
     assert handle is not None
@@ -86,18 +85,16 @@ def test_broker_killed_and_restarted_mid_drain(broker: Broker, tmp_path: Path) -
     finally:
         handle.stop()
         runtime.stop()
-        central.stop()
     assert_exactly_once(tmp_path / "central.db", node)
 
 
-def test_agent_sigkilled_mid_drain_and_restarted(broker: Broker, tmp_path: Path) -> None:
+def test_agent_sigkilled_mid_drain_and_restarted(
+    broker: Broker, ingest: CentralIngest, tmp_path: Path
+) -> None:
     """GIVEN ``hall-agent sync run`` draining a backlog WHEN it is killed with SIGKILL and
     started again THEN it resumes from the stored watermark and central has each seq once."""
     node = make_node(tmp_path / "node", broker.url)
     issue_tickets(node, 1500)
-    central = CentralIngest(parse_broker_url(broker.url), tmp_path / "central.db")
-    central.start()
-    assert central.wait_ready(10)
     data_dir = str(node.data.root)
     try:
         agent = spawn_cli("--data-dir", data_dir, "sync", "run", *SMALL)
@@ -120,7 +117,6 @@ def test_agent_sigkilled_mid_drain_and_restarted(broker: Broker, tmp_path: Path)
         if agent.poll() is None:
             agent.kill()
             agent.wait(10)
-        central.stop()
     assert_exactly_once(tmp_path / "central.db", node)
     reader = OutboxReader(node.data.database, "h", node.node.node_id)
     assert reader.watermark() == 1530
