@@ -66,6 +66,14 @@ def hall_error_text(exc: HallError) -> str:
     return error_text(exc.code, exc.details)
 
 
+def command_failed_text(exc: HallError | TimeoutError) -> str:
+    """Why a command from a screen did not happen: the core refused it (its error code), or
+    the core did not answer in time (busy; nothing is known to have changed)."""
+    if isinstance(exc, HallError):
+        return hall_error_text(exc)
+    return error_text("timeout")
+
+
 def device_reason_text(reason: str | None) -> str:
     texts = {
         "paper_out": QCoreApplication.translate("Devices", "out of paper"),

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import Signal
 
-from ui.core import CoreClient, notices
-from ui.i18n import Languages
+from agent.config import HallConfig
+from ui.core import notices
+from ui.presenters.base import Presenter
 
 RECENT = 5
 
@@ -45,31 +46,18 @@ class DisplayVM:
     notice: str
 
 
-class DisplayPresenter(QObject):
+class DisplayPresenter(Presenter):
+    """Everything on the display changes with the queue, so every core event refreshes it."""
+
     changed = Signal(object)  # DisplayVM
     called = Signal(str, int)  # number, window: a new call or recall to announce and flash
 
-    def __init__(self, core: CoreClient, languages: Languages) -> None:
-        super().__init__()
-        self.core = core
-        self.languages = languages
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(30)
-        self._timer.timeout.connect(self.refresh)
-        core.event.connect(self._on_event)
-        languages.changed.connect(lambda _l: self.refresh())
-
-    def _on_event(self, event: Any) -> None:
+    def on_event(self, event: Any) -> None:
         if event.type in ("TicketCalled", "TicketRecalled"):
             self.called.emit(event.payload["number"], event.payload["window"])
-        self._timer.start()
+        self.refresh_soon()
 
-    def refresh(self) -> None:
-        if self.core.closed:
-            return
-        status = self.core.hall_status()
-        config = self.core.config()
+    def show(self, status: dict[str, Any], config: HallConfig) -> None:
         pick = self.languages.pick
         show_names = config.display.show_masked_names
         window_names = {w.number: pick(w.name_zh, w.name_en) for w in config.windows}

@@ -11,16 +11,19 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import Signal
 
 from agent import commands as c
+from agent.config import HallConfig
 from agent.errors import HallError
 from ui.core import Background, CoreClient, notices
 from ui.i18n import Languages
-from ui.messages import device_reason_text, error_text, hall_error_text
+from ui.messages import command_failed_text, device_reason_text, error_text
 from ui.ports import CardRead, DevicePort, PrintOutcome, SlipLayout
+from ui.presenters.base import Presenter
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,10 @@ class ServiceTile:
     open_now: bool
     sold_out: bool
     windows: list[int]
+
+    @property
+    def takeable(self) -> bool:
+        return self.open_now and not self.sold_out
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,7 @@ class GuideVM:
     time_limit: str
     fee: str
     windows: list[int]
-    sample_forms: list[str] = field(default_factory=list)
+    sample_forms: list[str] = field(default_factory=list)  # image files that exist
 
 
 @dataclass(frozen=True)
@@ -83,10 +90,29 @@ class ProgressVM:
     state: str
     people_ahead: int
     estimated_wait_min: int
-    window: int | None
+    window: int | None  # where to go: set only while the ticket is called or served
 
 
-class KioskPresenter(QObject):
+# What the home screen shows: waiting counts, opening, caps, notices, the printer's health.
+HOME_EVENTS = frozenset(
+    {
+        "TicketIssued",
+        "TicketCalled",
+        "ServiceFinished",
+        "TicketNoShow",
+        "TicketTransferred",
+        "TicketCancelled",
+        "TicketReactivated",
+        "NoticePublished",
+        "HallConfigApplied",
+        "DeviceStatusChanged",
+        "WindowPaused",
+        "WindowResumed",
+    }
+)
+
+
+class KioskPresenter(Presenter):
     home_changed = Signal(object)  # HomeVM
     ticket_shown = Signal(object)  # SlipVM
     print_changed = Signal(object)  # PrintVM
@@ -102,56 +128,32 @@ class KioskPresenter(QObject):
         languages: Languages,
         config_dir: str | None = None,
     ) -> None:
-        super().__init__()
-        self.core = core
+        super().__init__(core, languages)
         self.devices = devices
-        self.languages = languages
         self.config_dir = config_dir
         self._printer = Background("kiosk-printer")
         self._citizen: CardRead | None = None
         self._last: tuple[dict[str, Any], SlipLayout] | None = None
         self._print: PrintVM | None = None
         self._print_reason: str | None = None
-        self._refresh_timer = QTimer(self)
-        self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(50)
-        self._refresh_timer.timeout.connect(self.refresh)
-        core.event.connect(self._on_event)
         devices.card.connect(self.on_card)
         devices.code.connect(self.on_code)
-        devices.status.connect(lambda *_: self._refresh_timer.start())
-        languages.changed.connect(self._on_language)
+        devices.status.connect(self.refresh_soon)
 
     # ---- reading ------------------------------------------------------------------------
-    def _on_event(self, event: Any) -> None:
-        if event.type in (
-            "TicketIssued",
-            "TicketCalled",
-            "ServiceFinished",
-            "TicketNoShow",
-            "TicketTransferred",
-            "TicketCancelled",
-            "TicketReactivated",
-            "NoticePublished",
-            "HallConfigApplied",
-            "DeviceStatusChanged",
-            "WindowPaused",
-            "WindowResumed",
-        ):
-            self._refresh_timer.start()
+    def on_event(self, event: Any) -> None:
+        if event.type in HOME_EVENTS:
+            self.refresh_soon()
 
-    def _on_language(self, _language: str) -> None:
+    def on_language(self, _language: str) -> None:
+        """The slip on screen is re-sent too: its service name and print state are texts."""
         self.refresh()
         if self._last is not None:
             self.ticket_shown.emit(self._slip(self._last[0]))
             if self._print is not None:
                 self._set_print(self._print.state, self._print_reason)
 
-    def refresh(self) -> None:
-        if self.core.closed:
-            return
-        status = self.core.hall_status()
-        config = self.core.config()
+    def show(self, status: dict[str, Any], config: HallConfig) -> None:
         pick = self.languages.pick
         tiles = [
             ServiceTile(
@@ -198,28 +200,30 @@ class KioskPresenter(QObject):
             citizen=view.get("citizen"),
         )
 
+    def _with_windows(self, view: dict[str, Any]) -> dict[str, Any]:
+        """A ticket view plus the windows serving its service (for the slip and the screen)."""
+        return {**view, "windows_serving": self.core.config().windows_serving(view["service"])}
+
     # ---- taking a ticket ----------------------------------------------------------------
+    def _card_holder(self) -> c.Citizen | None:
+        """The citizen of the swiped card, if any: the ticket is taken in their name."""
+        card = self._citizen
+        if card is None:
+            return None
+        return c.Citizen(card.citizen_hash, card.name_masked, card.birth_date)
+
     def take(self, service: str) -> bool:
         """A tap on a service (with the swiped card, if any)."""
-        citizen = None
-        if self._citizen is not None:
-            card = self._citizen
-            citizen = c.Citizen(card.citizen_hash, card.name_masked, card.birth_date)
+        citizen = self._card_holder()
         channel = "idcard" if citizen else "button"
         return self._issue(c.IssueTicket(service, citizen=citizen, channel=channel))
 
     def _issue(self, command: c.IssueTicket | c.CheckIn) -> bool:
         try:
-            view = self.core.issue(command)
-        except HallError as exc:
-            self.message.emit(hall_error_text(exc))
+            view = self._with_windows(self.core.issue(command))
+        except (HallError, TimeoutError) as exc:
+            self.message.emit(command_failed_text(exc))
             return False
-        except TimeoutError:
-            self.message.emit(error_text("timeout"))
-            return False
-        view = dict(view)
-        config = self.core.config()
-        view["windows_serving"] = config.windows_serving(view["service"])
         if self._citizen is not None:
             view["citizen"] = self._citizen.name_masked
         self._citizen = None
@@ -262,7 +266,7 @@ class KioskPresenter(QObject):
             if self._last is None or self._last[1].number != number:
                 return  # a newer ticket is on screen
             if exc is not None or result is None:
-                log.warning("print of %s failed: %s", number, exc)
+                log.warning("print of %s failed", number, exc_info=exc)
                 self._set_print("failed", "error")
             elif result.ok:
                 self._set_print("printed", result.reason)
@@ -284,11 +288,11 @@ class KioskPresenter(QObject):
             if done is not None:
                 done(PrintOutcome(False, "no_printer" if view else "unknown_ticket"))
             return
-        view = dict(view)
-        view["windows_serving"] = self.core.config().windows_serving(view["service"])
-        layout = self._layout(view)
+        layout = self._layout(self._with_windows(view))
 
         def finished(result: PrintOutcome | None, exc: BaseException | None) -> None:
+            if exc is not None:
+                log.warning("reprint of %s failed", number, exc_info=exc)
             if done is not None:
                 done(result if result is not None else PrintOutcome(False, "error"))
 
@@ -313,17 +317,14 @@ class KioskPresenter(QObject):
         if not text or len(text) > 256 or not text.isprintable():
             self.message.emit(error_text("unknown_appointment"))
             return
-        citizen = None
-        if self._citizen is not None:
-            card = self._citizen
-            citizen = c.Citizen(card.citizen_hash, card.name_masked, card.birth_date)
-        self._issue(c.CheckIn(text, citizen=citizen))
+        self._issue(c.CheckIn(text, citizen=self._card_holder()))
 
     def show_progress(self, number: str) -> None:
         view = self.core.ticket(number)
         if view is None:
             self.message.emit(error_text("unknown_ticket"))
             return
+        at_window = view["state"] in ("called", "serving")
         self.progress_shown.emit(
             ProgressVM(
                 number=view["number"],
@@ -331,7 +332,7 @@ class KioskPresenter(QObject):
                 state=view["state"],
                 people_ahead=view["people_ahead"],
                 estimated_wait_min=view["estimated_wait_min"],
-                window=view["window"],
+                window=view["window"] if at_window else None,
             )
         )
 
@@ -352,17 +353,16 @@ class KioskPresenter(QObject):
                 time_limit=pick(g.time_limit_zh, g.time_limit_en),
                 fee=pick(g.fee_zh, g.fee_en),
                 windows=config.windows_serving(code),
-                sample_forms=[self._form_path(f) for f in g.sample_forms],
+                sample_forms=[str(p) for p in map(self._form_path, g.sample_forms) if p.exists()],
             )
         )
 
-    def _form_path(self, name: str) -> str:
-        from pathlib import Path
-
+    def _form_path(self, name: str) -> Path:
+        """Sample forms are named in the hall config relative to the data dir."""
         path = Path(name)
         if not path.is_absolute() and self.config_dir:
             path = Path(self.config_dir) / path
-        return str(path)
+        return path
 
     def idle(self) -> None:
         """Nobody touched the kiosk for a while: back to the home screen, card forgotten."""

@@ -7,21 +7,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import Signal
 
 from agent import commands as c
+from agent.config import HallConfig
 from agent.errors import HallError
 from ui.core import Background, CoreClient
 from ui.i18n import Languages
 from ui.messages import (
+    command_failed_text,
     device_kind_text,
     device_reason_text,
     device_status_text,
     error_text,
-    hall_error_text,
     score_text,
 )
 from ui.ports import DevicePort
+from ui.presenters.base import Presenter
 
 log = logging.getLogger(__name__)
 
@@ -69,21 +71,7 @@ class WindowVM:
     enabled: dict[str, bool] = field(default_factory=dict)
 
 
-ACTIONS = (
-    "call",
-    "recall",
-    "no_show",
-    "start",
-    "finish",
-    "transfer",
-    "reactivate",
-    "reprint",
-    "pause",
-    "resume",
-)
-
-
-class WindowPresenter(QObject):
+class WindowPresenter(Presenter):
     changed = Signal(object)  # WindowVM
     message = Signal(str)  # translated
     led_text = Signal(str)  # what the window's LED strip shows now
@@ -97,10 +85,8 @@ class WindowPresenter(QObject):
         rating_timeout: float = RATING_TIMEOUT_S,
         reprint: Callable[[str], None] | None = None,
     ) -> None:
-        super().__init__()
-        self.core = core
+        super().__init__(core, languages)
         self.devices = devices
-        self.languages = languages
         self.window = window
         self.rating_timeout = rating_timeout
         self._reprint = reprint
@@ -108,20 +94,16 @@ class WindowPresenter(QObject):
         self._evaluator = Background(f"evaluator-{window}")
         self._rating = RatingVM("idle")
         self._vm: WindowVM | None = None
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(30)
-        self._timer.timeout.connect(self.refresh)
-        core.event.connect(self._on_event)
-        devices.status.connect(lambda *_: self._timer.start())
-        languages.changed.connect(lambda _l: self.refresh())
+        devices.status.connect(self.refresh_soon)
 
     @property
     def vm(self) -> WindowVM | None:
         return self._vm
 
     # ---- events -------------------------------------------------------------------------
-    def _on_event(self, event: Any) -> None:
+    def on_event(self, event: Any) -> None:
+        """Any event may change the waiting list; this window's own also drive its LED
+        strip and evaluator."""
         p = event.payload
         mine = p.get("window") == self.window
         if mine and event.type in ("TicketCalled", "TicketRecalled"):
@@ -135,7 +117,7 @@ class WindowPresenter(QObject):
             self._ask_rating(p["number"], event.business_date)
         elif mine and event.type == "EvaluationRecorded":
             self._rating = RatingVM("rated", p["number"], score_text(p["score"]))
-        self._timer.start()
+        self.refresh_soon()
 
     def _show_led(self, text: str) -> None:
         self.led_text.emit(text)
@@ -144,7 +126,7 @@ class WindowPresenter(QObject):
 
     def _led_done(self, _result: object, exc: BaseException | None) -> None:
         if exc is not None:
-            log.warning("window %s LED failed: %s", self.window, exc)
+            log.warning("window %s LED failed", self.window, exc_info=exc)
 
     def _ask_rating(self, number: str, business_date: str) -> None:
         if not self.devices.has_evaluator(self.window):
@@ -156,27 +138,23 @@ class WindowPresenter(QObject):
 
         def done(score: int | None, exc: BaseException | None) -> None:
             if exc is not None:
-                log.warning("window %s evaluator failed: %s", self.window, exc)
+                log.warning("window %s evaluator failed", self.window, exc_info=exc)
             if score is None:
                 if self._rating.number == number and self._rating.state == "waiting":
                     self._rating = RatingVM("none", number)
-                    self._timer.start()
+                    self.refresh_soon()
                 return
             try:
                 self.core.execute(c.RecordEvaluation(self.window, score, number))
-            except HallError as err:
-                self.message.emit(hall_error_text(err))
+            except (HallError, TimeoutError) as err:
+                self.message.emit(command_failed_text(err))
 
         self._evaluator.run(
             lambda: self.devices.request_rating(self.window, number, self.rating_timeout), done
         )
 
     # ---- view-model ---------------------------------------------------------------------
-    def refresh(self) -> None:
-        if self.core.closed:
-            return
-        status = self.core.hall_status()
-        config = self.core.config()
+    def show(self, status: dict[str, Any], config: HallConfig) -> None:
         pick = self.languages.pick
         names = {s.code: pick(s.name_zh, s.name_en) for s in config.services}
         w = next(x for x in status["windows"] if x["number"] == self.window)
@@ -240,12 +218,10 @@ class WindowPresenter(QObject):
     def _run(self, command: c.Command) -> bool:
         try:
             self.core.execute(command)
-        except HallError as exc:
-            self.message.emit(hall_error_text(exc))
-            self.refresh()
-            return False
-        except TimeoutError:
-            self.message.emit(error_text("timeout"))
+        except (HallError, TimeoutError) as exc:
+            self.message.emit(command_failed_text(exc))
+            if isinstance(exc, HallError):
+                self.refresh()  # refused: the buttons were stale (another screen acted)
             return False
         self.message.emit("")
         return True
