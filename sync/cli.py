@@ -200,8 +200,17 @@ def cmd_central_push(args: argparse.Namespace) -> int:
         kind, args.hall_id, args.version, data, node_id=args.node_id, expires_in=expires
     )
     payload = sign_body(key, body)
-    client = new_client(f"central-push-{args.hall_id}", parse_broker_url(args.broker))
-    client.connect(parse_broker_url(args.broker).host, parse_broker_url(args.broker).port)
+    try:
+        address = parse_broker_url(args.broker)
+    except BrokerUrlError as exc:
+        print(f"hall-agent central push: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    client = new_client(f"central-push-{args.hall_id}", address)
+    try:
+        client.connect(address.host, address.port)
+    except OSError as exc:
+        print(f"hall-agent central push: cannot connect to {address}: {exc}", file=sys.stderr)
+        return 1
     client.loop_start()
     try:
         info = client.publish(topic, payload, qos=1, retain=retain)
@@ -218,7 +227,7 @@ def cmd_central_push(args: argparse.Namespace) -> int:
 
 # ---- this node -----------------------------------------------------------------------------
 def cmd_sync_status(args: argparse.Namespace) -> int:
-    from sync.service import read_status
+    from sync.status import read_status
 
     status = read_status(Node.open(args.data_dir))
     if getattr(args, "json", False):

@@ -64,7 +64,15 @@ class Outcome:
         )
 
 
-class Refused(Exception):
+class Refused(HallError):
+    """A downlink message this node does not apply; ``code`` is the stable refusal code.
+
+    A :class:`HallError`, so a refusal raised inside a core job comes back as an answer
+    (not logged as a failed job).
+    """
+
+    code = "refused"
+
     def __init__(self, code: str, reason: str) -> None:
         super().__init__(reason)
         self.code = code

@@ -12,9 +12,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from agent.errors import ConfigError
 
-class BrokerUrlError(ValueError):
-    pass
+
+class BrokerUrlError(ConfigError, ValueError):
+    """A broker URL that cannot be used (``--broker`` or ``broker.url`` in ``node.yaml``)."""
+
+    code = "broker_url_invalid"
 
 
 @dataclass(frozen=True)

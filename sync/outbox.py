@@ -28,6 +28,12 @@ class Batch:
         return self.last - self.first + 1
 
 
+def last_seq(conn: sqlite3.Connection, node_id: str) -> int:
+    """The highest seq of ``node_id``'s own events in the store (0 when there are none)."""
+    row = conn.execute("SELECT MAX(seq) FROM events WHERE node_id = ?", (node_id,)).fetchone()
+    return int(row[0] or 0)
+
+
 def read_watermark(conn: sqlite3.Connection) -> int:
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (WATERMARK_KEY,)).fetchone()
     return int(row[0]) if row else 0
@@ -77,10 +83,7 @@ class OutboxReader:
         self.conn.close()
 
     def last_seq(self) -> int:
-        row = self.conn.execute(
-            "SELECT MAX(seq) FROM events WHERE node_id = ?", (self.node_id,)
-        ).fetchone()
-        return int(row[0] or 0)
+        return last_seq(self.conn, self.node_id)
 
     def watermark(self) -> int:
         return read_watermark(self.conn)

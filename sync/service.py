@@ -1,16 +1,15 @@
 """The hub's link to the central platform: outbox up, acknowledgements and signed data down.
 
-One thread (``hall-sync``) owns the MQTT connection and the outbox reader: it connects (with
-backoff and jitter), publishes the log after the acknowledged watermark in bounded batches
-(QoS 1, at most ``window_batches`` unacknowledged), takes the central side's cumulative
-acks, and hands the watermark to the core thread to store. After any reconnect, broker
+One thread (``hall-sync``) owns the MQTT connection: it connects (with backoff and jitter),
+lets the :class:`~sync.publisher.OutboxPublisher` publish the log after the acknowledged
+watermark, and hands the watermark to the core thread to store. After any reconnect, broker
 restart or agent restart it starts again from the watermark; the central side is idempotent
 on ``(node_id, seq)``, so the effect is exactly once. A second thread checks and applies
-what comes down (:mod:`sync.inbound`), so a slow core never stalls the network loop.
+what comes down (:mod:`sync.inbound`), so a slow core never stalls the network loop. The
+status for ``hall-agent sync status`` goes to a file (:mod:`sync.status`).
 
-Memory is bounded by the window (batches are re-read from SQLite when resent), never by the
-size of the backlog. Events are never deleted; a backlog above the configured size raises
-the ``backlog_alarm`` in the status, nothing more.
+Events are never deleted; a backlog above the configured size raises the ``backlog_alarm``
+in the status, nothing more.
 """
 
 from __future__ import annotations
@@ -27,36 +26,28 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from enum import StrEnum
 from functools import partial
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
-from pydantic import ValidationError
 
 from agent.errors import HallError
 from agent.node import BrokerConfig
 from agent.node_runtime import Node
 from agent.runtime import CoreRuntime
-from agent.store import Store, connect
+from agent.store import Store
 from sync import contract as ct
 from sync.inbound import InboundHandler, Outcome
 from sync.mqtt import BrokerAddress, new_client, parse_broker_url, session_properties
-from sync.outbox import OutboxReader, read_watermark, reset_watermark, write_watermark
+from sync.outbox import OutboxReader, reset_watermark, write_watermark
+from sync.publisher import OutboxPublisher, wall_now
 from sync.signing import CENTRAL_PUBLIC_KEY_FILE, load_public_key
+from sync.status import Connection, StatusFile
 
 log = logging.getLogger(__name__)
 
-STATUS_FILE = "sync-status.json"
 AGENT_VERSION = "0.1.0"
-
-
-class Connection(StrEnum):
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    DISCONNECTED = "disconnected"
-    STOPPED = "stopped"
 
 
 @dataclass(frozen=True)
@@ -90,10 +81,6 @@ class _Shared:
     refused: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _wall_now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-
-
 class SyncService:
     """Start with :meth:`start`; :meth:`status` is safe from any thread; :meth:`stop` ends it."""
 
@@ -113,7 +100,7 @@ class SyncService:
         self.node_id = node.node.node_id
         self.client_id = broker.client_id or self.node_id
         self.alarm_size = broker.backlog_alarm_events
-        self._status_path = node.data.root / STATUS_FILE
+        self._status_file = StatusFile(node.data.root)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._inbound_thread: threading.Thread | None = None
@@ -132,21 +119,14 @@ class SyncService:
         self._attempt = 0
         self._next_attempt = 0.0
         self._connecting_since = 0.0
-        self._acked = 0
         self._persisted = 0
-        self._sent = 0
-        self._last_seq = 0
-        self._window: collections.deque[int] = collections.deque()
-        self._progress_at = 0.0
         self._persist: Future[int] | None = None
-        self._clock_offset: float | None = None
         self._last_error: str | None = None
         self._connected_since: str | None = None
         self._status_due = 0.0
         self._file_due = 0.0
         self._poll_due = 0.0
         self._alarm = False
-        self._last_file: dict[str, Any] | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------
     def start(self) -> SyncService:
@@ -164,16 +144,18 @@ class SyncService:
             self.node.data.hall_config,
             self.settings.max_inbound_bytes,
         )
-        self._reader = OutboxReader(
+        reader = OutboxReader(
             self.node.data.database,
             self.hall_id,
             self.node_id,
             self.settings.batch_max_events,
             self.settings.batch_max_bytes,
         )
-        self._acked = self._persisted = self._sent = self._reader.watermark()
-        self._last_seq = self._reader.last_seq()
-        self._alarm = self._last_seq - self._acked > self.alarm_size
+        self._out = OutboxPublisher(
+            reader, self.node_id, self.settings.window_batches, self.settings.ack_timeout_s
+        )
+        self._persisted = self._out.acked
+        self._alarm = self._out.backlog > self.alarm_size
         self._publish_shared()
         self._unsubscribe = self.runtime.subscribe(self._on_core_event)
         self._thread = threading.Thread(target=self._run, name="hall-sync", daemon=True)
@@ -182,7 +164,7 @@ class SyncService:
         )
         self._thread.start()
         self._inbound_thread.start()
-        log.info("sync started", extra={"broker": str(self.address), "acked_seq": self._acked})
+        log.info("sync started", extra={"broker": str(self.address), "acked_seq": self._out.acked})
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -218,7 +200,7 @@ class SyncService:
             "connected_since": s.connected_since,
             "last_error": s.last_error,
             "refused": list(s.refused),
-            "at": _wall_now(),
+            "at": wall_now(),
             "pid": os.getpid(),
         }
 
@@ -266,7 +248,7 @@ class SyncService:
                     self._stopping.wait(0.1)
                     continue
                 assert self._client is not None
-                busy = self._state is Connection.CONNECTED and self._sent < self._last_seq
+                busy = self._state is Connection.CONNECTED and self._out.busy
                 rc = self._client.loop(timeout=0.005 if busy else 0.05)
                 if rc != mqtt.MQTT_ERR_SUCCESS:
                     self._lost(f"connection lost ({mqtt.error_string(rc)})")
@@ -279,9 +261,12 @@ class SyncService:
                     continue
                 self._run_commands()
                 self._send_results()
-                self._pump()
+                error = self._out.pump(self._publish_events)
+                if error is not None:
+                    self._lost(error)
+                    continue
                 self._housekeeping()
-        except Exception:
+        except Exception:  # logged here with the thread's context, then raised on
             log.exception("sync thread failed")
             raise
         finally:
@@ -341,8 +326,7 @@ class SyncService:
         self._state = Connection.DISCONNECTED
         self._last_error = reason
         self._connected_since = None
-        self._window.clear()
-        self._sent = self._acked  # resend from the watermark after the next connect
+        self._out.rewind()  # resend from the watermark after the next connect
         cap = min(self.settings.backoff_max_s, self.settings.backoff_min_s * 2**self._attempt)
         delay = cap / 2 + random.uniform(0, cap / 2)  # equal jitter: never a thundering herd
         self._attempt = min(self._attempt + 1, 16)
@@ -357,19 +341,19 @@ class SyncService:
             return
         self._state = Connection.CONNECTED
         self._attempt = 0
-        self._connected_since = _wall_now()
+        self._connected_since = wall_now()
         self._last_error = None
-        self._window.clear()
-        self._sent = self._acked
-        self._progress_at = time.monotonic()
+        self._out.rewind()
         client.subscribe([(t, 1) for t in ct.node_subscriptions(self.hall_id, self.node_id)])
         self._status_due = 0.0
-        log.info("sync connected", extra={"broker": str(self.address), "acked_seq": self._acked})
+        log.info(
+            "sync connected", extra={"broker": str(self.address), "acked_seq": self._out.acked}
+        )
         self._publish_shared()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         if msg.topic == ct.ack_topic(self.hall_id, self.node_id):
-            self._on_ack(bytes(msg.payload))
+            self._out.on_ack(bytes(msg.payload))
             return
         try:
             self._inbound.put_nowait((msg.topic, bytes(msg.payload)))
@@ -379,64 +363,12 @@ class SyncService:
                 Outcome(msg.topic, False, "busy", "inbound queue full, send again later")
             )
 
-    def _on_ack(self, payload: bytes) -> None:
-        if len(payload) > ct.MAX_ACK_BYTES:
-            log.warning("ack refused: %d bytes", len(payload))
-            return
-        try:
-            ack = ct.Ack.model_validate_json(payload)
-        except ValidationError as exc:
-            log.warning("ack refused: %s", exc.errors()[0]["msg"])
-            return
-        if ack.node_id != self.node_id:
-            log.warning("ack for node %r ignored", ack.node_id)
-            return
-        if ack.clock_offset_s is not None:
-            self._clock_offset = ack.clock_offset_s
-        if ack.acked_seq <= self._acked:
-            return
-        if ack.acked_seq > self._last_seq:
-            self._last_seq = self._reader.last_seq()
-            if ack.acked_seq > self._last_seq:
-                log.warning(
-                    "ack %d is beyond this node's log (%d): ignored (central holds another "
-                    "life of this node id?)",
-                    ack.acked_seq,
-                    self._last_seq,
-                )
-                return
-        self._acked = ack.acked_seq
-        self._progress_at = time.monotonic()
-        while self._window and self._window[0] <= self._acked:
-            self._window.popleft()
-        if self._sent < self._acked:
-            self._sent = self._acked
-
-    def _pump(self) -> None:
-        """Publish batches while the window has room."""
+    def _publish_events(self, payload: bytes) -> str | None:
         assert self._client is not None
-        now = time.monotonic()
-        if self._window and now - self._progress_at > self.settings.ack_timeout_s:
-            log.warning(
-                "no ack for %.0f s: resending from seq %d", now - self._progress_at, self._acked + 1
-            )
-            self._window.clear()
-            self._sent = self._acked
-            self._progress_at = now
-        topic = ct.events_topic(self.hall_id, self.node_id)
-        while len(self._window) < self.settings.window_batches and self._sent < self._last_seq:
-            batch = self._reader.batch_after(self._sent, _wall_now())
-            if batch is None:
-                self._last_seq = self._reader.last_seq()
-                return
-            info = self._client.publish(topic, batch.payload, qos=1)
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                self._lost(f"publish failed ({mqtt.error_string(info.rc)})")
-                return
-            if not self._window:
-                self._progress_at = now
-            self._window.append(batch.last)
-            self._sent = batch.last
+        info = self._client.publish(ct.events_topic(self.hall_id, self.node_id), payload, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            return f"publish failed ({mqtt.error_string(info.rc)})"
+        return None
 
     def _run_commands(self) -> None:
         while True:
@@ -447,12 +379,12 @@ class SyncService:
             if command.name == "report_status":
                 self._status_due = 0.0
             elif command.name == "resync" and command.from_seq is not None:
-                seq = min(command.from_seq - 1, self._last_seq)
+                seq = min(command.from_seq - 1, self._out.last_seq)
                 log.warning("central asked to resend from seq %d", seq + 1)
                 self._wait_persist()
                 self.runtime.query(partial(_reset, seq=seq))
-                self._acked = self._persisted = self._sent = seq
-                self._window.clear()
+                self._out.reset(seq)
+                self._persisted = seq
 
     def _send_results(self) -> None:
         assert self._client is not None
@@ -465,21 +397,19 @@ class SyncService:
 
     def _housekeeping(self) -> None:
         now = time.monotonic()
-        hint = self._hint_seq
-        if hint > self._last_seq:
-            self._last_seq = hint
+        self._out.note_last_seq(self._hint_seq)
         if now >= self._poll_due:  # events of other processes, in case the core missed them
             self._poll_due = now + self.settings.poll_interval_s
-            self._last_seq = max(self._last_seq, self._reader.last_seq())
+            self._out.note_last_seq(self._out.reader.last_seq())
         self._persist_watermark()
-        alarm = self._last_seq - self._acked > self.alarm_size
+        alarm = self._out.backlog > self.alarm_size
         if alarm != self._alarm:
             self._alarm = alarm
             self._status_due = 0.0
             if alarm:
                 log.warning(
                     "sync backlog alarm: %d events not acknowledged (alarm at %d)",
-                    self._last_seq - self._acked,
+                    self._out.backlog,
                     self.alarm_size,
                 )
             else:
@@ -490,7 +420,7 @@ class SyncService:
         self._publish_shared()
         if now >= self._file_due:
             self._file_due = now + self.settings.status_file_interval_s
-            self._write_status_file()
+            self._status_file.write(self.status())
 
     def _persist_watermark(self) -> None:
         if self._persist is not None:
@@ -501,8 +431,8 @@ class SyncService:
             except HallError as exc:
                 log.warning("cannot store the watermark: %s", exc)
             self._persist = None
-        if self._acked > self._persisted:
-            acked = self._acked
+        if self._out.acked > self._persisted:
+            acked = self._out.acked
             try:
                 self._persist = self.runtime.call(lambda store: write_watermark(store.conn, acked))
             except HallError as exc:
@@ -522,12 +452,12 @@ class SyncService:
             schema_version=1,
             node_id=self.node_id,
             state="online",
-            at=_wall_now(),
-            last_seq=self._last_seq,
-            acked_seq=self._acked,
-            backlog=self._last_seq - self._acked,
+            at=wall_now(),
+            last_seq=self._out.last_seq,
+            acked_seq=self._out.acked,
+            backlog=self._out.backlog,
             backlog_alarm=self._alarm,
-            clock_offset_s=self._clock_offset,
+            clock_offset_s=self._out.clock_offset,
             agent_version=AGENT_VERSION,
         )
         self._client.publish(
@@ -543,27 +473,14 @@ class SyncService:
     def _publish_shared(self) -> None:
         self._shared = _Shared(
             connection=self._state,
-            last_seq=self._last_seq,
-            acked_seq=self._acked,
+            last_seq=self._out.last_seq,
+            acked_seq=self._out.acked,
             persisted_seq=self._persisted,
-            clock_offset_s=self._clock_offset,
+            clock_offset_s=self._out.clock_offset,
             last_error=self._last_error,
             connected_since=self._connected_since,
             refused=list(self._refused),
         )
-
-    def _write_status_file(self) -> None:
-        data = self.status()
-        comparable = {k: v for k, v in data.items() if k != "at"}
-        if comparable == self._last_file:
-            return
-        self._last_file = comparable
-        tmp = self._status_path.with_name(f".{STATUS_FILE}.tmp")
-        try:
-            tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-            tmp.replace(self._status_path)
-        except OSError as exc:
-            log.warning("cannot write %s: %s", self._status_path, exc)
 
     def _shutdown(self) -> None:
         client = self._client
@@ -581,8 +498,8 @@ class SyncService:
             client.disconnect()
         self._client = None
         self._wait_persist()
-        if self._acked > self._persisted:
-            acked = self._acked
+        if self._out.acked > self._persisted:
+            acked = self._out.acked
             try:
                 self._persisted = self.runtime.query(
                     lambda store: write_watermark(store.conn, acked), timeout=10
@@ -591,10 +508,8 @@ class SyncService:
                 log.warning("cannot store the watermark: %s", exc)
         self._state = Connection.STOPPED
         self._publish_shared()
-        self._file_due = 0.0
-        self._last_file = None
-        self._write_status_file()
-        self._reader.close()
+        self._status_file.write(self.status(), force=True)
+        self._out.reader.close()
 
 
 def _reset(store: Store, seq: int) -> None:
@@ -623,57 +538,3 @@ def start_sync(
         log.info("no broker configured: running offline")
         return None
     return SyncService(node, runtime, broker, settings).start()
-
-
-def read_status(node: Node, store: Store | None = None) -> dict[str, Any]:
-    """What ``hall-agent sync status`` shows: the store's watermark and backlog, plus the
-    connection state a running sync last wrote (``not running`` when it is stale)."""
-    conn = connect(node.data.database) if store is None else store.conn
-    try:
-        row = conn.execute(
-            "SELECT MAX(seq) FROM events WHERE node_id = ?", (node.node.node_id,)
-        ).fetchone()
-        last_seq = int(row[0] or 0)
-        acked = read_watermark(conn)
-    finally:
-        if store is None:
-            conn.close()
-    broker = node.node.broker
-    alarm_size = (broker or BrokerConfig(url="mqtt://localhost")).backlog_alarm_events
-    status: dict[str, Any] = {
-        "node_id": node.node.node_id,
-        "hall_id": node.hall.hall_id,
-        "broker": broker.url if broker else None,
-        "connection": "offline (no broker configured)" if broker is None else "not running",
-        "last_seq": last_seq,
-        "acked_seq": acked,
-        "backlog": last_seq - acked,
-        "backlog_alarm": last_seq - acked > alarm_size,
-        "backlog_alarm_events": alarm_size,
-        "clock_offset_s": None,
-    }
-    path = node.data.root / STATUS_FILE
-    try:
-        live = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return status
-    if _process_alive(live.get("pid")) and live.get("connection") != Connection.STOPPED:
-        status["connection"] = live.get("connection")
-        status["broker"] = live.get("broker", status["broker"])
-        status["connected_since"] = live.get("connected_since")
-        status["last_error"] = live.get("last_error")
-        status["refused"] = live.get("refused", [])
-    status["clock_offset_s"] = live.get("clock_offset_s")
-    return status
-
-
-def _process_alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

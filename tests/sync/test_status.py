@@ -11,7 +11,8 @@ import pytest
 from agent import commands as c
 from agent.cli import main
 from sync.central import CentralIngest
-from sync.service import SyncSettings, read_status, start_sync
+from sync.service import SyncSettings, start_sync
+from sync.status import read_status
 from tests.sync.conftest import Broker, free_port, issue_tickets, make_node, wait_until
 
 

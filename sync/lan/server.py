@@ -1,0 +1,378 @@
+"""The hub's side of the hall LAN: answers terminals' requests, publishes events and presence.
+
+Threads: paho's network thread only parses the envelope and enqueues (a full queue is
+answered ``hub_busy`` at once); one worker thread (``hall-lan-requests``) runs each request
+through the core runtime and publishes the reply; one thread (``hall-lan-events``) publishes
+the events the core hands over. One worker keeps requests in arrival order, which is also
+what makes the duplicate check below sound.
+
+Duplicates: a command's reply is remembered by ``(terminal, correlation data)`` in a bounded
+LRU; the same request again (QoS 1 redelivery, or a terminal retrying after a timeout with
+the same request id) gets the remembered reply and runs nothing. The memory is in RAM only:
+it does not survive a hub restart.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from agent import commands as c
+from agent.errors import ConfigError, HallError
+from agent.model import Event
+from agent.node import BrokerConfig
+from agent.node_runtime import Node
+from agent.runtime import CoreRuntime
+from agent.store import Store
+from agent.views import QUERIES
+from sync.lan import wire
+from sync.mqtt import new_client, parse_broker_url
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LanSettings:
+    request_queue: int = 100
+    event_queue: int = 10_000
+    reply_memory: int = 1000
+    core_timeout_s: float = 30.0
+    reconnect_min_s: int = 1
+    reconnect_max_s: int = 10
+    stop_timeout_s: float = 5.0
+
+
+@dataclass
+class LanStats:
+    requests: int = 0
+    commands: int = 0
+    queries: int = 0
+    refused: int = 0
+    duplicates: int = 0
+    busy: int = 0
+    unanswerable: int = 0
+    events_published: int = 0
+    events_dropped: int = 0
+    last_refusals: collections.deque[dict[str, str]] = field(
+        default_factory=lambda: collections.deque(maxlen=10)
+    )
+
+
+@dataclass(frozen=True)
+class _Request:
+    terminal: str
+    response_topic: str
+    correlation: bytes
+    payload: bytes
+
+
+def _command_result(store: Store, command: c.Command) -> dict[str, Any]:
+    """On the core thread: run the command, describe what it did."""
+    result = store.execute(command)
+    return {
+        "ticket": store.ticket_view(result.ticket) if result.ticket is not None else None,
+        "events": [event.type for event in result.events],
+        "last_seq": store.last_seq,
+    }
+
+
+def _drain_and_close(inbox: queue.Queue[Any]) -> None:
+    while True:
+        try:
+            inbox.get_nowait()
+        except queue.Empty:
+            break
+    inbox.put_nowait(None)
+
+
+class LanServer:
+    """``start()`` connects to the hall broker and serves; ``stop()`` says offline and ends."""
+
+    def __init__(
+        self,
+        node: Node,
+        runtime: CoreRuntime,
+        broker_url: str | None = None,
+        settings: LanSettings | None = None,
+    ) -> None:
+        broker = BrokerConfig(url=broker_url) if broker_url else node.node.hall_broker
+        if broker is None:
+            raise ConfigError("node.yaml: hall_broker: not set (the hall LAN needs a broker)")
+        self.node = node
+        self.runtime = runtime
+        self.broker = broker
+        self.settings = settings or LanSettings()
+        self.address = parse_broker_url(broker.url)
+        self.hall_id = wire.check_name("hall id", node.hall.hall_id)
+        self.node_id = node.node.node_id
+        self.stats = LanStats()
+        self._requests: queue.Queue[_Request | None] = queue.Queue(self.settings.request_queue)
+        self._events: queue.Queue[Event | None] = queue.Queue(self.settings.event_queue)
+        self._replies: collections.OrderedDict[tuple[str, bytes], bytes] = (
+            collections.OrderedDict()
+        )
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._unsubscribe: Any = None
+        self._client = new_client(
+            broker.client_id or f"{self.node_id}-lan-hub",
+            self.address,
+            username=broker.username,
+            password=broker.password,
+            ca_file=broker.ca_file,
+            cert_file=broker.cert_file,
+            key_file=broker.key_file,
+        )
+        self._client.on_connect = self._on_connect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._client.reconnect_delay_set(self.settings.reconnect_min_s, self.settings.reconnect_max_s)
+        self._client.will_set(
+            wire.hub_topic(self.hall_id),
+            wire.presence_payload("offline", self.node_id),
+            qos=1,
+            retain=True,
+        )
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    def start(self) -> LanServer:
+        self._threads = [
+            threading.Thread(target=self._serve_requests, name="hall-lan-requests", daemon=True),
+            threading.Thread(target=self._serve_events, name="hall-lan-events", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+        self._unsubscribe = self.runtime.subscribe(self._on_core_event)
+        # A clean start: requests sent while the hub was away are stale (their terminal gave
+        # up); the broker drops them rather than have the hub act on them later.
+        self._client.connect_async(
+            self.address.host, self.address.port, keepalive=self.broker.keepalive_s, clean_start=True
+        )
+        self._client.loop_start()
+        log.info("hall LAN serving", extra={"broker": str(self.address), "hall": self.hall_id})
+        return self
+
+    def wait_ready(self, timeout: float) -> bool:
+        """True once subscribed and announced ``online`` (bounded by ``timeout``)."""
+        return self._ready.wait(timeout)
+
+    def stop(self) -> None:
+        """Announce ``offline`` (retained), disconnect, end both threads."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        timeout = self.settings.stop_timeout_s
+        if self._client.is_connected():
+            info = self._client.publish(
+                wire.hub_topic(self.hall_id),
+                wire.presence_payload("offline", self.node_id),
+                qos=1,
+                retain=True,
+            )
+            try:
+                info.wait_for_publish(timeout)
+            except (RuntimeError, ValueError):
+                log.warning("hall LAN: could not announce offline")
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._ready.clear()
+        # Nothing feeds the queues any more: drop what waits (its terminals time out), wake both.
+        _drain_and_close(self._requests)
+        _drain_and_close(self._events)
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
+
+    def stats_snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            snapshot = {k: v for k, v in vars(self.stats).items() if k != "last_refusals"}
+            snapshot["last_refusals"] = list(self.stats.last_refusals)
+        snapshot["online"] = self._ready.is_set()
+        return snapshot
+
+    def __enter__(self) -> LanServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- paho's network thread: parse the envelope, hand off -----------------------------
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
+    ) -> None:
+        if reason.is_failure:
+            log.warning("hall LAN: broker refused the connection: %s", reason)
+            return
+        client.subscribe(wire.request_subscription(self.hall_id), qos=1)
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reasons: list[ReasonCode], props: Any
+    ) -> None:
+        if any(r.is_failure for r in reasons):
+            log.error("hall LAN: subscription refused: %s", reasons)
+            return
+        client.publish(
+            wire.hub_topic(self.hall_id),
+            wire.presence_payload("online", self.node_id),
+            qos=1,
+            retain=True,
+        )
+        self._ready.set()
+        log.info("hall LAN online", extra={"broker": str(self.address)})
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
+    ) -> None:
+        self._ready.clear()
+        log.info("hall LAN disconnected: %s", reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            self.stats.requests += 1
+        terminal = wire.terminal_of(self.hall_id, msg.topic)
+        props = getattr(msg, "properties", None)
+        response_topic = getattr(props, "ResponseTopic", None)
+        correlation = getattr(props, "CorrelationData", None)
+        if terminal is None or response_topic != wire.reply_topic(self.hall_id, terminal):
+            # Never publish where a request says to, except the terminal's own reply topic.
+            self._refuse_silently(msg.topic, "no response topic, or not the terminal's own")
+            return
+        if not correlation or len(correlation) > wire.MAX_CORRELATION_BYTES:
+            self._reply(
+                response_topic,
+                None,
+                wire.error_reply(
+                    wire.BadRequest(
+                        f"correlation data (the request id) must be 1-"
+                        f"{wire.MAX_CORRELATION_BYTES} bytes",
+                        reason="bad_correlation",
+                    )
+                ),
+            )
+            self._count_refusal(terminal, "bad_correlation")
+            return
+        request = _Request(terminal, response_topic, bytes(correlation), bytes(msg.payload))
+        try:
+            self._requests.put_nowait(request)
+        except queue.Full:
+            with self._lock:
+                self.stats.busy += 1
+            busy = {"code": "hub_busy", "error": "the hub is busy; send the request again"}
+            self._reply(response_topic, request.correlation, wire.error_reply(busy))
+
+    def _refuse_silently(self, topic: str, why: str) -> None:
+        with self._lock:
+            self.stats.unanswerable += 1
+        log.warning("hall LAN: request on %s not answered: %s", topic[:120], why)
+
+    def _count_refusal(self, terminal: str, reason: str) -> None:
+        with self._lock:
+            self.stats.refused += 1
+            self.stats.last_refusals.append({"terminal": terminal, "reason": reason})
+
+    def _reply(self, topic: str, correlation: bytes | None, payload: bytes) -> None:
+        props = Properties(PacketTypes.PUBLISH)
+        if correlation is not None:
+            props.CorrelationData = correlation
+        self._client.publish(topic, payload, qos=1, properties=props)
+
+    # ---- the core thread: hand off only --------------------------------------------------
+    def _on_core_event(self, event: Event) -> None:
+        try:
+            self._events.put_nowait(event)
+        except queue.Full:
+            with self._lock:
+                self.stats.events_dropped += 1
+
+    # ---- the worker threads --------------------------------------------------------------
+    def _serve_requests(self) -> None:
+        while True:
+            request = self._requests.get()
+            if request is None:
+                return
+            try:
+                reply = self._answer(request)
+            except Exception:  # noqa: BLE001 - the worker must outlive any one request
+                log.exception("hall LAN: request from %s failed", request.terminal)
+                internal = {"code": "internal_error", "error": "the hub failed on this request"}
+                reply = wire.error_reply(internal)
+            self._reply(request.response_topic, request.correlation, reply)
+
+    def _answer(self, request: _Request) -> bytes:
+        key = (request.terminal, request.correlation)
+        remembered = self._replies.get(key)
+        if remembered is not None:
+            self._replies.move_to_end(key)
+            with self._lock:
+                self.stats.duplicates += 1
+            return remembered
+        try:
+            parsed = wire.parse_request(request.payload)
+        except wire.BadRequest as exc:
+            self._count_refusal(request.terminal, str(exc.details.get("reason")))
+            log.info(
+                "hall LAN: refused a request from %s: %s", request.terminal, str(exc)[:200]
+            )
+            return wire.error_reply(exc)
+        if isinstance(parsed, wire.QueryRequest):
+            with self._lock:
+                self.stats.queries += 1
+            return self._run_query(parsed)
+        with self._lock:
+            self.stats.commands += 1
+        reply = self._run_command(parsed)
+        self._replies[key] = reply
+        while len(self._replies) > self.settings.reply_memory:
+            self._replies.popitem(last=False)
+        return reply
+
+    def _run_command(self, command: c.Command) -> bytes:
+        timeout = self.settings.core_timeout_s
+        try:
+            result = self.runtime.query(lambda s: _command_result(s, command), timeout)
+        except HallError as exc:
+            return wire.error_reply(exc)
+        except TimeoutError:
+            # It may still commit: remembered like any reply, so a retry does not run it again.
+            slow = {"code": "hub_timeout", "error": "the hub's core did not answer in time"}
+            return wire.error_reply(slow)
+        except queue.Full:
+            return wire.error_reply({"code": "hub_busy", "error": "the hub's core is busy"})
+        return wire.ok_reply(result)
+
+    def _run_query(self, query: wire.QueryRequest) -> bytes:
+        fn = QUERIES[query.name]
+        try:
+            result = self.runtime.query(lambda s: fn(s, **query.args), self.settings.core_timeout_s)
+        except HallError as exc:
+            return wire.error_reply(exc)
+        except TimeoutError:
+            return wire.error_reply({"code": "hub_timeout", "error": "no answer from the core"})
+        except queue.Full:
+            return wire.error_reply({"code": "hub_busy", "error": "the hub's core is busy"})
+        return wire.ok_reply(result)
+
+    def _serve_events(self) -> None:
+        topic = wire.events_topic(self.hall_id)
+        while True:
+            event = self._events.get()
+            if event is None:
+                return
+            if not self._client.is_connected():
+                with self._lock:
+                    self.stats.events_dropped += 1
+                continue
+            self._client.publish(topic, wire.event_payload(event), qos=1)
+            with self._lock:
+                self.stats.events_published += 1

@@ -1,0 +1,249 @@
+"""The hall LAN contract: topics, limits, request and reply payloads, errors.
+
+Shared by the hub (:mod:`sync.lan.server`) and the terminals (:mod:`sync.lan.client`), and
+written down in docs/topics.md ("Hall LAN"). Every payload is UTF-8 JSON; every payload a
+side receives is size-bounded before it is parsed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import inspect
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, get_type_hints
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from agent import commands as c
+from agent.codec import MAX_COMMAND_BYTES, BadCommand, decode_command
+from agent.errors import HallError
+from agent.validation import describe_validation_error
+from agent.views import QUERIES
+from sync.contract import ROOT, is_name
+
+SCHEMA_VERSION = 1
+
+#: Upper bounds on what a side parses at all (bytes of the MQTT payload).
+MAX_REQUEST_BYTES = MAX_COMMAND_BYTES
+MAX_CORRELATION_BYTES = 64
+MAX_REPLY_BYTES = 4 * 1024 * 1024
+MAX_EVENT_BYTES = 256 * 1024
+MAX_PRESENCE_BYTES = 4 * 1024
+#: Bounds on one query argument.
+MAX_ARG_INT = 10**9
+MAX_ARG_CHARS = 128
+
+
+# ---- topics ------------------------------------------------------------------------------
+def lan_root(hall_id: str) -> str:
+    return f"{ROOT}/{hall_id}/lan"
+
+
+def request_topic(hall_id: str, terminal_id: str) -> str:
+    """Terminal → hub, QoS 1: a command or a named query (MQTT 5 request/response)."""
+    return f"{lan_root(hall_id)}/request/{terminal_id}"
+
+
+def request_subscription(hall_id: str) -> str:
+    return f"{lan_root(hall_id)}/request/+"
+
+
+def reply_topic(hall_id: str, terminal_id: str) -> str:
+    """Hub → terminal, QoS 1: the reply; the only response topic the hub answers on."""
+    return f"{lan_root(hall_id)}/reply/{terminal_id}"
+
+
+def events_topic(hall_id: str) -> str:
+    """Hub → everyone, QoS 1, not retained: each committed event, in seq order."""
+    return f"{lan_root(hall_id)}/events"
+
+
+def hub_topic(hall_id: str) -> str:
+    """Hub → everyone, QoS 1, retained, also the hub's last will: its presence."""
+    return f"{lan_root(hall_id)}/hub"
+
+
+def terminal_of(hall_id: str, topic: str) -> str | None:
+    """The terminal id of a request topic of this hall, else None."""
+    prefix = f"{lan_root(hall_id)}/request/"
+    if not topic.startswith(prefix):
+        return None
+    terminal = topic[len(prefix) :]
+    return terminal if is_name(terminal) else None
+
+
+def check_name(what: str, value: str) -> str:
+    if not is_name(value):
+        raise ValueError(f"{what} {value!r}: only letters, digits, '_', '.', '-' (1-64)")
+    return value
+
+
+# ---- errors ------------------------------------------------------------------------------
+class HubUnreachable(HallError):
+    """No reply from the hub in time: not connected, hub offline, or the reply was lost.
+
+    The command may or may not have been done: send it again with the same ``request_id``
+    (in ``details``) and the hub answers from its memory instead of doing it twice.
+    """
+
+    code = "hub_unreachable"
+
+
+class BadRequest(HallError):
+    """A request the hub refused before running anything; ``reason`` says which check."""
+
+    code = "bad_request"
+
+
+class RemoteError(HallError):
+    """An error the hub replied with; ``code`` is the hub's code (for the UI to translate).
+
+    When the code belongs to a known error class (``nobody_waiting`` → ``NobodyWaiting``),
+    the raised exception is also an instance of that class.
+    """
+
+    code = "remote_error"
+
+    def __init__(self, message: str, code: str = "remote_error", **details: Any) -> None:
+        super().__init__(message, **details)
+        self.code = code
+
+
+def _error_classes(code: str) -> list[type[HallError]]:
+    found: list[type[HallError]] = []
+    todo: list[type[HallError]] = [HallError]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if (
+            cls.__dict__.get("code") == code
+            and cls.__init__ is HallError.__init__
+            and not issubclass(cls, RemoteError)
+        ):
+            found.append(cls)
+    return found
+
+
+@functools.cache
+def _remote_class(code: str) -> type[RemoteError]:
+    classes = _error_classes(code)
+    if len(classes) != 1:
+        return RemoteError
+    local = classes[0]
+    remote = type(f"Remote{local.__name__}", (RemoteError, local), {"code": code})
+    return remote
+
+
+def remote_error(error: Any) -> RemoteError:
+    """Re-create the hub's error from a reply's ``error`` object."""
+    if not isinstance(error, dict):
+        return RemoteError("the hub replied with a malformed error", "bad_reply")
+    code = error.get("code")
+    code = code if isinstance(code, str) and is_name(code) else "remote_error"
+    message = str(error.get("error") or code)[:500]
+    details = {k: v for k, v in error.items() if k not in ("code", "error") and isinstance(k, str)}
+    return _remote_class(code)(message, code, **details)
+
+
+# ---- requests ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class QueryRequest:
+    name: str
+    args: dict[str, Any]
+
+
+_INT = Annotated[int, Field(strict=True, ge=-MAX_ARG_INT, le=MAX_ARG_INT)]
+_STR = Annotated[str, Field(strict=True, max_length=MAX_ARG_CHARS)]
+
+
+@functools.cache
+def _args_model(name: str) -> type[BaseModel]:
+    """A strict model of a query's arguments, read from its signature (the store is first)."""
+    fn: Callable[..., Any] = QUERIES[name]
+    hints = get_type_hints(fn)
+    fields: dict[str, Any] = {}
+    for param in list(inspect.signature(fn).parameters.values())[1:]:
+        hint = hints.get(param.name, Any)
+        hint = {int: _INT, str: _STR}.get(hint, hint)
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[param.name] = (hint, default)
+    config = ConfigDict(extra="forbid", strict=True)
+    model: type[BaseModel] = create_model(f"{name}_args", __config__=config, **fields)
+    return model
+
+
+def encode_query(name: str, args: dict[str, Any]) -> bytes:
+    return json.dumps({"query": name, "args": args}, ensure_ascii=False).encode("utf-8")
+
+
+def parse_request(payload: bytes) -> c.Command | QueryRequest:
+    """A command a terminal may send, or a known query with valid arguments; else BadRequest."""
+    if len(payload) > MAX_REQUEST_BYTES:
+        raise BadRequest(
+            f"request is {len(payload)} bytes (limit {MAX_REQUEST_BYTES})", reason="too_large"
+        )
+    try:
+        message: Any = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"request is not JSON: {exc}", reason="not_json") from exc
+    if isinstance(message, dict) and "query" in message:
+        return _parse_query(message)
+    try:
+        return decode_command(payload)
+    except BadCommand as exc:
+        raise BadRequest(str(exc), reason="bad_command") from exc
+
+
+def _parse_query(message: dict[str, Any]) -> QueryRequest:
+    if not set(message) <= {"query", "args"}:
+        raise BadRequest('a query is {"query": name, "args": {...}}', reason="bad_query")
+    name = message["query"]
+    if not isinstance(name, str) or name not in QUERIES:
+        raise BadRequest(
+            f"{str(name)[:40]!r} is not a query (known: {', '.join(sorted(QUERIES))})",
+            reason="unknown_query",
+        )
+    args = message.get("args", {})
+    if not isinstance(args, dict):
+        raise BadRequest(f"{name}: args must be an object", reason="bad_args")
+    try:
+        valid = _args_model(name).model_validate(args)
+    except ValidationError as exc:
+        raise BadRequest(describe_validation_error(name, exc), reason="bad_args") from exc
+    return QueryRequest(name, valid.model_dump())
+
+
+# ---- replies, events, presence -----------------------------------------------------------
+def _dumps(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def ok_reply(result: Any) -> bytes:
+    return _dumps({"ok": True, "result": result})
+
+
+def error_reply(error: HallError | dict[str, Any]) -> bytes:
+    return _dumps({"ok": False, "error": error.as_dict() if isinstance(error, HallError) else error})
+
+
+def event_payload(event: Any) -> bytes:
+    return _dumps({"schema_version": SCHEMA_VERSION, **event.as_dict()})
+
+
+def presence_payload(state: str, node_id: str) -> bytes:
+    at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return _dumps({"schema_version": SCHEMA_VERSION, "state": state, "node_id": node_id, "at": at})
+
+
+def parse_json_object(payload: bytes, limit: int) -> dict[str, Any] | None:
+    """The payload as a JSON object, or None when too large or not one."""
+    if len(payload) > limit:
+        return None
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
