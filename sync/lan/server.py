@@ -117,9 +117,7 @@ class LanServer:
         self.stats = LanStats()
         self._requests: queue.Queue[_Request | None] = queue.Queue(self.settings.request_queue)
         self._events: queue.Queue[Event | None] = queue.Queue(self.settings.event_queue)
-        self._replies: collections.OrderedDict[tuple[str, bytes], bytes] = (
-            collections.OrderedDict()
-        )
+        self._replies: collections.OrderedDict[tuple[str, bytes], bytes] = collections.OrderedDict()
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -137,7 +135,9 @@ class LanServer:
         self._client.on_subscribe = self._on_subscribe
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
-        self._client.reconnect_delay_set(self.settings.reconnect_min_s, self.settings.reconnect_max_s)
+        self._client.reconnect_delay_set(
+            self.settings.reconnect_min_s, self.settings.reconnect_max_s
+        )
         self._client.will_set(
             wire.hub_topic(self.hall_id),
             wire.presence_payload("offline", self.node_id),
@@ -157,7 +157,10 @@ class LanServer:
         # A clean start: requests sent while the hub was away are stale (their terminal gave
         # up); the broker drops them rather than have the hub act on them later.
         self._client.connect_async(
-            self.address.host, self.address.port, keepalive=self.broker.keepalive_s, clean_start=True
+            self.address.host,
+            self.address.port,
+            keepalive=self.broker.keepalive_s,
+            clean_start=True,
         )
         self._client.loop_start()
         log.info("hall LAN serving", extra={"broker": str(self.address), "hall": self.hall_id})
@@ -303,7 +306,7 @@ class LanServer:
                 return
             try:
                 reply = self._answer(request)
-            except Exception:  # noqa: BLE001 - the worker must outlive any one request
+            except Exception:  # the worker must outlive any one request
                 log.exception("hall LAN: request from %s failed", request.terminal)
                 internal = {"code": "internal_error", "error": "the hub failed on this request"}
                 reply = wire.error_reply(internal)
@@ -321,9 +324,7 @@ class LanServer:
             parsed = wire.parse_request(request.payload)
         except wire.BadRequest as exc:
             self._count_refusal(request.terminal, str(exc.details.get("reason")))
-            log.info(
-                "hall LAN: refused a request from %s: %s", request.terminal, str(exc)[:200]
-            )
+            log.info("hall LAN: refused a request from %s: %s", request.terminal, str(exc)[:200])
             return wire.error_reply(exc)
         if isinstance(parsed, wire.QueryRequest):
             with self._lock:

@@ -144,7 +144,11 @@ def remote_error(error: Any) -> RemoteError:
     code = error.get("code")
     code = code if isinstance(code, str) and is_name(code) else "remote_error"
     message = str(error.get("error") or code)[:500]
-    details = {k: v for k, v in error.items() if k not in ("code", "error") and isinstance(k, str)}
+    details = {
+        k: v
+        for k, v in error.items()
+        if k not in ("code", "error", "message") and isinstance(k, str)
+    }
     return _remote_class(code)(message, code, **details)
 
 
@@ -226,7 +230,9 @@ def ok_reply(result: Any) -> bytes:
 
 
 def error_reply(error: HallError | dict[str, Any]) -> bytes:
-    return _dumps({"ok": False, "error": error.as_dict() if isinstance(error, HallError) else error})
+    return _dumps(
+        {"ok": False, "error": error.as_dict() if isinstance(error, HallError) else error}
+    )
 
 
 def event_payload(event: Any) -> bytes:

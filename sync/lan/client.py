@@ -1,0 +1,274 @@
+"""A terminal's side of the hall LAN: commands and queries to the hub, live events from it.
+
+``execute`` and ``query`` block the calling thread (never paho's) for at most their timeout
+and raise :class:`~sync.lan.wire.HubUnreachable` when no reply comes: not connected to the
+hall broker, the hub announced ``offline``, or the reply did not arrive in time. A domain
+error at the hub comes back as a :class:`~sync.lan.wire.RemoteError` with the hub's code
+(and, when the code is known here, as an instance of that error class too).
+
+Event callbacks run on paho's network thread: hand off only (post to a Qt signal or a
+queue); a callback that blocks stalls every reply of this terminal.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from agent import commands as c
+from agent.codec import encode_command
+from agent.node import BrokerConfig
+from sync.lan import wire
+from sync.mqtt import new_client, parse_broker_url
+
+log = logging.getLogger(__name__)
+
+EventCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class _Pending:
+    done: threading.Event = field(default_factory=threading.Event)
+    reply: dict[str, Any] | None = None
+    failure: str | None = None
+
+
+class LanClient:
+    """``start()``, then ``execute``/``query`` from any thread but paho's; ``stop()``."""
+
+    def __init__(
+        self,
+        hall_id: str,
+        terminal_id: str,
+        broker: BrokerConfig | str,
+        *,
+        reconnect_min_s: int = 1,
+        reconnect_max_s: int = 10,
+    ) -> None:
+        self.hall_id = wire.check_name("hall id", hall_id)
+        self.terminal_id = wire.check_name("terminal id", terminal_id)
+        self.broker = BrokerConfig(url=broker) if isinstance(broker, str) else broker
+        self.address = parse_broker_url(self.broker.url)
+        self._request_topic = wire.request_topic(hall_id, terminal_id)
+        self._reply_topic = wire.reply_topic(hall_id, terminal_id)
+        self._events_topic = wire.events_topic(hall_id)
+        self._hub_topic = wire.hub_topic(hall_id)
+        self._cond = threading.Condition()
+        self._subscribed = False  # connected and the reply topic is subscribed
+        self._hub_state: str | None = None  # None until the retained presence is seen
+        self._pending: dict[bytes, _Pending] = {}
+        self._callbacks: list[EventCallback] = []
+        client_id = self.broker.client_id or f"{terminal_id}-lan-{uuid.uuid4().hex[:8]}"
+        self._client = new_client(
+            client_id,
+            self.address,
+            username=self.broker.username,
+            password=self.broker.password,
+            ca_file=self.broker.ca_file,
+            cert_file=self.broker.cert_file,
+            key_file=self.broker.key_file,
+        )
+        self._client.on_connect = self._on_connect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._client.reconnect_delay_set(reconnect_min_s, reconnect_max_s)
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    def start(self) -> LanClient:
+        self._client.connect_async(
+            self.address.host,
+            self.address.port,
+            keepalive=self.broker.keepalive_s,
+            clean_start=True,
+        )
+        self._client.loop_start()
+        return self
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._lost("the terminal stopped")
+
+    def __enter__(self) -> LanClient:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def hub_online(self) -> bool:
+        """Connected to the hall broker and the hub's last word is ``online``."""
+        with self._cond:
+            return self._subscribed and self._hub_state == "online"
+
+    def wait_hub(self, timeout: float) -> bool:
+        """Wait (at most ``timeout``) until :attr:`hub_online`."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: self._subscribed and self._hub_state == "online", timeout
+            )
+
+    def subscribe(self, callback: EventCallback) -> Callable[[], None]:
+        """Call ``callback(event_dict)`` for every event the hub publishes (on paho's thread).
+
+        The dict has ``schema_version``, ``node_id``, ``seq``, ``type``, ``business_date``,
+        ``at``, ``wall_time`` and ``payload``. It is a live feed, not a log: after a reconnect
+        or a gap in ``seq``, read the state again (``query("hall_status")``).
+        """
+        with self._cond:
+            self._callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            with self._cond:
+                if callback in self._callbacks:
+                    self._callbacks.remove(callback)
+
+        return unsubscribe
+
+    # ---- requests ------------------------------------------------------------------------
+    def execute(
+        self, command: c.Command, timeout: float = 5.0, request_id: str | None = None
+    ) -> dict[str, Any]:
+        """Run a command at the hub: ``{"ticket": view | None, "events": [...], "last_seq"}``.
+
+        Pass the ``request_id`` of a call that raised ``HubUnreachable`` to retry it safely:
+        the hub answers a request id it has seen from memory and runs nothing again.
+        """
+        result: dict[str, Any] = self._request(encode_command(command), timeout, request_id)
+        return result
+
+    def query(self, name: str, timeout: float = 5.0, **args: Any) -> Any:
+        """A named read at the hub (``agent.views.QUERIES``), e.g. ``query("ticket", number=…)``."""
+        return self._request(wire.encode_query(name, args), timeout, None)
+
+    def _request(self, payload: bytes, timeout: float, request_id: str | None) -> Any:
+        request_id = request_id or uuid.uuid4().hex
+        correlation = request_id.encode("utf-8")
+        if not 0 < len(correlation) <= wire.MAX_CORRELATION_BYTES:
+            raise ValueError(f"request_id must be 1-{wire.MAX_CORRELATION_BYTES} bytes")
+        deadline = time.monotonic() + timeout
+        pending = _Pending()
+        with self._cond:
+            self._cond.wait_for(
+                lambda: self._subscribed and self._hub_state is not None,
+                max(0.0, deadline - time.monotonic()),
+            )
+            if not self._subscribed:
+                raise wire.HubUnreachable(
+                    f"not connected to the hall broker {self.address}", request_id=request_id
+                )
+            if self._hub_state != "online":
+                raise wire.HubUnreachable(
+                    f"the hub is {self._hub_state or 'not announced'}", request_id=request_id
+                )
+            self._pending[correlation] = pending
+        try:
+            props = Properties(PacketTypes.PUBLISH)
+            props.ResponseTopic = self._reply_topic
+            props.CorrelationData = correlation
+            # The broker drops a request its terminal no longer waits for.
+            props.MessageExpiryInterval = max(1, math.ceil(timeout))
+            info = self._client.publish(self._request_topic, payload, qos=1, properties=props)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                raise wire.HubUnreachable(
+                    f"cannot send to the hall broker ({mqtt.error_string(info.rc)})",
+                    request_id=request_id,
+                )
+            if not pending.done.wait(max(0.0, deadline - time.monotonic())):
+                raise wire.HubUnreachable(
+                    f"no reply from the hub within {timeout:g} s", request_id=request_id
+                )
+        finally:
+            with self._cond:
+                self._pending.pop(correlation, None)
+        if pending.reply is None:
+            raise wire.HubUnreachable(
+                pending.failure or "the connection was lost", request_id=request_id
+            )
+        if pending.reply.get("ok") is True:
+            return pending.reply.get("result")
+        raise wire.remote_error(pending.reply.get("error"))
+
+    # ---- paho's network thread: hand off only --------------------------------------------
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
+    ) -> None:
+        if reason.is_failure:
+            log.warning("hall LAN: broker refused the connection: %s", reason)
+            return
+        client.subscribe([(self._reply_topic, 1), (self._events_topic, 1), (self._hub_topic, 1)])
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reasons: list[ReasonCode], props: Any
+    ) -> None:
+        if any(r.is_failure for r in reasons):
+            log.error("hall LAN: subscription refused: %s", reasons)
+            return
+        with self._cond:
+            self._subscribed = True
+            self._cond.notify_all()
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
+    ) -> None:
+        self._lost(f"disconnected from the hall broker ({reason})")
+
+    def _lost(self, why: str) -> None:
+        with self._cond:
+            self._subscribed = False
+            self._hub_state = None  # the retained presence comes again after a reconnect
+            for pending in self._pending.values():
+                pending.failure = why
+                pending.done.set()
+            self._cond.notify_all()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        payload = bytes(msg.payload)
+        if msg.topic == self._reply_topic:
+            self._on_reply(msg, payload)
+        elif msg.topic == self._events_topic:
+            self._on_event(payload)
+        elif msg.topic == self._hub_topic:
+            presence = wire.parse_json_object(payload, wire.MAX_PRESENCE_BYTES)
+            state = presence.get("state") if presence else None
+            with self._cond:
+                self._hub_state = state if state in ("online", "offline") else "offline"
+                self._cond.notify_all()
+
+    def _on_reply(self, msg: mqtt.MQTTMessage, payload: bytes) -> None:
+        correlation = getattr(getattr(msg, "properties", None), "CorrelationData", None)
+        reply = wire.parse_json_object(payload, wire.MAX_REPLY_BYTES)
+        with self._cond:
+            pending = self._pending.get(bytes(correlation)) if correlation else None
+            if pending is None:
+                return  # late (its caller timed out) or someone else's
+            if reply is None:
+                pending.failure = "the hub's reply is malformed"
+            else:
+                pending.reply = reply
+            pending.done.set()
+
+    def _on_event(self, payload: bytes) -> None:
+        event = wire.parse_json_object(payload, wire.MAX_EVENT_BYTES)
+        if event is None:
+            log.warning("hall LAN: malformed event ignored")
+            return
+        with self._cond:
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            try:
+                callback(event)
+            except Exception:  # a screen's bug must not stop the network thread
+                log.exception("hall LAN: event callback failed")
