@@ -320,6 +320,10 @@
         <translation>打印机{reason}，请记住您的号码 {number}，或点击重新打印</translation>
     </message>
     <message>
+        <source>No sample forms for this service</source>
+        <translation>该事项暂无样表</translation>
+    </message>
+    <message>
         <source>Please go to window {window}</source>
         <translation>请到 {window} 号窗口办理</translation>
     </message>

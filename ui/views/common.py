@@ -1,21 +1,37 @@
-"""Shared pieces of the screens: retranslation, colours, QR pixmaps."""
+"""Shared pieces of the screens: retranslation, colours, small widget builders, QR pixmaps.
+
+The screens are styled by Qt style sheets keyed on object names, so most helpers here are
+about naming a widget and re-applying the sheet when its name changes.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
-from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QLabel, QLayout, QPushButton, QWidget
 
 BLUE = "#0b4f9c"
 DARK = "#0a1f3d"
 RED = "#c62828"
 GREEN = "#2e7d32"
 AMBER = "#ffcc33"
-GREY = "#5f6b7a"
 
 
 class Screen(QWidget):
-    """A widget whose texts come from ``retranslate()``, called again on a language change."""
+    """A widget whose texts come from ``retranslate()``, called again on a language change.
+
+    ``name`` and ``style``: the object name its style sheet keys the background on.
+    """
+
+    def __init__(self, name: str = "", style: str = "") -> None:
+        super().__init__()
+        if name:
+            self.setObjectName(name)
+            self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        if style:
+            self.setStyleSheet(style)
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
@@ -26,19 +42,51 @@ class Screen(QWidget):
         return None
 
 
-def label(text: str = "", name: str = "", align: Qt.AlignmentFlag | None = None) -> QLabel:
+def label(
+    text: str = "", name: str = "", align: Qt.AlignmentFlag | None = None, wrap: bool = False
+) -> QLabel:
     widget = QLabel(text)
     if name:
         widget.setObjectName(name)
     if align is not None:
         widget.setAlignment(align)
-    widget.setWordWrap(False)
+    widget.setWordWrap(wrap)
     return widget
 
 
-def expanding(widget: QWidget) -> QWidget:
-    widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+def button(name: str = "", clicked: Callable[[], object] | None = None) -> QPushButton:
+    """A button whose text is set by ``retranslate()``."""
+    widget = QPushButton()
+    if name:
+        widget.setObjectName(name)
+    if clicked is not None:
+        widget.clicked.connect(lambda _checked=False: clicked())
     return widget
+
+
+def box(name: str) -> QWidget:
+    """A plain container that draws the background its style sheet gives ``name``."""
+    widget = QWidget()
+    widget.setObjectName(name)
+    widget.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+    return widget
+
+
+def restyle(widget: QWidget, name: str) -> None:
+    """Give ``widget`` another object name and re-apply the style sheet (Qt does not)."""
+    widget.setObjectName(name)
+    widget.style().unpolish(widget)
+    widget.style().polish(widget)
+
+
+def clear(layout: QLayout) -> None:
+    """Remove and delete every widget of a layout that is rebuilt from a view-model."""
+    while layout.count():
+        item = layout.takeAt(0)
+        widget = item.widget()
+        if widget is not None:
+            widget.hide()
+            widget.deleteLater()
 
 
 def qr_pixmap(payload: str, size: int) -> QPixmap | None:

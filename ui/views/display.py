@@ -7,8 +7,8 @@ from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ui.messages import fill, window_status_text
-from ui.presenters.display import DisplayPresenter, DisplayVM
-from ui.views.common import AMBER, DARK, Screen, label
+from ui.presenters.display import RECENT, DisplayPresenter, DisplayVM
+from ui.views.common import AMBER, DARK, Screen, box, clear, label, restyle
 
 FLASH_MS = 500
 FLASHES = 6
@@ -86,19 +86,14 @@ class Marquee(QWidget):
 
 class HallDisplayView(Screen):
     def __init__(self, presenter: DisplayPresenter) -> None:
-        super().__init__()
+        super().__init__("display", STYLE)
         self.presenter = presenter
-        self.setObjectName("display")
-        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        self.setStyleSheet(STYLE)
         self._vm: DisplayVM | None = None
         self._flashes = 0
 
         root = QVBoxLayout(self)
         root.setContentsMargins(0, 0, 0, 0)
-        top = QWidget()
-        top.setObjectName("top")
-        top.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        top = box("top")
         top_row = QHBoxLayout(top)
         top_row.setContentsMargins(40, 16, 40, 16)
         self.hall = label("", "hall")
@@ -110,9 +105,7 @@ class HallDisplayView(Screen):
         body = QHBoxLayout()
         body.setContentsMargins(40, 24, 40, 16)
         body.setSpacing(40)
-        self.call_box = QWidget()
-        self.call_box.setObjectName("callBox")
-        self.call_box.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.call_box = box("callBox")
         call = QVBoxLayout(self.call_box)
         center = Qt.AlignmentFlag.AlignCenter
         self.now_calling = label("", "nowCalling", center)
@@ -132,7 +125,7 @@ class HallDisplayView(Screen):
         self.recent_grid = QGridLayout()
         self.recent_grid.setHorizontalSpacing(30)
         self.recent_labels: list[tuple[QLabel, QLabel]] = []
-        for i in range(5):
+        for i in range(RECENT):
             number, window = label("", "recentNumber"), label("", "recentWindow")
             self.recent_grid.addWidget(number, i, 0)
             self.recent_grid.addWidget(window, i, 1)
@@ -158,9 +151,7 @@ class HallDisplayView(Screen):
         lower.setColumnStretch(1, 1)
         root.addLayout(lower)
 
-        bar = QWidget()
-        bar.setObjectName("noticeBar")
-        bar.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        bar = box("noticeBar")
         bar_row = QHBoxLayout(bar)
         bar_row.setContentsMargins(40, 10, 40, 10)
         self.notice = Marquee()
@@ -244,15 +235,9 @@ class HallDisplayView(Screen):
         self.notice.set_notice(vm.notice)
 
     def _fill(self, row: QHBoxLayout, cells: list[tuple[str, str]]) -> None:
-        while row.count():
-            item = row.takeAt(0)
-            if item.widget():
-                item.widget().hide()
-                item.widget().deleteLater()
+        clear(row)
         for text, name in cells:
-            cell = label(text, name, Qt.AlignmentFlag.AlignCenter)
-            cell.setWordWrap(True)
-            row.addWidget(cell, 1)
+            row.addWidget(label(text, name, Qt.AlignmentFlag.AlignCenter, wrap=True), 1)
 
     def flash(self) -> None:
         self._flashes = FLASHES
@@ -261,12 +246,8 @@ class HallDisplayView(Screen):
 
     def _flash_step(self) -> None:
         on = self._flashes % 2 == 0 and self._flashes > 0
-        self.call_box.setObjectName("callBoxFlash" if on else "callBox")
-        self.call_box.style().unpolish(self.call_box)
-        self.call_box.style().polish(self.call_box)
         self._flashes -= 1
         if self._flashes <= 0:
             self.flash_timer.stop()
-            self.call_box.setObjectName("callBox")
-            self.call_box.style().unpolish(self.call_box)
-            self.call_box.style().polish(self.call_box)
+            on = False
+        restyle(self.call_box, "callBoxFlash" if on else "callBox")

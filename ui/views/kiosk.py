@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import QDateTime, QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
@@ -20,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from ui.messages import fill, ticket_state_text, windows_text
 from ui.presenters.kiosk import GuideVM, HomeVM, KioskPresenter, PrintVM, ProgressVM, SlipVM
-from ui.views.common import BLUE, GREEN, RED, Screen, label
+from ui.views.common import BLUE, GREEN, RED, Screen, box, button, clear, label, restyle
 
 IDLE_HOME_S = 60
 TICKET_HOME_S = 30
@@ -81,12 +79,13 @@ class ServiceButton(QPushButton):
     def __init__(self) -> None:
         super().__init__()
         self.setObjectName("service")
+        self.setMinimumHeight(240)
+        self.setMaximumHeight(420)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 16, 24, 16)
-        self.name = label("", "serviceName", Qt.AlignmentFlag.AlignCenter)
-        self.name.setWordWrap(True)
-        self.line = label("", "serviceLine", Qt.AlignmentFlag.AlignCenter)
-        self.line.setWordWrap(True)
+        self.name = label("", "serviceName", Qt.AlignmentFlag.AlignCenter, wrap=True)
+        self.line = label("", "serviceLine", Qt.AlignmentFlag.AlignCenter, wrap=True)
         for widget in (self.name, self.line):
             widget.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)
             layout.addWidget(widget)
@@ -101,16 +100,13 @@ class ServiceButton(QPushButton):
 
 class KioskView(Screen):
     def __init__(self, presenter: KioskPresenter, idle_s: int = IDLE_HOME_S) -> None:
-        super().__init__()
+        super().__init__("kiosk")
         self.presenter = presenter
-        self.setObjectName("kiosk")
-        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.large_font = False
         self._home: HomeVM | None = None
         self._slip: SlipVM | None = None
         self._print: PrintVM | None = None
         self._guide: GuideVM | None = None
-        self._progress: ProgressVM | None = None
         self._service_buttons: dict[str, ServiceButton] = {}
         self._countdown = 0
 
@@ -118,8 +114,7 @@ class KioskView(Screen):
         root.setContentsMargins(0, 0, 0, 0)
         root.setSpacing(0)
         root.addWidget(self._build_header())
-        self.message = label("", "message", Qt.AlignmentFlag.AlignCenter)
-        self.message.setWordWrap(True)
+        self.message = label("", "message", Qt.AlignmentFlag.AlignCenter, wrap=True)
         self.message.hide()
         body = QWidget()
         body_layout = QVBoxLayout(body)
@@ -128,8 +123,7 @@ class KioskView(Screen):
         self.pages = QStackedWidget()
         body_layout.addWidget(self.pages, 1)
         root.addWidget(body, 1)
-        self.notice = label("", "notice")
-        self.notice.setWordWrap(True)
+        self.notice = label("", "notice", wrap=True)
         root.addWidget(self.notice)
 
         self.home_page = self._build_home()
@@ -165,20 +159,13 @@ class KioskView(Screen):
 
     # ---- building -----------------------------------------------------------------------
     def _build_header(self) -> QWidget:
-        header = QWidget()
-        header.setObjectName("header")
-        header.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        header = box("header")
         layout = QHBoxLayout(header)
         layout.setContentsMargins(36, 20, 36, 20)
-        self.hall_name = label("", "hallName")
-        self.hall_name.setWordWrap(True)
+        self.hall_name = label("", "hallName", wrap=True)
         self.clock = label("", "clock")
-        self.large_button = QPushButton()
-        self.large_button.setObjectName("headerButton")
-        self.large_button.clicked.connect(self.toggle_large_font)
-        self.language_button = QPushButton()
-        self.language_button.setObjectName("headerButton")
-        self.language_button.clicked.connect(self.presenter.languages.toggle)
+        self.large_button = button("headerButton", self.toggle_large_font)
+        self.language_button = button("headerButton", self.presenter.languages.toggle)
         layout.addWidget(self.hall_name, 1)
         layout.addWidget(self.clock)
         layout.addSpacing(20)
@@ -195,11 +182,8 @@ class KioskView(Screen):
         self.citizen_row = QWidget()
         row = QHBoxLayout(self.citizen_row)
         row.setContentsMargins(0, 0, 0, 0)
-        self.citizen = label("", "citizen")
-        self.citizen.setWordWrap(True)
-        self.citizen_cancel = QPushButton()
-        self.citizen_cancel.setObjectName("bigGhost")
-        self.citizen_cancel.clicked.connect(self.presenter.clear_citizen)
+        self.citizen = label("", "citizen", wrap=True)
+        self.citizen_cancel = button("bigGhost", self.presenter.clear_citizen)
         row.addWidget(self.citizen, 1)
         row.addWidget(self.citizen_cancel)
         self.citizen_row.hide()
@@ -209,23 +193,16 @@ class KioskView(Screen):
         self.grid.setSpacing(26)
         self.grid.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.grid_host, 1)
-        self.card_hint = label("", "hint")
-        self.card_hint.setWordWrap(True)
-        self.qr_hint = label("", "hint")
-        self.qr_hint.setWordWrap(True)
+        self.card_hint = label("", "hint", wrap=True)
+        self.qr_hint = label("", "hint", wrap=True)
         layout.addWidget(self.card_hint)
         layout.addWidget(self.qr_hint)
-        self.printer_problem = label("", "printBad")
-        self.printer_problem.setWordWrap(True)
+        self.printer_problem = label("", "printBad", wrap=True)
         self.printer_problem.hide()
         layout.addWidget(self.printer_problem)
         buttons = QHBoxLayout()
-        self.guide_button = QPushButton()
-        self.guide_button.setObjectName("bigGhost")
-        self.guide_button.clicked.connect(self._open_guide)
-        self.progress_button = QPushButton()
-        self.progress_button.setObjectName("bigGhost")
-        self.progress_button.clicked.connect(self._open_progress_hint)
+        self.guide_button = button("bigGhost", self._open_guide)
+        self.progress_button = button("bigGhost", self._open_progress_hint)
         buttons.addWidget(self.guide_button)
         buttons.addWidget(self.progress_button)
         layout.addLayout(buttons)
@@ -238,21 +215,13 @@ class KioskView(Screen):
         center = Qt.AlignmentFlag.AlignCenter
         self.your_number = label("", "yourNumber", center)
         self.number = label("", "number", center)
-        self.slip_service = label("", "slipService", center)
+        self.slip_service = label("", "slipService", center, wrap=True)
         self.priority = label("", "priority", center)
-        self.slip_ahead = label("", "slipLine", center)
-        self.slip_windows = label("", "slipLine", center)
-        self.slip_windows.setWordWrap(True)
-        self.print_state = label("", "printOk", center)
-        self.print_state.setWordWrap(True)
-        self.reprint_button = QPushButton()
-        self.reprint_button.setObjectName("big")
-        self.reprint_button.clicked.connect(self.presenter.reprint)
-        self.done_button = QPushButton()
-        self.done_button.setObjectName("bigGhost")
-        self.done_button.clicked.connect(self.presenter.idle)
-        for widget in (self.slip_service, self.slip_ahead, self.slip_windows):
-            widget.setWordWrap(True)
+        self.slip_ahead = label("", "slipLine", center, wrap=True)
+        self.slip_windows = label("", "slipLine", center, wrap=True)
+        self.print_state = label("", "printOk", center, wrap=True)
+        self.reprint_button = button("big", self.presenter.reprint)
+        self.done_button = button("bigGhost", self.presenter.idle)
         layout.addStretch(1)
         for widget in (self.your_number, self.number, self.slip_service):
             layout.addWidget(widget)
@@ -271,11 +240,9 @@ class KioskView(Screen):
         layout = QVBoxLayout(page)
         self.guide_tabs = QGridLayout()
         layout.addLayout(self.guide_tabs)
-        self._guide_tab_buttons: dict[str, QPushButton] = {}
         self.guide_title = label("", "guideTitle")
         self.guide_materials_head = label("", "guideHead")
-        self.guide_materials = label("", "guideItem")
-        self.guide_materials.setWordWrap(True)
+        self.guide_materials = label("", "guideItem", wrap=True)
         self.guide_time_head = label("", "guideHead")
         self.guide_time = label("", "guideItem")
         self.guide_fee_head = label("", "guideHead")
@@ -299,12 +266,8 @@ class KioskView(Screen):
             layout.addWidget(widget)
         layout.addLayout(self.guide_forms)
         layout.addStretch(1)
-        self.guide_take = QPushButton()
-        self.guide_take.setObjectName("big")
-        self.guide_take.clicked.connect(self._take_from_guide)
-        self.guide_back = QPushButton()
-        self.guide_back.setObjectName("bigGhost")
-        self.guide_back.clicked.connect(self.go_home)
+        self.guide_take = button("big", self._take_from_guide)
+        self.guide_back = button("bigGhost", self.go_home)
         row = QHBoxLayout()
         row.addWidget(self.guide_back)
         row.addWidget(self.guide_take)
@@ -319,11 +282,8 @@ class KioskView(Screen):
         self.progress_number = label("", "number", center)
         self.progress_service = label("", "slipService", center)
         self.progress_state = label("", "slipLine", center)
-        self.progress_line = label("", "slipLine", center)
-        self.progress_line.setWordWrap(True)
-        self.progress_back = QPushButton()
-        self.progress_back.setObjectName("bigGhost")
-        self.progress_back.clicked.connect(self.go_home)
+        self.progress_line = label("", "slipLine", center, wrap=True)
+        self.progress_back = button("bigGhost", self.go_home)
         layout.addStretch(1)
         for widget in (
             self.progress_title,
@@ -392,44 +352,39 @@ class KioskView(Screen):
         self.notice.setVisible(bool(vm.notice))
         if vm.citizen:
             self.citizen.setText(
-                self.tr("ID card read: {name}. Please choose a service.").replace(
-                    "{name}", vm.citizen
-                )
+                fill(self.tr("ID card read: {name}. Please choose a service."), name=vm.citizen)
             )
-            self.citizen_row.show()
-        else:
-            self.citizen_row.hide()
+        self.citizen_row.setVisible(bool(vm.citizen))
         if vm.printer_problem:
             self.printer_problem.setText(
-                self.tr("Ticket printer: {problem}. Your number is still shown on screen.").replace(
-                    "{problem}", vm.printer_problem
+                fill(
+                    self.tr("Ticket printer: {problem}. Your number is still shown on screen."),
+                    problem=vm.printer_problem,
                 )
             )
         self.printer_problem.setVisible(bool(vm.printer_problem))
-        codes = [t.code for t in vm.tiles]
-        if codes != list(self._service_buttons):
-            for button in self._service_buttons.values():
-                button.hide()
-                button.deleteLater()
-            self._service_buttons = {}
-            for i, tile in enumerate(vm.tiles):
-                button = ServiceButton()
-                button.setMinimumHeight(240)
-                button.setMaximumHeight(420)
-                button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-                button.clicked.connect(lambda _=False, code=tile.code: self.presenter.take(code))
-                self.grid.addWidget(button, i // 2, i % 2)
-                self._service_buttons[tile.code] = button
+        if [t.code for t in vm.tiles] != list(self._service_buttons):
+            self._rebuild_tiles(vm)
         for tile in vm.tiles:
-            button = self._service_buttons[tile.code]
             if tile.sold_out:
                 line = self.tr("Today's numbers are all taken")
             elif not tile.open_now:
                 line = self.tr("Not open now")
             else:
                 line = fill(self.tr("{n} waiting"), n=str(tile.waiting))
-            button.set_texts(tile.name, line)
-            button.setEnabled(tile.open_now and not tile.sold_out)
+            tile_button = self._service_buttons[tile.code]
+            tile_button.set_texts(tile.name, line)
+            tile_button.setEnabled(tile.takeable)
+
+    def _rebuild_tiles(self, vm: HomeVM) -> None:
+        """The hall's services changed (a new config): one tile each, two to a row."""
+        clear(self.grid)
+        self._service_buttons = {}
+        for i, tile in enumerate(vm.tiles):
+            tile_button = ServiceButton()
+            tile_button.clicked.connect(lambda _=False, code=tile.code: self.presenter.take(code))
+            self.grid.addWidget(tile_button, i // 2, i % 2)
+            self._service_buttons[tile.code] = tile_button
 
     def show_ticket(self, vm: SlipVM, switch: bool = True) -> None:
         self._slip = vm
@@ -445,8 +400,9 @@ class KioskView(Screen):
             )
         )
         self.slip_windows.setText(
-            self.tr("Please listen for your number and go to {windows}").replace(
-                "{windows}", windows_text(vm.windows)
+            fill(
+                self.tr("Please listen for your number and go to {windows}"),
+                windows=windows_text(vm.windows),
             )
         )
         if switch:
@@ -470,10 +426,7 @@ class KioskView(Screen):
                 number=vm.number,
             ),
         }
-        self.print_state.setObjectName("printBad" if failed else "printOk")
-        self.print_state.setStyleSheet("")  # re-polish with the new object name
-        self.print_state.style().unpolish(self.print_state)
-        self.print_state.style().polish(self.print_state)
+        restyle(self.print_state, "printBad" if failed else "printOk")
         self.print_state.setText(texts.get(vm.state, ""))
         self.reprint_button.setVisible(failed)
 
@@ -484,19 +437,12 @@ class KioskView(Screen):
         self.guide_time.setText(vm.time_limit or "—")
         self.guide_fee.setText(vm.fee or "—")
         self.guide_windows.setText(windows_text(vm.windows))
-        while self.guide_forms.count():
-            item = self.guide_forms.takeAt(0)
-            if item.widget():
-                item.widget().hide()
-                item.widget().deleteLater()
-        shown = 0
+        clear(self.guide_forms)
         for path in vm.sample_forms:
-            if Path(path).exists():
-                image = QLabel()
-                image.setPixmap(QPixmap(path).scaledToHeight(360))
-                self.guide_forms.addWidget(image)
-                shown += 1
-        if shown == 0:
+            image = QLabel()
+            image.setPixmap(QPixmap(path).scaledToHeight(360))
+            self.guide_forms.addWidget(image)
+        if not vm.sample_forms:
             self.guide_forms.addWidget(
                 label(self.tr("No sample forms for this service"), "guideItem")
             )
@@ -506,22 +452,15 @@ class KioskView(Screen):
 
     def _build_guide_tabs(self, current: str) -> None:
         assert self._home is not None
-        while self.guide_tabs.count():
-            item = self.guide_tabs.takeAt(0)
-            if item.widget():
-                item.widget().hide()
-                item.widget().deleteLater()
-        for tile in self._home.tiles:
-            button = QPushButton(tile.name)
-            button.setObjectName("tab")
-            button.setCheckable(True)
-            button.setChecked(tile.code == current)
-            button.clicked.connect(lambda _=False, code=tile.code: self.presenter.guide(code))
-            index = self.guide_tabs.count()
-            self.guide_tabs.addWidget(button, index // 2, index % 2)
+        clear(self.guide_tabs)
+        for i, tile in enumerate(self._home.tiles):
+            tab = button("tab", lambda code=tile.code: self.presenter.guide(code))
+            tab.setText(tile.name)
+            tab.setCheckable(True)
+            tab.setChecked(tile.code == current)
+            self.guide_tabs.addWidget(tab, i // 2, i % 2)
 
     def show_progress(self, vm: ProgressVM) -> None:
-        self._progress = vm
         self.progress_number.setText(vm.number)
         self.progress_service.setText(vm.service_name)
         self.progress_state.setText(ticket_state_text(vm.state))
@@ -531,7 +470,7 @@ class KioskView(Screen):
                 n=str(vm.people_ahead),
                 m=str(vm.estimated_wait_min),
             )
-        elif vm.window is not None and vm.state in ("called", "serving"):
+        elif vm.window is not None:
             line = fill(self.tr("Please go to window {window}"), window=str(vm.window))
         else:
             line = ""

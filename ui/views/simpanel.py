@@ -3,62 +3,55 @@ press an evaluator key. It drives the simulated devices only; the hall sees real
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QGridLayout,
     QGroupBox,
-    QHBoxLayout,
-    QLabel,
     QPushButton,
     QVBoxLayout,
+    QWidget,
 )
 
 from ui.demo import INVALID_CODE, SAMPLE_APPOINTMENTS, DemoControls
 from ui.messages import score_text
-from ui.views.common import Screen
+from ui.views.common import Screen, button, label
+
+SCORES = (5, 4, 3, 2, 1)  # the evaluator's keys, best first
+STYLE = """
+QLabel, QPushButton, QCheckBox, QComboBox, QGroupBox { font-size: 15px; }
+QLabel#title { font-size: 18px; font-weight: bold; }
+"""
+
+
+def _group(root: QVBoxLayout, *widgets: QWidget) -> QGroupBox:
+    """One simulated device: a titled box (titled by ``retranslate()``) of its controls."""
+    group = QGroupBox()
+    column = QVBoxLayout(group)
+    for widget in widgets:
+        column.addWidget(widget)
+    root.addWidget(group)
+    return group
 
 
 class SimulatorPanel(Screen):
     def __init__(self, controls: DemoControls, windows: list[int]) -> None:
-        super().__init__()
+        super().__init__(style=STYLE)
         self.controls = controls
-        self.setStyleSheet(
-            "QLabel, QPushButton, QCheckBox, QComboBox, QGroupBox { font-size: 15px; }"
-        )
         root = QVBoxLayout(self)
-        self.title = QLabel()
-        self.title.setStyleSheet("font-size: 18px; font-weight: bold;")
+        self.title = label(name="title")
         root.addWidget(self.title)
 
-        self.card_box = QGroupBox()
-        cards = QVBoxLayout(self.card_box)
-        self.swipe_elderly = QPushButton()
-        self.swipe_elderly.clicked.connect(lambda: controls.swipe("resident-elderly"))
-        self.swipe_young = QPushButton()
-        self.swipe_young.clicked.connect(lambda: controls.swipe("resident-young"))
-        cards.addWidget(self.swipe_elderly)
-        cards.addWidget(self.swipe_young)
-        root.addWidget(self.card_box)
-
-        self.scan_box = QGroupBox()
-        scans = QVBoxLayout(self.scan_box)
-        self.scan_appointment = QPushButton()
         self._next_appointment = 0
-        self.scan_appointment.clicked.connect(self._scan_appointment)
-        self.scan_invalid = QPushButton()
-        self.scan_invalid.clicked.connect(lambda: controls.scan(INVALID_CODE))
-        scans.addWidget(self.scan_appointment)
-        scans.addWidget(self.scan_invalid)
-        root.addWidget(self.scan_box)
-
-        self.printer_box = QGroupBox()
-        printer = QVBoxLayout(self.printer_box)
+        self.swipe_elderly = button(clicked=lambda: controls.swipe("resident-elderly"))
+        self.swipe_young = button(clicked=lambda: controls.swipe("resident-young"))
+        self.card_box = _group(root, self.swipe_elderly, self.swipe_young)
+        self.scan_appointment = button(clicked=self._scan_appointment)
+        self.scan_invalid = button(clicked=lambda: controls.scan(INVALID_CODE))
+        self.scan_box = _group(root, self.scan_appointment, self.scan_invalid)
         self.paper_out = QCheckBox()
         self.paper_out.toggled.connect(controls.set_paper_out)
-        printer.addWidget(self.paper_out)
-        root.addWidget(self.printer_box)
+        self.printer_box = _group(root, self.paper_out)
 
         self.rating_box = QGroupBox()
         grid = QGridLayout(self.rating_box)
@@ -67,18 +60,14 @@ class SimulatorPanel(Screen):
             self.window_choice.addItem(str(number), number)
         grid.addWidget(self.window_choice, 0, 0, 1, 5)
         self.score_buttons: list[QPushButton] = []
-        for i, score in enumerate((5, 4, 3, 2, 1)):
-            button = QPushButton()
-            button.clicked.connect(lambda _=False, s=score: self._press(s))
-            grid.addWidget(button, 1 + i // 3, i % 3)
-            self.score_buttons.append(button)
+        for i, score in enumerate(SCORES):
+            key = button(clicked=lambda s=score: self._press(s))
+            grid.addWidget(key, 1 + i // 3, i % 3)
+            self.score_buttons.append(key)
         root.addWidget(self.rating_box)
-        self.status = QLabel()
-        self.status.setWordWrap(True)
+        self.status = label(wrap=True)
         root.addWidget(self.status)
         root.addStretch(1)
-        row = QHBoxLayout()
-        root.addLayout(row)
         self.retranslate()
 
     def retranslate(self) -> None:
@@ -92,8 +81,8 @@ class SimulatorPanel(Screen):
         self.printer_box.setTitle(self.tr("Ticket printer"))
         self.paper_out.setText(self.tr("Out of paper"))
         self.rating_box.setTitle(self.tr("Evaluator at window"))
-        for button, score in zip(self.score_buttons, (5, 4, 3, 2, 1), strict=True):
-            button.setText(score_text(score))
+        for key, score in zip(self.score_buttons, SCORES, strict=True):
+            key.setText(score_text(score))
 
     def _scan_appointment(self) -> None:
         code = SAMPLE_APPOINTMENTS[self._next_appointment % len(SAMPLE_APPOINTMENTS)]
@@ -104,4 +93,3 @@ class SimulatorPanel(Screen):
         window = self.window_choice.currentData()
         ok = self.controls.press(window, score)
         self.status.setText("" if ok else self.tr("No rating was asked at this window"))
-        self.status.setAlignment(Qt.AlignmentFlag.AlignLeft)

@@ -11,14 +11,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from ui.messages import fill, ticket_state_text, window_status_text
 from ui.presenters.window import WindowPresenter, WindowVM
-from ui.views.common import BLUE, GREEN, RED, Screen, label, qr_pixmap
+from ui.views.common import BLUE, GREEN, RED, Screen, box, button, clear, label, qr_pixmap, restyle
 
 SHORTCUTS = {
     "call": "F1",
@@ -57,11 +56,8 @@ QLabel#deviceBad {{ color: {RED}; font-weight: bold; }}
 
 class WindowStationView(Screen):
     def __init__(self, presenter: WindowPresenter) -> None:
-        super().__init__()
+        super().__init__("station", STYLE)
         self.presenter = presenter
-        self.setObjectName("station")
-        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        self.setStyleSheet(STYLE)
         self._vm: WindowVM | None = None
 
         root = QVBoxLayout(self)
@@ -73,16 +69,13 @@ class WindowStationView(Screen):
         root.addLayout(top)
 
         middle = QHBoxLayout()
-        current = QWidget()
-        current.setObjectName("currentBox")
-        current.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        box = QVBoxLayout(current)
+        current = box("currentBox")
+        column = QVBoxLayout(current)
         self.current_head = label("", "head")
         self.current_number = label("—", "currentNumber", Qt.AlignmentFlag.AlignCenter)
         self.current_state = label("", "currentState", Qt.AlignmentFlag.AlignCenter)
         self.current_detail = label("", "currentState", Qt.AlignmentFlag.AlignCenter)
-        self.rating = label("", "rating", Qt.AlignmentFlag.AlignCenter)
-        self.rating.setWordWrap(True)
+        self.rating = label("", "rating", Qt.AlignmentFlag.AlignCenter, wrap=True)
         self.rating_qr = QLabel()
         self.rating_qr.setAlignment(Qt.AlignmentFlag.AlignCenter)
         for widget in (
@@ -93,32 +86,24 @@ class WindowStationView(Screen):
             self.rating,
             self.rating_qr,
         ):
-            box.addWidget(widget)
-        box.addStretch(1)
+            column.addWidget(widget)
+        column.addStretch(1)
         middle.addWidget(current, 3)
 
         buttons = QGridLayout()
-        self.buttons: dict[str, QPushButton] = {}
+        self.buttons = {
+            action: button("primary" if action == "call" else "", lambda a=action: self.trigger(a))
+            for action in SHORTCUTS
+        }
         for i, action in enumerate(("call", "recall", "no_show", "start", "finish", "pause")):
-            button = QPushButton()
-            if action == "call":
-                button.setObjectName("primary")
-            button.clicked.connect(lambda _=False, a=action: self.trigger(a))
-            buttons.addWidget(button, i // 2, i % 2)
-            self.buttons[action] = button
+            buttons.addWidget(self.buttons[action], i // 2, i % 2)
         self.transfer_to = QComboBox()
-        self.buttons["transfer"] = QPushButton()
-        self.buttons["transfer"].clicked.connect(lambda: self.trigger("transfer"))
         buttons.addWidget(self.transfer_to, 3, 0)
         buttons.addWidget(self.buttons["transfer"], 3, 1)
         self.reactivate_number = QLineEdit()
         self.reactivate_number.setMaxLength(8)
-        self.buttons["reactivate"] = QPushButton()
-        self.buttons["reactivate"].clicked.connect(lambda: self.trigger("reactivate"))
         buttons.addWidget(self.reactivate_number, 4, 0)
         buttons.addWidget(self.buttons["reactivate"], 4, 1)
-        self.buttons["reprint"] = QPushButton()
-        self.buttons["reprint"].clicked.connect(lambda: self.trigger("reprint"))
         buttons.addWidget(self.buttons["reprint"], 5, 0, 1, 2)
         holder = QWidget()
         holder.setLayout(buttons)
@@ -132,8 +117,7 @@ class WindowStationView(Screen):
         middle.addLayout(waiting, 2)
         root.addLayout(middle, 1)
 
-        self.message = label("", "message")
-        self.message.setWordWrap(True)
+        self.message = label("", "message", wrap=True)
         root.addWidget(self.message)
         self.devices_row = QHBoxLayout()
         root.addLayout(self.devices_row)
@@ -148,6 +132,15 @@ class WindowStationView(Screen):
         self.retranslate()
 
     def retranslate(self) -> None:
+        self._label_buttons()
+        self.reactivate_number.setPlaceholderText(self.tr("Number, e.g. A012"))
+        self.current_head.setText(self.tr("Current ticket"))
+        if self._vm is not None:
+            self.show_vm(self._vm)
+
+    def _label_buttons(self) -> None:
+        """Each button says its action and its key; F9 pauses or resumes, as the window is."""
+        paused = self._vm is not None and self._vm.status == "paused"
         names = {
             "call": self.tr("Call next"),
             "recall": self.tr("Recall"),
@@ -157,17 +150,10 @@ class WindowStationView(Screen):
             "transfer": self.tr("Transfer"),
             "reactivate": self.tr("Reactivate"),
             "reprint": self.tr("Reprint slip"),
-            "pause": self.tr("Pause"),
-            "resume": self.tr("Resume"),
+            "pause": self.tr("Resume") if paused else self.tr("Pause"),
         }
-        paused = self._vm is not None and self._vm.status == "paused"
-        for action, button in self.buttons.items():
-            name = names["resume" if action == "pause" and paused else action]
-            button.setText(f"{name}  [{SHORTCUTS[action]}]")
-        self.reactivate_number.setPlaceholderText(self.tr("Number, e.g. A012"))
-        self.current_head.setText(self.tr("Current ticket"))
-        if self._vm is not None:
-            self.show_vm(self._vm)
+        for action, widget in self.buttons.items():
+            widget.setText(f"{names[action]}  [{SHORTCUTS[action]}]")
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         """Function keys also work when the shortcut system does not see them (no active
@@ -181,9 +167,8 @@ class WindowStationView(Screen):
 
     def trigger(self, action: str) -> None:
         """A button or its function key."""
-        button = self.buttons[action]
-        if not button.isEnabled():
-            return
+        if not self.buttons[action].isEnabled():
+            return  # a function key for an action the view-model does not allow now
         p = self.presenter
         if action == "call":
             p.call_next()
@@ -211,9 +196,7 @@ class WindowStationView(Screen):
         self._vm = vm
         self.title.setText(fill(self.tr("Window {n} · {name}"), n=str(vm.number), name=vm.name))
         self.badge.setText(window_status_text(vm.status))
-        self.badge.setObjectName("badgePaused" if vm.status == "paused" else "badgeOpen")
-        self.badge.style().unpolish(self.badge)
-        self.badge.style().polish(self.badge)
+        restyle(self.badge, "badgePaused" if vm.status == "paused" else "badgeOpen")
         self.current_number.setText(vm.current or "—")
         self.current_state.setText(ticket_state_text(vm.current_state) if vm.current else "")
         detail = vm.service_name
@@ -223,11 +206,9 @@ class WindowStationView(Screen):
         self._show_rating(vm)
         enabled = dict(vm.enabled)
         enabled["pause"] = enabled.get("pause", False) or enabled.get("resume", False)
-        for action, button in self.buttons.items():
-            button.setEnabled(enabled.get(action, False))
-        paused = vm.status == "paused"
-        label_text = self.tr("Resume") if paused else self.tr("Pause")
-        self.buttons["pause"].setText(f"{label_text}  [{SHORTCUTS['pause']}]")
+        for action, widget in self.buttons.items():
+            widget.setEnabled(enabled.get(action, False))
+        self._label_buttons()
         current = self.transfer_to.currentData()
         self.transfer_to.clear()
         for code, name in vm.transfer_targets:
@@ -245,11 +226,7 @@ class WindowStationView(Screen):
             if row.citizen_name:
                 text += f"   {row.citizen_name}"
             self.waiting.addItem(text)
-        while self.devices_row.count():
-            item = self.devices_row.takeAt(0)
-            if item.widget():
-                item.widget().hide()
-                item.widget().deleteLater()
+        clear(self.devices_row)
         for device in vm.devices:
             widget = label(
                 f"● {device.label}: {device.text}",
