@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,7 +76,7 @@ class HallApp:
         self,
         node: Node,
         runtime: CoreRuntime,
-        devices: Any,
+        devices: DevicePort,
         language: str = "zh_CN",
         roles: tuple[str, ...] = ("kiosk", "window", "display"),
         windows: list[int] | None = None,
@@ -127,10 +128,14 @@ class HallApp:
             self.display.refresh()
 
     def _report_device(self, device: str, status: str, reason: str | None) -> None:
+        """Device health becomes a core event (window stations and the central platform read
+        it from the log). Device threads call this, so it posts and does not wait."""
         try:
-            self.runtime.submit(c.DeviceStatusChanged(device, status, reason))
+            future = self.core.submit(c.DeviceStatusChanged(device, status, reason))
         except HallError as exc:  # the core is stopping
             log.warning("device status not recorded: %s", exc)
+            return
+        future.add_done_callback(_warn_unrecorded)
 
     def _reprint(self, number: str) -> None:
         if self.kiosk is not None:
@@ -154,6 +159,11 @@ class HallApp:
         if self.announcer is not None:
             self.announcer.stop()
         self.core.close()
+
+
+def _warn_unrecorded(future: Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("device status not recorded: %s", future.exception())
 
 
 # ---- opening a node --------------------------------------------------------------------------

@@ -90,7 +90,7 @@ class CoreClient(QObject):
 
     event = Signal(object)
 
-    def __init__(self, runtime: CoreRuntime, hall_name: tuple[str, str] = ("", "")) -> None:
+    def __init__(self, runtime: CoreRuntime) -> None:
         super().__init__()
         install_relay()
         self.runtime = runtime
@@ -130,10 +130,6 @@ class CoreClient(QObject):
     def ticket(self, number: str) -> dict[str, Any] | None:
         return self.runtime.query(lambda s: ticket_progress(s, number))
 
-    def now_iso(self) -> str:
-        return self.runtime.query(lambda s: s.hall_now().isoformat())
-
-
-def notices(client: CoreClient) -> list[dict[str, Any]]:
-    """Notices published through the log (from the central platform), oldest first."""
-    return client.runtime.query(active_notices)
+    def notices(self) -> list[dict[str, Any]]:
+        """Notices published through the log (from the central platform), oldest first."""
+        return self.runtime.query(active_notices)

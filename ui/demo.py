@@ -12,7 +12,6 @@ from agent.privacy import citizen_hash, mask_name
 from ui.ports import CardRead, DevicePort, FakeDevices
 
 SAMPLE_APPOINTMENTS = ("APPT-DEMO-0001", "APPT-DEMO-0002", "APPT-DEMO-0003")
-SAMPLE_CARDS = ("resident-elderly", "resident-young")
 INVALID_CODE = "NOT-A-BOOKING-42"
 
 
@@ -73,12 +72,6 @@ class DemoControls:
             sim.set_paper_out(value)
         elif isinstance(self.devices, FakeDevices):
             self.devices.paper_out = value
-
-    def paper_out(self) -> bool:
-        sim = self._sim("kiosk-printer")
-        if sim is not None:
-            return bool(sim.paper_out)
-        return bool(getattr(self.devices, "paper_out", False))
 
     def rating_pending(self, window: int) -> bool:
         sim = self._sim(f"evaluator-{window}")

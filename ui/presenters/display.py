@@ -8,7 +8,6 @@ from typing import Any
 from PySide6.QtCore import Signal
 
 from agent.config import HallConfig
-from ui.core import notices
 from ui.presenters.base import Presenter
 
 RECENT = 5
@@ -72,7 +71,7 @@ class DisplayPresenter(Presenter):
                 CallVM(call["number"], call["window"], window_names.get(call["window"], ""), name)
             )
         notice = pick(config.display.notice_zh, config.display.notice_en)
-        live = notices(self.core)
+        live = self.core.notices()
         if live:
             notice = "    ".join(pick(n["text_zh"], n["text_en"]) for n in live[-3:])
         self.changed.emit(

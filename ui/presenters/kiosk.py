@@ -19,7 +19,7 @@ from PySide6.QtCore import Signal
 from agent import commands as c
 from agent.config import HallConfig
 from agent.errors import HallError
-from ui.core import Background, CoreClient, notices
+from ui.core import Background, CoreClient
 from ui.i18n import Languages
 from ui.messages import command_failed_text, device_reason_text, error_text
 from ui.ports import CardRead, DevicePort, PrintOutcome, SlipLayout
@@ -167,7 +167,7 @@ class KioskPresenter(Presenter):
             for s in status["services"]
         ]
         notice = pick(config.display.notice_zh, config.display.notice_en)
-        live = notices(self.core)
+        live = self.core.notices()
         if live:
             notice = pick(live[-1]["text_zh"], live[-1]["text_en"])
         problem = ""
