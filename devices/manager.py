@@ -43,12 +43,21 @@ CodeCallback = Callable[[str, str], None]
 
 D = TypeVar("D")
 R = TypeVar("R")
+V = TypeVar("V")
 
 _OFFLINE_REASONS = {PortGone.code, PortUnavailable.code, NoAnswer.code}
 
 
 def _status_for(exc: DeviceFault) -> Status:
     return "offline" if exc.code in _OFFLINE_REASONS else "fault"
+
+
+def _notify(callbacks: list[Callable[[str, V], None]], device_id: str, value: V, what: str) -> None:
+    for cb in list(callbacks):
+        try:
+            cb(device_id, value)
+        except Exception:  # one broken subscriber must not starve the others
+            log.exception("%s callback failed", what)
 
 
 class ManagedDevice:
@@ -310,18 +319,10 @@ class DeviceManager:
         self._code_callbacks.append(callback)
 
     def dispatch_card(self, device_id: str, card: IdCard) -> None:
-        for cb in list(self._card_callbacks):
-            try:
-                cb(device_id, card)
-            except Exception:  # one broken subscriber must not starve the others
-                log.exception("card callback failed")
+        _notify(self._card_callbacks, device_id, card, "card")
 
     def dispatch_code(self, device_id: str, code: str) -> None:
-        for cb in list(self._code_callbacks):
-            try:
-                cb(device_id, code)
-            except Exception:  # one broken subscriber must not starve the others
-                log.exception("code callback failed")
+        _notify(self._code_callbacks, device_id, code, "code")
 
     def _window_device(self, kind: str, window: int) -> tuple[ManagedDevice, int] | None:
         devices = self._of_kind(kind)

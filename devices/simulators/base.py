@@ -74,11 +74,7 @@ class PtySimulator:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        with self._lock:
-            self._close_pty()
-        if self._link is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self._link.unlink()
+        self.unplug()
 
     def __enter__(self) -> PtySimulator:
         return self
