@@ -1,7 +1,7 @@
 """The UI's port to the core: commands, reads and events, with Qt on the UI side only.
 
 :class:`CoreClient` wraps a running :class:`agent.runtime.CoreRuntime`. Events arrive on the
-core thread and are re-emitted as the ``event`` signal; Qt queues them to the GUI thread
+core thread and are re-emitted as the ``committed`` signal; Qt queues them to the GUI thread
 (the receiver lives there), so no Qt object is touched from the core thread.
 :func:`in_gui` runs a callback on the GUI thread from any thread (device workers use it).
 """
@@ -86,9 +86,12 @@ def _issue_and_view(store: Store, command: c.Command) -> tuple[CommandResult, di
 
 
 class CoreClient(QObject):
-    """Commands and reads for presenters; ``event`` carries every committed core event."""
+    """Commands and reads for presenters; ``committed`` carries every committed core event.
 
-    event = Signal(object)
+    (Not named ``event``: that would hide ``QObject.event``, Qt's event handler.)
+    """
+
+    committed = Signal(object)
 
     def __init__(self, runtime: CoreRuntime) -> None:
         super().__init__()
@@ -98,7 +101,7 @@ class CoreClient(QObject):
         self.closed = False
 
     def _from_core(self, event: Event) -> None:  # core thread: only hand on
-        self.event.emit(event)
+        self.committed.emit(event)
 
     def close(self) -> None:
         """After this, presenters stop reading (their timers may still fire once)."""

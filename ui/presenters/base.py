@@ -31,7 +31,7 @@ class Presenter(QObject):
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(self.REFRESH_MS)
         self._refresh_timer.timeout.connect(self.refresh)
-        core.event.connect(self.on_event)
+        core.committed.connect(self.on_event)
         languages.changed.connect(self.on_language)
 
     def refresh_soon(self, *_signal_args: object) -> None:

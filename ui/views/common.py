@@ -83,7 +83,7 @@ def clear(layout: QLayout) -> None:
     """Remove and delete every widget of a layout that is rebuilt from a view-model."""
     while layout.count():
         item = layout.takeAt(0)
-        widget = item.widget()
+        widget = item.widget() if item is not None else None
         if widget is not None:
             widget.hide()
             widget.deleteLater()

@@ -152,8 +152,8 @@ class WindowStationView(Screen):
             "reprint": self.tr("Reprint slip"),
             "pause": self.tr("Resume") if paused else self.tr("Pause"),
         }
-        for action, widget in self.buttons.items():
-            widget.setText(f"{names[action]}  [{SHORTCUTS[action]}]")
+        for action, action_button in self.buttons.items():
+            action_button.setText(f"{names[action]}  [{SHORTCUTS[action]}]")
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         """Function keys also work when the shortcut system does not see them (no active
@@ -206,8 +206,8 @@ class WindowStationView(Screen):
         self._show_rating(vm)
         enabled = dict(vm.enabled)
         enabled["pause"] = enabled.get("pause", False) or enabled.get("resume", False)
-        for action, widget in self.buttons.items():
-            widget.setEnabled(enabled.get(action, False))
+        for action, action_button in self.buttons.items():
+            action_button.setEnabled(enabled.get(action, False))
         self._label_buttons()
         current = self.transfer_to.currentData()
         self.transfer_to.clear()
