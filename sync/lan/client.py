@@ -113,6 +113,12 @@ class LanClient:
         with self._cond:
             return self._subscribed and self._hub_state == "online"
 
+    @property
+    def hub_state(self) -> str | None:
+        """The hub's retained presence: ``online``, ``offline``, or None while not known."""
+        with self._cond:
+            return self._hub_state
+
     def wait_hub(self, timeout: float) -> bool:
         """Wait (at most ``timeout``) until :attr:`hub_online`."""
         with self._cond:

@@ -1,0 +1,394 @@
+"""The hall LAN plane against a real Mosquitto: terminals on other PCs reach the hub's queue.
+
+Every wait is bounded; timeouts are generous upper bounds, never a measure of speed.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from agent import commands as c
+from agent.errors import NobodyWaiting, WindowPaused
+from agent.node_runtime import Node
+from agent.runtime import CoreRuntime
+from sync.lan import BadRequest, HubUnreachable, LanClient, LanServer, RemoteError, wire
+from sync.mqtt import new_client, parse_broker_url
+from tests.sync.conftest import REPO, Broker, make_node, wait_line, wait_until
+
+pytestmark = pytest.mark.mqtt
+
+WAIT = 20.0  # an upper bound for anything to arrive over loopback
+
+
+@dataclass
+class Hall:
+    node: Node
+    runtime: CoreRuntime
+    server: LanServer
+    broker: Broker
+    clients: list[LanClient] = field(default_factory=list)
+
+    @property
+    def hall_id(self) -> str:
+        return self.node.hall.hall_id
+
+    def terminal(self, terminal_id: str, wait_hub: bool = True) -> LanClient:
+        client = LanClient(self.hall_id, terminal_id, self.broker.url).start()
+        self.clients.append(client)
+        if wait_hub:
+            assert client.wait_hub(WAIT), f"{terminal_id} never saw the hub online"
+        return client
+
+    def last_seq(self) -> int:
+        return self.runtime.query(lambda s: s.last_seq)
+
+
+@pytest.fixture
+def hall(tmp_path: Path, broker: Broker) -> Iterator[Hall]:
+    node = make_node(tmp_path / "hub")
+    runtime = node.runtime(tick_seconds=3600).start()  # no tick events during a test
+    server = LanServer(node, runtime, broker_url=broker.url).start()
+    h = Hall(node, runtime, server, broker)
+    try:
+        assert server.wait_ready(WAIT)
+        yield h
+    finally:
+        for client in h.clients:
+            client.stop()
+        server.stop()
+        runtime.stop()
+
+
+class Probe:
+    """A raw MQTT 5 requester, to send what a well-behaved LanClient never would."""
+
+    def __init__(self, broker: Broker, hall_id: str, terminal_id: str = "probe") -> None:
+        self.hall_id = hall_id
+        self.terminal_id = terminal_id
+        self.replies: queue.Queue[tuple[bytes | None, dict[str, Any]]] = queue.Queue()
+        self.subscribed = threading.Event()
+        self.client = new_client(f"probe-{terminal_id}", parse_broker_url(broker.url))
+        self.client.on_connect = lambda cl, *a: cl.subscribe(
+            wire.reply_topic(hall_id, terminal_id), qos=1
+        )
+        self.client.on_subscribe = lambda *a: self.subscribed.set()
+        self.client.on_message = self._on_message
+        self.client.connect(parse_broker_url(broker.url).host, broker.port)
+        self.client.loop_start()
+        assert self.subscribed.wait(WAIT)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        correlation = getattr(msg.properties, "CorrelationData", None)
+        self.replies.put((correlation, json.loads(msg.payload)))
+
+    def send(
+        self,
+        payload: bytes,
+        correlation: bytes | None = b"probe-1",
+        response_topic: str | None = None,
+    ) -> None:
+        props = Properties(PacketTypes.PUBLISH)
+        props.ResponseTopic = response_topic or wire.reply_topic(self.hall_id, self.terminal_id)
+        if correlation is not None:
+            props.CorrelationData = correlation
+        topic = wire.request_topic(self.hall_id, self.terminal_id)
+        self.client.publish(topic, payload, qos=1, properties=props).wait_for_publish(WAIT)
+
+    def reply(self) -> tuple[bytes | None, dict[str, Any]]:
+        return self.replies.get(timeout=WAIT)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def probe(hall: Hall) -> Iterator[Probe]:
+    p = Probe(hall.broker, hall.hall_id)
+    try:
+        yield p
+    finally:
+        p.close()
+
+
+# ---- the happy path ----------------------------------------------------------------------
+def test_kiosks_and_a_window_share_one_queue_and_a_display_sees_every_event(hall: Hall) -> None:
+    """GIVEN a hub, two kiosks, a window station and a display on the hall LAN
+    WHEN the kiosks issue tickets concurrently and the window calls, starts and finishes one
+    THEN every number is unique and the display receives every committed event in seq order."""
+    display = hall.terminal("display-1")
+    seen: queue.Queue[dict[str, Any]] = queue.Queue()
+    display.subscribe(seen.put)  # hand off only
+    kiosks = [hall.terminal("kiosk-1"), hall.terminal("kiosk-2")]
+    window = hall.terminal("window-1")
+    numbers: list[str] = []
+    lock = threading.Lock()
+
+    def issue(kiosk: LanClient) -> None:
+        for _ in range(8):
+            result = kiosk.execute(c.IssueTicket("social-security"), timeout=WAIT)
+            assert result["events"] == ["TicketIssued"]
+            with lock:
+                numbers.append(result["ticket"]["number"])
+
+    threads = [threading.Thread(target=issue, args=(k,)) for k in kiosks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT * 4)
+    assert len(numbers) == 16 and len(set(numbers)) == 16
+    assert all(n.startswith("A") for n in numbers)
+
+    called = window.execute(c.CallNext(1), timeout=WAIT)
+    assert called["ticket"]["state"] == "called" and called["ticket"]["window"] == 1
+    number = called["ticket"]["number"]
+    assert window.execute(c.StartService(1), timeout=WAIT)["ticket"]["state"] == "serving"
+    assert window.execute(c.FinishService(1), timeout=WAIT)["ticket"]["state"] == "done"
+
+    assert display.query("ticket", number=number, timeout=WAIT)["state"] == "done"
+    waiting = window.query("waiting_list", window=1, timeout=WAIT)
+    assert len(waiting) == 15 and number not in {w["number"] for w in waiting}
+    status = display.query("hall_status", timeout=WAIT)
+    assert status["hall"] == hall.hall_id
+    assert status["recent_calls"][0]["number"] == number
+
+    last = hall.last_seq()
+    events: list[dict[str, Any]] = []
+    assert wait_until(lambda: _drain(seen, events) >= last, WAIT)
+    assert [e["seq"] for e in events] == list(range(1, last + 1))
+    assert [e["type"] for e in events].count("TicketIssued") == 16
+    assert [e["type"] for e in events][-3:] == ["TicketCalled", "ServiceStarted", "ServiceFinished"]
+    assert events[-1]["node_id"] == hall.node.node.node_id
+    assert hall.server.stats_snapshot()["events_dropped"] == 0
+
+
+def _drain(source: queue.Queue[dict[str, Any]], into: list[dict[str, Any]]) -> int:
+    while True:
+        try:
+            into.append(source.get_nowait())
+        except queue.Empty:
+            return len(into)
+
+
+# ---- errors ------------------------------------------------------------------------------
+def test_domain_errors_come_back_with_their_code(hall: Hall) -> None:
+    window = hall.terminal("window-3")
+    with pytest.raises(NobodyWaiting) as nobody:
+        window.execute(c.CallNext(3), timeout=WAIT)
+    assert isinstance(nobody.value, RemoteError)
+    assert nobody.value.code == "nobody_waiting" and nobody.value.key == "error.nobody_waiting"
+    assert nobody.value.details == {"window": 3}
+
+    window.execute(c.PauseWindow(3), timeout=WAIT)
+    before = hall.last_seq()
+    with pytest.raises(WindowPaused) as paused:
+        window.execute(c.CallNext(3), timeout=WAIT)
+    assert paused.value.code == "window_paused"
+    with pytest.raises(RemoteError) as unknown:
+        window.execute(c.CallNext(99), timeout=WAIT)
+    assert unknown.value.code == "unknown_window"
+    assert hall.last_seq() == before
+
+
+BAD_REQUESTS = [
+    pytest.param(b"{not json", "not_json", id="malformed-json"),
+    pytest.param(b"\xff\xfe", "not_json", id="not-utf8"),
+    pytest.param(b"[1, 2]", "bad_command", id="not-an-object"),
+    pytest.param(b'{"query": "drop_tables"}', "unknown_query", id="unknown-query"),
+    pytest.param(b'{"query": "waiting_list", "args": {"window": "1"}}', "bad_args", id="bad-arg"),
+    pytest.param(b'{"query": "now", "args": {"x": 1}}', "bad_args", id="extra-arg"),
+    pytest.param(b'{"query": "now", "args": [], "more": 1}', "bad_query", id="bad-query"),
+    pytest.param(b'{"type": "Tick", "args": {}}', "bad_command", id="tick"),
+    pytest.param(
+        b'{"type": "ApplyHallConfig", "args": {"config": {}, "version": 99}}',
+        "bad_command",
+        id="apply-hall-config",
+    ),
+    pytest.param(
+        b'{"type": "IssueTicket", "args": {"service": "social-security", "sneaky": 1}}',
+        "bad_command",
+        id="unknown-field",
+    ),
+    pytest.param(
+        json.dumps({"type": "IssueTicket", "args": {"service": "x" * 5000}}).encode(),
+        "too_large",
+        id="oversized",
+    ),
+]
+
+
+@pytest.mark.parametrize(("payload", "reason"), BAD_REQUESTS)
+def test_bad_requests_are_refused_with_a_reason_and_change_nothing(
+    hall: Hall, probe: Probe, payload: bytes, reason: str
+) -> None:
+    before = hall.last_seq()
+    probe.send(payload, correlation=b"bad-1")
+    correlation, reply = probe.reply()
+    assert correlation == b"bad-1"
+    assert reply["ok"] is False
+    assert reply["error"]["code"] == "bad_request"
+    assert reply["error"]["reason"] == reason
+    assert reply["error"]["error"]
+    assert hall.last_seq() == before
+    assert hall.server.stats_snapshot()["refused"] == 1
+    # the hub still serves
+    probe.send(b'{"query": "now"}', correlation=b"ok-1")
+    assert probe.reply()[1]["ok"] is True
+
+
+def test_a_terminal_sees_a_refused_query_as_bad_request(hall: Hall) -> None:
+    display = hall.terminal("display-1")
+    with pytest.raises(BadRequest) as refused:
+        display.query("no_such_query", timeout=WAIT)
+    assert refused.value.code == "bad_request"
+    assert refused.value.details["reason"] == "unknown_query"
+
+
+def test_requests_without_a_proper_reply_address_get_no_answer(hall: Hall, probe: Probe) -> None:
+    """The hub answers only on the requesting terminal's own reply topic, and with an id."""
+    before = hall.last_seq()
+    issue = b'{"type": "IssueTicket", "args": {"service": "social-security"}}'
+    probe.send(issue, response_topic=wire.hub_topic(hall.hall_id))
+    probe.send(issue, correlation=None)
+    correlation, reply = probe.reply()
+    assert correlation is None and reply["error"]["reason"] == "bad_correlation"
+    assert wait_until(lambda: hall.server.stats_snapshot()["unanswerable"] == 1, WAIT)
+    assert hall.last_seq() == before
+
+
+# ---- duplicates --------------------------------------------------------------------------
+def test_the_same_request_delivered_twice_issues_one_ticket(hall: Hall, probe: Probe) -> None:
+    before = hall.last_seq()
+    issue = b'{"type": "IssueTicket", "args": {"service": "household"}}'
+    probe.send(issue, correlation=b"req-42")
+    probe.send(issue, correlation=b"req-42")
+    first, second = probe.reply(), probe.reply()
+    assert first == second
+    assert first[1]["ok"] is True and first[1]["result"]["ticket"]["number"] == "B001"
+    assert hall.last_seq() == before + 1
+    assert hall.server.stats_snapshot()["duplicates"] == 1
+
+
+def test_a_retry_with_the_same_request_id_is_answered_from_memory(hall: Hall) -> None:
+    kiosk = hall.terminal("kiosk-1")
+    first = kiosk.execute(c.IssueTicket("enterprise"), timeout=WAIT, request_id="kiosk-1-7")
+    again = kiosk.execute(c.IssueTicket("enterprise"), timeout=WAIT, request_id="kiosk-1-7")
+    other = kiosk.execute(c.IssueTicket("enterprise"), timeout=WAIT)
+    assert first == again and first["ticket"]["number"] == "D001"
+    assert other["ticket"]["number"] == "D002"
+
+
+# ---- the hub away ------------------------------------------------------------------------
+def test_a_stopped_hub_is_unreachable_and_says_so_at_once(hall: Hall) -> None:
+    kiosk = hall.terminal("kiosk-1")
+    hall.server.stop()
+    assert wait_until(lambda: not kiosk.hub_online, WAIT)
+    timeout = WAIT
+    started = time.monotonic()
+    with pytest.raises(HubUnreachable) as away:
+        kiosk.execute(c.IssueTicket("social-security"), timeout=timeout)
+    assert time.monotonic() - started < timeout  # the retained "offline" answers at once
+    assert away.value.code == "hub_unreachable"
+    assert away.value.details["request_id"]
+
+
+def test_a_silent_hub_makes_execute_raise_within_its_timeout(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """A hub announced online that never answers (crashed, will not yet sent): bounded wait."""
+    announcer = new_client("fake-hub", parse_broker_url(broker.url))
+    announcer.connect("127.0.0.1", broker.port)
+    announcer.loop_start()
+    try:
+        online = wire.presence_payload("online", "ghost")
+        announcer.publish(wire.hub_topic("hall-x"), online, qos=1, retain=True).wait_for_publish(
+            WAIT
+        )
+        with LanClient("hall-x", "kiosk-1", broker.url) as kiosk:
+            assert kiosk.wait_hub(WAIT)
+            timeout = 1.0
+            started = time.monotonic()
+            with pytest.raises(HubUnreachable, match="no reply"):
+                kiosk.execute(c.IssueTicket("social-security"), timeout=timeout)
+            elapsed = time.monotonic() - started
+            assert timeout <= elapsed < timeout + WAIT
+    finally:
+        announcer.disconnect()
+        announcer.loop_stop()
+
+
+def test_without_a_broker_execute_raises_within_its_timeout(hall: Hall) -> None:
+    kiosk = hall.terminal("kiosk-1")
+    hall.broker.stop()
+    assert wait_until(lambda: not kiosk.hub_online, WAIT)
+    started = time.monotonic()
+    with pytest.raises(HubUnreachable, match="not connected"):
+        kiosk.execute(c.IssueTicket("social-security"), timeout=1.0)
+    assert time.monotonic() - started < 1.0 + WAIT
+    hall.broker.start()  # the hub and the terminal come back by themselves
+    assert kiosk.wait_hub(WAIT * 2)
+    assert kiosk.execute(c.IssueTicket("social-security"), timeout=WAIT)["ticket"]
+
+
+# ---- presence ----------------------------------------------------------------------------
+def test_hub_presence_is_retained_online_then_offline(hall: Hall) -> None:
+    late = hall.terminal("display-late")  # connects after the hub: the retained copy
+    assert late.hub_online
+    hall.server.stop()
+    assert wait_until(lambda: not late.hub_online, WAIT)
+    after = hall.terminal("display-after", wait_hub=False)
+    assert wait_until(lambda: after.hub_state == "offline", WAIT)
+    assert not after.hub_online
+
+
+HUB_SCRIPT = """
+import sys, time
+from agent.node_runtime import Node
+from sync.lan import LanServer
+node = Node.open(sys.argv[1])
+runtime = node.runtime(tick_seconds=3600).start()
+server = LanServer(node, runtime, broker_url=sys.argv[2]).start()
+assert server.wait_ready(30)
+print("ready", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_killed_hub_is_announced_offline_by_its_last_will(tmp_path: Path, broker: Broker) -> None:
+    node = make_node(tmp_path / "hub")
+    hub = subprocess.Popen(
+        [sys.executable, "-c", HUB_SCRIPT, str(node.data.root), broker.url],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_line(hub, "ready", timeout=60)
+        with LanClient(node.hall.hall_id, "window-1", broker.url) as window:
+            assert window.wait_hub(WAIT)
+            assert window.query("now", timeout=WAIT)
+            hub.send_signal(signal.SIGKILL)
+            hub.wait(WAIT)
+            assert wait_until(lambda: not window.hub_online, WAIT)
+            with pytest.raises(HubUnreachable):
+                window.execute(c.CallNext(1), timeout=WAIT)
+    finally:
+        if hub.poll() is None:
+            hub.kill()
+        hub.communicate(timeout=WAIT)
