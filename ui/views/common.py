@@ -73,8 +73,14 @@ def box(name: str) -> QWidget:
 
 
 def restyle(widget: QWidget, name: str) -> None:
-    """Give ``widget`` another object name and re-apply the style sheet (Qt does not)."""
+    """Give ``widget`` another object name and re-apply the style sheet (Qt does not).
+
+    Setting the widget's own sheet again makes Qt send it a style change, so a label also
+    recomputes its size (padding and borders differ between names); polishing alone would
+    repaint it in the new colours at the old size.
+    """
     widget.setObjectName(name)
+    widget.setStyleSheet(widget.styleSheet())
     widget.style().unpolish(widget)
     widget.style().polish(widget)
 
