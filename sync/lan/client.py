@@ -2,7 +2,9 @@
 
 ``execute`` and ``query`` block the calling thread (never paho's) for at most their timeout
 and raise :class:`~sync.lan.wire.HubUnreachable` when no reply comes: not connected to the
-hall broker, the hub announced ``offline``, or the reply did not arrive in time. A domain
+hall broker, the hub announced ``offline``, the broker says nobody subscribes to requests
+(PUBACK "no matching subscribers", which Mosquitto sends; other brokers may not, and then it
+is the timeout), or the reply did not arrive in time. A domain
 error at the hub comes back as a :class:`~sync.lan.wire.RemoteError` with the hub's code
 (and, when the code is known here, as an instance of that error class too).
 
@@ -35,6 +37,9 @@ from sync.mqtt import new_client, parse_broker_url
 log = logging.getLogger(__name__)
 
 EventCallback = Callable[[dict[str, Any]], None]
+#: MQTT 5 PUBACK reason: the broker had nobody to give the request to (no hub subscribed).
+NO_MATCHING_SUBSCRIBERS = 0x10
+NO_LISTENER = "no hub is listening on the hall broker (no matching subscribers)"
 
 
 @dataclass
@@ -69,6 +74,11 @@ class LanClient:
         self._hub_state: str | None = None  # None until the retained presence is seen
         self._pending: dict[bytes, _Pending] = {}
         self._callbacks: list[EventCallback] = []
+        # PUBACK outcomes by message id; its own lock, never held while calling paho (paho
+        # holds its message lock while it calls on_publish, and publish() takes that lock).
+        self._mid_lock = threading.Lock()
+        self._by_mid: dict[int, _Pending] = {}
+        self._unheard: set[int] = set()
         client_id = self.broker.client_id or f"{terminal_id}-lan-{uuid.uuid4().hex[:8]}"
         self._client = new_client(
             client_id,
@@ -83,6 +93,7 @@ class LanClient:
         self._client.on_subscribe = self._on_subscribe
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_publish = self._on_publish
         self._client.reconnect_delay_set(reconnect_min_s, reconnect_max_s)
 
     # ---- lifecycle -----------------------------------------------------------------------
@@ -166,6 +177,7 @@ class LanClient:
             raise ValueError(f"request_id must be 1-{wire.MAX_CORRELATION_BYTES} bytes")
         deadline = time.monotonic() + timeout
         pending = _Pending()
+        mid: int | None = None
         with self._cond:
             self._cond.wait_for(
                 lambda: self._subscribed and self._hub_state is not None,
@@ -192,6 +204,14 @@ class LanClient:
                     f"cannot send to the hall broker ({mqtt.error_string(info.rc)})",
                     request_id=request_id,
                 )
+            with self._mid_lock:
+                if info.mid in self._unheard:
+                    self._unheard.discard(info.mid)
+                    pending.failure = NO_LISTENER
+                    pending.done.set()
+                else:
+                    self._by_mid[info.mid] = pending
+                    mid = info.mid
             if not pending.done.wait(max(0.0, deadline - time.monotonic())):
                 raise wire.HubUnreachable(
                     f"no reply from the hub within {timeout:g} s", request_id=request_id
@@ -199,6 +219,9 @@ class LanClient:
         finally:
             with self._cond:
                 self._pending.pop(correlation, None)
+            with self._mid_lock:
+                if mid is not None:
+                    self._by_mid.pop(mid, None)
         if pending.reply is None:
             raise wire.HubUnreachable(
                 pending.failure or "the connection was lost", request_id=request_id
@@ -215,6 +238,19 @@ class LanClient:
             log.warning("hall LAN: broker refused the connection: %s", reason)
             return
         client.subscribe([(self._reply_topic, 1), (self._events_topic, 1), (self._hub_topic, 1)])
+
+    def _on_publish(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode, props: Any
+    ) -> None:
+        if reason.value != NO_MATCHING_SUBSCRIBERS:
+            return
+        with self._mid_lock:
+            pending = self._by_mid.get(mid)
+            if pending is None:  # the PUBACK came before publish() returned the mid
+                self._unheard.add(mid)
+                return
+            pending.failure = NO_LISTENER
+            pending.done.set()
 
     def _on_subscribe(
         self, client: mqtt.Client, userdata: Any, mid: int, reasons: list[ReasonCode], props: Any

@@ -332,25 +332,31 @@ class LanServer:
             return self._run_query(parsed)
         with self._lock:
             self.stats.commands += 1
-        reply = self._run_command(parsed)
+        reply, remember = self._run_command(parsed)
+        if not remember:
+            return reply
         self._replies[key] = reply
         while len(self._replies) > self.settings.reply_memory:
             self._replies.popitem(last=False)
         return reply
 
-    def _run_command(self, command: c.Command) -> bytes:
+    def _run_command(self, command: c.Command) -> tuple[bytes, bool]:
+        """The reply, and whether to remember it (whenever the command ran or may have)."""
         timeout = self.settings.core_timeout_s
         try:
             result = self.runtime.query(lambda s: _command_result(s, command), timeout)
         except HallError as exc:
-            return wire.error_reply(exc)
+            # A refusal is remembered too: running it again later might succeed unseen.
+            return wire.error_reply(exc), True
         except TimeoutError:
-            # It may still commit: remembered like any reply, so a retry does not run it again.
+            # It may still commit: remembered, so a retry does not run it a second time.
             slow = {"code": "hub_timeout", "error": "the hub's core did not answer in time"}
-            return wire.error_reply(slow)
+            return wire.error_reply(slow), True
         except queue.Full:
-            return wire.error_reply({"code": "hub_busy", "error": "the hub's core is busy"})
-        return wire.ok_reply(result)
+            # It never reached the core: a retry with the same id may run it.
+            busy = {"code": "hub_busy", "error": "the hub's core is busy; send it again"}
+            return wire.error_reply(busy), False
+        return wire.ok_reply(result), True
 
     def _run_query(self, query: wire.QueryRequest) -> bytes:
         fn = QUERIES[query.name]

@@ -26,7 +26,15 @@ from agent import commands as c
 from agent.errors import NobodyWaiting, WindowPaused
 from agent.node_runtime import Node
 from agent.runtime import CoreRuntime
-from sync.lan import BadRequest, HubUnreachable, LanClient, LanServer, RemoteError, wire
+from sync.lan import (
+    BadRequest,
+    HubUnreachable,
+    LanClient,
+    LanServer,
+    LanSettings,
+    RemoteError,
+    wire,
+)
 from sync.mqtt import new_client, parse_broker_url
 from tests.sync.conftest import REPO, Broker, make_node, wait_line, wait_until
 
@@ -307,29 +315,49 @@ def test_a_stopped_hub_is_unreachable_and_says_so_at_once(hall: Hall) -> None:
     assert away.value.details["request_id"]
 
 
-def test_a_silent_hub_makes_execute_raise_within_its_timeout(
-    broker: Broker, tmp_path: Path
-) -> None:
-    """A hub announced online that never answers (crashed, will not yet sent): bounded wait."""
-    announcer = new_client("fake-hub", parse_broker_url(broker.url))
-    announcer.connect("127.0.0.1", broker.port)
-    announcer.loop_start()
+@pytest.fixture
+def fake_hub(broker: Broker) -> Iterator[mqtt.Client]:
+    """Announces a hub ``online`` for hall ``hall-x`` (retained) and never answers."""
+    client = new_client("fake-hub", parse_broker_url(broker.url))
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    online = wire.presence_payload("online", "ghost")
+    client.publish(wire.hub_topic("hall-x"), online, qos=1, retain=True).wait_for_publish(WAIT)
     try:
-        online = wire.presence_payload("online", "ghost")
-        announcer.publish(wire.hub_topic("hall-x"), online, qos=1, retain=True).wait_for_publish(
-            WAIT
-        )
-        with LanClient("hall-x", "kiosk-1", broker.url) as kiosk:
-            assert kiosk.wait_hub(WAIT)
-            timeout = 1.0
-            started = time.monotonic()
-            with pytest.raises(HubUnreachable, match="no reply"):
-                kiosk.execute(c.IssueTicket("social-security"), timeout=timeout)
-            elapsed = time.monotonic() - started
-            assert timeout <= elapsed < timeout + WAIT
+        yield client
     finally:
-        announcer.disconnect()
-        announcer.loop_stop()
+        client.disconnect()
+        client.loop_stop()
+
+
+def test_a_silent_hub_makes_execute_raise_within_its_timeout(
+    broker: Broker, fake_hub: mqtt.Client
+) -> None:
+    """A hub that takes requests and never answers (hung): the wait is bounded."""
+    subscribed = threading.Event()
+    fake_hub.on_subscribe = lambda *a: subscribed.set()
+    fake_hub.subscribe(wire.request_subscription("hall-x"), qos=1)
+    assert subscribed.wait(WAIT)
+    with LanClient("hall-x", "kiosk-1", broker.url) as kiosk:
+        assert kiosk.wait_hub(WAIT)
+        timeout = 1.0
+        started = time.monotonic()
+        with pytest.raises(HubUnreachable, match="no reply"):
+            kiosk.execute(c.IssueTicket("social-security"), timeout=timeout)
+        elapsed = time.monotonic() - started
+        assert timeout <= elapsed < timeout + WAIT
+
+
+def test_a_hub_announced_online_but_not_listening_is_unreachable_at_once(
+    broker: Broker, fake_hub: mqtt.Client
+) -> None:
+    """A stale retained ``online`` (nobody subscribed to requests): the PUBACK says so."""
+    with LanClient("hall-x", "kiosk-1", broker.url) as kiosk:
+        assert kiosk.wait_hub(WAIT)
+        started = time.monotonic()
+        with pytest.raises(HubUnreachable, match="no hub is listening"):
+            kiosk.execute(c.IssueTicket("social-security"), timeout=WAIT)
+        assert time.monotonic() - started < WAIT
 
 
 def test_without_a_broker_execute_raises_within_its_timeout(hall: Hall) -> None:
@@ -340,9 +368,52 @@ def test_without_a_broker_execute_raises_within_its_timeout(hall: Hall) -> None:
     with pytest.raises(HubUnreachable, match="not connected"):
         kiosk.execute(c.IssueTicket("social-security"), timeout=1.0)
     assert time.monotonic() - started < 1.0 + WAIT
+    assert wait_until(lambda: not hall.server.stats_snapshot()["online"], WAIT)
     hall.broker.start()  # the hub and the terminal come back by themselves
+    assert hall.server.wait_ready(WAIT * 2)
     assert kiosk.wait_hub(WAIT * 2)
     assert kiosk.execute(c.IssueTicket("social-security"), timeout=WAIT)["ticket"]
+
+
+def test_a_full_request_queue_is_answered_busy_at_once_and_nothing_hangs(
+    tmp_path: Path, broker: Broker
+) -> None:
+    """GIVEN a hub whose core is blocked and whose request queue holds one request
+    WHEN three requests arrive THEN at least one is answered ``hub_busy`` while the core is
+    still blocked (the network thread never waits), and the others run once it is free."""
+    node = make_node(tmp_path / "hub")
+    runtime = node.runtime(tick_seconds=3600).start()
+    server = LanServer(node, runtime, broker.url, LanSettings(request_queue=1)).start()
+    release = threading.Event()
+    probe: Probe | None = None
+    try:
+        assert server.wait_ready(WAIT)
+        probe = Probe(broker, node.hall.hall_id)
+        blocked = runtime.call(lambda s: release.wait(WAIT * 3))
+        issue = b'{"type": "IssueTicket", "args": {"service": "civil-affairs"}}'
+        for i in range(3):
+            probe.send(issue, correlation=f"req-{i}".encode())
+        busy_id, busy = probe.reply()  # arrives while the core is still blocked
+        assert busy["error"]["code"] == "hub_busy"
+        assert not release.is_set()
+        release.set()
+        blocked.result(WAIT)
+        replies = [busy, *(probe.reply()[1] for _ in range(2))]  # one reply per request
+        issued = [r["result"]["ticket"]["number"] for r in replies if r["ok"]]
+        assert [r["error"]["code"] for r in replies if not r["ok"]] == ["hub_busy"] * (
+            3 - len(issued)
+        )
+        assert len(set(issued)) == len(issued) >= 1
+        probe.send(issue, correlation=busy_id)  # a retry of the busy one runs now
+        _, retried = probe.reply()
+        assert retried["ok"] is True
+        assert retried["result"]["ticket"]["number"] not in issued
+    finally:
+        release.set()
+        if probe is not None:
+            probe.close()
+        server.stop()
+        runtime.stop()
 
 
 # ---- presence ----------------------------------------------------------------------------
