@@ -265,6 +265,7 @@ def run_hub(args: argparse.Namespace, require_broker: bool = False) -> int:
     stop = _stop_on_signals()
     runtime = node.runtime().start()
     handle = None
+    lan = None
     try:
         settings = SyncSettings(
             batch_max_events=getattr(args, "batch_events", 500),
@@ -274,10 +275,17 @@ def run_hub(args: argparse.Namespace, require_broker: bool = False) -> int:
         if handle is None and require_broker:
             print("hall-agent sync run: no broker configured (node.yaml or --broker)")
             return EXIT_USAGE
+        if node.node.hall_broker is not None:  # terminals on other PCs reach the queue here
+            from sync.lan import LanServer
+
+            lan = LanServer(node, runtime).start()
         link = f"broker {handle.address}" if handle else "offline (no broker configured)"
-        print(f"hub running: node {node.node.node_id}, {link}", flush=True)
+        hall = f", hall LAN {lan.address}" if lan else ""
+        print(f"hub running: node {node.node.node_id}, {link}{hall}", flush=True)
         stop.wait(getattr(args, "quit_after", None))
     finally:
+        if lan is not None:
+            lan.stop()
         if handle is not None:
             handle.stop()
         runtime.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import datetime as dt
 import logging
 import os
 import sys
@@ -28,11 +29,13 @@ from agent.runtime import CoreRuntime
 
 if TYPE_CHECKING:
     from sync.service import SyncService
+    from ui.core import CoreClient
     from ui.ports import DevicePort
 
 log = logging.getLogger(__name__)
 
 EXIT_NO_DISPLAY = 2
+HUB_WAIT_S = 5.0
 VOICE_CLIPS = Path(__file__).resolve().parent / "assets" / "voice" / "zh"
 SIZES = {"kiosk": (1080, 1920), "window": (1180, 720), "display": (1920, 1080), "panel": (440, 720)}
 
@@ -75,14 +78,13 @@ class HallApp:
     def __init__(
         self,
         node: Node,
-        runtime: CoreRuntime,
+        core: CoreClient,
         devices: DevicePort,
         language: str = "zh_CN",
         roles: tuple[str, ...] = ("kiosk", "window", "display"),
         windows: list[int] | None = None,
         voice: str = "auto",
     ) -> None:
-        from ui.core import CoreClient
         from ui.i18n import Languages
         from ui.presenters.display import DisplayPresenter
         from ui.presenters.kiosk import KioskPresenter
@@ -93,10 +95,9 @@ class HallApp:
         from ui.voice import Announcer, make_backend
 
         self.node = node
-        self.runtime = runtime
+        self.core = core
         self.devices = devices
         self.languages = Languages(language)
-        self.core = CoreClient(runtime)
         devices.set_reporter(self._report_device)
         config = self.core.config()
         self.kiosk: KioskPresenter | None = None
@@ -158,7 +159,6 @@ class HallApp:
             presenter.close()
         if self.announcer is not None:
             self.announcer.stop()
-        self.core.close()
 
 
 def _warn_unrecorded(future: Future[Any]) -> None:
@@ -217,21 +217,49 @@ def open_hall(
     roles: tuple[str, ...] = ("kiosk", "window", "display"),
     windows: list[int] | None = None,
     voice: str = "auto",
+    remote: bool = False,
 ) -> Iterator[HallApp]:
     """Start the core, the central sync, the devices and the screens of ``node``; on leaving,
     stop whatever was started, in reverse order, even when a later step failed (a device or
     sync thread left running would keep the process alive)."""
     with contextlib.ExitStack() as started:
-        runtime = node.runtime().start()
-        started.callback(runtime.stop)
-        sync = start_sync(node, runtime, broker)
-        if sync is not None:
-            started.callback(sync.stop)
+        core = _open_core(node, broker, remote, started)
+        started.callback(core.close)
         devices = make_devices(node, simulated_demo=simulated)
         started.callback(devices.close)
-        hall = HallApp(node, runtime, devices, language, roles, windows, voice)
+        hall = HallApp(node, core, devices, language, roles, windows, voice)
         started.callback(hall.close)
         yield hall
+
+
+def _open_core(
+    node: Node, broker: str | None, remote: bool, started: contextlib.ExitStack
+) -> CoreClient:
+    """This PC's way to the queue: the hub over the hall LAN (``remote``), or the core in
+    this process, with the central sync and, when a hall broker is set, the LAN server that
+    lets terminals on other PCs in."""
+    from ui.core import LocalCore, RemoteCore
+
+    if remote:
+        from sync.lan import LanClient
+
+        assert node.node.hall_broker is not None
+        lan = LanClient(node.hall.hall_id, node.node.node_id, node.node.hall_broker).start()
+        started.callback(lan.stop)
+        if not lan.wait_hub(HUB_WAIT_S):
+            log.warning("the hub is not reachable yet; screens will retry")
+        return RemoteCore(lan)
+    runtime = node.runtime().start()
+    started.callback(runtime.stop)
+    sync = start_sync(node, runtime, broker)
+    if sync is not None:
+        started.callback(sync.stop)
+    if node.node.hall_broker is not None:
+        from sync.lan import LanServer
+
+        server = LanServer(node, runtime).start()
+        started.callback(server.stop)
+    return LocalCore(runtime)
 
 
 def screen_size(view_name: str) -> tuple[int, int]:
@@ -258,7 +286,7 @@ def run_demo(args: argparse.Namespace) -> int:
     node = open_demo_node(getattr(args, "data_dir", None))
     broker = getattr(args, "broker", None)
     with open_hall(node, broker, simulated=True, language=language) as hall:
-        _load_demo_roster(hall.runtime, node)
+        _load_demo_roster(hall.core, node)
         from ui.demo import DemoControls
         from ui.views.simpanel import SimulatorPanel
 
@@ -274,11 +302,11 @@ def run_demo(args: argparse.Namespace) -> int:
         return _exec(qt, quit_after)
 
 
-def _load_demo_roster(runtime: CoreRuntime, node: Node) -> None:
+def _load_demo_roster(core: CoreClient, node: Node) -> None:
     from ui.demo import sample_roster
 
-    now = runtime.query(lambda s: s.hall_now())
-    runtime.execute(sample_roster(node.hall, now))
+    now = dt.datetime.fromisoformat(core.query("now"))
+    core.command(sample_roster(node.hall, now))
 
 
 def _window_tabs(hall: HallApp) -> Any:
@@ -440,9 +468,9 @@ ROLE_SCREENS = {
 def run_role(args: argparse.Namespace) -> int:
     """Open this node's data dir and show the screens of its role.
 
-    Every role here opens the local store: the ``all`` PC of a village point, or a screen
-    on the hub PC itself. (Screens on other PCs would need the hall-LAN client, which is
-    not built yet.)
+    ``all`` (a village point's single PC) opens the local store. ``kiosk``, ``window`` and
+    ``display`` reach the hub over the hall LAN when ``node.yaml`` names a ``hall_broker``,
+    and otherwise open the local store (a screen on the hub PC itself).
     """
     if not has_display():
         print("hall-agent run: no display found (DISPLAY/WAYLAND_DISPLAY unset)", file=sys.stderr)
@@ -466,6 +494,7 @@ def run_role(args: argparse.Namespace) -> int:
         roles=screens,
         windows=args.window,
         voice=args.voice,
+        remote=role != "all" and node.node.hall_broker is not None,
     ) as hall:
         for name, view in hall.views().items():
             view.resize(*screen_size(name))

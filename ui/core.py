@@ -1,8 +1,9 @@
 """The UI's port to the core: commands, reads and events, with Qt on the UI side only.
 
-:class:`CoreClient` wraps a running :class:`agent.runtime.CoreRuntime`. Events arrive on the
-core thread and are re-emitted as the ``committed`` signal; Qt queues them to the GUI thread
-(the receiver lives there), so no Qt object is touched from the core thread.
+:class:`CoreClient` is what presenters hold: the local core runtime or, for a terminal on
+another PC, the hub over the hall LAN. Events arrive on the core (or network) thread and are
+re-emitted as the ``committed`` signal; Qt queues them to the GUI thread (the receiver lives
+there), so no Qt object is touched from another thread.
 :func:`in_gui` runs a callback on the GUI thread from any thread (device workers use it).
 """
 
@@ -19,8 +20,8 @@ from agent import commands as c
 from agent.config import HallConfig
 from agent.model import Event
 from agent.runtime import CoreRuntime
-from agent.store import CommandResult, Store
-from agent.views import active_notices, hall_status, ticket_progress, waiting_list
+from agent.store import Store
+from agent.views import QUERIES
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -79,60 +80,125 @@ class Background:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _issue_and_view(store: Store, command: c.Command) -> tuple[CommandResult, dict[str, Any]]:
+def _command_and_view(store: Store, command: c.Command) -> dict[str, Any] | None:
+    """Run a command on the core thread; the view of the ticket it touched, if any."""
     result = store.execute(command)
-    assert result.ticket is not None
-    return result, store.ticket_view(result.ticket)
+    return None if result.ticket is None else store.ticket_view(result.ticket)
 
 
 class CoreClient(QObject):
     """Commands and reads for presenters; ``committed`` carries every committed core event.
 
-    (Not named ``event``: that would hide ``QObject.event``, Qt's event handler.)
+    Two kinds: :class:`LocalCore` (the hub's store in this process) and :class:`RemoteCore`
+    (the hub on another PC, over the hall LAN). Presenters cannot tell them apart.
+    (The signal is not named ``event``: that would hide ``QObject.event``.)
     """
 
     committed = Signal(object)
 
-    def __init__(self, runtime: CoreRuntime) -> None:
+    def __init__(self) -> None:
         super().__init__()
         install_relay()
-        self.runtime = runtime
-        self._unsubscribe = runtime.subscribe(self._from_core)
         self.closed = False
-
-    def _from_core(self, event: Event) -> None:  # core thread: only hand on
-        self.committed.emit(event)
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="core-client")
 
     def close(self) -> None:
         """After this, presenters stop reading (their timers may still fire once)."""
         self.closed = True
-        self._unsubscribe()
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
-    # ---- commands (block until committed; raise HallError) -----------------------------
-    def execute(self, command: c.Command, timeout: float = 10.0) -> CommandResult:
-        return self.runtime.execute(command, timeout)
+    # ---- what each kind provides ----------------------------------------------------------
+    def command(self, command: c.Command) -> dict[str, Any] | None:
+        """Run a command and wait for its commit; the touched ticket's view. Raises HallError."""
+        raise NotImplementedError
 
-    def submit(self, command: c.Command) -> Future[CommandResult]:
-        return self.runtime.submit(command)
+    def query(self, name: str, **args: Any) -> Any:
+        """One of the core's named reads (``agent.views.QUERIES``)."""
+        raise NotImplementedError
+
+    # ---- for presenters ------------------------------------------------------------------
+    def execute(self, command: c.Command) -> dict[str, Any] | None:
+        return self.command(command)
+
+    def submit(self, command: c.Command) -> Future[dict[str, Any] | None]:
+        """Post a command without waiting (device threads use this)."""
+        return self._pool.submit(self.command, command)
 
     def issue(self, command: c.IssueTicket | c.CheckIn) -> dict[str, Any]:
         """Issue (or check in) and return the ticket view, in one trip to the core."""
-        _result, view = self.runtime.query(lambda s: _issue_and_view(s, command), 10.0)
+        view = self.command(command)
+        assert view is not None
         return view
 
-    # ---- reads --------------------------------------------------------------------------
     def config(self) -> HallConfig:
-        return self.runtime.query(lambda s: s.config)
+        return HallConfig.model_validate(self.query("config"))
 
     def hall_status(self) -> dict[str, Any]:
-        return self.runtime.query(hall_status)
+        return dict(self.query("hall_status"))
 
     def waiting_list(self, window: int) -> list[dict[str, Any]]:
-        return self.runtime.query(lambda s: waiting_list(s, window))
+        return list(self.query("waiting_list", window=window))
 
     def ticket(self, number: str) -> dict[str, Any] | None:
-        return self.runtime.query(lambda s: ticket_progress(s, number))
+        view = self.query("ticket", number=number)
+        return None if view is None else dict(view)
 
     def notices(self) -> list[dict[str, Any]]:
         """Notices published through the log (from the central platform), oldest first."""
-        return self.runtime.query(active_notices)
+        return list(self.query("notices"))
+
+
+class LocalCore(CoreClient):
+    """The core runtime in this process (the hub PC, or a village point's single PC)."""
+
+    def __init__(self, runtime: CoreRuntime) -> None:
+        super().__init__()
+        self.runtime = runtime
+        self._unsubscribe = runtime.subscribe(self.committed.emit)  # core thread: hand on
+
+    def close(self) -> None:
+        super().close()
+        self._unsubscribe()
+
+    def command(self, command: c.Command) -> dict[str, Any] | None:
+        return self.runtime.query(lambda s: _command_and_view(s, command), 10.0)
+
+    def query(self, name: str, **args: Any) -> Any:
+        return self.runtime.query(lambda s: QUERIES[name](s, **args), 10.0)
+
+    def config(self) -> HallConfig:
+        return self.runtime.query(lambda s: s.config)  # the live model, no copy
+
+
+class RemoteCore(CoreClient):
+    """The hub on another PC, through the hall broker (``sync.lan.LanClient``)."""
+
+    def __init__(self, lan: Any) -> None:
+        super().__init__()
+        self.lan = lan
+        self._config: HallConfig | None = None
+        self._unsubscribe = lan.subscribe(self._from_hub)
+
+    def _from_hub(self, event: dict[str, Any]) -> None:  # network thread: hand on
+        fields = {k: event[k] for k in Event.__dataclass_fields__ if k in event}
+        if event.get("type") == "HallConfigApplied":
+            self._config = None
+        self.committed.emit(Event(**fields))
+
+    def close(self) -> None:
+        super().close()
+        self._unsubscribe()
+
+    def command(self, command: c.Command) -> dict[str, Any] | None:
+        result = self.lan.execute(command)
+        ticket = result.get("ticket")
+        return None if ticket is None else dict(ticket)
+
+    def query(self, name: str, **args: Any) -> Any:
+        return self.lan.query(name, **args)
+
+    def config(self) -> HallConfig:
+        """Fetched once, again only after the hub applied a new config."""
+        if self._config is None:
+            self._config = super().config()
+        return self._config

@@ -15,6 +15,7 @@ import pytest
 from agent.config import always_open
 from agent.node_runtime import Node
 from ui.app import HallApp
+from ui.core import LocalCore
 from ui.fonts import setup_fonts
 from ui.ports import FakeDevices
 
@@ -47,7 +48,7 @@ def make_hall(tmp_path: Path, qtbot) -> Iterator:
         node = open_node(tmp_path / f"hall{len(made)}", **service_changes)
         runtime = node.runtime().start()
         devices = FakeDevices(evaluator_windows=evaluator_windows, printer=printer)
-        app = HallApp(node, runtime, devices, language, voice="silent")
+        app = HallApp(node, LocalCore(runtime), devices, language, voice="silent")
         for presenter in app.windows.values():
             presenter.rating_timeout = 5.0
         for view in app.views().values():
@@ -60,4 +61,5 @@ def make_hall(tmp_path: Path, qtbot) -> Iterator:
         for number in app.windows:
             app.devices.press(number, None)  # release evaluator waits
         app.close()
+        app.core.close()
         runtime.stop()

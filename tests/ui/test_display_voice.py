@@ -15,7 +15,7 @@ from ui.voice import Announcer, ClipBackend, Line, SilentBackend, clip_names, co
 def test_display_recent_calls_and_waiting(make_hall, qtbot):
     hall = make_hall()
     for service in ("social-security", "household", "enterprise"):
-        hall.runtime.execute(c.IssueTicket(service))
+        hall.core.runtime.execute(c.IssueTicket(service))
     for window in (1, 2, 3):
         hall.windows[window].call_next()
     display = hall.display_view
@@ -24,7 +24,9 @@ def test_display_recent_calls_and_waiting(make_hall, qtbot):
     assert [n.text() for n, _w in display.recent_labels[:2]] == ["B001", "A001"]
     assert display.recent_labels[0][1].text() == "2 号窗口"
     assert display.notice.text().startswith("请携带身份证原件")
-    hall.runtime.execute(c.PublishNotice("n1", "今日下午系统维护", "Maintenance this afternoon"))
+    hall.core.runtime.execute(
+        c.PublishNotice("n1", "今日下午系统维护", "Maintenance this afternoon")
+    )
     qtbot.waitUntil(lambda: display.notice.text() == "今日下午系统维护", timeout=3000)
     hall.languages.set("en")
     qtbot.waitUntil(lambda: display.notice.text() == "Maintenance this afternoon", timeout=3000)

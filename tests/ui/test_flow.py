@@ -52,16 +52,16 @@ def test_full_visit_across_three_screens(make_hall, qtbot):
     qtbot.waitUntil(lambda: "等待" in window.rating.text(), timeout=3000)
     hall.devices.press(1, 5)
     qtbot.waitUntil(lambda: window.rating.text() == "A001 评价：非常满意", timeout=3000)
-    events = hall.runtime.query(lambda s: [e.type for e in s.events_since(0)])
+    events = hall.core.runtime.query(lambda s: [e.type for e in s.events_since(0)])
     assert "EvaluationRecorded" in events
-    score = hall.runtime.query(lambda s: s.state.ticket_by_number("A001").score)
+    score = hall.core.runtime.query(lambda s: s.state.ticket_by_number("A001").score)
     assert score == 5
     qtbot.waitUntil(lambda: window.current_number.text() == "—", timeout=3000)
 
 
 def test_display_masks_names_only_when_allowed(make_hall, qtbot):
     hall = make_hall()
-    hall.runtime.execute(
+    hall.core.runtime.execute(
         c.IssueTicket("social-security", citizen=c.Citizen("h1", "张*"), channel="idcard")
     )
     hall.windows[1].call_next()

@@ -27,7 +27,7 @@ def test_a_chinese_font_is_installed():
 def test_screens_fit_their_size(make_hall, qtbot, language):
     """The minimum size of each screen (all labels at full text) fits the target screen."""
     hall = make_hall(language=language)
-    hall.runtime.execute(c.IssueTicket("social-security"))
+    hall.core.runtime.execute(c.IssueTicket("social-security"))
     hall.windows[1].call_next()
     kiosk = hall.kiosk_view
     qtbot.waitUntil(lambda: hall.display_view.latest_number.text() == "A001", timeout=3000)

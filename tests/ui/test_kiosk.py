@@ -82,8 +82,8 @@ def test_invalid_qr_shows_a_message_and_issues_nothing(make_hall, qtbot):
 
 def test_appointment_qr_checks_in_with_priority(make_hall, qtbot):
     hall = make_hall()
-    now = hall.runtime.query(lambda s: s.hall_now())
-    hall.runtime.execute(sample_roster(hall.node.hall, now))
+    now = hall.core.runtime.query(lambda s: s.hall_now())
+    hall.core.runtime.execute(sample_roster(hall.node.hall, now))
     hall.devices.scan("APPT-DEMO-0001")
     kiosk = hall.kiosk_view
     qtbot.waitUntil(lambda: kiosk.pages.currentWidget() is kiosk.ticket_page, timeout=3000)
@@ -141,8 +141,8 @@ def test_guide_page_and_large_font(make_hall, qtbot):
 
 def test_progress_by_ticket_qr(make_hall, qtbot):
     hall = make_hall()
-    hall.runtime.execute(c.IssueTicket("social-security"))
-    hall.runtime.execute(c.IssueTicket("social-security"))
+    hall.core.runtime.execute(c.IssueTicket("social-security"))
+    hall.core.runtime.execute(c.IssueTicket("social-security"))
     date = hall.core.hall_status()["business_date"]
     hall.devices.scan(f"HT1:{date}:A002")
     kiosk = hall.kiosk_view

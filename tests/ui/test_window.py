@@ -15,7 +15,7 @@ def test_nobody_waiting(make_hall, qtbot):
 
 def test_paused_window_refuses_calls_and_the_display_shows_it(make_hall, qtbot):
     hall = make_hall()
-    hall.runtime.execute(c.IssueTicket("household"))
+    hall.core.runtime.execute(c.IssueTicket("household"))
     view = hall.window_views[2]
     qtbot.waitUntil(lambda: view.buttons["call"].isEnabled(), timeout=3000)
     view.trigger("pause")
@@ -40,7 +40,7 @@ def test_paused_window_refuses_calls_and_the_display_shows_it(make_hall, qtbot):
 def test_transfer_and_reactivate(make_hall, qtbot):
     hall = make_hall()
     for service in ("social-security", "social-security"):
-        hall.runtime.execute(c.IssueTicket(service))
+        hall.core.runtime.execute(c.IssueTicket(service))
     view = hall.window_views[1]
     presenter = hall.windows[1]
     presenter.call_next()
@@ -68,7 +68,7 @@ def test_transfer_and_reactivate(make_hall, qtbot):
 
 def test_window_without_evaluator_shows_rating_qr(make_hall, qtbot):
     hall = make_hall(evaluator_windows=(1, 2))
-    hall.runtime.execute(c.IssueTicket("enterprise"))
+    hall.core.runtime.execute(c.IssueTicket("enterprise"))
     presenter, view = hall.windows[3], hall.window_views[3]
     assert presenter.call_next() and presenter.start() and presenter.finish()
     qtbot.waitUntil(lambda: "扫码评价 D001" in view.rating.text(), timeout=3000)
@@ -79,7 +79,7 @@ def test_window_without_evaluator_shows_rating_qr(make_hall, qtbot):
 def test_no_rating_given_times_out(make_hall, qtbot):
     hall = make_hall()
     hall.windows[1].rating_timeout = 0.1
-    hall.runtime.execute(c.IssueTicket("social-security"))
+    hall.core.runtime.execute(c.IssueTicket("social-security"))
     p = hall.windows[1]
     assert p.call_next() and p.start() and p.finish()
     qtbot.waitUntil(lambda: hall.window_views[1].rating.text() == "A001：未评价", timeout=3000)
