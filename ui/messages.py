@@ -55,6 +55,12 @@ def error_text(code: str, details: dict[str, Any] | None = None) -> str:
         "timeout": QCoreApplication.translate(
             "Errors", "The system is busy; please try again in a moment"
         ),
+        "hub_busy": QCoreApplication.translate(
+            "Errors", "The system is busy; please try again in a moment"
+        ),
+        "hub_unreachable": QCoreApplication.translate(
+            "Errors", "The hall system cannot be reached; please ask the staff"
+        ),
     }
     text = texts.get(code) or QCoreApplication.translate(
         "Errors", "Sorry, this did not work; please ask the staff"
@@ -81,12 +87,12 @@ def device_reason_text(reason: str | None) -> str:
         "cover_open": QCoreApplication.translate("Devices", "cover open"),
         "cutter_error": QCoreApplication.translate("Devices", "cutter jammed"),
         "offline": QCoreApplication.translate("Devices", "offline"),
-        "printer_offline": QCoreApplication.translate("Devices", "offline"),
         "no_answer": QCoreApplication.translate("Devices", "not answering"),
         "port_gone": QCoreApplication.translate("Devices", "unplugged"),
         "port_unavailable": QCoreApplication.translate("Devices", "not connected"),
         "bad_frame": QCoreApplication.translate("Devices", "line errors"),
         "no_printer": QCoreApplication.translate("Devices", "no printer"),
+        "sam_not_ready": QCoreApplication.translate("Devices", "card module not ready"),
     }
     if not reason:
         return ""

@@ -44,6 +44,10 @@
         <translation>无打印机</translation>
     </message>
     <message>
+        <source>card module not ready</source>
+        <translation>读卡模块未就绪</translation>
+    </message>
+    <message>
         <source>fault</source>
         <translation>故障</translation>
     </message>
@@ -145,6 +149,10 @@
     <message>
         <source>The system is busy; please try again in a moment</source>
         <translation>系统繁忙，请稍后再试</translation>
+    </message>
+    <message>
+        <source>The hall system cannot be reached; please ask the staff</source>
+        <translation>暂时无法连接大厅系统，请咨询工作人员</translation>
     </message>
     <message>
         <source>Sorry, this did not work; please ask the staff</source>
