@@ -29,6 +29,7 @@ from PySide6.QtTest import QTest
 from agent.config import always_open
 from agent.node_runtime import Node
 from ui.app import SIZES, HallApp, make_qt_app
+from ui.core import LocalCore
 from ui.ports import FakeDevices
 
 BUDGET_MS = 100.0
@@ -44,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     services = [s.model_copy(update={"daily_cap": 9999}) for s in hall.services]
     node = dataclasses.replace(node, hall=hall.model_copy(update={"services": services}))
     runtime = node.runtime().start()
-    app = HallApp(node, runtime, FakeDevices(), "zh_CN", roles=("kiosk",), voice="silent")
+    core = LocalCore(runtime)
+    app = HallApp(node, core, FakeDevices(), "zh_CN", roles=("kiosk",), voice="silent")
     kiosk = app.kiosk_view
     assert kiosk is not None and app.kiosk is not None
     kiosk.resize(*SIZES["kiosk"])
@@ -70,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             qt.processEvents()  # let the print finish in the background, off the clock
     finally:
         app.close()
+        core.close()
         runtime.stop()
     samples.sort()
     p99 = samples[min(len(samples) - 1, round(0.99 * (len(samples) - 1)))]

@@ -24,6 +24,10 @@ from agent.config import always_open, sample_config
 from agent.store import Store, connect
 
 
+# Window 1 serves both; two services keep every number within the 4-digit daily cap.
+SERVICES = ("social-security", "civil-affairs")
+
+
 def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
@@ -85,7 +89,7 @@ def main() -> None:
         floor = Floor(Path(tmp) / "floor.db")
         store = Store(Path(tmp) / "hall.db", "bench", hall, clock)
         issue, issue_floor = interleaved(
-            n, lambda i: store.execute(c.IssueTicket("social-security")), floor
+            n, lambda i: store.execute(c.IssueTicket(SERVICES[i % 2])), floor
         )
 
         def cycle(i: int) -> None:

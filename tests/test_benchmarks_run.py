@@ -1,0 +1,48 @@
+"""The benchmark scripts still run (tiny sizes; the figures are not checked here: speed
+lives in benchmarks/, not in tests)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def run(script: str, *args: str) -> list[dict]:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+def test_queue_ops_prints_each_operation_next_to_its_floor() -> None:
+    lines = run("queue_ops.py", "--n", "30")
+    assert [line["op"] for line in lines] == ["issue", "call_start_finish"]
+    assert all(line["n"] == 30 and line["floor_p50_ms"] > 0 for line in lines)
+
+
+def test_kiosk_tap_shows_a_number_for_every_tap() -> None:
+    (line,) = run("kiosk_tap.py", "--taps", "5")
+    assert line["taps"] == 5 and line["p50_ms"] > 0
+
+
+@pytest.mark.mqtt
+def test_sync_drain_delivers_every_event_exactly_once() -> None:
+    if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
+        pytest.skip("mosquitto is not installed (packaging/dev.sh installs it)")
+    lines = run("sync_drain.py", "--n", "2000", "--floor-n", "200")
+    summary = lines[-1]
+    assert summary["op"] == "sync_drain" and summary["exactly_once"] is True
