@@ -128,7 +128,7 @@ class QueueEngine:
         service = self.config.service(cmd.service)
         if service is None:
             raise errors.UnknownService(f"there is no service {cmd.service!r}", service=cmd.service)
-        if not service.hours.is_open(now.astimezone(self.config.zone)) and cmd.appointment is None:
+        if cmd.appointment is None and not service.hours.is_open(now.astimezone(self.config.zone)):
             raise errors.ServiceClosed(f"{service.name_en} is not open now", service=service.code)
         issued = state.counters.get(service.code, 0)
         if issued >= service.daily_cap:
@@ -151,23 +151,25 @@ class QueueEngine:
                     f"this citizen has taken {taken} tickets for {service.name_en} today",
                     limit=service.per_citizen_daily_limit,
                 )
-        priority = self._priority_for(cmd, now)
         number = f"{service.prefix}{issued + 1:03d}"
-        ticket = Ticket(
-            id=f"{state.business_date}/{number}/1",
-            number=number,
-            service=service.code,
-            business_date=state.business_date,
-            issued_at=iso(now),
-            priority=priority,
-            appointment_code=cmd.appointment.code if cmd.appointment else None,
-            slot_start=iso(cmd.appointment.slot_start) if cmd.appointment else None,
-            slot_end=iso(cmd.appointment.slot_end) if cmd.appointment else None,
-            citizen_hash=citizen.citizen_hash if citizen else None,
-            citizen_name=(citizen.masked_name or None) if citizen else None,
-            channel=cmd.channel,
-        )
-        row = {k: v for k, v in ticket.as_row().items() if v is not None}  # None is the default
+        # The payload holds the new ticket's fields that differ from the defaults of Ticket.
+        row: dict[str, Any] = {
+            "id": f"{state.business_date}/{number}/1",
+            "number": number,
+            "service": service.code,
+            "business_date": state.business_date,
+            "issued_at": iso(now),
+            "priority": self._priority_for(cmd, now).value,
+            "channel": cmd.channel,
+        }
+        if cmd.appointment is not None:
+            row["appointment_code"] = cmd.appointment.code
+            row["slot_start"] = iso(cmd.appointment.slot_start)
+            row["slot_end"] = iso(cmd.appointment.slot_end)
+        if citizen is not None:
+            row["citizen_hash"] = citizen.citizen_hash
+            if citizen.masked_name:
+                row["citizen_name"] = citizen.masked_name
         return [Fact("TicketIssued", {"ticket": row, "counter": issued + 1})]
 
     def _CheckIn(self, state: HallState, cmd: c.CheckIn, now: dt.datetime) -> list[Fact]:

@@ -87,10 +87,11 @@ class Ticket:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Ticket:
-        data = dict(row)
-        data["state"] = TicketState(data["state"])
-        data["priority"] = Priority(data["priority"])
-        return cls(**data)
+        """From a stored row or an event payload (which may leave out default fields)."""
+        ticket = cls(**row)
+        ticket.state = TicketState(ticket.state)
+        ticket.priority = Priority(ticket.priority)
+        return ticket
 
 
 TICKET_FIELDS = tuple(f.name for f in dataclasses.fields(Ticket))
