@@ -8,6 +8,7 @@ never imports them.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import sys
@@ -17,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from agent import commands as c
+from agent.adminpin import hash_pin
 from agent.datadir import DataDir, resolve_data_dir
 from agent.errors import ConfigError, HallError
 from agent.logs import setup_logging
+from agent.node import dump_node_config
 from agent.node_runtime import Node
 from agent.store import Store
 
@@ -103,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     _json(demo)
     demo.set_defaults(func=cmd_demo)
 
+    admin = sub.add_parser("admin", help="node administration")
+    asub = admin.add_subparsers(dest="action", required=True, metavar="ACTION")
+    pin = asub.add_parser("set-pin", help="set the PIN that unlocks a full-screen kiosk")
+    pin.set_defaults(func=cmd_admin_set_pin)
+
     for plugin in entry_points(group="hall_agent.commands"):
         try:
             register = plugin.load()
@@ -185,6 +193,22 @@ def cmd_queue_status(args: argparse.Namespace) -> int:
     for w in status["windows"]:
         lines.append(f"  window {w['number']:<3} {w['status']:<7} {w['current'] or '-'}")
     _emit(args, status, "\n".join(lines))
+    return 0
+
+
+def cmd_admin_set_pin(args: argparse.Namespace) -> int:
+    """Read the PIN twice (hidden on a terminal, one line each from a pipe) and store its hash."""
+    data = DataDir(resolve_data_dir(args.data_dir))
+    _hall, node = data.load()
+    if sys.stdin.isatty():
+        first, second = getpass.getpass("new admin PIN: "), getpass.getpass("again: ")
+    else:
+        first, second = sys.stdin.readline().strip(), sys.stdin.readline().strip()
+    if first != second:
+        raise ConfigError("the two PINs differ; nothing changed")
+    updated = node.model_copy(update={"admin_pin_hash": hash_pin(first)})
+    dump_node_config(updated, data.node_config)
+    print(f"admin PIN set in {data.node_config}")
     return 0
 
 

@@ -14,6 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from agent.adminpin import HASH_PATTERN
 from agent.validation import load_model
 
 Role = Literal["hub", "kiosk", "window", "display", "all"]
@@ -62,6 +63,11 @@ class NodeConfig(_Strict):
         description="the hall LAN broker on the hub: terminals on other PCs reach the queue there",
     )
     devices: list[DeviceSpec] = Field(default_factory=list)
+    admin_pin_hash: str | None = Field(
+        default=None,
+        pattern=HASH_PATTERN,
+        description="set with 'hall-agent admin set-pin'; needed to leave a locked kiosk",
+    )
 
     @field_validator("node_id")
     @classmethod
@@ -80,5 +86,8 @@ def load_node_config(path: Path) -> NodeConfig:
 
 
 def dump_node_config(config: NodeConfig, path: Path) -> None:
+    """Write atomically: a power cut leaves the old file or the new one, never half of each."""
     data = config.model_dump(mode="json", exclude_none=True)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    tmp.replace(path)

@@ -23,7 +23,6 @@ from agent import commands as c
 from agent.config import always_open, sample_config
 from agent.store import Store, connect
 
-
 # Window 1 serves both; two services keep every number within the 4-digit daily cap.
 SERVICES = ("social-security", "civil-affairs")
 

@@ -484,6 +484,13 @@ def run_role(args: argparse.Namespace) -> int:
     if not screens:
         print(f"hall-agent run: role {role!r} has no screens", file=sys.stderr)
         return EXIT_NO_DISPLAY
+    if args.fullscreen and "kiosk" in screens and node.node.admin_pin_hash is None:
+        print(
+            "hall-agent run: a full-screen kiosk needs an admin PIN to leave it; "
+            "set one with 'hall-agent admin set-pin'",
+            file=sys.stderr,
+        )
+        return EXIT_NO_DISPLAY
     qt = make_qt_app()
     language = args.lang or node.node.language
     with open_hall(
@@ -496,10 +503,15 @@ def run_role(args: argparse.Namespace) -> int:
         voice=args.voice,
         remote=role != "all" and node.node.hall_broker is not None,
     ) as hall:
+        locks = []  # held: the lock lives as long as the screen
         for name, view in hall.views().items():
             view.resize(*screen_size(name))
             if args.fullscreen and name in ("kiosk", "display"):
                 view.showFullScreen()
             else:
                 view.show()
+            if args.fullscreen and name == "kiosk" and node.node.admin_pin_hash:
+                from ui.kiosk_lock import KioskLock
+
+                locks.append(KioskLock(view, view.hall_name, node.node.admin_pin_hash, qt.quit))
         return _exec(qt, getattr(args, "quit_after", None))

@@ -202,6 +202,17 @@
     </message>
 </context>
 <context>
+    <name>KioskLock</name>
+    <message>
+        <source>Staff only</source>
+        <translation>仅限工作人员</translation>
+    </message>
+    <message>
+        <source>Admin PIN</source>
+        <translation>管理密码</translation>
+    </message>
+</context>
+<context>
     <name>KioskView</name>
     <message>
         <source>Normal text</source>
