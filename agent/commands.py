@@ -10,12 +10,13 @@ from agent.config import HallConfig
 
 @dataclass(frozen=True)
 class Citizen:
-    """What the queue may know of a citizen: a keyed hash, a masked name, the birth date
-    (used once, for elderly priority at issue; never stored)."""
+    """What the queue may know of a citizen: a keyed hash, a masked name, and whether the
+    card makes them elderly (the kiosk decides that from the birth date with
+    ``PriorityRules.is_elderly``, so the birth date itself never leaves the kiosk)."""
 
     citizen_hash: str
     masked_name: str = ""
-    birth_date: dt.date | None = None
+    elderly: bool = False
 
 
 @dataclass(frozen=True)

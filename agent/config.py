@@ -98,6 +98,11 @@ class PriorityRules(_Strict):
     elderly_age: int = Field(default=70, ge=50, le=120)
     appointment_grace_minutes: int = Field(default=15, ge=0, le=240)
 
+    def is_elderly(self, birth: dt.date, today: dt.date) -> bool:
+        """Green channel by age, from the birth date on the ID card."""
+        age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+        return age >= self.elderly_age
+
 
 class NoShowRules(_Strict):
     max_recalls: int = Field(default=2, ge=0, le=20, description="recalls before auto no-show")

@@ -261,12 +261,8 @@ class QueueEngine:
     def _priority_for(self, cmd: c.IssueTicket, now: dt.datetime) -> Priority:
         if cmd.appointment is not None:
             return Priority.APPOINTMENT
-        birth = cmd.citizen.birth_date if cmd.citizen else None
-        if birth is not None:
-            today = now.astimezone(self.config.zone).date()
-            age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
-            if age >= self.config.priority.elderly_age:
-                return Priority.ELDERLY
+        if cmd.citizen is not None and cmd.citizen.elderly:
+            return Priority.ELDERLY
         return Priority.STAFF if cmd.staff_priority else Priority.NONE
 
     def _CallNext(self, state: HallState, cmd: c.CallNext, now: dt.datetime) -> list[Fact]:

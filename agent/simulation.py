@@ -119,7 +119,8 @@ class HallDay:
         return lambda: self._arrive(command, leaves)
 
     def _citizen(self, i: int, born: dt.date) -> c.Citizen:
-        return c.Citizen(citizen_hash=f"sim-{i:06d}", masked_name="张*", birth_date=born)
+        elderly = self.hall.priority.is_elderly(born, SIM_DATE)
+        return c.Citizen(citizen_hash=f"sim-{i:06d}", masked_name="张*", elderly=elderly)
 
     def _arrive(self, command: c.Command, leaves: bool) -> None:
         try:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from agent import commands as c
 from agent.codec import BadCommand, decode_command, encode_command
 
 ROUND_TRIPS = [
-    c.IssueTicket(
-        "household", citizen=c.Citizen("h", "张*", dt.date(1950, 1, 2)), channel="idcard"
-    ),
+    c.IssueTicket("household", citizen=c.Citizen("h", "张*", elderly=True), channel="idcard"),
     c.IssueTicket("household", staff_priority=True),
     c.CheckIn("APT-20260601-00001"),
     c.CallNext(2),
@@ -33,6 +29,11 @@ def test_terminal_commands_round_trip(command: c.Command) -> None:
     ("data", "reason"),
     [
         (b"{", "not JSON"),
+        (
+            b'{"type": "IssueTicket", "args": {"service": "a", "citizen": {"citizen_hash": "h",'
+            b' "birth_date": "1950-01-02"}}}',
+            "birth_date: Unexpected",
+        ),
         (b"\xff\xfe", "not JSON"),
         (b"[1]", "must be"),
         (b'{"type": "CallNext"}', "must be"),

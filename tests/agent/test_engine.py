@@ -20,8 +20,8 @@ def issue(store: Store, service: str = "social-security", **kw: object) -> str:
     return result.ticket.number
 
 
-def citizen(n: int, born: dt.date = dt.date(1990, 1, 1)) -> c.Citizen:
-    return c.Citizen(citizen_hash=f"hash-{n}", masked_name="李*", birth_date=born)
+def citizen(n: int, elderly: bool = False) -> c.Citizen:
+    return c.Citizen(citizen_hash=f"hash-{n}", masked_name="李*", elderly=elderly)
 
 
 def test_numbers_count_up_per_service_with_the_prefix(store: Store) -> None:
@@ -86,7 +86,7 @@ def test_call_order_priority_then_window_service_order_then_issue_time(store: St
     issue(store, "civil-affairs")  # C001, window 1's second service
     issue(store, "social-security")  # A001, window 1's first service
     issue(store, "civil-affairs", staff_priority=True)  # C002, green channel
-    elderly = issue(store, "civil-affairs", citizen=citizen(2, dt.date(1940, 1, 1)))
+    elderly = issue(store, "civil-affairs", citizen=citizen(2, elderly=True))
     calls = []
     for _ in range(4):
         ticket = store.execute(c.CallNext(1)).ticket
@@ -268,3 +268,11 @@ def test_hall_config_through_the_log_must_be_newer_and_for_this_hall(store: Stor
         store.execute(c.ApplyHallConfig(renamed, version=3))
     with pytest.raises(errors.StaleConfig):
         store.execute(c.ApplyHallConfig(renamed.model_copy(update={"hall_id": "x"}), version=9))
+
+
+def test_elderly_by_the_configured_age_on_the_birthday() -> None:
+    from agent.config import PriorityRules
+
+    rules = PriorityRules(elderly_age=70)
+    assert rules.is_elderly(dt.date(1956, 6, 1), dt.date(2026, 6, 1))
+    assert not rules.is_elderly(dt.date(1956, 6, 2), dt.date(2026, 6, 1))

@@ -210,7 +210,12 @@ class KioskPresenter(Presenter):
         card = self._citizen
         if card is None:
             return None
-        return c.Citizen(card.citizen_hash, card.name_masked, card.birth_date)
+        if card.birth_date is None:
+            return c.Citizen(card.citizen_hash, card.name_masked)
+        config = self.core.config()
+        today = dt.datetime.now(config.zone).date()
+        elderly = config.priority.is_elderly(card.birth_date, today)
+        return c.Citizen(card.citizen_hash, card.name_masked, elderly)
 
     def take(self, service: str) -> bool:
         """A tap on a service (with the swiped card, if any)."""
