@@ -81,14 +81,16 @@ class HallState:
     # ---- folding -------------------------------------------------------------------------
     def apply(self, event: Event) -> Touched:
         if event.business_date > self.business_date and event.type not in STICKY_EVENTS:
-            self._start_day(event.business_date)
+            self.start_day(event.business_date)
         handler = getattr(self, f"_on_{event.type}", None)
         if handler is None:
             return Touched()  # events for other parts (e.g. config applied) leave the queue alone
         touched: Touched = handler(event.payload)
         return touched
 
-    def _start_day(self, business_date: str) -> None:
+    def start_day(self, business_date: str) -> None:
+        """A new business day: the queue starts empty; sticky facts (devices, appointment
+        rosters, notices, the applied config) carry over."""
         fresh = HallState(business_date, self.window_numbers)
         for sticky in ("devices", "appointments", "notices", "config_version", "config_payload"):
             setattr(fresh, sticky, getattr(self, sticky))

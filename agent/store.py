@@ -287,7 +287,7 @@ class Store:
             now = self.hall_now(wall)
             day = max(now.date().isoformat(), self.state.business_date)
             if day != self.state.business_date:
-                self.state = HallState(day, self._window_numbers())
+                self.state.start_day(day)
             facts = self.engine.decide(self.state, command, now)
             events = self._append(facts, now, day, iso(wall))
             self.conn.execute("COMMIT")
