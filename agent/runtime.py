@@ -90,7 +90,10 @@ class CoreRuntime:
         if self._thread is None:
             raise StoreError("the core is not running")
         future: Future[T] = Future()
-        self._inbox.put(_Job(fn, future), timeout=10)
+        try:
+            self._inbox.put(_Job(fn, future), timeout=10)
+        except queue.Full as exc:
+            raise StoreError("the core is busy: its inbox has been full for 10 s") from exc
         return future
 
     def submit(self, command: c.Command) -> Future[CommandResult]:
@@ -138,20 +141,26 @@ class CoreRuntime:
             result = job.fn(store)
         except HallError as exc:
             job.future.set_exception(exc)
-        except Exception as exc:
+        except Exception as exc:  # handed to the caller, never swallowed
             log.exception("core job failed")
+            store.invalidate()
             job.future.set_exception(exc)
         else:
             job.future.set_result(result)
-        self._publish_new(store)
+        self._guarded(store, self._publish_new)
 
     def _tick(self, store: Store) -> None:
+        self._guarded(store, lambda s: s.execute(c.Tick()))
+        self._guarded(store, self._publish_new)
+
+    def _guarded(self, store: Store, step: Callable[[Store], object]) -> None:
+        """A failing step (disk full, a lock held too long) is logged and retried on the next
+        tick; it must never end the core thread, or the whole hall stops answering."""
         try:
-            store.refresh()
-            store.execute(c.Tick())
-        except HallError:
-            log.exception("tick failed")
-        self._publish_new(store)
+            step(store)
+        except Exception:  # logged; the store folds again before the next step
+            log.exception("core step failed; retrying on the next tick")
+            store.invalidate()
 
     def _publish_new(self, store: Store) -> None:
         """Send subscribers every event committed since the last publish, ours or not."""

@@ -210,6 +210,10 @@ class Store:
     def _business_date(self, moment: dt.datetime) -> str:
         return moment.astimezone(self.config.zone).date().isoformat()
 
+    def invalidate(self) -> None:
+        """Memory may no longer match the file: fold the log again before the next use."""
+        self._data_version = -1
+
     def refresh(self) -> bool:
         """Fold today's events again if another connection committed since we last looked."""
         version = self.conn.execute("PRAGMA data_version").fetchone()[0]
@@ -296,8 +300,7 @@ class Store:
             raise
         except BaseException:
             self.conn.execute("ROLLBACK")
-            self._data_version = -1  # memory may be ahead of the store: fold again
-            self.refresh()
+            self.invalidate()  # memory may be ahead of the store: fold again
             raise
         if events:
             self._last_at = now  # (our own commits leave PRAGMA data_version unchanged)

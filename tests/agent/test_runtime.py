@@ -81,3 +81,26 @@ def test_ticks_run_even_while_commands_keep_arriving(tmp_path: Path, hall, clock
                 no_show = True
                 break
     assert no_show
+
+
+def test_a_failing_step_does_not_stop_the_core(tmp_path: Path, hall, clock) -> None:
+    """GIVEN a tick that hits a database error (a lock held too long, a full disk)
+    THEN the core logs it and keeps answering commands."""
+    import sqlite3
+
+    failures = [sqlite3.OperationalError("database is locked")]
+
+    class FlakyStore(Store):
+        def execute(self, command: c.Command):  # type: ignore[override]
+            if isinstance(command, c.Tick) and failures:
+                raise failures.pop()
+            return super().execute(command)
+
+    with CoreRuntime(
+        lambda: FlakyStore(tmp_path / "h.db", "n", hall, clock), tick_seconds=0.01
+    ) as rt:
+        deadline = time.monotonic() + 30
+        while failures and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not failures  # the failing tick happened
+        assert rt.execute(c.IssueTicket("household")).ticket.number == "B001"  # type: ignore[union-attr]
