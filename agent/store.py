@@ -282,8 +282,12 @@ class Store:
             return self._last_at
         return now
 
-    def execute(self, command: c.Command) -> CommandResult:
-        """Decide, apply and commit one command; returns only after the commit."""
+    def execute(self, command: c.Command, meta: dict[str, str] | None = None) -> CommandResult:
+        """Decide, apply and commit one command; returns only after the commit.
+
+        ``meta`` rows (e.g. the version of an inbound message just applied) are written in
+        the same transaction, so a crash leaves both or neither.
+        """
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             self.refresh()
@@ -294,6 +298,8 @@ class Store:
                 self.state.start_day(day)
             facts = self.engine.decide(self.state, command, now)
             events = self._append(facts, now, day, iso(wall))
+            for key, value in (meta or {}).items():
+                self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
             self.conn.execute("COMMIT")
         except HallError:
             self.conn.execute("ROLLBACK")

@@ -276,3 +276,15 @@ def test_elderly_by_the_configured_age_on_the_birthday() -> None:
     rules = PriorityRules(elderly_age=70)
     assert rules.is_elderly(dt.date(1956, 6, 1), dt.date(2026, 6, 1))
     assert not rules.is_elderly(dt.date(1956, 6, 2), dt.date(2026, 6, 1))
+
+
+def test_meta_rows_commit_with_the_command_or_not_at_all(store: Store) -> None:
+    store.execute(c.PublishNotice("n1", "通知"), meta={"inbound.notice": "7"})
+    assert store.conn.execute("SELECT value FROM meta WHERE key = 'inbound.notice'").fetchall() == [
+        ("7",)
+    ]
+    with pytest.raises(errors.NobodyWaiting):
+        store.execute(c.CallNext(1), meta={"inbound.notice": "8"})
+    assert store.conn.execute("SELECT value FROM meta WHERE key = 'inbound.notice'").fetchall() == [
+        ("7",)
+    ]
