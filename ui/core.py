@@ -10,6 +10,8 @@ there), so no Qt object is touched from another thread.
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -109,7 +111,12 @@ class CoreClient(QObject):
 
     # ---- what each kind provides ----------------------------------------------------------
     def command(self, command: c.Command) -> dict[str, Any] | None:
-        """Run a command and wait for its commit; the touched ticket's view. Raises HallError."""
+        """Run a command and wait for its commit; the touched ticket's view. Raises HallError.
+
+        A timeout (``TimeoutError``, or ``HubUnreachable`` from a terminal) means *unknown*,
+        not *failed*: the command may have committed after the caller stopped waiting. Tell
+        the citizen so (never "try again"), and read the state before acting on it.
+        """
         raise NotImplementedError
 
     def query(self, name: str, **args: Any) -> Any:
@@ -171,7 +178,15 @@ class LocalCore(CoreClient):
 
 
 class RemoteCore(CoreClient):
-    """The hub on another PC, through the hall broker (``sync.lan.LanClient``)."""
+    """The hub on another PC, through the hall broker (``sync.lan.LanClient``).
+
+    A command is retried, with the same request id, while the hub cannot be reached (the
+    hub answers a request id it has already done from memory: a retry never commits twice).
+    """
+
+    #: Tries of one command and the time they share.
+    COMMAND_TRIES = 3
+    COMMAND_BUDGET_S = 15.0
 
     def __init__(self, lan: Any) -> None:
         super().__init__()
@@ -190,7 +205,26 @@ class RemoteCore(CoreClient):
         self._unsubscribe()
 
     def command(self, command: c.Command) -> dict[str, Any] | None:
-        result = self.lan.execute(command)
+        """Up to :attr:`COMMAND_TRIES` tries within :attr:`COMMAND_BUDGET_S`, one request id;
+        the last ``HubUnreachable`` is raised (the outcome is then unknown)."""
+        from sync.lan import HubUnreachable
+
+        request_id = uuid.uuid4().hex
+        deadline = time.monotonic() + self.COMMAND_BUDGET_S
+        per_try = self.COMMAND_BUDGET_S / self.COMMAND_TRIES
+        for attempt in range(1, self.COMMAND_TRIES + 1):
+            left = deadline - time.monotonic()
+            try:
+                result = self.lan.execute(
+                    command, timeout=max(0.1, min(per_try, left)), request_id=request_id
+                )
+                break
+            except HubUnreachable as exc:
+                left = deadline - time.monotonic()
+                if attempt == self.COMMAND_TRIES or left <= 0:
+                    raise
+                log.warning("hub unreachable (try %d, %s); retrying %s", attempt, exc, request_id)
+                self.lan.wait_hub(min(left, per_try))  # returns at once when it is back
         ticket = result.get("ticket")
         return None if ticket is None else dict(ticket)
 

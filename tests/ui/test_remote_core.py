@@ -1,0 +1,76 @@
+"""RemoteCore without a broker: a fake LAN client stands in for ``sync.lan.LanClient``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agent import commands as c
+from sync.lan import HubUnreachable
+from ui.core import RemoteCore
+
+
+class FakeLan:
+    """Answers like ``LanClient``: ``failures`` calls raise HubUnreachable, then a ticket."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.calls: list[tuple[Any, float, str | None]] = []
+        self.online = True
+        self.callbacks: list[Any] = []
+        self.queries: list[str] = []
+
+    def execute(
+        self, command: c.Command, timeout: float = 5.0, request_id: str | None = None
+    ) -> dict[str, Any]:
+        self.calls.append((command, timeout, request_id))
+        if len(self.calls) <= self.failures:
+            raise HubUnreachable("no reply from the hub within 5 s", request_id=request_id)
+        return {"ticket": {"number": "A001"}, "events": [], "last_seq": 1}
+
+    def query(self, name: str, timeout: float = 5.0, **args: Any) -> Any:
+        if not self.online:
+            raise HubUnreachable("the hub is offline")
+        self.queries.append(name)
+        return {}
+
+    def wait_hub(self, timeout: float) -> bool:
+        return self.online
+
+    @property
+    def hub_online(self) -> bool:
+        return self.online
+
+    def subscribe(self, callback: Any) -> Any:
+        self.callbacks.append(callback)
+        return lambda: self.callbacks.remove(callback)
+
+
+def test_a_command_that_timed_out_is_retried_with_the_same_request_id(qapp):
+    """GIVEN a hub whose first two replies are lost WHEN the kiosk issues a ticket
+    THEN the command is sent three times with one request id (the hub runs it once)."""
+    lan = FakeLan(failures=2)
+    core = RemoteCore(lan)
+    try:
+        view = core.command(c.IssueTicket("social-security"))
+    finally:
+        core.close()
+    assert view == {"number": "A001"}
+    ids = {request_id for _cmd, _timeout, request_id in lan.calls}
+    assert len(lan.calls) == 3 and len(ids) == 1 and None not in ids
+    assert sum(timeout for _cmd, timeout, _id in lan.calls) <= RemoteCore.COMMAND_BUDGET_S
+
+
+def test_a_command_the_hub_never_answers_raises_after_the_last_try(qapp):
+    """GIVEN a hub that never answers WHEN a window calls THEN three tries, then
+    HubUnreachable (unknown outcome) reaches the presenter."""
+    lan = FakeLan(failures=99)
+    core = RemoteCore(lan)
+    try:
+        with pytest.raises(HubUnreachable):
+            core.command(c.CallNext(1))
+    finally:
+        core.close()
+    assert len(lan.calls) == RemoteCore.COMMAND_TRIES
+    assert len({request_id for _cmd, _timeout, request_id in lan.calls}) == 1
