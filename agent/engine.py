@@ -221,7 +221,7 @@ class QueueEngine:
     def _PublishNotice(
         self, state: HallState, cmd: c.PublishNotice, now: dt.datetime
     ) -> list[Fact]:
-        expires = iso(cmd.expires_at) if cmd.expires_at else None
+        expires = iso(cmd.expires_at.astimezone(self.config.zone)) if cmd.expires_at else None
         return [
             Fact(
                 "NoticePublished",
@@ -246,6 +246,19 @@ class QueueEngine:
             raise errors.StaleConfig(
                 f"config version {cmd.version} is not newer than {state.config_version}",
                 version=cmd.version,
+            )
+        gone = {s.code for s in self.config.services} - {s.code for s in cmd.config.services}
+        holding = sorted(
+            t.number
+            for t in state.tickets.values()
+            if t.service in gone
+            and t.state in (TicketState.WAITING, TicketState.CALLED, TicketState.SERVING)
+        )
+        if holding:
+            raise errors.ServiceInUse(
+                f"config removes service(s) {sorted(gone)} while {holding[:5]} are still in the "
+                "queue; apply it after they are served or transferred",
+                numbers=holding,
             )
         kept = {w.number for w in cmd.config.windows}
         for number, window in state.windows.items():

@@ -102,6 +102,10 @@ class AppointmentUsed(DomainError):
     code = "appointment_used"
 
 
+class ServiceInUse(DomainError):
+    code = "service_in_use"
+
+
 class StaleConfig(DomainError):
     code = "stale_config"
 

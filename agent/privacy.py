@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
+import time
 from pathlib import Path
 
 SECRET_BYTES = 32
@@ -39,16 +41,25 @@ def citizen_hash(secret: bytes, number: str) -> str:
 
 
 def load_or_create_secret(path: Path) -> bytes:
-    """The hall secret for citizen hashes; created once with mode 0600."""
-    if path.exists():
-        data = path.read_bytes()
-        if len(data) < 16:
-            raise ValueError(f"{path}: hall secret is too short ({len(data)} bytes)")
-        return data
+    """The hall secret for citizen hashes; created once with mode 0600. Processes starting
+    together agree on it: only one can create the file, the others read what it wrote."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return _read_secret(path)
     data = secrets.token_bytes(SECRET_BYTES)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    tmp.chmod(0o600)
-    tmp.replace(path)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
     return data
+
+
+def _read_secret(path: Path) -> bytes:
+    for _ in range(50):  # a creator may be between open and write: wait for it, bounded
+        data = path.read_bytes()
+        if len(data) >= SECRET_BYTES:
+            return data
+        time.sleep(0.02)
+    raise ValueError(f"{path}: hall secret is too short ({len(data)} bytes)")

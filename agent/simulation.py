@@ -8,11 +8,13 @@ rating. The clock is simulated, so the same seed gives the same summary.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import heapq
 import itertools
 import json
 import random
+import sqlite3
 import statistics
 import tempfile
 from collections.abc import Callable
@@ -23,7 +25,7 @@ from typing import Any
 from agent import commands as c
 from agent.config import HallConfig
 from agent.datadir import DataDir
-from agent.errors import DomainError
+from agent.errors import ConfigError, DomainError
 from agent.model import Ticket, TicketState, parse_time
 from agent.node_runtime import Node
 from agent.store import Store
@@ -195,7 +197,9 @@ def summarise(store: Store) -> dict[str, Any]:
     """Per service: issued, served, no-show, transferred, waits and service times."""
     legs = [
         Ticket.from_row(dict(zip(_columns(store), row, strict=True)))
-        for row in store.conn.execute("SELECT * FROM tickets")
+        for row in store.conn.execute(
+            "SELECT * FROM tickets WHERE business_date = ?", (store.state.business_date,)
+        )
     ]
     by_id = {t.id: t for t in legs}
     services: dict[str, Any] = {}
@@ -238,11 +242,29 @@ def _columns(store: Store) -> list[str]:
     return [row[1] for row in store.conn.execute("PRAGMA table_info(tickets)")]
 
 
+def _refuse_a_used_store(data: DataDir) -> None:
+    """A simulated day written into a real node's store would reach its outbox and pin its
+    hall clock to the simulated date: only a fresh data dir will do."""
+    if not data.database.exists():
+        return
+    with contextlib.closing(sqlite3.connect(data.database)) as conn:
+        has_events = (
+            conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone()
+            and conn.execute("SELECT 1 FROM events LIMIT 1").fetchone()
+        )
+    if has_events:
+        raise ConfigError(
+            f"{data.root}: already holds events; the simulated day needs a fresh data dir"
+        )
+
+
 def run_headless_demo(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="hall-demo-") as tmp:
         root = Path(args.data_dir) if args.data_dir else Path(tmp)
         data = DataDir(root)
-        data.init() if not data.exists() else None
+        if not data.exists():
+            data.init()
+        _refuse_a_used_store(data)
         day = HallDay(Node.open(root), args.seed, args.arrivals)
         summary = day.run()
         summary["refused"] = dict(sorted(day.refused.items()))

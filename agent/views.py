@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from agent.model import TicketState
+from agent.model import TicketState, parse_time
 from agent.store import Store
 
 
@@ -99,8 +99,12 @@ def ticket_progress(store: Store, number: str) -> dict[str, Any] | None:
 def active_notices(store: Store) -> list[dict[str, Any]]:
     """Notices published through the log (from the central platform), oldest first."""
     store.refresh()
-    now = store.hall_now().isoformat()
-    live = [n for n in store.state.notices.values() if (n.get("expires_at") or "~") > now]
+    now = store.hall_now()
+    live = [
+        n
+        for n in store.state.notices.values()
+        if not n.get("expires_at") or parse_time(n["expires_at"]) > now
+    ]
     return sorted(live, key=lambda n: n.get("at") or "")
 
 

@@ -94,3 +94,13 @@ def test_headless_demo_same_seed_same_summary(capsys) -> None:
         assert s["served"] + s["no_show"] + s["transferred"] + s["unserved"] <= (
             s["issued"] + s["transferred_in"]
         )
+
+
+def test_headless_demo_refuses_a_data_dir_that_holds_events(node: Path, capsys) -> None:
+    assert main(["queue", "issue", "--service", "household"]) == 0
+    before = (node / "hall.db").stat().st_size
+    assert main(["--data-dir", str(node), "demo", "--headless", "--arrivals", "5"]) == 2
+    assert "fresh data dir" in capsys.readouterr().err
+    assert main(["events", "--json"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
+    assert (node / "hall.db").stat().st_size == before

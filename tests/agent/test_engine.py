@@ -288,3 +288,33 @@ def test_meta_rows_commit_with_the_command_or_not_at_all(store: Store) -> None:
     assert store.conn.execute("SELECT value FROM meta WHERE key = 'inbound.notice'").fetchall() == [
         ("7",)
     ]
+
+
+def test_a_config_cannot_drop_a_service_citizens_still_wait_for(store: Store) -> None:
+    issue(store, "enterprise")
+    without = store.config.model_copy(
+        update={
+            "services": [s for s in store.config.services if s.code != "enterprise"],
+            "windows": [
+                w.model_copy(update={"services": [x for x in w.services if x != "enterprise"]})
+                for w in store.config.windows
+            ],
+        }
+    )
+    with pytest.raises(errors.ServiceInUse, match="D001"):
+        store.execute(c.ApplyHallConfig(without, version=2))
+    assert store.config.service("enterprise") is not None
+    store.execute(c.CancelTicket("D001"))
+    store.execute(c.ApplyHallConfig(without, version=2))
+    assert store.config.service("enterprise") is None
+
+
+def test_notice_expiry_is_compared_as_time_not_text(store: Store, clock: FakeClock) -> None:
+    from agent.views import active_notices
+
+    # 09:00 in Shanghai; the notice ends at 10:00 Shanghai, sent as 02:00 UTC
+    expires = clock.now + dt.timedelta(hours=1)
+    store.execute(c.PublishNotice("n1", "下午停电检修", expires_at=expires))
+    assert [n["notice_id"] for n in active_notices(store)] == ["n1"]
+    clock.advance(minutes=61)
+    assert active_notices(store) == []
