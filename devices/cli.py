@@ -55,10 +55,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return 2
     print(sim.port, flush=True)
     stop = threading.Event()
+    shown = 0
     try:
         while not stop.wait(args.interval if args.kind == "scanner" and args.code else 0.5):
             if args.kind == "scanner" and args.code:
                 sim.emit(args.code)
+            if args.kind == "printer":  # show each cut ticket as the paper would read
+                for ticket in sim.tickets[shown:]:
+                    print(f"---- ticket {shown + 1} ----\n{ticket}\n", flush=True)
+                    shown += 1
     except KeyboardInterrupt:
         pass
     finally:
