@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from agent import commands as c
 from agent.config import HallConfig
@@ -94,9 +94,13 @@ class CoreClient(QObject):
     Two kinds: :class:`LocalCore` (the hub's store in this process) and :class:`RemoteCore`
     (the hub on another PC, over the hall LAN). Presenters cannot tell them apart.
     (The signal is not named ``event``: that would hide ``QObject.event``.)
+
+    ``resync`` says the events seen may not be the whole story (a gap in the event sequence,
+    the hub lost or back): screens read the hall again.
     """
 
     committed = Signal(object)
+    resync = Signal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -122,6 +126,11 @@ class CoreClient(QObject):
     def query(self, name: str, **args: Any) -> Any:
         """One of the core's named reads (``agent.views.QUERIES``)."""
         raise NotImplementedError
+
+    @property
+    def online(self) -> bool:
+        """Whether reads can reach the core now (a screen skips reading, and says so, if not)."""
+        return True
 
     # ---- for presenters ------------------------------------------------------------------
     def execute(self, command: c.Command) -> dict[str, Any] | None:
@@ -187,21 +196,51 @@ class RemoteCore(CoreClient):
     #: Tries of one command and the time they share.
     COMMAND_TRIES = 3
     COMMAND_BUDGET_S = 15.0
+    #: How often the hub's presence is looked at (the LAN client has no reconnect callback).
+    PRESENCE_POLL_MS = 1000
 
     def __init__(self, lan: Any) -> None:
         super().__init__()
         self.lan = lan
         self._config: HallConfig | None = None
+        self._last_seq: tuple[str, int] | None = None  # (hub node id, seq); network thread
+        self._was_online = bool(lan.hub_online)
+        self._presence = QTimer(self)
+        self._presence.setInterval(self.PRESENCE_POLL_MS)
+        self._presence.timeout.connect(self._check_presence)
+        self._presence.start()
         self._unsubscribe = lan.subscribe(self._from_hub)
+
+    @property
+    def online(self) -> bool:
+        return bool(self.lan.hub_online)
+
+    def _check_presence(self) -> None:
+        """GUI thread: the hub lost or back means events were missed; read again."""
+        online = self.online
+        if online != self._was_online:
+            self._was_online = online
+            log.info("hub %s", "back online" if online else "unreachable")
+            self._config = None
+            self.resync.emit()
 
     def _from_hub(self, event: dict[str, Any]) -> None:  # network thread: hand on
         fields = {k: event[k] for k in Event.__dataclass_fields__ if k in event}
+        node, seq = str(fields.get("node_id", "")), fields.get("seq")
+        if isinstance(seq, int):
+            last = self._last_seq
+            if last is not None and last[0] == node and seq <= last[1]:
+                return  # delivered twice (QoS 1): already shown
+            self._last_seq = (node, seq)
+            if last is None or last[0] != node or seq != last[1] + 1:
+                self.resync.emit()  # a gap (or the first event seen): the feed is not the log
         if event.get("type") == "HallConfigApplied":
             self._config = None
         self.committed.emit(Event(**fields))
 
     def close(self) -> None:
         super().close()
+        self._presence.stop()
         self._unsubscribe()
 
     def command(self, command: c.Command) -> dict[str, Any] | None:

@@ -80,6 +80,16 @@ def command_failed_text(exc: HallError | TimeoutError) -> str:
     return error_text("timeout")
 
 
+def unreachable_text(exc: HallError | TimeoutError | None) -> str:
+    """Why a screen shows no live state: the hub cannot be reached (``None`` or
+    ``HubUnreachable``), or the core failed to answer a read."""
+    if exc is None or (isinstance(exc, HallError) and exc.code == "hub_unreachable"):
+        return QCoreApplication.translate(
+            "Errors", "Connection to the hall system lost; this screen updates when it is back"
+        )
+    return command_failed_text(exc)
+
+
 def device_reason_text(reason: str | None) -> str:
     texts = {
         "paper_out": QCoreApplication.translate("Devices", "out of paper"),

@@ -74,3 +74,55 @@ def test_a_command_the_hub_never_answers_raises_after_the_last_try(qapp):
         core.close()
     assert len(lan.calls) == RemoteCore.COMMAND_TRIES
     assert len({request_id for _cmd, _timeout, request_id in lan.calls}) == 1
+
+
+def _event(seq: int, node: str = "hub") -> dict[str, Any]:
+    return {
+        "schema_version": 1,
+        "node_id": node,
+        "seq": seq,
+        "type": "TicketIssued",
+        "business_date": "2024-05-06",
+        "at": "2024-05-06T09:00:00+08:00",
+        "wall_time": "2024-05-06T09:00:00+08:00",
+        "payload": {"number": f"A{seq:03d}"},
+    }
+
+
+def test_a_gap_in_the_event_feed_asks_the_screens_to_read_again(qapp):
+    """GIVEN a terminal that has seen events 1 and 2 WHEN event 4 arrives (3 was lost)
+    THEN ``resync`` fires; a repeated event is not passed on twice."""
+    lan = FakeLan()
+    core = RemoteCore(lan)
+    resyncs: list[None] = []
+    seen: list[int] = []
+    core.resync.connect(lambda: resyncs.append(None))
+    core.committed.connect(lambda event: seen.append(event.seq))
+    try:
+        feed = lan.callbacks[0]
+        feed(_event(1))  # the first event seen: what came before is unknown
+        feed(_event(2))
+        assert len(resyncs) == 1
+        feed(_event(2))  # QoS 1 delivers twice
+        feed(_event(4))
+        assert len(resyncs) == 2
+        assert seen == [1, 2, 4]
+    finally:
+        core.close()
+
+
+def test_the_hub_coming_back_asks_the_screens_to_read_again(qtbot, monkeypatch):
+    """GIVEN a terminal WHEN the hub goes away and comes back THEN ``resync`` fires each
+    time (events published meanwhile were missed)."""
+    monkeypatch.setattr(RemoteCore, "PRESENCE_POLL_MS", 20)
+    lan = FakeLan()
+    core = RemoteCore(lan)
+    try:
+        with qtbot.waitSignal(core.resync, timeout=2000):
+            lan.online = False
+        assert not core.online
+        with qtbot.waitSignal(core.resync, timeout=2000):
+            lan.online = True
+        assert core.online
+    finally:
+        core.close()

@@ -158,6 +158,10 @@
         <source>Sorry, this did not work; please ask the staff</source>
         <translation>操作未成功，请咨询工作人员</translation>
     </message>
+    <message>
+        <source>Connection to the hall system lost; this screen updates when it is back</source>
+        <translation>与大厅系统的连接已断开，恢复后本屏幕将自动更新</translation>
+    </message>
 </context>
 <context>
     <name>Format</name>

@@ -7,6 +7,7 @@ about naming a widget and re-applying the sheet when its name changes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
@@ -52,6 +53,23 @@ def label(
         widget.setAlignment(align)
     widget.setWordWrap(wrap)
     return widget
+
+
+def problem_banner(hub_problem: Any, size_px: int = 28) -> QLabel:
+    """A red line shown while a presenter's ``hub_problem`` has text (hidden when empty)."""
+    banner = label("", "hubProblem", Qt.AlignmentFlag.AlignCenter, wrap=True)
+    banner.setStyleSheet(
+        f"background: {RED}; color: white; font-size: {size_px}px; font-weight: bold;"
+        " padding: 10px;"
+    )
+    banner.hide()
+
+    def show(text: str) -> None:
+        banner.setText(text)
+        banner.setVisible(bool(text))
+
+    hub_problem.connect(show)
+    return banner
 
 
 def button(name: str = "", clicked: Callable[[], object] | None = None) -> QPushButton:

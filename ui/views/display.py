@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWi
 
 from ui.messages import fill, window_status_text
 from ui.presenters.display import RECENT, DisplayPresenter, DisplayVM
-from ui.views.common import AMBER, DARK, Screen, box, clear, label, restyle
+from ui.views.common import AMBER, DARK, Screen, box, clear, label, problem_banner, restyle
 
 FLASH_MS = 500
 FLASHES = 6
@@ -101,6 +101,8 @@ class HallDisplayView(Screen):
         top_row.addWidget(self.hall, 1)
         top_row.addWidget(self.clock)
         root.addWidget(top)
+        self.hub_problem = problem_banner(presenter.hub_problem, 36)
+        root.addWidget(self.hub_problem)
 
         body = QHBoxLayout()
         body.setContentsMargins(40, 24, 40, 16)

@@ -18,7 +18,18 @@ from PySide6.QtWidgets import (
 
 from ui.messages import fill, ticket_state_text, windows_text
 from ui.presenters.kiosk import GuideVM, HomeVM, KioskPresenter, PrintVM, ProgressVM, SlipVM
-from ui.views.common import BLUE, GREEN, RED, Screen, box, button, clear, label, restyle
+from ui.views.common import (
+    BLUE,
+    GREEN,
+    RED,
+    Screen,
+    box,
+    button,
+    clear,
+    label,
+    problem_banner,
+    restyle,
+)
 
 IDLE_HOME_S = 60
 TICKET_HOME_S = 30
@@ -114,6 +125,8 @@ class KioskView(Screen):
         root.setContentsMargins(0, 0, 0, 0)
         root.setSpacing(0)
         root.addWidget(self._build_header())
+        self.hub_problem = problem_banner(presenter.hub_problem, 34)
+        root.addWidget(self.hub_problem)
         self.message = label("", "message", Qt.AlignmentFlag.AlignCenter, wrap=True)
         self.message.hide()
         body = QWidget()

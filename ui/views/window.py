@@ -17,7 +17,19 @@ from PySide6.QtWidgets import (
 
 from ui.messages import fill, ticket_state_text, window_status_text
 from ui.presenters.window import WindowPresenter, WindowVM
-from ui.views.common import BLUE, GREEN, RED, Screen, box, button, clear, label, qr_pixmap, restyle
+from ui.views.common import (
+    BLUE,
+    GREEN,
+    RED,
+    Screen,
+    box,
+    button,
+    clear,
+    label,
+    problem_banner,
+    qr_pixmap,
+    restyle,
+)
 
 SHORTCUTS = {
     "call": "F1",
@@ -67,6 +79,8 @@ class WindowStationView(Screen):
         top.addWidget(self.title, 1)
         top.addWidget(self.badge)
         root.addLayout(top)
+        self.hub_problem = problem_banner(presenter.hub_problem, 18)
+        root.addWidget(self.hub_problem)
 
         middle = QHBoxLayout()
         current = box("currentBox")
