@@ -6,10 +6,20 @@ through the core runtime and publishes the reply; one thread (``hall-lan-events`
 the events the core hands over. One worker keeps requests in arrival order, which is also
 what makes the duplicate check below sound.
 
-Duplicates: a command's reply is remembered by ``(terminal, correlation data)`` in a bounded
-LRU; the same request again (QoS 1 redelivery, or a terminal retrying after a timeout with
-the same request id) gets the remembered reply and runs nothing. The memory is in RAM only:
-it does not survive a hub restart.
+Duplicates, by ``(terminal, correlation data)`` (the request id); a command never runs
+twice for one id:
+
+- a command handed to the core is *in flight* until the core finishes it. A duplicate of an
+  in-flight command (QoS 1 redelivery, or a terminal retrying after ``HubUnreachable`` with
+  the same request id) waits for the first's outcome (again bounded by ``core_timeout_s``)
+  and runs nothing; the first's reply and the duplicate's are ``hub_timeout`` while the core
+  has not finished, never a remembered answer.
+- only a final outcome is remembered, in a bounded LRU: the command's result or a domain
+  refusal. A duplicate then gets that reply. A command that never reached the core (its
+  inbox full: ``hub_busy``) or failed there and rolled back (a store error) is forgotten:
+  the same id runs it then.
+
+The memory is in RAM only: it does not survive a hub restart.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ import collections
 import logging
 import queue
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +38,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from agent import commands as c
-from agent.errors import ConfigError, HallError
+from agent.errors import ConfigError, DomainError, HallError, StoreError
 from agent.model import Event
 from agent.node import BrokerConfig
 from agent.node_runtime import Node
@@ -117,7 +128,9 @@ class LanServer:
         self.stats = LanStats()
         self._requests: queue.Queue[_Request | None] = queue.Queue(self.settings.request_queue)
         self._events: queue.Queue[Event | None] = queue.Queue(self.settings.event_queue)
+        # Both only ever touched by the request worker thread.
         self._replies: collections.OrderedDict[tuple[str, bytes], bytes] = collections.OrderedDict()
+        self._in_flight: dict[tuple[str, bytes], Future[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -313,6 +326,7 @@ class LanServer:
             self._reply(request.response_topic, request.correlation, reply)
 
     def _answer(self, request: _Request) -> bytes:
+        self._settle_finished()
         key = (request.terminal, request.correlation)
         remembered = self._replies.get(key)
         if remembered is not None:
@@ -320,6 +334,12 @@ class LanServer:
             with self._lock:
                 self.stats.duplicates += 1
             return remembered
+        pending = self._in_flight.get(key)
+        if pending is not None:
+            # The first is still in the core: wait for its outcome, never run it again.
+            with self._lock:
+                self.stats.duplicates += 1
+            return self._outcome(key, pending, self.settings.core_timeout_s)
         try:
             parsed = wire.parse_request(request.payload)
         except wire.BadRequest as exc:
@@ -332,42 +352,68 @@ class LanServer:
             return self._run_query(parsed)
         with self._lock:
             self.stats.commands += 1
-        reply, remember = self._run_command(parsed)
-        if not remember:
-            return reply
+        command = parsed
+        try:
+            future = self.runtime.call(lambda s: _command_result(s, command))
+        except StoreError as exc:
+            # It never reached the core: not remembered, a retry with the same id runs it.
+            return wire.error_reply({"code": "hub_busy", "error": f"{exc}; send it again"})
+        self._in_flight[key] = future
+        return self._outcome(key, future, self.settings.core_timeout_s)
+
+    def _outcome(
+        self, key: tuple[str, bytes], future: Future[dict[str, Any]], timeout: float
+    ) -> bytes:
+        """The reply for an in-flight command once the core finished it (then remembered if
+        final, forgotten if not), or ``hub_timeout`` while it is still in flight."""
+        try:
+            result = future.result(timeout)
+        except TimeoutError:
+            # It may still commit: it stays in flight, so a retry waits for it.
+            slow = {"code": "hub_timeout", "error": "the hub's core did not answer in time"}
+            return wire.error_reply(slow)
+        except DomainError as exc:
+            reply = wire.error_reply(exc)  # the rules' refusal: final
+        except HallError as exc:
+            # e.g. a store error: rolled back, nothing committed; the same id may run it.
+            del self._in_flight[key]
+            return wire.error_reply(exc)
+        except Exception:
+            # Store.execute rolled back; the worker answers ``internal_error``.
+            del self._in_flight[key]
+            raise
+        else:
+            reply = wire.ok_reply(result)
+        del self._in_flight[key]
         self._replies[key] = reply
         while len(self._replies) > self.settings.reply_memory:
             self._replies.popitem(last=False)
         return reply
 
-    def _run_command(self, command: c.Command) -> tuple[bytes, bool]:
-        """The reply, and whether to remember it (whenever the command ran or may have)."""
-        timeout = self.settings.core_timeout_s
-        try:
-            result = self.runtime.query(lambda s: _command_result(s, command), timeout)
-        except HallError as exc:
-            # A refusal is remembered too: running it again later might succeed unseen.
-            return wire.error_reply(exc), True
-        except TimeoutError:
-            # It may still commit: remembered, so a retry does not run it a second time.
-            slow = {"code": "hub_timeout", "error": "the hub's core did not answer in time"}
-            return wire.error_reply(slow), True
-        except queue.Full:
-            # It never reached the core: a retry with the same id may run it.
-            busy = {"code": "hub_busy", "error": "the hub's core is busy; send it again"}
-            return wire.error_reply(busy), False
-        return wire.ok_reply(result), True
+    def _settle_finished(self) -> None:
+        """Commands whose terminal stopped asking: settle them once the core is done, so
+        the in-flight map holds only work the core still has (bounded by its inbox)."""
+        for key, future in list(self._in_flight.items()):
+            if not future.done():
+                continue
+            error = future.exception()
+            if error is None or isinstance(error, HallError):
+                self._outcome(key, future, 0)
+            else:  # a bug, rolled back and logged by the core: forgotten
+                del self._in_flight[key]
 
     def _run_query(self, query: wire.QueryRequest) -> bytes:
         fn = QUERIES[query.name]
         try:
-            result = self.runtime.query(lambda s: fn(s, **query.args), self.settings.core_timeout_s)
+            future = self.runtime.call(lambda s: fn(s, **query.args))
+        except StoreError:
+            return wire.error_reply({"code": "hub_busy", "error": "the hub's core is busy"})
+        try:
+            result = future.result(self.settings.core_timeout_s)
         except HallError as exc:
             return wire.error_reply(exc)
         except TimeoutError:
             return wire.error_reply({"code": "hub_timeout", "error": "no answer from the core"})
-        except queue.Full:
-            return wire.error_reply({"code": "hub_busy", "error": "the hub's core is busy"})
         return wire.ok_reply(result)
 
     def _serve_events(self) -> None:

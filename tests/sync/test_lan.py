@@ -23,7 +23,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from agent import commands as c
-from agent.errors import NobodyWaiting, WindowPaused
+from agent.errors import NobodyWaiting, StoreError, WindowPaused
 from agent.node_runtime import Node
 from agent.runtime import CoreRuntime
 from sync.lan import (
@@ -299,6 +299,79 @@ def test_a_retry_with_the_same_request_id_is_answered_from_memory(hall: Hall) ->
     other = kiosk.execute(c.IssueTicket("enterprise"), timeout=WAIT)
     assert first == again and first["ticket"]["number"] == "D001"
     assert other["ticket"]["number"] == "D002"
+
+
+@pytest.fixture
+def slow_hall(tmp_path: Path, broker: Broker) -> Iterator[Hall]:
+    """A hub whose core may be made to outlast its (short) core timeout."""
+    node = make_node(tmp_path / "hub")
+    runtime = node.runtime(tick_seconds=3600).start()
+    server = LanServer(node, runtime, broker.url, LanSettings(core_timeout_s=0.2)).start()
+    h = Hall(node, runtime, server, broker)
+    try:
+        assert server.wait_ready(WAIT)
+        yield h
+    finally:
+        server.stop()
+        runtime.stop()
+
+
+def test_a_retry_after_hub_timeout_gets_the_final_result_and_runs_nothing_again(
+    slow_hall: Hall,
+) -> None:
+    """GIVEN a command still waiting in a blocked core after the hub answered ``hub_timeout``
+    WHEN the terminal retries with the same request id, before and after the core is free
+    THEN the retry never runs it a second time, and once it committed the retry gets its
+    result (not ``hub_timeout`` forever)."""
+    hall = slow_hall
+    probe = Probe(hall.broker, hall.hall_id)
+    release = threading.Event()
+    try:
+        before = hall.last_seq()
+        blocked = hall.runtime.call(lambda s: release.wait(WAIT * 3))
+        issue = b'{"type": "IssueTicket", "args": {"service": "household"}}'
+        probe.send(issue, correlation=b"req-7")
+        assert probe.reply()[1]["error"]["code"] == "hub_timeout"
+        probe.send(issue, correlation=b"req-7")  # still in flight: waits, does not run it
+        assert probe.reply()[1]["error"]["code"] == "hub_timeout"
+        release.set()
+        blocked.result(WAIT)
+        assert wait_until(lambda: hall.last_seq() == before + 1, WAIT)
+        probe.send(issue, correlation=b"req-7")
+        _, final = probe.reply()
+        assert final["ok"] is True and final["result"]["ticket"]["number"] == "B001"
+        probe.send(issue, correlation=b"req-7")
+        assert probe.reply() == (b"req-7", final)  # remembered now
+        assert hall.last_seq() == before + 1  # one ticket, however many retries
+        stats = hall.server.stats_snapshot()
+        assert stats["commands"] == 1 and stats["duplicates"] == 3
+    finally:
+        release.set()
+        probe.close()
+
+
+def test_a_command_that_never_reached_the_core_runs_on_retry(
+    hall: Hall, probe: Probe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN the core's inbox full (``runtime.call`` raises StoreError: nothing was queued)
+    WHEN a command arrives, then its retry with the same id THEN the first is answered
+    ``hub_busy`` (not remembered) and the retry runs it."""
+    real_call = hall.runtime.call
+    calls = iter([True])
+
+    def call_once_full(fn: Any) -> Any:
+        if next(calls, False):
+            raise StoreError("the core is busy: its inbox has been full for 10 s")
+        return real_call(fn)
+
+    monkeypatch.setattr(hall.runtime, "call", call_once_full)
+    issue = b'{"type": "IssueTicket", "args": {"service": "household"}}'
+    probe.send(issue, correlation=b"req-8")
+    _, busy = probe.reply()
+    assert busy["ok"] is False and busy["error"]["code"] == "hub_busy"
+    probe.send(issue, correlation=b"req-8")
+    _, ran = probe.reply()
+    assert ran["ok"] is True and ran["result"]["ticket"]["number"] == "B001"
 
 
 # ---- the hub away ------------------------------------------------------------------------
