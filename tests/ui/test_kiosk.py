@@ -150,3 +150,20 @@ def test_progress_by_ticket_qr(make_hall, qtbot):
     assert kiosk.progress_number.text() == "A002"
     assert kiosk.progress_state.text() == "等候中"
     assert "前面还有 1 人" in kiosk.progress_line.text()
+
+
+def test_a_slip_from_another_day_shows_no_progress(make_hall, qtbot):
+    """GIVEN yesterday's slip A001 and today's A001 (another citizen) WHEN yesterday's slip is
+    scanned THEN the kiosk refuses it with a translated message, and shows nothing of A001."""
+    hall = make_hall()
+    hall.core.runtime.execute(c.IssueTicket("social-security"))
+    today = dt.date.fromisoformat(hall.core.hall_status()["business_date"])
+    yesterday = (today - dt.timedelta(days=1)).isoformat()
+    kiosk = hall.kiosk_view
+    shown: list[object] = []
+    hall.kiosk.progress_shown.connect(shown.append)
+    hall.devices.scan(f"HT1:{yesterday}:A001")
+    qtbot.waitUntil(lambda: not kiosk.message.isHidden(), timeout=3000)
+    assert kiosk.message.text() == "这张号票不是今天的，其号码今天无效"
+    assert shown == []
+    assert kiosk.pages.currentWidget() is not kiosk.progress_page

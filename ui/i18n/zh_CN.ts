@@ -206,6 +206,13 @@
     </message>
 </context>
 <context>
+    <name>Kiosk</name>
+    <message>
+        <source>This ticket is from another day; its number is not valid today</source>
+        <translation>这张号票不是今天的，其号码今天无效</translation>
+    </message>
+</context>
+<context>
     <name>KioskLock</name>
     <message>
         <source>Staff only</source>

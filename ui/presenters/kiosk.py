@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QCoreApplication, Signal
 
 from agent import commands as c
 from agent.config import HallConfig
 from agent.errors import HallError
 from ui.core import Background, CoreClient
 from ui.i18n import Languages
-from ui.messages import command_failed_text, device_reason_text, error_text
+from ui.messages import command_failed_text, device_reason_text, error_text, unreachable_text
 from ui.ports import CardRead, DevicePort, PrintOutcome, SlipLayout
 from ui.presenters.base import Presenter
 
@@ -317,15 +317,40 @@ class KioskPresenter(Presenter):
     def on_code(self, text: str) -> None:
         text = text.strip()
         if text.startswith(TICKET_QR_PREFIX):
-            self.show_progress(text.rsplit(":", 1)[-1])
+            self._slip_scanned(text[len(TICKET_QR_PREFIX) :])
             return
         if not text or len(text) > 256 or not text.isprintable():
             self.message.emit(error_text("unknown_appointment"))
             return
         self._issue(c.CheckIn(text, citizen=self._card_holder()))
 
+    def _slip_scanned(self, rest: str) -> None:
+        """``HT1:{business date}:{number}``: numbers start again every day, so a slip from
+        another day is refused (today's ticket of that number is another citizen's)."""
+        date, _, number = rest.partition(":")
+        if not number:
+            self.message.emit(error_text("unknown_ticket"))
+            return
+        try:
+            today = self.core.hall_status()["business_date"]
+        except (HallError, TimeoutError) as exc:
+            self.message.emit(unreachable_text(exc))
+            return
+        if date != today:
+            self.message.emit(
+                QCoreApplication.translate(
+                    "Kiosk", "This ticket is from another day; its number is not valid today"
+                )
+            )
+            return
+        self.show_progress(number)
+
     def show_progress(self, number: str) -> None:
-        view = self.core.ticket(number)
+        try:
+            view = self.core.ticket(number)
+        except (HallError, TimeoutError) as exc:
+            self.message.emit(unreachable_text(exc))
+            return
         if view is None:
             self.message.emit(error_text("unknown_ticket"))
             return
