@@ -41,6 +41,8 @@ class OutboxPublisher:
         self.acked = self.sent = reader.watermark()
         self.last_seq = reader.last_seq()
         self.clock_offset: float | None = None
+        #: acks refused or ignored (too large, malformed, another node's, beyond the log)
+        self.acks_ignored = 0
         self._window: collections.deque[int] = collections.deque()
         self._progress_at = 0.0
 
@@ -69,17 +71,21 @@ class OutboxPublisher:
         self._window.clear()
 
     def on_ack(self, payload: bytes) -> None:
-        """Take a cumulative ack from central; bad, foreign or impossible acks are ignored."""
+        """Take a cumulative ack from central; bad, foreign or impossible acks are ignored
+        (and counted in ``acks_ignored``)."""
         if len(payload) > ct.MAX_ACK_BYTES:
             log.warning("ack refused: %d bytes", len(payload))
+            self.acks_ignored += 1
             return
         try:
             ack = ct.Ack.model_validate_json(payload)
         except ValidationError as exc:
             log.warning("ack refused: %s", exc.errors()[0]["msg"])
+            self.acks_ignored += 1
             return
         if ack.node_id != self.node_id:
             log.warning("ack for node %r ignored", ack.node_id)
+            self.acks_ignored += 1
             return
         if ack.clock_offset_s is not None:
             self.clock_offset = ack.clock_offset_s
@@ -94,6 +100,7 @@ class OutboxPublisher:
                     ack.acked_seq,
                     self.last_seq,
                 )
+                self.acks_ignored += 1
                 return
         self.acked = ack.acked_seq
         self._progress_at = time.monotonic()

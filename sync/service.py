@@ -75,6 +75,7 @@ class _Shared:
     last_seq: int = 0
     acked_seq: int = 0
     persisted_seq: int = 0
+    acks_ignored: int = 0
     clock_offset_s: float | None = None
     last_error: str | None = None
     connected_since: str | None = None
@@ -193,6 +194,7 @@ class SyncService:
             "last_seq": s.last_seq,
             "acked_seq": s.acked_seq,
             "persisted_seq": s.persisted_seq,
+            "acks_ignored": s.acks_ignored,
             "backlog": backlog,
             "backlog_alarm": backlog > self.alarm_size,
             "backlog_alarm_events": self.alarm_size,
@@ -476,6 +478,7 @@ class SyncService:
             last_seq=self._out.last_seq,
             acked_seq=self._out.acked,
             persisted_seq=self._persisted,
+            acks_ignored=self._out.acks_ignored,
             clock_offset_s=self._out.clock_offset,
             last_error=self._last_error,
             connected_since=self._connected_since,
