@@ -63,7 +63,15 @@ class DevicePort(QObject):
     def __init__(self) -> None:
         super().__init__()
         self._reporter: Reporter | None = None
-        self.states: dict[str, tuple[str, str | None]] = {}
+        # Written by device threads (``report``), read by the GUI thread: only under the lock.
+        self._states_lock = threading.Lock()
+        self._states: dict[str, tuple[str, str | None]] = {}
+
+    @property
+    def states(self) -> dict[str, tuple[str, str | None]]:
+        """A snapshot of each device's (status, reason): safe to iterate on any thread."""
+        with self._states_lock:
+            return dict(self._states)
 
     # ---- capabilities ---------------------------------------------------------------------
     def has_printer(self) -> bool:
@@ -93,9 +101,11 @@ class DevicePort(QObject):
             reporter(device, status, reason)
 
     def report(self, device: str, status: str, reason: str | None = None) -> None:
-        if self.states.get(device) == (status, reason):
-            return
-        self.states[device] = (status, reason)
+        """Any thread: the signal reaches GUI receivers queued."""
+        with self._states_lock:
+            if self._states.get(device) == (status, reason):
+                return
+            self._states[device] = (status, reason)
         self.status.emit(device, status, reason)
         if self._reporter is not None:
             self._reporter(device, status, reason)
@@ -118,7 +128,7 @@ class FakeDevices(DevicePort):
         self._scores: dict[int, int | None] = {}
         self._rating_ready = threading.Condition()
         if printer:
-            self.states["kiosk-printer"] = ("online", None)
+            self._states["kiosk-printer"] = ("online", None)
 
     def has_printer(self) -> bool:
         return self.printer
