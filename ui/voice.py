@@ -94,10 +94,17 @@ def qt_speech_available() -> bool:
 
 
 class QtSpeechBackend(Backend):
-    name = "qt"
+    """Qt's text to speech. The engine reports the end of a line by going back to Ready (or
+    Error); an engine that never does would silence the hall, so a watchdog bounded by the
+    line's length ends the line anyway (like :class:`ClipBackend`'s bound)."""
 
-    def __init__(self, language: str = "zh_CN") -> None:
-        module = importlib.import_module("PySide6.QtTextToSpeech")
+    name = "qt"
+    #: The watchdog: this much per character of the line, plus the slack.
+    WATCHDOG_MS_PER_CHAR = 300
+    WATCHDOG_SLACK_MS = 5000
+
+    def __init__(self, language: str = "zh_CN", module: Any = None) -> None:
+        module = module or importlib.import_module("PySide6.QtTextToSpeech")
         from PySide6.QtCore import QLocale
 
         self._module = module
@@ -105,19 +112,37 @@ class QtSpeechBackend(Backend):
         self._speech.setLocale(QLocale(language))
         self._done: Done | None = None
         self._speech.stateChanged.connect(self._on_state)
+        self._watchdog = QTimer()
+        self._watchdog.setSingleShot(True)
+        self._watchdog.timeout.connect(self._gave_up)
+
+    def watchdog_ms(self, line: Line) -> int:
+        return self.WATCHDOG_MS_PER_CHAR * len(line.text) + self.WATCHDOG_SLACK_MS
 
     def speak(self, line: Line, done: Done) -> None:
         self._done = done
+        self._watchdog.start(self.watchdog_ms(line))
         self._speech.say(line.text)
 
     def _on_state(self, state: Any) -> None:
         ready = self._module.QTextToSpeech.State.Ready
         error = self._module.QTextToSpeech.State.Error
-        if state in (ready, error) and self._done is not None:
+        if state in (ready, error):
+            self._finish()
+
+    def _gave_up(self) -> None:
+        log.warning("voice: the speech engine did not finish a line in time; stopping it")
+        self._speech.stop()
+        self._finish()
+
+    def _finish(self) -> None:
+        self._watchdog.stop()
+        if self._done is not None:
             done, self._done = self._done, None
             done()
 
     def stop(self) -> None:
+        self._watchdog.stop()
         self._speech.stop()
 
 

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import enum
 import io
 import struct
 import wave
 from pathlib import Path
+from types import SimpleNamespace
+
+from PySide6.QtCore import QObject, Signal
 
 from agent import commands as c
+from ui import voice
 from ui.i18n import Languages
-from ui.voice import Announcer, ClipBackend, Line, SilentBackend, clip_names, concatenate_wavs
+from ui.voice import (
+    Announcer,
+    ClipBackend,
+    Line,
+    QtSpeechBackend,
+    SilentBackend,
+    clip_names,
+    concatenate_wavs,
+)
 
 
 def test_display_recent_calls_and_waiting(make_hall, qtbot):
@@ -92,3 +105,45 @@ def test_qt_speech_absent_falls_back(tmp_path):
     if not qt_speech_available():
         assert isinstance(backend, SilentBackend)
     assert isinstance(make_backend("clips", tmp_path), SilentBackend)  # empty folder
+
+
+class _MuteEngine(QObject):
+    """A QTextToSpeech that accepts lines and never reports Ready or Error."""
+
+    class State(enum.Enum):
+        Ready = 0
+        Speaking = 1
+        Error = 3
+
+    stateChanged = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.said: list[str] = []
+        self.stopped = 0
+
+    def setLocale(self, _locale: object) -> None:
+        pass
+
+    def say(self, text: str) -> None:
+        self.said.append(text)
+
+    def stop(self) -> None:
+        self.stopped += 1
+
+
+def test_a_speech_engine_that_never_finishes_does_not_silence_the_hall(qtbot, monkeypatch):
+    """GIVEN a Qt speech engine that never signals Ready or Error WHEN two calls are announced
+    THEN a watchdog bounded by the line's length ends each line and the next is spoken."""
+    module = SimpleNamespace(QTextToSpeech=_MuteEngine)
+    monkeypatch.setattr(voice.importlib, "import_module", lambda _name: module)
+    monkeypatch.setattr(QtSpeechBackend, "WATCHDOG_MS_PER_CHAR", 1, raising=False)
+    monkeypatch.setattr(QtSpeechBackend, "WATCHDOG_SLACK_MS", 20, raising=False)
+    Languages("zh_CN")
+    backend = QtSpeechBackend("zh_CN")
+    announcer = Announcer(backend, lambda: "zh_CN", gap_ms=5)
+    announcer.announce_call("A012", 3)
+    announcer.announce_call("B001", 1)
+    qtbot.waitUntil(announcer.idle, timeout=3000)
+    assert len(backend._speech.said) == 4  # each call twice
+    assert backend._speech.stopped >= 4
