@@ -30,6 +30,9 @@ class CardRead:
     name_masked: str
     birth_date: dt.date | None = None
     number_masked: str = ""
+    #: The ID number passed its check digit (GB 11643) or format check; a card that did not
+    #: was misread and must not be used.
+    number_checksum_ok: bool = True
 
 
 @dataclass(frozen=True)
@@ -178,4 +181,5 @@ def card_from_driver(card: Any) -> CardRead:
         name_masked=card.name_masked,
         birth_date=card.birth_date,
         number_masked=card.number_masked,
+        number_checksum_ok=bool(card.number_checksum_ok),
     )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 from PySide6.QtCore import Qt
 
 from agent import commands as c
 from agent.privacy import mask_name
 from ui.demo import sample_roster
-from ui.ports import CardRead
+from ui.ports import CardRead, card_from_driver
 
 
 def tap(qtbot, kiosk, code):
@@ -167,3 +168,25 @@ def test_a_slip_from_another_day_shows_no_progress(make_hall, qtbot):
     assert kiosk.message.text() == "这张号票不是今天的，其号码今天无效"
     assert shown == []
     assert kiosk.pages.currentWidget() is not kiosk.progress_page
+
+
+def test_a_card_whose_number_fails_its_check_is_not_used(make_hall, qtbot):
+    """GIVEN the reader misread a card (its ID number fails the GB 11643 check digit)
+    WHEN it is swiped THEN the kiosk asks to swipe again and takes nothing in its name."""
+    hall = make_hall()
+    kiosk = hall.kiosk_view
+    driver_card = SimpleNamespace(
+        citizen_hash="hash-misread",
+        name_masked="王*",
+        birth_date=dt.date(1950, 1, 1),
+        number_masked="1101**********0013",
+        number_checksum_ok=False,
+    )
+    read = card_from_driver(driver_card)
+    assert read.number_checksum_ok is False
+    hall.devices.swipe(read)
+    qtbot.waitUntil(lambda: not kiosk.message.isHidden(), timeout=3000)
+    assert kiosk.message.text() == "未能正确读取身份证，请重新刷卡"
+    assert hall.kiosk._citizen is None
+    assert kiosk.citizen_row.isHidden()
+    assert hall.core.runtime.query(lambda s: s.state.counters) == {}

@@ -208,6 +208,10 @@
 <context>
     <name>Kiosk</name>
     <message>
+        <source>The card could not be read; please swipe it again</source>
+        <translation>未能正确读取身份证，请重新刷卡</translation>
+    </message>
+    <message>
         <source>This ticket is from another day; its number is not valid today</source>
         <translation>这张号票不是今天的，其号码今天无效</translation>
     </message>

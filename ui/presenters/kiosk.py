@@ -305,7 +305,17 @@ class KioskPresenter(Presenter):
 
     # ---- ID card and scanner ------------------------------------------------------------
     def on_card(self, card: CardRead) -> None:
-        """A swiped card: the next service tapped is taken for this citizen."""
+        """A swiped card: the next service tapped is taken for this citizen. A card whose ID
+        number fails its check was misread: it is not used, the citizen swipes again."""
+        if not card.number_checksum_ok:
+            self._citizen = None
+            self.message.emit(
+                QCoreApplication.translate(
+                    "Kiosk", "The card could not be read; please swipe it again"
+                )
+            )
+            self.refresh()
+            return
         self._citizen = card
         self.go_home.emit()
         self.refresh()
