@@ -337,17 +337,22 @@ class IdCardReader:
         self._frames = SamFrameReader(self.counters)
 
     def _exchange(self, cmd: tuple[int, int], deadline: float | None = None) -> SamFrame:
-        """Send one command and wait for its reply, with bounded retries."""
+        """Send one command and wait for its reply, with bounded retries.
+
+        The first attempt always runs; a retry only starts before ``deadline`` (monotonic).
+        An attempt that started waits its full ``reply_timeout_s`` (a reply on its way is
+        not cut off and mistaken for a silent reader), so the exchange ends at the latest
+        one reply timeout after ``deadline``.
+        """
         attempts = self.profile.retries + 1
         rejected_before = self.counters.rejected + self.counters.garbage_bytes
-        for _ in range(attempts):
+        for attempt in range(attempts):
+            if attempt and deadline is not None and time.monotonic() >= deadline:
+                break
             self.transport.reset_input()
             self._frames.clear()
             self.transport.write(sam_command(*cmd))
-            limit = time.monotonic() + self.profile.reply_timeout_s
-            if deadline is not None:
-                limit = min(limit, max(deadline, time.monotonic() + 0.05))
-            frame = self._wait_frame(limit)
+            frame = self._wait_frame(time.monotonic() + self.profile.reply_timeout_s)
             if frame is None:
                 continue
             if frame.sw3 in (0x10, 0x11):  # the reader saw a damaged command: send it again
@@ -392,17 +397,21 @@ class IdCardReader:
     def read_card(self, timeout: float) -> IdCard | None:
         """Wait up to ``timeout`` s for a card and read it; None if no card came.
 
+        Every exchange is bounded by the same deadline (no retry starts after it): a silent
+        reader is reported within ``timeout`` plus one ``reply_timeout_s``; a card found just
+        before the deadline still gets one attempt per remaining step (select, read).
+
         Raises NoAnswer / BadFrame / PortGone when the reader itself fails, and
         DeviceRefused when the SAM reports a fault that retrying will not fix.
         """
         deadline = time.monotonic() + timeout
         read_cmd = CMD_READ if self.profile.read_command == "text_photo" else CMD_READ_FP
         while True:
-            found = self._exchange(CMD_FIND)
+            found = self._exchange(CMD_FIND, deadline)
             if found.sw3 == SW3_FOUND:
-                selected = self._exchange(CMD_SELECT)
+                selected = self._exchange(CMD_SELECT, deadline)
                 if selected.sw3 == SW3_OK:
-                    reply = self._exchange(read_cmd)
+                    reply = self._exchange(read_cmd, deadline)
                     if reply.sw3 == SW3_OK:
                         card = self._parse_read(reply.data)
                         if card is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from contextlib import closing
 from datetime import date
 from pathlib import Path
@@ -245,6 +246,23 @@ def test_reader_that_stops_answering(sim, reader) -> None:
     sim.set_fault("silent")
     with pytest.raises(NoAnswer):
         reader.read_card(timeout=1)
+
+
+def test_a_silent_reader_is_reported_within_the_timeout_plus_one_reply_timeout(sim, secret) -> None:
+    """GIVEN a reader that stopped answering and a profile with many slow retries
+    WHEN read_card(timeout=0.5) THEN NoAnswer comes once the deadline passed and the attempt
+    under way timed out, not after every retry (11 s here)."""
+    profile = PROFILE.model_copy(update={"reply_timeout_s": 1.0, "retries": 10})
+    transport = open_transport(sim.port, profile.transport.link())
+    with closing(IdCardReader(transport, profile, secret, "r1")) as reader:
+        sim.set_fault("silent")
+        timeout = 0.5
+        started = time.monotonic()
+        with pytest.raises(NoAnswer):
+            reader.read_card(timeout=timeout)
+        elapsed = time.monotonic() - started
+    # a generous bound (a slow machine adds to it), far below the 11 s of every retry
+    assert elapsed < timeout + profile.reply_timeout_s + 2.0
 
 
 def test_port_that_disappears(sim, reader) -> None:
