@@ -253,10 +253,14 @@ class InboundHandler:
             if version < current:
                 raise Refused("stale_version", f"version {version} is older than {current}")
             if cmd is not None:
-                store.execute(cmd)
-            store.conn.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(version))
-            )
+                # The version commits with the command's events: a crash leaves both or
+                # neither, so the retained message arriving again after a restart is a
+                # duplicate, never applied twice.
+                store.execute(cmd, meta={key: str(version)})
+            else:
+                store.conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(version))
+                )
             return "applied"
 
         code = self._on_core(job)

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -119,6 +121,77 @@ def test_roster_and_notice_are_applied_once(
     n_topic = ct.notice_topic(node.hall.hall_id, "n1")
     assert handler.handle(n_topic, signed(node, "notice", 1, notice)).code == "applied"
     assert runtime.query(lambda s: s.state.notices["n1"]["text_zh"]) == "今天下午停电检修"
+
+
+class _CrashAfterCommit:
+    """The store's connection, except that a meta write outside any transaction (one that
+    would follow a command's commit as a statement of its own) fails like a power cut."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if "INTO meta" in sql and not self._conn.in_transaction:
+            raise sqlite3.OperationalError("simulated crash between commit and meta write")
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+def _roster_message(node: Node) -> tuple[str, bytes, str]:
+    start = dt.datetime(2030, 5, 6, 9, 0, tzinfo=dt.UTC)
+    entry = {
+        "code": "APPT-9",
+        "service": "household",
+        "slot_start": start.isoformat(),
+        "slot_end": (start + dt.timedelta(minutes=30)).isoformat(),
+    }
+    data = {"roster_id": "r-2030-05-06", "entries": [entry]}
+    return ct.roster_topic(node.hall.hall_id), signed(node, "roster", 4, data), "AppointmentsLoaded"
+
+
+def _notice_message(node: Node) -> tuple[str, bytes, str]:
+    data = {"notice_id": "n9", "text_zh": "今天下午停电检修"}
+    topic = ct.notice_topic(node.hall.hall_id, "n9")
+    return topic, signed(node, "notice", 4, data), "NoticePublished"
+
+
+@pytest.mark.parametrize("message", [_roster_message, _notice_message])
+def test_a_crash_after_applying_never_applies_the_retained_message_twice(
+    node: Node,
+    runtime: CoreRuntime,
+    handler: InboundHandler,
+    message: Callable[[Node], tuple[str, bytes, str]],
+) -> None:
+    """GIVEN a roster or notice applied through the core
+    WHEN the process dies right after the command's commit, and on restart the broker hands
+    over the retained message again THEN it is a duplicate: its version was committed with
+    the command, one event, not two."""
+    topic, payload, event_type = message(node)
+
+    def crash_after_commit(store: Any) -> None:
+        store.conn = _CrashAfterCommit(store.conn)
+
+    runtime.query(crash_after_commit)
+    with contextlib.suppress(sqlite3.OperationalError):  # the "crash" (before the fix)
+        handler.handle(topic, payload)
+    runtime.stop()
+
+    restarted = node.runtime().start()
+    try:
+        again = InboundHandler(
+            restarted, node.hall.hall_id, node.node.node_id, KEY.public_key(), None
+        ).handle(topic, payload)
+        count = restarted.query(
+            lambda s: s.conn.execute(
+                "SELECT COUNT(*) FROM events WHERE type = ?", (event_type,)
+            ).fetchone()[0]
+        )
+    finally:
+        restarted.stop()
+    assert (again.accepted, again.code) == (True, "duplicate")
+    assert count == 1
 
 
 # ---- refused -------------------------------------------------------------------------------
