@@ -22,6 +22,7 @@ import logging
 import os
 import queue
 import random
+import sqlite3
 import threading
 import time
 from concurrent.futures import Future
@@ -48,6 +49,10 @@ from sync.status import Connection, StatusFile
 log = logging.getLogger(__name__)
 
 AGENT_VERSION = "0.1.0"
+#: What a round of the sync thread may meet from the core and survives: a refusal or a full
+#: inbox (HallError / StoreError), the database failing (locked, disk full), no answer in time.
+#: Logged, then tried again on a later round; the sync thread never ends on them.
+CORE_FAILURES: tuple[type[Exception], ...] = (HallError, sqlite3.Error, TimeoutError)
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,9 @@ class SyncService:
         self._connecting_since = 0.0
         self._persisted = 0
         self._persist: Future[int] | None = None
+        self._persist_due = 0.0  # after a failed write, not before this (monotonic)
+        self._command_retry: ct.CommandData | None = None  # a command whose run failed
+        self._command_due = 0.0
         self._last_error: str | None = None
         self._connected_since: str | None = None
         self._status_due = 0.0
@@ -232,6 +240,9 @@ class SyncService:
                 outcome = self._handler.handle(topic, payload)
             except HallError as exc:  # the core is gone (shutting down): report, go on
                 outcome = Outcome(topic, False, exc.code, str(exc))
+            except (sqlite3.Error, TimeoutError) as exc:  # nothing was committed, or unknown
+                log.warning("inbound %s not applied: the core failed: %r", topic, exc)
+                outcome = Outcome(topic, False, "core_failed", f"the core failed: {exc!r}")
             if outcome.command is not None:
                 self._commands.put(outcome.command)
             if not outcome.duplicate:
@@ -373,20 +384,36 @@ class SyncService:
         return None
 
     def _run_commands(self) -> None:
+        """Run central's commands in order; one the core fails on is tried again (first) on
+        a later round, the others wait behind it."""
         while True:
+            if self._command_retry is not None:
+                if time.monotonic() < self._command_due:
+                    return
+                command, self._command_retry = self._command_retry, None
+            else:
+                try:
+                    command = self._commands.get_nowait()
+                except queue.Empty:
+                    return
             try:
-                command = self._commands.get_nowait()
-            except queue.Empty:
+                self._run_command(command)
+            except CORE_FAILURES as exc:
+                log.warning("central command %s failed, retrying: %r", command.name, exc)
+                self._command_retry = command
+                self._command_due = time.monotonic() + self.settings.poll_interval_s
                 return
-            if command.name == "report_status":
-                self._status_due = 0.0
-            elif command.name == "resync" and command.from_seq is not None:
-                seq = min(command.from_seq - 1, self._out.last_seq)
-                log.warning("central asked to resend from seq %d", seq + 1)
-                self._wait_persist()
-                self.runtime.query(partial(_reset, seq=seq))
-                self._out.reset(seq)
-                self._persisted = seq
+
+    def _run_command(self, command: ct.CommandData) -> None:
+        if command.name == "report_status":
+            self._status_due = 0.0
+        elif command.name == "resync" and command.from_seq is not None:
+            seq = min(command.from_seq - 1, self._out.last_seq)
+            log.warning("central asked to resend from seq %d", seq + 1)
+            self._wait_persist()
+            self.runtime.query(partial(_reset, seq=seq))  # idempotent: safe to run again
+            self._out.reset(seq)
+            self._persisted = seq
 
     def _send_results(self) -> None:
         assert self._client is not None
@@ -425,27 +452,34 @@ class SyncService:
             self._status_file.write(self.status())
 
     def _persist_watermark(self) -> None:
+        """Hand the acknowledged watermark to the core to store; a failed write (the database
+        locked or full, the core's inbox full) is logged and tried again a little later."""
         if self._persist is not None:
             if not self._persist.done():
                 return
             try:
                 self._persisted = max(self._persisted, self._persist.result())
-            except HallError as exc:
-                log.warning("cannot store the watermark: %s", exc)
+            except CORE_FAILURES as exc:
+                self._persist_failed(exc)
             self._persist = None
-        if self._out.acked > self._persisted:
+        if self._out.acked > self._persisted and time.monotonic() >= self._persist_due:
             acked = self._out.acked
             try:
                 self._persist = self.runtime.call(lambda store: write_watermark(store.conn, acked))
-            except HallError as exc:
-                log.warning("cannot store the watermark: %s", exc)
+            except CORE_FAILURES as exc:
+                self._persist_failed(exc)
+
+    def _persist_failed(self, exc: Exception) -> None:
+        log.warning("cannot store the watermark (trying again): %r", exc)
+        self._persist_due = time.monotonic() + self.settings.poll_interval_s
 
     def _wait_persist(self) -> None:
+        """Let a watermark write under way finish (or fail: then it is written again later)."""
         if self._persist is not None:
             try:
                 self._persisted = max(self._persisted, self._persist.result(30))
-            except HallError as exc:
-                log.warning("cannot store the watermark: %s", exc)
+            except CORE_FAILURES as exc:
+                self._persist_failed(exc)
             self._persist = None
 
     def _publish_status(self) -> None:
@@ -507,8 +541,8 @@ class SyncService:
                 self._persisted = self.runtime.query(
                     lambda store: write_watermark(store.conn, acked), timeout=10
                 )
-            except HallError as exc:
-                log.warning("cannot store the watermark: %s", exc)
+            except CORE_FAILURES as exc:  # resent from the stored one on the next start
+                log.warning("cannot store the watermark: %r", exc)
         self._state = Connection.STOPPED
         self._publish_shared()
         self._status_file.write(self.status(), force=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from agent import commands as c
 from sync import contract as ct
 from sync.central import CentralIngest, CentralStore
 from sync.mqtt import new_client, parse_broker_url
-from sync.outbox import OutboxReader
+from sync.outbox import OutboxReader, write_watermark
 from sync.service import SyncSettings, start_sync
 from tests.sync.conftest import (
     Broker,
@@ -226,3 +227,34 @@ def test_ack_beyond_the_log_is_ignored(broker: Broker, tmp_path: Path) -> None:
     finally:
         handle.stop()
         runtime.stop()
+
+
+def test_a_failed_watermark_write_is_retried_and_the_sync_goes_on(
+    broker: Broker, ingest: CentralIngest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN the database fails once while the watermark is stored (locked, disk full)
+    THEN the sync thread logs it, stores the watermark on a later round and keeps sending."""
+    failures: list[int] = []
+
+    def write_failing_once(conn: sqlite3.Connection, seq: int) -> int:
+        if not failures:
+            failures.append(seq)
+            raise sqlite3.OperationalError("database is locked")
+        return write_watermark(conn, seq)
+
+    monkeypatch.setattr("sync.service.write_watermark", write_failing_once)
+    node = make_node(tmp_path / "node", broker.url)
+    issue_tickets(node, 30)
+    runtime = node.runtime().start()
+    handle = start_sync(node, runtime, settings=FAST)
+    assert handle is not None
+    try:
+        assert handle.wait_synced(30)
+        assert failures  # the failure did happen
+        runtime.execute(c.IssueTicket("social-security"))  # and the thread still runs
+        assert handle.wait_synced(30)
+    finally:
+        handle.stop()
+        runtime.stop()
+    assert_exactly_once(tmp_path / "central.db", node)
+    assert OutboxReader(node.data.database, "h", node.node.node_id).watermark() == 31

@@ -14,13 +14,16 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from agent import commands as c
 from agent.config import HallConfig, load_hall_config
+from agent.errors import StoreError
 from agent.node_runtime import Node
 from agent.runtime import CoreRuntime
 from sync import contract as ct
 from sync.central import CentralIngest, CentralStore
 from sync.inbound import InboundHandler
 from sync.mqtt import new_client, parse_broker_url
+from sync.outbox import reset_watermark
 from sync.service import SyncSettings, start_sync
 from sync.signing import CENTRAL_PUBLIC_KEY_FILE, generate_key, make_body, public_pem, sign_body
 from tests.sync.conftest import Broker, issue_tickets, make_node, wait_until
@@ -384,3 +387,45 @@ def test_retained_config_applied_over_mqtt_and_refusals_reported_upward(
     finally:
         client.loop_stop()
         client.disconnect()
+
+
+@pytest.mark.mqtt
+def test_a_resync_the_core_fails_on_is_retried_and_the_sync_goes_on(
+    broker: Broker,
+    ingest: CentralIngest,
+    node: Node,
+    runtime: CoreRuntime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GIVEN the core fails once (StoreError) when a ``resync`` resets the watermark
+    THEN the sync thread logs it, runs the resync on a later round and keeps syncing."""
+    failures: list[int] = []
+
+    def reset_failing_once(store: Any, seq: int) -> None:
+        if not failures:
+            failures.append(seq)
+            raise StoreError("the core is busy: its inbox has been full for 10 s")
+        reset_watermark(store.conn, seq)
+
+    monkeypatch.setattr("sync.service._reset", reset_failing_once)
+    issue_tickets(node, 12)
+    hall_id, node_id = node.hall.hall_id, node.node.node_id
+    handle = start_sync(node, runtime, broker.url, SyncSettings(ack_timeout_s=2))
+    assert handle is not None
+    client = new_client("central-test", parse_broker_url(broker.url))
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    try:
+        # acks came back: subscribed, so the command below is not published into the void
+        assert wait_until(lambda: handle.status()["persisted_seq"] == 12, 15)
+        before = ingest.stats().duplicates
+        command = signed(node, "command", 1, {"name": "resync", "from_seq": 1}, node_id=node_id)
+        client.publish(ct.command_topic(hall_id, node_id), command, 1).wait_for_publish(5)
+        assert wait_until(lambda: ingest.stats().duplicates - before >= 12, 15)  # resent
+        assert failures == [0]
+        runtime.execute(c.IssueTicket("social-security"))  # the thread still runs
+        assert handle.wait_synced(15)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        handle.stop()
