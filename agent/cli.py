@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the demo hall: all roles, simulated devices")
     demo.add_argument("--headless", action="store_true", help="simulate a hall day, no UI")
-    demo.add_argument("--arrivals", type=int, default=150)
+    demo.add_argument("--arrivals", type=int, default=110)
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--screenshots", metavar="DIR", help="save a PNG of every screen, zh and en")
     demo.add_argument("--quit-after", type=float, metavar="S", help="quit after S seconds")
