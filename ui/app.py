@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 EXIT_NO_DISPLAY = 2
 HUB_WAIT_S = 5.0
+CONFIG_RETRY_MS = 1000
 VOICE_CLIPS = Path(__file__).resolve().parent / "assets" / "voice" / "zh"
 SIZES = {"kiosk": (1080, 1920), "window": (1180, 720), "display": (1920, 1080), "panel": (440, 720)}
 
@@ -73,7 +74,13 @@ def make_qt_app(argv: list[str] | None = None) -> Any:
 
 
 class HallApp:
-    """Every part of one process's hall UI; ``roles`` picks which screens exist."""
+    """Every part of one process's hall UI; ``roles`` picks which screens exist.
+
+    A terminal may start before its hub answers: the screens then exist at once, say
+    "connecting to the hall system…", and come alive when the hall config could be fetched
+    (retried every :data:`CONFIG_RETRY_MS` and on the core's ``resync``). Until then the
+    window stations are those of this node's own hall config (or ``windows``).
+    """
 
     def __init__(
         self,
@@ -99,7 +106,8 @@ class HallApp:
         self.devices = devices
         self.languages = Languages(language)
         devices.set_reporter(self._report_device)
-        config = self.core.config()
+        config = self._fetch_config()
+        self.config_ready = config is not None
         self.kiosk: KioskPresenter | None = None
         self.kiosk_view: KioskView | None = None
         self.windows: dict[int, WindowPresenter] = {}
@@ -110,23 +118,63 @@ class HallApp:
         if "kiosk" in roles:
             self.kiosk = KioskPresenter(self.core, devices, self.languages, str(node.data.root))
             self.kiosk_view = KioskView(self.kiosk)
-            self.kiosk.refresh()
         if "window" in roles:
-            numbers = windows or [w.number for w in config.windows]
+            numbers = windows or [w.number for w in (config or node.hall).windows]
             for number in numbers:
                 presenter = WindowPresenter(
                     self.core, devices, self.languages, number, reprint=self._reprint
                 )
                 self.windows[number] = presenter
                 self.window_views[number] = WindowStationView(presenter)
-                presenter.refresh()
         if "display" in roles:
             self.display = DisplayPresenter(self.core, self.languages)
             self.display_view = HallDisplayView(self.display)
             backend = make_backend(voice, VOICE_CLIPS, language)
             self.announcer = Announcer(backend, lambda: self.languages.current)
             self.display.called.connect(self.announcer.announce_call)
-            self.display.refresh()
+        self._config_retry: Any = None
+        if self.config_ready:
+            for presenter in self.presenters():
+                presenter.refresh()
+            return
+        log.warning("no hall config from the hub yet; the screens say they are connecting")
+        for presenter in self.presenters():
+            presenter.set_connecting(True)
+        from PySide6.QtCore import QTimer
+
+        self._config_retry = QTimer()
+        self._config_retry.setInterval(CONFIG_RETRY_MS)
+        self._config_retry.timeout.connect(self._retry_config)
+        self._config_retry.start()
+        core.resync.connect(self._retry_config)
+
+    def presenters(self) -> list[Any]:
+        out: list[Any] = [self.kiosk, *self.windows.values(), self.display]
+        return [p for p in out if p is not None]
+
+    def _fetch_config(self) -> Any:
+        """The hall config, or None while the core cannot be reached (a terminal's hub is
+        down): no read is tried then, it would only wait for its timeout."""
+        if not self.core.online:
+            return None
+        try:
+            return self.core.config()
+        except (HallError, TimeoutError) as exc:
+            log.warning("cannot read the hall config: %s", exc)
+            return None
+
+    def _retry_config(self) -> None:
+        if self.config_ready or self.core.closed:
+            if self._config_retry is not None:
+                self._config_retry.stop()
+            return
+        if self._fetch_config() is None:
+            return
+        log.info("hall config fetched; the screens come alive")
+        self.config_ready = True
+        self._config_retry.stop()
+        for presenter in self.presenters():
+            presenter.set_connecting(False)
 
     def _report_device(self, device: str, status: str, reason: str | None) -> None:
         """Device health becomes a core event (window stations and the central platform read
@@ -153,9 +201,9 @@ class HallApp:
         return out
 
     def close(self) -> None:
-        if self.kiosk is not None:
-            self.kiosk.close()
-        for presenter in self.windows.values():
+        if self._config_retry is not None:
+            self._config_retry.stop()
+        for presenter in self.presenters():
             presenter.close()
         if self.announcer is not None:
             self.announcer.stop()

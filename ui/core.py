@@ -132,6 +132,13 @@ class CoreClient(QObject):
         """Whether reads can reach the core now (a screen skips reading, and says so, if not)."""
         return True
 
+    @property
+    def blocking(self) -> bool:
+        """Whether a command may keep its caller waiting long (a terminal retries an
+        unanswered command for up to ~15 s): screens then run commands off the GUI thread.
+        A local core answers at once, so its commands run in the tap's own slot."""
+        return False
+
     # ---- for presenters ------------------------------------------------------------------
     def execute(self, command: c.Command) -> dict[str, Any] | None:
         return self.command(command)
@@ -214,6 +221,10 @@ class RemoteCore(CoreClient):
     @property
     def online(self) -> bool:
         return bool(self.lan.hub_online)
+
+    @property
+    def blocking(self) -> bool:
+        return True
 
     def _check_presence(self) -> None:
         """GUI thread: the hub lost or back means events were missed; read again."""

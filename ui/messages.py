@@ -90,6 +90,51 @@ def unreachable_text(exc: HallError | TimeoutError | None) -> str:
     return command_failed_text(exc)
 
 
+def outcome_unknown(exc: BaseException) -> bool:
+    """Whether a failed command may still have been done: no answer in time (a timeout, or a
+    hub that could not be reached) means *unknown*, not *failed*."""
+    if isinstance(exc, HallError):
+        return exc.code in ("hub_unreachable", "timeout")
+    return isinstance(exc, TimeoutError)
+
+
+def issue_failed_text(exc: BaseException) -> str:
+    """Why the kiosk shows no number. When the outcome is unknown the number may exist: the
+    citizen asks the staff rather than taking a second one."""
+    if outcome_unknown(exc):
+        return QCoreApplication.translate(
+            "Errors",
+            "The hall system did not confirm your number in time. It may have been issued: "
+            "please ask the staff before taking another ticket",
+        )
+    if isinstance(exc, (HallError, TimeoutError)):
+        return command_failed_text(exc)
+    return error_text("error")
+
+
+def action_failed_text(exc: BaseException) -> str:
+    """Why a window station's action did not happen, or that it may have (unknown outcome)."""
+    if outcome_unknown(exc):
+        return QCoreApplication.translate(
+            "Errors",
+            "The hall system did not answer in time; the action may have been done. "
+            "Check the screen before trying again",
+        )
+    if isinstance(exc, (HallError, TimeoutError)):
+        return command_failed_text(exc)
+    return error_text("error")
+
+
+def connecting_text() -> str:
+    """A screen started before the hall system answered (a terminal whose hub is not up)."""
+    return QCoreApplication.translate("Errors", "Connecting to the hall system…")
+
+
+def please_wait_text() -> str:
+    """A command is on its way to the hall system (a terminal waiting for the hub)."""
+    return QCoreApplication.translate("Errors", "Please wait…")
+
+
 def device_reason_text(reason: str | None) -> str:
     texts = {
         "paper_out": QCoreApplication.translate("Devices", "out of paper"),

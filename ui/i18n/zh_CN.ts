@@ -162,6 +162,22 @@
         <source>Connection to the hall system lost; this screen updates when it is back</source>
         <translation>与大厅系统的连接已断开，恢复后本屏幕将自动更新</translation>
     </message>
+    <message>
+        <source>The hall system did not confirm your number in time. It may have been issued: please ask the staff before taking another ticket</source>
+        <translation>大厅系统未能及时确认您的号码，号码可能已经取出：请先咨询工作人员，不要重复取号</translation>
+    </message>
+    <message>
+        <source>The hall system did not answer in time; the action may have been done. Check the screen before trying again</source>
+        <translation>大厅系统未及时响应，操作可能已经完成。请先查看屏幕再重试</translation>
+    </message>
+    <message>
+        <source>Connecting to the hall system…</source>
+        <translation>正在连接大厅系统…</translation>
+    </message>
+    <message>
+        <source>Please wait…</source>
+        <translation>请稍候…</translation>
+    </message>
 </context>
 <context>
     <name>Format</name>
@@ -236,6 +252,10 @@
     <message>
         <source>Large text</source>
         <translation>大字模式</translation>
+    </message>
+    <message>
+        <source>Please wait, your number is being issued…</source>
+        <translation>正在为您取号，请稍候…</translation>
     </message>
     <message>
         <source>Please choose a service</source>

@@ -9,22 +9,30 @@ Events are a live feed, not a log: a screen also reads again when the core says 
 missed some (``CoreClient.resync``) and, as a safety net, every :attr:`Presenter.SAFETY_MS`.
 A read that fails (the hub unreachable) never escapes the Qt slot: ``hub_problem`` carries a
 translated sentence for the screen, and an empty one once reads work again.
+
+A terminal started while its hub is down has no hall config yet: its screens are
+:attr:`Presenter.connecting` (a translated "connecting" banner, no reads) until the
+application fetched it. Commands go through :meth:`Presenter.run_command`: at once with a
+local core, on the screen's own command thread with a terminal's (the GUI never waits for
+the hub's retries).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from agent.config import HallConfig
 from agent.errors import HallError
-from ui.core import CoreClient
+from ui.core import Background, CoreClient
 from ui.i18n import Languages
-from ui.messages import unreachable_text
+from ui.messages import connecting_text, unreachable_text
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Presenter(QObject):
@@ -41,6 +49,8 @@ class Presenter(QObject):
         self.core = core
         self.languages = languages
         self.problem = ""
+        self.connecting = False
+        self._commands = Background(f"{type(self).__name__}-commands")
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(self.REFRESH_MS)
@@ -61,6 +71,9 @@ class Presenter(QObject):
         (a pending timer may still fire while the application shuts down)."""
         if self.core.closed:
             return
+        if self.connecting:  # no hall config yet: the application fetches it first
+            self._set_problem(connecting_text())
+            return
         if not self.core.online:  # no read: it would only wait for its timeout
             self._set_problem(unreachable_text(None))
             return
@@ -71,6 +84,37 @@ class Presenter(QObject):
             self._set_problem(unreachable_text(exc))
             return
         self._set_problem("")
+
+    def set_connecting(self, connecting: bool) -> None:
+        """Show "connecting to the hall system" (no reads) until the hall config is known."""
+        self.connecting = connecting
+        if connecting:
+            self._set_problem(connecting_text())
+        else:
+            self.refresh()
+
+    def run_command(
+        self,
+        fn: Callable[[], T],
+        done: Callable[[T | None, BaseException | None], None],
+    ) -> None:
+        """Run ``fn`` (a command to the core) and hand its result or error to ``done`` on the
+        GUI thread. A local core answers at once: both run now, in the caller's slot (a number
+        is on screen right after the tap). A terminal's command may be retried for ~15 s: it
+        runs on this screen's command thread and ``done`` comes back through ``in_gui``."""
+        if not self.core.blocking:
+            try:
+                result = fn()
+            except (HallError, TimeoutError) as exc:
+                done(None, exc)
+                return
+            done(result, None)
+            return
+        self._commands.run(fn, done)
+
+    def close(self) -> None:
+        """Stop the command thread (a command already sent still finishes there)."""
+        self._commands.shutdown()
 
     def _set_problem(self, text: str) -> None:
         if text != self.problem:

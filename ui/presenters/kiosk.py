@@ -3,6 +3,11 @@
 The ticket is committed by the core before its number reaches the screen (a number shown
 to a citizen is in the store); printing runs afterwards on the printer's worker thread and
 never holds the number back.
+
+On a terminal the issue runs off the GUI thread (the hub may take up to ~15 s of retries):
+the kiosk says "please wait" (``busy``) meanwhile, ignores further taps, and shows the
+number as soon as the hub answers. No answer at all means the number *may* exist: the
+citizen is told to ask the staff, never that it failed.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from agent.config import HallConfig
 from agent.errors import HallError
 from ui.core import Background, CoreClient
 from ui.i18n import Languages
-from ui.messages import command_failed_text, device_reason_text, error_text, unreachable_text
+from ui.messages import device_reason_text, error_text, issue_failed_text, unreachable_text
 from ui.ports import CardRead, DevicePort, PrintOutcome, SlipLayout
 from ui.presenters.base import Presenter
 
@@ -120,6 +125,7 @@ class KioskPresenter(Presenter):
     progress_shown = Signal(object)  # ProgressVM
     message = Signal(str)  # translated, for citizens
     go_home = Signal()
+    busy = Signal(bool)  # a ticket is being issued and the hub has not answered yet
 
     def __init__(
         self,
@@ -136,6 +142,8 @@ class KioskPresenter(Presenter):
         self._last: tuple[dict[str, Any], SlipLayout] | None = None
         self._print: PrintVM | None = None
         self._print_reason: str | None = None
+        self._issuing = False  # a tap is being served: further taps are ignored
+        self._waiting = False  # ...and the screen says "please wait"
         devices.card.connect(self.on_card)
         devices.code.connect(self.on_code)
         devices.status.connect(self.refresh_soon)
@@ -223,15 +231,54 @@ class KioskPresenter(Presenter):
         channel = "idcard" if citizen else "button"
         return self._issue(c.IssueTicket(service, citizen=citizen, channel=channel))
 
+    @property
+    def issuing(self) -> bool:
+        return self._issuing
+
     def _issue(self, command: c.IssueTicket | c.CheckIn) -> bool:
-        try:
-            view = self._with_windows(self.core.issue(command))
-        except (HallError, TimeoutError) as exc:
-            self.message.emit(command_failed_text(exc))
+        """Issue, then show the number and print. True when a number is on screen on return
+        (a local core); a terminal's issue finishes later, on the GUI thread. A tap while one
+        is being served is ignored (False)."""
+        if self._issuing:
+            log.info("a tap while a ticket is being issued: ignored")
             return False
-        if self._citizen is not None:
-            view["citizen"] = self._citizen.name_masked
-        self._citizen = None
+        self._issuing = True
+        holder = self._citizen
+        shown: list[bool] = []
+
+        def done(view: dict[str, Any] | None, exc: BaseException | None) -> None:
+            shown.append(self._issued(holder, view, exc))
+
+        try:
+            self.run_command(lambda: self.core.issue(command), done)
+        except BaseException:
+            self._issuing = False  # a bug, not a refusal: the next tap must still work
+            raise
+        if self._issuing:  # still on its way to the hub
+            self._waiting = True
+            self.busy.emit(True)
+        return bool(shown and shown[0])
+
+    def _issued(
+        self, holder: CardRead | None, view: dict[str, Any] | None, exc: BaseException | None
+    ) -> bool:
+        self._issuing = False
+        if self._waiting:
+            self._waiting = False
+            self.busy.emit(False)
+        if self.core.closed:
+            return False
+        if exc is not None or view is None:
+            if not isinstance(exc, (HallError, TimeoutError)):
+                log.error("issuing a ticket failed", exc_info=exc)
+            self.message.emit(issue_failed_text(exc or RuntimeError("no ticket")))
+            self.refresh_soon()
+            return False
+        view = self._with_windows(view)
+        if holder is not None:
+            view["citizen"] = holder.name_masked
+        if self._citizen is holder:
+            self._citizen = None
         layout = self._layout(view)
         self._last = (view, layout)
         self.ticket_shown.emit(self._slip(view))
@@ -413,4 +460,5 @@ class KioskPresenter(Presenter):
         self.refresh()
 
     def close(self) -> None:
+        super().close()
         self._printer.shutdown()

@@ -1,4 +1,8 @@
-"""Window station presenter (虚拟呼叫器): one window's caller, its LED strip and evaluator."""
+"""Window station presenter (虚拟呼叫器): one window's caller, its LED strip and evaluator.
+
+Actions go through :meth:`Presenter.run_command` (off the GUI thread on a terminal); one at
+a time: a key pressed while an action waits for the hub is ignored.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +19,12 @@ from agent.errors import HallError
 from ui.core import Background, CoreClient
 from ui.i18n import Languages
 from ui.messages import (
-    command_failed_text,
+    action_failed_text,
     device_kind_text,
     device_reason_text,
     device_status_text,
     error_text,
+    please_wait_text,
     score_text,
 )
 from ui.ports import DevicePort
@@ -94,6 +99,7 @@ class WindowPresenter(Presenter):
         self._evaluator = Background(f"evaluator-{window}")
         self._rating = RatingVM("idle")
         self._vm: WindowVM | None = None
+        self._running = False  # an action waits for the core: further ones are ignored
         devices.status.connect(self.refresh_soon)
 
     @property
@@ -144,14 +150,18 @@ class WindowPresenter(Presenter):
                     self._rating = RatingVM("none", number)
                     self.refresh_soon()
                 return
-            try:
-                self.core.execute(c.RecordEvaluation(self.window, score, number))
-            except (HallError, TimeoutError) as err:
-                self.message.emit(command_failed_text(err))
+            self.run_command(
+                lambda: self.core.execute(c.RecordEvaluation(self.window, score, number)),
+                self._recorded,
+            )
 
         self._evaluator.run(
             lambda: self.devices.request_rating(self.window, number, self.rating_timeout), done
         )
+
+    def _recorded(self, _result: object, exc: BaseException | None) -> None:
+        if exc is not None:
+            self.message.emit(action_failed_text(exc))
 
     # ---- view-model ---------------------------------------------------------------------
     def show(self, status: dict[str, Any], config: HallConfig) -> None:
@@ -216,12 +226,36 @@ class WindowPresenter(Presenter):
 
     # ---- actions ------------------------------------------------------------------------
     def _run(self, command: c.Command) -> bool:
+        """True when the action was done on return (a local core); a terminal's finishes later
+        on the GUI thread. False when refused, failed, or ignored (another one is running)."""
+        if self._running:
+            log.info("window %s: %s ignored, an action is running", self.window, command)
+            return False
+        self._running = True
+        done: list[bool] = []
         try:
-            self.core.execute(command)
-        except (HallError, TimeoutError) as exc:
-            self.message.emit(command_failed_text(exc))
-            if isinstance(exc, HallError):
+            self.run_command(
+                lambda: self.core.execute(command), lambda _r, exc: done.append(self._ran(exc))
+            )
+        except BaseException:
+            self._running = False  # a bug, not a refusal: the next key must still work
+            raise
+        if self._running:  # on its way to the hub
+            self.message.emit(please_wait_text())
+        return bool(done and done[0])
+
+    def _ran(self, exc: BaseException | None) -> bool:
+        self._running = False
+        if self.core.closed:
+            return False
+        if exc is not None:
+            if not isinstance(exc, (HallError, TimeoutError)):
+                log.error("window %s: action failed", self.window, exc_info=exc)
+            self.message.emit(action_failed_text(exc))
+            if isinstance(exc, HallError) and exc.code != "hub_unreachable":
                 self.refresh()  # refused: the buttons were stale (another screen acted)
+            else:
+                self.refresh_soon()  # unknown outcome: show what the hub has
             return False
         self.message.emit("")
         return True
@@ -270,6 +304,7 @@ class WindowPresenter(Presenter):
         self._reprint(self._vm.current)
 
     def close(self) -> None:
+        super().close()
         self._led.shutdown()
         self._evaluator.shutdown()
 

@@ -65,6 +65,8 @@ def _style(scale: float) -> str:
         font-size: {px(34)}; padding: 16px; }}
     QLabel#message {{ background: {RED}; color: white; border-radius: 14px;
         font-size: {px(34)}; padding: 18px; }}
+    QLabel#wait {{ background: {BLUE}; color: white; border-radius: 14px;
+        font-size: {px(40)}; font-weight: bold; padding: 18px; }}
     QLabel#notice {{ background: #dfe9f5; color: #15253b; font-size: {px(28)}; padding: 14px; }}
     QLabel#yourNumber {{ font-size: {px(44)}; color: #3b4b61; }}
     QLabel#number {{ font-size: {px(260)}; font-weight: bold; color: {BLUE}; }}
@@ -129,10 +131,13 @@ class KioskView(Screen):
         root.addWidget(self.hub_problem)
         self.message = label("", "message", Qt.AlignmentFlag.AlignCenter, wrap=True)
         self.message.hide()
+        self.wait = label("", "wait", Qt.AlignmentFlag.AlignCenter, wrap=True)
+        self.wait.hide()  # shown while a ticket is being issued and the hub has not answered
         body = QWidget()
         body_layout = QVBoxLayout(body)
         body_layout.setContentsMargins(40, 24, 40, 24)
         body_layout.addWidget(self.message)
+        body_layout.addWidget(self.wait)
         self.pages = QStackedWidget()
         body_layout.addWidget(self.pages, 1)
         root.addWidget(body, 1)
@@ -167,6 +172,7 @@ class KioskView(Screen):
         presenter.progress_shown.connect(self.show_progress)
         presenter.message.connect(self.show_message)
         presenter.go_home.connect(self.go_home)
+        presenter.busy.connect(self.show_busy)
         self.setStyleSheet(_style(1.0))
         self.retranslate()
 
@@ -317,6 +323,7 @@ class KioskView(Screen):
             self.tr("Normal text") if self.large_font else self.tr("Large text")
         )
         self.language_button.setText("English" if self.presenter.languages.is_chinese() else "中文")
+        self.wait.setText(self.tr("Please wait, your number is being issued…"))
         self.prompt.setText(self.tr("Please choose a service"))
         self.citizen_cancel.setText(self.tr("Cancel"))
         self.card_hint.setText(
@@ -494,6 +501,12 @@ class KioskView(Screen):
         self.message.setText(text)
         self.message.setVisible(bool(text))
         self.message_timer.start()
+
+    def show_busy(self, busy: bool) -> None:
+        """A tap is being served (a terminal waiting for the hub): please wait."""
+        if busy:
+            self.message.hide()
+        self.wait.setVisible(busy)
 
     def go_home(self) -> None:
         self.message.hide()
