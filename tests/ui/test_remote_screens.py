@@ -31,6 +31,7 @@ class HubLan:
         self.runtime = runtime
         self.online = True
         self.silent = False
+        self.reads_fail = False
         self.gate: threading.Event | None = None
         self.calls: list[c.Command] = []
         self.threads: set[str] = set()
@@ -53,7 +54,7 @@ class HubLan:
         return {"ticket": self.runtime.query(run, 10.0), "events": [], "last_seq": 0}
 
     def query(self, name: str, timeout: float = 5.0, **args: Any) -> Any:
-        if not self.online:
+        if not self.online or self.reads_fail:
             raise HubUnreachable("the hub is offline")
         return self.runtime.query(lambda s: QUERIES[name](s, **args), 10.0)
 
@@ -176,6 +177,21 @@ def test_a_remote_issue_that_times_out_says_the_number_may_exist(terminal, qtbot
     assert "may have been issued" in text and "ask the staff" in text
     assert kiosk.wait.isHidden()
     assert len(lan.calls) == RemoteCore.COMMAND_TRIES
+
+
+def test_a_number_issued_while_the_config_is_out_of_reach_is_still_shown(terminal, qtbot):
+    """GIVEN a terminal whose cached hall config was dropped and whose reads now fail WHEN
+    the hub issues a ticket THEN the citizen still sees the number (no exception in a slot)."""
+    build, lan, _runtime = terminal
+    hall = build()
+    kiosk = hall.kiosk_view
+    assert kiosk is not None
+    hall.core._config = None  # type: ignore[attr-defined]  # as after a presence change
+    lan.reads_fail = True
+    qtbot.mouseClick(kiosk.service_button("social-security"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "A001" in kiosk.message.text(), timeout=3000)
+    assert kiosk.wait.isHidden()
+    assert not hall.kiosk.issuing  # type: ignore[union-attr]
 
 
 def test_a_local_timeout_also_says_the_number_may_exist(make_hall, qtbot, monkeypatch):

@@ -224,6 +224,10 @@
 <context>
     <name>Kiosk</name>
     <message>
+        <source>Your number is {number}; please remember it and wait to be called</source>
+        <translation>您的号码是 {number}，请记住号码并留意叫号</translation>
+    </message>
+    <message>
         <source>The card could not be read; please swipe it again</source>
         <translation>未能正确读取身份证，请重新刷卡</translation>
     </message>

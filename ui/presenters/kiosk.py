@@ -12,6 +12,7 @@ citizen is told to ask the staff, never that it failed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -26,7 +27,13 @@ from agent.config import HallConfig
 from agent.errors import HallError
 from ui.core import Background, CoreClient
 from ui.i18n import Languages
-from ui.messages import device_reason_text, error_text, issue_failed_text, unreachable_text
+from ui.messages import (
+    device_reason_text,
+    error_text,
+    fill,
+    issue_failed_text,
+    unreachable_text,
+)
 from ui.ports import CardRead, DevicePort, PrintOutcome, SlipLayout
 from ui.presenters.base import Presenter
 
@@ -249,8 +256,15 @@ class KioskPresenter(Presenter):
         def done(view: dict[str, Any] | None, exc: BaseException | None) -> None:
             shown.append(self._issued(holder, view, exc))
 
+        def issue() -> dict[str, Any]:
+            view = self.core.issue(command)
+            if self.core.blocking:  # warm the config cache here: the GUI must not wait for it
+                with contextlib.suppress(HallError, TimeoutError):
+                    self.core.config()
+            return view
+
         try:
-            self.run_command(lambda: self.core.issue(command), done)
+            self.run_command(issue, done)
         except BaseException:
             self._issuing = False  # a bug, not a refusal: the next tap must still work
             raise
@@ -274,14 +288,27 @@ class KioskPresenter(Presenter):
             self.message.emit(issue_failed_text(exc or RuntimeError("no ticket")))
             self.refresh_soon()
             return False
-        view = self._with_windows(view)
-        if holder is not None:
-            view["citizen"] = holder.name_masked
         if self._citizen is holder:
             self._citizen = None
-        layout = self._layout(view)
+        try:
+            view = self._with_windows(view)
+            if holder is not None:
+                view["citizen"] = holder.name_masked
+            layout = self._layout(view)
+            slip = self._slip(view)
+        except (HallError, TimeoutError) as err:  # issued, but the hall config is out of reach
+            log.warning("ticket %s issued; cannot lay out its slip: %s", view["number"], err)
+            self.message.emit(
+                fill(
+                    QCoreApplication.translate(
+                        "Kiosk", "Your number is {number}; please remember it and wait to be called"
+                    ),
+                    number=view["number"],
+                )
+            )
+            return True
         self._last = (view, layout)
-        self.ticket_shown.emit(self._slip(view))
+        self.ticket_shown.emit(slip)
         self._start_print(layout)
         return True
 
