@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,11 +94,25 @@ def connect(path: Path | str) -> sqlite3.Connection:
     )
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     if str(path) != ":memory:":
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if mode.lower() != "wal":
-            raise StoreError(f"{path}: cannot switch to WAL (journal_mode={mode})")
+        _use_wal(conn, path)
     conn.execute("PRAGMA synchronous=FULL")
     return conn
+
+
+def _use_wal(conn: sqlite3.Connection, path: Path | str) -> None:
+    """Switch a new file to WAL. The switch takes an exclusive lock and SQLite does not wait
+    for it (no busy handler), so processes opening a new store together retry, bounded."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise StoreError(f"{path}: cannot switch to WAL: {exc}") from exc
+            time.sleep(0.05)
+            continue
+        if mode.lower() != "wal":
+            raise StoreError(f"{path}: cannot switch to WAL (journal_mode={mode})")
 
 
 def migrate(conn: sqlite3.Connection) -> None:
