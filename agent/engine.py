@@ -7,6 +7,7 @@ returns in one transaction. Every refusal is a ``DomainError`` with a clear mess
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from agent import commands as c
@@ -31,6 +32,7 @@ def ticket_fact(type_: str, ticket: Ticket, now: dt.datetime, **extra: Any) -> F
 class QueueEngine:
     def __init__(self, config: HallConfig) -> None:
         self.config = config
+        self._handlers: dict[type, Callable[..., list[Fact]]] = {}
 
     # ---- helpers -------------------------------------------------------------------------
     def _window(self, state: HallState, number: int) -> Any:
@@ -120,7 +122,10 @@ class QueueEngine:
 
     # ---- deciding ------------------------------------------------------------------------
     def decide(self, state: HallState, command: c.Command, now: dt.datetime) -> list[Fact]:
-        handler = getattr(self, f"_{type(command).__name__}")
+        kind = type(command)
+        handler = self._handlers.get(kind)
+        if handler is None:  # one lookup by name per command type, then a dict hit
+            handler = self._handlers[kind] = getattr(self, f"_{kind.__name__}")
         facts: list[Fact] = handler(state, command, now)
         return facts
 

@@ -82,10 +82,10 @@ class HallState:
     def apply(self, event: Event) -> Touched:
         if event.business_date > self.business_date and event.type not in STICKY_EVENTS:
             self.start_day(event.business_date)
-        handler = getattr(self, f"_on_{event.type}", None)
+        handler = _HANDLERS.get(event.type)
         if handler is None:
             return Touched()  # events for other parts (e.g. config applied) leave the queue alone
-        touched: Touched = handler(event.payload)
+        touched: Touched = handler(self, event.payload)
         return touched
 
     def start_day(self, business_date: str) -> None:
@@ -262,3 +262,11 @@ class HallState:
         for number in [n for n in self.windows if n not in self.window_numbers]:
             del self.windows[number]
         return Touched()
+
+
+#: Event type -> the HallState method that folds it (``_on_<type>``).
+_HANDLERS = {
+    name.removeprefix("_on_"): function
+    for name, function in vars(HallState).items()
+    if name.startswith("_on_")
+}
