@@ -134,18 +134,8 @@ class Fact:
     payload: dict[str, Any]
 
 
-_last_iso: tuple[dt.datetime | None, str] = (None, "")
-
-
 def iso(moment: dt.datetime) -> str:
-    """ISO 8601 with microseconds. One command formats its ``now`` several times (issue time,
-    event time): the last result is kept for the same object."""
-    global _last_iso
-    last, text = _last_iso
-    if moment is not last:
-        text = moment.isoformat(timespec="microseconds")
-        _last_iso = (moment, text)
-    return text
+    return moment.isoformat(timespec="microseconds")
 
 
 def parse_time(text: str) -> dt.datetime:
