@@ -36,17 +36,6 @@ class WindowStatus(StrEnum):
     PAUSED = "paused"
 
 
-#: Five-level rating used by government halls (好差评), score 5..1.
-SCORE_LABELS_ZH = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
-SCORE_LABELS_EN = {
-    5: "very satisfied",
-    4: "satisfied",
-    3: "fairly satisfied",
-    2: "dissatisfied",
-    1: "very dissatisfied",
-}
-
-
 @dataclass
 class Ticket:
     """One ticket leg: a number for one service.

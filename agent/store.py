@@ -24,7 +24,7 @@ from agent import commands as c
 from agent.config import HallConfig
 from agent.engine import QueueEngine
 from agent.errors import HallError, StoreError
-from agent.model import Event, Fact, Ticket, iso, parse_time
+from agent.model import Event, Fact, Ticket, WindowState, iso, parse_time
 from agent.state import STICKY_EVENTS, HallState, Touched
 
 SCHEMA_VERSION = 1
@@ -151,17 +151,13 @@ class _Projection:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self._ticket_sql = _upsert_sql("tickets", list(Ticket.__dataclass_fields__))
+        self._window_sql = _upsert_sql("windows", list(WindowState.__dataclass_fields__))
 
     def write(self, state: HallState, event: Event, touched: Touched) -> None:
         for ticket_id in touched.tickets:
             self.conn.execute(self._ticket_sql, state.tickets[ticket_id].as_tuple())
         for number in touched.windows:
-            self.conn.execute(
-                _upsert_sql(
-                    "windows", ["number", "business_date", "status", "current", "last_finished"]
-                ),
-                list(state.windows[number].as_row().values()),
-            )
+            self.conn.execute(self._window_sql, list(state.windows[number].as_row().values()))
         if touched.evaluation:
             p = event.payload
             self.conn.execute(
@@ -397,14 +393,11 @@ def replay(events: Iterable[Event], config: HallConfig) -> sqlite3.Connection:
     """Rebuild the state tables from an event log alone, in a fresh in-memory database."""
     conn = connect(":memory:")
     migrate(conn)
-    first = True
+    # Before any day: the first queue event starts its business day (HallState.apply).
     state = HallState("0000-00-00", [w.number for w in config.windows])
     projection = _Projection(conn)
     conn.execute("BEGIN")
     for event in events:
-        if first:
-            state = HallState(event.business_date, [w.number for w in config.windows])
-            first = False
         projection.write(state, event, state.apply(event))
     conn.execute("COMMIT")
     return conn

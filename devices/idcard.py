@@ -30,9 +30,7 @@ PREAMBLE = b"\xaa\xaa\xaa\x96\x69"
 MAX_LEN = 4096
 
 # (CMD, PARA)
-CMD_RESET = (0x10, 0xFF)
 CMD_SAM_STATUS = (0x11, 0xFF)
-CMD_SAM_ID = (0x12, 0xFF)
 CMD_FIND = (0x20, 0x01)
 CMD_SELECT = (0x20, 0x02)
 CMD_READ = (0x30, 0x01)

@@ -13,8 +13,6 @@ from devices.framing import Frame, Framer
 from devices.profiles import EvaluatorProfile, LedProfile
 from devices.transport import FrameCounters, Transport
 
-SCORE_LABELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
-
 
 def _wait_frame(
     transport: Transport, framer: Framer, until: float, want: tuple[int, int | None]

@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 INIT = b"\x1b@"
 CN_ON = b"\x1c&"
 CN_OFF = b"\x1c."
-ALIGN_LEFT = b"\x1ba\x00"
 ALIGN_CENTER = b"\x1ba\x01"
 SIZE_NORMAL = b"\x1d!\x00"
 BOLD_ON = b"\x1bE\x01"
@@ -53,15 +52,16 @@ class TicketLayout:
     notice: Sequence[str] = field(default_factory=tuple)
 
 
-def display_width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+def _columns(ch: str) -> int:
+    """Font A columns of one character: a Hanzi (wide or full-width) takes two."""
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
 
 
 def fit(text: str, columns: int) -> str:
     """Cut ``text`` to ``columns`` Font A columns (a Hanzi takes two)."""
     out, used = [], 0
     for ch in text:
-        w = 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+        w = _columns(ch)
         if used + w > columns:
             break
         out.append(ch)

@@ -13,7 +13,7 @@ import select
 import time
 import unicodedata
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from devices.errors import PortGone, PortUnavailable, UnsupportedDevice
 from devices.profiles import ScannerProfile
@@ -33,15 +33,6 @@ def clean_code(raw: str, max_length: int, charset: str) -> str | None:
     elif any(unicodedata.category(ch)[0] == "C" for ch in code):  # control, format, …
         return None
     return code
-
-
-class CodeSource(Protocol):
-    device_id: str
-    rejected: int
-
-    def read_code(self, timeout: float) -> str | None: ...
-
-    def close(self) -> None: ...
 
 
 class SerialScanner:

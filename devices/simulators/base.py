@@ -61,10 +61,6 @@ class PtySimulator:
         """The path a driver opens: the stable link if there is one, else the pty."""
         return str(self._link) if self._link is not None else self._pty_path
 
-    @property
-    def pty_path(self) -> str:
-        return self._pty_path
-
     def start(self) -> PtySimulator:
         self._thread = threading.Thread(target=self._run, name=f"sim-{self.kind}", daemon=True)
         self._thread.start()

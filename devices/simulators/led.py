@@ -56,10 +56,6 @@ class LedSimulator(_FramedSimulator):
                 out += p.ack_bytes
         return bytes(out)
 
-    def wait_shown(self, address: int, text: str, timeout: float = 5.0) -> bool:
-        with self._cond:
-            return self._cond.wait_for(lambda: self.shown.get(address) == text, timeout)
-
 
 class EvaluatorSimulator(_FramedSimulator):
     kind = "evaluator"

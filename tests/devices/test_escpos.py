@@ -6,7 +6,7 @@ from datetime import datetime
 
 from devices import escpos_parser
 from devices.escpos_parser import Command, Text, parse, qr_payloads, text_of
-from devices.printer import TicketLayout, TicketRenderer, fit, sample_ticket
+from devices.printer import MAX_TICKET_BYTES, TicketLayout, TicketRenderer, fit, sample_ticket
 from devices.profiles import load_profile
 
 LAYOUT = TicketLayout(
@@ -64,7 +64,7 @@ def test_ticket_exact_bytes_80mm(profile_80) -> None:
         + b"\x1dV\x01"  # feed, partial cut
     )
     assert data == expected
-    assert len(data) <= 2048
+    assert len(data) <= MAX_TICKET_BYTES
     assert "前面还有".encode("gb18030") == b"\xc7\xb0\xc3\xe6\xbb\xb9\xd3\xd0"
 
 
@@ -80,7 +80,7 @@ def test_ticket_58mm_is_small_and_fits(profile_58) -> None:
         notice=("一", "二", "三"),
     )
     data = TicketRenderer(profile_58).ticket(layout)
-    assert len(data) <= 2048
+    assert len(data) <= MAX_TICKET_BYTES
     items, used = parse(data)
     assert used == len(data)
     texts = [i.text for i in items if isinstance(i, Text)]
