@@ -13,6 +13,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from agent.errors import ConfigError
+from agent.node import BrokerConfig
 
 
 class BrokerUrlError(ConfigError, ValueError):
@@ -85,6 +86,19 @@ def new_client(
     # our own windows bound what is in flight; paho's defaults (20 / unbounded) are not the limit
     client.max_inflight_messages_set(1000)
     return client
+
+
+def client_for(broker: BrokerConfig, client_id: str, address: BrokerAddress) -> mqtt.Client:
+    """A client with a node's broker settings (credentials, TLS files) from node.yaml."""
+    return new_client(
+        client_id,
+        address,
+        username=broker.username,
+        password=broker.password,
+        ca_file=broker.ca_file,
+        cert_file=broker.cert_file,
+        key_file=broker.key_file,
+    )
 
 
 def session_properties(expiry_s: int) -> Properties:

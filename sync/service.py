@@ -40,7 +40,7 @@ from agent.runtime import CoreRuntime
 from agent.store import Store
 from sync import contract as ct
 from sync.inbound import InboundHandler, Outcome
-from sync.mqtt import BrokerAddress, new_client, parse_broker_url, session_properties
+from sync.mqtt import BrokerAddress, client_for, parse_broker_url, session_properties
 from sync.outbox import OutboxReader, reset_watermark, write_watermark
 from sync.publisher import OutboxPublisher, wall_now
 from sync.signing import CENTRAL_PUBLIC_KEY_FILE, load_public_key
@@ -291,15 +291,7 @@ class SyncService:
             return False
         self._state = Connection.CONNECTING
         self._publish_shared()
-        client = new_client(
-            self.client_id,
-            self.address,
-            username=self.broker.username,
-            password=self.broker.password,
-            ca_file=self.broker.ca_file,
-            cert_file=self.broker.cert_file,
-            key_file=self.broker.key_file,
-        )
+        client = client_for(self.broker, self.client_id, self.address)
         client.on_connect = self._on_connect
         client.on_message = self._on_message
         client.will_set(

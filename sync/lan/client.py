@@ -32,7 +32,7 @@ from agent import commands as c
 from agent.codec import encode_command
 from agent.node import BrokerConfig
 from sync.lan import wire
-from sync.mqtt import new_client, parse_broker_url
+from sync.mqtt import client_for, parse_broker_url
 
 log = logging.getLogger(__name__)
 
@@ -80,15 +80,7 @@ class LanClient:
         self._by_mid: dict[int, _Pending] = {}
         self._unheard: set[int] = set()
         client_id = self.broker.client_id or f"{terminal_id}-lan-{uuid.uuid4().hex[:8]}"
-        self._client = new_client(
-            client_id,
-            self.address,
-            username=self.broker.username,
-            password=self.broker.password,
-            ca_file=self.broker.ca_file,
-            cert_file=self.broker.cert_file,
-            key_file=self.broker.key_file,
-        )
+        self._client = client_for(self.broker, client_id, self.address)
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_disconnect = self._on_disconnect

@@ -46,7 +46,7 @@ from agent.runtime import CoreRuntime
 from agent.store import Store
 from agent.views import QUERIES
 from sync.lan import wire
-from sync.mqtt import new_client, parse_broker_url
+from sync.mqtt import client_for, parse_broker_url
 
 log = logging.getLogger(__name__)
 
@@ -135,14 +135,8 @@ class LanServer:
         self._ready = threading.Event()
         self._threads: list[threading.Thread] = []
         self._unsubscribe: Any = None
-        self._client = new_client(
-            broker.client_id or f"{self.node_id}-lan-hub",
-            self.address,
-            username=broker.username,
-            password=broker.password,
-            ca_file=broker.ca_file,
-            cert_file=broker.cert_file,
-            key_file=broker.key_file,
+        self._client = client_for(
+            broker, broker.client_id or f"{self.node_id}-lan-hub", self.address
         )
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
