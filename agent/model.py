@@ -78,12 +78,15 @@ class Ticket:
     def from_row(cls, row: dict[str, Any]) -> Ticket:
         """From a stored row or an event payload (which may leave out default fields)."""
         ticket = cls(**row)
-        ticket.state = TicketState(ticket.state)
-        ticket.priority = Priority(ticket.priority)
+        ticket.state = _STATES[ticket.state]
+        ticket.priority = _PRIORITIES[ticket.priority]
         return ticket
 
 
 TICKET_FIELDS = tuple(f.name for f in dataclasses.fields(Ticket))
+# By value (a dict hit; calling the enum class costs a microsecond on the command path).
+_STATES = {s.value: s for s in TicketState}
+_PRIORITIES = {p.value: p for p in Priority}
 _ticket_values = operator.attrgetter(*TICKET_FIELDS)
 
 
@@ -123,8 +126,19 @@ class Fact:
     payload: dict[str, Any]
 
 
+_last_iso: tuple[dt.datetime | None, str] = (None, "")
+
+
 def iso(moment: dt.datetime) -> str:
-    return moment.isoformat(timespec="microseconds")
+    """ISO 8601 with microseconds. A command formats its moment several times (event time,
+    payload times, business date) and ``isoformat`` costs microseconds, so the last result
+    is kept; the kept datetime stays referenced, so an identity match cannot be a new object."""
+    global _last_iso
+    last, text = _last_iso
+    if moment is not last:
+        text = moment.isoformat(timespec="microseconds")
+        _last_iso = (moment, text)
+    return text
 
 
 def parse_time(text: str) -> dt.datetime:

@@ -137,6 +137,12 @@ def test_random_days_keep_the_invariants(sequence: list[tuple[c.Command, int]]) 
         # 4. replaying the log rebuilds exactly the stored state
         rebuilt = replay(store.events_since(0), HALL)
         assert dump_projection(rebuilt) == dump_projection(store.conn)
+        # 5. today's ticket rows hold exactly the tickets in memory, every column (NULLs too)
+        today = store.conn.execute(
+            "SELECT * FROM tickets WHERE business_date = ?", (store.state.business_date,)
+        ).fetchall()
+        in_memory = [t.as_tuple() for t in store.state.tickets.values()]
+        assert sorted(today) == sorted(in_memory, key=lambda row: row[0])
         # and a fresh store folding the same file agrees with the live memory state,
         # across midnights too (sticky rosters, devices and notices survive the day change)
         again = Store(Path(tmp) / "hall.db", "node-p", HALL, clock)
