@@ -101,6 +101,13 @@ class WindowState:
     def as_row(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def as_tuple(self) -> tuple[Any, ...]:
+        return _window_values(self)
+
+
+WINDOW_FIELDS = tuple(f.name for f in dataclasses.fields(WindowState))
+_window_values = operator.attrgetter(*WINDOW_FIELDS)
+
 
 @dataclass(frozen=True)
 class Event:

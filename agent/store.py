@@ -29,12 +29,12 @@ from agent.engine import QueueEngine
 from agent.errors import HallError, StoreError
 from agent.model import (
     TICKET_FIELDS,
+    WINDOW_FIELDS,
     Event,
     Fact,
     Priority,
     Ticket,
     TicketState,
-    WindowState,
     WindowStatus,
     iso,
     parse_time,
@@ -51,7 +51,6 @@ Clock = Callable[[], dt.datetime]
 # unregistered, it probes each StrEnum value for adaptation protocols first (slow).
 for _enum in (TicketState, Priority, WindowStatus):
     sqlite3.register_adapter(_enum, operator.attrgetter("_value_"))
-_NONES = (None,) * len(TICKET_FIELDS)
 
 
 def encode_payload(payload: dict[str, Any]) -> str:
@@ -182,31 +181,44 @@ def event_from_row(row: tuple[Any, ...]) -> Event:
     return Event(node_id, seq, type_, business_date, at, wall_time, json.loads(payload))
 
 
+class _Upsert:
+    """``INSERT OR REPLACE`` of a row given as a tuple of all its columns.
+
+    Only the values that are not None are bound (the other columns default to NULL): most
+    of a ticket's columns are empty, and the sqlite3 module binds None slowly (an adapter
+    lookup per value). One statement per shape of row, built once.
+    """
+
+    def __init__(self, table: str, columns: tuple[str, ...]) -> None:
+        self.table, self.columns = table, columns
+        self._nones = (None,) * len(columns)
+        self._sql: dict[tuple[bool, ...], str] = {}
+
+    def __call__(self, conn: sqlite3.Connection, values: tuple[Any, ...]) -> None:
+        present = tuple(map(operator.is_not, values, self._nones))
+        sql = self._sql.get(present)
+        if sql is None:
+            names = ", ".join(f'"{c}"' for c in itertools.compress(self.columns, present))
+            marks = ", ".join("?" * sum(present))
+            sql = self._sql[present] = (
+                f"INSERT OR REPLACE INTO {self.table} ({names}) VALUES ({marks})"
+            )
+        conn.execute(sql, tuple(itertools.compress(values, present)))
+
+
 class _Projection:
     """Writes the state tables from the in-memory state after an event was applied."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self._ticket_sql: dict[tuple[bool, ...], str] = {}
-        self._window_sql = _upsert_sql("windows", list(WindowState.__dataclass_fields__))
-
-    def _write_ticket(self, ticket: Ticket) -> None:
-        """Upsert only the columns that hold a value (the rest default to NULL): most of a
-        ticket's columns are empty, and the sqlite3 module binds None slowly (an adapter
-        lookup per value). One statement per shape of row, built once."""
-        values = ticket.as_tuple()
-        present = tuple(map(operator.is_not, values, _NONES))
-        sql = self._ticket_sql.get(present)
-        if sql is None:
-            columns = list(itertools.compress(TICKET_FIELDS, present))
-            sql = self._ticket_sql[present] = _upsert_sql("tickets", columns)
-        self.conn.execute(sql, tuple(itertools.compress(values, present)))
+        self._ticket = _Upsert("tickets", TICKET_FIELDS)
+        self._window = _Upsert("windows", WINDOW_FIELDS)
 
     def write(self, state: HallState, event: Event, touched: Touched) -> None:
         for ticket_id in touched.tickets:
-            self._write_ticket(state.tickets[ticket_id])
+            self._ticket(self.conn, state.tickets[ticket_id].as_tuple())
         for number in touched.windows:
-            self.conn.execute(self._window_sql, list(state.windows[number].as_row().values()))
+            self._window(self.conn, state.windows[number].as_tuple())
         if touched.evaluation:
             p = event.payload
             self.conn.execute(
@@ -232,12 +244,6 @@ class _Projection:
                 "INSERT OR REPLACE INTO devices VALUES (?, ?, ?, ?)",
                 (p["device"], p["status"], p.get("reason"), p["at"]),
             )
-
-
-def _upsert_sql(table: str, columns: list[str]) -> str:
-    names = ", ".join(f'"{c}"' for c in columns)
-    marks = ", ".join("?" for _ in columns)
-    return f"INSERT OR REPLACE INTO {table} ({names}) VALUES ({marks})"
 
 
 class Store:
@@ -352,11 +358,12 @@ class Store:
             self.refresh()
             wall = self.clock()
             now = self.hall_now(wall)
-            day = max(iso(now)[:10], self.state.business_date)
+            at = iso(now)  # (the engine formats the same moment: iso() hands back this text)
+            day = max(at[:10], self.state.business_date)
             if day != self.state.business_date:
                 self.state.start_day(day)
             facts = self.engine.decide(self.state, command, now)
-            events = self._append(facts, now, day, iso(wall))
+            events = self._append(facts, day, at, iso(wall))
             for key, value in (meta or {}).items():
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
             self.conn.execute("COMMIT")
@@ -371,11 +378,11 @@ class Store:
             self._last_at = now  # (our own commits leave PRAGMA data_version unchanged)
         return CommandResult(events, self._result_ticket(events))
 
-    def _append(self, facts: Iterable[Fact], now: dt.datetime, day: str, wall: str) -> list[Event]:
+    def _append(self, facts: Iterable[Fact], day: str, at: str, wall: str) -> list[Event]:
         events = []
         for fact in facts:
             self.last_seq += 1
-            event = Event(self.node_id, self.last_seq, fact.type, day, iso(now), wall, fact.payload)
+            event = Event(self.node_id, self.last_seq, fact.type, day, at, wall, fact.payload)
             self.conn.execute(
                 "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (

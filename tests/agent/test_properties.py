@@ -143,6 +143,10 @@ def test_random_days_keep_the_invariants(sequence: list[tuple[c.Command, int]]) 
         ).fetchall()
         in_memory = [t.as_tuple() for t in store.state.tickets.values()]
         assert sorted(today) == sorted(in_memory, key=lambda row: row[0])
+        windows = store.conn.execute(
+            "SELECT * FROM windows WHERE business_date = ?", (store.state.business_date,)
+        ).fetchall()
+        assert all(row == store.state.windows[row[0]].as_tuple() for row in windows)
         # and a fresh store folding the same file agrees with the live memory state,
         # across midnights too (sticky rosters, devices and notices survive the day change)
         again = Store(Path(tmp) / "hall.db", "node-p", HALL, clock)
