@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from typing import NamedTuple
 
 from agent.model import Event, Priority, Ticket, TicketState, WindowState, WindowStatus, parse_time
 
@@ -24,15 +25,14 @@ STICKY_EVENTS = (
 )
 
 
-@dataclass
-class Touched:
+class Touched(NamedTuple):
     """What an event changed, so the store rewrites just those rows."""
 
-    tickets: set[str] = field(default_factory=set)
-    windows: set[int] = field(default_factory=set)
+    tickets: Collection[str] = ()
+    windows: Collection[int] = ()
     evaluation: str | None = None
     device: str | None = None
-    appointments: set[str] = field(default_factory=set)
+    appointments: Collection[str] = ()
 
 
 class HallState:
@@ -122,11 +122,10 @@ class HallState:
             key = (ticket.citizen_hash, ticket.service)
             self.citizen_issued[key] = self.citizen_issued.get(key, 0) + 1
         self._add_waiting(ticket)
-        touched = Touched(tickets={ticket.id})
         if ticket.appointment_code in self.appointments:
             self.appointments[ticket.appointment_code]["ticket_id"] = ticket.id
-            touched.appointments.add(ticket.appointment_code)
-        return touched
+            return Touched(tickets=(ticket.id,), appointments=(ticket.appointment_code,))
+        return Touched(tickets=(ticket.id,))
 
     def _on_TicketCalled(self, p: dict) -> Touched:
         ticket = self.tickets[p["ticket_id"]]
@@ -141,7 +140,7 @@ class HallState:
         self.windows[p["window"]].current = ticket.id
         self.last_called.append(ticket.id)
         del self.last_called[:-20]
-        return Touched(tickets={ticket.id}, windows={p["window"]})
+        return Touched(tickets=(ticket.id,), windows=(p["window"],))
 
     def _on_TicketRecalled(self, p: dict) -> Touched:
         ticket = self.tickets[p["ticket_id"]]
@@ -149,7 +148,7 @@ class HallState:
         ticket.called_at = p["at"]
         self.last_called.append(ticket.id)
         del self.last_called[:-20]
-        return Touched(tickets={ticket.id})
+        return Touched(tickets=(ticket.id,))
 
     def _on_TicketNoShow(self, p: dict) -> Touched:
         ticket = self.tickets[p["ticket_id"]]
@@ -158,13 +157,13 @@ class HallState:
         window = self.windows[ticket.window] if ticket.window else None
         if window and window.current == ticket.id:
             window.current = None
-        return Touched(tickets={ticket.id}, windows={window.number} if window else set())
+        return Touched(tickets=(ticket.id,), windows=(window.number,) if window else ())
 
     def _on_ServiceStarted(self, p: dict) -> Touched:
         ticket = self.tickets[p["ticket_id"]]
         ticket.state = TicketState.SERVING
         ticket.started_at = p["at"]
-        return Touched(tickets={ticket.id})
+        return Touched(tickets=(ticket.id,))
 
     def _on_ServiceFinished(self, p: dict) -> Touched:
         ticket = self.tickets[p["ticket_id"]]
@@ -179,7 +178,7 @@ class HallState:
         window = self.windows[p["window"]]
         window.current = None
         window.last_finished = ticket.id
-        return Touched(tickets={ticket.id}, windows={window.number})
+        return Touched(tickets=(ticket.id,), windows=(window.number,))
 
     def _on_TicketTransferred(self, p: dict) -> Touched:
         old = self.tickets[p["ticket_id"]]
@@ -206,7 +205,7 @@ class HallState:
         self._add_waiting(new)
         window = self.windows[p["window"]]
         window.current = None
-        return Touched(tickets={old.id, new.id}, windows={window.number})
+        return Touched(tickets=(old.id, new.id), windows=(window.number,))
 
     def _on_TicketReactivated(self, p: dict) -> Touched:
         ticket = self.tickets[p["ticket_id"]]
@@ -214,40 +213,40 @@ class HallState:
         ticket.window = None
         ticket.no_show_call_index = None
         self._add_waiting(ticket)
-        return Touched(tickets={ticket.id})
+        return Touched(tickets=(ticket.id,))
 
     def _on_TicketCancelled(self, p: dict) -> Touched:
         ticket = self.tickets[p["ticket_id"]]
         if ticket.state is TicketState.WAITING:
             self._remove_waiting(ticket)
         ticket.state = TicketState.CANCELLED
-        return Touched(tickets={ticket.id})
+        return Touched(tickets=(ticket.id,))
 
     def _on_WindowPaused(self, p: dict) -> Touched:
         self.windows[p["window"]].status = WindowStatus.PAUSED
-        return Touched(windows={p["window"]})
+        return Touched(windows=(p["window"],))
 
     def _on_WindowResumed(self, p: dict) -> Touched:
         self.windows[p["window"]].status = WindowStatus.OPEN
-        return Touched(windows={p["window"]})
+        return Touched(windows=(p["window"],))
 
     def _on_EvaluationRecorded(self, p: dict) -> Touched:
         ticket = self.tickets[p["ticket_id"]]
         ticket.score = p["score"]
-        return Touched(tickets={ticket.id}, evaluation=ticket.id)
+        return Touched(tickets=(ticket.id,), evaluation=ticket.id)
 
     def _on_DeviceStatusChanged(self, p: dict) -> Touched:
         self.devices[p["device"]] = (p["status"], p.get("reason"))
         return Touched(device=p["device"])
 
     def _on_AppointmentsLoaded(self, p: dict) -> Touched:
-        touched = Touched()
+        loaded = []
         for entry in p["entries"]:
             known = self.appointments.get(entry["code"])
             if known is None or known.get("ticket_id") is None:
                 self.appointments[entry["code"]] = {**entry, "ticket_id": None}
-                touched.appointments.add(entry["code"])
-        return touched
+                loaded.append(entry["code"])
+        return Touched(appointments=loaded)
 
     def _on_NoticePublished(self, p: dict) -> Touched:
         self.notices[p["notice_id"]] = dict(p)

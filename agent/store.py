@@ -16,9 +16,8 @@ import operator
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import sqlite_utils
@@ -169,11 +168,9 @@ def migrate(conn: sqlite3.Connection) -> None:
         raise
 
 
-@dataclass
-class CommandResult:
+class CommandResult(NamedTuple):
     events: list[Event]
     ticket: Ticket | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def event_from_row(row: tuple[Any, ...]) -> Event:
@@ -356,14 +353,14 @@ class Store:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             self.refresh()
-            wall = self.clock()
-            now = self.hall_now(wall)
+            wall = self.clock().astimezone(self.config.zone)
+            now = self.hall_now(wall)  # (``wall`` itself unless the clock went back)
             at = iso(now)  # (the engine formats the same moment: iso() hands back this text)
             day = max(at[:10], self.state.business_date)
             if day != self.state.business_date:
                 self.state.start_day(day)
             facts = self.engine.decide(self.state, command, now)
-            events = self._append(facts, day, at, iso(wall))
+            events = self._append(facts, day, at, at if now is wall else iso(wall))
             for key, value in (meta or {}).items():
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
             self.conn.execute("COMMIT")
