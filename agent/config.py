@@ -60,7 +60,11 @@ class OpeningHours(_Strict):
         if local.isoweekday() not in self.weekdays:
             return False
         now = local.time()
-        return any(start <= now <= end for start, end in self.spans)
+        # A loop, not any(<generator>): a quarter of the time, on every ticket issued.
+        for start, end in self.spans:  # noqa: SIM110
+            if start <= now <= end:
+                return True
+        return False
 
 
 class Guide(_Strict):
