@@ -11,7 +11,6 @@ commits) the floor is three such commits. Prints one JSON line per operation.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import statistics
 import tempfile
@@ -78,15 +77,10 @@ def main() -> None:
     hall = always_open(sample_config())
     services = [s.model_copy(update={"daily_cap": 9999}) for s in hall.services]
     hall = hall.model_copy(update={"services": services})
-    moment = [dt.datetime(2026, 6, 1, 1, 0, tzinfo=dt.UTC)]
-
-    def clock() -> dt.datetime:
-        moment[0] += dt.timedelta(milliseconds=1)
-        return moment[0]
-
     with tempfile.TemporaryDirectory() as tmp:
         floor = Floor(Path(tmp) / "floor.db")
-        store = Store(Path(tmp) / "hall.db", "bench", hall, clock)
+        # The store's own clock (the machine's), as in a hall: the hall is always open.
+        store = Store(Path(tmp) / "hall.db", "bench", hall)
         issue, issue_floor = interleaved(
             n, lambda i: store.execute(c.IssueTicket(SERVICES[i % 2])), floor
         )
