@@ -191,7 +191,7 @@ class _Upsert:
         self._nones = (None,) * len(columns)
         self._sql: dict[tuple[bool, ...], str] = {}
 
-    def __call__(self, conn: sqlite3.Connection, values: tuple[Any, ...]) -> None:
+    def __call__(self, cur: sqlite3.Cursor, values: tuple[Any, ...]) -> None:
         present = tuple(map(operator.is_not, values, self._nones))
         sql = self._sql.get(present)
         if sql is None:
@@ -200,31 +200,31 @@ class _Upsert:
             sql = self._sql[present] = (
                 f"INSERT OR REPLACE INTO {self.table} ({names}) VALUES ({marks})"
             )
-        conn.execute(sql, tuple(itertools.compress(values, present)))
+        cur.execute(sql, tuple(itertools.compress(values, present)))
 
 
 class _Projection:
     """Writes the state tables from the in-memory state after an event was applied."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+        self.cur = conn.cursor()  # one cursor reused: Connection.execute makes one per call
         self._ticket = _Upsert("tickets", TICKET_FIELDS)
         self._window = _Upsert("windows", WINDOW_FIELDS)
 
     def write(self, state: HallState, event: Event, touched: Touched) -> None:
         for ticket_id in touched.tickets:
-            self._ticket(self.conn, state.tickets[ticket_id].as_tuple())
+            self._ticket(self.cur, state.tickets[ticket_id].as_tuple())
         for number in touched.windows:
-            self._window(self.conn, state.windows[number].as_tuple())
+            self._window(self.cur, state.windows[number].as_tuple())
         if touched.evaluation:
             p = event.payload
-            self.conn.execute(
+            self.cur.execute(
                 "INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?)",
                 (p["ticket_id"], p["number"], p["service"], p["window"], p["score"], p["at"]),
             )
         for code in touched.appointments:
             a = state.appointments[code]
-            self.conn.execute(
+            self.cur.execute(
                 "INSERT OR REPLACE INTO appointments VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     code,
@@ -237,7 +237,7 @@ class _Projection:
             )
         if touched.device:
             p = event.payload
-            self.conn.execute(
+            self.cur.execute(
                 "INSERT OR REPLACE INTO devices VALUES (?, ?, ?, ?)",
                 (p["device"], p["status"], p.get("reason"), p["at"]),
             )
@@ -257,6 +257,7 @@ class Store:
         self.conn = connect(path)
         migrate(self.conn)
         self._projection = _Projection(self.conn)
+        self._cur = self._projection.cur
         self._data_version = -1
         self.last_seq = 0
         self._last_at: dt.datetime | None = None
@@ -279,7 +280,7 @@ class Store:
 
     def refresh(self) -> bool:
         """Fold today's events again if another connection committed since we last looked."""
-        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        version = self._cur.execute("PRAGMA data_version").fetchone()[0]
         if version == self._data_version:
             return False
         self._reload()
@@ -350,7 +351,8 @@ class Store:
         ``meta`` rows (e.g. the version of an inbound message just applied) are written in
         the same transaction, so a crash leaves both or neither.
         """
-        self.conn.execute("BEGIN IMMEDIATE")
+        cur = self._cur
+        cur.execute("BEGIN IMMEDIATE")
         try:
             self.refresh()
             wall = self.clock().astimezone(self.config.zone)
@@ -362,13 +364,13 @@ class Store:
             facts = self.engine.decide(self.state, command, now)
             events = self._append(facts, day, at, at if now is wall else iso(wall))
             for key, value in (meta or {}).items():
-                self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-            self.conn.execute("COMMIT")
+                cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+            cur.execute("COMMIT")
         except HallError:
-            self.conn.execute("ROLLBACK")
+            cur.execute("ROLLBACK")
             raise
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            cur.execute("ROLLBACK")
             self.invalidate()  # memory may be ahead of the store: fold again
             raise
         if events:
@@ -380,7 +382,7 @@ class Store:
         for fact in facts:
             self.last_seq += 1
             event = Event(self.node_id, self.last_seq, fact.type, day, at, wall, fact.payload)
-            self.conn.execute(
+            self._cur.execute(
                 "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     event.node_id,
