@@ -236,7 +236,10 @@ class RemoteCore(CoreClient):
             self.resync.emit()
 
     def _from_hub(self, event: dict[str, Any]) -> None:  # network thread: hand on
-        fields = {k: event[k] for k in Event.__dataclass_fields__ if k in event}
+        if not all(k in event for k in Event._fields):
+            log.warning("hall LAN: an event without all its fields ignored")
+            return
+        fields = {k: event[k] for k in Event._fields}
         node, seq = str(fields.get("node_id", "")), fields.get("seq")
         if isinstance(seq, int):
             last = self._last_seq

@@ -107,6 +107,12 @@ def test_a_gap_in_the_event_feed_asks_the_screens_to_read_again(qapp):
         feed(_event(4))
         assert len(resyncs) == 2
         assert seen == [1, 2, 4]
+        incomplete = _event(5)
+        del incomplete["payload"]
+        feed(incomplete)  # malformed: ignored, and it does not count as seen
+        feed(_event(5))
+        assert seen == [1, 2, 4, 5]
+        assert len(resyncs) == 2
     finally:
         core.close()
 
