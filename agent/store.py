@@ -365,6 +365,11 @@ class Store:
             events = self._append(facts, day, at, at if now is wall else iso(wall))
             for key, value in (meta or {}).items():
                 cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+            # Everything up to the return happens before the fsync: after it, the caches are
+            # cold and the smallest step costs microseconds. A failed commit folds again.
+            result = CommandResult(events, self._result_ticket(events))
+            if events:
+                self._last_at = now  # (our own commits leave PRAGMA data_version unchanged)
             cur.execute("COMMIT")
         except HallError:
             cur.execute("ROLLBACK")
@@ -373,9 +378,7 @@ class Store:
             cur.execute("ROLLBACK")
             self.invalidate()  # memory may be ahead of the store: fold again
             raise
-        if events:
-            self._last_at = now  # (our own commits leave PRAGMA data_version unchanged)
-        return CommandResult(events, self._result_ticket(events))
+        return result
 
     def _append(self, facts: Iterable[Fact], day: str, at: str, wall: str) -> list[Event]:
         events = []
