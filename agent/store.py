@@ -17,10 +17,9 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
-import sqlite_utils
 
 from agent import commands as c
 from agent.config import HallConfig
@@ -39,6 +38,9 @@ from agent.model import (
     parse_time,
 )
 from agent.state import STICKY_EVENTS, HallState, Touched
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 30_000
@@ -158,6 +160,13 @@ def migrate(conn: sqlite3.Connection) -> None:
             raise StoreError(
                 f"store schema {version} is newer than this agent knows ({SCHEMA_VERSION})"
             )
+        if version == SCHEMA_VERSION:
+            conn.execute("COMMIT")
+            return
+        # Imported here: sqlite-utils brings numpy (~0.25 s), needed only to create or
+        # upgrade a store, not on every start of a CLI command or a terminal.
+        import sqlite_utils
+
         db = sqlite_utils.Database(conn)
         for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
             step(db)
