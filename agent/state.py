@@ -92,8 +92,13 @@ class HallState:
         """A new business day: the queue starts empty; sticky facts (devices, appointment
         rosters, notices, the applied config) carry over."""
         fresh = HallState(business_date, self.window_numbers)
-        for sticky in ("devices", "appointments", "notices", "config_version", "config_payload"):
+        for sticky in ("devices", "notices", "config_version", "config_payload"):
             setattr(fresh, sticky, getattr(self, sticky))
+        # A check-in's ticket belongs to its day: the roster carries over without it (as a
+        # fold of the log sees it: only today's TicketIssued events are folded).
+        fresh.appointments = {
+            code: {**entry, "ticket_id": None} for code, entry in self.appointments.items()
+        }
         self.__dict__.update(fresh.__dict__)
 
     def _add_waiting(self, ticket: Ticket) -> None:

@@ -189,7 +189,7 @@ class SignedBody(_Payload):
     kind: Kind
     hall_id: str
     node_id: str | None = Field(default=None, description="set for node-scoped commands")
-    version: int = Field(ge=1, description="per topic; must grow")
+    version: int = Field(ge=1, le=2**63 - 1, description="per topic; must grow (a SQLite integer)")
     issued_at: dt.datetime
     expires_at: dt.datetime | None = None
     data: dict[str, Any]

@@ -11,7 +11,7 @@ import sqlite_utils
 from agent import commands as c
 from agent.config import HallConfig
 from agent.errors import StoreError
-from agent.store import MIGRATIONS, SCHEMA_VERSION, Store, connect
+from agent.store import MIGRATIONS, SCHEMA_VERSION, STICKY_WHERE, Store, connect
 from tests.agent.conftest import FakeClock
 
 
@@ -72,3 +72,68 @@ def test_a_store_from_a_newer_agent_is_refused_unchanged(
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
     assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
     conn.close()
+
+
+def _stored(store: Store, table: str, key: str, value: object) -> tuple[object, ...]:
+    row = store.conn.execute(f"SELECT * FROM {table} WHERE {key} = ?", (value,)).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def test_a_column_that_empties_again_is_stored_as_null(store: Store) -> None:
+    """Rows are written with only their non-NULL columns; a value that goes back to None
+    (the window's current ticket after finishing, a reactivated ticket's window and no-show
+    mark) must not keep its old value in the table."""
+    ticket = store.execute(c.IssueTicket("social-security")).ticket
+    assert ticket is not None
+    store.execute(c.CallNext(1))
+    assert _stored(store, "windows", "number", 1)[3] == ticket.id
+    store.execute(c.StartService(1))
+    store.execute(c.FinishService(1))
+    window = _stored(store, "windows", "number", 1)
+    assert window == store.state.windows[1].as_tuple()
+    assert (window[3], window[4]) == (None, ticket.id)  # current, last_finished
+
+    second = store.execute(c.IssueTicket("social-security")).ticket
+    assert second is not None
+    store.execute(c.CallNext(1))
+    store.execute(c.MarkNoShow(1))
+    marked = _stored(store, "tickets", "id", second.id)
+    assert marked[15] == 1 and marked[21] is not None  # window, no_show_call_index
+    store.execute(c.Reactivate(second.number))
+    row = _stored(store, "tickets", "id", second.id)
+    assert row == store.state.tickets[second.id].as_tuple()
+    assert (row[5], row[15], row[21]) == ("waiting", None, None)
+
+
+def test_the_sticky_index_matches_the_reload_query(store: Store) -> None:
+    """The reload names the index (INDEXED BY): its condition must be the one in code, or a
+    store migrated earlier would fail to load after STICKY_EVENTS changed."""
+    sql = store.conn.execute(
+        "SELECT sql FROM sqlite_master WHERE name = 'events_sticky'"
+    ).fetchone()[0]
+    assert sql.endswith(f"WHERE {STICKY_WHERE}")
+
+
+def test_a_commit_sqlite_rolled_back_itself_leaves_no_hole(store: Store) -> None:
+    """A COMMIT can fail after SQLite has already rolled back (disk full, I/O error): memory
+    is then ahead of the file and must be folded again, and the next ticket and event seq
+    follow the last ones actually stored."""
+    store.execute(c.IssueTicket("social-security"))
+    real = store._cur
+
+    class FailingCommit:
+        def execute(self, sql: str, *args: object) -> object:
+            if sql == "COMMIT":
+                real.execute("ROLLBACK")
+                raise sqlite3.OperationalError("database or disk is full")
+            return real.execute(sql, *args)
+
+    store._cur = FailingCommit()  # type: ignore[assignment]
+    with pytest.raises(sqlite3.OperationalError):
+        store.execute(c.IssueTicket("social-security"))
+    store._cur = real
+    result = store.execute(c.IssueTicket("social-security"))
+    assert result.ticket is not None and result.ticket.number == "A002"
+    seqs = [e.seq for e in store.events_since(0)]
+    assert seqs == list(range(1, len(seqs) + 1))

@@ -303,6 +303,13 @@ REFUSALS: dict[str, tuple[Callable[[Node], tuple[str, bytes]], str]] = {
         ),
         "wrong_kind",
     ),
+    "version beyond a 64-bit integer": (
+        lambda n: (
+            ct.config_topic(n.hall.hall_id),
+            signed(n, "hall_config", 2**64, config_data(n)),
+        ),
+        "invalid_data",
+    ),
     "invalid hall config": (_bad_config, "invalid_data"),
     "roster for an unknown service": (_roster_unknown_service, "refused_by_core.unknown_service"),
 }
