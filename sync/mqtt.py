@@ -77,6 +77,13 @@ def new_client(
     if user:
         client.username_pw_set(user, password or address.password)
     if address.tls:
+        for setting, path in (
+            ("ca_file", ca_file),
+            ("cert_file", cert_file),
+            ("key_file", key_file),
+        ):
+            if path is not None and not Path(path).is_file():
+                raise FileNotFoundError(f"{setting} {path} is not a file")
         client.tls_set(
             ca_certs=str(ca_file) if ca_file else None,
             certfile=str(cert_file) if cert_file else None,

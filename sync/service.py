@@ -291,7 +291,11 @@ class SyncService:
             return False
         self._state = Connection.CONNECTING
         self._publish_shared()
-        client = client_for(self.broker, self.client_id, self.address)
+        try:
+            client = client_for(self.broker, self.client_id, self.address)
+        except (OSError, ValueError) as exc:  # TLS files missing or unreadable: retry later
+            self._lost(f"cannot use the broker settings in node.yaml: {exc}")
+            return False
         client.on_connect = self._on_connect
         client.on_message = self._on_message
         client.will_set(

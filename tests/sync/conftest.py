@@ -56,6 +56,11 @@ class Broker:
         return f"mqtt://127.0.0.1:{self.port}"
 
     def write_config(self) -> Path:
+        path = self.workdir / "mosquitto.conf"
+        path.write_text("\n".join(self.config_lines()) + "\n")
+        return path
+
+    def config_lines(self) -> list[str]:
         lines = [
             f"listener {self.port} 127.0.0.1",
             "allow_anonymous true",
@@ -70,9 +75,7 @@ class Broker:
         ]
         if os.geteuid() == 0:
             lines.append("user root")
-        path = self.workdir / "mosquitto.conf"
-        path.write_text("\n".join(lines) + "\n")
-        return path
+        return lines
 
     def start(self) -> Broker:
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
