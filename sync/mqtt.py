@@ -83,7 +83,7 @@ def new_client(
             ("key_file", key_file),
         ):
             if path is not None and not Path(path).is_file():
-                raise FileNotFoundError(f"{setting} {path} is not a file")
+                raise ConfigError(f"node.yaml: {setting}: {path} is not a file", field=setting)
         client.tls_set(
             ca_certs=str(ca_file) if ca_file else None,
             certfile=str(cert_file) if cert_file else None,

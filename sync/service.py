@@ -33,7 +33,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent.errors import HallError
+from agent.errors import ConfigError, HallError
 from agent.node import BrokerConfig
 from agent.node_runtime import Node
 from agent.runtime import CoreRuntime
@@ -293,7 +293,7 @@ class SyncService:
         self._publish_shared()
         try:
             client = client_for(self.broker, self.client_id, self.address)
-        except (OSError, ValueError) as exc:  # TLS files missing or unreadable: retry later
+        except (ConfigError, OSError, ValueError) as exc:  # TLS files missing or bad: retry
             self._lost(f"cannot use the broker settings in node.yaml: {exc}")
             return False
         client.on_connect = self._on_connect
