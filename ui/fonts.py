@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import QApplication
 
@@ -37,7 +38,7 @@ def cjk_family() -> str | None:
     return None
 
 
-def setup_fonts(app: QApplication, point_size: int = 12) -> str | None:
+def setup_fonts(app: QCoreApplication, point_size: int = 12) -> str | None:
     """Set the application font; returns the family, or None (and warns) without CJK fonts."""
     family = cjk_family()
     if family is None:
@@ -46,5 +47,5 @@ def setup_fonts(app: QApplication, point_size: int = 12) -> str | None:
         return None
     font = QFont(family, point_size)
     font.setStyleStrategy(QFont.StyleStrategy.PreferAntialias)
-    app.setFont(font)
+    QApplication.setFont(font)  # (application-wide; ``app`` is the running instance)
     return family

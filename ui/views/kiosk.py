@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from PySide6.QtCore import QDateTime, QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
@@ -163,7 +165,9 @@ class KioskView(Screen):
         self.message_timer.setSingleShot(True)
         self.message_timer.setInterval(MESSAGE_S * 1000)
         self.message_timer.timeout.connect(self.message.hide)
-        QApplication.instance().installEventFilter(self)  # any touch restarts the idle timer
+        app = QApplication.instance()
+        assert app is not None  # (a view exists only inside a running application)
+        app.installEventFilter(self)  # any touch restarts the idle timer
 
         presenter.home_changed.connect(self.show_home_vm)
         presenter.ticket_shown.connect(self.show_ticket)
@@ -474,7 +478,7 @@ class KioskView(Screen):
         assert self._home is not None
         clear(self.guide_tabs)
         for i, tile in enumerate(self._home.tiles):
-            tab = button("tab", lambda code=tile.code: self.presenter.guide(code))
+            tab = button("tab", functools.partial(self.presenter.guide, tile.code))
             tab.setText(tile.name)
             tab.setCheckable(True)
             tab.setChecked(tile.code == current)

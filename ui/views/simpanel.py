@@ -3,6 +3,8 @@ press an evaluator key. It drives the simulated devices only; the hall sees real
 
 from __future__ import annotations
 
+import functools
+
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -61,7 +63,7 @@ class SimulatorPanel(Screen):
         grid.addWidget(self.window_choice, 0, 0, 1, 5)
         self.score_buttons: list[QPushButton] = []
         for i, score in enumerate(SCORES):
-            key = button(clicked=lambda s=score: self._press(s))
+            key = button(clicked=functools.partial(self._press, score))
             grid.addWidget(key, 1 + i // 3, i % 3)
             self.score_buttons.append(key)
         root.addWidget(self.rating_box)

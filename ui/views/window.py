@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -106,7 +108,7 @@ class WindowStationView(Screen):
 
         buttons = QGridLayout()
         self.buttons = {
-            action: button("primary" if action == "call" else "", lambda a=action: self.trigger(a))
+            action: button("primary" if action == "call" else "", partial(self.trigger, action))
             for action in SHORTCUTS
         }
         for i, action in enumerate(("call", "recall", "no_show", "start", "finish", "pause")):
