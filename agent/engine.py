@@ -143,13 +143,13 @@ class QueueEngine:
             )
         citizen = cmd.citizen
         if citizen is not None:
-            for ticket_id in list(state.priority_waiting) + state.waiting_in(service.code):
-                ticket = state.tickets[ticket_id]
-                if ticket.citizen_hash == citizen.citizen_hash and ticket.service == service.code:
-                    raise errors.AlreadyWaiting(
-                        f"this citizen already holds {ticket.number}, still waiting",
-                        number=ticket.number,
-                    )
+            held = state.citizen_waiting.get((citizen.citizen_hash, service.code))
+            if held:
+                ticket = min((state.tickets[t] for t in held), key=lambda t: t.issued_at)
+                raise errors.AlreadyWaiting(
+                    f"this citizen already holds {ticket.number}, still waiting",
+                    number=ticket.number,
+                )
             taken = state.citizen_issued.get((citizen.citizen_hash, service.code), 0)
             if taken >= service.per_citizen_daily_limit:
                 raise errors.CitizenLimitReached(

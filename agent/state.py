@@ -48,6 +48,8 @@ class HallState:
         self._waiting: dict[str, list[tuple[str, str, str]]] = {}
         self.priority_waiting: set[str] = set()
         self.citizen_issued: dict[tuple[str, str], int] = {}  # (hash, service) -> count today
+        # (hash, service) -> ids of that citizen's waiting tickets there (one, but for transfers)
+        self.citizen_waiting: dict[tuple[str, str], set[str]] = {}
         self.service_times: dict[str, deque[float]] = {}
         # sticky: survive the start of a new business day
         self.devices: dict[str, tuple[str, str | None]] = {}
@@ -102,6 +104,9 @@ class HallState:
         self.__dict__.update(fresh.__dict__)
 
     def _add_waiting(self, ticket: Ticket) -> None:
+        if ticket.citizen_hash:
+            key = (ticket.citizen_hash, ticket.service)
+            self.citizen_waiting.setdefault(key, set()).add(ticket.id)
         if ticket.priority is not Priority.NONE:
             self.priority_waiting.add(ticket.id)
         else:
@@ -109,6 +114,12 @@ class HallState:
             bisect.insort(entries, (ticket.issued_at, ticket.number, ticket.id))
 
     def _remove_waiting(self, ticket: Ticket) -> None:
+        if ticket.citizen_hash:
+            citizen = (ticket.citizen_hash, ticket.service)
+            held = self.citizen_waiting.get(citizen, set())
+            held.discard(ticket.id)
+            if not held:
+                self.citizen_waiting.pop(citizen, None)
         if ticket.id in self.priority_waiting:
             self.priority_waiting.discard(ticket.id)
             return

@@ -71,6 +71,20 @@ def test_one_waiting_ticket_per_citizen_per_service(store: Store) -> None:
     assert issue(store, "household", citizen=citizen(1)) == "B001"
 
 
+def test_a_citizen_may_wait_again_once_the_ticket_no_longer_waits(store: Store) -> None:
+    """Called, cancelled or reactivated: "one waiting ticket" follows the ticket's state."""
+    issue(store, citizen=citizen(1))  # A001
+    store.execute(c.CallNext(1))  # A001 called: no longer waiting
+    assert issue(store, citizen=citizen(1)) == "A002"
+    with pytest.raises(errors.AlreadyWaiting, match="A002"):
+        issue(store, citizen=citizen(1))
+    store.execute(c.CancelTicket("A002"))
+    store.execute(c.MarkNoShow(1))  # A001 did not come
+    store.execute(c.Reactivate("A001"))  # ... then came late: A001 waits again
+    with pytest.raises(errors.AlreadyWaiting, match="A001"):
+        issue(store, citizen=citizen(1))
+
+
 def test_per_citizen_daily_limit(store: Store) -> None:
     limit = store.config.service("social-security").per_citizen_daily_limit  # type: ignore[union-attr]
     for _ in range(limit):

@@ -44,6 +44,7 @@ def memory_state(state: HallState) -> dict[str, object]:
         "waiting": {code: state.waiting_in(code) for code in SERVICES},
         "priority_waiting": sorted(state.priority_waiting),
         "citizens": state.citizen_issued,
+        "citizens_waiting": state.citizen_waiting,
         "devices": state.devices,
         "appointments": state.appointments,
         "notices": state.notices,
