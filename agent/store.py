@@ -42,7 +42,7 @@ from agent.state import STICKY_EVENTS, HallState, Touched
 if TYPE_CHECKING:
     import sqlite_utils
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 30_000
 PROJECTION_TABLES = ("tickets", "windows", "evaluations", "devices", "appointments")
 
@@ -128,7 +128,15 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
     db.execute(f"CREATE INDEX events_sticky ON events(type, node_id, seq) WHERE {STICKY_WHERE}")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2]
+def _migrate_3(db: sqlite_utils.Database) -> None:
+    # Commands done per request id (a terminal's retry), kept for the day and the day before.
+    db.execute(
+        "CREATE TABLE requests (id TEXT PRIMARY KEY, business_date TEXT NOT NULL,"
+        " first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, ticket_id TEXT) WITHOUT ROWID"
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2, _migrate_3]
 
 
 def connect(path: Path | str) -> sqlite3.Connection:
@@ -361,22 +369,36 @@ class Store:
             return self._last_at
         return now
 
-    def execute(self, command: c.Command, meta: dict[str, str] | None = None) -> CommandResult:
+    def execute(
+        self,
+        command: c.Command,
+        meta: dict[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> CommandResult:
         """Decide, apply and commit one command; returns only after the commit.
 
         ``meta`` rows (e.g. the version of an inbound message just applied) are written in
-        the same transaction, so a crash leaves both or neither.
+        the same transaction, so a crash leaves both or neither. A ``request_id`` (a
+        terminal's, kept with the command's events) makes a retry of a command that was
+        committed return what it did instead of running it again, also across restarts.
         """
         cur = self._cur
         cur.execute("BEGIN IMMEDIATE")
         try:
             self.refresh()
+            if request_id is not None and (done := self._request_done(request_id)) is not None:
+                cur.execute("ROLLBACK")  # (nothing written)
+                return done
             wall = self.clock()
             wall_time = iso(wall)  # the machine's clock as it reads (UTC), for offset analysis
             now = self.hall_now(wall)
             at = iso(now)  # (formatted last: the engine's iso(now) gets this text back)
             day = max(at[:10], self.state.business_date)
             if day != self.state.business_date:
+                # request ids older than yesterday are forgotten (retries come in seconds)
+                cur.execute(
+                    "DELETE FROM requests WHERE business_date < ?", (self.state.business_date,)
+                )
                 self.state.start_day(day)
             facts = self.engine.decide(self.state, command, now)
             events = self._append(facts, day, at, wall_time)
@@ -385,6 +407,17 @@ class Store:
             # Everything up to the return happens before the fsync: after it, the caches are
             # cold and the smallest step costs microseconds. A failed commit folds again.
             result = CommandResult(events, self._result_ticket(events))
+            if request_id is not None and events:
+                cur.execute(
+                    "INSERT INTO requests VALUES (?, ?, ?, ?, ?)",
+                    (
+                        request_id,
+                        day,
+                        events[0].seq,
+                        events[-1].seq,
+                        result.ticket and result.ticket.id,
+                    ),
+                )
             if events:
                 self._last_at = now  # (our own commits leave PRAGMA data_version unchanged)
             cur.execute("COMMIT")
@@ -421,6 +454,17 @@ class Store:
                 self._use_config_from(self.state)
             events.append(event)
         return events
+
+    def _request_done(self, request_id: str) -> CommandResult | None:
+        """What the command with this request id did, if it was committed."""
+        row = self._cur.execute(
+            "SELECT first_seq, last_seq, ticket_id FROM requests WHERE id = ?", (request_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        first, last, ticket_id = row
+        events = list(self.events_since(first - 1, limit=last - first + 1))
+        return CommandResult(events, self.state.tickets.get(ticket_id) if ticket_id else None)
 
     def _result_ticket(self, events: list[Event]) -> Ticket | None:
         for event in reversed(events):

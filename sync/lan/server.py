@@ -86,9 +86,10 @@ class _Request:
     payload: bytes
 
 
-def _command_result(store: Store, command: c.Command) -> dict[str, Any]:
-    """On the core thread: run the command, describe what it did."""
-    result = store.execute(command)
+def _command_result(store: Store, command: c.Command, request_id: str) -> dict[str, Any]:
+    """On the core thread: run the command (once per request id, kept in the store so a
+    retry after a hub restart does not run it again), describe what it did."""
+    result = store.execute(command, request_id=request_id)
     return {
         "ticket": store.ticket_view(result.ticket) if result.ticket is not None else None,
         "events": [event.type for event in result.events],
@@ -348,7 +349,8 @@ class LanServer:
             self.stats.commands += 1
         command = parsed
         try:
-            future = self.runtime.call(lambda s: _command_result(s, command))
+            request_id = f"lan/{request.terminal}/{request.correlation.hex()}"
+            future = self.runtime.call(lambda s: _command_result(s, command, request_id))
         except StoreError as exc:
             # It never reached the core: not remembered, a retry with the same id runs it.
             return wire.error_reply({"code": "hub_busy", "error": f"{exc}; send it again"})

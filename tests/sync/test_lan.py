@@ -301,6 +301,33 @@ def test_a_retry_with_the_same_request_id_is_answered_from_memory(hall: Hall) ->
     assert other["ticket"]["number"] == "D002"
 
 
+def test_a_retry_that_reaches_a_restarted_hub_issues_no_second_ticket(
+    hall: Hall, probe: Probe
+) -> None:
+    """GIVEN a kiosk's request the hub committed, and then the hub restarted (its reply lost
+    with it) WHEN the kiosk retries with the same request id THEN the restarted hub answers
+    with the same ticket and writes nothing."""
+    issue = b'{"type": "IssueTicket", "args": {"service": "household"}}'
+    probe.send(issue, correlation=b"tap-1")
+    first = probe.reply()
+    assert first[1]["result"]["ticket"]["number"] == "B001"
+    hall.server.stop()
+    hall.runtime.stop()
+
+    runtime = hall.node.runtime(tick_seconds=3600).start()
+    server = LanServer(hall.node, runtime, broker_url=hall.broker.url).start()
+    try:
+        assert server.wait_ready(WAIT)
+        probe.send(issue, correlation=b"tap-1")
+        again = probe.reply()
+        assert again[1]["ok"] is True
+        assert again[1]["result"]["ticket"]["number"] == "B001"
+        assert runtime.query(lambda s: (s.last_seq, s.state.counters)) == (1, {"household": 1})
+    finally:
+        server.stop()
+        runtime.stop()
+
+
 @pytest.fixture
 def slow_hall(tmp_path: Path, broker: Broker) -> Iterator[Hall]:
     """A hub whose core may be made to outlast its (short) core timeout."""
