@@ -49,6 +49,12 @@ class DataDir:
     def logs(self) -> Path:
         return self.root / "logs"
 
+    @property
+    def profiles(self) -> Path:
+        """Device profiles pushed (signed) from the central platform; they win over the
+        packaged ``firmware_profiles/`` of the same name."""
+        return self.root / "profiles"
+
     def exists(self) -> bool:
         return self.hall_config.exists() and self.node_config.exists()
 

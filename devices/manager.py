@@ -240,6 +240,7 @@ class DeviceManager:
         report: ReportCallback,
         *,
         secret: bytes = b"",
+        pushed_profiles: Path | None = None,
         poll_interval: float = 0.5,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
@@ -256,7 +257,7 @@ class DeviceManager:
         for spec in specs:
             if spec.id in self.devices:
                 raise ValueError(f"device id {spec.id!r} appears twice")
-            profile = load_profile(spec.profile, profiles_dir)
+            profile = load_profile(spec.profile, profiles_dir, pushed_profiles)
             if profile.kind != spec.kind:
                 raise ValueError(
                     f"device {spec.id}: profile {spec.profile!r} is for a {profile.kind}, "

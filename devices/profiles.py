@@ -319,11 +319,19 @@ def load_profile_file(path: Path) -> AnyProfile:
     return profile
 
 
-def load_profile(name: str, profiles_dir: Path | None = None) -> AnyProfile:
-    """Load ``<profiles_dir>/<name>.yaml`` (``name`` may also be a path to a YAML file)."""
+def load_profile(
+    name: str, profiles_dir: Path | None = None, pushed_dir: Path | None = None
+) -> AnyProfile:
+    """Load ``<profiles_dir>/<name>.yaml`` (``name`` may also be a path to a YAML file).
+
+    A profile of that name in ``pushed_dir`` (the data dir's profiles, signed and sent by
+    the central platform) comes first: IT fixes a model's settings without a new release.
+    """
     candidate = Path(name)
     if candidate.suffix in (".yaml", ".yml") and candidate.exists():
         return load_profile_file(candidate)
+    if pushed_dir is not None and (pushed := pushed_dir / f"{name}.yaml").exists():
+        return load_profile_file(pushed)
     folder = profiles_dir or default_profiles_dir()
     path = folder / f"{name}.yaml"
     if not path.exists():

@@ -76,6 +76,10 @@ def notice_topic(hall_id: str, notice_id: str) -> str:
     return f"{ROOT}/{hall_id}/hall/notice/{notice_id}"
 
 
+def profile_topic(hall_id: str, name: str) -> str:
+    return f"{ROOT}/{hall_id}/hall/profile/{name}"
+
+
 # ---- subscriptions -----------------------------------------------------------------------
 def ingest_subscription(group: str = DEFAULT_SHARE_GROUP) -> str:
     """What every ingest worker subscribes to; the broker gives each batch to one of them."""
@@ -93,6 +97,7 @@ def node_subscriptions(hall_id: str, node_id: str) -> list[str]:
         config_topic(hall_id),
         roster_topic(hall_id),
         f"{ROOT}/{hall_id}/hall/notice/+",
+        f"{ROOT}/{hall_id}/hall/profile/+",
     ]
 
 
@@ -181,7 +186,7 @@ class SignedEnvelope(_Payload):
     signature: str = Field(max_length=200)
 
 
-Kind = Literal["hall_config", "roster", "notice", "command"]
+Kind = Literal["hall_config", "roster", "notice", "command", "device_profile"]
 
 
 class SignedBody(_Payload):
@@ -206,6 +211,13 @@ class RosterEntryData(_Payload):
 class RosterData(_Payload):
     roster_id: str = Field(min_length=1, max_length=64)
     entries: list[RosterEntryData] = Field(max_length=5000)
+
+
+class ProfileData(_Payload):
+    """A device profile (the content of a ``firmware_profiles/*.yaml`` file) for the hall."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
+    profile: dict[str, Any]
 
 
 class NoticeData(_Payload):

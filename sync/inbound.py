@@ -23,10 +23,11 @@ from pydantic import BaseModel, ValidationError
 
 from agent import commands as c
 from agent.config import HallConfig
-from agent.errors import HallError
+from agent.errors import ConfigError, HallError
 from agent.runtime import CoreRuntime
 from agent.store import Store
 from agent.validation import describe_validation_error
+from devices.profiles import parse_profile
 from sync import contract as ct
 from sync.signing import verify
 
@@ -95,6 +96,7 @@ class InboundHandler:
         hall_config_path: Path | None,
         max_bytes: int = ct.MAX_DOWN_BYTES,
         clock: Callable[[], dt.datetime] = _utc_now,
+        profiles_path: Path | None = None,
     ) -> None:
         self.runtime = runtime
         self.hall_id = hall_id
@@ -103,6 +105,7 @@ class InboundHandler:
         self.hall_config_path = hall_config_path
         self.max_bytes = max_bytes
         self.clock = clock
+        self.profiles_path = profiles_path
 
     # ---- the gate ------------------------------------------------------------------------
     def handle(self, topic: str, payload: bytes) -> Outcome:
@@ -138,9 +141,10 @@ class InboundHandler:
             return "roster", None
         if topic == ct.command_topic(self.hall_id, self.node_id):
             return "command", None
-        prefix = f"{ct.ROOT}/{self.hall_id}/hall/notice/"
-        if topic.startswith(prefix) and ct.is_name(topic[len(prefix) :]):
-            return "notice", topic[len(prefix) :]
+        for kind, leaf in (("notice", "notice"), ("device_profile", "profile")):
+            prefix = f"{ct.ROOT}/{self.hall_id}/hall/{leaf}/"
+            if topic.startswith(prefix) and ct.is_name(topic[len(prefix) :]):
+                return kind, topic[len(prefix) :]
         raise Refused("unknown_topic", f"no inbound message is defined for topic {topic!r}")
 
     def _open(self, payload: bytes) -> ct.SignedBody:
@@ -192,6 +196,8 @@ class InboundHandler:
     def _apply(self, topic: str, body: ct.SignedBody, notice_id: str | None) -> Outcome:
         if body.kind == "hall_config":
             return self._apply_config(topic, body)
+        if body.kind == "device_profile":
+            return self._apply_profile(topic, body, notice_id)
         if body.kind == "roster":
             roster = _validate(ct.RosterData, body.data, "data")
             cmd: c.Command = c.LoadAppointments(
@@ -238,10 +244,39 @@ class InboundHandler:
             _write_yaml_atomically(self.hall_config_path, config.model_dump(mode="json"))
         return Outcome(topic, True, code, f"hall config version {version}", body.kind, version)
 
+    def _apply_profile(self, topic: str, body: ct.SignedBody, name: str | None) -> Outcome:
+        """Store a device profile in the data dir (it wins over the packaged one of that
+        name when devices next open: at the agent's next start)."""
+        data = _validate(ct.ProfileData, body.data, "data")
+        if data.name != name:
+            raise Refused("wrong_target", f"profile {data.name!r} on topic {topic!r}")
+        if self.profiles_path is None:
+            raise Refused("not_accepted", "this node keeps no device profiles from central")
+        try:
+            parse_profile(data.profile, f"profile {name}")
+        except ConfigError as exc:
+            raise Refused("invalid_data", str(exc)) from exc
+        path = self.profiles_path / f"{name}.yaml"
+
+        def write() -> None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_yaml_atomically(path, data.profile, "device profile")
+
+        return self._versioned(topic, body, f"profile.{name}", None, before=write)
+
     def _versioned(
-        self, topic: str, body: ct.SignedBody, slot: str, cmd: c.Command | None
+        self,
+        topic: str,
+        body: ct.SignedBody,
+        slot: str,
+        cmd: c.Command | None,
+        before: Callable[[], None] | None = None,
     ) -> Outcome:
-        """Apply ``cmd`` if ``body.version`` is newer than the last one applied in ``slot``."""
+        """Apply ``cmd`` if ``body.version`` is newer than the last one applied in ``slot``.
+
+        ``before`` (writing a file) runs once the version is known to be new, before the
+        version is recorded: a crash in between applies it again, never skips it.
+        """
         key = INBOUND_VERSION_PREFIX + slot
         version = body.version
 
@@ -252,6 +287,8 @@ class InboundHandler:
                 return "duplicate"
             if version < current:
                 raise Refused("stale_version", f"version {version} is older than {current}")
+            if before is not None:
+                before()
             if cmd is not None:
                 # The version commits with the command's events: a crash leaves both or
                 # neither, so the retained message arriving again after a restart is a
@@ -282,11 +319,11 @@ def _validate(model: type[M], data: Any, where: str) -> M:
         raise Refused("invalid_data", describe_validation_error(where, exc)) from exc
 
 
-def _write_yaml_atomically(path: Path, data: dict[str, Any]) -> None:
+def _write_yaml_atomically(path: Path, data: dict[str, Any], what: str = "config") -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
     with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write("# written by the sync from a signed central config; do not edit here\n")
+        handle.write(f"# written by the sync from a signed central {what}; do not edit here\n")
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())

@@ -152,6 +152,7 @@ class SyncService:
             key,
             self.node.data.hall_config,
             self.settings.max_inbound_bytes,
+            profiles_path=self.node.data.profiles,
         )
         reader = OutboxReader(
             self.node.data.database,

@@ -252,7 +252,8 @@ def make_devices(node: Node, simulated_demo: bool) -> DevicePort:
         specs = list(node.node.devices)
     if not specs:
         return DevicePort()
-    return ManagedDevices(specs, node.secret).start()
+    pushed = None if simulated_demo else node.data.profiles
+    return ManagedDevices(specs, node.secret, pushed_profiles=pushed).start()
 
 
 @contextlib.contextmanager

@@ -50,13 +50,19 @@ class ManagedDevices(DevicePort):
     """:class:`DevicePort` over ``devices.manager.DeviceManager``."""
 
     def __init__(
-        self, specs: list[DeviceSpec], secret: bytes, profiles_dir: Path | None = None
+        self,
+        specs: list[DeviceSpec],
+        secret: bytes,
+        profiles_dir: Path | None = None,
+        pushed_profiles: Path | None = None,
     ) -> None:
         super().__init__()
         from devices.manager import DeviceManager
 
         self.specs = specs
-        self.manager = DeviceManager(specs, profiles_dir, self._from_manager, secret=secret)
+        self.manager = DeviceManager(
+            specs, profiles_dir, self._from_manager, secret=secret, pushed_profiles=pushed_profiles
+        )
         self.manager.on_card(lambda _device, card: self.card.emit(card_from_driver(card)))
         self.manager.on_code(lambda _device, code: self.code.emit(code))
 

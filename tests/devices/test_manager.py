@@ -161,3 +161,21 @@ def test_bad_specs_are_refused() -> None:
         DeviceManager([spec("x", "led", "escpos-80mm")], None, Reports())
     with pytest.raises(ValueError, match="secret"):
         DeviceManager([spec("r", "idreader", "ga467-serial")], None, Reports())
+
+
+def test_a_profile_pushed_from_central_is_used_instead_of_the_packaged_one(tmp_path: Path) -> None:
+    """The data dir's profiles (written by the sync from a signed message) come first."""
+    import yaml
+
+    from devices.profiles import default_profiles_dir
+
+    pushed = tmp_path / "profiles"
+    pushed.mkdir()
+    data = yaml.safe_load((default_profiles_dir() / "led-rs485-generic.yaml").read_text())
+    (pushed / "led-rs485-generic.yaml").write_text(yaml.safe_dump({**data, "max_chars": 24}))
+    specs = [spec("led", "led", "led-rs485-generic"), spec("p", "printer", "escpos-80mm")]
+    m = DeviceManager(specs, None, Reports(), pushed_profiles=pushed)
+    assert m.devices["led"].profile.max_chars == 24  # type: ignore[union-attr]
+    assert m.devices["p"].profile.name == "Generic ESC/POS 80 mm"  # the packaged one
+    plain = DeviceManager(specs, None, Reports())
+    assert plain.devices["led"].profile.max_chars == 16  # type: ignore[union-attr]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent import commands as c
@@ -19,6 +20,7 @@ from agent.config import HallConfig, load_hall_config
 from agent.errors import StoreError
 from agent.node_runtime import Node
 from agent.runtime import CoreRuntime
+from devices.profiles import load_profile
 from sync import contract as ct
 from sync.central import CentralIngest, CentralStore
 from sync.inbound import InboundHandler
@@ -26,7 +28,7 @@ from sync.mqtt import new_client, parse_broker_url
 from sync.outbox import reset_watermark
 from sync.service import SyncSettings, start_sync
 from sync.signing import CENTRAL_PUBLIC_KEY_FILE, generate_key, make_body, public_pem, sign_body
-from tests.sync.conftest import Broker, issue_tickets, make_node, wait_until
+from tests.sync.conftest import REPO, Broker, issue_tickets, make_node, wait_until
 
 KEY = generate_key()
 
@@ -50,7 +52,12 @@ def runtime(node: Node) -> Iterator[CoreRuntime]:
 @pytest.fixture
 def handler(node: Node, runtime: CoreRuntime) -> InboundHandler:
     return InboundHandler(
-        runtime, node.hall.hall_id, node.node.node_id, KEY.public_key(), node.data.hall_config
+        runtime,
+        node.hall.hall_id,
+        node.node.node_id,
+        KEY.public_key(),
+        node.data.hall_config,
+        profiles_path=node.data.profiles,
     )
 
 
@@ -96,6 +103,60 @@ def test_valid_config_is_applied_and_written_to_hall_yaml(
     older = handler.handle(topic, signed(node, "hall_config", 2, config_data(node, "旧")))
     assert (older.accepted, older.code) == (False, "stale_version")
     assert runtime.query(lambda s: s.config.name_zh) == "新名字便民服务中心"
+
+
+def led_profile(max_chars: int = 24) -> dict[str, Any]:
+    """The packaged generic LED profile, as IT would adjust it for a hall's screens."""
+    data = yaml.safe_load((REPO / "firmware_profiles" / "led-rs485-generic.yaml").read_text())
+    return {**data, "max_chars": max_chars}
+
+
+def profile_message(node: Node, version: int, name: str, profile: dict[str, Any]) -> bytes:
+    return signed(node, "device_profile", version, {"name": name, "profile": profile})
+
+
+def test_a_pushed_device_profile_wins_over_the_packaged_one(
+    node: Node, handler: InboundHandler
+) -> None:
+    """GIVEN a signed profile for the LED model WHEN it arrives (twice: retained, redelivered)
+    THEN it is written to the data dir once and the devices load it instead of the packaged
+    one; an older version is then refused and changes nothing."""
+    topic = ct.profile_topic(node.hall.hall_id, "led-rs485-generic")
+    first = handler.handle(topic, profile_message(node, 3, "led-rs485-generic", led_profile()))
+    assert (first.accepted, first.code, first.kind) == (True, "applied", "device_profile")
+    again = handler.handle(topic, profile_message(node, 3, "led-rs485-generic", led_profile()))
+    assert again.duplicate
+    pushed = node.data.profiles
+    assert load_profile("led-rs485-generic", pushed_dir=pushed).max_chars == 24  # type: ignore[union-attr]
+    assert load_profile("led-rs485-generic").max_chars == 16  # type: ignore[union-attr]
+    written = (pushed / "led-rs485-generic.yaml").read_bytes()
+
+    older = handler.handle(topic, profile_message(node, 2, "led-rs485-generic", led_profile(8)))
+    assert (older.accepted, older.code) == (False, "stale_version")
+    assert (pushed / "led-rs485-generic.yaml").read_bytes() == written
+
+
+@pytest.mark.parametrize(
+    ("name_on_topic", "name", "profile", "code"),
+    [
+        ("led-rs485-generic", "led-rs485-generic", {**led_profile(), "baud": 9600}, "invalid_data"),
+        (
+            "led-rs485-generic",
+            "led-rs485-generic",
+            {**led_profile(), "kind": "printer"},
+            "invalid_data",
+        ),
+        ("led-rs485-generic", "other-model", led_profile(), "wrong_target"),
+        ("led-rs485-generic", "../hall", led_profile(), "invalid_data"),
+    ],
+)
+def test_a_bad_device_profile_is_refused_and_writes_nothing(
+    node: Node, handler: InboundHandler, name_on_topic: str, name: str, profile: dict, code: str
+) -> None:
+    topic = ct.profile_topic(node.hall.hall_id, name_on_topic)
+    outcome = handler.handle(topic, profile_message(node, 1, name, profile))
+    assert (outcome.accepted, outcome.code) == (False, code), outcome.reason
+    assert not node.data.profiles.exists()
 
 
 def test_roster_and_notice_are_applied_once(
