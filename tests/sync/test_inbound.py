@@ -407,8 +407,9 @@ def test_without_a_central_key_everything_signed_is_refused(
 def test_retained_config_applied_over_mqtt_and_refusals_reported_upward(
     broker: Broker, ingest: CentralIngest, node: Node, runtime: CoreRuntime, tmp_path: Path
 ) -> None:
-    """GIVEN central publishes a signed config (retained) and a badly signed notice
-    THEN the node applies the config, refuses the notice, and central records both results;
+    """GIVEN central publishes a signed config and a device profile (retained) and a badly
+    signed notice THEN the node applies the config and the profile, refuses the notice, and
+    central records the three results;
     a ``resync`` command makes the node resend its log, still stored once."""
     issue_tickets(node, 12)
     client = new_client("central-test", parse_broker_url(broker.url))
@@ -421,6 +422,10 @@ def test_retained_config_applied_over_mqtt_and_refusals_reported_upward(
         ).wait_for_publish(5)
         bad = signed(node, "notice", 1, {"notice_id": "n9", "text_zh": "假"}, key=generate_key())
         client.publish(ct.notice_topic(hall_id, "n9"), bad, 1, True).wait_for_publish(5)
+        profile = profile_message(node, 1, "led-rs485-generic", led_profile())
+        client.publish(
+            ct.profile_topic(hall_id, "led-rs485-generic"), profile, 1, True
+        ).wait_for_publish(5)
 
         handle = start_sync(node, runtime, broker.url, SyncSettings(ack_timeout_s=2))
         assert handle is not None
@@ -429,15 +434,17 @@ def test_retained_config_applied_over_mqtt_and_refusals_reported_upward(
             assert handle.wait_synced(15)
             db = CentralStore(tmp_path / "central.db")
             assert wait_until(
-                lambda: db.conn.execute("SELECT COUNT(*) FROM results").fetchone()[0] >= 2, 10
+                lambda: db.conn.execute("SELECT COUNT(*) FROM results").fetchone()[0] >= 3, 10
             )
             results = db.conn.execute(
-                "SELECT topic, accepted, code FROM results ORDER BY accepted"
+                "SELECT topic, accepted, code FROM results ORDER BY accepted, topic"
             ).fetchall()
             assert results == [
                 (ct.notice_topic(hall_id, "n9"), 0, "bad_signature"),
                 (ct.config_topic(hall_id), 1, "applied"),
+                (ct.profile_topic(hall_id, "led-rs485-generic"), 1, "applied"),
             ]
+            assert (node.data.profiles / "led-rs485-generic.yaml").exists()
             assert handle.status()["refused"][0]["code"] == "bad_signature"
 
             before = ingest.stats().duplicates
