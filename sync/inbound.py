@@ -27,7 +27,7 @@ from agent.errors import ConfigError, HallError
 from agent.runtime import CoreRuntime
 from agent.store import Store
 from agent.validation import describe_validation_error
-from devices.profiles import parse_profile
+from devices.profiles import load_profile, parse_profile
 from sync import contract as ct
 from sync.signing import verify
 
@@ -253,30 +253,52 @@ class InboundHandler:
         if self.profiles_path is None:
             raise Refused("not_accepted", "this node keeps no device profiles from central")
         try:
-            parse_profile(data.profile, f"profile {name}")
+            pushed = parse_profile(data.profile, f"profile {name}")
         except ConfigError as exc:
             raise Refused("invalid_data", str(exc)) from exc
-        path = self.profiles_path / f"{name}.yaml"
+        try:  # the profile in effect now, if any: devices named in node.yaml expect its kind
+            current = load_profile(name, pushed_dir=self.profiles_path)
+        except ConfigError:
+            current = None
+        if current is not None and current.kind != pushed.kind:
+            raise Refused(
+                "invalid_data", f"profile {name} is for a {current.kind}, not a {pushed.kind}"
+            )
+        key = INBOUND_VERSION_PREFIX + f"profile.{name}"
+        version = body.version
 
-        def write() -> None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _write_yaml_atomically(path, data.profile, "device profile")
+        def check(store: Store) -> str:
+            row = store.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            current = int(row[0]) if row else 0
+            if version < current:
+                raise Refused("stale_version", f"version {version} is older than {current}")
+            return "duplicate" if version == current else "new"
 
-        return self._versioned(topic, body, f"profile.{name}", None, before=write)
+        def record(store: Store) -> str:
+            store.conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(version))
+            )
+            return "applied"
+
+        # The file is written here, not on the core thread (tickets do not wait for a disk),
+        # and before its version is recorded: a crash in between writes it again, never skips.
+        code = self._on_core(check)
+        if code == "new":
+            path = self.profiles_path / f"{name}.yaml"
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                _write_yaml_atomically(path, data.profile, "device profile")
+            except OSError as exc:
+                raise Refused("write_failed", f"{path}: {exc}") from exc
+            code = self._on_core(record)
+        return Outcome(
+            topic, True, code, f"device profile {name} version {version}", body.kind, version
+        )
 
     def _versioned(
-        self,
-        topic: str,
-        body: ct.SignedBody,
-        slot: str,
-        cmd: c.Command | None,
-        before: Callable[[], None] | None = None,
+        self, topic: str, body: ct.SignedBody, slot: str, cmd: c.Command | None
     ) -> Outcome:
-        """Apply ``cmd`` if ``body.version`` is newer than the last one applied in ``slot``.
-
-        ``before`` (writing a file) runs once the version is known to be new, before the
-        version is recorded: a crash in between applies it again, never skips it.
-        """
+        """Apply ``cmd`` if ``body.version`` is newer than the last one applied in ``slot``."""
         key = INBOUND_VERSION_PREFIX + slot
         version = body.version
 
@@ -287,8 +309,6 @@ class InboundHandler:
                 return "duplicate"
             if version < current:
                 raise Refused("stale_version", f"version {version} is older than {current}")
-            if before is not None:
-                before()
             if cmd is not None:
                 # The version commits with the command's events: a crash leaves both or
                 # neither, so the retained message arriving again after a restart is a

@@ -244,6 +244,9 @@ class SyncService:
             except (sqlite3.Error, TimeoutError) as exc:  # nothing was committed, or unknown
                 log.warning("inbound %s not applied: the core failed: %r", topic, exc)
                 outcome = Outcome(topic, False, "core_failed", f"the core failed: {exc!r}")
+            except Exception as exc:  # a bug: this message fails, the next ones still apply
+                log.exception("inbound %s failed", topic)
+                outcome = Outcome(topic, False, "internal_error", f"the node failed: {exc!r}")
             if outcome.command is not None:
                 self._commands.put(outcome.command)
             if not outcome.duplicate:

@@ -148,6 +148,7 @@ def test_a_pushed_device_profile_wins_over_the_packaged_one(
         ),
         ("led-rs485-generic", "other-model", led_profile(), "wrong_target"),
         ("led-rs485-generic", "../hall", led_profile(), "invalid_data"),
+        ("escpos-80mm", "escpos-80mm", led_profile(), "invalid_data"),  # a printer's name
     ],
 )
 def test_a_bad_device_profile_is_refused_and_writes_nothing(
@@ -157,6 +158,34 @@ def test_a_bad_device_profile_is_refused_and_writes_nothing(
     outcome = handler.handle(topic, profile_message(node, 1, name, profile))
     assert (outcome.accepted, outcome.code) == (False, code), outcome.reason
     assert not node.data.profiles.exists()
+
+
+def test_a_profile_that_cannot_be_written_is_refused_and_the_next_message_applies(
+    node: Node, runtime: CoreRuntime, tmp_path: Path
+) -> None:
+    """A full or read-only disk: the profile is refused (its version not recorded, so the
+    retained copy applies after the fix), and the handler goes on with the next message."""
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the profiles folder should be")
+    handler = InboundHandler(
+        runtime,
+        node.hall.hall_id,
+        node.node.node_id,
+        KEY.public_key(),
+        node.data.hall_config,
+        profiles_path=blocked / "profiles",
+    )
+    topic = ct.profile_topic(node.hall.hall_id, "led-rs485-generic")
+    message = profile_message(node, 1, "led-rs485-generic", led_profile())
+    failed = handler.handle(topic, message)
+    assert (failed.accepted, failed.code) == (False, "write_failed"), failed.reason
+    notice = {"notice_id": "n1", "text_zh": "今天正常办公"}
+    applied = handler.handle(
+        ct.notice_topic(node.hall.hall_id, "n1"), signed(node, "notice", 1, notice)
+    )
+    assert applied.code == "applied"
+    handler.profiles_path = node.data.profiles  # the disk fixed: the retained copy comes again
+    assert handler.handle(topic, message).code == "applied"
 
 
 def test_roster_and_notice_are_applied_once(
