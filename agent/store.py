@@ -285,6 +285,7 @@ class Store:
         self._data_version = -1
         self.last_seq = 0
         self._last_at: dt.datetime | None = None
+        self._requests_pruned: str | None = None  # the day old request ids were last removed
         self.state = HallState(self._business_date(clock()), self._window_numbers())
         self.refresh()
 
@@ -395,10 +396,6 @@ class Store:
             at = iso(now)  # (formatted last: the engine's iso(now) gets this text back)
             day = max(at[:10], self.state.business_date)
             if day != self.state.business_date:
-                # request ids older than yesterday are forgotten (retries come in seconds)
-                cur.execute(
-                    "DELETE FROM requests WHERE business_date < ?", (self.state.business_date,)
-                )
                 self.state.start_day(day)
             facts = self.engine.decide(self.state, command, now)
             events = self._append(facts, day, at, wall_time)
@@ -408,6 +405,10 @@ class Store:
             # cold and the smallest step costs microseconds. A failed commit folds again.
             result = CommandResult(events, self._result_ticket(events))
             if request_id is not None and events:
+                if self._requests_pruned != day:  # once a day per process: ids before yesterday
+                    yesterday = (dt.date.fromisoformat(day) - dt.timedelta(days=1)).isoformat()
+                    cur.execute("DELETE FROM requests WHERE business_date < ?", (yesterday,))
+                    self._requests_pruned = day
                 cur.execute(
                     "INSERT INTO requests VALUES (?, ?, ?, ?, ?)",
                     (
@@ -426,6 +427,7 @@ class Store:
             raise
         except BaseException:
             self.invalidate()  # memory may be ahead of the store: fold again
+            self._requests_pruned = None
             if self.conn.in_transaction:  # (SQLite may have rolled back already, e.g. disk full)
                 cur.execute("ROLLBACK")
             raise
@@ -464,7 +466,12 @@ class Store:
             return None
         first, last, ticket_id = row
         events = list(self.events_since(first - 1, limit=last - first + 1))
-        return CommandResult(events, self.state.tickets.get(ticket_id) if ticket_id else None)
+        ticket = self.state.tickets.get(ticket_id) if ticket_id else None
+        if ticket_id and ticket is None:  # a ticket of yesterday (a retry across midnight)
+            stored = self._cur.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
+            ticket = Ticket(*stored.fetchone())
+            ticket.state, ticket.priority = TicketState(ticket.state), Priority(ticket.priority)
+        return CommandResult(events, ticket)
 
     def _result_ticket(self, events: list[Event]) -> Ticket | None:
         for event in reversed(events):

@@ -84,12 +84,17 @@ def new_client(
         ):
             if path is not None and not Path(path).is_file():
                 raise ConfigError(f"node.yaml: {setting}: {path} is not a file", field=setting)
-        client.tls_set(
-            ca_certs=str(ca_file) if ca_file else None,
-            certfile=str(cert_file) if cert_file else None,
-            keyfile=str(key_file) if key_file else None,
-            cert_reqs=ssl.CERT_REQUIRED,
-        )
+        if key_file is not None and cert_file is None:
+            raise ConfigError("node.yaml: key_file: set without cert_file", field="key_file")
+        try:
+            client.tls_set(
+                ca_certs=str(ca_file) if ca_file else None,
+                certfile=str(cert_file) if cert_file else None,
+                keyfile=str(key_file) if key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+        except (ssl.SSLError, ValueError) as exc:  # not PEM, key and certificate do not match
+            raise ConfigError(f"node.yaml: TLS files cannot be used: {exc}") from exc
     # our own windows bound what is in flight; paho's defaults (20 / unbounded) are not the limit
     client.max_inflight_messages_set(1000)
     return client

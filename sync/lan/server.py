@@ -19,7 +19,8 @@ twice for one id:
   inbox full: ``hub_busy``) or failed there and rolled back (a store error) is forgotten:
   the same id runs it then.
 
-The memory is in RAM only: it does not survive a hub restart.
+The memory is in RAM; a command's request id is also stored with its events
+(``Store.execute(request_id=...)``), so a retry that reaches a restarted hub runs nothing.
 """
 
 from __future__ import annotations

@@ -44,13 +44,29 @@ def test_a_refusal_is_not_remembered(store: Store) -> None:
     assert called.ticket is not None and called.ticket.number == "A001"
 
 
-def test_request_ids_are_kept_for_today_and_yesterday(store: Store, clock: FakeClock) -> None:
-    store.execute(c.IssueTicket("social-security"), request_id="kiosk-1/1")
+def test_request_ids_are_kept_for_today_and_yesterday(
+    tmp_path: Path, hall: HallConfig, clock: FakeClock
+) -> None:
+    """Also in a hall whose PC is switched off every night (each day a new process)."""
+    for day in range(4):
+        store = Store(tmp_path / "hall.db", "hub", hall, clock)
+        with pytest.raises(NobodyWaiting):  # a refusal first: rolled back, prunes nothing
+            store.execute(c.CallNext(1), request_id=f"window-1/{day}")
+        store.execute(c.IssueTicket("social-security"), request_id=f"kiosk-1/{day}")
+        store.close()
+        clock.advance(days=1)
+    check = Store(tmp_path / "hall.db", "hub", hall, clock)
+    kept = {row[0] for row in check.conn.execute("SELECT id FROM requests")}
+    assert kept == {"kiosk-1/2", "kiosk-1/3"}
+    check.close()
+
+
+def test_a_retry_across_midnight_gets_the_ticket_of_the_day_before(
+    store: Store, clock: FakeClock
+) -> None:
+    first = store.execute(c.IssueTicket("social-security"), request_id="kiosk-1/9")
     clock.advance(days=1)
-    store.execute(c.IssueTicket("household"), request_id="kiosk-1/2")
-    kept = {row[0] for row in store.conn.execute("SELECT id FROM requests")}
-    assert kept == {"kiosk-1/1", "kiosk-1/2"}
-    clock.advance(days=1)
-    store.execute(c.IssueTicket("household"))
-    kept = {row[0] for row in store.conn.execute("SELECT id FROM requests")}
-    assert kept == {"kiosk-1/2"}
+    store.execute(c.IssueTicket("household"))  # the new day has begun
+    retry = store.execute(c.IssueTicket("social-security"), request_id="kiosk-1/9")
+    assert retry.ticket == first.ticket
+    assert retry.ticket is not None and retry.ticket.business_date == "2026-06-01"

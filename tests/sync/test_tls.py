@@ -237,3 +237,19 @@ def _central_count(tmp_path: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("case", ["not a certificate", "key without certificate"])
+def test_tls_files_that_cannot_be_used_are_a_config_error(tmp_path: Path, case: str) -> None:
+    """Caught when the client is made: the hub exits 2 naming the setting, the central sync
+    reports it and retries (a missing file: see above)."""
+    from agent.errors import ConfigError
+    from agent.node import BrokerConfig
+    from sync.mqtt import client_for, parse_broker_url
+
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not PEM at all")
+    settings = {"ca_file": junk} if case == "not a certificate" else {"key_file": junk}
+    broker = BrokerConfig(url="mqtts://127.0.0.1:8883", **settings)
+    with pytest.raises(ConfigError, match=r"node\.yaml"):
+        client_for(broker, "t", parse_broker_url(broker.url))
