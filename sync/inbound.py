@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 INBOUND_VERSION_PREFIX = "sync.inbound."
 M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -266,31 +267,18 @@ class InboundHandler:
             )
         key = INBOUND_VERSION_PREFIX + f"profile.{name}"
         version = body.version
-
-        def check(store: Store) -> str:
-            row = store.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-            current = int(row[0]) if row else 0
-            if version < current:
-                raise Refused("stale_version", f"version {version} is older than {current}")
-            return "duplicate" if version == current else "new"
-
-        def record(store: Store) -> str:
-            store.conn.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(version))
-            )
-            return "applied"
-
+        code = "duplicate"
         # The file is written here, not on the core thread (tickets do not wait for a disk),
         # and before its version is recorded: a crash in between writes it again, never skips.
-        code = self._on_core(check)
-        if code == "new":
+        if self._on_core(lambda store: _is_new(store, key, version)):
             path = self.profiles_path / f"{name}.yaml"
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 _write_yaml_atomically(path, data.profile, "device profile")
             except OSError as exc:
                 raise Refused("write_failed", f"{path}: {exc}") from exc
-            code = self._on_core(record)
+            self._on_core(lambda store: _record_version(store, key, version))
+            code = "applied"
         return Outcome(
             topic, True, code, f"device profile {name} version {version}", body.kind, version
         )
@@ -303,33 +291,43 @@ class InboundHandler:
         version = body.version
 
         def job(store: Store) -> str:
-            row = store.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-            current = int(row[0]) if row else 0
-            if version == current:
+            if not _is_new(store, key, version):
                 return "duplicate"
-            if version < current:
-                raise Refused("stale_version", f"version {version} is older than {current}")
             if cmd is not None:
                 # The version commits with the command's events: a crash leaves both or
                 # neither, so the retained message arriving again after a restart is a
                 # duplicate, never applied twice.
                 store.execute(cmd, meta={key: str(version)})
             else:
-                store.conn.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(version))
-                )
+                _record_version(store, key, version)
             return "applied"
 
         code = self._on_core(job)
         return Outcome(topic, True, code, f"{body.kind} version {version}", body.kind, version)
 
-    def _on_core(self, job: Callable[[Store], str]) -> str:
+    def _on_core(self, job: Callable[[Store], R]) -> R:
         try:
             return self.runtime.query(job)
         except Refused:
             raise
         except HallError as exc:
             raise Refused(f"refused_by_core.{exc.code}", str(exc)) from exc
+
+
+def _is_new(store: Store, key: str, version: int) -> bool:
+    """Is ``version`` newer than the last one applied under ``key``? False for that same
+    version (a retained copy seen again); an older one is refused."""
+    row = store.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    current = int(row[0]) if row else 0
+    if version < current:
+        raise Refused("stale_version", f"version {version} is older than {current}")
+    return version > current
+
+
+def _record_version(store: Store, key: str, version: int) -> None:
+    store.conn.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(version))
+    )
 
 
 def _validate(model: type[M], data: Any, where: str) -> M:
