@@ -469,8 +469,7 @@ class Store:
         ticket = self.state.tickets.get(ticket_id) if ticket_id else None
         if ticket_id and ticket is None:  # a ticket of yesterday (a retry across midnight)
             stored = self._cur.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
-            ticket = Ticket(*stored.fetchone())
-            ticket.state, ticket.priority = TicketState(ticket.state), Priority(ticket.priority)
+            ticket = Ticket.from_row(dict(zip(TICKET_FIELDS, stored.fetchone(), strict=True)))
         return CommandResult(events, ticket)
 
     def _result_ticket(self, events: list[Event]) -> Ticket | None:
