@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from agent.node import DeviceSpec
 from devices.manager import DeviceManager
 from devices.printer import sample_ticket
 from devices.simulators import sample_card, start_simulator
+from tests.support import wait_until
 
 
 class Reports:
@@ -28,15 +27,6 @@ class Reports:
     def wait(self, entry: tuple[str, str, str | None], timeout: float = 10) -> bool:
         with self.cond:
             return self.cond.wait_for(lambda: entry in self.items, timeout)
-
-
-def wait_for(pred: Callable[[], bool], timeout: float = 10) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def spec(id_: str, kind: str, profile: str, port: str = "-", **kw) -> DeviceSpec:
@@ -74,7 +64,7 @@ def test_simulated_hall_comes_online_and_serves(hall) -> None:
     m.on_code(lambda dev, code: codes.append((dev, code)))
     m.simulator("reader").present(sample_card("resident-elderly"))
     m.simulator("scanner").emit("APPT-0930-XYZ")
-    assert wait_for(lambda: cards and codes)
+    assert wait_until(lambda: cards and codes)
     assert cards[0][0] == "reader" and cards[0][1].birth_date.year == 1950
     assert codes == [("scanner", "APPT-0930-XYZ")]
 
@@ -113,11 +103,11 @@ def test_unplug_and_replug_reconnects(tmp_path: Path, secret) -> None:
         m.start()
         assert reports.wait(("p", "online", None))
         sim.unplug()
-        assert wait_for(lambda: m.status("p")[0] == "offline")
+        assert wait_until(lambda: m.status("p")[0] == "offline")
         result = m.printer().print_ticket(sample_ticket())
         assert not result.ok and result.reason in ("port_gone", "port_unavailable", "no_answer")
         sim.replug()
-        assert wait_for(lambda: m.status("p") == ("online", None))
+        assert wait_until(lambda: m.status("p") == ("online", None))
         assert m.printer().print_ticket(sample_ticket()).ok
         assert sim.wait_tickets(1)
     finally:
@@ -135,7 +125,7 @@ def test_reader_that_stops_answering_goes_offline_then_back(secret) -> None:
         sim.set_fault("silent")
         assert reports.wait(("r", "offline", "no_answer"))
         sim.set_fault(None)
-        assert wait_for(lambda: m.status("r") == ("online", None))
+        assert wait_until(lambda: m.status("r") == ("online", None))
     finally:
         m.close()
         sim.stop()
