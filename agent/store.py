@@ -491,6 +491,14 @@ class Store:
         for row in self.conn.execute(sql, params):
             yield event_from_row(row)
 
+    def events_of_days(self, first_day: str, last_day: str) -> Iterator[Event]:
+        """This node's events of business days ``first_day``..``last_day`` (for reports)."""
+        self.refresh()
+        for event in self.events_since(self._first_seq_of(first_day) - 1):
+            if event.business_date > last_day:
+                return
+            yield event
+
     def ticket_view(self, ticket: Ticket) -> dict[str, Any]:
         """What a citizen or operator sees of a ticket (no citizen hash)."""
         return {

@@ -16,7 +16,7 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import ValidationError
 
-from agent.store import connect
+from agent.model import Event
+from agent.store import connect, event_from_row
 from sync import contract as ct
 from sync.mqtt import BrokerAddress, new_client
 
@@ -162,6 +163,17 @@ class CentralStore:
                 result.reason,
             ),
         )
+
+    def hall_events(self, hall_id: str, first_day: str, last_day: str) -> Iterator[Event]:
+        """Every node's events of a hall for business days ``first_day``..``last_day``, each
+        node's in seq order: what ``hall-agent central figures`` reports on."""
+        rows = self.conn.execute(
+            "SELECT node_id, seq, type, business_date, at, wall_time, payload FROM events "
+            "WHERE hall_id = ? AND business_date BETWEEN ? AND ? ORDER BY node_id, seq",
+            (hall_id, first_day, last_day),
+        )
+        for row in rows:
+            yield event_from_row(row)
 
     def acked_seq(self, node_id: str) -> int:
         row = self.conn.execute(

@@ -12,12 +12,15 @@ import os
 import signal
 import sys
 import threading
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from agent.errors import ConfigError
 from agent.node_runtime import Node
+from agent.report_cli import EventSource, add_report_arguments
 from sync import contract as ct
 from sync.mqtt import BrokerUrlError, new_client, parse_broker_url
 
@@ -43,6 +46,15 @@ def register(subparsers: Any) -> None:
     report.add_argument("--db", default=DEFAULT_CENTRAL_DB, help="central SQLite file")
     report.add_argument("--json", action="store_true", help="print one JSON object")
     report.set_defaults(func=cmd_central_report)
+
+    figures = csub.add_parser(
+        "figures",
+        help="a hall's figures from the central store (as 'hall-agent report')",
+        description="A hall's figures of a period or a month from every event central holds.",
+    )
+    figures.add_argument("--db", default=DEFAULT_CENTRAL_DB, help="central SQLite file")
+    figures.add_argument("--hall", required=True, help="hall id")
+    add_report_arguments(figures, open_central_source)
 
     keygen = csub.add_parser("keygen", help="create the central Ed25519 signing key pair")
     keygen.add_argument("--out", required=True, help="folder for central_key.pem, central_pub.pem")
@@ -155,6 +167,15 @@ def cmd_central_report(args: argparse.Namespace) -> int:
         print(f"  {type_:<28} {count:>8}")
     print(f"inbound messages refused by nodes: {report['inbound_refused']}")
     return 0
+
+
+def open_central_source(args: argparse.Namespace) -> EventSource:
+    from sync.central import CentralStore
+
+    if not Path(args.db).exists():
+        raise ConfigError(f"{args.db}: no such file", file=args.db)
+    store = CentralStore(args.db)
+    return EventSource(args.hall, None, partial(store.hall_events, args.hall), store.close)
 
 
 def cmd_central_keygen(args: argparse.Namespace) -> int:

@@ -9,16 +9,6 @@ import pytest
 
 from agent.cli import main
 from agent.config import always_open, sample_config
-from tests.agent.conftest import write_hall
-
-
-@pytest.fixture
-def node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "node"
-    monkeypatch.setenv("HALL_AGENT_DATA_DIR", str(root))
-    config = write_hall(tmp_path / "hall.yaml", always_open(sample_config()))
-    assert main(["init", "--config", str(config)]) == 0
-    return root
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:

@@ -414,6 +414,61 @@
     </message>
 </context>
 <context>
+    <name>ReportChart</name>
+    <message>
+        <source>{hall}: queue and ratings, {period}</source>
+        <translation>{hall}：排队与评价，{period}</translation>
+    </message>
+    <message>
+        <source>Tickets {tickets} · served {served} · no-shows {no_shows} · transfers {transfers} · average wait {wait} min · average service {service} min</source>
+        <translation>取号 {tickets} · 办结 {served} · 过号 {no_shows} · 转办 {transfers} · 平均等候 {wait} 分钟 · 平均办理 {service} 分钟</translation>
+    </message>
+    <message>
+        <source>Tickets and waits per hour</source>
+        <translation>每小时取号与等候</translation>
+    </message>
+    <message>
+        <source>Tickets and waits per day</source>
+        <translation>每日取号与等候</translation>
+    </message>
+    <message>
+        <source>Tickets and waits count when the ticket was taken; served, when service finished.</source>
+        <translation>取号与等候按取号时间计，办结按办结时间计。</translation>
+    </message>
+    <message>
+        <source>tickets</source>
+        <translation>取号</translation>
+    </message>
+    <message>
+        <source>served</source>
+        <translation>办结</translation>
+    </message>
+    <message>
+        <source>average wait (min)</source>
+        <translation>平均等候（分钟）</translation>
+    </message>
+    <message>
+        <source>90% waited less than (min)</source>
+        <translation>90% 的人等候少于（分钟）</translation>
+    </message>
+    <message>
+        <source>wait (min)</source>
+        <translation>等候（分钟）</translation>
+    </message>
+    <message>
+        <source>Ratings</source>
+        <translation>评价</translation>
+    </message>
+    <message>
+        <source>Good {rate} · bad {bad} of {count}</source>
+        <translation>好评率 {rate} · 差评 {bad} / 共 {count}</translation>
+    </message>
+    <message>
+        <source>Good = levels 3–5 of all ratings; bad = levels 1–2.</source>
+        <translation>好评率 = 基本满意及以上（3–5 级）占全部评价；差评 = 不满意、非常不满意（1–2 级）。</translation>
+    </message>
+</context>
+<context>
     <name>SimulatorPanel</name>
     <message>
         <source>Device simulator</source>
