@@ -149,7 +149,7 @@ class DeviceStatusChanged:
 
 @dataclass(frozen=True)
 class Tick:
-    """Time passes: called tickets nobody came for turn into no-shows."""
+    """Time passes: called tickets nobody came for turn into no-shows; alarms rise and clear."""
 
 
 Command = (

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from agent.alarms import AlarmRules
 from agent.validation import load_model, read_yaml, validate_data
 
 SAMPLE_CONFIG = "sample_town_hall.yaml"
@@ -132,6 +133,7 @@ class HallConfig(_Strict):
     priority: PriorityRules = Field(default_factory=PriorityRules)
     no_show: NoShowRules = Field(default_factory=NoShowRules)
     display: DisplayRules = Field(default_factory=DisplayRules)
+    alarms: AlarmRules = Field(default_factory=AlarmRules)
 
     @field_validator("timezone")
     @classmethod
@@ -157,6 +159,8 @@ class HallConfig(_Strict):
         orphans = [code for code in codes if code not in served]
         if orphans:
             raise ValueError(f"no window serves {orphans}")
+        if unknown := self.alarms.unknown_services(known):
+            raise ValueError(f"alarms.waiting_count names unknown service(s) {unknown}")
         return self
 
     @cached_property

@@ -12,6 +12,7 @@ from typing import Any
 
 from agent import commands as c
 from agent import errors
+from agent.alarms import alarm_changes, bad_rating_alarm
 from agent.config import HallConfig
 from agent.model import Fact, Priority, Ticket, TicketState, WindowStatus, iso, parse_time
 from agent.state import HallState
@@ -427,7 +428,8 @@ class QueueEngine:
             raise errors.AlreadyRated(
                 f"ticket {ticket.number} is already rated", number=ticket.number
             )
-        return [ticket_fact("EvaluationRecorded", ticket, now, window=cmd.window, score=cmd.score)]
+        rated = ticket_fact("EvaluationRecorded", ticket, now, window=cmd.window, score=cmd.score)
+        return [rated, *bad_rating_alarm(self.config, ticket, cmd.window, cmd.score, now)]
 
     def _DeviceStatusChanged(
         self, state: HallState, cmd: c.DeviceStatusChanged, now: dt.datetime
@@ -453,4 +455,4 @@ class QueueEngine:
             called = ticket.called_at
             if ticket.state is TicketState.CALLED and called and now - parse_time(called) >= limit:
                 facts.append(self._no_show(ticket, "timeout", now))
-        return facts
+        return facts + alarm_changes(self.config, state, now)

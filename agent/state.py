@@ -51,6 +51,8 @@ class HallState:
         # (hash, service) -> ids of that citizen's waiting tickets there (one, but for transfers)
         self.citizen_waiting: dict[tuple[str, str], set[str]] = {}
         self.service_times: dict[str, deque[float]] = {}
+        self.window_free_at: dict[int, str] = {}  # when each window last became free today
+        self.alarms: dict[str, dict] = {}  # raised and not cleared: alarm key -> AlarmRaised
         # sticky: survive the start of a new business day
         self.devices: dict[str, tuple[str, str | None]] = {}
         self.appointments: dict[str, dict] = {}  # code -> roster entry + "ticket_id"
@@ -173,6 +175,7 @@ class HallState:
         window = self.windows[ticket.window] if ticket.window else None
         if window and window.current == ticket.id:
             window.current = None
+            self.window_free_at[window.number] = p["at"]
         return Touched(tickets=(ticket.id,), windows=(window.number,) if window else ())
 
     def _on_ServiceStarted(self, p: dict) -> Touched:
@@ -194,6 +197,7 @@ class HallState:
         window = self.windows[p["window"]]
         window.current = None
         window.last_finished = ticket.id
+        self.window_free_at[window.number] = p["at"]
         return Touched(tickets=(ticket.id,), windows=(window.number,))
 
     def _on_TicketTransferred(self, p: dict) -> Touched:
@@ -221,6 +225,7 @@ class HallState:
         self._add_waiting(new)
         window = self.windows[p["window"]]
         window.current = None
+        self.window_free_at[window.number] = p["at"]
         return Touched(tickets=(old.id, new.id), windows=(window.number,))
 
     def _on_TicketReactivated(self, p: dict) -> Touched:
@@ -244,12 +249,21 @@ class HallState:
 
     def _on_WindowResumed(self, p: dict) -> Touched:
         self.windows[p["window"]].status = WindowStatus.OPEN
+        self.window_free_at[p["window"]] = p["at"]
         return Touched(windows=(p["window"],))
 
     def _on_EvaluationRecorded(self, p: dict) -> Touched:
         ticket = self.tickets[p["ticket_id"]]
         ticket.score = p["score"]
         return Touched(tickets=(ticket.id,), evaluation=ticket.id)
+
+    def _on_AlarmRaised(self, p: dict) -> Touched:
+        self.alarms[p["alarm"]] = dict(p)
+        return Touched()
+
+    def _on_AlarmCleared(self, p: dict) -> Touched:
+        self.alarms.pop(p["alarm"], None)
+        return Touched()
 
     def _on_DeviceStatusChanged(self, p: dict) -> Touched:
         self.devices[p["device"]] = (p["status"], p.get("reason"))

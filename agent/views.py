@@ -63,6 +63,7 @@ def hall_status(store: Store) -> dict[str, Any]:
         "windows": windows,
         "recent_calls": recent,
         "devices": {name: {"status": s, "reason": r} for name, (s, r) in state.devices.items()},
+        "alarms": sorted(state.alarms.values(), key=lambda a: (a["at"], a["alarm"])),
     }
 
 

@@ -2,6 +2,29 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="zh_CN" sourcelanguage="en">
 <context>
+    <name>Alarm</name>
+    <message>
+        <source>Alarm: {value} waiting for {service} (limit {threshold})</source>
+        <translation>告警：{service}等候 {value} 人（阈值 {threshold}）</translation>
+    </message>
+    <message>
+        <source>Alarm: {number} has waited {value} min for {service}</source>
+        <translation>告警：{number} 已等候 {value} 分钟（{service}）</translation>
+    </message>
+    <message>
+        <source>Alarm: window {window} has called nobody for {value} min while people wait</source>
+        <translation>告警：{window} 号窗口已 {value} 分钟未叫号，仍有人等候</translation>
+    </message>
+    <message>
+        <source>Alarm: {number} rated “{score}” at window {window}</source>
+        <translation>告警：{number} 在 {window} 号窗口评价为“{score}”</translation>
+    </message>
+    <message>
+        <source>Alarm: {kind}</source>
+        <translation>告警：{kind}</translation>
+    </message>
+</context>
+<context>
     <name>Devices</name>
     <message>
         <source>out of paper</source>

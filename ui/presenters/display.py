@@ -8,6 +8,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 
 from agent.config import HallConfig
+from ui.alarms import alarm_lines
 from ui.presenters.base import Presenter
 
 RECENT = 5
@@ -43,6 +44,7 @@ class DisplayVM:
     windows: list[WindowRow]
     services: list[ServiceRow]
     notice: str
+    alarms: tuple[str, ...] = ()  # translated; only the kinds the hall config puts on display
 
 
 class DisplayPresenter(Presenter):
@@ -90,5 +92,10 @@ class DisplayPresenter(Presenter):
                     for s in status["services"]
                 ],
                 notice=notice,
+                alarms=alarm_lines(
+                    [a for a in status.get("alarms", []) if a["kind"] in config.alarms.on_display],
+                    config,
+                    pick,
+                ),
             )
         )

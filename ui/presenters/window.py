@@ -16,6 +16,7 @@ from PySide6.QtCore import Signal
 from agent import commands as c
 from agent.config import HallConfig
 from agent.errors import HallError
+from ui.alarms import alarm_lines, concerns_window
 from ui.core import Background, CoreClient
 from ui.i18n import Languages
 from ui.messages import (
@@ -74,6 +75,7 @@ class WindowVM:
     devices: list[DeviceRow]
     rating: RatingVM
     enabled: dict[str, bool] = field(default_factory=dict)
+    alarms: tuple[str, ...] = ()  # translated lines: this window's and its services' alarms
 
 
 class WindowPresenter(Presenter):
@@ -203,8 +205,15 @@ class WindowPresenter(Presenter):
             devices=self._device_rows(status["devices"]),
             rating=self._rating,
             enabled=enabled,
+            alarms=self._alarms(status, config),
         )
         self.changed.emit(self._vm)
+
+    def _alarms(self, status: dict[str, Any], config: HallConfig) -> tuple[str, ...]:
+        window = config.window(self.window)
+        services = window.services if window else []
+        mine = [a for a in status.get("alarms", []) if concerns_window(a, self.window, services)]
+        return alarm_lines(mine, config, self.languages.pick)
 
     def _device_rows(self, recorded: dict[str, dict[str, Any]]) -> list[DeviceRow]:
         rows = []

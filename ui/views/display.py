@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWi
 
 from ui.messages import fill, window_status_text
 from ui.presenters.display import RECENT, DisplayPresenter, DisplayVM
+from ui.views.alarms import alarm_banner, show_alarms
 from ui.views.common import AMBER, DARK, Screen, box, clear, label, problem_banner, restyle
 
 FLASH_MS = 500
@@ -103,6 +104,8 @@ class HallDisplayView(Screen):
         root.addWidget(top)
         self.hub_problem = problem_banner(presenter.hub_problem, 36)
         root.addWidget(self.hub_problem)
+        self.alarms = alarm_banner(32)
+        root.addWidget(self.alarms)
 
         body = QHBoxLayout()
         body.setContentsMargins(40, 24, 40, 16)
@@ -235,6 +238,7 @@ class HallDisplayView(Screen):
             ],
         )
         self.notice.set_notice(vm.notice)
+        show_alarms(self.alarms, vm.alarms)
 
     def _fill(self, row: QHBoxLayout, cells: list[tuple[str, str]]) -> None:
         clear(row)

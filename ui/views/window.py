@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from ui.messages import fill, ticket_state_text, window_status_text
 from ui.presenters.window import WindowPresenter, WindowVM
+from ui.views.alarms import alarm_banner, show_alarms
 from ui.views.common import (
     BLUE,
     GREEN,
@@ -135,6 +136,8 @@ class WindowStationView(Screen):
 
         self.message = label("", "message", wrap=True)
         root.addWidget(self.message)
+        self.alarms = alarm_banner(16)
+        root.addWidget(self.alarms)
         self.devices_row = QHBoxLayout()
         root.addLayout(self.devices_row)
 
@@ -242,6 +245,7 @@ class WindowStationView(Screen):
             if row.citizen_name:
                 text += f"   {row.citizen_name}"
             self.waiting.addItem(text)
+        show_alarms(self.alarms, vm.alarms)
         clear(self.devices_row)
         for device in vm.devices:
             widget = label(
