@@ -32,26 +32,24 @@ def alarm_text(alarm: dict[str, Any], service_names: dict[str, str]) -> str:
         "value": _number(alarm.get("value")),
         "threshold": _number(alarm.get("threshold")),
     }
-    if kind == "waiting_count":
-        text = QCoreApplication.translate(
+    texts = {
+        "waiting_count": QCoreApplication.translate(
             "Alarm", "Alarm: {value} waiting for {service} (limit {threshold})"
-        )
-    elif kind == "longest_wait":
-        text = QCoreApplication.translate(
+        ),
+        "longest_wait": QCoreApplication.translate(
             "Alarm", "Alarm: {number} has waited {value} min for {service}"
-        )
-    elif kind == "window_idle":
-        text = QCoreApplication.translate(
+        ),
+        "window_idle": QCoreApplication.translate(
             "Alarm", "Alarm: window {window} has called nobody for {value} min while people wait"
-        )
-    elif kind == "bad_rating":
-        text = QCoreApplication.translate(
+        ),
+        "bad_rating": QCoreApplication.translate(
             "Alarm", "Alarm: {number} rated “{score}” at window {window}"
-        )
+        ),
+    }
+    text = texts.get(kind) or QCoreApplication.translate("Alarm", "Alarm: {kind}")
+    if kind == "bad_rating":
         values["score"] = score_text(int(alarm["value"]))
-    else:
-        text = QCoreApplication.translate("Alarm", "Alarm: {kind}")
-        values["kind"] = kind
+    values["kind"] = kind
     return fill(text, **values)
 
 

@@ -1,5 +1,5 @@
 """A hall's report from the central store equals the hub's own, after the events synced
-through a real Mosquitto."""
+through a real Mosquitto; the hall's alarms reach central with them."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from agent.alarms import AlarmRules
 from agent.cli import main
+from agent.store import Store
 from sync.central import CentralIngest
 from sync.service import SyncSettings, start_sync
 from tests.agent.conftest import FakeClock
 from tests.agent.test_reports import DAY, small_day
-from tests.sync.conftest import Broker, make_node
+from tests.sync.conftest import Broker, central_rows, make_node
 
 pytestmark = pytest.mark.mqtt
 
@@ -30,7 +32,8 @@ def test_central_figures_equal_the_hubs_report(
 ) -> None:
     node = make_node(tmp_path / "node", broker.url)
     clock = FakeClock()
-    store = node.store(clock)
+    alarmed = node.hall.model_copy(update={"alarms": AlarmRules(bad_rating_minutes=10)})
+    store = Store(node.data.database, node.node.node_id, alarmed, clock)
     small_day(store, clock)
     store.close()
     runtime = node.runtime().start()
@@ -42,6 +45,8 @@ def test_central_figures_equal_the_hubs_report(
     finally:
         runtime.stop()
     db, hall = str(tmp_path / "central.db"), node.hall.hall_id
+    types = [row[1] for row in central_rows(Path(db), node.node.node_id)]
+    assert types.count("AlarmRaised") == 1  # B001 rated 2 at window 3
     hub_args = ["--data-dir", str(node.data.root), "report"]
     central_args = ["central", "figures", "--db", db, "--hall", hall]
     for by in ("window", "hour"):
