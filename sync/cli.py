@@ -77,6 +77,38 @@ def register(subparsers: Any) -> None:
     )
     run.set_defaults(func=cmd_sync_run)
 
+    hall = subparsers.add_parser("hall", help="files for the hall's own broker (the hall LAN)")
+    hsub = hall.add_subparsers(dest="hall_action", required=True, metavar="ACTION")
+    files = hsub.add_parser(
+        "broker-files",
+        help="the hall broker's ACL and passwords from hall.yaml terminals",
+        description="Write hall-acl.conf, passwd (Mosquitto's format) and hall-logins.yaml "
+        "(the plain passwords, mode 0600) for the hub and every terminal in hall.yaml. Known "
+        "logins keep their passwords when run again.",
+    )
+    files.add_argument("--config", metavar="FILE", help="hall config (default: the data dir's)")
+    files.add_argument("--out", required=True, metavar="DIR", help="folder for the three files")
+    files.set_defaults(func=cmd_hall_broker_files)
+
+
+# ---- hall ----------------------------------------------------------------------------------
+def cmd_hall_broker_files(args: argparse.Namespace) -> int:
+    from agent.config import load_hall_config
+    from agent.datadir import DataDir, resolve_data_dir
+    from sync.lan.broker_files import write_broker_files
+
+    source = (
+        Path(args.config) if args.config else DataDir(resolve_data_dir(args.data_dir)).hall_config
+    )
+    config = load_hall_config(source)
+    files = write_broker_files(config, Path(args.out))
+    logins = 1 + len(config.terminals)
+    print(
+        f"wrote {files.acl}, {files.passwords} and {files.logins} "
+        f"({logins} logins: the hub and each terminal)"
+    )
+    return 0
+
 
 # ---- central -------------------------------------------------------------------------------
 def _stop_on_signals() -> threading.Event:
