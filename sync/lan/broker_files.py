@@ -48,10 +48,9 @@ def acl_text(config: HallConfig) -> str:
         f"# Hall broker ACL of hall {hall}: generated from hall.yaml terminals by",
         "# 'hall-agent hall broker-files' (docs/operator.md, 'A hall on several PCs').",
         "",
-        "# Every login: its own requests and replies (%u is the login), the hub's presence.",
+        "# Every login: its own requests and replies (%u is the login).",
         f"pattern write {request}",
         f"pattern read {reply}",
-        f"pattern read {wire.hub_topic(hall)}",
         "",
         "# The hub: every terminal's requests; replies, the role feeds and its presence.",
         f"user {HUB_LOGIN}",
@@ -66,6 +65,7 @@ def acl_text(config: HallConfig) -> str:
             "",
             f"# {terminal.role}{windows}",
             f"user {terminal.id}",
+            f"topic read {wire.hub_topic(hall)}",
             f"topic read {wire.events_topic(hall, terminal.role)}",
         ]
     return "\n".join(lines) + "\n"

@@ -36,7 +36,8 @@ ROLE_COMMANDS: dict[str, tuple[type, ...]] = {
         c.IssueTicket,
         c.DeviceStatusChanged,
     ),
-    "display": (),
+    # A display only reads the queue; like every terminal it reports its own devices' health.
+    "display": (c.DeviceStatusChanged,),
 }
 #: The named reads each role's screens make (``agent.views.QUERIES``).
 ROLE_QUERIES: dict[str, frozenset[str]] = {
@@ -74,7 +75,7 @@ def authorise(terminal: Terminal | None, terminal_id: str, request: Any) -> None
     if not isinstance(request, ROLE_COMMANDS[role]):
         raise _forbidden(terminal, type(request).__name__)
     window = getattr(request, "window", None)
-    if role == "window" and window not in terminal.windows:
+    if role == "window" and hasattr(request, "window") and window not in terminal.windows:
         raise _forbidden(terminal, f"{type(request).__name__} at window {window}")
     if isinstance(request, c.IssueTicket):
         if request.staff_priority and role != "window":

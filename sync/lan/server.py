@@ -79,6 +79,7 @@ class LanSettings:
 
 @dataclass
 class LanStats:
+    connects: int = 0  # sessions with the broker (more than one: the hub was knocked off)
     requests: int = 0
     commands: int = 0
     queries: int = 0
@@ -252,6 +253,8 @@ class LanServer:
         if reason.is_failure:
             log.warning("hall LAN: broker refused the connection: %s", reason)
             return
+        with self._lock:
+            self.stats.connects += 1
         client.subscribe(wire.request_subscription(self.hall_id), qos=1)
 
     def _on_subscribe(

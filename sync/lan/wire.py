@@ -31,13 +31,16 @@ from sync.contract import ROOT, is_name
 SCHEMA_VERSION = 1
 
 #: The hall broker's ``message_size_limit`` (packaging/mosquitto/hall-broker.conf; a test
-#: checks that they agree). The broker drops a bigger publish, so the hub never sends one:
-#: a reply that would not fit is answered ``reply_too_large`` instead.
+#: checks that they agree). Mosquitto 2 refuses a bigger publish and may drop the sender's
+#: connection, so the hub never sends one: its replies are bounded by construction, and one
+#: that would still not fit (with room for the topic and properties) is answered
+#: ``reply_too_large`` instead.
 MESSAGE_SIZE_LIMIT = 1024 * 1024
+PACKET_HEADROOM = 4096
 #: Upper bounds on what a side parses at all (bytes of the MQTT payload).
 MAX_REQUEST_BYTES = MAX_COMMAND_BYTES
 MAX_CORRELATION_BYTES = 64
-MAX_REPLY_BYTES = MESSAGE_SIZE_LIMIT
+MAX_REPLY_BYTES = MESSAGE_SIZE_LIMIT - PACKET_HEADROOM
 MAX_EVENT_BYTES = 256 * 1024
 MAX_PRESENCE_BYTES = 4 * 1024
 #: Bounds on the shape of a request, checked before anything runs: objects and lists nested

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import signal
 import socket
@@ -120,20 +119,28 @@ class Broker:
 
 
 def shipped_config_lines(conf: Path, workdir: Path, port: int, acl: Path) -> list[str]:
-    """A shipped Mosquitto config with only the site's lines changed: one loopback listener,
-    the password, ACL, persistence and log files in ``workdir``. Every limit stays as shipped."""
-    site = re.compile(
-        r"^(listener|protocol|certfile|keyfile|cafile|require_certificate|tls_version|"
-        r"log_dest|persistence_location|password_file|acl_file)\b"
-    )
-    lines = [line for line in conf.read_text().splitlines() if not site.match(line)]
-    lines += [
-        f"listener {port} 127.0.0.1",
-        "log_dest stderr",
-        f"persistence_location {workdir}/",
-        f"password_file {workdir}/passwd",
-        f"acl_file {acl}",
-    ]
+    """A shipped Mosquitto config with only the site's lines changed, each in its place (a
+    listener's settings follow its ``listener`` line): one loopback listener, no TLS, the
+    password, ACL, persistence and log files in ``workdir``. Every limit stays as shipped."""
+    site = {
+        "listener": f"listener {port} 127.0.0.1",
+        "log_dest": "log_dest stderr",
+        "persistence_location": f"persistence_location {workdir}/",
+        "password_file": f"password_file {workdir}/passwd",
+        "acl_file": f"acl_file {acl}",
+    }
+    dropped = {"protocol", "certfile", "keyfile", "cafile", "require_certificate", "tls_version"}
+    lines: list[str] = []
+    for line in conf.read_text().splitlines():
+        key = line.split(" ", 1)[0]
+        if key in dropped:
+            continue
+        if key in site:
+            lines.append(site.pop(key))  # the first one; a second listener is dropped
+        elif key != "listener":
+            lines.append(line)
+    assert "listener" not in site, f"{conf} has no listener line"
+    lines += site.values()  # a site line the shipped config lacks
     if os.geteuid() == 0:
         lines.append("user root")
     return lines
@@ -205,12 +212,13 @@ def make_node(
     root: Path,
     broker_url: str | None = None,
     hall_broker: BrokerConfig | None = None,
+    terminals: list[dict[str, object]] | None = None,
     **broker: object,
 ) -> Node:
     """A data dir with the test hall (:func:`lan_hall`); ``hall_broker`` for a hub."""
     root.mkdir(parents=True, exist_ok=True)
     config_file = root.parent / f"{root.name}-hall.yaml"
-    hall = lan_hall()
+    hall = lan_hall(terminals)
     config_file.write_text(yaml.safe_dump(hall.model_dump(mode="json"), allow_unicode=True))
     if not (root / "node.yaml").exists():
         DataDir(root).init(config_file)

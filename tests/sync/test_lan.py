@@ -81,8 +81,8 @@ def terminal_client(broker: HallBroker, terminal_id: str) -> LanClient:
     return LanClient(broker.hall.hall_id, terminal_id, broker.login(terminal_id), role=str(role))
 
 
-def hub_node(root: Path, broker: HallBroker) -> Node:
-    return make_node(root, hall_broker=broker.login("hub"))
+def hub_node(root: Path, broker: HallBroker, **changes: Any) -> Node:
+    return make_node(root, hall_broker=broker.login("hub"), **changes)
 
 
 @pytest.fixture
