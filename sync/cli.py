@@ -278,8 +278,23 @@ def cmd_sync_status(args: argparse.Namespace) -> int:
         lines.append(f"clock       central minus node: {status['clock_offset_s']:+.3f} s")
     if status.get("last_error"):
         lines.append(f"last error  {status['last_error']}")
+    if status.get("lan"):
+        lines.append(f"hall LAN    {_lan_line(status['lan'])}")
     print("\n".join(lines))
     return 0
+
+
+def _lan_line(lan: dict[str, Any]) -> str:
+    """The hub's LAN stats in one line: state, requests and what was refused."""
+    state = "online" if lan.get("online") else "offline"
+    line = (
+        f"{state}, {lan.get('requests', 0)} requests, {lan.get('refused', 0)} refused "
+        f"({lan.get('forbidden', 0)} forbidden, {lan.get('rate_limited', 0)} rate-limited)"
+    )
+    by_terminal = lan.get("rate_limited_by_terminal") or {}
+    if by_terminal:
+        line += "; rate-limited: " + ", ".join(f"{k} {v}" for k, v in sorted(by_terminal.items()))
+    return line
 
 
 def cmd_sync_run(args: argparse.Namespace) -> int:

@@ -34,8 +34,10 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import queue
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +60,7 @@ from sync.lan import roles, wire
 from sync.lan.quietlog import RepeatFilter
 from sync.lan.ratelimit import TokenBuckets
 from sync.mqtt import client_for, parse_broker_url
+from sync.status import LAN_STATUS_FILE, StatusFile
 
 log = logging.getLogger(__name__)
 log.addFilter(RepeatFilter())
@@ -75,6 +78,8 @@ class LanSettings:
     #: Tickets (IssueTicket, CheckIn) one terminal may ask for at once, and per minute after.
     issue_burst: int = 20
     issue_per_minute: float = 20.0
+    #: How often the stats go to ``lan-status.json`` (``hall-agent sync status`` shows them).
+    status_interval_s: float = 2.0
 
 
 @dataclass
@@ -151,6 +156,7 @@ class LanServer:
         self._config: HallConfig = node.hall
         self._issuing = TokenBuckets(self.settings.issue_burst, self.settings.issue_per_minute)
         self._devices: dict[str, set[str]] = {}  # terminal -> its recorded device names
+        self._status_file = StatusFile(node.data.root, LAN_STATUS_FILE)
         self._requests: queue.Queue[_Request | None] = queue.Queue(self.settings.request_queue)
         self._events: queue.Queue[Event | None] = queue.Queue(self.settings.event_queue)
         # Both only ever touched by the request worker thread.
@@ -338,9 +344,17 @@ class LanServer:
 
     # ---- the worker threads --------------------------------------------------------------
     def _serve_requests(self) -> None:
+        status_due = 0.0
         while True:
-            request = self._requests.get()
+            if time.monotonic() >= status_due:
+                status_due = time.monotonic() + self.settings.status_interval_s
+                self._status_file.write({**self.stats_snapshot(), "pid": os.getpid()})
+            try:
+                request = self._requests.get(timeout=self.settings.status_interval_s)
+            except queue.Empty:
+                continue
             if request is None:
+                self._status_file.write({**self.stats_snapshot(), "pid": os.getpid()})
                 return
             try:
                 reply = self._answer(request)

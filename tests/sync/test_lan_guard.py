@@ -21,6 +21,7 @@ from agent import commands as c
 from agent.privacy import citizen_hash
 from sync.lan import LanServer, LanSettings, RemoteError, wire
 from sync.mqtt import client_for, parse_broker_url
+from sync.status import read_status
 from tests.support import wait_until
 from tests.sync.conftest import LAN_TERMINALS, HallBroker
 from tests.sync.test_lan import WAIT, Hall, Probe, hub_node, terminal_client
@@ -292,8 +293,8 @@ def strict_hall(tmp_path: Path, hall_broker: HallBroker) -> Iterator[Hall]:
 
 def test_a_flood_from_one_kiosk_is_rate_limited_and_others_are_served(strict_hall: Hall) -> None:
     """GIVEN a burst of 5 per terminal WHEN one kiosk login sends 40 ticket requests at once
-    THEN 5 are issued, 35 are ``rate_limited`` (counted for that terminal), and another kiosk
-    is still served."""
+    THEN 5 are issued, 35 are ``rate_limited`` (counted for that terminal, in the hub's
+    status too), and another kiosk is still served."""
     hall = strict_hall
     probe = Probe(hall.broker, hall.hall_id)
     try:
@@ -310,6 +311,12 @@ def test_a_flood_from_one_kiosk_is_rate_limited_and_others_are_served(strict_hal
     stats = hall.server.stats_snapshot()
     assert stats["rate_limited"] == 35 and stats["rate_limited_by_terminal"] == {"probe": 35}
     still_serves(hall, hall.last_seq())
+
+    def reported() -> dict[str, Any]:  # what ``hall-agent sync status`` shows
+        return dict(read_status(hall.node).get("lan") or {})
+
+    assert wait_until(lambda: reported().get("rate_limited") == 35, WAIT)
+    assert reported()["rate_limited_by_terminal"] == {"probe": 35}
 
 
 # ---- the broker --------------------------------------------------------------------------
