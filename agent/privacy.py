@@ -35,7 +35,7 @@ def mask_name(name: str) -> str:
     return name[0] + "*" * max(1, len(name) - 1)
 
 
-_MASKED = re.compile(r"[^\W\d_]\*{1,15}|[^\W\d_]\.(?: [^\W\d_]\.){0,7}")
+_MASKED = re.compile(r"[^\W\d_]\*{1,63}|[^\W\d_]\.(?: [^\W\d_]\.){0,7}")
 
 
 def is_masked_name(value: str) -> bool:

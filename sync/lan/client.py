@@ -257,7 +257,13 @@ class LanClient:
         self, client: mqtt.Client, userdata: Any, mid: int, reasons: list[ReasonCode], props: Any
     ) -> None:
         if any(r.is_failure for r in reasons):
-            log.error("hall LAN: subscription refused: %s", reasons)
+            log.error(
+                "hall LAN: the broker refused a subscription (%s): is %s a %s terminal in "
+                "hall.yaml, and were the broker's files generated from it?",
+                reasons,
+                self.terminal_id,
+                self.role,
+            )
             return
         with self._cond:
             self._subscribed = True
