@@ -13,6 +13,7 @@ import dataclasses
 from typing import Any
 
 from agent import commands as c
+from agent.codec import TERMINAL_COMMANDS
 from agent.config import HallConfig, Terminal
 from sync.lan import wire
 
@@ -21,21 +22,8 @@ ROLES = ("kiosk", "window", "display")
 #: The commands each role may send. Window commands are also checked against its windows.
 ROLE_COMMANDS: dict[str, tuple[type, ...]] = {
     "kiosk": (c.IssueTicket, c.CheckIn, c.DeviceStatusChanged),
-    "window": (
-        c.CallNext,
-        c.Recall,
-        c.MarkNoShow,
-        c.StartService,
-        c.FinishService,
-        c.Transfer,
-        c.PauseWindow,
-        c.ResumeWindow,
-        c.RecordEvaluation,
-        c.Reactivate,
-        c.CancelTicket,
-        c.IssueTicket,
-        c.DeviceStatusChanged,
-    ),
+    # Staff at a window: every terminal command but an appointment's check-in.
+    "window": tuple(cls for cls in TERMINAL_COMMANDS if cls is not c.CheckIn),
     # A display only reads the queue; like every terminal it reports its own devices' health.
     "display": (c.DeviceStatusChanged,),
 }

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import yaml
@@ -183,29 +184,29 @@ def _need_mosquitto() -> None:
         pytest.skip("mosquitto is not installed (packaging/dev.sh installs it)")
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
+B = TypeVar("B", bound=Broker)
+
+
+def _running(kind: type[B], workdir: Path) -> Iterator[B]:
     _need_mosquitto()
-    workdir = tmp_path / "broker"
     workdir.mkdir()
-    b = Broker(workdir).start()
+    b = kind(workdir)
+    b.start()
     try:
         yield b
     finally:
         b.stop()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    yield from _running(Broker, tmp_path / "broker")
 
 
 @pytest.fixture
 def hall_broker(tmp_path: Path) -> Iterator[HallBroker]:
     """The hall LAN's broker as shipped, with the test hall's generated logins."""
-    _need_mosquitto()
-    workdir = tmp_path / "hall-broker"
-    workdir.mkdir()
-    b = HallBroker(workdir).start()
-    try:
-        yield b
-    finally:
-        b.stop()
+    yield from _running(HallBroker, tmp_path / "hall-broker")
 
 
 def make_node(

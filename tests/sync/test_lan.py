@@ -7,6 +7,7 @@ bounded; timeouts are generous upper bounds, never a measure of speed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import signal
@@ -85,12 +86,14 @@ def hub_node(root: Path, broker: HallBroker, **changes: Any) -> Node:
     return make_node(root, hall_broker=broker.login("hub"), **changes)
 
 
-@pytest.fixture
-def hall(tmp_path: Path, hall_broker: HallBroker) -> Iterator[Hall]:
-    node = hub_node(tmp_path / "hub", hall_broker)
+@contextlib.contextmanager
+def running_hub(
+    node: Node, broker: HallBroker, settings: LanSettings | None = None
+) -> Iterator[Hall]:
+    """``node``'s core and LAN server, online; stopped (with its terminals) on leaving."""
     runtime = node.runtime(tick_seconds=3600).start()  # no tick events during a test
-    server = LanServer(node, runtime).start()
-    h = Hall(node, runtime, server, hall_broker)
+    server = LanServer(node, runtime, settings=settings).start()
+    h = Hall(node, runtime, server, broker)
     try:
         assert server.wait_ready(WAIT)
         yield h
@@ -99,6 +102,12 @@ def hall(tmp_path: Path, hall_broker: HallBroker) -> Iterator[Hall]:
             client.stop()
         server.stop()
         runtime.stop()
+
+
+@pytest.fixture
+def hall(tmp_path: Path, hall_broker: HallBroker) -> Iterator[Hall]:
+    with running_hub(hub_node(tmp_path / "hub", hall_broker), hall_broker) as h:
+        yield h
 
 
 class Probe:
@@ -352,15 +361,8 @@ def test_a_retry_that_reaches_a_restarted_hub_issues_no_second_ticket(
 def slow_hall(tmp_path: Path, hall_broker: HallBroker) -> Iterator[Hall]:
     """A hub whose core may be made to outlast its (short) core timeout."""
     node = hub_node(tmp_path / "hub", hall_broker)
-    runtime = node.runtime(tick_seconds=3600).start()
-    server = LanServer(node, runtime, settings=LanSettings(core_timeout_s=0.2)).start()
-    h = Hall(node, runtime, server, hall_broker)
-    try:
-        assert server.wait_ready(WAIT)
+    with running_hub(node, hall_broker, LanSettings(core_timeout_s=0.2)) as h:
         yield h
-    finally:
-        server.stop()
-        runtime.stop()
 
 
 def test_a_retry_after_hub_timeout_gets_the_final_result_and_runs_nothing_again(

@@ -19,12 +19,12 @@ import pytest
 
 from agent import commands as c
 from agent.privacy import citizen_hash
-from sync.lan import LanServer, LanSettings, RemoteError, wire
+from sync.lan import LanSettings, RemoteError, wire
 from sync.mqtt import client_for, parse_broker_url
 from sync.status import read_status
 from tests.support import wait_until
 from tests.sync.conftest import LAN_TERMINALS, HallBroker
-from tests.sync.test_lan import WAIT, Hall, Probe, hub_node, terminal_client
+from tests.sync.test_lan import WAIT, Hall, Probe, hub_node, running_hub
 from tests.sync.test_lan import hall as hall  # the hub on the shipped broker
 from tests.sync.test_lan import probe as probe  # raw MQTT as the kiosk login ``probe``
 
@@ -152,19 +152,11 @@ def test_a_store_holding_inflated_device_rows_still_answers_hall_status(
         store.execute(c.DeviceStatusChanged("hub-printer", "online"))
     finally:
         store.close()
-    runtime = node.runtime(tick_seconds=3600).start()
-    server = LanServer(node, runtime).start()
-    try:
-        assert server.wait_ready(WAIT)
-        with terminal_client(hall_broker, "window-1") as window:
-            assert window.wait_hub(WAIT)
-            status = window.query("hall_status", timeout=WAIT)
-            assert status["devices"] == {"hub-printer": {"status": "online", "reason": None}}
-            assert status["devices_omitted"] == 300
-        assert server.stats_snapshot()["connects"] == 1  # never dropped by the broker
-    finally:
-        server.stop()
-        runtime.stop()
+    with running_hub(node, hall_broker) as hub:
+        status = hub.terminal("window-1").query("hall_status", timeout=WAIT)
+        assert status["devices"] == {"hub-printer": {"status": "online", "reason": None}}
+        assert status["devices_omitted"] == 300
+        assert hub.server.stats_snapshot()["connects"] == 1  # never dropped by the broker
 
 
 # ---- roles -------------------------------------------------------------------------------
@@ -249,46 +241,26 @@ def test_a_login_the_hubs_hall_yaml_does_not_name_is_refused(
     WHEN kiosk-2 asks anything THEN ``unknown_terminal``; kiosk-1 is served."""
     terminals = [t for t in LAN_TERMINALS if t["id"] != "kiosk-2"]
     node = hub_node(tmp_path / "hub", hall_broker, terminals=terminals)
-    runtime = node.runtime(tick_seconds=3600).start()
-    server = LanServer(node, runtime).start()
-    try:
-        assert server.wait_ready(WAIT)
-        with (
-            terminal_client(hall_broker, "kiosk-2") as stranger,
-            terminal_client(hall_broker, "kiosk-1") as kiosk,
+    with running_hub(node, hall_broker) as hub:
+        stranger, kiosk = hub.terminal("kiosk-2"), hub.terminal("kiosk-1")
+        for request in (
+            lambda: stranger.query("now", timeout=WAIT),
+            lambda: stranger.execute(c.IssueTicket("household"), timeout=WAIT),
         ):
-            assert stranger.wait_hub(WAIT) and kiosk.wait_hub(WAIT)
-            for request in (
-                lambda: stranger.query("now", timeout=WAIT),
-                lambda: stranger.execute(c.IssueTicket("household"), timeout=WAIT),
-            ):
-                with pytest.raises(RemoteError) as refused:
-                    request()
-                assert refused.value.code == "unknown_terminal"
-            assert kiosk.execute(c.IssueTicket("household"), timeout=WAIT)["ticket"]
-        assert runtime.query(lambda s: s.last_seq) == 1
-    finally:
-        server.stop()
-        runtime.stop()
+            with pytest.raises(RemoteError) as refused:
+                request()
+            assert refused.value.code == "unknown_terminal"
+        assert kiosk.execute(c.IssueTicket("household"), timeout=WAIT)["ticket"]
+        assert hub.last_seq() == 1
 
 
 # ---- floods ------------------------------------------------------------------------------
 @pytest.fixture
 def strict_hall(tmp_path: Path, hall_broker: HallBroker) -> Iterator[Hall]:
     """A hub allowing 5 tickets at once per terminal and (in a test's time) no more."""
-    node = hub_node(tmp_path / "hub", hall_broker)
-    runtime = node.runtime(tick_seconds=3600).start()
     settings = LanSettings(issue_burst=5, issue_per_minute=0.001)
-    server = LanServer(node, runtime, settings=settings).start()
-    h = Hall(node, runtime, server, hall_broker)
-    try:
-        assert server.wait_ready(WAIT)
+    with running_hub(hub_node(tmp_path / "hub", hall_broker), hall_broker, settings) as h:
         yield h
-    finally:
-        for client in h.clients:
-            client.stop()
-        server.stop()
-        runtime.stop()
 
 
 def test_a_flood_from_one_kiosk_is_rate_limited_and_others_are_served(strict_hall: Hall) -> None:
