@@ -141,16 +141,18 @@ def bounded_devices(
     omitted = 0
     for name in sorted(recorded):
         info = recorded[name]
-        reason = info.get("reason")
-        if (
-            len(rows) >= wire.MAX_DEVICE_ROWS
-            or len(name) > 2 * wire.MAX_DEVICE_CHARS + 1
-            or (reason is not None and len(str(reason)) > wire.MAX_DEVICE_CHARS)
-        ):
+        if len(rows) >= wire.MAX_DEVICE_ROWS or not well_formed_device(name, info.get("reason")):
             omitted += 1
             continue
         rows[name.removeprefix(prefix)] = info
     return rows, omitted
+
+
+def well_formed_device(name: str, reason: object = None) -> bool:
+    """A device row within today's limits (``terminal/device``, a short reason)."""
+    return len(name) <= 2 * wire.MAX_DEVICE_CHARS + 1 and (
+        reason is None or len(str(reason)) <= wire.MAX_DEVICE_CHARS
+    )
 
 
 def feed_payload(role: str, payload: dict[str, Any]) -> dict[str, Any]:

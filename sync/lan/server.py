@@ -186,8 +186,9 @@ class LanServer:
     # ---- lifecycle -----------------------------------------------------------------------
     def start(self) -> LanServer:
         self._config = HallConfig.model_validate(self._read("config"))
-        for name in self._read("hall_status")["devices"]:
-            self._note_device(name)
+        for name, info in self._read("hall_status")["devices"].items():
+            if roles.well_formed_device(name, info.get("reason")):  # else never shown
+                self._note_device(name)
         self._threads = [
             threading.Thread(target=self._serve_requests, name="hall-lan-requests", daemon=True),
             threading.Thread(target=self._serve_events, name="hall-lan-events", daemon=True),
@@ -554,4 +555,6 @@ class LanServer:
         if event.type == "HallConfigApplied":
             self._config = HallConfig.model_validate(event.payload["config"])
         elif event.type == "DeviceStatusChanged":
-            self._note_device(str(event.payload.get("device")))
+            name, reason = str(event.payload.get("device")), event.payload.get("reason")
+            if roles.well_formed_device(name, reason):
+                self._note_device(name)

@@ -157,6 +157,8 @@ def test_a_store_holding_inflated_device_rows_still_answers_hall_status(
         assert status["devices"] == {"hub-printer": {"status": "online", "reason": None}}
         assert status["devices_omitted"] == 300
         assert hub.server.stats_snapshot()["connects"] == 1  # never dropped by the broker
+        # the old rows take no room from the terminals' devices
+        hub.terminal("kiosk-1").execute(c.DeviceStatusChanged("printer", "online"), timeout=WAIT)
 
 
 # ---- roles -------------------------------------------------------------------------------
