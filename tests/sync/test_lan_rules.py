@@ -15,6 +15,7 @@ import yaml
 from agent.config import HUB_LOGIN, sample_config
 from agent.errors import HallError
 from agent.model import Event
+from sync.cli import _lan_line
 from sync.lan import roles, wire
 from sync.lan.broker_files import acl_text, password_hash, write_broker_files
 from sync.lan.quietlog import RepeatFilter
@@ -132,6 +133,14 @@ def test_a_repeated_record_passes_a_few_times_then_is_counted() -> None:
 
 
 # ---- the broker's files --------------------------------------------------------------------
+def test_sync_status_shows_the_lans_refusals_in_one_line() -> None:
+    lan = {"online": True, "requests": 40, "refused": 35, "forbidden": 0, "rate_limited": 35}
+    line = _lan_line({**lan, "rate_limited_by_terminal": {"kiosk-1": 35}})
+    assert line == (
+        "online, 40 requests, 35 refused (0 forbidden, 35 rate-limited); rate-limited: kiosk-1 35"
+    )
+
+
 def test_the_shipped_hall_broker_conf_holds_the_limits_the_hub_builds_replies_for() -> None:
     conf = (SHIPPED_BROKER / "hall-broker.conf").read_text()
     settings = dict(
