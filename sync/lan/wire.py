@@ -238,7 +238,7 @@ def parse_request(payload: bytes) -> c.Command | QueryRequest:
         raise BadRequest(
             f"request is {len(payload)} bytes (limit {MAX_REQUEST_BYTES})", reason="too_large"
         )
-    if _nesting(payload) > MAX_DEPTH:
+    if payload.count(b"{") + payload.count(b"[") > MAX_DEPTH and _nesting(payload) > MAX_DEPTH:
         raise BadRequest(f"request is nested deeper than {MAX_DEPTH} levels", reason="too_deep")
     try:
         message: Any = json.loads(payload)
