@@ -121,6 +121,29 @@ class DisplayRules(_Strict):
     notice_en: str = ""
 
 
+#: The hub's own login on the hall broker; no terminal may be called this.
+HUB_LOGIN = "hub"
+
+
+class Terminal(_Strict):
+    """A PC on the hall LAN: its broker login (= ``id``), its role and, for a window PC,
+    the windows it acts on. The hub authorises each request by it (docs/operator.md)."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="its hall broker login")
+    role: Literal["kiosk", "window", "display"]
+    windows: list[int] = Field(default_factory=list, max_length=999)
+
+    @model_validator(mode="after")
+    def _windows_for_window_role(self) -> Terminal:
+        if self.id == HUB_LOGIN:
+            raise ValueError(f"{self.id!r} is the hub's own login")
+        if self.role == "window" and not self.windows:
+            raise ValueError(f"{self.id}: a window PC names its windows")
+        if self.role != "window" and self.windows:
+            raise ValueError(f"{self.id}: only a window PC has windows")
+        return self
+
+
 class HallConfig(_Strict):
     schema_version: Literal[1] = 1
     hall_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
@@ -134,6 +157,9 @@ class HallConfig(_Strict):
     no_show: NoShowRules = Field(default_factory=NoShowRules)
     display: DisplayRules = Field(default_factory=DisplayRules)
     alarms: AlarmRules = Field(default_factory=AlarmRules)
+    terminals: list[Terminal] = Field(
+        default_factory=list, max_length=500, description="the PCs on the hall LAN"
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -161,7 +187,20 @@ class HallConfig(_Strict):
             raise ValueError(f"no window serves {orphans}")
         if unknown := self.alarms.unknown_services(known):
             raise ValueError(f"alarms.waiting_count names unknown service(s) {unknown}")
+        _no_duplicates("terminals", [t.id for t in self.terminals], "id")
+        numbers = {w.number for w in self.windows}
+        for terminal in self.terminals:
+            unknown_windows = [n for n in terminal.windows if n not in numbers]
+            if unknown_windows:
+                raise ValueError(f"terminals: {terminal.id}: unknown window(s) {unknown_windows}")
         return self
+
+    def terminal(self, terminal_id: str) -> Terminal | None:
+        return self._terminal_by_id.get(terminal_id)
+
+    @cached_property
+    def _terminal_by_id(self) -> dict[str, Terminal]:
+        return {t.id: t for t in self.terminals}
 
     @cached_property
     def zone(self) -> ZoneInfo:

@@ -89,6 +89,38 @@ def register(subparsers: Any) -> None:
     )
     run.set_defaults(func=cmd_sync_run)
 
+    hall = subparsers.add_parser("hall", help="files for the hall's own broker (the hall LAN)")
+    hsub = hall.add_subparsers(dest="hall_action", required=True, metavar="ACTION")
+    files = hsub.add_parser(
+        "broker-files",
+        help="the hall broker's ACL and passwords from hall.yaml terminals",
+        description="Write hall-acl.conf, passwd (Mosquitto's format) and hall-logins.yaml "
+        "(the plain passwords, mode 0600) for the hub and every terminal in hall.yaml. Known "
+        "logins keep their passwords when run again.",
+    )
+    files.add_argument("--config", metavar="FILE", help="hall config (default: the data dir's)")
+    files.add_argument("--out", required=True, metavar="DIR", help="folder for the three files")
+    files.set_defaults(func=cmd_hall_broker_files)
+
+
+# ---- hall ----------------------------------------------------------------------------------
+def cmd_hall_broker_files(args: argparse.Namespace) -> int:
+    from agent.config import load_hall_config
+    from agent.datadir import DataDir, resolve_data_dir
+    from sync.lan.broker_files import write_broker_files
+
+    source = (
+        Path(args.config) if args.config else DataDir(resolve_data_dir(args.data_dir)).hall_config
+    )
+    config = load_hall_config(source)
+    files = write_broker_files(config, Path(args.out))
+    logins = 1 + len(config.terminals)
+    print(
+        f"wrote {files.acl}, {files.passwords} and {files.logins} "
+        f"({logins} logins: the hub and each terminal)"
+    )
+    return 0
+
 
 # ---- central -------------------------------------------------------------------------------
 def _stop_on_signals() -> threading.Event:
@@ -267,8 +299,23 @@ def cmd_sync_status(args: argparse.Namespace) -> int:
         lines.append(f"clock       central minus node: {status['clock_offset_s']:+.3f} s")
     if status.get("last_error"):
         lines.append(f"last error  {status['last_error']}")
+    if status.get("lan"):
+        lines.append(f"hall LAN    {_lan_line(status['lan'])}")
     print("\n".join(lines))
     return 0
+
+
+def _lan_line(lan: dict[str, Any]) -> str:
+    """The hub's LAN stats in one line: state, requests and what was refused."""
+    state = "online" if lan.get("online") else "offline"
+    line = (
+        f"{state}, {lan.get('requests', 0)} requests, {lan.get('refused', 0)} refused "
+        f"({lan.get('forbidden', 0)} forbidden, {lan.get('rate_limited', 0)} rate-limited)"
+    )
+    by_terminal = lan.get("rate_limited_by_terminal") or {}
+    if by_terminal:
+        line += "; rate-limited: " + ", ".join(f"{k} {v}" for k, v in sorted(by_terminal.items()))
+    return line
 
 
 def cmd_sync_run(args: argparse.Namespace) -> int:

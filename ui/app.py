@@ -272,7 +272,7 @@ def open_hall(
     stop whatever was started, in reverse order, even when a later step failed (a device or
     sync thread left running would keep the process alive)."""
     with contextlib.ExitStack() as started:
-        core = _open_core(node, broker, remote, started)
+        core = _open_core(node, broker, roles[0] if remote else None, started)
         started.callback(core.close)
         devices = make_devices(node, simulated_demo=simulated)
         started.callback(devices.close)
@@ -282,18 +282,21 @@ def open_hall(
 
 
 def _open_core(
-    node: Node, broker: str | None, remote: bool, started: contextlib.ExitStack
+    node: Node, broker: str | None, role: str | None, started: contextlib.ExitStack
 ) -> CoreClient:
-    """This PC's way to the queue: the hub over the hall LAN (``remote``), or the core in
-    this process, with the central sync and, when a hall broker is set, the LAN server that
-    lets terminals on other PCs in."""
+    """This PC's way to the queue: the hub over the hall LAN (a terminal of ``role``), or the
+    core in this process (``role`` None), with the central sync and, when a hall broker is
+    set, the LAN server that lets terminals on other PCs in."""
     from ui.core import LocalCore, RemoteCore
 
-    if remote:
+    if role is not None:
         from sync.lan import LanClient
 
-        assert node.node.hall_broker is not None
-        lan = LanClient(node.hall.hall_id, node.node.node_id, node.node.hall_broker).start()
+        broker_config = node.node.hall_broker
+        assert broker_config is not None
+        # The terminal is its hall broker login (hall.yaml ``terminals``).
+        terminal = broker_config.username or node.node.node_id
+        lan = LanClient(node.hall.hall_id, terminal, broker_config, role=role).start()
         started.callback(lan.stop)
         if not lan.wait_hub(HUB_WAIT_S):
             log.warning("the hub is not reachable yet; screens will retry")

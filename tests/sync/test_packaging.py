@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
 import subprocess
 import time
@@ -13,7 +11,7 @@ import pytest
 
 from sync import contract as ct
 from sync.mqtt import BrokerAddress, new_client
-from tests.sync.conftest import REPO, free_port, wait_until
+from tests.sync.conftest import REPO, free_port, shipped_config_lines, wait_until
 
 pytestmark = pytest.mark.mqtt
 SHIPPED = REPO / "packaging" / "mosquitto"
@@ -21,26 +19,9 @@ SHIPPED = REPO / "packaging" / "mosquitto"
 
 def _adapt(conf: Path, tmp: Path, port: int) -> Path:
     """The shipped config with test paths: one loopback listener, files in ``tmp``."""
-    keep = []
-    for line in conf.read_text().splitlines():
-        if re.match(
-            r"^(listener|protocol|certfile|keyfile|cafile|require_certificate|tls_version|"
-            r"log_dest|persistence_location|password_file|acl_file)\b",
-            line,
-        ):
-            continue
-        keep.append(line)
-    keep += [
-        f"listener {port} 127.0.0.1",
-        "log_dest stderr",
-        f"persistence_location {tmp}/",
-        f"password_file {tmp}/passwd",
-        f"acl_file {SHIPPED / 'hall-acl.example.conf'}",
-    ]
-    if os.geteuid() == 0:
-        keep.append("user root")
     out = tmp / conf.name
-    out.write_text("\n".join(keep) + "\n")
+    lines = shipped_config_lines(conf, tmp, port, SHIPPED / "hall-acl.example.conf")
+    out.write_text("\n".join(lines) + "\n")
     return out
 
 
