@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.adminpin import HASH_PATTERN
+from agent.storage import DEFAULT_RESERVE_MB
 from agent.validation import load_model
 
 Role = Literal["hub", "kiosk", "window", "display", "all"]
@@ -63,6 +64,12 @@ class NodeConfig(_Strict):
         description="the hall LAN broker on the hub: terminals on other PCs reach the queue there",
     )
     devices: list[DeviceSpec] = Field(default_factory=list)
+    disk_reserve_mb: int = Field(
+        default=DEFAULT_RESERVE_MB,
+        ge=0,
+        le=100_000,
+        description="free space new tickets need on the data dir's disk (0: no reserve)",
+    )
     admin_pin_hash: str | None = Field(
         default=None,
         pattern=HASH_PATTERN,

@@ -163,6 +163,8 @@ class NodeStatus(_Payload):
     backlog_alarm: bool | None = None
     clock_offset_s: float | None = None
     agent_version: str | None = None
+    disk_free_mb: int | None = None
+    disk_alarm: bool | None = None
 
 
 class InboundResult(_Payload):

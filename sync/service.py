@@ -37,6 +37,7 @@ from agent.errors import ConfigError, HallError
 from agent.node import BrokerConfig
 from agent.node_runtime import Node
 from agent.runtime import CoreRuntime
+from agent.storage import DiskReserve, free_bytes
 from agent.store import Store
 from sync import contract as ct
 from sync.inbound import InboundHandler, Outcome
@@ -495,6 +496,7 @@ class SyncService:
             backlog_alarm=self._alarm,
             clock_offset_s=self._out.clock_offset,
             agent_version=AGENT_VERSION,
+            **self._disk_status(),
         )
         self._client.publish(
             ct.status_topic(self.hall_id, self.node_id),
@@ -502,6 +504,17 @@ class SyncService:
             qos=1,
             retain=True,
         )
+
+    def _disk_status(self) -> dict[str, Any]:
+        """Free space on the data disk and whether it is below the node's reserve (live:
+        the status needs no disk, so central hears of a full disk while it lasts)."""
+        root = self.node.data.root
+        try:
+            free = free_bytes(root)
+        except OSError:
+            return {}
+        reserve = DiskReserve(root, self.node.node.disk_reserve_mb * 1024**2)
+        return {"disk_free_mb": free // 1024**2, "disk_alarm": reserve.short()}
 
     def _offline_payload(self) -> str:
         return json.dumps({"schema_version": 1, "node_id": self.node_id, "state": "offline"})

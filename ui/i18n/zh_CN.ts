@@ -32,6 +32,10 @@
         <translation>已拔出</translation>
     </message>
     <message>
+        <source>disk full</source>
+        <translation>磁盘已满</translation>
+    </message>
+    <message>
         <source>not connected</source>
         <translation>未连接</translation>
     </message>
@@ -74,6 +78,10 @@
     <message>
         <source>Evaluator</source>
         <translation>评价器</translation>
+    </message>
+    <message>
+        <source>Hall system disk</source>
+        <translation>系统磁盘</translation>
     </message>
 </context>
 <context>
@@ -153,6 +161,10 @@
     <message>
         <source>The hall system cannot be reached; please ask the staff</source>
         <translation>暂时无法连接大厅系统，请咨询工作人员</translation>
+    </message>
+    <message>
+        <source>No new numbers now: the hall system&apos;s disk is full; please ask the staff</source>
+        <translation>暂时无法取号：系统磁盘已满，请联系工作人员</translation>
     </message>
     <message>
         <source>Sorry, this did not work; please ask the staff</source>
