@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.adminpin import HASH_PATTERN
+from agent.files import write_atomically
 from agent.storage import DEFAULT_RESERVE_MB
 from agent.validation import load_model
 
@@ -95,6 +96,4 @@ def load_node_config(path: Path) -> NodeConfig:
 def dump_node_config(config: NodeConfig, path: Path) -> None:
     """Write atomically: a power cut leaves the old file or the new one, never half of each."""
     data = config.model_dump(mode="json", exclude_none=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    tmp.replace(path)
+    write_atomically(path, yaml.safe_dump(data, allow_unicode=True, sort_keys=False))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from agent import commands as c
 from agent.config import HallConfig
 from agent.errors import ConfigError, HallError
+from agent.files import write_atomically
 from agent.runtime import CoreRuntime
 from agent.store import Store
 from agent.validation import describe_validation_error
@@ -338,16 +338,6 @@ def _validate(model: type[M], data: Any, where: str) -> M:
 
 
 def _write_yaml_atomically(path: Path, data: dict[str, Any], what: str = "config") -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(f"# written by the sync from a signed central {what}; do not edit here\n")
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    header = f"# written by the sync from a signed central {what}; do not edit here\n"
+    write_atomically(path, header + text)

@@ -258,6 +258,14 @@
         <source>Admin PIN</source>
         <translation>管理密码</translation>
     </message>
+    <message>
+        <source>Too many wrong PINs: try again in {minutes} min</source>
+        <translation>PIN 错误次数过多，请 {minutes} 分钟后再试</translation>
+    </message>
+    <message>
+        <source>Wrong PIN: try again in {seconds} s</source>
+        <translation>PIN 错误，请 {seconds} 秒后再试</translation>
+    </message>
 </context>
 <context>
     <name>KioskView</name>
