@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import time
 from pathlib import Path
@@ -32,6 +33,15 @@ def mask_name(name: str) -> str:
     if " " in name:  # Latin-script names: initial of each word
         return " ".join(part[0] + "." for part in name.split() if part)
     return name[0] + "*" * max(1, len(name) - 1)
+
+
+#: What :func:`mask_name` produces: one leading character and stars (``张*``, ``欧**``), or
+#: initials (``J. S.``). A full name or an ID number matches neither.
+MASKED_NAME = re.compile(r"[^\s*0-9０-９]\*{1,31}|[A-Za-z]\.( [A-Za-z]\.){0,7}")
+
+
+def is_masked_name(text: str) -> bool:
+    return text == "" or MASKED_NAME.fullmatch(text) is not None
 
 
 def citizen_hash(secret: bytes, number: str) -> str:

@@ -54,6 +54,8 @@ def describe_errors(
         cause = (err.get("ctx") or {}).get("error")
         if isinstance(cause, FieldError):
             loc, message = loc + cause.loc, str(cause)
+        elif isinstance(cause, ValueError):  # a validator's own words, without "Value error, "
+            message = str(cause)
         where = field_path(loc) or "(whole file)"
         line = _line_of(root, loc) if root is not None else None
         lines.append(f"{source}: {where}: {message}" + (f" (line {line})" if line else ""))

@@ -1,9 +1,10 @@
 """What the central platform sends down: checked, then applied through the core, or refused.
 
 Every message goes through the same gate, in this order: size, JSON, envelope schema,
-signature, body schema and version, kind and target, expiry, version newer than the last
-applied one, data schema; only then is a command posted to the core (which may still refuse
-it, e.g. a config for another hall). A refusal changes nothing and carries a stable code.
+signature, body schema and version, kind and target, issue time and expiry, data schema,
+version newer than the last applied one (and not too far ahead); only then is a command
+posted to the core (which may still refuse it, e.g. a config for another hall). A refusal
+changes nothing and carries a stable code.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ from sync.signing import verify
 log = logging.getLogger(__name__)
 
 INBOUND_VERSION_PREFIX = "sync.inbound."
+#: How far one message may move a topic's version: room for versions made of timestamps
+#: (epoch milliseconds), none for a jump that would leave a topic nowhere to grow.
+MAX_VERSION_STEP = 10**13
+#: How far ahead of this node's clock a message may say it was issued.
+MAX_CLOCK_AHEAD = dt.timedelta(days=1)
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
 
@@ -186,6 +192,14 @@ class InboundHandler:
             raise Refused("wrong_target", f"for hall {body.hall_id!r}, this is {self.hall_id!r}")
         if body.node_id is not None and body.node_id != self.node_id:
             raise Refused("wrong_target", f"for node {body.node_id!r}, this is {self.node_id!r}")
+        issued = body.issued_at
+        if issued.tzinfo is None:
+            raise Refused("invalid_data", "issued_at has no time zone")
+        if issued > self.clock() + MAX_CLOCK_AHEAD:
+            raise Refused(
+                "from_the_future",
+                f"issued at {issued.isoformat()}: more than a day ahead of this node's clock",
+            )
         if body.expires_at is not None:
             expires = body.expires_at
             if expires.tzinfo is None:
@@ -232,11 +246,8 @@ class InboundHandler:
         version = body.version
 
         def job(store: Store) -> str:
-            current = store.state.config_version
-            if version == current:
+            if not _is_newer(version, store.state.config_version):
                 return "duplicate"
-            if version < current:
-                raise Refused("stale_version", f"version {version} is older than {current}")
             store.execute(c.ApplyHallConfig(config, version))
             return "applied"
 
@@ -318,9 +329,20 @@ def _is_new(store: Store, key: str, version: int) -> bool:
     """Is ``version`` newer than the last one applied under ``key``? False for that same
     version (a retained copy seen again); an older one is refused."""
     row = store.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-    current = int(row[0]) if row else 0
+    return _is_newer(version, int(row[0]) if row else 0)
+
+
+def _is_newer(version: int, current: int) -> bool:
+    """True for a version to apply, False for the one applied already; an older one, or one
+    so far ahead that it would leave no room after it (2^63-1 would lock the topic for
+    good), is refused."""
     if version < current:
         raise Refused("stale_version", f"version {version} is older than {current}")
+    if version > current + MAX_VERSION_STEP:
+        raise Refused(
+            "version_too_far",
+            f"version {version} is more than {MAX_VERSION_STEP} ahead of {current}",
+        )
     return version > current
 
 
