@@ -157,12 +157,7 @@ class InboundHandler:
     def _open(self, payload: bytes) -> ct.SignedBody:
         if len(payload) > self.max_bytes:
             raise Refused("too_large", f"{len(payload)} bytes, at most {self.max_bytes} accepted")
-        try:
-            raw = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise Refused("malformed_json", f"not JSON: {exc}") from exc
-        if not isinstance(raw, dict):
-            raise Refused("malformed_json", "the payload is not a JSON object")
+        raw = _json_object(payload, "the payload")
         if raw.get("schema_version") != ct.SCHEMA_VERSION:
             raise Refused(
                 "wrong_schema_version",
@@ -176,12 +171,9 @@ class InboundHandler:
             raise Refused("no_central_key", "this node holds no central public key")
         if not verify(self.public_key, envelope.body, envelope.signature):
             raise Refused("bad_signature", "the signature does not match the central key")
-        try:
-            body_raw = json.loads(envelope.body)
-        except json.JSONDecodeError as exc:
-            raise Refused("malformed_json", f"signed body is not JSON: {exc}") from exc
-        if not isinstance(body_raw, dict) or body_raw.get("schema_version") != ct.SCHEMA_VERSION:
-            got = body_raw.get("schema_version") if isinstance(body_raw, dict) else None
+        body_raw = _json_object(envelope.body, "the signed body")
+        if body_raw.get("schema_version") != ct.SCHEMA_VERSION:
+            got = body_raw.get("schema_version")
             raise Refused("wrong_schema_version", f"body schema_version {got!r}")
         return _validate(ct.SignedBody, body_raw, "body")
 
@@ -323,6 +315,18 @@ class InboundHandler:
             raise
         except HallError as exc:
             raise Refused(f"refused_by_core.{exc.code}", str(exc)) from exc
+
+
+def _json_object(text: bytes | str, what: str) -> dict[str, Any]:
+    """A JSON object, or ``malformed_json``: also for nesting deeper than the parser's
+    recursion and for integers longer than Python converts (4300 digits)."""
+    try:
+        data = json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise Refused("malformed_json", f"{what} is not JSON: {str(exc)[:200]}") from exc
+    if not isinstance(data, dict):
+        raise Refused("malformed_json", f"{what} is not a JSON object")
+    return data
 
 
 def _is_new(store: Store, key: str, version: int) -> bool:

@@ -198,3 +198,24 @@ def test_registered_commands_share_the_net(
     damage_text(central)
     assert main(["central", "report", "--db", str(central)]) == EXIT_STORAGE
     assert one_line_error(capsys).startswith(f"hall-agent: {central}: not a readable SQLite store")
+
+
+def test_central_push_refuses_a_bad_key_or_file_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = tmp_path / "keys"
+    assert main(["central", "keygen", "--out", str(keys)]) == 0
+    deep = tmp_path / "notice.yaml"
+    deep.write_text("notice_id: " + "[" * 20_000, encoding="utf-8")
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a key", encoding="utf-8")
+    push = ["central", "push", "notice", "--broker", "mqtt://127.0.0.1:1", "--hall-id", "h"]
+    capsys.readouterr()
+    for key, file, reason in (
+        (keys / "central_key.pem", deep, f"{deep}: (whole file): nested deeper than 32"),
+        (garbage, deep, f"{garbage}: not a PEM key file"),
+        (tmp_path / "missing.pem", deep, f"{tmp_path / 'missing.pem'}: cannot read"),
+    ):
+        args = [*push, "--key", str(key), "--version", "1", "--file", str(file)]
+        assert main(args) == EXIT_CONFIG
+        assert one_line_error(capsys).startswith(f"hall-agent: {reason}")
