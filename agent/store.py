@@ -386,8 +386,6 @@ class Store:
         terminal's, kept with the command's events) makes a retry of a command that was
         committed return what it did instead of running it again, also across restarts.
         """
-        if isinstance(command, NEW_TICKET_COMMANDS):
-            self.reserve.check_new_ticket()
         cur = self._cur
         cur.execute("BEGIN IMMEDIATE")
         try:
@@ -395,6 +393,8 @@ class Store:
             if request_id is not None and (done := self._request_done(request_id)) is not None:
                 cur.execute("ROLLBACK")  # (nothing written)
                 return done
+            if isinstance(command, NEW_TICKET_COMMANDS):  # (a retry above still gets its ticket)
+                self.reserve.check_new_ticket()
             wall = self.clock()
             wall_time = iso(wall)  # the machine's clock as it reads (UTC), for offset analysis
             now = self.hall_now(wall)

@@ -20,6 +20,8 @@ from agent.errors import DiskFull
 from agent.logs import setup_logging
 from agent.node_runtime import Node
 from agent.runtime import CoreRuntime
+from agent.storage import DiskReserve
+from agent.store import Store
 from tests.support import SmallDisk, set_node_field, wait_until
 
 Run = Callable[..., int]
@@ -164,3 +166,22 @@ def test_the_log_goes_to_stderr_while_its_disk_is_full(
         assert "before the disk filled" in text and "after space came back" in text
     finally:
         setup_logging(None, stderr=False)
+
+
+def test_below_the_reserve_a_retry_still_gets_its_ticket(tmp_path: Path) -> None:
+    """GIVEN a ticket committed for a terminal's request WHEN the disk drops below the
+    reserve and the terminal retries the same request THEN it gets that ticket (a citizen
+    is never left without the number already taken), while a new ticket is refused."""
+    store = Store(tmp_path / "hall.db", "n", always_open(sample_config()))
+    try:
+        first = store.execute(c.IssueTicket("household"), request_id="kiosk-1/1")
+        store.reserve = DiskReserve(tmp_path, 10**18)  # more than any disk has free
+        again = store.execute(c.IssueTicket("household"), request_id="kiosk-1/1")
+        assert first.ticket is not None and again.ticket is not None
+        assert again.ticket.number == first.ticket.number == "B001"
+        with pytest.raises(DiskFull):
+            store.execute(c.IssueTicket("household"), request_id="kiosk-1/2")
+        called = store.execute(c.CallNext(2))
+        assert called.ticket is not None and called.ticket.number == "B001"
+    finally:
+        store.close()
