@@ -85,6 +85,7 @@ class _Attempts:
     failures: int = 0  # wrong PINs in a row since the last lockout or right PIN
     lockouts: int = 0  # lockouts since the last right PIN
     not_before: float = 0.0  # wall-clock time (epoch s) before which no PIN is checked
+    wait_s: float = 0.0  # how long that wait is
     locked_out: bool = False
 
 
@@ -103,9 +104,12 @@ class PinGuard:
         self._attempts = self._load()
 
     def retry_after_s(self) -> float:
-        """Seconds until a PIN will be checked (0: now). A wall clock set back cannot
-        stretch it past the longest lockout."""
-        return min(max(0.0, self._attempts.not_before - self.clock()), MAX_LOCKOUT_S)
+        """Seconds until a PIN will be checked (0: now). A wall clock set back does not
+        stretch a wait: it starts again from the clock's new time, no longer than it was."""
+        attempts, now = self._attempts, self.clock()
+        if attempts.not_before - now > attempts.wait_s:
+            attempts.not_before = now + attempts.wait_s
+        return max(0.0, attempts.not_before - now)
 
     def check(self, pin: str) -> PinResult:
         """Check ``pin``; raises :class:`PinLocked`, the PIN unchecked, while a delay or a
@@ -131,7 +135,7 @@ class PinGuard:
             log.warning("admin PIN locked out for %d s after %d wrong PINs", seconds, MAX_FAILURES)
         else:
             seconds = FIRST_DELAY_S * 2 ** (attempts.failures - 1)
-        attempts.not_before = self.clock() + seconds
+        attempts.not_before, attempts.wait_s = self.clock() + seconds, seconds
         self._save()
         lockout = int(seconds) if attempts.locked_out else None
         return PinResult(ok=False, retry_after_s=math.ceil(seconds), lockout_s=lockout)
@@ -150,6 +154,7 @@ class PinGuard:
                 failures=int(data["failures"]),
                 lockouts=int(data["lockouts"]),
                 not_before=float(data["not_before"]),
+                wait_s=float(data["wait_s"]),
                 locked_out=bool(data["locked_out"]),
             )
         except (ValueError, KeyError, TypeError):
@@ -157,7 +162,8 @@ class PinGuard:
             return self._precaution()
 
     def _precaution(self) -> _Attempts:
-        return _Attempts(lockouts=1, not_before=self.clock() + LOCKOUT_S, locked_out=True)
+        now = self.clock()
+        return _Attempts(lockouts=1, not_before=now + LOCKOUT_S, wait_s=LOCKOUT_S, locked_out=True)
 
     def _save(self) -> None:
         try:
