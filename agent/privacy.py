@@ -35,13 +35,13 @@ def mask_name(name: str) -> str:
     return name[0] + "*" * max(1, len(name) - 1)
 
 
-#: What :func:`mask_name` produces: one leading character and stars (``张*``, ``欧**``), or
-#: initials (``J. S.``). A full name or an ID number matches neither.
-MASKED_NAME = re.compile(r"[^\s*0-9０-９]\*{1,31}|[A-Za-z]\.( [A-Za-z]\.){0,7}")
+_MASKED = re.compile(r"[^\W\d_]\*{1,63}|[^\W\d_]\.(?: [^\W\d_]\.){0,7}")
 
 
-def is_masked_name(text: str) -> bool:
-    return text == "" or MASKED_NAME.fullmatch(text) is not None
+def is_masked_name(value: str) -> bool:
+    """True for what :func:`mask_name` gives (``张**``, ``J. S.``) or an empty name: never a
+    full name, never an ID number."""
+    return value == "" or _MASKED.fullmatch(value) is not None
 
 
 def citizen_hash(secret: bytes, number: str) -> str:
