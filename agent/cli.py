@@ -11,6 +11,8 @@ import argparse
 import getpass
 import json
 import logging
+import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
@@ -20,16 +22,23 @@ from typing import Any
 from agent import commands as c
 from agent.adminpin import hash_pin
 from agent.datadir import DataDir, resolve_data_dir
-from agent.errors import ConfigError, HallError
-from agent.logs import setup_logging
+from agent.errors import ConfigError, HallError, InternalError, StoreError
+from agent.logs import REPORTED, setup_logging
 from agent.node import dump_node_config
 from agent.node_runtime import Node
+from agent.storage import os_error, store_error
 from agent.store import Store
 
 log = logging.getLogger("agent.cli")
 
-EXIT_DOMAIN = 1
-EXIT_CONFIG = 2
+#: Exit codes (docs/operator.md, "Exit codes").
+EXIT_OK = 0
+EXIT_DOMAIN = 1  # refused by the hall's rules (nobody waiting, service closed, ...)
+EXIT_CONFIG = 2  # bad usage or a bad config file
+EXIT_STORAGE = 3  # the data dir or the store cannot be used: disk full, damaged, read-only
+EXIT_INTERNAL = 4  # a bug: the traceback is in the log
+EXIT_INTERRUPTED = 130  # Ctrl-C
+EXIT_PIPE_CLOSED = 141  # the reader of the output went away (like SIGPIPE)
 
 WINDOW_ACTIONS: dict[str, Callable[[int], c.Command]] = {
     "call": c.CallNext,
@@ -240,26 +249,70 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every ending is an exit code and at most one line on stderr (or one
+    JSON object with ``--json``). Tracebacks go to the log file only."""
     parser = build_parser()
     args = parser.parse_args(argv)
     data = DataDir(resolve_data_dir(args.data_dir))
-    setup_logging(data.logs if data.root.exists() else None, args.log_level)
     try:
+        setup_logging(data.logs if data.root.is_dir() else None, args.log_level)
         code: int = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's shutdown
         return code
     except ConfigError as exc:
-        _report_error(args, exc)
-        return EXIT_CONFIG
+        return _report_error(args, exc, EXIT_CONFIG)
+    except StoreError as exc:
+        log.info("refused: %s", exc, extra={"code": exc.code})  # (to stderr if the log can't)
+        return _report_error(args, exc, EXIT_STORAGE)
     except HallError as exc:
-        _report_error(args, exc)
-        return EXIT_DOMAIN
+        return _report_error(args, exc, EXIT_DOMAIN)
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_PIPE_CLOSED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except sqlite3.Error as exc:  # a read outside the store's own mapping (or central's db)
+        path = getattr(args, "db", None) or data.database
+        return _report_error(args, store_error(exc, path), EXIT_STORAGE)
+    except OSError as exc:
+        if exc.filename is not None:
+            return _report_error(args, os_error(exc), EXIT_STORAGE)
+        return _internal_error(args, data, exc)
+    except Exception as exc:  # noqa: BLE001 - a bug: logged with its traceback, one line here
+        return _internal_error(args, data, exc)
 
 
-def _report_error(args: argparse.Namespace, exc: HallError) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(exc.as_dict(), ensure_ascii=False))
-    else:
-        print(f"hall-agent: {exc}", file=sys.stderr)
+def _report_error(args: argparse.Namespace, exc: HallError, code: int) -> int:
+    try:
+        if getattr(args, "json", False):
+            print(json.dumps(exc.as_dict(), ensure_ascii=False), flush=True)
+        else:
+            first, *more = str(exc).splitlines() or [exc.code]
+            print(f"hall-agent: {first}", file=sys.stderr)
+            for line in more:  # (a config file with several problems: one per line)
+                print(f"hall-agent: {line}", file=sys.stderr)
+    except BrokenPipeError:
+        _silence_stdout()
+    return code
+
+
+def _internal_error(args: argparse.Namespace, data: DataDir, exc: BaseException) -> int:
+    command = getattr(args, "command", "?")
+    log.error("internal error in %r", command, exc_info=exc, extra={REPORTED: True})
+    where = data.logs / "agent.log" if data.logs.is_dir() else "the log (stderr)"
+    error = InternalError(
+        f"internal error ({type(exc).__name__}: {str(exc)[:200]}); details in {where}"
+    )
+    return _report_error(args, error, EXIT_INTERNAL)
+
+
+def _silence_stdout() -> None:
+    """The reader of our output went away (``| head``): say nothing more, not even at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # (no real stdout, e.g. captured in a test)
+        pass
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ TERMINAL_COMMANDS: tuple[type, ...] = (
     c.CancelTicket,
     c.RecordEvaluation,
     c.DeviceStatusChanged,
+    c.ReportAdminPinLockout,
 )
 _BY_NAME = {cls.__name__: cls for cls in TERMINAL_COMMANDS}
 _STRICT = ConfigDict(extra="forbid")

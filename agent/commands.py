@@ -148,6 +148,15 @@ class DeviceStatusChanged:
 
 
 @dataclass(frozen=True)
+class ReportAdminPinLockout:
+    """A kiosk locked its admin PIN after too many wrong ones: recorded, so central sees it."""
+
+    terminal: str  # the node id of the kiosk
+    failures: int
+    locked_for_s: int
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time passes: called tickets nobody came for turn into no-shows; alarms rise and clear."""
 
@@ -170,5 +179,6 @@ Command = (
     | CancelTicket
     | RecordEvaluation
     | DeviceStatusChanged
+    | ReportAdminPinLockout
     | Tick
 )

@@ -7,6 +7,7 @@ Loaded from YAML and validated with pydantic at start-up; a bad file gives
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Sequence
 from functools import cached_property
 from importlib import resources
@@ -17,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agent.alarms import AlarmRules
-from agent.validation import load_model, read_yaml, validate_data
+from agent.validation import FieldError, load_model, read_yaml_document, validate_data
 
 SAMPLE_CONFIG = "sample_town_hall.yaml"
 
@@ -26,36 +27,60 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class OpeningHours(_Strict):
-    """Daily opening periods, e.g. ``["09:00-12:00", "13:30-17:00"]``; weekdays 1=Mon..7=Sun."""
+def _clock_time(text: str) -> dt.time:
+    """``HH:MM``; ``24:00`` is the end of the day."""
+    if text == "24:00":
+        return dt.time.max
+    return dt.time.fromisoformat(text)
 
-    periods: list[str] = Field(default_factory=lambda: ["00:00-23:59"], min_length=1)
+
+class OpeningHours(_Strict):
+    """Daily opening periods, e.g. ``["09:00-12:00", "13:30-17:00"]`` (``00:00-24:00`` is
+    all day); weekdays 1=Mon..7=Sun. Periods may touch but not overlap."""
+
+    periods: list[str] = Field(default_factory=lambda: ["00:00-24:00"], min_length=1)
     weekdays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7], min_length=1)
 
     @field_validator("periods")
     @classmethod
     def _periods_are_ranges(cls, value: list[str]) -> list[str]:
-        for period in value:
-            start, _, end = period.partition("-")
+        spans: list[tuple[dt.time, dt.time, int]] = []
+        for index, period in enumerate(value):
+            start, dash, end = period.partition("-")
+            if start == "24:00" or not dash:
+                raise FieldError([index], f"{period!r} is not HH:MM-HH:MM")
             try:
-                begin, finish = dt.time.fromisoformat(start), dt.time.fromisoformat(end)
+                begin, finish = _clock_time(start), _clock_time(end)
             except ValueError as exc:
-                raise ValueError(f"{period!r} is not HH:MM-HH:MM") from exc
+                raise FieldError([index], f"{period!r} is not HH:MM-HH:MM") from exc
             if begin >= finish:
-                raise ValueError(f"{period!r} ends before it starts")
+                raise FieldError([index], f"{period!r} ends before it starts")
+            spans.append((begin, finish, index))
+        spans.sort()
+        for (_, previous_end, first), (next_start, _, second) in itertools.pairwise(spans):
+            if next_start < previous_end:
+                ordered = sorted((first, second))
+                later, other = value[ordered[1]], value[ordered[0]]
+                how = "repeats" if later == other else "overlaps"
+                raise FieldError([ordered[1]], f"{later!r} {how} {other!r}")
         return value
 
     @field_validator("weekdays")
     @classmethod
     def _weekdays_in_range(cls, value: list[int]) -> list[int]:
-        if any(day < 1 or day > 7 for day in value):
-            raise ValueError("weekdays are 1 (Monday) to 7 (Sunday)")
+        seen: set[int] = set()
+        for index, day in enumerate(value):
+            if day < 1 or day > 7:
+                raise FieldError([index], "weekdays are 1 (Monday) to 7 (Sunday)")
+            if day in seen:
+                raise FieldError([index], f"weekday {day} is repeated")
+            seen.add(day)
         return value
 
     @cached_property
     def spans(self) -> list[tuple[dt.time, dt.time]]:
         pairs = (period.partition("-") for period in self.periods)
-        return [(dt.time.fromisoformat(a), dt.time.fromisoformat(b)) for a, _, b in pairs]
+        return [(_clock_time(a), _clock_time(b)) for a, _, b in pairs]
 
     def is_open(self, local: dt.datetime) -> bool:
         if local.isoweekday() not in self.weekdays:
@@ -173,26 +198,29 @@ class HallConfig(_Strict):
     @model_validator(mode="after")
     def _references_resolve(self) -> HallConfig:
         codes = [s.code for s in self.services]
-        _no_duplicates("services", codes, "code")
-        _no_duplicates("services", [s.prefix for s in self.services], "prefix")
-        _no_duplicates("windows", [w.number for w in self.windows], "number")
+        _no_duplicates(("services",), codes, "code")
+        _no_duplicates(("services",), [s.prefix for s in self.services], "prefix")
+        _no_duplicates(("windows",), [w.number for w in self.windows], "number")
         known = set(codes)
-        for window in self.windows:
-            unknown = [code for code in window.services if code not in known]
-            if unknown:
-                raise ValueError(f"window {window.number} serves unknown service(s) {unknown}")
+        for index, window in enumerate(self.windows):
+            _no_duplicates(("windows", index, "services"), window.services)
+            for position, code in enumerate(window.services):
+                if code not in known:
+                    loc = ("windows", index, "services", position)
+                    raise FieldError(loc, f"unknown service {code!r}")
         served = {code for w in self.windows for code in w.services}
-        orphans = [code for code in codes if code not in served]
-        if orphans:
-            raise ValueError(f"no window serves {orphans}")
+        for index, code in enumerate(codes):
+            if code not in served:
+                raise FieldError(("services", index, "code"), f"no window serves {code!r}")
         if unknown := self.alarms.unknown_services(known):
-            raise ValueError(f"alarms.waiting_count names unknown service(s) {unknown}")
-        _no_duplicates("terminals", [t.id for t in self.terminals], "id")
+            raise FieldError(("alarms", "waiting_count"), f"unknown service(s) {unknown}")
+        _no_duplicates(("terminals",), [t.id for t in self.terminals], "id")
         numbers = {w.number for w in self.windows}
-        for terminal in self.terminals:
-            unknown_windows = [n for n in terminal.windows if n not in numbers]
-            if unknown_windows:
-                raise ValueError(f"terminals: {terminal.id}: unknown window(s) {unknown_windows}")
+        for index, terminal in enumerate(self.terminals):
+            for position, number in enumerate(terminal.windows):
+                if number not in numbers:
+                    loc = ("terminals", index, "windows", position)
+                    raise FieldError(loc, f"unknown window {number}")
         return self
 
     def terminal(self, terminal_id: str) -> Terminal | None:
@@ -224,12 +252,16 @@ class HallConfig(_Strict):
         return [w.number for w in self.windows if code in w.services]
 
 
-def _no_duplicates(where: str, values: Sequence[object], what: str) -> None:
-    seen: set[object] = set()
-    for value in values:
-        if value in seen:
-            raise ValueError(f"{where}: duplicate {what} {value!r}")
-        seen.add(value)
+def _no_duplicates(
+    items: tuple[str | int, ...], values: Sequence[object], field: str | None = None
+) -> None:
+    """Refuse a value repeated in the list at ``items`` (``field`` of each item, if given)."""
+    first: dict[object, int] = {}
+    for index, value in enumerate(values):
+        if value in first:
+            loc = (*items, index) if field is None else (*items, index, field)
+            raise FieldError(loc, f"{value!r} repeats item {first[value] + 1}")
+        first[value] = index
 
 
 def load_hall_config(path: Path) -> HallConfig:
@@ -243,7 +275,8 @@ def sample_config_text() -> str:
 def sample_config() -> HallConfig:
     source = resources.files("agent") / "data" / SAMPLE_CONFIG
     with resources.as_file(source) as path:
-        return validate_data(HallConfig, read_yaml(path), f"<embedded {SAMPLE_CONFIG}>")
+        document = read_yaml_document(path)
+    return validate_data(HallConfig, document.data, f"<embedded {SAMPLE_CONFIG}>", document.root)
 
 
 def always_open(config: HallConfig) -> HallConfig:

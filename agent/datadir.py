@@ -9,7 +9,7 @@ from pathlib import Path
 import platformdirs
 
 from agent.config import HallConfig, load_hall_config, sample_config, sample_config_text
-from agent.errors import ConfigError
+from agent.errors import ConfigError, DataDirUnusable
 from agent.node import NodeConfig, dump_node_config, load_node_config, new_node_config
 from agent.privacy import load_or_create_secret
 
@@ -56,6 +56,12 @@ class DataDir:
         return self.root / "profiles"
 
     def exists(self) -> bool:
+        if self.root.exists() and not self.root.is_dir():
+            raise DataDirUnusable(
+                f"{self.root}: is a file, not a data dir; move it aside or choose another"
+                " --data-dir",
+                file=str(self.root),
+            )
         return self.hall_config.exists() and self.node_config.exists()
 
     def init(self, config_file: Path | None = None) -> tuple[HallConfig, NodeConfig]:
@@ -66,7 +72,7 @@ class DataDir:
         else:
             text = sample_config_text()
             hall = sample_config()
-        if self.hall_config.exists():
+        if self.exists():
             existing = load_hall_config(self.hall_config)
             if existing.hall_id != hall.hall_id:
                 raise ConfigError(

@@ -7,6 +7,7 @@ returns in one transaction. Every refusal is a ``DomainError`` with a clear mess
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,8 @@ from agent.alarms import alarm_changes, bad_rating_alarm
 from agent.config import HallConfig
 from agent.model import Fact, Priority, Ticket, TicketState, WindowStatus, iso, parse_time
 from agent.state import HallState
+
+TERMINAL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 def ticket_fact(type_: str, ticket: Ticket, now: dt.datetime, **extra: Any) -> Fact:
@@ -444,6 +447,23 @@ class QueueEngine:
                 {"device": cmd.device, "status": cmd.status, "reason": cmd.reason, "at": iso(now)},
             )
         ]
+
+    def _ReportAdminPinLockout(
+        self, state: HallState, cmd: c.ReportAdminPinLockout, now: dt.datetime
+    ) -> list[Fact]:
+        if not (
+            TERMINAL_NAME.fullmatch(cmd.terminal)
+            and 0 < cmd.failures <= 1000
+            and 0 < cmd.locked_for_s <= 86400
+        ):
+            raise errors.DomainError("a PIN lockout report with impossible values")
+        payload = {
+            "terminal": cmd.terminal,
+            "failures": cmd.failures,
+            "locked_for_s": cmd.locked_for_s,
+            "at": iso(now),
+        }
+        return [Fact("AdminPinLockedOut", payload)]
 
     def _Tick(self, state: HallState, cmd: c.Tick, now: dt.datetime) -> list[Fact]:
         limit = dt.timedelta(minutes=self.config.no_show.auto_minutes)

@@ -26,6 +26,12 @@ class HallError(Exception):
         return {"error": str(self), "code": self.code, **self.details}
 
 
+class InternalError(HallError):
+    """A bug: reported in one line; its traceback is in the log."""
+
+    code = "internal_error"
+
+
 class ConfigError(HallError):
     """A config or profile file is invalid: ``file: field: reason``."""
 
@@ -33,7 +39,27 @@ class ConfigError(HallError):
 
 
 class StoreError(HallError):
+    """The data dir or the store cannot be used (see :mod:`agent.storage`)."""
+
     code = "store_error"
+
+
+class DiskFull(StoreError):
+    """No room on the data dir's disk (or below the reserve kept for reporting)."""
+
+    code = "disk_full"
+
+
+class StoreUnreadable(StoreError):
+    """``hall.db`` is not a store this agent can open (damaged, not SQLite, not writable)."""
+
+    code = "store_unreadable"
+
+
+class DataDirUnusable(StoreError):
+    """The data dir is a file, read-only, or otherwise not a folder the agent can use."""
+
+    code = "data_dir_unusable"
 
 
 class DomainError(HallError):

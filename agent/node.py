@@ -15,6 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.adminpin import HASH_PATTERN
+from agent.files import write_atomically
+from agent.storage import DEFAULT_RESERVE_MB
 from agent.validation import load_model
 
 Role = Literal["hub", "kiosk", "window", "display", "all"]
@@ -63,6 +65,12 @@ class NodeConfig(_Strict):
         description="the hall LAN broker on the hub: terminals on other PCs reach the queue there",
     )
     devices: list[DeviceSpec] = Field(default_factory=list)
+    disk_reserve_mb: int = Field(
+        default=DEFAULT_RESERVE_MB,
+        ge=0,
+        le=100_000,
+        description="free space new tickets need on the data dir's disk (0: no reserve)",
+    )
     admin_pin_hash: str | None = Field(
         default=None,
         pattern=HASH_PATTERN,
@@ -88,6 +96,4 @@ def load_node_config(path: Path) -> NodeConfig:
 def dump_node_config(config: NodeConfig, path: Path) -> None:
     """Write atomically: a power cut leaves the old file or the new one, never half of each."""
     data = config.model_dump(mode="json", exclude_none=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    tmp.replace(path)
+    write_atomically(path, yaml.safe_dump(data, allow_unicode=True, sort_keys=False))

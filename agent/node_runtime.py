@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from agent.config import HallConfig
 from agent.datadir import DataDir, resolve_data_dir
 from agent.node import NodeConfig
 from agent.runtime import CoreRuntime
+from agent.storage import DiskReserve, store_error
 from agent.store import Clock, Store, utc_now
 
 
@@ -26,7 +28,13 @@ class Node:
         return cls(data, hall, node, data.secret_bytes())
 
     def store(self, clock: Clock = utc_now) -> Store:
-        return Store(self.data.database, self.node.node_id, self.hall, clock)
+        """The node's store, with its disk reserve; a file SQLite cannot use is named."""
+        try:
+            store = Store(self.data.database, self.node.node_id, self.hall, clock)
+        except sqlite3.Error as exc:
+            raise store_error(exc, self.data.database) from exc
+        store.reserve = DiskReserve(self.data.root, self.node.disk_reserve_mb * 1024**2)
+        return store
 
     def runtime(self, clock: Clock = utc_now, tick_seconds: float = 1.0) -> CoreRuntime:
         return CoreRuntime(lambda: self.store(clock), tick_seconds=tick_seconds)

@@ -16,8 +16,9 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from agent import commands as c
-from agent.errors import HallError, StoreError
+from agent.errors import DiskFull, HallError, StoreError
 from agent.model import Event
+from agent.storage import DISK_FULL, STORAGE_DEVICE
 from agent.store import CommandResult, Store
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ class CoreRuntime:
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
         self._published_seq = 0
+        self._disk_full_seen = False  # a command failed for space since the last tick
+        self._last_step_error: str | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------
     def start(self) -> CoreRuntime:
@@ -140,6 +143,7 @@ class CoreRuntime:
         try:
             result = job.fn(store)
         except HallError as exc:
+            self._disk_full_seen |= isinstance(exc, DiskFull)
             job.future.set_exception(exc)
         except Exception as exc:  # handed to the caller, never swallowed
             log.exception("core job failed")
@@ -151,16 +155,39 @@ class CoreRuntime:
 
     def _tick(self, store: Store) -> None:
         self._guarded(store, lambda s: s.execute(c.Tick()))
+        self._guarded(store, self._watch_disk)
         self._guarded(store, self._publish_new)
+
+    def _watch_disk(self, store: Store) -> None:
+        """Keep the ``storage`` device's recorded status true: ``fault``/``disk_full`` while
+        the disk is below the reserve or a write failed for space since the last tick, else
+        ``online``. The event reaches central like any device fault (written as soon as
+        there is room for it: the reserve is there so that there is)."""
+        full, self._disk_full_seen = self._disk_full_seen or store.reserve.short(), False
+        wanted = ("fault", DISK_FULL) if full else ("online", None)
+        if store.state.devices.get(STORAGE_DEVICE, ("online", None)) != wanted:
+            store.execute(c.DeviceStatusChanged(STORAGE_DEVICE, *wanted))
+            if full:
+                log.error("data disk full: new tickets refused until space is freed")
+            else:
+                log.warning("data disk has room again: new tickets accepted")
 
     def _guarded(self, store: Store, step: Callable[[Store], object]) -> None:
         """A failing step (disk full, a lock held too long) is logged and retried on the next
         tick; it must never end the core thread, or the whole hall stops answering."""
         try:
             step(store)
+        except StoreError as exc:  # named already: one line, and once while it lasts
+            self._disk_full_seen |= isinstance(exc, DiskFull)
+            if str(exc) != self._last_step_error:
+                log.error("core step failed, retrying each tick: %s", exc)
+            self._last_step_error = str(exc)
+            store.invalidate()
         except Exception:  # logged; the store folds again before the next step
             log.exception("core step failed; retrying on the next tick")
             store.invalidate()
+        else:
+            self._last_step_error = None
 
     def _publish_new(self, store: Store) -> None:
         """Send subscribers every event committed since the last publish, ours or not."""

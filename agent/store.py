@@ -38,12 +38,14 @@ from agent.model import (
     parse_time,
 )
 from agent.state import STICKY_EVENTS, HallState, Touched
+from agent.storage import NO_RESERVE, store_error
 
 if TYPE_CHECKING:
     import sqlite_utils
 
 SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 30_000
+NEW_TICKET_COMMANDS = (c.IssueTicket, c.CheckIn)
 PROJECTION_TABLES = ("tickets", "windows", "evaluations", "devices", "appointments")
 
 Clock = Callable[[], dt.datetime]
@@ -286,6 +288,7 @@ class Store:
         self.last_seq = 0
         self._last_at: dt.datetime | None = None
         self._requests_pruned: str | None = None  # the day old request ids were last removed
+        self.reserve = NO_RESERVE  # free space new tickets need (set by agent.node_runtime)
         self.state = HallState(self._business_date(clock()), self._window_numbers())
         self.refresh()
 
@@ -390,6 +393,8 @@ class Store:
             if request_id is not None and (done := self._request_done(request_id)) is not None:
                 cur.execute("ROLLBACK")  # (nothing written)
                 return done
+            if isinstance(command, NEW_TICKET_COMMANDS):  # (a retry above still gets its ticket)
+                self.reserve.check_new_ticket()
             wall = self.clock()
             wall_time = iso(wall)  # the machine's clock as it reads (UTC), for offset analysis
             now = self.hall_now(wall)
@@ -425,11 +430,13 @@ class Store:
         except HallError:
             cur.execute("ROLLBACK")
             raise
-        except BaseException:
+        except BaseException as exc:
             self.invalidate()  # memory may be ahead of the store: fold again
             self._requests_pruned = None
             if self.conn.in_transaction:  # (SQLite may have rolled back already, e.g. disk full)
                 cur.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):  # disk full, damaged file: named for operators
+                raise store_error(exc, self.path) from exc
             raise
         return result
 

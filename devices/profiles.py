@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -22,8 +22,11 @@ from pydantic import (
 )
 
 from agent.errors import ConfigError
-from agent.validation import read_yaml
+from agent.validation import describe_errors, read_yaml_document
 from devices.transport import LinkSettings
+
+if TYPE_CHECKING:
+    from yaml.nodes import Node
 
 SCHEMA_VERSION = 1
 
@@ -292,7 +295,7 @@ def default_profiles_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "firmware_profiles"
 
 
-def parse_profile(data: Any, source: str) -> AnyProfile:
+def parse_profile(data: Any, source: str, root: Node | None = None) -> AnyProfile:
     """Validate one profile document; :class:`ConfigError` lists ``source: field: reason``."""
     if isinstance(data, dict) and data.get("schema_version") not in (None, SCHEMA_VERSION):
         raise ConfigError(
@@ -303,20 +306,19 @@ def parse_profile(data: Any, source: str) -> AnyProfile:
     try:
         profile: AnyProfile = _PROFILE_ADAPTER.validate_python(data)
     except ValidationError as exc:
-        lines = []
+        errors = []
         for err in exc.errors():
-            loc = list(err["loc"])
+            loc = tuple(err["loc"])
             if loc and loc[0] in _KINDS:  # the union's tag, not a field of the file
                 loc = loc[1:]
-            where = ".".join(str(p) for p in loc) or "(top level)"
-            lines.append(f"{source}: {where}: {err['msg']}")
-        raise ConfigError("\n".join(lines), file=source) from exc
+            errors.append({**err, "loc": loc})
+        raise ConfigError(describe_errors(source, errors, root), file=source) from exc
     return profile
 
 
 def load_profile_file(path: Path) -> AnyProfile:
-    profile = parse_profile(read_yaml(path), str(path))
-    return profile
+    document = read_yaml_document(path)
+    return parse_profile(document.data, str(path), document.root)
 
 
 def load_profile(

@@ -16,11 +16,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from agent.errors import ConfigError
 from agent.node_runtime import Node
 from agent.report_cli import EventSource, add_report_arguments
+from agent.validation import read_yaml_document
 from sync import contract as ct
 from sync.mqtt import BrokerUrlError, new_client, parse_broker_url
 
@@ -240,7 +239,9 @@ def cmd_central_push(args: argparse.Namespace) -> int:
         if not args.file:
             print(f"hall-agent central push {args.kind}: --file is required", file=sys.stderr)
             return EXIT_USAGE
-        data = yaml.safe_load(Path(args.file).read_text(encoding="utf-8"))
+        data = read_yaml_document(Path(args.file)).data
+        if not isinstance(data, dict):
+            raise ConfigError(f"{args.file}: (whole file): must be a mapping", file=args.file)
         retain = True
         if args.kind == "config":
             kind, topic = "hall_config", ct.config_topic(args.hall_id)

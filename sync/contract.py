@@ -14,7 +14,17 @@ import datetime as dt
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from agent.privacy import is_masked_name
+from agent.validation import FieldError
 
 SCHEMA_VERSION = 1
 ROOT = "hall/v1"
@@ -163,6 +173,8 @@ class NodeStatus(_Payload):
     backlog_alarm: bool | None = None
     clock_offset_s: float | None = None
     agent_version: str | None = None
+    disk_free_mb: int | None = None
+    disk_alarm: bool | None = None
 
 
 class InboundResult(_Payload):
@@ -203,9 +215,22 @@ class SignedBody(_Payload):
 class RosterEntryData(_Payload):
     code: str = Field(min_length=1, max_length=128)
     service: str = Field(min_length=1, max_length=32)
-    slot_start: dt.datetime
-    slot_end: dt.datetime
+    slot_start: AwareDatetime
+    slot_end: AwareDatetime
     citizen_name: str = Field(default="", max_length=32, description="masked, e.g. 张*")
+
+    @field_validator("citizen_name")
+    @classmethod
+    def _name_is_masked(cls, value: str) -> str:
+        if not is_masked_name(value):
+            raise ValueError("must be masked as the node masks names (e.g. 张*, J. S.)")
+        return value
+
+    @model_validator(mode="after")
+    def _slot_is_a_span(self) -> RosterEntryData:
+        if self.slot_end <= self.slot_start:
+            raise FieldError(("slot_end",), "ends before the slot starts")
+        return self
 
 
 class RosterData(_Payload):

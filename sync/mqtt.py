@@ -100,7 +100,9 @@ def new_client(
     return client
 
 
-def client_for(broker: BrokerConfig, client_id: str, address: BrokerAddress) -> mqtt.Client:
+def client_for(
+    broker: BrokerConfig, client_id: str, address: BrokerAddress, manual_ack: bool = False
+) -> mqtt.Client:
     """A client with a node's broker settings (credentials, TLS files) from node.yaml."""
     return new_client(
         client_id,
@@ -110,10 +112,15 @@ def client_for(broker: BrokerConfig, client_id: str, address: BrokerAddress) -> 
         ca_file=broker.ca_file,
         cert_file=broker.cert_file,
         key_file=broker.key_file,
+        manual_ack=manual_ack,
     )
 
 
-def session_properties(expiry_s: int) -> Properties:
+def session_properties(expiry_s: int, receive_maximum: int | None = None) -> Properties:
+    """CONNECT properties of a persistent session; ``receive_maximum`` bounds the QoS 1
+    messages the broker sends before we acknowledge (it holds the rest: flow control)."""
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = expiry_s
+    if receive_maximum is not None:
+        props.ReceiveMaximum = receive_maximum
     return props

@@ -37,6 +37,7 @@ from agent.errors import ConfigError, HallError
 from agent.node import BrokerConfig
 from agent.node_runtime import Node
 from agent.runtime import CoreRuntime
+from agent.storage import DiskReserve, free_bytes
 from agent.store import Store
 from sync import contract as ct
 from sync.inbound import InboundHandler, Outcome
@@ -69,7 +70,12 @@ class SyncSettings:
     poll_interval_s: float = 1.0
     session_expiry_s: int = 7 * 24 * 3600
     max_inbound_bytes: int = ct.MAX_DOWN_BYTES
-    inbound_queue: int = 100
+    #: Downlink messages in flight at most (MQTT 5 Receive Maximum): each is acknowledged
+    #: only once handled, so the broker holds the rest of a burst: none is ever dropped.
+    inbound_in_flight: int = 100
+
+
+_Inbound = tuple[mqtt.Client, mqtt.MQTTMessage]  # the client that must acknowledge it
 
 
 @dataclass
@@ -110,9 +116,8 @@ class SyncService:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._inbound_thread: threading.Thread | None = None
-        self._inbound: queue.Queue[tuple[str, bytes] | None] = queue.Queue(
-            self.settings.inbound_queue
-        )
+        # Unbounded here, bounded by the receive maximum the broker honours.
+        self._inbound: queue.Queue[_Inbound | None] = queue.Queue()
         self._results: collections.deque[Outcome] = collections.deque(maxlen=100)
         self._commands: queue.SimpleQueue[ct.CommandData] = queue.SimpleQueue()
         self._refused: collections.deque[dict[str, Any]] = collections.deque(maxlen=10)
@@ -236,7 +241,8 @@ class SyncService:
             item = self._inbound.get()
             if item is None:
                 return
-            topic, payload = item
+            client, msg = item
+            topic, payload = msg.topic, bytes(msg.payload)
             try:
                 outcome = self._handler.handle(topic, payload)
             except HallError as exc:  # the core is gone (shutting down): report, go on
@@ -255,6 +261,8 @@ class SyncService:
                 self._refused.append(
                     {"topic": topic, "code": outcome.code, "reason": outcome.reason[:300]}
                 )
+            if msg.qos > 0:  # handled: the broker may send the next (thread-safe in paho)
+                client.ack(msg.mid, msg.qos)
 
     # ---- the sync thread -----------------------------------------------------------------
     def _run(self) -> None:
@@ -296,7 +304,7 @@ class SyncService:
         self._state = Connection.CONNECTING
         self._publish_shared()
         try:
-            client = client_for(self.broker, self.client_id, self.address)
+            client = client_for(self.broker, self.client_id, self.address, manual_ack=True)
         except (ConfigError, OSError, ValueError) as exc:  # TLS files missing or bad: retry
             self._lost(f"cannot use the broker settings in node.yaml: {exc}")
             return False
@@ -315,7 +323,9 @@ class SyncService:
                 self.address.port,
                 keepalive=self.broker.keepalive_s,
                 clean_start=False,
-                properties=session_properties(self.settings.session_expiry_s),
+                properties=session_properties(
+                    self.settings.session_expiry_s, self.settings.inbound_in_flight
+                ),
             )
         except OSError as exc:
             self._client = client
@@ -367,14 +377,10 @@ class SyncService:
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         if msg.topic == ct.ack_topic(self.hall_id, self.node_id):
             self._out.on_ack(bytes(msg.payload))
+            if msg.qos > 0:
+                client.ack(msg.mid, msg.qos)
             return
-        try:
-            self._inbound.put_nowait((msg.topic, bytes(msg.payload)))
-        except queue.Full:
-            log.warning("inbound queue full; dropped a message", extra={"topic": msg.topic})
-            self._results.append(
-                Outcome(msg.topic, False, "busy", "inbound queue full, send again later")
-            )
+        self._inbound.put((client, msg))  # applied in arrival order, acknowledged after
 
     def _publish_events(self, payload: bytes) -> str | None:
         assert self._client is not None
@@ -495,6 +501,7 @@ class SyncService:
             backlog_alarm=self._alarm,
             clock_offset_s=self._out.clock_offset,
             agent_version=AGENT_VERSION,
+            **self._disk_status(),
         )
         self._client.publish(
             ct.status_topic(self.hall_id, self.node_id),
@@ -502,6 +509,17 @@ class SyncService:
             qos=1,
             retain=True,
         )
+
+    def _disk_status(self) -> dict[str, Any]:
+        """Free space on the data disk and whether it is below the node's reserve (live:
+        the status needs no disk, so central hears of a full disk while it lasts)."""
+        root = self.node.data.root
+        try:
+            free = free_bytes(root)
+        except OSError:
+            return {}
+        reserve = DiskReserve(root, self.node.node.disk_reserve_mb * 1024**2)
+        return {"disk_free_mb": free // 1024**2, "disk_alarm": reserve.short()}
 
     def _offline_payload(self) -> str:
         return json.dumps({"schema_version": 1, "node_id": self.node_id, "state": "offline"})

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent import commands as c
+from agent.adminpin import ATTEMPTS_FILE, MAX_FAILURES, PinGuard
 from agent.config import always_open
 from agent.datadir import DataDir, resolve_data_dir
 from agent.errors import HallError
@@ -186,6 +187,16 @@ class HallApp:
             return
         future.add_done_callback(_warn_unrecorded)
 
+    def report_pin_lockout(self, seconds: int) -> None:
+        """A locked-out admin PIN becomes a core event (central sees it in the log)."""
+        command = c.ReportAdminPinLockout(self.node.node.node_id, MAX_FAILURES, seconds)
+        try:
+            future = self.core.submit(command)
+        except HallError as exc:  # the core is stopping
+            log.warning("PIN lockout not recorded: %s", exc)
+            return
+        future.add_done_callback(_warn_unrecorded)
+
     def _reprint(self, number: str) -> None:
         if self.kiosk is not None:
             self.kiosk.reprint_number(number)
@@ -211,7 +222,7 @@ class HallApp:
 
 def _warn_unrecorded(future: Future[Any]) -> None:
     if not future.cancelled() and future.exception() is not None:
-        log.warning("device status not recorded: %s", future.exception())
+        log.warning("not recorded: %s", future.exception())
 
 
 # ---- opening a node --------------------------------------------------------------------------
@@ -565,5 +576,15 @@ def run_role(args: argparse.Namespace) -> int:
             if args.fullscreen and name == "kiosk" and node.node.admin_pin_hash:
                 from ui.kiosk_lock import KioskLock
 
-                locks.append(KioskLock(view, view.hall_name, node.node.admin_pin_hash, qt.quit))
+                attempts = node.data.root / ATTEMPTS_FILE
+                guard = PinGuard(node.node.admin_pin_hash, attempts)
+                locks.append(
+                    KioskLock(
+                        view,
+                        view.hall_name,
+                        guard,
+                        qt.quit,
+                        report_lockout=hall.report_pin_lockout,
+                    )
+                )
         return _exec(qt, getattr(args, "quit_after", None))

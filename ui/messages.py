@@ -61,6 +61,9 @@ def error_text(code: str, details: dict[str, Any] | None = None) -> str:
         "hub_unreachable": QCoreApplication.translate(
             "Errors", "The hall system cannot be reached; please ask the staff"
         ),
+        "disk_full": QCoreApplication.translate(
+            "Errors", "No new numbers now: the hall system's disk is full; please ask the staff"
+        ),
     }
     text = texts.get(code) or QCoreApplication.translate(
         "Errors", "Sorry, this did not work; please ask the staff"
@@ -144,6 +147,7 @@ def device_reason_text(reason: str | None) -> str:
         "offline": QCoreApplication.translate("Devices", "offline"),
         "no_answer": QCoreApplication.translate("Devices", "not answering"),
         "port_gone": QCoreApplication.translate("Devices", "unplugged"),
+        "disk_full": QCoreApplication.translate("Devices", "disk full"),
         "port_unavailable": QCoreApplication.translate("Devices", "not connected"),
         "bad_frame": QCoreApplication.translate("Devices", "line errors"),
         "no_printer": QCoreApplication.translate("Devices", "no printer"),
@@ -169,6 +173,7 @@ def device_kind_text(kind: str) -> str:
         "scanner": QCoreApplication.translate("Devices", "Code scanner"),
         "led": QCoreApplication.translate("Devices", "Window display"),
         "evaluator": QCoreApplication.translate("Devices", "Evaluator"),
+        "storage": QCoreApplication.translate("Devices", "Hall system disk"),
     }.get(kind, kind)
 
 

@@ -60,8 +60,8 @@ def test_bad_config_exits_2_naming_file_and_field_and_writes_nothing(tmp_path, c
     target = tmp_path / "fresh"
     assert main(["--data-dir", str(target), "init", "--config", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert f"{bad}: services.1.prefix:" in err
-    assert f"{bad}: windows.0.surprise: Extra inputs are not permitted" in err
+    assert f"{bad}: services.2.prefix:" in err  # positions counted from 1
+    assert f"{bad}: windows.1.surprise: Extra inputs are not permitted" in err
     assert not target.exists()
 
 

@@ -10,7 +10,7 @@ import sqlite_utils
 
 from agent import commands as c
 from agent.config import HallConfig
-from agent.errors import StoreError
+from agent.errors import DiskFull, StoreError
 from agent.store import MIGRATIONS, SCHEMA_VERSION, STICKY_WHERE, Store, connect
 from tests.agent.conftest import FakeClock
 
@@ -130,7 +130,7 @@ def test_a_commit_sqlite_rolled_back_itself_leaves_no_hole(store: Store) -> None
             return real.execute(sql, *args)
 
     store._cur = FailingCommit()  # type: ignore[assignment]
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(DiskFull):
         store.execute(c.IssueTicket("social-security"))
     store._cur = real
     result = store.execute(c.IssueTicket("social-security"))

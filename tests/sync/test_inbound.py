@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import json
@@ -74,6 +75,18 @@ def signed(node: Node, kind: str, version: int, data: dict[str, Any], **kw: Any)
 
 def config_data(node: Node, name: str = "新名字便民服务中心") -> dict[str, Any]:
     return renamed(node, name).model_dump(mode="json")
+
+
+def _roster_entry(**changes: Any) -> dict[str, Any]:
+    start = dt.datetime(2030, 5, 6, 9, 0, tzinfo=dt.UTC)
+    entry = {
+        "code": "APPT-7",
+        "service": "household",
+        "slot_start": start.isoformat(),
+        "slot_end": (start + dt.timedelta(minutes=30)).isoformat(),
+        "citizen_name": "张*",
+    }
+    return {**entry, **changes}
 
 
 def snapshot(node: Node, runtime: CoreRuntime) -> tuple[Any, ...]:
@@ -191,19 +204,7 @@ def test_a_profile_that_cannot_be_written_is_refused_and_the_next_message_applie
 def test_roster_and_notice_are_applied_once(
     node: Node, runtime: CoreRuntime, handler: InboundHandler
 ) -> None:
-    start = dt.datetime(2030, 5, 6, 9, 0, tzinfo=dt.UTC)
-    roster = {
-        "roster_id": "r-2030-05-06",
-        "entries": [
-            {
-                "code": "APPT-1",
-                "service": "household",
-                "slot_start": start.isoformat(),
-                "slot_end": (start + dt.timedelta(minutes=30)).isoformat(),
-                "citizen_name": "张*",
-            }
-        ],
-    }
+    roster = {"roster_id": "r-2030-05-06", "entries": [_roster_entry(code="APPT-1")]}
     topic = ct.roster_topic(node.hall.hall_id)
     assert handler.handle(topic, signed(node, "roster", 1, roster)).code == "applied"
     assert handler.handle(topic, signed(node, "roster", 1, roster)).code == "duplicate"
@@ -233,14 +234,7 @@ class _CrashAfterCommit:
 
 
 def _roster_message(node: Node) -> tuple[str, bytes, str]:
-    start = dt.datetime(2030, 5, 6, 9, 0, tzinfo=dt.UTC)
-    entry = {
-        "code": "APPT-9",
-        "service": "household",
-        "slot_start": start.isoformat(),
-        "slot_end": (start + dt.timedelta(minutes=30)).isoformat(),
-    }
-    data = {"roster_id": "r-2030-05-06", "entries": [entry]}
+    data = {"roster_id": "r-2030-05-06", "entries": [_roster_entry(code="APPT-9")]}
     return ct.roster_topic(node.hall.hall_id), signed(node, "roster", 4, data), "AppointmentsLoaded"
 
 
@@ -300,6 +294,12 @@ def _tampered(node: Node) -> tuple[str, bytes]:
     return ct.config_topic(node.hall.hall_id), json.dumps(envelope).encode()
 
 
+def sign_text(text: str) -> bytes:
+    """An envelope around a body given as text (signed by central, whatever it holds)."""
+    signature = base64.b64encode(KEY.sign(text.encode("utf-8"))).decode("ascii")
+    return json.dumps({"schema_version": 1, "body": text, "signature": signature}).encode()
+
+
 def _unsigned(node: Node) -> tuple[str, bytes]:
     envelope = json.loads(signed(node, "hall_config", 5, config_data(node)))
     del envelope["signature"]
@@ -325,18 +325,70 @@ def _bad_config(node: Node) -> tuple[str, bytes]:
 
 
 def _roster_unknown_service(node: Node) -> tuple[str, bytes]:
-    start = dt.datetime(2030, 5, 6, 9, 0, tzinfo=dt.UTC)
-    entry = {
-        "code": "X",
-        "service": "astrology",
-        "slot_start": start.isoformat(),
-        "slot_end": (start + dt.timedelta(hours=1)).isoformat(),
-    }
-    data = {"roster_id": "r", "entries": [entry]}
+    data = {"roster_id": "r", "entries": [_roster_entry(code="X", service="astrology")]}
     return ct.roster_topic(node.hall.hall_id), signed(node, "roster", 1, data)
 
 
+def _roster_with(**changes: Any) -> Callable[[Node], tuple[str, bytes]]:
+    def make(node: Node) -> tuple[str, bytes]:
+        data = {"roster_id": "r", "entries": [_roster_entry(**changes)]}
+        return ct.roster_topic(node.hall.hall_id), signed(node, "roster", 1, data)
+
+    return make
+
+
 REFUSALS: dict[str, tuple[Callable[[Node], tuple[str, bytes]], str]] = {
+    "roster name holding a full ID number": (
+        _roster_with(citizen_name="11010519491231002X"),
+        "invalid_data",
+    ),
+    "roster name not masked": (_roster_with(citizen_name="张三丰"), "invalid_data"),
+    "roster name of Latin letters not masked": (
+        _roster_with(citizen_name="John Smith"),
+        "invalid_data",
+    ),
+    "roster slot that ends before it starts": (
+        _roster_with(slot_end="2030-05-06T08:00:00+00:00"),
+        "invalid_data",
+    ),
+    "roster slot without a time zone": (
+        _roster_with(slot_start="2030-05-06T09:00:00"),
+        "invalid_data",
+    ),
+    "version 2^63-1 (would lock the topic)": (
+        lambda n: (
+            ct.config_topic(n.hall.hall_id),
+            signed(n, "hall_config", 2**63 - 1, config_data(n)),
+        ),
+        "version_too_far",
+    ),
+    "notice version far ahead": (
+        lambda n: (
+            ct.notice_topic(n.hall.hall_id, "n1"),
+            signed(n, "notice", 10**13 + 1, {"notice_id": "n1", "text_zh": "远"}),
+        ),
+        "version_too_far",
+    ),
+    "issued in 2099": (
+        lambda n: (
+            ct.config_topic(n.hall.hall_id),
+            signed(
+                n,
+                "hall_config",
+                5,
+                config_data(n),
+                issued_at=dt.datetime(2099, 1, 1, tzinfo=dt.UTC),
+            ),
+        ),
+        "from_the_future",
+    ),
+    "issued without a time zone": (
+        lambda n: (
+            ct.config_topic(n.hall.hall_id),
+            signed(n, "hall_config", 5, config_data(n), issued_at=dt.datetime(2026, 1, 1)),
+        ),
+        "invalid_data",
+    ),
     "malformed json": (
         lambda n: (ct.config_topic(n.hall.hall_id), b'{"schema_version": 1,'),
         "malformed_json",
@@ -344,6 +396,21 @@ REFUSALS: dict[str, tuple[Callable[[Node], tuple[str, bytes]], str]] = {
     "not an object": (lambda n: (ct.config_topic(n.hall.hall_id), b"[1, 2]"), "malformed_json"),
     "binary garbage": (
         lambda n: (ct.config_topic(n.hall.hall_id), b"\xff\xfe\x00"),
+        "malformed_json",
+    ),
+    "a 5,000-digit integer": (
+        lambda n: (ct.config_topic(n.hall.hall_id), b'{"schema_version": ' + b"9" * 5000 + b"}"),
+        "malformed_json",
+    ),
+    "20,000 levels of nesting": (
+        lambda n: (ct.config_topic(n.hall.hall_id), b"[" * 20_000 + b"]" * 20_000),
+        "malformed_json",
+    ),
+    "a signed body holding a 5,000-digit integer": (
+        lambda n: (
+            ct.config_topic(n.hall.hall_id),
+            sign_text('{"schema_version": 1, "version": ' + "9" * 5000 + "}"),
+        ),
         "malformed_json",
     ),
     "wrong envelope schema version": (_envelope_v2, "wrong_schema_version"),
@@ -491,6 +558,89 @@ def test_retained_config_applied_over_mqtt_and_refusals_reported_upward(
     finally:
         client.loop_stop()
         client.disconnect()
+
+
+def test_masked_names_and_timestamp_versions_are_accepted(
+    node: Node, runtime: CoreRuntime, handler: InboundHandler
+) -> None:
+    entries = [
+        _roster_entry(code=f"A{i}", citizen_name=name)
+        for i, name in enumerate(["张*", "欧***", "J. S.", ""])
+    ]
+    topic = ct.roster_topic(node.hall.hall_id)
+    first = signed(node, "roster", 1_764_000_000_000, {"roster_id": "r", "entries": entries})
+    assert handler.handle(topic, first).code == "applied"  # epoch milliseconds as a version
+    second = signed(node, "roster", 1_764_000_060_000, {"roster_id": "r2", "entries": entries})
+    assert handler.handle(topic, second).code == "applied"
+
+
+@contextlib.contextmanager
+def central_client(broker: Broker, name: str) -> Iterator[Any]:
+    """A plain MQTT client playing central's publisher."""
+    client = new_client(name, parse_broker_url(broker.url))
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    try:
+        yield client
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
+@pytest.mark.mqtt
+def test_a_burst_of_400_retained_notices_is_applied_in_full_never_busy(
+    broker: Broker, ingest: CentralIngest, node: Node, runtime: CoreRuntime, tmp_path: Path
+) -> None:
+    """GIVEN 400 signed notices retained on the broker (more than the node takes in flight)
+    WHEN the node connects THEN every one is applied and reported ``applied``: the broker
+    holds the rest until the node acknowledges (MQTT 5 receive maximum), nothing is dropped."""
+    hall_id = node.hall.hall_id
+    with central_client(broker, "central-burst") as client:
+        for i in range(400):
+            data = {"notice_id": f"n{i:03d}", "text_zh": f"通知 {i}"}
+            payload = signed(node, "notice", 1, data)
+            info = client.publish(ct.notice_topic(hall_id, f"n{i:03d}"), payload, 1, True)
+        info.wait_for_publish(10)  # (the broker takes one connection's messages in order)
+    settings = SyncSettings(ack_timeout_s=2, inbound_in_flight=20)
+    handle = start_sync(node, runtime, broker.url, settings)
+    assert handle is not None
+    try:
+        assert wait_until(lambda: len(runtime.query(lambda s: s.state.notices)) == 400, 60)
+        db = CentralStore(tmp_path / "central.db")
+        count = "SELECT code, COUNT(*) FROM results GROUP BY code"
+        assert wait_until(lambda: db.conn.execute(count).fetchall() == [("applied", 400)], 30)
+        db.close()
+        assert handle.status()["refused"] == []
+    finally:
+        handle.stop()
+
+
+@pytest.mark.mqtt
+def test_a_live_burst_is_applied_in_the_order_sent(
+    broker: Broker, ingest: CentralIngest, node: Node, runtime: CoreRuntime
+) -> None:
+    hall_id = node.hall.hall_id
+    issue_tickets(node, 1)
+    handle = start_sync(node, runtime, broker.url, SyncSettings(inbound_in_flight=10))
+    assert handle is not None
+    try:
+        # acks came back: subscribed, so the burst below is not published into the void
+        assert wait_until(lambda: handle.status()["persisted_seq"] == 1, 15)
+        with central_client(broker, "central-live") as client:
+            for version in range(1, 201):
+                data = {"notice_id": "rolling", "text_zh": f"第 {version} 版"}
+                payload = signed(node, "notice", version, data)
+                client.publish(ct.notice_topic(hall_id, "rolling"), payload, 1)
+
+            def latest() -> str | None:
+                return runtime.query(lambda s: s.state.notices.get("rolling", {}).get("text_zh"))
+
+            assert wait_until(lambda: latest() == "第 200 版", 60)
+        events = runtime.query(lambda s: list(s.events_since(0)))
+        texts = [e.payload["text_zh"] for e in events if e.type == "NoticePublished"]
+        assert texts == [f"第 {v} 版" for v in range(1, 201)]  # all, in order: none stale
+    finally:
+        handle.stop()
 
 
 @pytest.mark.mqtt

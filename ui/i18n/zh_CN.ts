@@ -55,6 +55,10 @@
         <translation>已拔出</translation>
     </message>
     <message>
+        <source>disk full</source>
+        <translation>磁盘已满</translation>
+    </message>
+    <message>
         <source>not connected</source>
         <translation>未连接</translation>
     </message>
@@ -97,6 +101,10 @@
     <message>
         <source>Evaluator</source>
         <translation>评价器</translation>
+    </message>
+    <message>
+        <source>Hall system disk</source>
+        <translation>系统磁盘</translation>
     </message>
 </context>
 <context>
@@ -176,6 +184,10 @@
     <message>
         <source>The hall system cannot be reached; please ask the staff</source>
         <translation>暂时无法连接大厅系统，请咨询工作人员</translation>
+    </message>
+    <message>
+        <source>No new numbers now: the hall system&apos;s disk is full; please ask the staff</source>
+        <translation>暂时无法取号：系统磁盘已满，请联系工作人员</translation>
     </message>
     <message>
         <source>Sorry, this did not work; please ask the staff</source>
@@ -268,6 +280,14 @@
     <message>
         <source>Admin PIN</source>
         <translation>管理密码</translation>
+    </message>
+    <message>
+        <source>Too many wrong PINs: try again in {minutes} min</source>
+        <translation>PIN 错误次数过多，请 {minutes} 分钟后再试</translation>
+    </message>
+    <message>
+        <source>Wrong PIN: try again in {seconds} s</source>
+        <translation>PIN 错误，请 {seconds} 秒后再试</translation>
     </message>
 </context>
 <context>

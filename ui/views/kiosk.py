@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QGridLayout,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QSizePolicy,
     QStackedWidget,
@@ -463,7 +462,7 @@ class KioskView(Screen):
         self.guide_windows.setText(windows_text(vm.windows))
         clear(self.guide_forms)
         for path in vm.sample_forms:
-            image = QLabel()
+            image = label()
             image.setPixmap(QPixmap(path).scaledToHeight(360))
             self.guide_forms.addWidget(image)
         if not vm.sample_forms:

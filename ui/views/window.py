@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QListWidget,
     QVBoxLayout,
@@ -93,8 +92,7 @@ class WindowStationView(Screen):
         self.current_state = label("", "currentState", Qt.AlignmentFlag.AlignCenter)
         self.current_detail = label("", "currentState", Qt.AlignmentFlag.AlignCenter)
         self.rating = label("", "rating", Qt.AlignmentFlag.AlignCenter, wrap=True)
-        self.rating_qr = QLabel()
-        self.rating_qr.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.rating_qr = label(align=Qt.AlignmentFlag.AlignCenter)
         for widget in (
             self.current_head,
             self.current_number,
