@@ -35,14 +35,20 @@ def test_the_sample_hall_names_a_kiosk_two_window_pcs_and_a_display() -> None:
 @pytest.mark.parametrize(
     ("terminals", "message"),
     [
-        ([{"id": "w", "role": "window"}], "terminals.0: Value error, w: a window PC names its"),
-        ([{"id": "k", "role": "kiosk", "windows": [1]}], "k: only a window PC has windows"),
-        ([{"id": "w", "role": "window", "windows": [7]}], "terminals: w: unknown window(s) [7]"),
-        ([{"id": "k", "role": "kiosk"}] * 2, "terminals: duplicate id 'k'"),
+        ([{"id": "w", "role": "window"}], "terminals.1: w: a window PC names its windows"),
+        (
+            [{"id": "k", "role": "kiosk", "windows": [1]}],
+            "terminals.1: k: only a window PC has windows",
+        ),
+        (
+            [{"id": "w", "role": "window", "windows": [7]}],
+            "terminals.1.windows.1: unknown window 7",
+        ),
+        ([{"id": "k", "role": "kiosk"}] * 2, "terminals.2.id: 'k' repeats item 1"),
         ([{"id": HUB_LOGIN, "role": "display"}], "'hub' is the hub's own login"),
-        ([{"id": "k 1", "role": "kiosk"}], "terminals.0.id: String should match pattern"),
-        ([{"id": "k", "role": "hub"}], "terminals.0.role: Input should be"),
-        ([{"id": "k", "role": "kiosk", "pin": 1}], "terminals.0.pin: Extra inputs"),
+        ([{"id": "k 1", "role": "kiosk"}], "terminals.1.id: String should match pattern"),
+        ([{"id": "k", "role": "hub"}], "terminals.1.role: Input should be"),
+        ([{"id": "k", "role": "kiosk", "pin": 1}], "terminals.1.pin: Extra inputs"),
     ],
 )
 def test_a_bad_terminals_section_names_file_field_and_reason(

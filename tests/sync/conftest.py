@@ -24,6 +24,7 @@ from agent.datadir import DataDir
 from agent.node import BrokerConfig
 from agent.node_runtime import Node
 from sync.central import CentralIngest, CentralStore
+from sync.lan import LanClient
 from sync.lan.broker_files import write_broker_files
 from sync.mqtt import parse_broker_url
 from tests.support import wait_until
@@ -207,6 +208,12 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 def hall_broker(tmp_path: Path) -> Iterator[HallBroker]:
     """The hall LAN's broker as shipped, with the test hall's generated logins."""
     yield from _running(HallBroker, tmp_path / "hall-broker")
+
+
+def terminal_client(broker: HallBroker, terminal_id: str) -> LanClient:
+    """A LanClient logged in as ``terminal_id``, reading its role's feed."""
+    role = next((t["role"] for t in LAN_TERMINALS if t["id"] == terminal_id), "kiosk")
+    return LanClient(broker.hall.hall_id, terminal_id, broker.login(terminal_id), role=str(role))
 
 
 def make_node(

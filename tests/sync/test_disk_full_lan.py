@@ -15,11 +15,11 @@ from agent import commands as c
 from agent.errors import DiskFull
 from agent.node_runtime import Node
 from sync import contract as ct
-from sync.lan import LanClient, LanServer, RemoteError
+from sync.lan import LanServer, RemoteError
 from sync.mqtt import new_client, parse_broker_url
 from sync.service import SyncSettings, start_sync
 from tests.support import SmallDisk, set_node_field, wait_until
-from tests.sync.conftest import Broker, make_node
+from tests.sync.conftest import Broker, HallBroker, make_node, terminal_client
 
 pytestmark = pytest.mark.mqtt
 
@@ -27,15 +27,15 @@ WAIT = 20.0
 
 
 def test_a_terminal_gets_disk_full_then_its_ticket_once_space_is_freed(
-    tmp_path: Path, broker: Broker, small_disk: SmallDisk
+    tmp_path: Path, hall_broker: HallBroker, small_disk: SmallDisk
 ) -> None:
     root = small_disk.path / "hub"
-    make_node(root)
+    make_node(root, hall_broker=hall_broker.login("hub"))
     set_node_field(root, "disk_reserve_mb", 0)  # SQLite's own failure, not the reserve's
     node = Node.open(root)
     runtime = node.runtime(tick_seconds=3600).start()
-    server = LanServer(node, runtime, broker_url=broker.url).start()
-    kiosk = LanClient(node.hall.hall_id, "kiosk-1", broker.url).start()
+    server = LanServer(node, runtime).start()
+    kiosk = terminal_client(hall_broker, "kiosk-1").start()
     try:
         assert server.wait_ready(WAIT) and kiosk.wait_hub(WAIT)
         kiosk.execute(c.IssueTicket("household"), timeout=WAIT)

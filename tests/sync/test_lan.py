@@ -40,10 +40,10 @@ from sync.lan import (
 )
 from sync.mqtt import client_for, parse_broker_url
 from tests.sync.conftest import (
-    LAN_TERMINALS,
     REPO,
     HallBroker,
     make_node,
+    terminal_client,
     wait_line,
     wait_until,
 )
@@ -74,12 +74,6 @@ class Hall:
 
     def last_seq(self) -> int:
         return self.runtime.query(lambda s: s.last_seq)
-
-
-def terminal_client(broker: HallBroker, terminal_id: str) -> LanClient:
-    """A LanClient logged in as ``terminal_id``, reading its role's feed."""
-    role = next((t["role"] for t in LAN_TERMINALS if t["id"] == terminal_id), "kiosk")
-    return LanClient(broker.hall.hall_id, terminal_id, broker.login(terminal_id), role=str(role))
 
 
 def hub_node(root: Path, broker: HallBroker, **changes: Any) -> Node:
