@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from agent.bundles import Bundle
+from agent.calendar import HallCalendar
 from agent.validation import load_model, read_yaml, validate_data
 
 SAMPLE_CONFIG = "sample_town_hall.yaml"
@@ -132,6 +134,8 @@ class HallConfig(_Strict):
     priority: PriorityRules = Field(default_factory=PriorityRules)
     no_show: NoShowRules = Field(default_factory=NoShowRules)
     display: DisplayRules = Field(default_factory=DisplayRules)
+    calendar: HallCalendar = Field(default_factory=HallCalendar)
+    bundles: list[Bundle] = Field(default_factory=list, description="one-thing visits")
 
     @field_validator("timezone")
     @classmethod
@@ -159,6 +163,21 @@ class HallConfig(_Strict):
             raise ValueError(f"no window serves {orphans}")
         return self
 
+    @model_validator(mode="after")
+    def _calendar_and_bundles_resolve(self) -> HallConfig:
+        known = {s.code for s in self.services}
+        unknown = sorted(self.calendar.service_codes() - known)
+        if unknown:
+            raise ValueError(f"calendar: closures name unknown service(s) {unknown}")
+        _no_duplicates("bundles", [b.code for b in self.bundles], "code")
+        for bundle in self.bundles:
+            if bundle.code in known:
+                raise ValueError(f"bundle {bundle.code!r} has the code of a service")
+            missing = [code for code in bundle.services if code not in known]
+            if missing:
+                raise ValueError(f"bundle {bundle.code!r} names unknown service(s) {missing}")
+        return self
+
     @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -176,6 +195,9 @@ class HallConfig(_Strict):
 
     def window(self, number: int) -> Window | None:
         return self._window_by_number.get(number)
+
+    def bundle(self, code: str) -> Bundle | None:
+        return next((b for b in self.bundles if b.code == code), None)
 
     def windows_serving(self, code: str) -> list[int]:
         return [w.number for w in self.windows if code in w.services]
