@@ -226,6 +226,7 @@ def sample_config() -> HallConfig:
 
 
 def always_open(config: HallConfig) -> HallConfig:
-    """The same hall with every service open all day (the demo runs at any hour)."""
+    """The same hall with every service open all day, every day (the demo runs at any hour
+    on any date: the calendar is left out too)."""
     services = [s.model_copy(update={"hours": OpeningHours()}) for s in config.services]
-    return config.model_copy(update={"services": services})
+    return config.model_copy(update={"services": services, "calendar": HallCalendar()})
