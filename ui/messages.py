@@ -217,8 +217,12 @@ def opening_text(opens_at: str | None, today: str) -> str:
     day, time = opens_at[:10], opens_at[11:16]
     if day == today:
         return fill(QCoreApplication.translate("Opening", "Opens today at {time}"), time=time)
-    text = QCoreApplication.translate("Opening", "Opens {month}/{day} at {time}")
-    return fill(text, month=int(day[5:7]), day=int(day[8:10]), time=time)
+    month = int(day[5:7])
+    text = QCoreApplication.translate("Opening", "Opens {day} {mon} at {time}")
+    return fill(text, month=month, mon=_MONTHS[month - 1], day=int(day[8:10]), time=time)
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def bundle_leg_text(name: str, leg: int, legs: int) -> str:

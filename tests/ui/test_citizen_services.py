@@ -18,7 +18,7 @@ def test_a_bundle_tile_issues_one_number_the_windows_follow_through_its_legs(mak
     hall = make_hall()
     kiosk = hall.kiosk_view
     tile = kiosk.bundle_button("newborn")
-    assert tile.text() == "一件事：新生儿出生一件事\n户籍办理 → 社保医保 → 民政事务"
+    assert tile.text() == "新生儿出生一件事 · 一次办\n户籍办理 → 社保医保 → 民政事务"
     qtbot.mouseClick(tile, Qt.MouseButton.LeftButton)
     assert kiosk.number.text() == "B001"
     assert kiosk.slip_bundle.text() == "新生儿出生一件事 · 第1项/共3项"

@@ -369,7 +369,7 @@
     </message>
     <message>
         <source>One visit: {name}</source>
-        <translation>一件事：{name}</translation>
+        <translation>{name} · 一次办</translation>
     </message>
     <message>
         <source>Priority (green channel)</source>
@@ -423,7 +423,7 @@
         <translation>今天 {time} 开始办理</translation>
     </message>
     <message>
-        <source>Opens {month}/{day} at {time}</source>
+        <source>Opens {day} {mon} at {time}</source>
         <translation>{month}月{day}日 {time} 开始办理</translation>
     </message>
 </context>
