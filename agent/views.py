@@ -101,6 +101,7 @@ def waiting_list(store: Store, window: int, limit: int = 50) -> list[dict[str, A
             "priority": t.priority.value,
             "issued_at": t.issued_at,
             "citizen_name": t.citizen_name,
+            "bundle_leg": t.bundle_leg,  # set for a "one thing" bundle's ticket
         }
         for t in tickets[:limit]
     ]

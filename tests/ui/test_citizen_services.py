@@ -26,7 +26,15 @@ def test_a_bundle_tile_issues_one_number_the_windows_follow_through_its_legs(mak
     window, view = hall.windows[2], hall.window_views[2]
     for action in (window.call_next, window.start, window.finish):
         assert action() is True
-    assert window.call_next() is True  # household done: B001 waits for social security
+    # household done: B001 waits for social security, marked as a bundle's second step
+    qtbot.waitUntil(
+        lambda: (
+            view.waiting.count() == 1
+            and view.waiting.item(0).text().split() == ["B001", "社保医保", "一件事第2项"]
+        ),
+        timeout=3000,
+    )
+    assert window.call_next() is True
     qtbot.waitUntil(lambda: view.current_number.text() == "B001", timeout=3000)
     qtbot.waitUntil(
         lambda: "新生儿出生一件事 · 第2项/共3项" in view.current_detail.text(), timeout=3000

@@ -625,6 +625,10 @@
         <translation>等候人数：{n}</translation>
     </message>
     <message>
+        <source>one visit, step {leg}</source>
+        <translation>一件事第{leg}项</translation>
+    </message>
+    <message>
         <source>priority</source>
         <translation>优先</translation>
     </message>

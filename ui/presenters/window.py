@@ -44,6 +44,7 @@ class WaitingRow:
     service_name: str
     priority: str
     citizen_name: str | None
+    bundle_leg: int | None = None  # which step of a bundle
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,11 @@ class WindowPresenter(Presenter):
         w = next(x for x in status["windows"] if x["number"] == self.window)
         waiting = [
             WaitingRow(
-                t["number"], names.get(t["service"], t["service"]), t["priority"], t["citizen_name"]
+                t["number"],
+                names.get(t["service"], t["service"]),
+                t["priority"],
+                t["citizen_name"],
+                t.get("bundle_leg"),
             )
             for t in self.core.waiting_list(self.window)
         ]

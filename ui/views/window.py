@@ -258,6 +258,8 @@ class WindowStationView(Screen):
         self.waiting.clear()
         for row in vm.waiting:
             text = f"{row.number}   {row.service_name}"
+            if row.bundle_leg:
+                text += "   " + fill(self.tr("one visit, step {leg}"), leg=row.bundle_leg)
             if row.priority != "none":
                 text += "   " + self.tr("priority")
             if row.citizen_name:
