@@ -134,7 +134,7 @@ class MarkAssisted(WindowCommand):
     steps with the citizen) or by proxy (代办, ``proxy``: staff act for the citizen)."""
 
     mode: str  # assisted | proxy
-    staff_id: str
+    staff_id: str  # the assisting staff member (the event calls it ``assist_staff``)
 
 
 @dataclass(frozen=True)

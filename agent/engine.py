@@ -431,7 +431,7 @@ class QueueEngine:
         ticket = self._current(state, cmd.window, TicketState.CALLED, TicketState.SERVING)
         return [
             ticket_fact(
-                "TicketAssisted", ticket, now, window=cmd.window, mode=cmd.mode, staff_id=staff
+                "TicketAssisted", ticket, now, window=cmd.window, mode=cmd.mode, assist_staff=staff
             )
         ]
 

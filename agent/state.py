@@ -251,7 +251,7 @@ class HallState:
     def _on_TicketAssisted(self, p: dict) -> Touched:
         ticket = self.tickets[p["ticket_id"]]
         ticket.assist = p["mode"]
-        ticket.assist_staff = p["staff_id"]
+        ticket.assist_staff = p["assist_staff"]
         return Touched(tickets=(ticket.id,))
 
     def _on_TicketReactivated(self, p: dict) -> Touched:

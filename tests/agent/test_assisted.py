@@ -22,7 +22,7 @@ def test_a_window_marks_its_ticket_as_assisted_and_the_event_says_by_whom(store:
     result = store.execute(c.MarkAssisted(2, "assisted", "S-0042"))
     (event,) = result.events
     assert event.type == "TicketAssisted"
-    assert (event.payload["number"], event.payload["mode"], event.payload["staff_id"]) == (
+    assert (event.payload["number"], event.payload["mode"], event.payload["assist_staff"]) == (
         "B001",
         "assisted",
         "S-0042",
