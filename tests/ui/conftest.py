@@ -25,9 +25,11 @@ def _fonts(qapp):
     setup_fonts(qapp)
 
 
-def open_node(root: Path, hall_update: dict | None = None, **service_changes: object) -> Node:
+def open_node(
+    root: Path, hall_changes: dict[str, object] | None = None, **service_changes: object
+) -> Node:
     node = Node.open(root, init=True)
-    hall = always_open(node.hall).model_copy(update=hall_update or {})
+    hall = always_open(node.hall).model_copy(update=hall_changes or {})
     if service_changes:
         services = [s.model_copy(update=service_changes) for s in hall.services]
         hall = hall.model_copy(update={"services": services})
@@ -43,10 +45,10 @@ def make_hall(tmp_path: Path, qtbot) -> Iterator:
         language: str = "zh_CN",
         evaluator_windows: tuple[int, ...] = (1, 2, 3),
         printer: bool = True,
-        hall_update: dict | None = None,
+        hall_changes: dict[str, object] | None = None,
         **service_changes: object,
     ) -> HallApp:
-        node = open_node(tmp_path / f"hall{len(made)}", hall_update, **service_changes)
+        node = open_node(tmp_path / f"hall{len(made)}", hall_changes, **service_changes)
         runtime = node.runtime().start()
         devices = FakeDevices(evaluator_windows=evaluator_windows, printer=printer)
         app = HallApp(node, LocalCore(runtime), devices, language, voice="silent")

@@ -45,7 +45,7 @@ def test_a_bundle_tile_issues_one_number_the_windows_follow_through_its_legs(mak
 def test_a_closed_service_tile_says_why_and_when_it_opens(make_hall, qtbot):
     today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
     closure = Closure(start=today, services=["household"], name_zh="系统升级", name_en="Upgrade")
-    hall = make_hall(hall_update={"calendar": HallCalendar(closures=[closure])})
+    hall = make_hall(hall_changes={"calendar": HallCalendar(closures=[closure])})
     kiosk = hall.kiosk_view
     tomorrow = today + dt.timedelta(days=1)
     tile = kiosk.service_button("household")
