@@ -65,8 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     queue = sub.add_parser("queue", help="queue actions at the hub")
     qsub = queue.add_subparsers(dest="action", required=True, metavar="ACTION")
-    issue = qsub.add_parser("issue", help="take a ticket")
-    issue.add_argument("--service", required=True)
+    issue = qsub.add_parser("issue", help="take a ticket (for a service or a bundle)")
+    target = issue.add_mutually_exclusive_group(required=True)
+    target.add_argument("--service")
+    target.add_argument("--bundle", help="a one-thing bundle: one number through its services")
     issue.add_argument("--priority", action="store_true", help="staff-marked green channel")
     _json(issue)
     issue.set_defaults(func=cmd_queue_issue)
@@ -94,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     transfer.add_argument("--to-service", required=True)
     _json(transfer)
     transfer.set_defaults(func=cmd_queue_transfer)
+    assist = qsub.add_parser("assist", help="mark the window's ticket as assisted or proxy")
+    assist.add_argument("--window", type=int, required=True)
+    assist.add_argument("--mode", required=True, choices=["assisted", "proxy"])
+    assist.add_argument("--staff", required=True, help="the assisting staff member's id")
+    _json(assist)
+    assist.set_defaults(func=cmd_queue_assist)
     status = qsub.add_parser("status", help="waiting counts and windows")
     _json(status)
     status.set_defaults(func=cmd_queue_status)
@@ -167,8 +175,14 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_queue_issue(args: argparse.Namespace) -> int:
-    command = c.IssueTicket(args.service, staff_priority=args.priority, channel="cli")
+    command = c.IssueTicket(
+        args.service or "", staff_priority=args.priority, channel="cli", bundle=args.bundle
+    )
     return _run_on_store(args, command)
+
+
+def cmd_queue_assist(args: argparse.Namespace) -> int:
+    return _run_on_store(args, c.MarkAssisted(args.window, args.mode, args.staff))
 
 
 def cmd_queue_window(args: argparse.Namespace) -> int:
@@ -198,11 +212,37 @@ def cmd_queue_status(args: argparse.Namespace) -> int:
         store.close()
     lines = [f"{status['hall']}  {status['business_date']}"]
     for s in status["services"]:
-        lines.append(f"  {s['code']:<16} waiting {s['waiting']:>3}  issued {s['issued']:>3}")
+        line = f"  {s['code']:<16} waiting {s['waiting']:>3}  issued {s['issued']:>3}"
+        lines.append(line + _opening_text(s))
     for w in status["windows"]:
-        lines.append(f"  window {w['number']:<3} {w['status']:<7} {w['current'] or '-'}")
+        line = f"  window {w['number']:<3} {w['status']:<7} {w['current'] or '-'}"
+        lines.append(line + _ticket_notes(w["current_view"]))
     _emit(args, status, "\n".join(lines))
     return 0
+
+
+def _opening_text(service: dict[str, Any]) -> str:
+    """``  closed (国庆节), opens 2026-10-08 08:30`` for a service that is closed now."""
+    if service["open_now"]:
+        return ""
+    why = service["closed_by"] or {}
+    name = why.get("name_en") or why.get("name_zh")
+    reason = f" ({name})" if name else ""
+    opens = service["opens_at"]
+    when = f", opens {opens[:10]} {opens[11:16]}" if opens else ", no opening within a year"
+    return f"  closed{reason}{when}"
+
+
+def _ticket_notes(view: dict[str, Any] | None) -> str:
+    """A window's current ticket: its bundle leg and assisted/proxy service, if any."""
+    if view is None:
+        return ""
+    notes = ""
+    if view.get("bundle"):
+        notes += f"  {view['bundle']} leg {view['bundle_leg']}/{view['bundle_legs']}"
+    if view.get("assist"):
+        notes += f"  {view['assist']} by {view['assist_staff']}"
+    return notes
 
 
 def cmd_admin_set_pin(args: argparse.Namespace) -> int:

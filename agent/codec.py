@@ -25,6 +25,7 @@ TERMINAL_COMMANDS: tuple[type, ...] = (
     c.StartService,
     c.FinishService,
     c.Transfer,
+    c.MarkAssisted,
     c.PauseWindow,
     c.ResumeWindow,
     c.Reactivate,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from agent.calendar import HallCalendar
 from agent.config import HallConfig
 
 
@@ -44,6 +45,7 @@ class IssueTicket:
     citizen: Citizen | None = None
     appointment: Appointment | None = None
     channel: str = "button"  # button | idcard | appointment | cli | staff
+    bundle: str | None = None  # a "one thing" bundle; ``service``: its first one, or ""
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,14 @@ class ApplyHallConfig:
     """A new hall config (already validated and signature-checked by whoever received it)."""
 
     config: HallConfig
+    version: int
+
+
+@dataclass(frozen=True)
+class ApplyCalendar:
+    """The calendar pushed by the central platform (validated and signature-checked)."""
+
+    calendar: HallCalendar
     version: int
 
 
@@ -116,6 +126,15 @@ class ResumeWindow(WindowCommand):
 @dataclass(frozen=True)
 class Transfer(WindowCommand):
     to_service: str
+
+
+@dataclass(frozen=True)
+class MarkAssisted(WindowCommand):
+    """The window's current ticket is served with help (帮办, ``assisted``: staff do the
+    steps with the citizen) or by proxy (代办, ``proxy``: staff act for the citizen)."""
+
+    mode: str  # assisted | proxy
+    staff_id: str  # the assisting staff member (the event calls it ``assist_staff``)
 
 
 @dataclass(frozen=True)
@@ -167,12 +186,14 @@ Command = (
     | LoadAppointments
     | PublishNotice
     | ApplyHallConfig
+    | ApplyCalendar
     | CallNext
     | Recall
     | MarkNoShow
     | StartService
     | FinishService
     | Transfer
+    | MarkAssisted
     | PauseWindow
     | ResumeWindow
     | Reactivate

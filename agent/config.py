@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agent.alarms import AlarmRules
+from agent.bundles import Bundle
+from agent.calendar import HallCalendar
 from agent.validation import FieldError, load_model, read_yaml_document, validate_data
 
 SAMPLE_CONFIG = "sample_town_hall.yaml"
@@ -185,6 +187,8 @@ class HallConfig(_Strict):
     terminals: list[Terminal] = Field(
         default_factory=list, max_length=500, description="the PCs on the hall LAN"
     )
+    calendar: HallCalendar = Field(default_factory=HallCalendar)
+    bundles: list[Bundle] = Field(default_factory=list, description="one-thing visits")
 
     @field_validator("timezone")
     @classmethod
@@ -223,6 +227,22 @@ class HallConfig(_Strict):
                     raise FieldError(loc, f"unknown window {number}")
         return self
 
+    @model_validator(mode="after")
+    def _calendar_and_bundles_resolve(self) -> HallConfig:
+        known = {s.code for s in self.services}
+        unknown = sorted(self.calendar.service_codes() - known)
+        if unknown:
+            raise FieldError(("calendar", "closures"), f"unknown service(s) {unknown}")
+        _no_duplicates(("bundles",), [b.code for b in self.bundles], "code")
+        for index, bundle in enumerate(self.bundles):
+            if bundle.code in known:
+                raise FieldError(("bundles", index, "code"), "already the code of a service")
+            for position, code in enumerate(bundle.services):
+                if code not in known:
+                    loc = ("bundles", index, "services", position)
+                    raise FieldError(loc, f"unknown service {code!r}")
+        return self
+
     def terminal(self, terminal_id: str) -> Terminal | None:
         return self._terminal_by_id.get(terminal_id)
 
@@ -247,6 +267,9 @@ class HallConfig(_Strict):
 
     def window(self, number: int) -> Window | None:
         return self._window_by_number.get(number)
+
+    def bundle(self, code: str) -> Bundle | None:
+        return next((b for b in self.bundles if b.code == code), None)
 
     def windows_serving(self, code: str) -> list[int]:
         return [w.number for w in self.windows if code in w.services]
@@ -280,6 +303,7 @@ def sample_config() -> HallConfig:
 
 
 def always_open(config: HallConfig) -> HallConfig:
-    """The same hall with every service open all day (the demo runs at any hour)."""
+    """The same hall with every service open all day, every day (the demo runs at any hour
+    on any date: the calendar is left out too)."""
     services = [s.model_copy(update={"hours": OpeningHours()}) for s in config.services]
-    return config.model_copy(update={"services": services})
+    return config.model_copy(update={"services": services, "calendar": HallCalendar()})

@@ -43,7 +43,7 @@ from agent.storage import NO_RESERVE, store_error
 if TYPE_CHECKING:
     import sqlite_utils
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 30_000
 NEW_TICKET_COMMANDS = (c.IssueTicket, c.CheckIn)
 PROJECTION_TABLES = ("tickets", "windows", "evaluations", "devices", "appointments")
@@ -138,7 +138,25 @@ def _migrate_3(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2, _migrate_3]
+def _migrate_4(db: sqlite_utils.Database) -> None:
+    # Citizen services: a ticket's bundle and leg in it, assisted/proxy service and by whom;
+    # CalendarApplied became a sticky event, so the sticky index is made again.
+    for column, kind in (
+        ("bundle", "TEXT"),
+        ("bundle_leg", "INTEGER"),
+        ("assist", "TEXT"),
+        ("assist_staff", "TEXT"),
+    ):
+        db.execute(f"ALTER TABLE tickets ADD COLUMN {column} {kind}")
+    _migrate_2(db)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _migrate_1,
+    _migrate_2,
+    _migrate_3,
+    _migrate_4,
+]
 
 
 def connect(path: Path | str) -> sqlite3.Connection:
@@ -518,6 +536,22 @@ class Store:
             "people_ahead": self.engine.people_ahead(self.state, ticket),
             "estimated_wait_min": self.engine.estimated_wait_minutes(self.state, ticket),
             "business_date": ticket.business_date,
+            **self._bundle_view(ticket),
+            "assist": ticket.assist,
+            "assist_staff": ticket.assist_staff,
+        }
+
+    def _bundle_view(self, ticket: Ticket) -> dict[str, Any]:
+        """Which leg of which bundle a ticket is on (empty for a single-service ticket)."""
+        bundle = self.config.bundle(ticket.bundle) if ticket.bundle else None
+        if bundle is None:
+            return {}
+        return {
+            "bundle": bundle.code,
+            "bundle_name_zh": bundle.name_zh,
+            "bundle_name_en": bundle.name_en,
+            "bundle_leg": ticket.bundle_leg,
+            "bundle_legs": bundle.legs,
         }
 
 

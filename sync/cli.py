@@ -60,7 +60,7 @@ def register(subparsers: Any) -> None:
     keygen.set_defaults(func=cmd_central_keygen)
 
     push = csub.add_parser("push", help="sign and publish config / roster / notice / command")
-    push.add_argument("kind", choices=["config", "roster", "notice", "resync"])
+    push.add_argument("kind", choices=["config", "roster", "calendar", "notice", "resync"])
     push.add_argument("--broker", required=True, metavar="URL")
     push.add_argument("--key", required=True, help="central private key (PEM)")
     push.add_argument("--hall-id", required=True)
@@ -247,6 +247,8 @@ def cmd_central_push(args: argparse.Namespace) -> int:
             kind, topic = "hall_config", ct.config_topic(args.hall_id)
         elif args.kind == "roster":
             kind, topic = "roster", ct.roster_topic(args.hall_id)
+        elif args.kind == "calendar":
+            kind, topic = "calendar", ct.calendar_topic(args.hall_id)
         else:
             kind, topic = "notice", ct.notice_topic(args.hall_id, str(data.get("notice_id")))
     expires = dt.timedelta(hours=args.expires_hours) if args.expires_hours else None

@@ -82,6 +82,11 @@ def roster_topic(hall_id: str) -> str:
     return f"{ROOT}/{hall_id}/hall/roster"
 
 
+def calendar_topic(hall_id: str) -> str:
+    """Holidays, 调休 working days and closures (data: ``agent.calendar.HallCalendar``)."""
+    return f"{ROOT}/{hall_id}/hall/calendar"
+
+
 def notice_topic(hall_id: str, notice_id: str) -> str:
     return f"{ROOT}/{hall_id}/hall/notice/{notice_id}"
 
@@ -106,6 +111,7 @@ def node_subscriptions(hall_id: str, node_id: str) -> list[str]:
         command_topic(hall_id, node_id),
         config_topic(hall_id),
         roster_topic(hall_id),
+        calendar_topic(hall_id),
         f"{ROOT}/{hall_id}/hall/notice/+",
         f"{ROOT}/{hall_id}/hall/profile/+",
     ]
@@ -198,7 +204,7 @@ class SignedEnvelope(_Payload):
     signature: str = Field(max_length=200)
 
 
-Kind = Literal["hall_config", "roster", "notice", "command", "device_profile"]
+Kind = Literal["hall_config", "roster", "notice", "command", "device_profile", "calendar"]
 
 
 class SignedBody(_Payload):

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ValidationError
 
 from agent import commands as c
+from agent.calendar import HallCalendar
 from agent.config import HallConfig
 from agent.errors import ConfigError, HallError
 from agent.files import write_atomically
@@ -146,6 +147,8 @@ class InboundHandler:
             return "hall_config", None
         if topic == ct.roster_topic(self.hall_id):
             return "roster", None
+        if topic == ct.calendar_topic(self.hall_id):
+            return "calendar", None
         if topic == ct.command_topic(self.hall_id, self.node_id):
             return "command", None
         for kind, leaf in (("notice", "notice"), ("device_profile", "profile")):
@@ -215,6 +218,9 @@ class InboundHandler:
                 ),
             )
             return self._versioned(topic, body, "roster", cmd)
+        if body.kind == "calendar":
+            calendar = _validate(HallCalendar, body.data, "data")
+            return self._versioned(topic, body, "calendar", c.ApplyCalendar(calendar, body.version))
         if body.kind == "notice":
             notice = _validate(ct.NoticeData, body.data, "data")
             if notice.notice_id != notice_id:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent import commands as c
 from agent.adminpin import ATTEMPTS_FILE, MAX_FAILURES, PinGuard
+from agent.calendar import Closure, HallCalendar
 from agent.config import always_open
 from agent.datadir import DataDir, resolve_data_dir
 from agent.errors import HallError
@@ -494,6 +495,10 @@ def scripted_screenshots(
         kiosk.idle()
         _settle(qt, 0.4)
         shoot(kiosk_view, f"kiosk-home-{language}")
+        kiosk_view.bundle_button("newborn").click()
+        _wait(qt, lambda: kiosk._print is not None and kiosk._print.state == "printed", 10)
+        shoot(kiosk_view, f"kiosk-bundle-ticket-{language}")
+        kiosk.idle()
         kiosk_view.service_button("social-security").click()
         _wait(qt, lambda: kiosk._print is not None and kiosk._print.state == "printed", 10)
         shoot(kiosk_view, f"kiosk-ticket-{language}")
@@ -515,7 +520,21 @@ def scripted_screenshots(
             shoot(views[f"window-{number}"], f"window-{number}-{language}")
         shoot(views["display"], f"display-{language}")
         shoot(panel, f"simulator-panel-{language}")
+    _close_for_the_day(hall.core, "enterprise")
+    for language in ("zh_CN", "en"):
+        hall.languages.set(language)
+        kiosk.idle()
+        _settle(qt, 0.4)
+        shoot(kiosk_view, f"kiosk-closed-{language}")
     return saved
+
+
+def _close_for_the_day(core: CoreClient, service: str) -> None:
+    """A calendar closing one service today, as central would push it (the tour's last
+    screen shows the closed tile with its next opening)."""
+    today = dt.date.fromisoformat(core.query("now")[:10])
+    closure = Closure(start=today, services=[service], name_zh="系统升级", name_en="System upgrade")
+    core.command(c.ApplyCalendar(HallCalendar(closures=[closure]), version=int(time.time())))
 
 
 # ---- hall-agent run ---------------------------------------------------------------------------

@@ -214,6 +214,39 @@ def windows_text(windows: list[int]) -> str:
     return QCoreApplication.translate("Format", "Window {windows}").replace("{windows}", joined)
 
 
+def opening_text(opens_at: str | None, today: str) -> str:
+    """When a closed service opens next (``opens_at`` in hall time, ``today`` the hall's
+    business date): ``今天 13:30 开始办理`` / ``10月8日 08:30 开始办理``."""
+    if not opens_at:
+        return QCoreApplication.translate("Opening", "Not open now")
+    day, time = opens_at[:10], opens_at[11:16]
+    if day == today:
+        return fill(QCoreApplication.translate("Opening", "Opens today at {time}"), time=time)
+    month = int(day[5:7])
+    text = QCoreApplication.translate("Opening", "Opens {day} {mon} at {time}")
+    return fill(text, month=month, mon=_MONTHS[month - 1], day=int(day[8:10]), time=time)
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def bundle_leg_text(name: str, leg: int, legs: int) -> str:
+    """Which leg of a "one thing" bundle a ticket is on: ``新生儿出生一件事 · 第2项/共3项``."""
+    text = QCoreApplication.translate("Bundles", "{name} · step {leg} of {legs}")
+    return fill(text, name=name, leg=leg, legs=legs)
+
+
+def assist_text(mode: str | None, staff: str | None) -> str:
+    """Assisted (帮办) or proxy (代办) service, and by whom."""
+    if not mode:
+        return ""
+    text = {
+        "assisted": QCoreApplication.translate("Assist", "Assisted by {staff}"),
+        "proxy": QCoreApplication.translate("Assist", "Proxy service by {staff}"),
+    }.get(mode, mode)
+    return fill(text, staff=staff or "")
+
+
 def announcement_text(number: str, window: int) -> str:
     """The voice line: 请 A012 号到 3 号窗口办理."""
     text = QCoreApplication.translate("Voice", "Number {number}, please go to window {window}")

@@ -17,6 +17,7 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent import commands as c
+from agent import errors
 from agent.config import HallConfig, load_hall_config
 from agent.errors import StoreError
 from agent.node_runtime import Node
@@ -215,6 +216,37 @@ def test_roster_and_notice_are_applied_once(
     n_topic = ct.notice_topic(node.hall.hall_id, "n1")
     assert handler.handle(n_topic, signed(node, "notice", 1, notice)).code == "applied"
     assert runtime.query(lambda s: s.state.notices["n1"]["text_zh"]) == "今天下午停电检修"
+
+
+def test_a_signed_calendar_closes_the_hall_and_forged_or_stale_ones_change_nothing(
+    node: Node, runtime: CoreRuntime, handler: InboundHandler
+) -> None:
+    """GIVEN a hall taking tickets WHEN central pushes a calendar making today a holiday
+    THEN tickets are refused; a forged copy and an older version are refused and change
+    nothing."""
+    today = dt.datetime.now(node.hall.zone).date()
+    days = {"start": (today - dt.timedelta(days=1)).isoformat()}
+    days["end"] = (today + dt.timedelta(days=1)).isoformat()
+    holiday = {"holidays": [{**days, "name_zh": "临时闭厅", "name_en": "Closed"}]}
+    topic = ct.calendar_topic(node.hall.hall_id)
+    runtime.execute(c.IssueTicket("household"))  # open before
+
+    forged = signed(node, "calendar", 2, holiday, key=generate_key())
+    before = snapshot(node, runtime)
+    assert handler.handle(topic, forged).code == "bad_signature"
+    assert snapshot(node, runtime) == before
+
+    assert handler.handle(topic, signed(node, "calendar", 2, holiday)).code == "applied"
+    with pytest.raises(errors.ServiceClosed):
+        runtime.execute(c.IssueTicket("household"))
+    assert handler.handle(topic, signed(node, "calendar", 2, holiday)).code == "duplicate"
+    before = snapshot(node, runtime)
+    stale = handler.handle(topic, signed(node, "calendar", 1, {}))
+    assert (stale.accepted, stale.code) == (False, "stale_version")
+    assert snapshot(node, runtime) == before
+    assert runtime.query(lambda s: s.state.calendar_version) == 2
+    bad = handler.handle(topic, signed(node, "calendar", 3, {"holidays": [{"start": "x"}]}))
+    assert (bad.accepted, bad.code) == (False, "invalid_data")
 
 
 class _CrashAfterCommit:

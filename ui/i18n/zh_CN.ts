@@ -25,6 +25,24 @@
     </message>
 </context>
 <context>
+    <name>Assist</name>
+    <message>
+        <source>Assisted by {staff}</source>
+        <translation>帮办 · 工作人员 {staff}</translation>
+    </message>
+    <message>
+        <source>Proxy service by {staff}</source>
+        <translation>代办 · 工作人员 {staff}</translation>
+    </message>
+</context>
+<context>
+    <name>Bundles</name>
+    <message>
+        <source>{name} · step {leg} of {legs}</source>
+        <translation>{name} · 第{leg}项/共{legs}项</translation>
+    </message>
+</context>
+<context>
     <name>Devices</name>
     <message>
         <source>out of paper</source>
@@ -393,6 +411,10 @@
         <translation>等候 {n} 人</translation>
     </message>
     <message>
+        <source>One visit: {name}</source>
+        <translation>{name} · 一次办</translation>
+    </message>
+    <message>
         <source>Priority (green channel)</source>
         <translation>绿色通道（优先）</translation>
     </message>
@@ -431,6 +453,21 @@
     <message>
         <source>Scan the QR code on your ticket slip to see its progress</source>
         <translation>请扫描凭条上的二维码查询排队进度</translation>
+    </message>
+</context>
+<context>
+    <name>Opening</name>
+    <message>
+        <source>Not open now</source>
+        <translation>暂未开放</translation>
+    </message>
+    <message>
+        <source>Opens today at {time}</source>
+        <translation>今天 {time} 开始办理</translation>
+    </message>
+    <message>
+        <source>Opens {day} {mon} at {time}</source>
+        <translation>{month}月{day}日 {time} 开始办理</translation>
     </message>
 </context>
 <context>
@@ -605,6 +642,13 @@
     </message>
 </context>
 <context>
+    <name>Window</name>
+    <message>
+        <source>Enter the assisting staff member&apos;s ID</source>
+        <translation>请输入帮办工作人员工号</translation>
+    </message>
+</context>
+<context>
     <name>WindowStationView</name>
     <message>
         <source>Call next</source>
@@ -655,12 +699,32 @@
         <translation>当前号码</translation>
     </message>
     <message>
+        <source>Staff ID</source>
+        <translation>工号</translation>
+    </message>
+    <message>
+        <source>Assisted (帮办)</source>
+        <translation>帮办</translation>
+    </message>
+    <message>
+        <source>Proxy (代办)</source>
+        <translation>代办</translation>
+    </message>
+    <message>
+        <source>Mark assisted</source>
+        <translation>登记帮办代办</translation>
+    </message>
+    <message>
         <source>Window {n} · {name}</source>
         <translation>{n} 号窗口 · {name}</translation>
     </message>
     <message>
         <source>People waiting: {n}</source>
         <translation>等候人数：{n}</translation>
+    </message>
+    <message>
+        <source>one visit, step {leg}</source>
+        <translation>一件事第{leg}项</translation>
     </message>
     <message>
         <source>priority</source>

@@ -28,10 +28,12 @@ from agent.errors import HallError
 from ui.core import Background, CoreClient
 from ui.i18n import Languages
 from ui.messages import (
+    bundle_leg_text,
     device_reason_text,
     error_text,
     fill,
     issue_failed_text,
+    opening_text,
     unreachable_text,
 )
 from ui.ports import CardRead, DevicePort, PrintOutcome, SlipLayout
@@ -50,10 +52,22 @@ class ServiceTile:
     open_now: bool
     sold_out: bool
     windows: list[int]
+    opening: str = ""  # translated, for a closed service: why, and when it opens next
 
     @property
     def takeable(self) -> bool:
         return self.open_now and not self.sold_out
+
+
+@dataclass(frozen=True)
+class BundleTile:
+    """A "one thing" bundle (一件事): one ticket through its services in turn."""
+
+    code: str
+    name: str
+    steps: str  # the services' names in order, translated
+    takeable: bool
+    opening: str = ""  # translated, when a service of the bundle is closed
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,7 @@ class HomeVM:
     citizen: str | None  # masked name of the card swiped, waiting for a service choice
     notice: str
     printer_problem: str  # translated, empty when fine
+    bundles: list[BundleTile] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,7 @@ class SlipVM:
     priority: str
     issued_at: str  # HH:MM
     citizen: str | None = None
+    bundle: str = ""  # translated: which leg of which bundle
 
 
 @dataclass(frozen=True)
@@ -103,6 +119,7 @@ class ProgressVM:
     people_ahead: int
     estimated_wait_min: int
     window: int | None  # where to go: set only while the ticket is called or served
+    bundle: str = ""  # translated: which leg of which bundle
 
 
 # What the home screen shows: waiting counts, opening, caps, notices, the printer's health.
@@ -117,6 +134,8 @@ HOME_EVENTS = frozenset(
         "TicketReactivated",
         "NoticePublished",
         "HallConfigApplied",
+        "CalendarApplied",
+        "BundleLegQueued",
         "DeviceStatusChanged",
         "WindowPaused",
         "WindowResumed",
@@ -178,9 +197,24 @@ class KioskPresenter(Presenter):
                 open_now=s["open_now"],
                 sold_out=s["issued"] >= s["daily_cap"],
                 windows=s["windows"],
+                opening="" if s["open_now"] else self._opening(s, status["business_date"]),
             )
             for s in status["services"]
         ]
+        by_code = {tile.code: tile for tile in tiles}
+        bundles = []
+        for b in status.get("bundles", []):
+            legs = [by_code[code] for code in b["services"]]
+            closed = next((t for t in legs if not t.open_now), None)
+            bundles.append(
+                BundleTile(
+                    code=b["code"],
+                    name=pick(b["name_zh"], b["name_en"]),
+                    steps=" → ".join(t.name for t in legs),
+                    takeable=closed is None and not legs[0].sold_out,
+                    opening=f"{closed.name}: {closed.opening}" if closed else "",
+                )
+            )
         notice = pick(config.display.notice_zh, config.display.notice_en)
         live = self.core.notices()
         if live:
@@ -191,8 +225,21 @@ class KioskPresenter(Presenter):
                 problem = device_reason_text(reason or state)
         citizen = self._citizen.name_masked if self._citizen else None
         self.home_changed.emit(
-            HomeVM(pick(config.name_zh, config.name_en), tiles, citizen, notice, problem)
+            HomeVM(pick(config.name_zh, config.name_en), tiles, citizen, notice, problem, bundles)
         )
+
+    def _opening(self, service: dict[str, Any], today: str) -> str:
+        """Why a service is closed (a holiday's or closure's name) and when it opens next."""
+        opening = opening_text(service["opens_at"], today)
+        why = service.get("closed_by") or {}
+        name = self.languages.pick(why.get("name_zh", ""), why.get("name_en", ""))
+        return f"{name} · {opening}" if name else opening
+
+    def _bundle_text(self, view: dict[str, Any]) -> str:
+        if not view.get("bundle"):
+            return ""
+        name = self.languages.pick(view["bundle_name_zh"], view["bundle_name_en"])
+        return bundle_leg_text(name, view["bundle_leg"], view["bundle_legs"])
 
     def _service_name(self, code: str, chinese: bool | None = None) -> str:
         service = self.core.config().service(code)
@@ -213,6 +260,7 @@ class KioskPresenter(Presenter):
             priority=view["priority"],
             issued_at=issued.strftime("%H:%M"),
             citizen=view.get("citizen"),
+            bundle=self._bundle_text(view),
         )
 
     def _with_windows(self, view: dict[str, Any]) -> dict[str, Any]:
@@ -232,11 +280,15 @@ class KioskPresenter(Presenter):
         elderly = config.priority.is_elderly(card.birth_date, today)
         return c.Citizen(card.citizen_hash, card.name_masked, elderly)
 
-    def take(self, service: str) -> bool:
-        """A tap on a service (with the swiped card, if any)."""
+    def take(self, service: str, bundle: str | None = None) -> bool:
+        """A tap on a service (with the swiped card, if any), or on a bundle."""
         citizen = self._card_holder()
         channel = "idcard" if citizen else "button"
-        return self._issue(c.IssueTicket(service, citizen=citizen, channel=channel))
+        return self._issue(c.IssueTicket(service, citizen=citizen, channel=channel, bundle=bundle))
+
+    def take_bundle(self, code: str) -> bool:
+        """A tap on a "one thing" bundle: one ticket for its services in turn."""
+        return self.take("", bundle=code)
 
     @property
     def issuing(self) -> bool:
@@ -447,6 +499,7 @@ class KioskPresenter(Presenter):
                 people_ahead=view["people_ahead"],
                 estimated_wait_min=view["estimated_wait_min"],
                 window=view["window"] if at_window else None,
+                bundle=self._bundle_text(view),
             )
         )
 

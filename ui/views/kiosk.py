@@ -33,6 +33,7 @@ from ui.views.common import (
 )
 
 IDLE_HOME_S = 60
+BUNDLE_KEY = "bundle:"  # tiles are kept by code; a bundle's key cannot clash with a service
 TICKET_HOME_S = 30
 MESSAGE_S = 8
 
@@ -238,6 +239,7 @@ class KioskView(Screen):
         self.your_number = label("", "yourNumber", center)
         self.number = label("", "number", center)
         self.slip_service = label("", "slipService", center, wrap=True)
+        self.slip_bundle = label("", "slipLine", center, wrap=True)
         self.priority = label("", "priority", center)
         self.slip_ahead = label("", "slipLine", center, wrap=True)
         self.slip_windows = label("", "slipLine", center, wrap=True)
@@ -245,7 +247,7 @@ class KioskView(Screen):
         self.reprint_button = button("big", self.presenter.reprint)
         self.done_button = button("bigGhost", self.presenter.idle)
         layout.addStretch(1)
-        for widget in (self.your_number, self.number, self.slip_service):
+        for widget in (self.your_number, self.number, self.slip_service, self.slip_bundle):
             layout.addWidget(widget)
         layout.addWidget(self.priority, 0, center)
         for widget in (self.slip_ahead, self.slip_windows):
@@ -302,7 +304,7 @@ class KioskView(Screen):
         center = Qt.AlignmentFlag.AlignCenter
         self.progress_title = label("", "yourNumber", center)
         self.progress_number = label("", "number", center)
-        self.progress_service = label("", "slipService", center)
+        self.progress_service = label("", "slipService", center, wrap=True)
         self.progress_state = label("", "slipLine", center)
         self.progress_line = label("", "slipLine", center, wrap=True)
         self.progress_back = button("bigGhost", self.go_home)
@@ -386,18 +388,24 @@ class KioskView(Screen):
                 )
             )
         self.printer_problem.setVisible(bool(vm.printer_problem))
-        if [t.code for t in vm.tiles] != list(self._service_buttons):
+        codes = [t.code for t in vm.tiles] + [BUNDLE_KEY + b.code for b in vm.bundles]
+        if codes != list(self._service_buttons):
             self._rebuild_tiles(vm)
         for tile in vm.tiles:
             if tile.sold_out:
                 line = self.tr("Today's numbers are all taken")
             elif not tile.open_now:
-                line = self.tr("Not open now")
+                line = tile.opening or self.tr("Not open now")
             else:
                 line = fill(self.tr("{n} waiting"), n=str(tile.waiting))
             tile_button = self._service_buttons[tile.code]
             tile_button.set_texts(tile.name, line)
             tile_button.setEnabled(tile.takeable)
+        for bundle in vm.bundles:
+            bundle_button = self._service_buttons[BUNDLE_KEY + bundle.code]
+            line = bundle.steps if bundle.takeable else bundle.opening or self.tr("Not open now")
+            bundle_button.set_texts(fill(self.tr("One visit: {name}"), name=bundle.name), line)
+            bundle_button.setEnabled(bundle.takeable)
 
     def _rebuild_tiles(self, vm: HomeVM) -> None:
         """The hall's services changed (a new config): one tile each, two to a row."""
@@ -408,11 +416,21 @@ class KioskView(Screen):
             tile_button.clicked.connect(lambda _=False, code=tile.code: self.presenter.take(code))
             self.grid.addWidget(tile_button, i // 2, i % 2)
             self._service_buttons[tile.code] = tile_button
+        row = (len(vm.tiles) + 1) // 2
+        for i, bundle in enumerate(vm.bundles):  # after the services, one to a row
+            bundle_button = ServiceButton()
+            bundle_button.clicked.connect(
+                lambda _=False, code=bundle.code: self.presenter.take_bundle(code)
+            )
+            self.grid.addWidget(bundle_button, row + i, 0, 1, 2)
+            self._service_buttons[BUNDLE_KEY + bundle.code] = bundle_button
 
     def show_ticket(self, vm: SlipVM, switch: bool = True) -> None:
         self._slip = vm
         self.number.setText(vm.number)
         self.slip_service.setText(vm.service_name)
+        self.slip_bundle.setText(vm.bundle)
+        self.slip_bundle.setVisible(bool(vm.bundle))
         self.priority.setText(self.tr("Priority (green channel)"))
         self.priority.setVisible(vm.priority != "none")
         self.slip_ahead.setText(
@@ -485,7 +503,9 @@ class KioskView(Screen):
 
     def show_progress(self, vm: ProgressVM) -> None:
         self.progress_number.setText(vm.number)
-        self.progress_service.setText(vm.service_name)
+        self.progress_service.setText(
+            f"{vm.service_name}\n{vm.bundle}" if vm.bundle else vm.service_name
+        )
         self.progress_state.setText(ticket_state_text(vm.state))
         if vm.state == "waiting":
             line = fill(
@@ -536,6 +556,9 @@ class KioskView(Screen):
 
     def service_button(self, code: str) -> ServiceButton:
         return self._service_buttons[code]
+
+    def bundle_button(self, code: str) -> ServiceButton:
+        return self._service_buttons[BUNDLE_KEY + code]
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() in (
