@@ -22,8 +22,6 @@ from agent import commands as c
 from agent.config import HallConfig
 from agent.model import Event
 from agent.runtime import CoreRuntime
-from agent.store import Store
-from agent.views import QUERIES
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -80,12 +78,6 @@ class Background:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _command_and_view(store: Store, command: c.Command) -> dict[str, Any] | None:
-    """Run a command on the core thread; the view of the ticket it touched, if any."""
-    result = store.execute(command)
-    return None if result.ticket is None else store.ticket_view(result.ticket)
 
 
 class CoreClient(QObject):
@@ -184,13 +176,13 @@ class LocalCore(CoreClient):
         self._unsubscribe()
 
     def command(self, command: c.Command) -> dict[str, Any] | None:
-        return self.runtime.query(lambda s: _command_and_view(s, command), 10.0)
+        return self.runtime.submit_report(command).result(10.0).ticket
 
     def query(self, name: str, **args: Any) -> Any:
-        return self.runtime.query(lambda s: QUERIES[name](s, **args), 10.0)
+        return self.runtime.read(name, 10.0, **args)
 
     def config(self) -> HallConfig:
-        return self.runtime.query(lambda s: s.config)  # the live model, no copy
+        return self.runtime.hall_config()  # the live model, no copy
 
 
 class RemoteCore(CoreClient):

@@ -38,14 +38,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent import commands as c
 from agent.errors import ConfigError, DomainError, HallError, StoreError
 from agent.model import Event
 from agent.node import BrokerConfig
 from agent.node_runtime import Node
-from agent.runtime import CoreRuntime
-from agent.store import Store
-from agent.views import QUERIES
+from agent.runtime import CommandReport, CoreRuntime
 from sync.lan import wire
 from sync.mqtt import client_for, parse_broker_url
 
@@ -87,14 +84,12 @@ class _Request:
     payload: bytes
 
 
-def _command_result(store: Store, command: c.Command, request_id: str) -> dict[str, Any]:
-    """On the core thread: run the command (once per request id, kept in the store so a
-    retry after a hub restart does not run it again), describe what it did."""
-    result = store.execute(command, request_id=request_id)
+def _command_result(report: CommandReport) -> dict[str, Any]:
+    """What a terminal is told a command did."""
     return {
-        "ticket": store.ticket_view(result.ticket) if result.ticket is not None else None,
-        "events": [event.type for event in result.events],
-        "last_seq": store.last_seq,
+        "ticket": report.ticket,
+        "events": [event.type for event in report.events],
+        "last_seq": report.last_seq,
     }
 
 
@@ -132,7 +127,7 @@ class LanServer:
         self._events: queue.Queue[Event | None] = queue.Queue(self.settings.event_queue)
         # Both only ever touched by the request worker thread.
         self._replies: collections.OrderedDict[tuple[str, bytes], bytes] = collections.OrderedDict()
-        self._in_flight: dict[tuple[str, bytes], Future[dict[str, Any]]] = {}
+        self._in_flight: dict[tuple[str, bytes], Future[CommandReport]] = {}
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -348,10 +343,11 @@ class LanServer:
             return self._run_query(parsed)
         with self._lock:
             self.stats.commands += 1
-        command = parsed
         try:
+            # Kept in the store with the command's events: a retry that reaches a restarted
+            # hub does not run it again.
             request_id = f"lan/{request.terminal}/{request.correlation.hex()}"
-            future = self.runtime.call(lambda s: _command_result(s, command, request_id))
+            future = self.runtime.submit_report(parsed, request_id=request_id)
         except StoreError as exc:
             # It never reached the core: not remembered, a retry with the same id runs it.
             return wire.error_reply({"code": "hub_busy", "error": f"{exc}; send it again"})
@@ -359,7 +355,7 @@ class LanServer:
         return self._outcome(key, future, self.settings.core_timeout_s)
 
     def _outcome(
-        self, key: tuple[str, bytes], future: Future[dict[str, Any]], timeout: float
+        self, key: tuple[str, bytes], future: Future[CommandReport], timeout: float
     ) -> bytes:
         """The reply for an in-flight command once the core finished it (then remembered if
         final, forgotten if not), or ``hub_timeout`` while it is still in flight."""
@@ -380,7 +376,7 @@ class LanServer:
             del self._in_flight[key]
             raise
         else:
-            reply = wire.ok_reply(result)
+            reply = wire.ok_reply(_command_result(result))
         del self._in_flight[key]
         self._replies[key] = reply
         while len(self._replies) > self.settings.reply_memory:
@@ -400,9 +396,8 @@ class LanServer:
                 del self._in_flight[key]
 
     def _run_query(self, query: wire.QueryRequest) -> bytes:
-        fn = QUERIES[query.name]
         try:
-            future = self.runtime.call(lambda s: fn(s, **query.args))
+            future = self.runtime.submit_read(query.name, query.args)
         except StoreError:
             return wire.error_reply({"code": "hub_busy", "error": "the hub's core is busy"})
         try:

@@ -49,11 +49,11 @@ def test_kiosk_and_window_on_other_pcs_drive_the_hub(tmp_path: Path, broker: Bro
         qtbot.addWidget(window)
         qtbot.mouseClick(kiosk.service_button("social-security"), Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: kiosk.number.text() == "A001", timeout=5000)  # off the GUI thread
-        assert runtime.query(lambda s: s.state.counters) == {"social-security": 1}
+        assert runtime._query(lambda s: s.state.counters) == {"social-security": 1}
         qtbot.waitUntil(lambda: window.waiting.count() == 1, timeout=5000)
         window.buttons["call"].click()
         qtbot.waitUntil(lambda: window.current_number.text() == "A001", timeout=5000)
-        called = runtime.query(lambda s: s.state.ticket_by_number("A001").state.value)
+        called = runtime._query(lambda s: s.state.ticket_by_number("A001").state.value)
         assert called == "called"
     finally:
         app.close()
