@@ -148,6 +148,11 @@ class CoreClient(QObject):
     def config(self) -> HallConfig:
         return HallConfig.model_validate(self.query("config"))
 
+    def fresh_config(self) -> HallConfig:
+        """The hall config as the core has it now (a terminal's :meth:`config` may answer
+        from its cache, known stale, so that the GUI thread never waits for the hub)."""
+        return self.config()
+
     def hall_status(self) -> dict[str, Any]:
         return dict(self.query("hall_status"))
 
@@ -202,6 +207,7 @@ class RemoteCore(CoreClient):
         super().__init__()
         self.lan = lan
         self._config: HallConfig | None = None
+        self._config_stale = False  # the hub may have another one (read it on a read thread)
         self._last_seq: tuple[str, int] | None = None  # (hub node id, seq); network thread
         self._was_online = bool(lan.hub_online)
         self._presence = QTimer(self)
@@ -224,7 +230,7 @@ class RemoteCore(CoreClient):
         if online != self._was_online:
             self._was_online = online
             log.info("hub %s", "back online" if online else "unreachable")
-            self._config = None
+            self._config_stale = True
             self.resync.emit()
 
     def _from_hub(self, event: dict[str, Any]) -> None:  # network thread: hand on
@@ -241,7 +247,7 @@ class RemoteCore(CoreClient):
             if last is None or last[0] != node or seq != last[1] + 1:
                 self.resync.emit()  # a gap (or the first event seen): the feed is not the log
         if event.get("type") == "HallConfigApplied":
-            self._config = None
+            self._config_stale = True
         self.committed.emit(Event(**fields))
 
     def close(self) -> None:
@@ -277,7 +283,20 @@ class RemoteCore(CoreClient):
         return self.lan.query(name, **args)
 
     def config(self) -> HallConfig:
-        """Fetched once, again only after the hub applied a new config."""
+        """Fetched once; after that the last one fetched, also while :meth:`fresh_config`
+        has not yet read the one the hub applied since (screens refresh right after)."""
         if self._config is None:
-            self._config = super().config()
+            return self.fresh_config()
         return self._config
+
+    def fresh_config(self) -> HallConfig:
+        """Read again only when the hub applied another config or was away meanwhile."""
+        config = self._config
+        if config is None or self._config_stale:
+            self._config_stale = False  # (a change seen during the read marks it again)
+            try:
+                config = self._config = super().config()
+            except BaseException:
+                self._config_stale = True
+                raise
+        return config

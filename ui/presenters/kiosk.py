@@ -23,7 +23,6 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, Signal
 
 from agent import commands as c
-from agent.config import HallConfig
 from agent.errors import HallError
 from ui.core import Background, CoreClient
 from ui.i18n import Languages
@@ -35,7 +34,7 @@ from ui.messages import (
     unreachable_text,
 )
 from ui.ports import CardRead, DevicePort, PrintOutcome, SlipLayout
-from ui.presenters.base import Presenter
+from ui.presenters.base import HallReading, Presenter, reach_error
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +167,11 @@ class KioskPresenter(Presenter):
             if self._print is not None:
                 self._set_print(self._print.state, self._print_reason)
 
-    def show(self, status: dict[str, Any], config: HallConfig) -> None:
+    def read_more(self) -> list[dict[str, Any]]:
+        return self.core.notices()
+
+    def show(self, reading: HallReading) -> None:
+        status, config, live = reading.status, reading.config, reading.more
         pick = self.languages.pick
         tiles = [
             ServiceTile(
@@ -182,7 +185,6 @@ class KioskPresenter(Presenter):
             for s in status["services"]
         ]
         notice = pick(config.display.notice_zh, config.display.notice_en)
-        live = self.core.notices()
         if live:
             notice = pick(live[-1]["text_zh"], live[-1]["text_en"])
         problem = ""
@@ -260,7 +262,7 @@ class KioskPresenter(Presenter):
             view = self.core.issue(command)
             if self.core.blocking:  # warm the config cache here: the GUI must not wait for it
                 with contextlib.suppress(HallError, TimeoutError):
-                    self.core.config()
+                    self.core.fresh_config()
             return view
 
         try:
@@ -362,10 +364,24 @@ class KioskPresenter(Presenter):
         self, number: str, done: Callable[[PrintOutcome], None] | None = None
     ) -> None:
         """Reprint a ticket's slip (from a window station); the kiosk screen is left alone."""
-        view = self.core.ticket(number)
+        self.run_read(
+            lambda: self.core.ticket(number),
+            lambda view, exc: self._reprint_read(number, view, exc, done),
+        )
+
+    def _reprint_read(
+        self,
+        number: str,
+        view: dict[str, Any] | None,
+        exc: BaseException | None,
+        done: Callable[[PrintOutcome], None] | None,
+    ) -> None:
+        if exc is not None:
+            log.warning("reprint of %s: cannot read the ticket: %s", number, exc)
         if view is None or not self.devices.has_printer():
             if done is not None:
-                done(PrintOutcome(False, "no_printer" if view else "unknown_ticket"))
+                reason = "no_printer" if view else "error" if exc else "unknown_ticket"
+                done(PrintOutcome(False, reason))
             return
         layout = self._layout(self._with_windows(view))
 
@@ -415,25 +431,29 @@ class KioskPresenter(Presenter):
         if not number:
             self.message.emit(error_text("unknown_ticket"))
             return
-        try:
+
+        def read() -> tuple[str, dict[str, Any] | None]:
             today = self.core.hall_status()["business_date"]
-        except (HallError, TimeoutError) as exc:
-            self.message.emit(unreachable_text(exc))
-            return
-        if date != today:
-            self.message.emit(
-                QCoreApplication.translate(
-                    "Kiosk", "This ticket is from another day; its number is not valid today"
+            return today, self.core.ticket(number) if date == today else None
+
+        def done(found: tuple[str, dict[str, Any] | None] | None, exc: BaseException | None):
+            if found is not None and found[0] != date:
+                self.message.emit(
+                    QCoreApplication.translate(
+                        "Kiosk", "This ticket is from another day; its number is not valid today"
+                    )
                 )
-            )
-            return
-        self.show_progress(number)
+                return
+            self._show_progress(found[1] if found else None, exc)
+
+        self.run_read(read, done)
 
     def show_progress(self, number: str) -> None:
-        try:
-            view = self.core.ticket(number)
-        except (HallError, TimeoutError) as exc:
-            self.message.emit(unreachable_text(exc))
+        self.run_read(lambda: self.core.ticket(number), self._show_progress)
+
+    def _show_progress(self, view: dict[str, Any] | None, exc: BaseException | None) -> None:
+        if exc is not None:
+            self.message.emit(unreachable_text(reach_error(exc)))
             return
         if view is None:
             self.message.emit(error_text("unknown_ticket"))

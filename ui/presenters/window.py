@@ -14,7 +14,6 @@ from typing import Any
 from PySide6.QtCore import Signal
 
 from agent import commands as c
-from agent.config import HallConfig
 from agent.errors import HallError
 from ui.core import Background, CoreClient
 from ui.i18n import Languages
@@ -28,7 +27,7 @@ from ui.messages import (
     score_text,
 )
 from ui.ports import DevicePort
-from ui.presenters.base import Presenter
+from ui.presenters.base import HallReading, Presenter
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +163,11 @@ class WindowPresenter(Presenter):
             self.message.emit(action_failed_text(exc))
 
     # ---- view-model ---------------------------------------------------------------------
-    def show(self, status: dict[str, Any], config: HallConfig) -> None:
+    def read_more(self) -> list[dict[str, Any]]:
+        return self.core.waiting_list(self.window)
+
+    def show(self, reading: HallReading) -> None:
+        status, config = reading.status, reading.config
         pick = self.languages.pick
         names = {s.code: pick(s.name_zh, s.name_en) for s in config.services}
         w = next(x for x in status["windows"] if x["number"] == self.window)
@@ -172,7 +175,7 @@ class WindowPresenter(Presenter):
             WaitingRow(
                 t["number"], names.get(t["service"], t["service"]), t["priority"], t["citizen_name"]
             )
-            for t in self.core.waiting_list(self.window)
+            for t in reading.more
         ]
         state = w["current_state"]
         current_service = w["current_service"]

@@ -538,6 +538,10 @@ class KioskView(Screen):
     def service_button(self, code: str) -> ServiceButton:
         return self._service_buttons[code]
 
+    def service_codes(self) -> list[str]:
+        """The services on the home screen (none until the hall was first read)."""
+        return list(self._service_buttons)
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() in (
             QEvent.Type.MouseButtonPress,
