@@ -36,6 +36,12 @@ class StoreError(HallError):
     code = "store_error"
 
 
+class HubAlreadyRunning(HallError):
+    """Another process already runs the hub (core, sync, hall LAN) on this data dir."""
+
+    code = "hub_already_running"
+
+
 class DomainError(HallError):
     """An action the hall's rules do not allow right now."""
 

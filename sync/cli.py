@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from agent.datadir import HubLock
 from agent.node_runtime import Node
 from sync import contract as ct
 from sync.mqtt import BrokerUrlError, new_client, parse_broker_url
@@ -263,6 +264,7 @@ def run_hub(args: argparse.Namespace, require_broker: bool = False) -> int:
 
     node = Node.open(args.data_dir, init=not require_broker)
     stop = _stop_on_signals()
+    lock = HubLock(node.data, getattr(args, "role", None) or "hub").acquire()
     runtime = node.runtime().start()
     handle = None
     lan = None
@@ -289,4 +291,5 @@ def run_hub(args: argparse.Namespace, require_broker: bool = False) -> int:
         if handle is not None:
             handle.stop()
         runtime.stop()
+        lock.release()
     return 0

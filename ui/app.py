@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent import commands as c
 from agent.config import always_open
-from agent.datadir import DataDir, resolve_data_dir
+from agent.datadir import DataDir, HubLock, resolve_data_dir
 from agent.errors import HallError
 from agent.node_runtime import Node
 from agent.runtime import CoreRuntime
@@ -267,12 +267,14 @@ def open_hall(
     windows: list[int] | None = None,
     voice: str = "auto",
     remote: bool = False,
+    role: str = "all",
 ) -> Iterator[HallApp]:
     """Start the core, the central sync, the devices and the screens of ``node``; on leaving,
     stop whatever was started, in reverse order, even when a later step failed (a device or
-    sync thread left running would keep the process alive)."""
+    sync thread left running would keep the process alive). ``role`` names this process in
+    the hub lock (a local core makes it the data dir's hub)."""
     with contextlib.ExitStack() as started:
-        core = _open_core(node, broker, remote, started)
+        core = _open_core(node, broker, remote, started, role)
         started.callback(core.close)
         devices = make_devices(node, simulated_demo=simulated)
         started.callback(devices.close)
@@ -282,11 +284,12 @@ def open_hall(
 
 
 def _open_core(
-    node: Node, broker: str | None, remote: bool, started: contextlib.ExitStack
+    node: Node, broker: str | None, remote: bool, started: contextlib.ExitStack, role: str
 ) -> CoreClient:
     """This PC's way to the queue: the hub over the hall LAN (``remote``), or the core in
-    this process, with the central sync and, when a hall broker is set, the LAN server that
-    lets terminals on other PCs in."""
+    this process (then this process is the data dir's one hub: :class:`HubLock`), with the
+    central sync and, when a hall broker is set, the LAN server that lets terminals on other
+    PCs in."""
     from ui.core import LocalCore, RemoteCore
 
     if remote:
@@ -298,6 +301,7 @@ def _open_core(
         if not lan.wait_hub(HUB_WAIT_S):
             log.warning("the hub is not reachable yet; screens will retry")
         return RemoteCore(lan)
+    started.enter_context(HubLock(node.data, role))
     runtime = node.runtime().start()
     started.callback(runtime.stop)
     sync = start_sync(node, runtime, broker)
@@ -334,7 +338,7 @@ def run_demo(args: argparse.Namespace) -> int:
     qt = make_qt_app()
     node = open_demo_node(getattr(args, "data_dir", None))
     broker = getattr(args, "broker", None)
-    with open_hall(node, broker, simulated=True, language=language) as hall:
+    with open_hall(node, broker, simulated=True, language=language, role="demo") as hall:
         _load_demo_roster(hall.core, node)
         from ui.demo import DemoControls
         from ui.views.simpanel import SimulatorPanel
@@ -551,6 +555,7 @@ def run_role(args: argparse.Namespace) -> int:
         windows=args.window,
         voice=args.voice,
         remote=role != "all" and node.node.hall_broker is not None,
+        role=role,
     ) as hall:
         locks = []  # held: the lock lives as long as the screen
         for name, view in hall.views().items():
