@@ -153,6 +153,11 @@ class CoreClient(QObject):
         from its cache, known stale, so that the GUI thread never waits for the hub)."""
         return self.config()
 
+    def known_config(self) -> HallConfig | None:
+        """The hall config if it is known without asking the hub (None on a terminal that
+        has not read it yet): for the GUI thread while the hub may be away."""
+        return self.config()
+
     def hall_status(self) -> dict[str, Any]:
         return dict(self.query("hall_status"))
 
@@ -280,13 +285,20 @@ class RemoteCore(CoreClient):
         return None if ticket is None else dict(ticket)
 
     def query(self, name: str, **args: Any) -> Any:
-        return self.lan.query(name, **args)
+        """A read at the hub. An answer also tells the presence check that the hub was
+        online (a hub seen only between two checks would otherwise never be seen leave)."""
+        result = self.lan.query(name, **args)
+        self._was_online = True
+        return result
 
     def config(self) -> HallConfig:
         """Fetched once; after that the last one fetched, also while :meth:`fresh_config`
         has not yet read the one the hub applied since (screens refresh right after)."""
         if self._config is None:
             return self.fresh_config()
+        return self._config
+
+    def known_config(self) -> HallConfig | None:
         return self._config
 
     def fresh_config(self) -> HallConfig:

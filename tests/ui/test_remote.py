@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QEvent, QObject, Qt
@@ -71,36 +72,84 @@ def test_kiosk_and_window_on_other_pcs_drive_the_hub(tmp_path: Path, broker: Bro
 
 @dataclass
 class LanHall:
-    runtime: CoreRuntime
-    server: LanServer
-    app: HallApp
+    """A hub PC (its core and hall LAN server) and a terminal PC with every screen, on a real
+    Mosquitto. The hub can be stopped and started again; ``app`` is the terminal's."""
+
+    tmp: Path
+    broker: Broker
+    qtbot: Any
+    runtime: CoreRuntime | None = None
+    server: LanServer | None = None
+    app: HallApp | None = None
+    _stops: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def lan_broker(self) -> BrokerConfig:
+        return BrokerConfig(url=self.broker.url)
+
+    def start_hub(self) -> None:
+        hub = open_node(self.tmp / "hub")
+        hub = dataclasses.replace(
+            hub, node=hub.node.model_copy(update={"hall_broker": self.lan_broker})
+        )
+        if self.runtime is None:
+            self.runtime = hub.runtime(tick_seconds=3600).start()
+        self.server = LanServer(hub, self.runtime).start()
+        assert self.server.wait_ready(10)
+
+    def stop_hub(self) -> None:
+        assert self.server is not None
+        self.server.stop()
+        self.server = None
+
+    def start_terminal(self, language: str = "en") -> HallApp:
+        terminal = open_node(self.tmp / "terminal")
+        lan = LanClient(
+            terminal.hall.hall_id, "terminal-1", self.lan_broker, reconnect_max_s=1
+        ).start()
+        self._stops.append(lan.stop)
+        core = RemoteCore(lan)
+        self._stops.append(core.close)
+        self.app = HallApp(terminal, core, FakeDevices(), language, windows=[1], voice="silent")
+        self._stops.append(self.app.close)
+        for view in self.app.views().values():
+            self.qtbot.addWidget(view)
+        return self.app
+
+    def wait_alive(self) -> None:
+        """Until the terminal's screens have read the hall and say nothing is wrong."""
+        app = self.app
+        assert app is not None
+        self.qtbot.waitUntil(
+            lambda: app.config_ready and not any(p.reading or p.problem for p in app.presenters()),
+            timeout=20_000,
+        )
+
+    def close(self) -> None:
+        for stop in reversed(self._stops):
+            stop()
+        if self.server is not None:
+            self.server.stop()
+        if self.runtime is not None:
+            self.runtime.stop()
 
 
 @pytest.fixture
-def lan_hall(tmp_path: Path, broker: Broker, qtbot) -> Iterator[LanHall]:
-    """A hub serving the hall LAN, and a terminal PC with every screen, on a real Mosquitto;
-    the screens have read the hall once."""
-    lan_broker = BrokerConfig(url=broker.url)
-    hub = open_node(tmp_path / "hub")
-    hub = dataclasses.replace(hub, node=hub.node.model_copy(update={"hall_broker": lan_broker}))
-    runtime = hub.runtime(tick_seconds=3600).start()
-    server = LanServer(hub, runtime).start()
-    terminal = open_node(tmp_path / "terminal")
-    lan = LanClient(terminal.hall.hall_id, "terminal-1", lan_broker).start()
-    core = RemoteCore(lan)
+def lan_site(tmp_path: Path, broker: Broker, qtbot) -> Iterator[LanHall]:
+    site = LanHall(tmp_path, broker, qtbot)
     try:
-        assert server.wait_ready(10) and lan.wait_hub(10)
-        app = HallApp(terminal, core, FakeDevices(), "en", windows=[1], voice="silent")
-        for view in app.views().values():
-            qtbot.addWidget(view)
-        qtbot.waitUntil(lambda: not any(p.reading for p in app.presenters()), timeout=5000)
-        yield LanHall(runtime, server, app)
-        app.close()
+        yield site
     finally:
-        core.close()
-        lan.stop()
-        server.stop()
-        runtime.stop()
+        site.close()
+
+
+@pytest.fixture
+def lan_hall(lan_site: LanHall) -> LanHall:
+    """The hub up and the terminal's screens alive."""
+    lan_site.start_hub()
+    lan_site.start_terminal()
+    lan_site.wait_alive()
+    return lan_site
 
 
 class PaintCounter(QObject):
@@ -120,6 +169,7 @@ def test_screens_keep_painting_while_the_hub_is_held(lan_hall: LanHall, qtbot):
     processing events and painting, and no screen says the hub is lost; WHEN the hub is let
     go THEN the screens show what it committed meanwhile."""
     runtime, server, app = lan_hall.runtime, lan_hall.server, lan_hall.app
+    assert runtime is not None and server is not None and app is not None
     kiosk, window = app.kiosk_view, app.window_views[1]
     assert kiosk is not None
     kiosk.show()
@@ -146,3 +196,49 @@ def test_screens_keep_painting_while_the_hub_is_held(lan_hall: LanHall, qtbot):
     qtbot.waitUntil(lambda: window.waiting.count() == 1, timeout=5000)
     assert issued.result(5).ticket is not None
     assert [p.problem for p in app.presenters()] == ["", "", ""]
+
+
+def test_a_terminal_started_with_its_hub_down_waits_and_comes_up_by_itself(
+    lan_site: LanHall, qtbot
+):
+    """GIVEN the hub PC off (no hall broker, no hub) WHEN a terminal starts THEN it does not
+    fail: the kiosk names the hall and sends citizens to the service desk, the other screens
+    say they are connecting; WHEN the broker and the hub come up THEN every screen comes
+    alive by itself and the kiosk issues numbers."""
+    lan_site.broker.stop()
+    app = lan_site.start_terminal("zh_CN")
+    kiosk, window, display = app.kiosk_view, app.window_views[1], app.display_view
+    assert kiosk is not None and display is not None
+    assert kiosk.pages.currentWidget() is kiosk.away_page
+    assert kiosk.away_hall.text() == "青石镇便民服务中心"  # the terminal's own hall config
+    assert kiosk.away_desk.text() == "请到服务台取号"
+    assert window.hub_problem.text() == display.hub_problem.text() == "正在连接大厅系统…"
+    lan_site.broker.start()
+    lan_site.start_hub()
+    lan_site.wait_alive()
+    assert kiosk.pages.currentWidget() is kiosk.home_page
+    qtbot.mouseClick(kiosk.service_button("social-security"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: kiosk.number.text() == "A001", timeout=10_000)
+
+
+def test_a_kiosk_whose_hub_goes_away_sends_citizens_to_the_desk_and_recovers(
+    lan_hall: LanHall, qtbot
+):
+    """GIVEN a terminal's kiosk serving citizens WHEN the hub stops THEN the kiosk shows the
+    hall's name and tells citizens to get a number at the service desk; WHEN the hub is back
+    THEN the kiosk is back on its home screen by itself and issues numbers."""
+    app = lan_hall.app
+    assert app is not None and app.kiosk is not None and app.kiosk_view is not None
+    kiosk = app.kiosk_view
+    assert kiosk.pages.currentWidget() is kiosk.home_page
+    lan_hall.stop_hub()
+    qtbot.waitUntil(lambda: kiosk.pages.currentWidget() is kiosk.away_page, timeout=10_000)
+    assert kiosk.away_hall.text() == "Qingshi Town Service Centre"
+    assert kiosk.away_desk.text() == "Please go to the service desk for a number"
+    app.kiosk.on_code("APPT-DEMO-0001")  # a booking scanned meanwhile: to the desk as well
+    assert kiosk.message.text() == "Please go to the service desk for a number"
+    lan_hall.start_hub()
+    qtbot.waitUntil(lambda: kiosk.pages.currentWidget() is kiosk.home_page, timeout=10_000)
+    lan_hall.wait_alive()
+    qtbot.mouseClick(kiosk.service_button("social-security"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: kiosk.number.text() == "A001", timeout=10_000)

@@ -57,6 +57,10 @@ def reach_error(exc: BaseException | None) -> HallError | TimeoutError | None:
     return None
 
 
+def _unreachable(error: HallError | TimeoutError | None) -> bool:
+    return error is None or (isinstance(error, HallError) and error.code == "hub_unreachable")
+
+
 class Presenter(QObject):
     """Subclasses build their view-model in :meth:`show` and say in :meth:`on_event` which
     core events concern them (by default all)."""
@@ -65,12 +69,14 @@ class Presenter(QObject):
     SAFETY_MS = 30_000
 
     hub_problem = Signal(str)  # translated; empty when the core answers again
+    hub_away_changed = Signal(bool)  # the hall system cannot be reached (a terminal's hub)
 
     def __init__(self, core: CoreClient, languages: Languages) -> None:
         super().__init__()
         self.core = core
         self.languages = languages
         self.problem = ""
+        self.hub_away = False
         self.connecting = False
         self._commands = Background(f"{type(self).__name__}-commands")
         self._reads = Background(f"{type(self).__name__}-reads")
@@ -97,10 +103,10 @@ class Presenter(QObject):
         if self.core.closed:
             return
         if self.connecting:  # no hall config yet: the application fetches it first
-            self._set_problem(connecting_text())
+            self._set_problem(connecting_text(), away=True)
             return
         if not self.core.online:  # no read: it would only wait for its timeout
-            self._set_problem(unreachable_text(None))
+            self._set_problem(unreachable_text(None), away=True)
             return
         if self._reading:
             self._read_again = True
@@ -128,7 +134,8 @@ class Presenter(QObject):
             return
         if exc is not None or reading is None:
             log.warning("%s: cannot read the hall: %s", type(self).__name__, exc)
-            self._set_problem(unreachable_text(reach_error(exc)))
+            error = reach_error(exc)
+            self._set_problem(unreachable_text(error), away=_unreachable(error))
         else:
             self.show(reading)
             self._set_problem("")
@@ -140,7 +147,7 @@ class Presenter(QObject):
         """Show "connecting to the hall system" (no reads) until the hall config is known."""
         self.connecting = connecting
         if connecting:
-            self._set_problem(connecting_text())
+            self._set_problem(connecting_text(), away=True)
         else:
             self.refresh()
 
@@ -185,10 +192,16 @@ class Presenter(QObject):
         self._commands.shutdown()
         self._reads.shutdown()
 
-    def _set_problem(self, text: str) -> None:
+    def _set_problem(self, text: str, away: bool = False) -> None:
+        """What the banner says (empty: nothing wrong), and whether the hall system is out of
+        reach (a screen may then show more than the banner: the kiosk sends citizens to the
+        service desk)."""
         if text != self.problem:
             self.problem = text
             self.hub_problem.emit(text)
+        if away != self.hub_away:
+            self.hub_away = away
+            self.hub_away_changed.emit(away)
 
     def show(self, reading: HallReading) -> None:
         raise NotImplementedError

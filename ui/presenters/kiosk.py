@@ -23,6 +23,7 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, Signal
 
 from agent import commands as c
+from agent.config import HallConfig
 from agent.errors import HallError
 from ui.core import Background, CoreClient
 from ui.i18n import Languages
@@ -31,6 +32,7 @@ from ui.messages import (
     error_text,
     fill,
     issue_failed_text,
+    service_desk_text,
     unreachable_text,
 )
 from ui.ports import CardRead, DevicePort, PrintOutcome, SlipLayout
@@ -95,6 +97,13 @@ class GuideVM:
 
 
 @dataclass(frozen=True)
+class AwayVM:
+    """The hall system is out of reach (a terminal's hub is down): no numbers here now."""
+
+    hall_name: str
+
+
+@dataclass(frozen=True)
 class ProgressVM:
     number: str
     service_name: str
@@ -132,6 +141,7 @@ class KioskPresenter(Presenter):
     message = Signal(str)  # translated, for citizens
     go_home = Signal()
     busy = Signal(bool)  # a ticket is being issued and the hub has not answered yet
+    away_changed = Signal(object)  # AwayVM while the hall system is out of reach, else None
 
     def __init__(
         self,
@@ -139,10 +149,14 @@ class KioskPresenter(Presenter):
         devices: DevicePort,
         languages: Languages,
         config_dir: str | None = None,
+        own_config: HallConfig | None = None,
     ) -> None:
+        """``own_config``: this PC's copy of the hall config, for the hall's name while the
+        hub is away before its config could be read."""
         super().__init__(core, languages)
         self.devices = devices
         self.config_dir = config_dir
+        self.own_config = own_config
         self._printer = Background("kiosk-printer")
         self._citizen: CardRead | None = None
         self._last: tuple[dict[str, Any], SlipLayout] | None = None
@@ -153,14 +167,27 @@ class KioskPresenter(Presenter):
         devices.card.connect(self.on_card)
         devices.code.connect(self.on_code)
         devices.status.connect(self.refresh_soon)
+        self.hub_away_changed.connect(self._show_away)
 
     # ---- reading ------------------------------------------------------------------------
     def on_event(self, event: Any) -> None:
         if event.type in HOME_EVENTS:
             self.refresh_soon()
 
+    def _show_away(self, away: bool) -> None:
+        """The hub is away: the kiosk names the hall and sends citizens to the service desk
+        (it cannot issue numbers now); back to the home screen once the hub answers."""
+        if not away:
+            self.away_changed.emit(None)
+            return
+        config = self.core.known_config() or self.own_config
+        name = self.languages.pick(config.name_zh, config.name_en) if config else ""
+        self.away_changed.emit(AwayVM(name))
+
     def on_language(self, _language: str) -> None:
         """The slip on screen is re-sent too: its service name and print state are texts."""
+        if self.hub_away:
+            self._show_away(True)
         self.refresh()
         if self._last is not None:
             self.ticket_shown.emit(self._slip(self._last[0]))
@@ -250,6 +277,9 @@ class KioskPresenter(Presenter):
         is being served is ignored (False)."""
         if self._issuing:
             log.info("a tap while a ticket is being issued: ignored")
+            return False
+        if self.hub_away:  # (a card or a code while the kiosk says to go to the desk)
+            self.message.emit(service_desk_text())
             return False
         self._issuing = True
         holder = self._citizen
