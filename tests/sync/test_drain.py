@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sqlite3
 from pathlib import Path
@@ -71,7 +72,9 @@ def test_broker_killed_and_restarted_mid_drain(
     node = make_node(tmp_path / "node", broker.url)
     issue_tickets(node, 600)
     runtime = node.runtime().start()
-    handle = start_sync(node, runtime, settings=FAST)
+    # One event per batch: 600 round trips and central commits, so the kill lands mid-drain
+    # (with 50 per batch the whole backlog can drain between two looks at the status).
+    handle = start_sync(node, runtime, settings=dataclasses.replace(FAST, batch_max_events=1))
     assert handle is not None
     try:
         assert wait_until(lambda: handle.status()["acked_seq"] >= 50, 30)

@@ -63,7 +63,7 @@ class Hall:
         return client
 
     def last_seq(self) -> int:
-        return self.runtime._query(lambda s: s.last_seq)
+        return self.runtime.last_seq()
 
 
 @pytest.fixture
