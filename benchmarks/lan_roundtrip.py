@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,7 +29,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -43,6 +42,7 @@ from agent import commands as c  # noqa: E402
 from agent.config import always_open, sample_config  # noqa: E402
 from agent.datadir import DataDir  # noqa: E402
 from agent.node_runtime import Node  # noqa: E402
+from benchmarks.loopback_broker import start_broker  # noqa: E402
 
 HALL_BROKER_CONF = REPO / "packaging" / "mosquitto" / "hall-broker.conf"
 #: The shipped settings that shape a round trip (the rest is listeners, files and logging).
@@ -55,17 +55,12 @@ TUNING = {
     "set_tcp_nodelay",
 }
 SERVICE = "social-security"
+WARM_UP = 10
 ECHO_TOPIC = "bench/echo/request"
 
 
 def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def shipped_tuning() -> list[str]:
@@ -75,33 +70,6 @@ def shipped_tuning() -> list[str]:
         if words and words[0] in TUNING:
             lines.append(" ".join(words))
     return lines
-
-
-def start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    conf = workdir / "mosquitto.conf"
-    lines = [
-        f"listener {port} 127.0.0.1",
-        "allow_anonymous true",
-        "log_dest stderr",
-        "log_type error",
-        "persistence false",
-        *shipped_tuning(),
-    ]
-    if os.geteuid() == 0:
-        lines.append("user root")
-    conf.write_text("\n".join(lines) + "\n")
-    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    proc = subprocess.Popen([exe, "-c", str(conf)], stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("mosquitto did not start")
 
 
 def make_node(root: Path) -> Node:
@@ -151,29 +119,35 @@ def serve_hub(data_dir: str, url: str) -> None:
     threading.Event().wait()
 
 
+def subscribed_client(url: str, client_id: str, topic: str, on_message: Any) -> Any:
+    """A paho client with the agent's settings (``sync.mqtt.new_client``), subscribed to
+    ``topic`` at QoS 1, its network loop running."""
+    from sync.mqtt import new_client, parse_broker_url
+
+    address = parse_broker_url(url)
+    client = new_client(client_id, address)
+    subscribed = threading.Event()
+    client.on_message = on_message
+    client.on_subscribe = lambda *a: subscribed.set()
+    client.connect(address.host, address.port)
+    client.subscribe(topic, qos=1)
+    client.loop_start()
+    if not subscribed.wait(10):
+        raise SystemExit(f"{client_id} never subscribed")
+    return client
+
+
 def serve_echo(url: str) -> None:
     """A trivial MQTT 5 responder: the request's payload back to its response topic."""
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
-
-    from sync.mqtt import new_client, parse_broker_url
-
-    address = parse_broker_url(url)
-    client = new_client("bench-echo", address)
-    subscribed = threading.Event()
 
     def on_message(client, userdata, msg) -> None:  # type: ignore[no-untyped-def]
         props = Properties(PacketTypes.PUBLISH)
         props.CorrelationData = msg.properties.CorrelationData
         client.publish(msg.properties.ResponseTopic, msg.payload, qos=1, properties=props)
 
-    client.on_message = on_message
-    client.on_subscribe = lambda *a: subscribed.set()
-    client.connect(address.host, address.port)
-    client.subscribe(ECHO_TOPIC, qos=1)
-    client.loop_start()
-    if not subscribed.wait(10):
-        raise SystemExit("the echo responder never subscribed")
+    subscribed_client(url, "bench-echo", ECHO_TOPIC, on_message)
     print("ready", flush=True)
     threading.Event().wait()
 
@@ -182,16 +156,10 @@ def serve_echo(url: str) -> None:
 def time_lan(hall_id: str, url: str, n: int) -> list[float]:
     from sync.lan import LanClient
 
-    samples = []
     with LanClient(hall_id, "bench-kiosk", url) as lan:
         if not lan.wait_hub(10):
             raise SystemExit("the terminal never saw the hub")
-        for i in range(n + 10):
-            start = time.perf_counter()
-            lan.execute(c.IssueTicket(SERVICE))
-            if i >= 10:  # (the first few warm the caches and the connection)
-                samples.append((time.perf_counter() - start) * 1000)
-    return samples
+        return timed(n, lambda: lan.execute(c.IssueTicket(SERVICE)))
 
 
 def time_raw(url: str, n: int) -> list[float]:
@@ -199,51 +167,54 @@ def time_raw(url: str, n: int) -> list[float]:
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
 
-    from sync.mqtt import new_client, parse_broker_url
-
-    address = parse_broker_url(url)
     reply_topic = "bench/echo/reply"
-    client = new_client("bench-requester", address)
     replies: dict[bytes, threading.Event] = {}
-    subscribed = threading.Event()
-    client.on_message = lambda cl, ud, msg: replies[msg.properties.CorrelationData].set()
-    client.on_subscribe = lambda *a: subscribed.set()
-    client.connect(address.host, address.port)
-    client.subscribe(reply_topic, qos=1)
-    client.loop_start()
-    if not subscribed.wait(10):
-        raise SystemExit("the requester never subscribed")
+    client = subscribed_client(
+        url,
+        "bench-requester",
+        reply_topic,
+        lambda cl, ud, msg: replies[msg.properties.CorrelationData].set(),
+    )
     payload = b'{"type": "IssueTicket", "args": {"service": "social-security"}}'
-    samples = []
+
+    def request() -> None:
+        correlation = uuid.uuid4().hex.encode()
+        done = replies[correlation] = threading.Event()
+        props = Properties(PacketTypes.PUBLISH)
+        props.ResponseTopic = reply_topic
+        props.CorrelationData = correlation
+        client.publish(ECHO_TOPIC, payload, qos=1, properties=props)
+        if not done.wait(10):
+            raise SystemExit("no echo within 10 s")
+        del replies[correlation]
+
     try:
-        for i in range(n + 10):
-            correlation = uuid.uuid4().hex.encode()
-            done = replies[correlation] = threading.Event()
-            props = Properties(PacketTypes.PUBLISH)
-            props.ResponseTopic = reply_topic
-            props.CorrelationData = correlation
-            start = time.perf_counter()
-            client.publish(ECHO_TOPIC, payload, qos=1, properties=props)
-            if not done.wait(10):
-                raise SystemExit("no echo within 10 s")
-            if i >= 10:
-                samples.append((time.perf_counter() - start) * 1000)
-            del replies[correlation]
+        return timed(n, request)
     finally:
         client.loop_stop()
         client.disconnect()
-    return samples
 
 
 def time_local(root: Path, n: int) -> list[float]:
     node = make_node(root)
-    samples = []
     with node.runtime(tick_seconds=3600) as runtime:
-        for i in range(n + 10):
-            start = time.perf_counter()
-            runtime.submit_report(c.IssueTicket(SERVICE), request_id=uuid.uuid4().hex).result(10)
-            if i >= 10:
-                samples.append((time.perf_counter() - start) * 1000)
+        return timed(
+            n,
+            lambda: runtime.submit_report(
+                c.IssueTicket(SERVICE), request_id=uuid.uuid4().hex
+            ).result(10),
+        )
+
+
+def timed(n: int, once: Callable[[], object]) -> list[float]:
+    """Milliseconds of ``n`` calls, after a few untimed ones that warm caches and sockets."""
+    for _ in range(WARM_UP):
+        once()
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        once()
+        samples.append((time.perf_counter() - start) * 1000)
     return samples
 
 
@@ -271,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="lan-bench-") as tmp:
         work = Path(tmp)
-        broker, port = start_broker(work)
+        broker, port = start_broker(work, shipped_tuning())
         url = f"mqtt://127.0.0.1:{port}"
         hub_node = make_node(work / "hub")
         try:
