@@ -70,27 +70,35 @@ def test_kiosk_and_window_on_other_pcs_drive_the_hub(tmp_path: Path, broker: Bro
         runtime.stop()
 
 
+#: The terminal PCs of the LAN tests: login, role, windows.
+TERMINALS = (
+    ("kiosk-1", "kiosk", None),
+    ("window-1", "window", [1]),
+    ("display-1", "display", None),
+)
+
+
 @dataclass
-class LanHall:
-    """A hub PC (its core and hall LAN server) and a terminal PC with every screen, on a real
-    Mosquitto. The hub can be stopped and started again; ``app`` is the terminal's."""
+class LanSite:
+    """A hub PC (its core and hall LAN server) and three terminal PCs, one per screen role
+    (``TERMINALS``), on a real Mosquitto. The hub can be stopped and started again."""
 
     tmp: Path
     broker: Broker
     qtbot: Any
     runtime: CoreRuntime | None = None
     server: LanServer | None = None
-    app: HallApp | None = None
+    apps: dict[str, HallApp] = field(default_factory=dict)  # by role
     _stops: list[Callable[[], None]] = field(default_factory=list)
 
-    @property
-    def lan_broker(self) -> BrokerConfig:
+    def login(self, name: str) -> BrokerConfig:
+        """The ``hall_broker`` settings of ``name`` (a terminal's login, or ``hub``)."""
         return BrokerConfig(url=self.broker.url)
 
     def start_hub(self) -> None:
         hub = open_node(self.tmp / "hub")
         hub = dataclasses.replace(
-            hub, node=hub.node.model_copy(update={"hall_broker": self.lan_broker})
+            hub, node=hub.node.model_copy(update={"hall_broker": self.login("hub")})
         )
         if self.runtime is None:
             self.runtime = hub.runtime(tick_seconds=3600).start()
@@ -102,26 +110,42 @@ class LanHall:
         self.server.stop()
         self.server = None
 
-    def start_terminal(self, language: str = "en") -> HallApp:
-        terminal = open_node(self.tmp / "terminal")
-        lan = LanClient(
-            terminal.hall.hall_id, "terminal-1", self.lan_broker, reconnect_max_s=1
-        ).start()
-        self._stops.append(lan.stop)
-        core = RemoteCore(lan)
-        self._stops.append(core.close)
-        self.app = HallApp(terminal, core, FakeDevices(), language, windows=[1], voice="silent")
-        self._stops.append(self.app.close)
-        for view in self.app.views().values():
-            self.qtbot.addWidget(view)
-        return self.app
+    def start_terminals(self, language: str = "en") -> None:
+        for name, role, windows in TERMINALS:
+            node = open_node(self.tmp / name)
+            lan = LanClient(node.hall.hall_id, name, self.login(name), reconnect_max_s=1)
+            self._stops.append(lan.start().stop)
+            core = RemoteCore(lan)
+            self._stops.append(core.close)
+            app = HallApp(node, core, FakeDevices(), language, (role,), windows, voice="silent")
+            self._stops.append(app.close)
+            self.apps[role] = app
+            for view in app.views().values():
+                self.qtbot.addWidget(view)
+
+    @property
+    def presenters(self) -> list[Any]:
+        return [p for app in self.apps.values() for p in app.presenters()]
+
+    @property
+    def kiosk(self) -> Any:
+        return self.apps["kiosk"].kiosk_view
+
+    @property
+    def window(self) -> Any:
+        return self.apps["window"].window_views[1]
+
+    @property
+    def display(self) -> Any:
+        return self.apps["display"].display_view
 
     def wait_alive(self) -> None:
-        """Until the terminal's screens have read the hall and say nothing is wrong."""
-        app = self.app
-        assert app is not None
+        """Until every screen has read the hall and says nothing is wrong."""
         self.qtbot.waitUntil(
-            lambda: app.config_ready and not any(p.reading or p.problem for p in app.presenters()),
+            lambda: (
+                all(app.config_ready for app in self.apps.values())
+                and not any(p.reading or p.problem for p in self.presenters)
+            ),
             timeout=20_000,
         )
 
@@ -135,8 +159,8 @@ class LanHall:
 
 
 @pytest.fixture
-def lan_site(tmp_path: Path, broker: Broker, qtbot) -> Iterator[LanHall]:
-    site = LanHall(tmp_path, broker, qtbot)
+def lan_site(tmp_path: Path, broker: Broker, qtbot) -> Iterator[LanSite]:
+    site = LanSite(tmp_path, broker, qtbot)
     try:
         yield site
     finally:
@@ -144,10 +168,10 @@ def lan_site(tmp_path: Path, broker: Broker, qtbot) -> Iterator[LanHall]:
 
 
 @pytest.fixture
-def lan_hall(lan_site: LanHall) -> LanHall:
-    """The hub up and the terminal's screens alive."""
+def lan_up(lan_site: LanSite) -> LanSite:
+    """The hub up and every terminal's screens alive."""
     lan_site.start_hub()
-    lan_site.start_terminal()
+    lan_site.start_terminals()
     lan_site.wait_alive()
     return lan_site
 
@@ -163,15 +187,13 @@ class PaintCounter(QObject):
         return False
 
 
-def test_screens_keep_painting_while_the_hub_is_held(lan_hall: LanHall, qtbot):
-    """GIVEN a terminal's kiosk, window station and display, and the hub's core held by the
-    test WHEN every screen refreshes (each refresh reads the hub) THEN the GUI thread goes on
-    processing events and painting, and no screen says the hub is lost; WHEN the hub is let
-    go THEN the screens show what it committed meanwhile."""
-    runtime, server, app = lan_hall.runtime, lan_hall.server, lan_hall.app
-    assert runtime is not None and server is not None and app is not None
-    kiosk, window = app.kiosk_view, app.window_views[1]
-    assert kiosk is not None
+def test_screens_keep_painting_while_the_hub_is_held(lan_up: LanSite, qtbot):
+    """GIVEN a kiosk, a window station and a hall display on terminal PCs, and the hub's core
+    held by the test WHEN every screen refreshes (each refresh reads the hub) THEN the GUI
+    thread goes on processing events and painting, and no screen says the hub is lost; WHEN
+    the hub is let go THEN the screens show what it committed meanwhile."""
+    runtime, server, kiosk, window = lan_up.runtime, lan_up.server, lan_up.kiosk, lan_up.window
+    assert runtime is not None and server is not None
     kiosk.show()
     paints = PaintCounter()
     kiosk.installEventFilter(paints)
@@ -180,7 +202,7 @@ def test_screens_keep_painting_while_the_hub_is_held(lan_hall: LanHall, qtbot):
     try:
         issued = runtime.submit(c.IssueTicket("social-security"))  # commits once let go
         asked = server.stats_snapshot()["queries"]
-        for presenter in app.presenters():
+        for presenter in lan_up.presenters:
             presenter.refresh()
         # a read reached the hub and waits there behind the held core
         qtbot.waitUntil(lambda: server.stats_snapshot()["queries"] > asked, timeout=5000)
@@ -189,26 +211,25 @@ def test_screens_keep_painting_while_the_hub_is_held(lan_hall: LanHall, qtbot):
             kiosk.update()  # a paint request: only the GUI thread's event loop serves it
             qtbot.waitUntil(lambda before=before: paints.count > before, timeout=2000)
         assert not held.done() and not issued.done()  # all of that while the hub was held
-        assert [p.problem for p in app.presenters()] == ["", "", ""]
+        assert [p.problem for p in lan_up.presenters] == ["", "", ""]
         assert window.waiting.count() == 0
     finally:
         release.set()
     qtbot.waitUntil(lambda: window.waiting.count() == 1, timeout=5000)
     assert issued.result(5).ticket is not None
-    assert [p.problem for p in app.presenters()] == ["", "", ""]
+    assert [p.problem for p in lan_up.presenters] == ["", "", ""]
 
 
 def test_a_terminal_started_with_its_hub_down_waits_and_comes_up_by_itself(
-    lan_site: LanHall, qtbot
+    lan_site: LanSite, qtbot
 ):
-    """GIVEN the hub PC off (no hall broker, no hub) WHEN a terminal starts THEN it does not
-    fail: the kiosk names the hall and sends citizens to the service desk, the other screens
+    """GIVEN the hub PC off (no hall broker, no hub) WHEN the terminals start THEN none
+    fails: the kiosk names the hall and sends citizens to the service desk, the other screens
     say they are connecting; WHEN the broker and the hub come up THEN every screen comes
     alive by itself and the kiosk issues numbers."""
     lan_site.broker.stop()
-    app = lan_site.start_terminal("zh_CN")
-    kiosk, window, display = app.kiosk_view, app.window_views[1], app.display_view
-    assert kiosk is not None and display is not None
+    lan_site.start_terminals("zh_CN")
+    kiosk, window, display = lan_site.kiosk, lan_site.window, lan_site.display
     assert kiosk.pages.currentWidget() is kiosk.away_page
     assert kiosk.away_hall.text() == "青石镇便民服务中心"  # the terminal's own hall config
     assert kiosk.away_desk.text() == "请到服务台取号"
@@ -222,23 +243,22 @@ def test_a_terminal_started_with_its_hub_down_waits_and_comes_up_by_itself(
 
 
 def test_a_kiosk_whose_hub_goes_away_sends_citizens_to_the_desk_and_recovers(
-    lan_hall: LanHall, qtbot
+    lan_up: LanSite, qtbot
 ):
-    """GIVEN a terminal's kiosk serving citizens WHEN the hub stops THEN the kiosk shows the
-    hall's name and tells citizens to get a number at the service desk; WHEN the hub is back
-    THEN the kiosk is back on its home screen by itself and issues numbers."""
-    app = lan_hall.app
-    assert app is not None and app.kiosk is not None and app.kiosk_view is not None
-    kiosk = app.kiosk_view
+    """GIVEN a kiosk on a terminal PC serving citizens WHEN the hub stops THEN the kiosk
+    shows the hall's name and tells citizens to get a number at the service desk; WHEN the
+    hub is back THEN the kiosk is back on its home screen by itself and issues numbers."""
+    kiosk, presenter = lan_up.kiosk, lan_up.apps["kiosk"].kiosk
+    assert presenter is not None
     assert kiosk.pages.currentWidget() is kiosk.home_page
-    lan_hall.stop_hub()
+    lan_up.stop_hub()
     qtbot.waitUntil(lambda: kiosk.pages.currentWidget() is kiosk.away_page, timeout=10_000)
     assert kiosk.away_hall.text() == "Qingshi Town Service Centre"
     assert kiosk.away_desk.text() == "Please go to the service desk for a number"
-    app.kiosk.on_code("APPT-DEMO-0001")  # a booking scanned meanwhile: to the desk as well
+    presenter.on_code("APPT-DEMO-0001")  # a booking scanned meanwhile: to the desk as well
     assert kiosk.message.text() == "Please go to the service desk for a number"
-    lan_hall.start_hub()
+    lan_up.start_hub()
     qtbot.waitUntil(lambda: kiosk.pages.currentWidget() is kiosk.home_page, timeout=10_000)
-    lan_hall.wait_alive()
+    lan_up.wait_alive()
     qtbot.mouseClick(kiosk.service_button("social-security"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: kiosk.number.text() == "A001", timeout=10_000)
