@@ -1,15 +1,20 @@
-"""Where a node keeps its files, and creating them on first use."""
+"""Where a node keeps its files, creating them on first use, and the one-hub lock."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import fcntl
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
 from agent.config import HallConfig, load_hall_config, sample_config, sample_config_text
-from agent.errors import ConfigError, DataDirUnusable
+from agent.errors import ConfigError, DataDirUnusable, HubAlreadyRunning
 from agent.node import NodeConfig, dump_node_config, load_node_config, new_node_config
 from agent.privacy import load_or_create_secret
 
@@ -48,6 +53,10 @@ class DataDir:
     @property
     def logs(self) -> Path:
         return self.root / "logs"
+
+    @property
+    def hub_lock(self) -> Path:
+        return self.root / "hub.lock"
 
     @property
     def profiles(self) -> Path:
@@ -103,3 +112,66 @@ class DataDir:
 
     def secret_bytes(self) -> bytes:
         return load_or_create_secret(self.secret)
+
+
+class HubLock:
+    """Held while a process runs the hub of a data dir: its core thread, central sync and
+    hall LAN server. Two hubs on one store would both tick, sync and answer terminals.
+
+    An exclusive ``flock`` on ``hub.lock`` in the data dir. The kernel drops it when the
+    process ends, however it ends (a crash, SIGKILL, a power cut), so a stale lock never
+    blocks an automatic restart; the file's text (pid, role, since when) only names the
+    holder in the refusal. ``hall-agent queue …`` writers take no lock: they share the store
+    through SQLite's own locking, as before.
+    """
+
+    def __init__(self, data: DataDir, role: str) -> None:
+        self.path = data.hub_lock
+        self.role = role
+        self._fd: int | None = None
+
+    def acquire(self) -> HubLock:
+        """Take the lock, or raise :class:`HubAlreadyRunning` naming the running hub."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fd)
+            os.close(fd)
+            raise HubAlreadyRunning(
+                f"{self.path.parent}: a hub already runs on this data dir "
+                f"(pid {holder.get('pid', '?')}, role {holder.get('role', '?')}, "
+                f"since {holder.get('since', '?')}); stop it first, or give this one its "
+                "own --data-dir",
+                **{k: holder[k] for k in ("pid", "role", "since") if k in holder},
+            ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        since = dt.datetime.now(dt.UTC).astimezone().isoformat(timespec="seconds")
+        text = json.dumps({"pid": os.getpid(), "role": self.role, "since": since})
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, text.encode() + b"\n", 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        """Give the lock up (the file stays: it is only ever read by a refused hub)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> HubLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _holder(fd: int) -> dict[str, Any]:
+    """Who holds the lock, as it wrote (empty if it is still writing it, or wrote nothing)."""
+    with contextlib.suppress(OSError, ValueError):
+        data = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        if isinstance(data, dict):
+            return data
+    return {}

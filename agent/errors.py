@@ -62,6 +62,12 @@ class DataDirUnusable(StoreError):
     code = "data_dir_unusable"
 
 
+class HubAlreadyRunning(HallError):
+    """Another process already runs the hub (core, sync, hall LAN) on this data dir."""
+
+    code = "hub_already_running"
+
+
 class DomainError(HallError):
     """An action the hall's rules do not allow right now."""
 

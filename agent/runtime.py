@@ -1,8 +1,11 @@
-"""The core actor: one thread owns the store; everyone else posts commands to its inbox.
+"""The core actor: one thread owns the store; everyone else posts typed requests to its inbox.
 
-Device threads, the MQTT network thread and the UI call ``submit``/``execute``; events go
-out to subscribers after their commit, on the core thread (subscribers must only hand them
-on: a Qt presenter re-emits them as signals, the sync wakes its publisher).
+Device threads, the MQTT network thread and the UI go through the named entry points below:
+a command (with a request id and ``meta`` rows), a named read of :data:`agent.views.QUERIES`,
+the sync's watermark and inbound versions. No other layer runs code of its own on the core
+thread or sees the store's connection (a test scans sync/, ui/ and devices/ for it). Events
+go out to subscribers after their commit, on the core thread (subscribers must only hand
+them on: a Qt presenter re-emits them as signals, the sync wakes its publisher).
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from agent import commands as c
+from agent.config import HallConfig
 from agent.errors import DiskFull, HallError, StoreError
 from agent.model import Event
 from agent.storage import DISK_FULL, STORAGE_DEVICE
 from agent.store import CommandResult, Store
+from agent.views import QUERIES
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +43,23 @@ class _Job:
 
 
 _NO_JOB = _Job(lambda store: None, Future())
+
+
+class CommandReport(NamedTuple):
+    """What a command did, as a screen or a terminal is told: the view of the ticket it
+    touched (no citizen hash), its events, and the store's last seq after it."""
+
+    ticket: dict[str, Any] | None
+    events: list[Event]
+    last_seq: int
+
+
+def _report(
+    store: Store, command: c.Command, request_id: str | None, meta: dict[str, str] | None
+) -> CommandReport:
+    result = store.execute(command, meta=meta, request_id=request_id)
+    view = None if result.ticket is None else store.ticket_view(result.ticket)
+    return CommandReport(view, result.events, store.last_seq)
 
 
 class CoreRuntime:
@@ -88,8 +110,80 @@ class CoreRuntime:
 
         return unsubscribe
 
-    def call(self, fn: Callable[[Store], T]) -> Future[T]:
-        """Run ``fn(store)`` on the core thread (reads or commands); returns a future."""
+    # commands
+    def submit(
+        self,
+        command: c.Command,
+        *,
+        request_id: str | None = None,
+        meta: dict[str, str] | None = None,
+    ) -> Future[CommandResult]:
+        """Post a command; the future holds its result after the commit (or its HallError).
+        ``request_id`` and ``meta`` as in :meth:`Store.execute`."""
+        return self._call(lambda store: store.execute(command, meta=meta, request_id=request_id))
+
+    def execute(
+        self,
+        command: c.Command,
+        timeout: float = 30.0,
+        *,
+        request_id: str | None = None,
+        meta: dict[str, str] | None = None,
+    ) -> CommandResult:
+        """Post a command and wait for its commit; raises the command's ``HallError``."""
+        return self.submit(command, request_id=request_id, meta=meta).result(timeout)
+
+    def submit_report(
+        self,
+        command: c.Command,
+        *,
+        request_id: str | None = None,
+        meta: dict[str, str] | None = None,
+    ) -> Future[CommandReport]:
+        """Like :meth:`submit`, with the touched ticket's view made on the core thread (what
+        screens and terminals show)."""
+        return self._call(lambda store: _report(store, command, request_id, meta))
+
+    # reads
+    def submit_read(self, name: str, args: dict[str, Any] | None = None) -> Future[Any]:
+        """One of the named reads of :data:`agent.views.QUERIES`; raises KeyError for another."""
+        fn = QUERIES[name]
+        kwargs = dict(args or {})
+        return self._call(lambda store: fn(store, **kwargs))
+
+    def read(self, name: str, timeout: float = 30.0, **args: Any) -> Any:
+        return self.submit_read(name, args).result(timeout)
+
+    def hall_config(self, timeout: float = 30.0) -> HallConfig:
+        """The hall config in effect (the live model, not a copy: do not change it)."""
+        return self._query(lambda store: store.config, timeout)
+
+    def last_seq(self, timeout: float = 30.0) -> int:
+        """The highest seq in this node's log, other processes' commits included."""
+        return self._query(_refreshed_last_seq, timeout)
+
+    def config_version(self, timeout: float = 30.0) -> int:
+        """The version of the hall config applied from the central platform (0: the file's)."""
+        return self._query(lambda store: store.state.config_version, timeout)
+
+    # the central sync's bookkeeping
+    def advance_watermark(self, seq: int) -> Future[int]:
+        """Store the acknowledged watermark (never backwards); the future holds the stored one."""
+        return self._call(lambda store: store.advance_watermark(seq))
+
+    def reset_watermark(self, seq: int, timeout: float = 30.0) -> None:
+        """Set the watermark, also backwards (central asked to resend)."""
+        self._query(lambda store: store.reset_watermark(seq), timeout)
+
+    def inbound_version(self, slot: str, timeout: float = 30.0) -> int:
+        return self._query(lambda store: store.inbound_version(slot), timeout)
+
+    def record_inbound_version(self, slot: str, version: int, timeout: float = 30.0) -> None:
+        self._query(lambda store: store.record_inbound_version(slot, version), timeout)
+
+    # ---- for agent/ only: any function of the store on the core thread -------------------
+    def _call(self, fn: Callable[[Store], T]) -> Future[T]:
+        """Run ``fn(store)`` on the core thread; returns a future."""
         if self._thread is None:
             raise StoreError("the core is not running")
         future: Future[T] = Future()
@@ -99,15 +193,8 @@ class CoreRuntime:
             raise StoreError("the core is busy: its inbox has been full for 10 s") from exc
         return future
 
-    def submit(self, command: c.Command) -> Future[CommandResult]:
-        return self.call(lambda store: store.execute(command))
-
-    def execute(self, command: c.Command, timeout: float = 30.0) -> CommandResult:
-        """Post a command and wait for its commit; raises the command's ``HallError``."""
-        return self.submit(command).result(timeout)
-
-    def query(self, fn: Callable[[Store], T], timeout: float = 30.0) -> T:
-        return self.call(fn).result(timeout)
+    def _query(self, fn: Callable[[Store], T], timeout: float = 30.0) -> T:
+        return self._call(fn).result(timeout)
 
     # ---- the core thread -----------------------------------------------------------------
     def _run(self) -> None:
@@ -204,3 +291,8 @@ class CoreRuntime:
                     subscriber(event)
                 except Exception:
                     log.exception("event subscriber failed", extra={"event_type": event.type})
+
+
+def _refreshed_last_seq(store: Store) -> int:
+    store.refresh()
+    return store.last_seq

@@ -47,6 +47,10 @@ SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 30_000
 NEW_TICKET_COMMANDS = (c.IssueTicket, c.CheckIn)
 PROJECTION_TABLES = ("tickets", "windows", "evaluations", "devices", "appointments")
+#: ``meta`` keys: the central sync's acknowledged seq, and the last version applied per slot
+#: of what the central platform sends down (``inbound.roster``, ``inbound.notice.n1``, …).
+WATERMARK_KEY = "central.acked_seq"
+INBOUND_VERSION_PREFIX = "sync.inbound."
 
 Clock = Callable[[], dt.datetime]
 
@@ -67,6 +71,18 @@ def encode_payload(payload: dict[str, Any]) -> str:
         return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:
         return _JSON.encode(payload)
+
+
+def inbound_version_meta(slot: str, version: int) -> dict[str, str]:
+    """The ``meta`` row recording ``version`` as applied in ``slot``, for
+    :meth:`Store.execute` (committed with the command that applies it)."""
+    return {INBOUND_VERSION_PREFIX + slot: str(version)}
+
+
+def meta_int(conn: sqlite3.Connection | sqlite3.Cursor, key: str) -> int:
+    """An integer kept in the ``meta`` table (0 when the key is not there)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return int(row[0]) if row else 0
 
 
 def utc_now() -> dt.datetime:
@@ -505,6 +521,35 @@ class Store:
             if event.type == "TicketIssued":
                 return self.state.tickets.get(event.payload["ticket"]["id"])
         return None
+
+    # ---- the sync's bookkeeping in ``meta`` (one short autocommit transaction each) -------
+    def watermark(self) -> int:
+        """The highest seq the central platform acknowledged (0 before the first ack)."""
+        return meta_int(self._cur, WATERMARK_KEY)
+
+    def advance_watermark(self, seq: int) -> int:
+        """Move the watermark to ``seq`` if it is ahead (never backwards); the stored value."""
+        self._cur.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
+            "value = excluded.value WHERE CAST(excluded.value AS INTEGER) > CAST(value AS INTEGER)",
+            (WATERMARK_KEY, str(seq)),
+        )
+        return self.watermark()
+
+    def reset_watermark(self, seq: int) -> None:
+        """Set the watermark, also backwards (a ``resync`` command from the central side)."""
+        self._cur.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (WATERMARK_KEY, str(seq))
+        )
+
+    def inbound_version(self, slot: str) -> int:
+        """The last version applied in ``slot`` of what central sends down (0: none yet)."""
+        return meta_int(self._cur, INBOUND_VERSION_PREFIX + slot)
+
+    def record_inbound_version(self, slot: str, version: int) -> None:
+        """Record ``version`` as applied in ``slot`` (for data applied outside a command)."""
+        ((key, value),) = inbound_version_meta(slot, version).items()
+        self._cur.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     # ---- reading -------------------------------------------------------------------------
     def events_since(self, seq: int = 0, limit: int | None = None) -> Iterator[Event]:

@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from agent.datadir import HubLock
 from agent.errors import ConfigError
 from agent.node_runtime import Node
 from agent.report_cli import EventSource, add_report_arguments
@@ -334,6 +335,7 @@ def run_hub(args: argparse.Namespace, require_broker: bool = False) -> int:
 
     node = Node.open(args.data_dir, init=not require_broker)
     stop = _stop_on_signals()
+    lock = HubLock(node.data, getattr(args, "role", None) or "hub").acquire()
     runtime = node.runtime().start()
     handle = None
     lan = None
@@ -360,4 +362,5 @@ def run_hub(args: argparse.Namespace, require_broker: bool = False) -> int:
         if handle is not None:
             handle.stop()
         runtime.stop()
+        lock.release()
     return 0

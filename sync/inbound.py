@@ -27,7 +27,7 @@ from agent.config import HallConfig
 from agent.errors import ConfigError, HallError
 from agent.files import write_atomically
 from agent.runtime import CoreRuntime
-from agent.store import Store
+from agent.store import inbound_version_meta
 from agent.validation import describe_validation_error
 from devices.profiles import load_profile, parse_profile
 from sync import contract as ct
@@ -35,7 +35,6 @@ from sync.signing import verify
 
 log = logging.getLogger(__name__)
 
-INBOUND_VERSION_PREFIX = "sync.inbound."
 #: How far one message may move a topic's version: room for versions made of timestamps
 #: (epoch milliseconds), none for a jump that would leave a topic nowhere to grow.
 MAX_VERSION_STEP = 10**13
@@ -242,14 +241,12 @@ class InboundHandler:
     def _apply_config(self, topic: str, body: ct.SignedBody) -> Outcome:
         config = _validate(HallConfig, body.data, "data")
         version = body.version
-
-        def job(store: Store) -> str:
-            if not _is_newer(version, store.state.config_version):
-                return "duplicate"
-            store.execute(c.ApplyHallConfig(config, version))
-            return "applied"
-
-        code = self._on_core(job)
+        # (This thread is the only one applying central's configs: the check stays true.)
+        current = self._on_core(self.runtime.config_version)
+        code = "duplicate"
+        if _is_newer(version, current):
+            self._on_core(lambda: self.runtime.execute(c.ApplyHallConfig(config, version)))
+            code = "applied"
         if code == "applied" and self.hall_config_path is not None:
             _write_yaml_atomically(self.hall_config_path, config.model_dump(mode="json"))
         return Outcome(topic, True, code, f"hall config version {version}", body.kind, version)
@@ -274,19 +271,19 @@ class InboundHandler:
             raise Refused(
                 "invalid_data", f"profile {name} is for a {current.kind}, not a {pushed.kind}"
             )
-        key = INBOUND_VERSION_PREFIX + f"profile.{name}"
+        slot = f"profile.{name}"
         version = body.version
         code = "duplicate"
         # The file is written here, not on the core thread (tickets do not wait for a disk),
         # and before its version is recorded: a crash in between writes it again, never skips.
-        if self._on_core(lambda store: _is_new(store, key, version)):
+        if self._is_new(slot, version):
             path = self.profiles_path / f"{name}.yaml"
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 _write_yaml_atomically(path, data.profile, "device profile")
             except OSError as exc:
                 raise Refused("write_failed", f"{path}: {exc}") from exc
-            self._on_core(lambda store: _record_version(store, key, version))
+            self._on_core(lambda: self.runtime.record_inbound_version(slot, version))
             code = "applied"
         return Outcome(
             topic, True, code, f"device profile {name} version {version}", body.kind, version
@@ -295,30 +292,33 @@ class InboundHandler:
     def _versioned(
         self, topic: str, body: ct.SignedBody, slot: str, cmd: c.Command | None
     ) -> Outcome:
-        """Apply ``cmd`` if ``body.version`` is newer than the last one applied in ``slot``."""
-        key = INBOUND_VERSION_PREFIX + slot
-        version = body.version
+        """Apply ``cmd`` if ``body.version`` is newer than the last one applied in ``slot``.
 
-        def job(store: Store) -> str:
-            if not _is_new(store, key, version):
-                return "duplicate"
+        This thread is the only one applying central's messages, so a version found new
+        stays new until it is applied here."""
+        version = body.version
+        code = "duplicate"
+        if self._is_new(slot, version):
             if cmd is not None:
                 # The version commits with the command's events: a crash leaves both or
                 # neither, so the retained message arriving again after a restart is a
                 # duplicate, never applied twice.
-                store.execute(cmd, meta={key: str(version)})
+                meta = inbound_version_meta(slot, version)
+                self._on_core(lambda: self.runtime.execute(cmd, meta=meta))
             else:
-                _record_version(store, key, version)
-            return "applied"
-
-        code = self._on_core(job)
+                self._on_core(lambda: self.runtime.record_inbound_version(slot, version))
+            code = "applied"
         return Outcome(topic, True, code, f"{body.kind} version {version}", body.kind, version)
 
-    def _on_core(self, job: Callable[[Store], R]) -> R:
+    def _is_new(self, slot: str, version: int) -> bool:
+        """Is ``version`` newer than the last one applied in ``slot``? False for that same
+        version (a retained copy seen again); an older one is refused."""
+        return _is_newer(version, self._on_core(lambda: self.runtime.inbound_version(slot)))
+
+    def _on_core(self, request: Callable[[], R]) -> R:
+        """A request to the core; its refusal becomes this message's."""
         try:
-            return self.runtime.query(job)
-        except Refused:
-            raise
+            return request()
         except HallError as exc:
             raise Refused(f"refused_by_core.{exc.code}", str(exc)) from exc
 
@@ -335,13 +335,6 @@ def _json_object(text: bytes | str, what: str) -> dict[str, Any]:
     return data
 
 
-def _is_new(store: Store, key: str, version: int) -> bool:
-    """Is ``version`` newer than the last one applied under ``key``? False for that same
-    version (a retained copy seen again); an older one is refused."""
-    row = store.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-    return _is_newer(version, int(row[0]) if row else 0)
-
-
 def _is_newer(version: int, current: int) -> bool:
     """True for a version to apply, False for the one applied already; an older one, or one
     so far ahead that it would leave no room after it (2^63-1 would lock the topic for
@@ -354,12 +347,6 @@ def _is_newer(version: int, current: int) -> bool:
             f"version {version} is more than {MAX_VERSION_STEP} ahead of {current}",
         )
     return version > current
-
-
-def _record_version(store: Store, key: str, version: int) -> None:
-    store.conn.execute(
-        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(version))
-    )
 
 
 def _validate(model: type[M], data: Any, where: str) -> M:

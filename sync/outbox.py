@@ -1,20 +1,17 @@
 """The outbox is the store's event log; this module reads it in bounded batches.
 
-Nothing here writes to the events table. The acknowledged watermark lives in the store's
-``meta`` table under :data:`WATERMARK_KEY`; it is written on the core thread (through the
-runtime) so the core's own connection sees no foreign commit.
+Nothing here writes to the store: the acknowledged watermark lives in the store's ``meta``
+table and is moved on the core thread (``CoreRuntime.advance_watermark``); the log is read
+through :class:`agent.log_reader.EventLogReader`.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.store import connect
-
-WATERMARK_KEY = "central.acked_seq"
+from agent.log_reader import EventLogReader, LogRow
 
 
 @dataclass(frozen=True)
@@ -26,37 +23,6 @@ class Batch:
     @property
     def count(self) -> int:
         return self.last - self.first + 1
-
-
-def last_seq(conn: sqlite3.Connection, node_id: str) -> int:
-    """The highest seq of ``node_id``'s own events in the store (0 when there are none)."""
-    row = conn.execute("SELECT MAX(seq) FROM events WHERE node_id = ?", (node_id,)).fetchone()
-    return int(row[0] or 0)
-
-
-def read_watermark(conn: sqlite3.Connection) -> int:
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (WATERMARK_KEY,)).fetchone()
-    return int(row[0]) if row else 0
-
-
-def write_watermark(conn: sqlite3.Connection, seq: int) -> int:
-    """Move the watermark to ``seq`` if it is ahead (never backwards); returns the stored value.
-
-    Used on the core thread with the store's connection (autocommit: one short transaction).
-    """
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
-        "value = excluded.value WHERE CAST(excluded.value AS INTEGER) > CAST(value AS INTEGER)",
-        (WATERMARK_KEY, str(seq)),
-    )
-    return read_watermark(conn)
-
-
-def reset_watermark(conn: sqlite3.Connection, seq: int) -> None:
-    """Set the watermark, also backwards (a ``resync`` command from the central side)."""
-    conn.execute(
-        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (WATERMARK_KEY, str(seq))
-    )
 
 
 class OutboxReader:
@@ -72,7 +38,7 @@ class OutboxReader:
     ) -> None:
         if max_events < 1 or max_bytes < 1024:
             raise ValueError("a batch holds at least one event and 1 KiB")
-        self.conn = connect(database)
+        self._log = EventLogReader(database, node_id)
         self.hall_id = hall_id
         self.node_id = node_id
         self.max_events = max_events
@@ -80,13 +46,13 @@ class OutboxReader:
         self._head = _json_head(hall_id, node_id)
 
     def close(self) -> None:
-        self.conn.close()
+        self._log.close()
 
     def last_seq(self) -> int:
-        return last_seq(self.conn, self.node_id)
+        return self._log.last_seq()
 
     def watermark(self) -> int:
-        return read_watermark(self.conn)
+        return self._log.watermark()
 
     def batch_after(self, seq: int, sent_at: str) -> Batch | None:
         """The events after ``seq`` (consecutive, in order), or None when there are none.
@@ -94,11 +60,7 @@ class OutboxReader:
         The stored payload text is spliced in as it is, not parsed again. A single event
         larger than ``max_bytes`` still goes out alone (the log is never skipped).
         """
-        rows = self.conn.execute(
-            "SELECT seq, type, business_date, at, wall_time, payload FROM events "
-            "WHERE node_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (self.node_id, seq, self.max_events),
-        ).fetchall()
+        rows = self._log.rows_after(seq, self.max_events)
         parts: list[str] = []
         size = 0
         expected = seq + 1
@@ -128,7 +90,7 @@ def _json_head(hall_id: str, node_id: str) -> str:
     )
 
 
-def _json_event(row: tuple[int, str, str, str, str, str]) -> str:
+def _json_event(row: LogRow) -> str:
     seq, type_, business_date, at, wall_time, payload = row
     return (
         f'{{"seq": {seq}, "type": {json.dumps(type_)}, '

@@ -27,7 +27,6 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -38,11 +37,10 @@ from agent.node import BrokerConfig
 from agent.node_runtime import Node
 from agent.runtime import CoreRuntime
 from agent.storage import DiskReserve, free_bytes
-from agent.store import Store
 from sync import contract as ct
 from sync.inbound import InboundHandler, Outcome
 from sync.mqtt import BrokerAddress, client_for, parse_broker_url, session_properties
-from sync.outbox import OutboxReader, reset_watermark, write_watermark
+from sync.outbox import OutboxReader
 from sync.publisher import OutboxPublisher, wall_now
 from sync.signing import CENTRAL_PUBLIC_KEY_FILE, load_public_key
 from sync.status import Connection, StatusFile
@@ -222,7 +220,7 @@ class SyncService:
 
     def wait_synced(self, timeout: float) -> bool:
         """Wait until every event committed so far is acknowledged and stored as watermark."""
-        target = self.runtime.query(lambda store: store.last_seq)
+        target = self.runtime.last_seq()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._shared.persisted_seq >= target:
@@ -417,7 +415,7 @@ class SyncService:
             seq = min(command.from_seq - 1, self._out.last_seq)
             log.warning("central asked to resend from seq %d", seq + 1)
             self._wait_persist()
-            self.runtime.query(partial(_reset, seq=seq))  # idempotent: safe to run again
+            self.runtime.reset_watermark(seq)  # idempotent: safe to run again
             self._out.reset(seq)
             self._persisted = seq
 
@@ -471,7 +469,7 @@ class SyncService:
         if self._out.acked > self._persisted and time.monotonic() >= self._persist_due:
             acked = self._out.acked
             try:
-                self._persist = self.runtime.call(lambda store: write_watermark(store.conn, acked))
+                self._persist = self.runtime.advance_watermark(acked)
             except CORE_FAILURES as exc:
                 self._persist_failed(exc)
 
@@ -556,19 +554,13 @@ class SyncService:
         if self._out.acked > self._persisted:
             acked = self._out.acked
             try:
-                self._persisted = self.runtime.query(
-                    lambda store: write_watermark(store.conn, acked), timeout=10
-                )
+                self._persisted = self.runtime.advance_watermark(acked).result(10)
             except CORE_FAILURES as exc:  # resent from the stored one on the next start
                 log.warning("cannot store the watermark: %r", exc)
         self._state = Connection.STOPPED
         self._publish_shared()
         self._status_file.write(self.status(), force=True)
         self._out.reader.close()
-
-
-def _reset(store: Store, seq: int) -> None:
-    reset_watermark(store.conn, seq)
 
 
 def start_sync(

@@ -15,10 +15,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from agent.log_reader import EventLogReader
 from agent.node import BrokerConfig
 from agent.node_runtime import Node
-from agent.store import connect
-from sync.outbox import last_seq, read_watermark
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +56,12 @@ class StatusFile:
 def read_status(node: Node) -> dict[str, Any]:
     """What ``hall-agent sync status`` shows: the store's watermark and backlog, plus the
     connection state a running sync last wrote (``not running`` when it is stale)."""
-    conn = connect(node.data.database)
+    log_reader = EventLogReader(node.data.database, node.node.node_id)
     try:
-        last = last_seq(conn, node.node.node_id)
-        acked = read_watermark(conn)
+        last = log_reader.last_seq()
+        acked = log_reader.watermark()
     finally:
-        conn.close()
+        log_reader.close()
     broker = node.node.broker
     alarm_size = (broker or BrokerConfig(url="mqtt://localhost")).backlog_alarm_events
     status: dict[str, Any] = {

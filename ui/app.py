@@ -24,7 +24,7 @@ from agent import commands as c
 from agent.adminpin import ATTEMPTS_FILE, MAX_FAILURES, PinGuard
 from agent.calendar import Closure, HallCalendar
 from agent.config import always_open
-from agent.datadir import DataDir, resolve_data_dir
+from agent.datadir import DataDir, HubLock, resolve_data_dir
 from agent.errors import HallError
 from agent.node_runtime import Node
 from agent.runtime import CoreRuntime
@@ -37,7 +37,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXIT_NO_DISPLAY = 2
-HUB_WAIT_S = 5.0
+#: How long a terminal's start waits for the hub before its screens appear (they then say
+#: they are connecting, and come alive by themselves when the hub answers).
+HUB_WAIT_S = 1.0
 CONFIG_RETRY_MS = 1000
 VOICE_CLIPS = Path(__file__).resolve().parent / "assets" / "voice" / "zh"
 SIZES = {"kiosk": (1080, 1920), "window": (1180, 720), "display": (1920, 1080), "panel": (440, 720)}
@@ -78,10 +80,12 @@ def make_qt_app(argv: list[str] | None = None) -> Any:
 class HallApp:
     """Every part of one process's hall UI; ``roles`` picks which screens exist.
 
-    A terminal may start before its hub answers: the screens then exist at once, say
-    "connecting to the hall system…", and come alive when the hall config could be fetched
-    (retried every :data:`CONFIG_RETRY_MS` and on the core's ``resync``). Until then the
-    window stations are those of this node's own hall config (or ``windows``).
+    A terminal's screens exist at once and say "connecting to the hall system…" (the kiosk:
+    the hall's name and "please go to the service desk") until the hall config was read from
+    the hub, off the GUI thread (tried at once, every :data:`CONFIG_RETRY_MS` and on the
+    core's ``resync``), then come alive: a hub that is down at start, or comes up later,
+    never stops a terminal. Its window stations are those of ``windows`` or of this node's
+    own hall config. A local core's config is read at once.
     """
 
     def __init__(
@@ -108,8 +112,9 @@ class HallApp:
         self.devices = devices
         self.languages = Languages(language)
         devices.set_reporter(self._report_device)
-        config = self._fetch_config()
+        config = None if core.blocking else core.config()
         self.config_ready = config is not None
+        self._fetching = False  # a terminal's config read is under way
         self.kiosk: KioskPresenter | None = None
         self.kiosk_view: KioskView | None = None
         self.windows: dict[int, WindowPresenter] = {}
@@ -118,7 +123,9 @@ class HallApp:
         self.display_view: HallDisplayView | None = None
         self.announcer: Announcer | None = None
         if "kiosk" in roles:
-            self.kiosk = KioskPresenter(self.core, devices, self.languages, str(node.data.root))
+            self.kiosk = KioskPresenter(
+                self.core, devices, self.languages, str(node.data.root), own_config=node.hall
+            )
             self.kiosk_view = KioskView(self.kiosk)
         if "window" in roles:
             numbers = windows or [w.number for w in (config or node.hall).windows]
@@ -139,40 +146,48 @@ class HallApp:
             for presenter in self.presenters():
                 presenter.refresh()
             return
-        log.warning("no hall config from the hub yet; the screens say they are connecting")
-        for presenter in self.presenters():
-            presenter.set_connecting(True)
+        self._wait_for_hub()
+
+    def _wait_for_hub(self) -> None:
+        """Screens say "connecting" while the hall config is read from the hub (a terminal)."""
         from PySide6.QtCore import QTimer
 
+        from ui.core import Background
+
+        for presenter in self.presenters():
+            presenter.set_connecting(True)
+        self._config_reader = Background("hall-config")
         self._config_retry = QTimer()
         self._config_retry.setInterval(CONFIG_RETRY_MS)
         self._config_retry.timeout.connect(self._retry_config)
         self._config_retry.start()
-        core.resync.connect(self._retry_config)
+        self.core.resync.connect(self._retry_config)
+        self._retry_config()
 
     def presenters(self) -> list[Any]:
         out: list[Any] = [self.kiosk, *self.windows.values(), self.display]
         return [p for p in out if p is not None]
 
-    def _fetch_config(self) -> Any:
-        """The hall config, or None while the core cannot be reached (a terminal's hub is
-        down): no read is tried then, it would only wait for its timeout."""
-        if not self.core.online:
-            return None
-        try:
-            return self.core.config()
-        except (HallError, TimeoutError) as exc:
-            log.warning("cannot read the hall config: %s", exc)
-            return None
-
     def _retry_config(self) -> None:
+        """Read the hall config from the hub on the config thread, unless one read is under
+        way or the hub is known to be away (a read would only wait for its timeout)."""
         if self.config_ready or self.core.closed:
             if self._config_retry is not None:
                 self._config_retry.stop()
             return
-        if self._fetch_config() is None:
+        if self._fetching or not self.core.online:
             return
-        log.info("hall config fetched; the screens come alive")
+        self._fetching = True
+        self._config_reader.run(self.core.fresh_config, self._config_read)
+
+    def _config_read(self, config: Any, exc: BaseException | None) -> None:
+        self._fetching = False
+        if self.config_ready or self.core.closed:
+            return
+        if exc is not None or config is None:
+            log.warning("cannot read the hall config from the hub: %s", exc)
+            return
+        log.info("hall config read from the hub; the screens come alive")
         self.config_ready = True
         self._config_retry.stop()
         for presenter in self.presenters():
@@ -215,6 +230,7 @@ class HallApp:
     def close(self) -> None:
         if self._config_retry is not None:
             self._config_retry.stop()
+            self._config_reader.shutdown()
         for presenter in self.presenters():
             presenter.close()
         if self.announcer is not None:
@@ -279,12 +295,14 @@ def open_hall(
     windows: list[int] | None = None,
     voice: str = "auto",
     remote: bool = False,
+    role: str = "all",
 ) -> Iterator[HallApp]:
     """Start the core, the central sync, the devices and the screens of ``node``; on leaving,
     stop whatever was started, in reverse order, even when a later step failed (a device or
-    sync thread left running would keep the process alive)."""
+    sync thread left running would keep the process alive). ``role`` names this process in
+    the hub lock (a local core makes it the data dir's hub)."""
     with contextlib.ExitStack() as started:
-        core = _open_core(node, broker, roles[0] if remote else None, started)
+        core = _open_core(node, broker, roles[0] if remote else None, started, role)
         started.callback(core.close)
         devices = make_devices(node, simulated_demo=simulated)
         started.callback(devices.close)
@@ -294,11 +312,16 @@ def open_hall(
 
 
 def _open_core(
-    node: Node, broker: str | None, role: str | None, started: contextlib.ExitStack
+    node: Node,
+    broker: str | None,
+    role: str | None,
+    started: contextlib.ExitStack,
+    hub_role: str,
 ) -> CoreClient:
     """This PC's way to the queue: the hub over the hall LAN (a terminal of ``role``), or the
-    core in this process (``role`` None), with the central sync and, when a hall broker is
-    set, the LAN server that lets terminals on other PCs in."""
+    core in this process (``role`` None; then this process is the data dir's one hub,
+    :class:`HubLock` names it ``hub_role``), with the central sync and, when a hall broker
+    is set, the LAN server that lets terminals on other PCs in."""
     from ui.core import LocalCore, RemoteCore
 
     if role is not None:
@@ -313,6 +336,7 @@ def _open_core(
         if not lan.wait_hub(HUB_WAIT_S):
             log.warning("the hub is not reachable yet; screens will retry")
         return RemoteCore(lan)
+    started.enter_context(HubLock(node.data, hub_role))
     runtime = node.runtime().start()
     started.callback(runtime.stop)
     sync = start_sync(node, runtime, broker)
@@ -349,7 +373,7 @@ def run_demo(args: argparse.Namespace) -> int:
     qt = make_qt_app()
     node = open_demo_node(getattr(args, "data_dir", None))
     broker = getattr(args, "broker", None)
-    with open_hall(node, broker, simulated=True, language=language) as hall:
+    with open_hall(node, broker, simulated=True, language=language, role="demo") as hall:
         _load_demo_roster(hall.core, node)
         from ui.demo import DemoControls
         from ui.views.simpanel import SimulatorPanel
@@ -584,6 +608,7 @@ def run_role(args: argparse.Namespace) -> int:
         windows=args.window,
         voice=args.voice,
         remote=role != "all" and node.node.hall_broker is not None,
+        role=role,
     ) as hall:
         locks = []  # held: the lock lives as long as the screen
         for name, view in hall.views().items():

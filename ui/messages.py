@@ -133,6 +133,11 @@ def connecting_text() -> str:
     return QCoreApplication.translate("Errors", "Connecting to the hall system…")
 
 
+def service_desk_text() -> str:
+    """Where a citizen goes for a number while the kiosk cannot reach the hall system."""
+    return QCoreApplication.translate("Kiosk", "Please go to the service desk for a number")
+
+
 def please_wait_text() -> str:
     """A command is on its way to the hall system (a terminal waiting for the hub)."""
     return QCoreApplication.translate("Errors", "Please wait…")

@@ -53,9 +53,7 @@ from agent.errors import ConfigError, DomainError, HallError, StoreError
 from agent.model import Event
 from agent.node import BrokerConfig
 from agent.node_runtime import Node
-from agent.runtime import CoreRuntime
-from agent.store import Store
-from agent.views import QUERIES
+from agent.runtime import CommandReport, CoreRuntime
 from sync.lan import roles, wire
 from sync.lan.quietlog import RepeatFilter
 from sync.lan.ratelimit import TokenBuckets
@@ -111,14 +109,12 @@ class _Request:
     payload: bytes
 
 
-def _command_result(store: Store, command: c.Command, request_id: str) -> dict[str, Any]:
-    """On the core thread: run the command (once per request id, kept in the store so a
-    retry after a hub restart does not run it again), describe what it did."""
-    result = store.execute(command, request_id=request_id)
+def _command_result(report: CommandReport) -> dict[str, Any]:
+    """What a terminal is told a command did."""
     return {
-        "ticket": store.ticket_view(result.ticket) if result.ticket is not None else None,
-        "events": [event.type for event in result.events],
-        "last_seq": store.last_seq,
+        "ticket": report.ticket,
+        "events": [event.type for event in report.events],
+        "last_seq": report.last_seq,
     }
 
 
@@ -161,7 +157,7 @@ class LanServer:
         self._events: queue.Queue[Event | None] = queue.Queue(self.settings.event_queue)
         # Both only ever touched by the request worker thread.
         self._replies: collections.OrderedDict[tuple[str, bytes], bytes] = collections.OrderedDict()
-        self._in_flight: dict[tuple[str, bytes], Future[dict[str, Any]]] = {}
+        self._in_flight: dict[tuple[str, bytes], Future[CommandReport]] = {}
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -414,8 +410,10 @@ class LanServer:
         with self._lock:
             self.stats.commands += 1
         try:
+            # Kept in the store with the command's events: a retry that reaches a restarted
+            # hub does not run it again.
             request_id = f"lan/{request.terminal}/{request.correlation.hex()}"
-            future = self.runtime.call(lambda s: _command_result(s, command, request_id))
+            future = self.runtime.submit_report(command, request_id=request_id)
         except StoreError as exc:
             # It never reached the core: not remembered, a retry with the same id runs it.
             return wire.error_reply({"code": "hub_busy", "error": f"{exc}; send it again"})
@@ -469,7 +467,7 @@ class LanServer:
             self._devices.setdefault(owner, set()).add(name)
 
     def _outcome(
-        self, key: tuple[str, bytes], future: Future[dict[str, Any]], timeout: float
+        self, key: tuple[str, bytes], future: Future[CommandReport], timeout: float
     ) -> bytes:
         """The reply for an in-flight command once the core finished it (then remembered if
         final, forgotten if not), or ``hub_timeout`` while it is still in flight."""
@@ -492,7 +490,7 @@ class LanServer:
             raise
         else:
             del self._in_flight[key]
-            reply = wire.ok_reply(result)
+            reply = wire.ok_reply(_command_result(result))
         self._replies[key] = reply
         while len(self._replies) > self.settings.reply_memory:
             self._replies.popitem(last=False)
@@ -513,13 +511,11 @@ class LanServer:
 
     def _read(self, name: str) -> Any:
         """One of the core's named reads, at start (bounded by the core timeout)."""
-        fn = QUERIES[name]
-        return self.runtime.query(lambda s: fn(s), self.settings.core_timeout_s)
+        return self.runtime.read(name, self.settings.core_timeout_s)
 
     def _run_query(self, terminal: Terminal, query: wire.QueryRequest) -> bytes:
-        fn = QUERIES[query.name]
         try:
-            future = self.runtime.call(lambda s: fn(s, **query.args))
+            future = self.runtime.submit_read(query.name, query.args)
         except StoreError:
             return wire.error_reply({"code": "hub_busy", "error": "the hub's core is busy"})
         try:

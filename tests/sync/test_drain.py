@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sqlite3
 from pathlib import Path
@@ -9,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from agent import commands as c
+from agent.store import Store
 from sync import contract as ct
 from sync.central import CentralIngest, CentralStore
 from sync.mqtt import new_client, parse_broker_url
-from sync.outbox import OutboxReader, write_watermark
+from sync.outbox import OutboxReader
 from sync.service import SyncSettings, start_sync
 from tests.sync.conftest import (
     Broker,
@@ -70,7 +72,9 @@ def test_broker_killed_and_restarted_mid_drain(
     node = make_node(tmp_path / "node", broker.url)
     issue_tickets(node, 600)
     runtime = node.runtime().start()
-    handle = start_sync(node, runtime, settings=FAST)
+    # One event per batch: 600 round trips and central commits, so the kill lands mid-drain
+    # (with 50 per batch the whole backlog can drain between two looks at the status).
+    handle = start_sync(node, runtime, settings=dataclasses.replace(FAST, batch_max_events=1))
     assert handle is not None
     try:
         assert wait_until(lambda: handle.status()["acked_seq"] >= 50, 30)
@@ -236,13 +240,14 @@ def test_a_failed_watermark_write_is_retried_and_the_sync_goes_on(
     THEN the sync thread logs it, stores the watermark on a later round and keeps sending."""
     failures: list[int] = []
 
-    def write_failing_once(conn: sqlite3.Connection, seq: int) -> int:
+    def advance_failing_once(store: Store, seq: int) -> int:
         if not failures:
             failures.append(seq)
             raise sqlite3.OperationalError("database is locked")
-        return write_watermark(conn, seq)
+        return advance(store, seq)
 
-    monkeypatch.setattr("sync.service.write_watermark", write_failing_once)
+    advance = Store.advance_watermark
+    monkeypatch.setattr(Store, "advance_watermark", advance_failing_once)
     node = make_node(tmp_path / "node", broker.url)
     issue_tickets(node, 30)
     runtime = node.runtime().start()

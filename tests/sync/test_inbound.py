@@ -27,7 +27,6 @@ from sync import contract as ct
 from sync.central import CentralIngest, CentralStore
 from sync.inbound import InboundHandler
 from sync.mqtt import new_client, parse_broker_url
-from sync.outbox import reset_watermark
 from sync.service import SyncSettings, start_sync
 from sync.signing import CENTRAL_PUBLIC_KEY_FILE, generate_key, make_body, public_pem, sign_body
 from tests.sync.conftest import REPO, Broker, issue_tickets, make_node, wait_until
@@ -96,7 +95,7 @@ def snapshot(node: Node, runtime: CoreRuntime) -> tuple[Any, ...]:
         meta = store.conn.execute("SELECT * FROM meta ORDER BY key").fetchall()
         return events, meta, store.config.name_zh, store.state.config_version
 
-    return (*runtime.query(read), node.data.hall_config.read_bytes())
+    return (*runtime._query(read), node.data.hall_config.read_bytes())
 
 
 # ---- applied -------------------------------------------------------------------------------
@@ -106,7 +105,7 @@ def test_valid_config_is_applied_and_written_to_hall_yaml(
     topic = ct.config_topic(node.hall.hall_id)
     outcome = handler.handle(topic, signed(node, "hall_config", 3, config_data(node)))
     assert (outcome.accepted, outcome.code, outcome.version) == (True, "applied", 3)
-    assert runtime.query(lambda s: (s.config.name_zh, s.state.config_version)) == (
+    assert runtime._query(lambda s: (s.config.name_zh, s.state.config_version)) == (
         "新名字便民服务中心",
         3,
     )
@@ -116,7 +115,7 @@ def test_valid_config_is_applied_and_written_to_hall_yaml(
     assert (again.accepted, again.code) == (True, "duplicate")
     older = handler.handle(topic, signed(node, "hall_config", 2, config_data(node, "旧")))
     assert (older.accepted, older.code) == (False, "stale_version")
-    assert runtime.query(lambda s: s.config.name_zh) == "新名字便民服务中心"
+    assert runtime._query(lambda s: s.config.name_zh) == "新名字便民服务中心"
 
 
 def led_profile(max_chars: int = 24) -> dict[str, Any]:
@@ -209,13 +208,13 @@ def test_roster_and_notice_are_applied_once(
     topic = ct.roster_topic(node.hall.hall_id)
     assert handler.handle(topic, signed(node, "roster", 1, roster)).code == "applied"
     assert handler.handle(topic, signed(node, "roster", 1, roster)).code == "duplicate"
-    codes = runtime.query(lambda s: s.conn.execute("SELECT code FROM appointments").fetchall())
+    codes = runtime._query(lambda s: s.conn.execute("SELECT code FROM appointments").fetchall())
     assert codes == [("APPT-1",)]
 
     notice = {"notice_id": "n1", "text_zh": "今天下午停电检修", "text_en": "Power cut at 3 pm"}
     n_topic = ct.notice_topic(node.hall.hall_id, "n1")
     assert handler.handle(n_topic, signed(node, "notice", 1, notice)).code == "applied"
-    assert runtime.query(lambda s: s.state.notices["n1"]["text_zh"]) == "今天下午停电检修"
+    assert runtime._query(lambda s: s.state.notices["n1"]["text_zh"]) == "今天下午停电检修"
 
 
 def test_a_signed_calendar_closes_the_hall_and_forged_or_stale_ones_change_nothing(
@@ -250,19 +249,19 @@ def test_a_signed_calendar_closes_the_hall_and_forged_or_stale_ones_change_nothi
 
 
 class _CrashAfterCommit:
-    """The store's connection, except that a meta write outside any transaction (one that
+    """The store's cursor, except that a meta write outside any transaction (one that
     would follow a command's commit as a statement of its own) fails like a power cut."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+    def __init__(self, cur: sqlite3.Cursor) -> None:
+        self._cur = cur
 
     def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
-        if "INTO meta" in sql and not self._conn.in_transaction:
+        if "INTO meta" in sql and not self._cur.connection.in_transaction:
             raise sqlite3.OperationalError("simulated crash between commit and meta write")
-        return self._conn.execute(sql, *args)
+        return self._cur.execute(sql, *args)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._conn, name)
+        return getattr(self._cur, name)
 
 
 def _roster_message(node: Node) -> tuple[str, bytes, str]:
@@ -290,9 +289,9 @@ def test_a_crash_after_applying_never_applies_the_retained_message_twice(
     topic, payload, event_type = message(node)
 
     def crash_after_commit(store: Any) -> None:
-        store.conn = _CrashAfterCommit(store.conn)
+        store._cur = _CrashAfterCommit(store._cur)
 
-    runtime.query(crash_after_commit)
+    runtime._query(crash_after_commit)
     with contextlib.suppress(sqlite3.OperationalError):  # the "crash" (before the fix)
         handler.handle(topic, payload)
     runtime.stop()
@@ -302,7 +301,7 @@ def test_a_crash_after_applying_never_applies_the_retained_message_twice(
         again = InboundHandler(
             restarted, node.hall.hall_id, node.node.node_id, KEY.public_key(), None
         ).handle(topic, payload)
-        count = restarted.query(
+        count = restarted._query(
             lambda s: s.conn.execute(
                 "SELECT COUNT(*) FROM events WHERE type = ?", (event_type,)
             ).fetchone()[0]
@@ -558,7 +557,7 @@ def test_retained_config_applied_over_mqtt_and_refusals_reported_upward(
         handle = start_sync(node, runtime, broker.url, SyncSettings(ack_timeout_s=2))
         assert handle is not None
         try:
-            assert wait_until(lambda: runtime.query(lambda s: s.state.config_version) == 7, 15)
+            assert wait_until(lambda: runtime._query(lambda s: s.state.config_version) == 7, 15)
             assert handle.wait_synced(15)
             db = CentralStore(tmp_path / "central.db")
             assert wait_until(
@@ -578,7 +577,7 @@ def test_retained_config_applied_over_mqtt_and_refusals_reported_upward(
             before = ingest.stats().duplicates
             command = signed(node, "command", 1, {"name": "resync", "from_seq": 1}, node_id=node_id)
             client.publish(ct.command_topic(hall_id, node_id), command, 1).wait_for_publish(5)
-            total = runtime.query(lambda s: s.last_seq)
+            total = runtime._query(lambda s: s.last_seq)
             assert wait_until(lambda: ingest.stats().duplicates - before >= total, 15)
             count = db.conn.execute(
                 "SELECT COUNT(*), MIN(seq), MAX(seq) FROM events WHERE node_id = ?", (node_id,)
@@ -687,13 +686,14 @@ def test_a_resync_the_core_fails_on_is_retried_and_the_sync_goes_on(
     THEN the sync thread logs it, runs the resync on a later round and keeps syncing."""
     failures: list[int] = []
 
-    def reset_failing_once(store: Any, seq: int) -> None:
+    def reset_failing_once(seq: int, timeout: float = 30.0) -> None:
         if not failures:
             failures.append(seq)
             raise StoreError("the core is busy: its inbox has been full for 10 s")
-        reset_watermark(store.conn, seq)
+        reset(seq, timeout)
 
-    monkeypatch.setattr("sync.service._reset", reset_failing_once)
+    reset = runtime.reset_watermark
+    monkeypatch.setattr(runtime, "reset_watermark", reset_failing_once)
     issue_tickets(node, 12)
     hall_id, node_id = node.hall.hall_id, node.node.node_id
     handle = start_sync(node, runtime, broker.url, SyncSettings(ack_timeout_s=2))

@@ -73,7 +73,7 @@ class Hall:
         return client
 
     def last_seq(self) -> int:
-        return self.runtime.query(lambda s: s.last_seq)
+        return self.runtime.last_seq()
 
 
 def hub_node(root: Path, broker: HallBroker, **changes: Any) -> Node:
@@ -345,7 +345,7 @@ def test_a_retry_that_reaches_a_restarted_hub_issues_no_second_ticket(
         again = probe.reply()
         assert again[1]["ok"] is True
         assert again[1]["result"]["ticket"]["number"] == "B001"
-        assert runtime.query(lambda s: (s.last_seq, s.state.counters)) == (1, {"household": 1})
+        assert runtime._query(lambda s: (s.last_seq, s.state.counters)) == (1, {"household": 1})
     finally:
         server.stop()
         runtime.stop()
@@ -371,7 +371,7 @@ def test_a_retry_after_hub_timeout_gets_the_final_result_and_runs_nothing_again(
     release = threading.Event()
     try:
         before = hall.last_seq()
-        blocked = hall.runtime.call(lambda s: release.wait(WAIT * 3))
+        blocked = hall.runtime._call(lambda s: release.wait(WAIT * 3))
         issue = b'{"type": "IssueTicket", "args": {"service": "household"}}'
         probe.send(issue, correlation=b"req-7")
         assert probe.reply()[1]["error"]["code"] == "hub_timeout"
@@ -396,10 +396,10 @@ def test_a_retry_after_hub_timeout_gets_the_final_result_and_runs_nothing_again(
 def test_a_command_that_never_reached_the_core_runs_on_retry(
     hall: Hall, probe: Probe, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """GIVEN the core's inbox full (``runtime.call`` raises StoreError: nothing was queued)
+    """GIVEN the core's inbox full (``runtime._call`` raises StoreError: nothing was queued)
     WHEN a command arrives, then its retry with the same id THEN the first is answered
     ``hub_busy`` (not remembered) and the retry runs it."""
-    real_call = hall.runtime.call
+    real_call = hall.runtime._call
     calls = iter([True])
 
     def call_once_full(fn: Any) -> Any:
@@ -407,7 +407,7 @@ def test_a_command_that_never_reached_the_core_runs_on_retry(
             raise StoreError("the core is busy: its inbox has been full for 10 s")
         return real_call(fn)
 
-    monkeypatch.setattr(hall.runtime, "call", call_once_full)
+    monkeypatch.setattr(hall.runtime, "_call", call_once_full)
     issue = b'{"type": "IssueTicket", "args": {"service": "household"}}'
     probe.send(issue, correlation=b"req-8")
     _, busy = probe.reply()
@@ -506,7 +506,7 @@ def test_without_a_broker_execute_raises_within_its_timeout(hall: Hall) -> None:
             continue
         ticket = result["ticket"]
     assert ticket is not None
-    issued = hall.runtime.query(lambda s: s.state.counters.get("social-security", 0))
+    issued = hall.runtime._query(lambda s: s.state.counters.get("social-security", 0))
     assert issued == 1
 
 
@@ -524,7 +524,7 @@ def test_a_full_request_queue_is_answered_busy_at_once_and_nothing_hangs(
     try:
         assert server.wait_ready(WAIT)
         probe = Probe(hall_broker, node.hall.hall_id)
-        blocked = runtime.call(lambda s: release.wait(WAIT * 3))
+        blocked = runtime._call(lambda s: release.wait(WAIT * 3))
         issue = b'{"type": "IssueTicket", "args": {"service": "civil-affairs"}}'
         for i in range(3):
             probe.send(issue, correlation=f"req-{i}".encode())

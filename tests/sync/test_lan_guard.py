@@ -377,10 +377,10 @@ def test_repeated_failures_are_logged_a_few_times_not_each_time(
     """GIVEN a fault that fails every request with a traceback WHEN 30 requests come THEN 30
     ``internal_error`` replies, and only a few tracebacks in the log."""
 
-    def broken(fn: Any) -> Any:
+    def broken(name: str, args: Any = None) -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(hall.runtime, "call", broken)
+    monkeypatch.setattr(hall.runtime, "submit_read", broken)
     caplog.set_level(logging.ERROR, logger="sync.lan.server")
     for i in range(30):
         probe.send(b'{"query": "now"}', correlation=f"q-{i}".encode())

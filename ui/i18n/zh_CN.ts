@@ -288,6 +288,10 @@
         <source>This ticket is from another day; its number is not valid today</source>
         <translation>这张号票不是今天的，其号码今天无效</translation>
     </message>
+    <message>
+        <source>Please go to the service desk for a number</source>
+        <translation>请到服务台取号</translation>
+    </message>
 </context>
 <context>
     <name>KioskLock</name>
@@ -385,6 +389,14 @@
     <message>
         <source>Ticket progress</source>
         <translation>排队进度</translation>
+    </message>
+    <message>
+        <source>Self-service numbers are not available right now</source>
+        <translation>自助取号暂停服务</translation>
+    </message>
+    <message>
+        <source>Reconnecting to the hall system; this screen comes back by itself</source>
+        <translation>正在重新连接大厅系统，恢复后本机自动回到取号页面</translation>
     </message>
     <message>
         <source>Done ({seconds} s)</source>

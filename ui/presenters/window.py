@@ -31,7 +31,7 @@ from ui.messages import (
     score_text,
 )
 from ui.ports import DevicePort
-from ui.presenters.base import Presenter
+from ui.presenters.base import HallReading, Presenter
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,11 @@ class WindowPresenter(Presenter):
             self.message.emit(action_failed_text(exc))
 
     # ---- view-model ---------------------------------------------------------------------
-    def show(self, status: dict[str, Any], config: HallConfig) -> None:
+    def read_more(self) -> list[dict[str, Any]]:
+        return self.core.waiting_list(self.window)
+
+    def show(self, reading: HallReading) -> None:
+        status, config = reading.status, reading.config
         pick = self.languages.pick
         names = {s.code: pick(s.name_zh, s.name_en) for s in config.services}
         w = next(x for x in status["windows"] if x["number"] == self.window)
@@ -183,7 +187,7 @@ class WindowPresenter(Presenter):
                 t["citizen_name"],
                 t.get("bundle_leg"),
             )
-            for t in self.core.waiting_list(self.window)
+            for t in reading.more
         ]
         state = w["current_state"]
         current_service = w["current_service"]

@@ -17,8 +17,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.messages import fill, ticket_state_text, windows_text
-from ui.presenters.kiosk import GuideVM, HomeVM, KioskPresenter, PrintVM, ProgressVM, SlipVM
+from ui.messages import fill, service_desk_text, ticket_state_text, windows_text
+from ui.presenters.kiosk import (
+    AwayVM,
+    GuideVM,
+    HomeVM,
+    KioskPresenter,
+    PrintVM,
+    ProgressVM,
+    SlipVM,
+)
 from ui.views.common import (
     BLUE,
     GREEN,
@@ -51,6 +59,9 @@ def _style(scale: float) -> str:
     QPushButton#headerButton {{ color: white; background: transparent; border: 2px solid white;
         border-radius: 12px; font-size: {px(28)}; padding: 10px 22px; }}
     QLabel#prompt {{ font-size: {px(44)}; font-weight: bold; color: {BLUE}; }}
+    QLabel#awayHall {{ font-size: {px(64)}; font-weight: bold; color: {BLUE}; }}
+    QLabel#awayTitle {{ font-size: {px(48)}; font-weight: bold; color: #15253b; }}
+    QLabel#awayDesk {{ font-size: {px(72)}; font-weight: bold; color: {RED}; }}
     QPushButton#service {{ background: white; border: 3px solid {BLUE}; border-radius: 24px;
         color: #15253b; font-size: {px(46)}; font-weight: bold; padding: 20px; }}
     QPushButton#service:pressed {{ background: #d6e6fa; }}
@@ -124,6 +135,7 @@ class KioskView(Screen):
         self._guide: GuideVM | None = None
         self._service_buttons: dict[str, ServiceButton] = {}
         self._countdown = 0
+        self._away = False  # the hall system is out of reach: the away page stays up
 
         root = QVBoxLayout(self)
         root.setContentsMargins(0, 0, 0, 0)
@@ -150,7 +162,14 @@ class KioskView(Screen):
         self.ticket_page = self._build_ticket()
         self.guide_page = self._build_guide()
         self.progress_page = self._build_progress()
-        for page in (self.home_page, self.ticket_page, self.guide_page, self.progress_page):
+        self.away_page = self._build_away()
+        for page in (
+            self.home_page,
+            self.ticket_page,
+            self.guide_page,
+            self.progress_page,
+            self.away_page,
+        ):
             self.pages.addWidget(page)
 
         self.idle_timer = QTimer(self)
@@ -177,6 +196,7 @@ class KioskView(Screen):
         presenter.message.connect(self.show_message)
         presenter.go_home.connect(self.go_home)
         presenter.busy.connect(self.show_busy)
+        presenter.away_changed.connect(self.show_away)
         self.setStyleSheet(_style(1.0))
         self.retranslate()
 
@@ -229,6 +249,22 @@ class KioskView(Screen):
         buttons.addWidget(self.guide_button)
         buttons.addWidget(self.progress_button)
         layout.addLayout(buttons)
+        return page
+
+    def _build_away(self) -> QWidget:
+        """While the hall system is out of reach: the hall's name and where to go instead."""
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setSpacing(40)
+        center = Qt.AlignmentFlag.AlignCenter
+        self.away_hall = label("", "awayHall", center, wrap=True)
+        self.away_title = label("", "awayTitle", center, wrap=True)
+        self.away_desk = label("", "awayDesk", center, wrap=True)
+        self.away_retry = label("", "hint", center, wrap=True)
+        layout.addStretch(1)
+        for widget in (self.away_hall, self.away_title, self.away_desk, self.away_retry):
+            layout.addWidget(widget)
+        layout.addStretch(2)
         return page
 
     def _build_ticket(self) -> QWidget:
@@ -348,6 +384,11 @@ class KioskView(Screen):
         self.guide_back.setText(self.tr("Back"))
         self.progress_title.setText(self.tr("Ticket progress"))
         self.progress_back.setText(self.tr("Back"))
+        self.away_title.setText(self.tr("Self-service numbers are not available right now"))
+        self.away_desk.setText(service_desk_text())
+        self.away_retry.setText(
+            self.tr("Reconnecting to the hall system; this screen comes back by itself")
+        )
         self._on_tick()
         if self._home is not None:
             self.show_home_vm(self._home)
@@ -531,11 +572,25 @@ class KioskView(Screen):
             self.message.hide()
         self.wait.setVisible(busy)
 
+    def show_away(self, vm: AwayVM | None) -> None:
+        """The hub is away (``vm``): this page, whatever the citizen was doing; None: home."""
+        self._away = vm is not None
+        if vm is None:
+            if self.pages.currentWidget() is self.away_page:
+                self.go_home()
+            return
+        self.away_hall.setText(vm.hall_name)
+        if vm.hall_name and not self.hall_name.text():
+            self.hall_name.setText(vm.hall_name)
+        self.message.hide()
+        self.wait.hide()
+        self.pages.setCurrentWidget(self.away_page)
+
     def go_home(self) -> None:
         self.message.hide()
         self._slip = None
         self._print = None
-        self.pages.setCurrentWidget(self.home_page)
+        self.pages.setCurrentWidget(self.away_page if self._away else self.home_page)
 
     # ---- local UI state -----------------------------------------------------------------
     def _open_guide(self) -> None:
@@ -559,6 +614,10 @@ class KioskView(Screen):
 
     def bundle_button(self, code: str) -> ServiceButton:
         return self._service_buttons[BUNDLE_KEY + code]
+
+    def service_codes(self) -> list[str]:
+        """The services on the home screen (none until the hall was first read)."""
+        return list(self._service_buttons)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() in (
