@@ -45,7 +45,7 @@ def cli(root: Path) -> Run:
 
 
 def storage_alarms(runtime: CoreRuntime) -> list[tuple[str, str | None]]:
-    events = runtime.query(lambda s: list(s.events_since(0)))
+    events = runtime._query(lambda s: list(s.events_since(0)))
     return [
         (e.payload["status"], e.payload["reason"])
         for e in events

@@ -243,7 +243,7 @@ def test_a_signed_calendar_closes_the_hall_and_forged_or_stale_ones_change_nothi
     stale = handler.handle(topic, signed(node, "calendar", 1, {}))
     assert (stale.accepted, stale.code) == (False, "stale_version")
     assert snapshot(node, runtime) == before
-    assert runtime.query(lambda s: s.state.calendar_version) == 2
+    assert runtime._query(lambda s: s.state.calendar_version) == 2
     bad = handler.handle(topic, signed(node, "calendar", 3, {"holidays": [{"start": "x"}]}))
     assert (bad.accepted, bad.code) == (False, "invalid_data")
 
@@ -636,7 +636,7 @@ def test_a_burst_of_400_retained_notices_is_applied_in_full_never_busy(
     handle = start_sync(node, runtime, broker.url, settings)
     assert handle is not None
     try:
-        assert wait_until(lambda: len(runtime.query(lambda s: s.state.notices)) == 400, 60)
+        assert wait_until(lambda: len(runtime._query(lambda s: s.state.notices)) == 400, 60)
         db = CentralStore(tmp_path / "central.db")
         count = "SELECT code, COUNT(*) FROM results GROUP BY code"
         assert wait_until(lambda: db.conn.execute(count).fetchall() == [("applied", 400)], 30)
@@ -664,10 +664,10 @@ def test_a_live_burst_is_applied_in_the_order_sent(
                 client.publish(ct.notice_topic(hall_id, "rolling"), payload, 1)
 
             def latest() -> str | None:
-                return runtime.query(lambda s: s.state.notices.get("rolling", {}).get("text_zh"))
+                return runtime._query(lambda s: s.state.notices.get("rolling", {}).get("text_zh"))
 
             assert wait_until(lambda: latest() == "第 200 版", 60)
-        events = runtime.query(lambda s: list(s.events_since(0)))
+        events = runtime._query(lambda s: list(s.events_since(0)))
         texts = [e.payload["text_zh"] for e in events if e.type == "NoticePublished"]
         assert texts == [f"第 {v} 版" for v in range(1, 201)]  # all, in order: none stale
     finally:

@@ -70,5 +70,5 @@ def test_the_window_marks_its_ticket_as_proxy_service(make_hall, qtbot):
     view.assist_staff.setText("S-0042")
     view.trigger("assist")
     qtbot.waitUntil(lambda: "代办 · 工作人员 S-0042" in view.current_detail.text(), timeout=3000)
-    events = hall.core.runtime.query(lambda s: [e.type for e in s.events_since(0)])
+    events = hall.core.runtime._query(lambda s: [e.type for e in s.events_since(0)])
     assert events.count("TicketAssisted") == 1
