@@ -63,6 +63,10 @@ class NodeConfig(_Strict):
         description="the hall LAN broker on the hub: terminals on other PCs reach the queue there",
     )
     devices: list[DeviceSpec] = Field(default_factory=list)
+    chain_hash: Literal["sha256", "sm3"] = Field(
+        default="sha256",
+        description="hash of the event log's chain; sm3 (GB/T 32905) where an audit asks for it",
+    )
     admin_pin_hash: str | None = Field(
         default=None,
         pattern=HASH_PATTERN,

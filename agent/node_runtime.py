@@ -26,7 +26,7 @@ class Node:
         return cls(data, hall, node, data.secret_bytes())
 
     def store(self, clock: Clock = utc_now) -> Store:
-        return Store(self.data.database, self.node.node_id, self.hall, clock)
+        return Store(self.data.database, self.node.node_id, self.hall, clock, self.node.chain_hash)
 
     def runtime(self, clock: Clock = utc_now, tick_seconds: float = 1.0) -> CoreRuntime:
         return CoreRuntime(lambda: self.store(clock), tick_seconds=tick_seconds)

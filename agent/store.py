@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import logging
 import operator
 import sqlite3
 import time
@@ -21,10 +22,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
+from agent import chain as ch
 from agent import commands as c
+from agent import witness as wt
 from agent.config import HallConfig
 from agent.engine import QueueEngine
-from agent.errors import HallError, StoreError
+from agent.errors import HallError, IdentityMismatch, StoreDamaged, StoreError
 from agent.model import (
     TICKET_FIELDS,
     WINDOW_FIELDS,
@@ -42,7 +45,9 @@ from agent.state import STICKY_EVENTS, HallState, Touched
 if TYPE_CHECKING:
     import sqlite_utils
 
-SCHEMA_VERSION = 3
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 30_000
 PROJECTION_TABLES = ("tickets", "windows", "evaluations", "devices", "appointments")
 
@@ -136,7 +141,36 @@ def _migrate_3(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2, _migrate_3]
+def _migrate_4(db: sqlite_utils.Database) -> None:
+    # Every event gets its link in the hash chain (agent/chain.py); events already stored
+    # are chained here, each node's in seq order, with the default algorithm.
+    db.execute("ALTER TABLE events ADD COLUMN chain TEXT NOT NULL DEFAULT ''")
+    rows = db.execute(
+        "SELECT node_id, seq, type, business_date, at, wall_time, payload FROM events "
+        "ORDER BY node_id, seq"
+    ).fetchall()
+    prev: dict[str, str] = {}
+    for node_id, seq, type_, day, at, wall, payload in rows:
+        link = ch.link(
+            ch.DEFAULT_ALGORITHM, prev.get(node_id, ""), node_id, seq, type_, day, at, wall, payload
+        )
+        db.execute(
+            "UPDATE events SET chain = ? WHERE node_id = ? AND seq = ?", [link, node_id, seq]
+        )
+        prev[node_id] = link
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _migrate_1,
+    _migrate_2,
+    _migrate_3,
+    _migrate_4,
+]
+
+#: ``meta`` keys: who the store belongs to, and where its chain starts after pruning.
+META_NODE_ID = "store.node_id"
+META_HALL_ID = "store.hall_id"
+META_CHECKPOINT = "chain.checkpoint"  # "<seq> <chain>" of the last pruned event
 
 
 def connect(path: Path | str) -> sqlite3.Connection:
@@ -198,8 +232,11 @@ class CommandResult(NamedTuple):
 
 
 def event_from_row(row: tuple[Any, ...]) -> Event:
-    node_id, seq, type_, business_date, at, wall_time, payload = row
-    return Event(node_id, seq, type_, business_date, at, wall_time, json.loads(payload))
+    node_id, seq, type_, business_date, at, wall_time, payload, chain = row
+    return Event(node_id, seq, type_, business_date, at, wall_time, json.loads(payload), chain)
+
+
+_CHAIN_COLUMNS = "seq, type, business_date, at, wall_time, payload, chain"
 
 
 class _Upsert:
@@ -271,27 +308,187 @@ class Store:
     """The single writer of one node's hall data; not shared between threads."""
 
     def __init__(
-        self, path: Path | str, node_id: str, config: HallConfig, clock: Clock = utc_now
+        self,
+        path: Path | str,
+        node_id: str,
+        config: HallConfig,
+        clock: Clock = utc_now,
+        hash_algorithm: str = ch.DEFAULT_ALGORITHM,
     ) -> None:
         self.path = path
         self.node_id = node_id
         self.config = self._file_config = config
         self.engine = QueueEngine(config)
         self.clock = clock
+        self.hash_algorithm = hash_algorithm
+        witness_path = None if str(path) == ":memory:" else Path(path).with_suffix(".witness")
+        seen = self._check_before_open(Path(path), witness_path)
         self.conn = connect(path)
         migrate(self.conn)
         self._projection = _Projection(self.conn)
         self._cur = self._projection.cur
         self._data_version = -1
         self.last_seq = 0
+        self.head = ""  # the chain text of event last_seq
         self._last_at: dt.datetime | None = None
         self._requests_pruned: str | None = None  # the day old request ids were last removed
         self.state = HallState(self._business_date(clock()), self._window_numbers())
-        self.refresh()
+        self._witness: wt.Witness | None = None
+        try:
+            self._check_identity()
+            self.refresh()
+            if witness_path is not None:
+                self._check_witness(seen)
+                self._witness = wt.Witness(witness_path)
+                if self.last_seq and (seen is None or seen.seq != self.last_seq):
+                    self._witness.write(wt.Seen(node_id, self.last_seq, self.head))
+        except BaseException:
+            self.conn.close()
+            raise
 
     # ---- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:
-        self.conn.close()
+        try:
+            if self._witness is not None:
+                self._witness.close()
+                self._witness = None
+        finally:
+            self.conn.close()
+
+    def flush_witness(self) -> None:
+        """Make the witness durable (the core calls it once a second)."""
+        if self._witness is not None:
+            self._witness.flush()
+
+    # ---- integrity -----------------------------------------------------------------------
+    def _check_before_open(self, path: Path, witness_path: Path | None) -> wt.Seen | None:
+        """Read the witness; refuse a store that vanished or was emptied under a node that
+        had committed events (SQLite would silently start a new one)."""
+        if witness_path is None:
+            return None
+        try:
+            seen = wt.read(witness_path)
+        except wt.WitnessUnreadable as exc:
+            log.warning("%s; it is written again from the store", exc)
+            return None
+        if seen is None:
+            return None
+        if seen.node_id != self.node_id:
+            raise IdentityMismatch(
+                f"{witness_path} belongs to node {seen.node_id!r}, but node.yaml says "
+                f"{self.node_id!r}. Put node_id: {seen.node_id} back in node.yaml; a new node id "
+                "needs a new data dir (see docs/operator.md, 'Recovering a node')",
+                stored=seen.node_id,
+                configured=self.node_id,
+            )
+        if seen.seq > 0 and (not path.exists() or path.stat().st_size == 0):
+            state = "missing" if not path.exists() else "empty (0 bytes)"
+            raise StoreDamaged(
+                f"{path} is {state}, but this node had committed events up to seq {seen.seq} "
+                f"(witness {witness_path.name}). Nothing was created. Restore the store from "
+                "a copy or rebuild it from central with 'hall-agent recover' (docs/operator.md, "
+                "'Recovering a node')",
+                seq=seen.seq,
+            )
+        return seen
+
+    def _check_witness(self, seen: wt.Seen | None) -> None:
+        if seen is None or seen.seq == 0:
+            return
+        if self.last_seq < seen.seq:
+            lost = (
+                f"seq {seen.seq}"
+                if self.last_seq + 1 == seen.seq
+                else f"seqs {self.last_seq + 1}..{seen.seq}"
+            )
+            raise StoreDamaged(
+                f"{self.path} ends at seq {self.last_seq}, but this node committed up to seq "
+                f"{seen.seq} (witness): {lost} lost (a damaged WAL, or an older copy of the "
+                "store). Rebuild from central with 'hall-agent recover' (docs/operator.md, "
+                "'Recovering a node')",
+                seq=self.last_seq + 1,
+                witness_seq=seen.seq,
+            )
+        if seen.seq > self._checkpoint()[0] and self._chain_of(seen.seq) != seen.chain:
+            raise StoreDamaged(
+                f"{self.path}: event seq {seen.seq} is not the one this node committed "
+                "(witness): the store was replaced by another log",
+                seq=seen.seq,
+            )
+
+    def _check_identity(self) -> None:
+        """The store records the node and hall it belongs to; node.yaml must agree."""
+        meta = dict(
+            self.conn.execute(
+                "SELECT key, value FROM meta WHERE key IN (?, ?)", (META_NODE_ID, META_HALL_ID)
+            ).fetchall()
+        )
+        if not meta:
+            other = self.conn.execute(
+                "SELECT node_id FROM events WHERE node_id != ? LIMIT 1", (self.node_id,)
+            ).fetchone()
+            if other is not None:
+                meta = {META_NODE_ID: other[0]}
+            else:
+                self.conn.executemany(
+                    "INSERT OR IGNORE INTO meta VALUES (?, ?)",
+                    ((META_NODE_ID, self.node_id), (META_HALL_ID, self.config.hall_id)),
+                )
+                return
+        for key, mine, name, fix in (
+            (META_NODE_ID, self.node_id, "node", "node_id in node.yaml"),
+            (META_HALL_ID, self.config.hall_id, "hall", "hall_id in hall.yaml"),
+        ):
+            stored = meta.get(key)
+            if stored is not None and stored != mine:
+                raise IdentityMismatch(
+                    f"{self.path} belongs to {name} {stored!r}, but the config says {mine!r}: "
+                    f"nothing was written. Put {fix} back to {stored!r}; a new {name} needs a "
+                    "new data dir (see docs/operator.md, 'Recovering a node')",
+                    stored=stored,
+                    configured=mine,
+                )
+
+    def _checkpoint(self) -> tuple[int, str]:
+        row = self.conn.execute(
+            "SELECT value FROM meta WHERE key = ?", (META_CHECKPOINT,)
+        ).fetchone()
+        if row is None:
+            return 0, ""
+        seq, _, chain = row[0].partition(" ")
+        return int(seq), chain
+
+    def _chain_of(self, seq: int) -> str:
+        """The chain text of event ``seq`` (the checkpoint's for a pruned one)."""
+        if seq == 0:
+            return ""
+        row = self.conn.execute(
+            "SELECT chain FROM events WHERE node_id = ? AND seq = ?", (self.node_id, seq)
+        ).fetchone()
+        if row is not None:
+            return str(row[0])
+        checkpoint = self._checkpoint()
+        if checkpoint[0] == seq:
+            return checkpoint[1]
+        raise StoreDamaged(f"event seq {seq} is missing from the store", seq=seq)
+
+    def _chain_rows(self, after: int, limit: int | None = None) -> list[ch.ChainRow]:
+        sql = f"SELECT {_CHAIN_COLUMNS} FROM events WHERE node_id = ? AND seq > ? ORDER BY seq"
+        params: list[Any] = [self.node_id, after]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return self.conn.execute(sql, params).fetchall()
+
+    def verify_log(self) -> tuple[int, str]:
+        """Check the whole chain from the checkpoint (or the first event); returns the last
+        seq and chain checked; a changed, damaged or missing event raises StoreDamaged."""
+        seq, prev = self._checkpoint()
+        while True:
+            rows = self._chain_rows(seq, 10_000)
+            if not rows:
+                return seq, prev
+            seq, prev = ch.verify(self.node_id, prev, seq, rows)
 
     def _window_numbers(self) -> list[int]:
         return [w.number for w in self.config.windows]
@@ -313,15 +510,19 @@ class Store:
         return True
 
     def _reload(self) -> None:
+        """Fold today's events (and the sticky ones before), each checked against its chain
+        link first: a changed row is named, never folded."""
         last = self.conn.execute(
-            "SELECT seq, at, business_date FROM events WHERE node_id = ? ORDER BY seq DESC LIMIT 1",
+            "SELECT seq, at, business_date, chain FROM events WHERE node_id = ? "
+            "ORDER BY seq DESC LIMIT 1",
             (self.node_id,),
         ).fetchone()
         if last is None:
-            self.last_seq, self._last_at = 0, None
+            self.last_seq, self.head = self._checkpoint()
+            self._last_at = None
             day = self._business_date(self.clock())
         else:
-            self.last_seq, self._last_at = last[0], parse_time(last[1])
+            self.last_seq, self._last_at, self.head = last[0], parse_time(last[1]), last[3]
             day = max(last[2], self._business_date(self.clock()))
         state = HallState(day, self._window_numbers())
         first_today = self._first_seq_of(day)
@@ -329,10 +530,19 @@ class Store:
             f"SELECT * FROM events INDEXED BY events_sticky WHERE ({STICKY_WHERE}) "
             "AND node_id = ? AND seq < ? ORDER BY seq",
             (self.node_id, first_today),
-        )
+        ).fetchall()
         for row in sticky:
+            ch.check(self.node_id, self._chain_of(row[1] - 1), row[1:])
             state.apply(event_from_row(row))
-        for event in self.events_since(first_today - 1):
+        after = first_today - 1
+        if last is not None and first_today > self.last_seq:
+            after = self.last_seq - 1  # nothing today: still check the head
+        rows = self._chain_rows(after)
+        ch.verify(self.node_id, self._chain_of(after), after, rows)
+        for seq, type_, business_date, at, wall, payload, link in rows[first_today - 1 - after :]:
+            event = Event(
+                self.node_id, seq, type_, business_date, at, wall, json.loads(payload), link
+            )
             state.apply(event)
         self.state = state
         self._use_config_from(state)
@@ -340,7 +550,7 @@ class Store:
     def _first_seq_of(self, day: str) -> int:
         """Business dates only grow with seq, so today's events are a suffix of the log:
         binary search on the primary key instead of an index on every insert."""
-        low, high = 1, self.last_seq + 1
+        low, high = self._checkpoint()[0] + 1, self.last_seq + 1
         while low < high:
             middle = (low + high) // 2
             row = self.conn.execute(
@@ -422,6 +632,8 @@ class Store:
             if events:
                 self._last_at = now  # (our own commits leave PRAGMA data_version unchanged)
             cur.execute("COMMIT")
+            if events and self._witness is not None:
+                self._witness.write(wt.Seen(self.node_id, self.last_seq, self.head))
         except HallError:
             cur.execute("ROLLBACK")
             raise
@@ -435,20 +647,16 @@ class Store:
 
     def _append(self, facts: Iterable[Fact], day: str, at: str, wall: str) -> list[Event]:
         events = []
+        node_id, algorithm = self.node_id, self.hash_algorithm
         for fact in facts:
             self.last_seq += 1
-            event = Event(self.node_id, self.last_seq, fact.type, day, at, wall, fact.payload)
+            seq, text = self.last_seq, encode_payload(fact.payload)
+            link = ch.link(algorithm, self.head, node_id, seq, fact.type, day, at, wall, text)
+            self.head = link
+            event = Event(node_id, seq, fact.type, day, at, wall, fact.payload, link)
             self._cur.execute(
-                "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    event.node_id,
-                    event.seq,
-                    event.type,
-                    event.business_date,
-                    event.at,
-                    event.wall_time,
-                    encode_payload(event.payload),
-                ),
+                "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (node_id, seq, fact.type, day, at, wall, text, link),
             )
             touched = self.state.apply(event)
             self._projection.write(self.state, event, touched)

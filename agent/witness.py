@@ -1,0 +1,80 @@
+"""A witness of the log outside hall.db: the node, the last seq committed and its chain.
+
+SQLite cannot tell a store that lost its tail (a damaged WAL frame makes SQLite drop every
+later frame, silently), or was emptied, deleted or swapped for an older copy, from a young
+one. This small file can: after every commit the store overwrites one fixed-size record in
+place (one ``pwrite``, no rename), and makes it durable at most once a second and on close
+(``fsync``). So the witness may lag the store by a second after a power cut, never lead it:
+a store whose last seq is *below* the witness lost committed events.
+
+The record carries a CRC32; a torn or unreadable record is reported and rewritten, never
+taken for "no events".
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+RECORD_BYTES = 256
+MAGIC = "hall-witness/1"
+
+
+@dataclass(frozen=True)
+class Seen:
+    node_id: str
+    seq: int
+    chain: str
+
+
+class WitnessUnreadable(ValueError):
+    """The witness file is there but its record is torn or not a witness."""
+
+
+def _record(seen: Seen) -> bytes:
+    body = f"{MAGIC} {seen.node_id} {seen.seq} {seen.chain}"
+    line = f"{body} {zlib.crc32(body.encode()):08x}\n".encode()
+    if len(line) > RECORD_BYTES:
+        raise ValueError("witness record too long")
+    return line.ljust(RECORD_BYTES, b" ")
+
+
+def read(path: Path) -> Seen | None:
+    """What the witness saw; None when there is no witness file."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    text = data.decode("ascii", "replace").strip()
+    body, _, crc = text.rpartition(" ")
+    parts = body.split(" ")
+    if len(parts) != 4 or parts[0] != MAGIC or crc != f"{zlib.crc32(body.encode()):08x}":
+        raise WitnessUnreadable(f"{path}: not a readable witness record ({len(data)} bytes)")
+    return Seen(parts[1], int(parts[2]), parts[3])
+
+
+class Witness:
+    """The writing side, held open by the store's writer."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._dirty = False
+
+    def write(self, seen: Seen) -> None:
+        os.pwrite(self._fd, _record(seen), 0)
+        self._dirty = True
+
+    def flush(self) -> None:
+        """Make the last record durable (once a second from the core's tick, and on close)."""
+        if self._dirty:
+            os.fsync(self._fd)
+            self._dirty = False
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            os.close(self._fd)
