@@ -3,8 +3,10 @@
 SQLite cannot tell a store that lost its tail (a damaged WAL frame makes SQLite drop every
 later frame, silently), or was emptied, deleted or swapped for an older copy, from a young
 one. This small file can: after every commit the store overwrites one fixed-size record in
-place (one ``pwrite``, no rename), and makes it durable at most once a second and on close
-(``fsync``). So the witness may lag the store by a second after a power cut, never lead it:
+place through a shared memory map (a memory copy: a ``pwrite`` would also update the file's
+times, which the next commit's fsync then has to journal), and makes it durable at most once
+a second and on close (``msync`` + ``fsync``). Other processes see each record at once (one
+page cache). So the witness may lag the store by a second after a power cut, never lead it:
 a store whose last seq is *below* the witness lost committed events.
 
 The record carries a CRC32; a torn or unreadable record is reported and rewritten, never
@@ -13,6 +15,7 @@ taken for "no events".
 
 from __future__ import annotations
 
+import mmap
 import os
 import zlib
 from dataclasses import dataclass
@@ -61,15 +64,23 @@ class Witness:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if os.fstat(self._fd).st_size != RECORD_BYTES:
+                os.ftruncate(self._fd, RECORD_BYTES)
+            self._map = mmap.mmap(self._fd, RECORD_BYTES)
+        except BaseException:
+            os.close(self._fd)
+            raise
         self._dirty = False
 
     def write(self, seen: Seen) -> None:
-        os.pwrite(self._fd, _record(seen), 0)
+        self._map[:] = _record(seen)
         self._dirty = True
 
     def flush(self) -> None:
         """Make the last record durable (once a second from the core's tick, and on close)."""
         if self._dirty:
+            self._map.flush()
             os.fsync(self._fd)
             self._dirty = False
 
@@ -77,4 +88,5 @@ class Witness:
         try:
             self.flush()
         finally:
+            self._map.close()
             os.close(self._fd)

@@ -150,10 +150,13 @@ def cmd_central_report(args: argparse.Namespace) -> int:
             f"{n['node_id']:<28} {n['hall_id']:<16} {n['state'] or '-':<8} {n['acked_seq']:>8} "
             f"{n['events']:>8} {backlog:>8} {offset:>9}  {n['last_seen'] or '-'}{alarm}"
         )
+        if n["chain"] != "verified":
+            print(f"  CHAIN BREAK at seq {n['chain']['break_seq']}: {n['chain']['reason']}")
     print("events by type:")
     for type_, count in report["event_types"].items():
         print(f"  {type_:<28} {count:>8}")
     print(f"inbound messages refused by nodes: {report['inbound_refused']}")
+    print(f"nodes whose chain is broken: {report['chain_breaks']}")
     return 0
 
 

@@ -118,22 +118,27 @@ class _Payload(BaseModel):
 
 
 class WireEvent(_Payload):
-    """One event of the node's log, as stored there."""
+    """One event of the node's log, as stored there: ``payload`` is the stored JSON text,
+    byte for byte, and ``chain`` its link in the node's hash chain (agent/chain.py)."""
 
     seq: int = Field(ge=1)
     type: str = Field(min_length=1, max_length=64)
     business_date: str = Field(max_length=10)
     at: str = Field(max_length=40)
     wall_time: str = Field(max_length=40)
-    payload: dict[str, Any]
+    payload: str = Field(min_length=2, description="a JSON object, as text")
+    chain: str = Field(pattern=r"^[a-z0-9]{2,16}:[0-9a-f]{64}$")
 
 
 class EventBatch(_Payload):
-    """Consecutive events ``first..last`` of one node, in seq order."""
+    """Consecutive events ``first..last`` of one node, in seq order, with the node's
+    signature of the chain link of ``last``."""
 
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     hall_id: str
     node_id: str
+    public_key: str = Field(max_length=64, description="the node's Ed25519 key, raw, base64")
+    head_signature: str = Field(max_length=200, description="base64, over the head statement")
     first: int = Field(ge=1)
     last: int = Field(ge=1)
     sent_at: str = Field(description="the node's wall clock when it sent the batch")

@@ -33,6 +33,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
+from agent import nodekey
 from agent.errors import ConfigError, HallError
 from agent.node import BrokerConfig
 from agent.node_runtime import Node
@@ -160,6 +161,7 @@ class SyncService:
             self.node_id,
             self.settings.batch_max_events,
             self.settings.batch_max_bytes,
+            key=nodekey.load_or_create(self.node.data.node_key),
         )
         self._out = OutboxPublisher(
             reader, self.node_id, self.settings.window_batches, self.settings.ack_timeout_s

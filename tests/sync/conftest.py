@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent import commands as c
+from agent import nodekey
 from agent.config import always_open, sample_config
 from agent.datadir import DataDir
 from agent.node_runtime import Node
@@ -134,6 +136,11 @@ def make_node(root: Path, broker_url: str | None = None, **broker: object) -> No
         data["broker"] = {"url": broker_url, **broker}
         node_file.write_text(yaml.safe_dump(data))
     return Node.open(root)
+
+
+def node_key(node: Node) -> Ed25519PrivateKey:
+    """The node's own signing key (made at init)."""
+    return nodekey.load_or_create(node.data.node_key)
 
 
 def issue_tickets(node: Node, count: int) -> None:
