@@ -8,6 +8,7 @@ never imports them.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import getpass
 import json
 import logging
@@ -114,6 +115,17 @@ def build_parser() -> argparse.ArgumentParser:
     asub = admin.add_subparsers(dest="action", required=True, metavar="ACTION")
     pin = asub.add_parser("set-pin", help="set the PIN that unlocks a full-screen kiosk")
     pin.set_defaults(func=cmd_admin_set_pin)
+    clock = asub.add_parser("clock", help="trust the machine's clock again after an alarm")
+    csub = clock.add_subparsers(dest="clock_action", required=True, metavar="ACTION")
+    confirm = csub.add_parser("confirm", help="the machine's clock is right now")
+    _json(confirm)
+    confirm.set_defaults(func=cmd_admin_clock)
+    correct = csub.add_parser("correct", help="the right time is TIME (the machine's is wrong)")
+    correct.add_argument(
+        "--to", required=True, type=_aware_time, help="ISO time with offset, 2026-11-28T09:30+08:00"
+    )
+    _json(correct)
+    correct.set_defaults(func=cmd_admin_clock)
 
     for plugin in entry_points(group="hall_agent.commands"):
         try:
@@ -213,6 +225,31 @@ def cmd_admin_set_pin(args: argparse.Namespace) -> int:
     updated = node.model_copy(update={"admin_pin_hash": hash_pin(first)})
     dump_node_config(updated, data.node_config)
     print(f"admin PIN set in {data.node_config}")
+    return 0
+
+
+def _aware_time(text: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError("give the UTC offset too, e.g. 2026-11-28T09:30+08:00")
+    return moment
+
+
+def cmd_admin_clock(args: argparse.Namespace) -> int:
+    """Append a ``ClockConfirmed`` event: history is not rewritten; the hall clock follows
+    the machine's clock again (confirm), or the given time from now on (correct)."""
+    command = c.ConfirmClock("operator", correct_to=getattr(args, "to", None))
+    store = _open_store(args)
+    try:
+        result = store.execute(command)
+        hall_time = store.hall_now().isoformat()
+    finally:
+        store.close()
+    _emit(
+        args,
+        {"ok": True, "events": [e.type for e in result.events], "hall_time": hall_time},
+        f"ok: the hall clock reads {hall_time}",
+    )
     return 0
 
 

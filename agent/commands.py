@@ -152,6 +152,17 @@ class Tick:
     """Time passes: called tickets nobody came for turn into no-shows."""
 
 
+@dataclass(frozen=True)
+class ConfirmClock:
+    """Trust the clock again: the operator says the machine's clock is right
+    (``source="operator"``), or gives the right time (``correct_to``), or central's clock
+    offset is known (``source="central"``, ``offset_s`` = central minus this machine)."""
+
+    source: str = "operator"  # operator | central
+    correct_to: dt.datetime | None = None
+    offset_s: float | None = None
+
+
 Command = (
     IssueTicket
     | CheckIn
@@ -171,4 +182,5 @@ Command = (
     | RecordEvaluation
     | DeviceStatusChanged
     | Tick
+    | ConfirmClock
 )

@@ -27,7 +27,8 @@ from agent import commands as c
 from agent import witness as wt
 from agent.config import HallConfig
 from agent.engine import QueueEngine
-from agent.errors import HallError, IdentityMismatch, StoreDamaged, StoreError
+from agent.errors import ClockSuspect, HallError, IdentityMismatch, StoreDamaged, StoreError
+from agent.hallclock import HallClock, Suspicion
 from agent.model import (
     TICKET_FIELDS,
     WINDOW_FIELDS,
@@ -171,6 +172,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
 META_NODE_ID = "store.node_id"
 META_HALL_ID = "store.hall_id"
 META_CHECKPOINT = "chain.checkpoint"  # "<seq> <chain>" of the last pruned event
+META_CLOCK = "clock.confirmed"  # "<offset_s> <wall>" of the last ClockConfirmed
 
 
 def connect(path: Path | str) -> sqlite3.Connection:
@@ -314,12 +316,18 @@ class Store:
         config: HallConfig,
         clock: Clock = utc_now,
         hash_algorithm: str = ch.DEFAULT_ALGORITHM,
+        hall_clock: HallClock | None = None,
     ) -> None:
         self.path = path
         self.node_id = node_id
         self.config = self._file_config = config
         self.engine = QueueEngine(config)
         self.clock = clock
+        # An injected wall clock (a simulation, a test) is its own passage of time unless
+        # a HallClock with a monotonic clock comes with it.
+        self.hall_clock = hall_clock or HallClock(time.monotonic if clock is utc_now else None)
+        self.clock_suspicion: Suspicion | None = None  # alarmed once per suspicion
+        self._clock_confirmed: str | None = None  # the META_CLOCK value last taken in
         self.hash_algorithm = hash_algorithm
         witness_path = None if str(path) == ":memory:" else Path(path).with_suffix(".witness")
         seen = self._check_before_open(Path(path), witness_path)
@@ -517,13 +525,14 @@ class Store:
             "ORDER BY seq DESC LIMIT 1",
             (self.node_id,),
         ).fetchone()
+        self._take_clock_confirmation()
         if last is None:
             self.last_seq, self.head = self._checkpoint()
             self._last_at = None
-            day = self._business_date(self.clock())
+            day = self._business_date(self.hall_now())
         else:
             self.last_seq, self._last_at, self.head = last[0], parse_time(last[1]), last[3]
-            day = max(last[2], self._business_date(self.clock()))
+            day = max(last[2], self._business_date(self.hall_now()))
         state = HallState(day, self._window_numbers())
         first_today = self._first_seq_of(day)
         sticky = self.conn.execute(
@@ -546,6 +555,22 @@ class Store:
             state.apply(event)
         self.state = state
         self._use_config_from(state)
+
+    def _take_clock_confirmation(self) -> None:
+        """A clock confirmed by another process (``hall-agent admin clock``) or before a
+        restart: its offset holds here too; seen while running, it is trusted at once."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (META_CLOCK,)).fetchone()
+        value = row[0] if row else None
+        if value is None or value == self._clock_confirmed:
+            return
+        first = self._clock_confirmed is None and self._data_version == -1
+        self._clock_confirmed = value
+        offset, _, wall = value.partition(" ")
+        self.hall_clock.offset = dt.timedelta(seconds=float(offset))
+        self.hall_clock.confirmed_wall = parse_time(wall)
+        if not first:
+            self.hall_clock.confirm(self.clock())
+            self.clock_suspicion = None
 
     def _first_seq_of(self, day: str) -> int:
         """Business dates only grow with seq, so today's events are a suffix of the log:
@@ -574,8 +599,11 @@ class Store:
 
     # ---- commands ------------------------------------------------------------------------
     def hall_now(self, wall: dt.datetime | None = None) -> dt.datetime:
-        """The hall clock: the machine's clock, but never earlier than the last event."""
-        now = (wall or self.clock()).astimezone(self.config.zone)
+        """The hall clock: the machine's clock as far as it is trusted (agent/hallclock.py),
+        never earlier than the last event."""
+        if wall is None:
+            wall = self.hall_clock.read(self.clock(), self._last_at)[0]
+        now = wall.astimezone(self.config.zone)
         if self._last_at is not None and now < self._last_at:
             return self._last_at
         return now
@@ -592,9 +620,12 @@ class Store:
         the same transaction, so a crash leaves both or neither. A ``request_id`` (a
         terminal's, kept with the command's events) makes a retry of a command that was
         committed return what it did instead of running it again, also across restarts.
+        While the clock is suspected at start, no command but ``ConfirmClock`` runs: the
+        alarm is committed and :class:`ClockSuspect` raised (a ``Tick`` just does nothing).
         """
         cur = self._cur
         cur.execute("BEGIN IMMEDIATE")
+        refused: Suspicion | None = None
         try:
             self.refresh()
             if request_id is not None and (done := self._request_done(request_id)) is not None:
@@ -602,19 +633,31 @@ class Store:
                 return done
             wall = self.clock()
             wall_time = iso(wall)  # the machine's clock as it reads (UTC), for offset analysis
-            now = self.hall_now(wall)
+            if isinstance(command, c.ConfirmClock):
+                facts = self._confirm_clock(command, wall)
+                now = self.hall_now(self.hall_clock.read(wall, self._last_at)[0])
+            else:
+                trusted, suspicion = self.hall_clock.read(wall, self._last_at)
+                now = self.hall_now(trusted)
+                facts = self._clock_alarm(suspicion, now)
+                if suspicion is not None and suspicion.kind == "start":
+                    refused = suspicion
             at = iso(now)  # (formatted last: the engine's iso(now) gets this text back)
             day = max(at[:10], self.state.business_date)
-            if day != self.state.business_date:
-                self.state.start_day(day)
-            facts = self.engine.decide(self.state, command, now)
+            if refused is None:
+                if day != self.state.business_date:
+                    self.state.start_day(day)
+                if not isinstance(command, c.ConfirmClock):
+                    facts += self.engine.decide(self.state, command, now)
+            else:
+                day = self.state.business_date
             events = self._append(facts, day, at, wall_time)
             for key, value in (meta or {}).items():
                 cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
             # Everything up to the return happens before the fsync: after it, the caches are
             # cold and the smallest step costs microseconds. A failed commit folds again.
             result = CommandResult(events, self._result_ticket(events))
-            if request_id is not None and events:
+            if request_id is not None and events and refused is None:
                 if self._requests_pruned != day:  # once a day per process: ids before yesterday
                     yesterday = (dt.date.fromisoformat(day) - dt.timedelta(days=1)).isoformat()
                     cur.execute("DELETE FROM requests WHERE business_date < ?", (yesterday,))
@@ -643,7 +686,70 @@ class Store:
             if self.conn.in_transaction:  # (SQLite may have rolled back already, e.g. disk full)
                 cur.execute("ROLLBACK")
             raise
+        if refused is not None and not isinstance(command, c.Tick):
+            raise ClockSuspect(
+                f"{refused.describe()}, more than the clock rules allow at start: no business "
+                "day is opened by it. Check the clock, then run 'hall-agent admin clock "
+                "confirm' (the clock is right) or 'hall-agent admin clock correct --to TIME' "
+                "(docs/operator.md, 'The hall clock')",
+                wall=refused.wall.isoformat(),
+            )
         return result
+
+    def _clock_alarm(self, suspicion: Suspicion | None, now: dt.datetime) -> list[Fact]:
+        """A ``ClockSuspected`` event the first time a suspicion is seen (once per kind)."""
+        previous, self.clock_suspicion = self.clock_suspicion, suspicion
+        if suspicion is None:
+            if previous is not None:
+                log.warning("the machine's clock is back in line with the hall clock")
+            return []
+        if previous is not None and previous.kind == suspicion.kind:
+            return []
+        log.error("clock suspected (%s): %s", suspicion.kind, suspicion.describe())
+        return [
+            Fact(
+                "ClockSuspected",
+                {
+                    "kind": suspicion.kind,
+                    "wall": iso(suspicion.wall),
+                    "hall_time": iso(now),
+                    "reason": suspicion.describe(),
+                },
+            )
+        ]
+
+    def _confirm_clock(self, command: c.ConfirmClock, wall: dt.datetime) -> list[Fact]:
+        """Trust the clock again (the operator's word or central's offset); an event only
+        when it changes anything, so central's offset may be fed on every connect."""
+        if command.correct_to is not None:
+            reference = command.correct_to
+        elif command.offset_s is not None:
+            reference = wall + dt.timedelta(seconds=command.offset_s)
+        else:
+            reference = wall  # the operator: the machine's clock is right
+        suspected = self.clock_suspicion
+        moved = abs(reference - wall - self.hall_clock.offset) > self.hall_clock.step_tolerance
+        if command.source == "central" and suspected is None and not moved:
+            return []  # central agrees with the hall clock: nothing to confirm
+        self.hall_clock.confirm(wall, reference)
+        self.clock_suspicion = None
+        offset = round(self.hall_clock.offset.total_seconds(), 3)
+        self._clock_confirmed = f"{offset} {iso(wall)}"
+        self._cur.execute(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)", (META_CLOCK, self._clock_confirmed)
+        )
+        return [
+            Fact(
+                "ClockConfirmed",
+                {
+                    "source": command.source,
+                    "wall": iso(wall),
+                    "hall_time": iso(reference),
+                    "offset_s": offset,
+                    "suspected": suspected and suspected.kind,
+                },
+            )
+        ]
 
     def _append(self, facts: Iterable[Fact], day: str, at: str, wall: str) -> list[Event]:
         events = []

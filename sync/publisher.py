@@ -41,6 +41,9 @@ class OutboxPublisher:
         self.acked = self.sent = reader.watermark()
         self.last_seq = reader.last_seq()
         self.clock_offset: float | None = None
+        #: the offset central measured on a batch of this session (not a retained old ack),
+        #: for the hall clock; taken (set to None) by the sync
+        self.fresh_offset: float | None = None
         #: acks refused or ignored (too large, malformed, another node's, beyond the log)
         self.acks_ignored = 0
         self._window: collections.deque[int] = collections.deque()
@@ -103,6 +106,8 @@ class OutboxPublisher:
                 self.acks_ignored += 1
                 return
         self.acked = ack.acked_seq
+        if self._window:  # it acknowledges a batch sent in this session: its offset is fresh
+            self.fresh_offset = ack.clock_offset_s
         self._progress_at = time.monotonic()
         while self._window and self._window[0] <= self.acked:
             self._window.popleft()

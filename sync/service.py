@@ -33,6 +33,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
+from agent import commands as c
 from agent import nodekey
 from agent.errors import ConfigError, HallError
 from agent.node import BrokerConfig
@@ -433,6 +434,7 @@ class SyncService:
             self._poll_due = now + self.settings.poll_interval_s
             self._out.note_last_seq(self._out.reader.last_seq())
         self._persist_watermark()
+        self._feed_central_time()
         alarm = self._out.backlog > self.alarm_size
         if alarm != self._alarm:
             self._alarm = alarm
@@ -470,6 +472,19 @@ class SyncService:
                 self._persist = self.runtime.call(lambda store: write_watermark(store.conn, acked))
             except CORE_FAILURES as exc:
                 self._persist_failed(exc)
+
+    def _feed_central_time(self) -> None:
+        """Central's clock offset, measured on a batch of this session, decides the hall
+        clock (agent/hallclock.py): handed to the core as a ConfirmClock command, which adds
+        an event only when the hall clock was suspected or is off by more than the
+        tolerance. A failure is logged; the next fresh offset tries again."""
+        offset, self._out.fresh_offset = self._out.fresh_offset, None
+        if offset is None:
+            return
+        try:
+            self.runtime.submit(c.ConfirmClock("central", offset_s=offset))
+        except CORE_FAILURES as exc:
+            log.warning("cannot hand central's time to the core: %r", exc)
 
     def _persist_failed(self, exc: Exception) -> None:
         log.warning("cannot store the watermark (trying again): %r", exc)
