@@ -163,6 +163,16 @@ class ConfirmClock:
     offset_s: float | None = None
 
 
+@dataclass(frozen=True)
+class ResumeNumbering:
+    """After a store was rebuilt without its tail: today's numbers of each service go on
+    ``offsets[service]`` past the last one known, so no number a lost event gave out is
+    given again."""
+
+    offsets: dict[str, int]
+    reason: str
+
+
 Command = (
     IssueTicket
     | CheckIn
@@ -183,4 +193,5 @@ Command = (
     | DeviceStatusChanged
     | Tick
     | ConfirmClock
+    | ResumeNumbering
 )

@@ -488,6 +488,47 @@ class Store:
             params.append(limit)
         return self.conn.execute(sql, params).fetchall()
 
+    def restore(self, rows: Iterable[ch.ChainRow], meta: dict[str, str]) -> int:
+        """Fill an empty store with this node's events as central holds them (each checked
+        against its chain link, from the first), rebuilding the state tables by folding them,
+        in one transaction with ``meta`` (e.g. the acknowledged watermark). Returns the last
+        seq restored."""
+        if self.last_seq:
+            raise StoreError(f"{self.path} already holds events: restore needs an empty store")
+        cur = self._cur
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            state = HallState("0000-00-00", self._window_numbers())
+            seq, prev = 0, ""
+            for row in rows:
+                seq, prev = ch.verify(self.node_id, prev, seq, [row])
+                number, type_, day, at, wall, payload, link = row
+                cur.execute(
+                    "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (self.node_id, number, type_, day, at, wall, payload, link),
+                )
+                event = Event(self.node_id, number, type_, day, at, wall, json.loads(payload), link)
+                self._projection.write(state, event, state.apply(event))
+            cur.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        finally:
+            self.invalidate()
+        self.refresh()
+        if self._witness is not None:
+            self._witness.write(wt.Seen(self.node_id, self.last_seq, self.head))
+        return seq
+
+    def busiest_day(self) -> dict[str, int]:
+        """The most numbers each service gave out in one business day, in the stored log."""
+        rows = self.conn.execute(
+            "SELECT service, MAX(issued) FROM (SELECT service, COUNT(*) AS issued FROM tickets "
+            "WHERE leg = 1 GROUP BY service, business_date) GROUP BY service"
+        )
+        return {service: int(count) for service, count in rows}
+
     def verify_log(self) -> tuple[int, str]:
         """Check the whole chain from the checkpoint (or the first event); returns the last
         seq and chain checked; a changed, damaged or missing event raises StoreDamaged."""

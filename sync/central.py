@@ -25,6 +25,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import ValidationError
 
@@ -221,6 +223,12 @@ class CentralStore:
                 result.reason,
             ),
         )
+
+    def public_key(self, node_id: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT public_key FROM nodes WHERE node_id = ?", (node_id,)
+        ).fetchone()
+        return row[0] if row else None
 
     def acked_seq(self, node_id: str) -> int:
         row = self.conn.execute(
@@ -436,6 +444,7 @@ class IngestWorker:
         client.subscribe(
             [
                 (ct.ingest_subscription(self.group), 1),
+                (ct.recover_subscription(self.group), 1),
                 (ct.STATUS_SUBSCRIPTION, 1),
                 (ct.RESULT_SUBSCRIPTION, 1),
             ]
@@ -481,6 +490,8 @@ class IngestWorker:
         now = self.clock()
         if leaf == "events":
             self._handle_batch(store, msg, hall_id, node_id, now)
+        elif leaf == "recover":
+            self._handle_recover(store, msg, hall_id, node_id)
         elif leaf == "status":
             if not msg.payload or len(msg.payload) > ct.MAX_ACK_BYTES:
                 return  # an empty retained message clears the status: nothing to record
@@ -501,6 +512,49 @@ class IngestWorker:
                 log.warning(
                     "node %s refused %s: %s: %s", node_id, result.topic, result.code, result.reason
                 )
+
+    def _handle_recover(
+        self, store: CentralStore, msg: mqtt.MQTTMessage, hall_id: str, node_id: str
+    ) -> None:
+        """Answer a node rebuilding its store with one page of its events. The answer goes
+        to the node's own ``recovered`` topic (never to a response topic the request names)."""
+        if len(msg.payload) > ct.MAX_ACK_BYTES:
+            return
+        try:
+            request = ct.RecoverRequest.model_validate_json(msg.payload)
+        except ValidationError as exc:
+            log.warning("ingest: bad recover request from %s: %s", node_id, exc.errors()[0]["msg"])
+            return
+        if request.node_id != node_id:
+            return
+        rows = store.events_after(node_id, request.after_seq, request.max_events)
+        events = [
+            ct.WireEvent(
+                seq=seq, type=type_, business_date=day, at=at, wall_time=wall, payload=payload,
+                chain=chain,
+            )
+            for seq, type_, day, at, wall, payload, chain in rows
+        ]  # fmt: skip
+        page = ct.RecoverPage(
+            schema_version=1,
+            node_id=node_id,
+            acked_seq=store.acked_seq(node_id),
+            public_key=store.public_key(node_id),
+            events=events,
+        )
+        properties = None
+        correlation = getattr(msg.properties, "CorrelationData", None)
+        if correlation is not None:
+            properties = Properties(PacketTypes.PUBLISH)
+            properties.CorrelationData = correlation
+        self._client.publish(
+            ct.recovered_topic(hall_id, node_id),
+            page.model_dump_json(),
+            qos=1,
+            properties=properties,
+        )
+        log.info("recovery: sent %d events after seq %d to %s", len(events), request.after_seq,
+                 node_id)  # fmt: skip
 
     def _handle_batch(
         self,

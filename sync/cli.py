@@ -60,6 +60,14 @@ def register(subparsers: Any) -> None:
     push.add_argument("--expires-hours", type=float, help="refused by nodes after this")
     push.set_defaults(func=cmd_central_push)
 
+    recover = subparsers.add_parser(
+        "recover",
+        help="rebuild this node's lost or damaged store from what central holds of its log",
+    )
+    recover.add_argument("--broker", metavar="URL", help="overrides the node config's broker URL")
+    recover.add_argument("--json", action="store_true", help="print one JSON object")
+    recover.set_defaults(func=cmd_recover)
+
     sync = subparsers.add_parser("sync", help="this node's link to the central platform")
     ssub = sync.add_subparsers(dest="sync_action", required=True, metavar="ACTION")
     status = ssub.add_parser("status", help="watermark, backlog and connection state")
@@ -250,6 +258,33 @@ def cmd_sync_status(args: argparse.Namespace) -> int:
     if status.get("last_error"):
         lines.append(f"last error  {status['last_error']}")
     print("\n".join(lines))
+    return 0
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    """Rebuild the store (docs/operator.md, 'Recovering a node'); a refusal (a store that
+    still holds events, central unreachable or holding nothing) changes nothing."""
+    from sync.recovery import recover
+    from sync.service import effective_broker
+
+    node = Node.open(args.data_dir)
+    broker = effective_broker(node, args.broker)
+    if broker is None:
+        print("hall-agent recover: no broker configured (node.yaml or --broker)", file=sys.stderr)
+        return EXIT_USAGE
+    result = recover(node, broker)
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False))
+        return 0
+    print(f"rebuilt from central: events 1..{result.restored_seq}")
+    if result.tail_complete:
+        print("the witness shows the log ended there: numbering goes on as it was")
+    else:
+        offsets = ", ".join(f"{k} +{v}" for k, v in result.offsets.items())
+        print(f"ALARM: events after seq {result.restored_seq} may be lost; today's numbers "
+              f"resume past a safe offset ({offsets})")  # fmt: skip
+    if result.set_aside:
+        print(f"set aside in the data dir: {', '.join(result.set_aside)}")
     return 0
 
 

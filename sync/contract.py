@@ -58,6 +58,16 @@ def ack_topic(hall_id: str, node_id: str) -> str:
     return node_topic(hall_id, node_id, "ack")
 
 
+def recover_topic(hall_id: str, node_id: str) -> str:
+    """Up, QoS 1: a :class:`RecoverRequest` (MQTT 5 request, correlation data set)."""
+    return node_topic(hall_id, node_id, "recover")
+
+
+def recovered_topic(hall_id: str, node_id: str) -> str:
+    """Down, QoS 1, not retained: a :class:`RecoverPage`, the answer to a request."""
+    return node_topic(hall_id, node_id, "recovered")
+
+
 def command_topic(hall_id: str, node_id: str) -> str:
     """Down, QoS 1, not retained: a signed envelope of kind ``command``."""
     return node_topic(hall_id, node_id, "command")
@@ -84,6 +94,10 @@ def profile_topic(hall_id: str, name: str) -> str:
 def ingest_subscription(group: str = DEFAULT_SHARE_GROUP) -> str:
     """What every ingest worker subscribes to; the broker gives each batch to one of them."""
     return f"$share/{group}/{ROOT}/+/node/+/events"
+
+
+def recover_subscription(group: str = DEFAULT_SHARE_GROUP) -> str:
+    return f"$share/{group}/{ROOT}/+/node/+/recover"
 
 
 STATUS_SUBSCRIPTION = f"{ROOT}/+/node/+/status"
@@ -155,6 +169,26 @@ class Ack(_Payload):
     clock_offset_s: float | None = Field(
         default=None, description="central clock minus the node's clock, seen on the last batch"
     )
+
+
+class RecoverRequest(_Payload):
+    """A node rebuilding its store asks for its own events after ``after_seq``."""
+
+    schema_version: Literal[1]
+    node_id: str
+    after_seq: int = Field(ge=0)
+    max_events: int = Field(ge=1, le=5000)
+
+
+class RecoverPage(_Payload):
+    """Up to ``max_events`` of the node's events as central holds them (exact payload text
+    and chain links), with what central has acknowledged and the key it knows."""
+
+    schema_version: Literal[1]
+    node_id: str
+    acked_seq: int = Field(ge=0)
+    public_key: str | None = None
+    events: list[WireEvent]
 
 
 class NodeStatus(_Payload):

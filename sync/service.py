@@ -581,6 +581,15 @@ def start_sync(
     ``broker_url`` (``--broker`` on the command line) overrides the node config's URL and
     keeps its credentials and TLS files.
     """
+    broker = effective_broker(node, broker_url)
+    if broker is None:
+        log.info("no broker configured: running offline")
+        return None
+    return SyncService(node, runtime, broker, settings).start()
+
+
+def effective_broker(node: Node, broker_url: str | None) -> BrokerConfig | None:
+    """The central broker: node.yaml's, its URL replaced by ``broker_url`` if given."""
     broker = node.node.broker
     if broker_url:
         broker = (
@@ -588,7 +597,4 @@ def start_sync(
             if broker is not None
             else BrokerConfig(url=broker_url)
         )
-    if broker is None:
-        log.info("no broker configured: running offline")
-        return None
-    return SyncService(node, runtime, broker, settings).start()
+    return broker
