@@ -255,6 +255,11 @@ def cmd_sync_status(args: argparse.Namespace) -> int:
     ]
     if status.get("clock_offset_s") is not None:
         lines.append(f"clock       central minus node: {status['clock_offset_s']:+.3f} s")
+    if status.get("tail_lost"):
+        lines.append(
+            f"ALARM       central holds events up to seq {status['central_acked_beyond_log']}, "
+            "beyond this store: its tail is lost (hall-agent recover)"
+        )
     if status.get("last_error"):
         lines.append(f"last error  {status['last_error']}")
     print("\n".join(lines))

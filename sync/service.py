@@ -83,6 +83,7 @@ class _Shared:
     acked_seq: int = 0
     persisted_seq: int = 0
     acks_ignored: int = 0
+    central_ahead: int | None = None
     clock_offset_s: float | None = None
     last_error: str | None = None
     connected_since: str | None = None
@@ -207,6 +208,8 @@ class SyncService:
             "acked_seq": s.acked_seq,
             "persisted_seq": s.persisted_seq,
             "acks_ignored": s.acks_ignored,
+            "tail_lost": s.central_ahead is not None and s.central_ahead > s.last_seq,
+            "central_acked_beyond_log": s.central_ahead,
             "backlog": backlog,
             "backlog_alarm": backlog > self.alarm_size,
             "backlog_alarm_events": self.alarm_size,
@@ -530,6 +533,7 @@ class SyncService:
             acked_seq=self._out.acked,
             persisted_seq=self._persisted,
             acks_ignored=self._out.acks_ignored,
+            central_ahead=self._out.central_ahead,
             clock_offset_s=self._out.clock_offset,
             last_error=self._last_error,
             connected_since=self._connected_since,

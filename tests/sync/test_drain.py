@@ -209,7 +209,7 @@ def _stored_count(output: str) -> int:
 
 def test_ack_beyond_the_log_is_ignored(broker: Broker, tmp_path: Path) -> None:
     """GIVEN a retained ack from another life of this node id (acked beyond the local log)
-    THEN the node does not move its watermark past what it has."""
+    THEN the node does not move its watermark past what it has, and alarms a lost tail."""
     node = make_node(tmp_path / "node", broker.url)
     issue_tickets(node, 5)
     client = new_client("fake-central", parse_broker_url(broker.url))
@@ -230,6 +230,8 @@ def test_ack_beyond_the_log_is_ignored(broker: Broker, tmp_path: Path) -> None:
         assert wait_until(lambda: handle.status()["acks_ignored"] == 1, 20)
         assert handle.status()["acked_seq"] == 0
         assert handle.status()["persisted_seq"] == 0
+        assert handle.status()["tail_lost"] is True
+        assert handle.status()["central_acked_beyond_log"] == 99
     finally:
         handle.stop()
         runtime.stop()
