@@ -78,6 +78,12 @@ class NodeConfig(_Strict):
     )
     devices: list[DeviceSpec] = Field(default_factory=list)
     clock: ClockRules = Field(default_factory=ClockRules)
+    retention_days: int | None = Field(
+        default=90,
+        ge=1,
+        description="events central acknowledged are deleted this many days after their "
+        "business day (null: kept); a chain checkpoint keeps the log verifiable",
+    )
     chain_hash: Literal["sha256", "sm3"] = Field(
         default="sha256",
         description="hash of the event log's chain; sm3 (GB/T 32905) where an audit asks for it",

@@ -49,6 +49,7 @@ class Node:
             clock,
             self.node.chain_hash,
             hall_clock,
+            self.node.retention_days,
         )
 
     def runtime(

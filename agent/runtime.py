@@ -153,6 +153,7 @@ class CoreRuntime:
         self._guarded(store, lambda s: s.execute(c.Tick()))
         self._guarded(store, self._publish_new)
         self._guarded(store, Store.flush_witness)
+        self._guarded(store, Store.prune_daily)
 
     def _guarded(self, store: Store, step: Callable[[Store], object]) -> None:
         """A failing step (disk full, a lock held too long) is logged and retried on the next

@@ -159,6 +159,9 @@ def _migrate_4(db: sqlite_utils.Database) -> None:
             "UPDATE events SET chain = ? WHERE node_id = ? AND seq = ?", [link, node_id, seq]
         )
         prev[node_id] = link
+    # Pruned events whose successor is kept (a sticky event, folded on every reload): their
+    # link is kept so that the kept event still verifies (agent/store.py, Store.prune).
+    db.execute("CREATE TABLE chain_kept (seq INTEGER PRIMARY KEY, chain TEXT NOT NULL)")
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
@@ -172,6 +175,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
 META_NODE_ID = "store.node_id"
 META_HALL_ID = "store.hall_id"
 META_CHECKPOINT = "chain.checkpoint"  # "<seq> <chain>" of the last pruned event
+META_CENTRAL_ACKED = "central.acked_seq"  # the sync's watermark: central holds 1..this
 META_CLOCK = "clock.confirmed"  # "<offset_s> <wall>" of the last ClockConfirmed
 
 
@@ -317,6 +321,7 @@ class Store:
         clock: Clock = utc_now,
         hash_algorithm: str = ch.DEFAULT_ALGORITHM,
         hall_clock: HallClock | None = None,
+        retention_days: int | None = None,
     ) -> None:
         self.path = path
         self.node_id = node_id
@@ -327,6 +332,8 @@ class Store:
         # a HallClock with a monotonic clock comes with it.
         self.hall_clock = hall_clock or HallClock(time.monotonic if clock is utc_now else None)
         self.clock_suspicion: Suspicion | None = None  # alarmed once per suspicion
+        self.retention_days = retention_days
+        self._pruned_on: str | None = None  # the business day acknowledged events were pruned
         self._clock_confirmed: str | None = None  # the META_CLOCK value last taken in
         self.hash_algorithm = hash_algorithm
         witness_path = None if str(path) == ":memory:" else Path(path).with_suffix(".witness")
@@ -478,7 +485,72 @@ class Store:
         checkpoint = self._checkpoint()
         if checkpoint[0] == seq:
             return checkpoint[1]
+        kept = self.conn.execute("SELECT chain FROM chain_kept WHERE seq = ?", (seq,)).fetchone()
+        if kept is not None:
+            return str(kept[0])
         raise StoreDamaged(f"event seq {seq} is missing from the store", seq=seq)
+
+    def _chain_rows_before(self, seq: int) -> list[ch.ChainRow]:
+        return self.conn.execute(
+            f"SELECT {_CHAIN_COLUMNS} FROM events WHERE node_id = ? AND seq < ? ORDER BY seq",
+            (self.node_id, seq),
+        ).fetchall()
+
+    def prune_daily(self) -> None:
+        """Prune once per business day (the core calls this on its tick)."""
+        if self.retention_days is not None and self._pruned_on != self.state.business_date:
+            self.prune(self.retention_days)
+            self._pruned_on = self.state.business_date
+
+    def prune(self, retention_days: int) -> int:
+        """Delete the events central has acknowledged whose business day is more than
+        ``retention_days`` before today, and those days' ticket rows (personal data is not
+        kept longer than needed). Sticky events stay (they are folded on every reload). The
+        chain stays verifiable: the last pruned event's link becomes the checkpoint, and the
+        link before each kept event is kept. Deleted content is overwritten on disk
+        (``secure_delete``). Returns the number of events deleted."""
+        today = max(self.state.business_date, self._business_date(self.hall_now()))
+        cutoff = (dt.date.fromisoformat(today) - dt.timedelta(days=retention_days)).isoformat()
+        cur = self._cur
+        cur.execute("PRAGMA secure_delete=ON")
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            acked_row = cur.execute(
+                "SELECT value FROM meta WHERE key = ?", (META_CENTRAL_ACKED,)
+            ).fetchone()
+            acked = int(acked_row[0]) if acked_row else 0
+            last = cur.execute(
+                "SELECT MAX(seq) FROM events WHERE node_id = ? AND seq <= ? AND business_date < ?",
+                (self.node_id, acked, cutoff),
+            ).fetchone()[0]
+            if last is None or last <= self._checkpoint()[0]:
+                cur.execute("ROLLBACK")
+                return 0
+            checkpoint = f"{last} {self._chain_of(last)}"
+            cur.execute(
+                "INSERT OR REPLACE INTO chain_kept SELECT e.seq - 1, "
+                "(SELECT p.chain FROM events p WHERE p.node_id = e.node_id AND p.seq = e.seq - 1) "
+                f"FROM events e WHERE e.node_id = ? AND e.seq <= ? AND ({STICKY_WHERE}) "
+                "AND e.seq > 1 AND EXISTS (SELECT 1 FROM events p WHERE p.node_id = e.node_id "
+                f"AND p.seq = e.seq - 1 AND NOT ({STICKY_WHERE.replace('type', 'p.type')}))",
+                (self.node_id, last),
+            )
+            cur.execute(
+                f"DELETE FROM events WHERE node_id = ? AND seq <= ? AND NOT ({STICKY_WHERE})",
+                (self.node_id, last),
+            )
+            deleted = cur.rowcount
+            cur.execute("DELETE FROM tickets WHERE business_date < ?", (cutoff,))
+            cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (META_CHECKPOINT, checkpoint))
+            cur.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                cur.execute("ROLLBACK")
+            raise
+        finally:
+            cur.execute("PRAGMA secure_delete=OFF")
+        log.info("pruned %d acknowledged events up to seq %d (before %s)", deleted, last, cutoff)
+        return deleted
 
     def _chain_rows(self, after: int, limit: int | None = None) -> list[ch.ChainRow]:
         sql = f"SELECT {_CHAIN_COLUMNS} FROM events WHERE node_id = ? AND seq > ? ORDER BY seq"
@@ -530,9 +602,12 @@ class Store:
         return {service: int(count) for service, count in rows}
 
     def verify_log(self) -> tuple[int, str]:
-        """Check the whole chain from the checkpoint (or the first event); returns the last
-        seq and chain checked; a changed, damaged or missing event raises StoreDamaged."""
+        """Check the whole chain from the checkpoint (or the first event), and the sticky
+        events kept before it; returns the last seq and chain checked; a changed, damaged or
+        missing event raises StoreDamaged."""
         seq, prev = self._checkpoint()
+        for row in self._chain_rows_before(seq + 1):
+            ch.check(self.node_id, self._chain_of(row[0] - 1), row)
         while True:
             rows = self._chain_rows(seq, 10_000)
             if not rows:
@@ -567,8 +642,9 @@ class Store:
             (self.node_id,),
         ).fetchone()
         self._take_clock_confirmation()
-        if last is None:
-            self.last_seq, self.head = self._checkpoint()
+        checkpoint = self._checkpoint()
+        if last is None or last[0] < checkpoint[0]:  # nothing after the pruned events
+            self.last_seq, self.head = checkpoint
             self._last_at = None
             day = self._business_date(self.hall_now())
         else:
@@ -585,7 +661,7 @@ class Store:
             ch.check(self.node_id, self._chain_of(row[1] - 1), row[1:])
             state.apply(event_from_row(row))
         after = first_today - 1
-        if last is not None and first_today > self.last_seq:
+        if checkpoint[0] < self.last_seq < first_today:
             after = self.last_seq - 1  # nothing today: still check the head
         rows = self._chain_rows(after)
         ch.verify(self.node_id, self._chain_of(after), after, rows)

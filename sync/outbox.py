@@ -15,9 +15,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent import nodekey
-from agent.store import connect
+from agent.store import META_CENTRAL_ACKED, connect
 
-WATERMARK_KEY = "central.acked_seq"
+WATERMARK_KEY = META_CENTRAL_ACKED
 
 
 @dataclass(frozen=True)
