@@ -61,19 +61,8 @@ def canonical_bytes(
     ).encode()
 
 
-def link(
-    algorithm: str,
-    prev: str,
-    node_id: str,
-    seq: int,
-    type_: str,
-    business_date: str,
-    at: str,
-    wall_time: str,
-    payload: str,
-) -> str:
-    """The chain text of one event: ``algorithm:hexdigest``."""
-    data = canonical_bytes(prev, node_id, seq, type_, business_date, at, wall_time, payload)
+def link(algorithm: str, data: bytes) -> str:
+    """The chain text of one event from its canonical bytes: ``algorithm:hexdigest``."""
     return f"{algorithm}:{ALGORITHMS[algorithm](data)}"
 
 
@@ -90,7 +79,8 @@ def check(node_id: str, prev: str, row: ChainRow) -> None:
         raise StoreDamaged(
             f"event seq {seq} names no known hash algorithm ({chain[:16]!r})", seq=seq
         )
-    expected = link(algorithm, prev, node_id, seq, type_, business_date, at, wall_time, payload)
+    data = canonical_bytes(prev, node_id, seq, type_, business_date, at, wall_time, payload)
+    expected = link(algorithm, data)
     if chain != expected:
         raise StoreDamaged(
             f"event seq {seq} does not match its chain hash: the row was changed or damaged",

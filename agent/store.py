@@ -152,9 +152,10 @@ def _migrate_4(db: sqlite_utils.Database) -> None:
     ).fetchall()
     prev: dict[str, str] = {}
     for node_id, seq, type_, day, at, wall, payload in rows:
-        link = ch.link(
-            ch.DEFAULT_ALGORITHM, prev.get(node_id, ""), node_id, seq, type_, day, at, wall, payload
+        data = ch.canonical_bytes(
+            prev.get(node_id, ""), node_id, seq, type_, day, at, wall, payload
         )
+        link = ch.link(ch.DEFAULT_ALGORITHM, data)
         db.execute(
             "UPDATE events SET chain = ? WHERE node_id = ? AND seq = ?", [link, node_id, seq]
         )
@@ -874,7 +875,8 @@ class Store:
         for fact in facts:
             self.last_seq += 1
             seq, text = self.last_seq, encode_payload(fact.payload)
-            link = ch.link(algorithm, self.head, node_id, seq, fact.type, day, at, wall, text)
+            data = ch.canonical_bytes(self.head, node_id, seq, fact.type, day, at, wall, text)
+            link = ch.link(algorithm, data)
             self.head = link
             event = Event(node_id, seq, fact.type, day, at, wall, fact.payload, link)
             self._cur.execute(

@@ -39,10 +39,11 @@ def test_every_event_is_chained_to_the_one_before(store: Store) -> None:
         payload = store.conn.execute(
             "SELECT payload FROM events WHERE seq = ?", (event.seq,)
         ).fetchone()[0]
-        expected = chain.link(
-            "sha256", prev, event.node_id, event.seq, event.type, event.business_date,
-            event.at, event.wall_time, payload,
+        data = chain.canonical_bytes(
+            prev, event.node_id, event.seq, event.type, event.business_date, event.at,
+            event.wall_time, payload,
         )  # fmt: skip
+        expected = chain.link("sha256", data)
         assert event.chain == expected
         prev = event.chain
     assert store.verify_log() == (3, prev)

@@ -25,9 +25,13 @@ from agent.datadir import DataDir
 from agent.node_runtime import Node
 from sync.central import CentralIngest, CentralStore
 from sync.mqtt import parse_broker_url
+from sync.service import SyncSettings, start_sync
 from tests.support import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
+FAST_SYNC = SyncSettings(
+    batch_max_events=50, ack_timeout_s=2.0, backoff_min_s=0.1, backoff_max_s=0.5
+)
 
 
 def free_port() -> int:
@@ -141,6 +145,18 @@ def make_node(root: Path, broker_url: str | None = None, **broker: object) -> No
 def node_key(node: Node) -> Ed25519PrivateKey:
     """The node's own signing key (made at init)."""
     return nodekey.load_or_create(node.data.node_key)
+
+
+def sync_all(node: Node, settings: SyncSettings | None = None) -> None:
+    """Run the node's core and sync until everything committed is acknowledged, then stop."""
+    runtime = node.runtime().start()
+    try:
+        handle = start_sync(node, runtime, settings=settings or FAST_SYNC)
+        assert handle is not None
+        assert handle.wait_synced(30)
+        handle.stop()
+    finally:
+        runtime.stop()
 
 
 def issue_tickets(node: Node, count: int) -> None:

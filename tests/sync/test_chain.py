@@ -13,12 +13,10 @@ from agent import commands as c
 from sync import contract as ct
 from sync.central import BatchRefused, CentralIngest, CentralStore
 from sync.outbox import OutboxReader
-from sync.service import SyncSettings, start_sync
 from tests.agent.conftest import FakeClock
 from tests.support import wait_until
-from tests.sync.conftest import Broker, issue_tickets, make_node, node_key
+from tests.sync.conftest import Broker, issue_tickets, make_node, node_key, sync_all
 
-FAST = SyncSettings(batch_max_events=50, ack_timeout_s=2.0, backoff_min_s=0.1, backoff_max_s=0.5)
 NOW = dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC)
 
 
@@ -152,15 +150,8 @@ def test_central_report_names_the_break_of_a_node_synced_over_mqtt(
     db.execute("UPDATE events SET wall_time = '2026-01-01T00:00:00.000000+00:00' WHERE seq = 3")
     db.commit()
     db.close()
-    runtime = node.runtime().start()
-    try:
-        runtime.execute(c.IssueTicket("social-security"))
-        handle = start_sync(node, runtime, settings=FAST)
-        assert handle is not None
-        assert handle.wait_synced(30)
-        handle.stop()
-    finally:
-        runtime.stop()
+    issue_tickets(node, 1)
+    sync_all(node)
     assert wait_until(lambda: report(tmp_path / "central.db")["chain_breaks"] == 1, 10)
     (entry,) = report(tmp_path / "central.db")["nodes"]
     assert entry["chain"]["break_seq"] == 3

@@ -14,23 +14,10 @@ from agent.errors import StoreDamaged, StoreError
 from agent.node_runtime import Node
 from sync.central import CentralIngest, CentralStore
 from sync.recovery import RecoveryFailed, recover
-from sync.service import SyncSettings, effective_broker, start_sync
-from tests.sync.conftest import Broker, issue_tickets, make_node
+from sync.service import effective_broker
+from tests.sync.conftest import Broker, issue_tickets, make_node, sync_all
 
 pytestmark = pytest.mark.mqtt
-
-FAST = SyncSettings(batch_max_events=50, ack_timeout_s=2.0, backoff_min_s=0.1, backoff_max_s=0.5)
-
-
-def sync_all(node: Node) -> None:
-    runtime = node.runtime().start()
-    try:
-        handle = start_sync(node, runtime, settings=FAST)
-        assert handle is not None
-        assert handle.wait_synced(30)
-        handle.stop()
-    finally:
-        runtime.stop()
 
 
 def numbers(node: Node) -> list[str]:
