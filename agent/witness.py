@@ -45,11 +45,13 @@ def _record(seen: Seen) -> bytes:
 
 
 def read(path: Path) -> Seen | None:
-    """What the witness saw; None when there is no witness file."""
+    """What the witness saw; None when there is no witness file or it was never written."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return None
+    if not data.strip(b"\0 "):
+        return None  # made, never written: the store had no event to witness yet
     text = data.decode("ascii", "replace").strip()
     body, _, crc = text.rpartition(" ")
     parts = body.split(" ")
