@@ -59,6 +59,7 @@ class HallClock:
         self.monotonic = monotonic
         self.max_gap = max_gap
         self.step_tolerance = step_tolerance
+        self._tolerance_s = step_tolerance.total_seconds()
         self.offset = dt.timedelta(0)  # central's clock minus the wall clock, once confirmed
         #: the wall clock when it was last confirmed: a clock behind the log is trusted at
         #: start if it was confirmed so (and has moved forward since, by less than max_gap)
@@ -70,13 +71,16 @@ class HallClock:
     ) -> tuple[dt.datetime, Suspicion | None]:
         """The hall's time now, and why the wall clock is suspected (None: it is trusted)."""
         mono = self._mono(wall)
-        corrected = wall + self.offset
+        corrected = wall + self.offset if self.offset else wall
         if self._anchor is not None:
             anchor, anchor_mono = self._anchor
-            expected = anchor + dt.timedelta(seconds=mono - anchor_mono)
-            if abs(corrected - expected) <= self.step_tolerance:
+            elapsed = mono - anchor_mono
+            # (plain float seconds: this runs on every command)
+            step = (corrected - anchor).total_seconds() - elapsed
+            if -self._tolerance_s <= step <= self._tolerance_s:
                 self._anchor = (corrected, mono)
                 return corrected, None
+            expected = anchor + dt.timedelta(seconds=elapsed)
             return expected, Suspicion("jump", corrected, expected)
         confirmed = self.confirmed_wall
         behind_confirmed = confirmed is not None and (

@@ -757,7 +757,11 @@ class Store:
             else:
                 trusted, suspicion = self.hall_clock.read(wall, self._last_at)
                 now = self.hall_now(trusted)
-                facts = self._clock_alarm(suspicion, now)
+                facts = (
+                    self._clock_alarm(suspicion, now)
+                    if suspicion is not None or self.clock_suspicion is not None
+                    else []
+                )
                 if suspicion is not None and suspicion.kind == "start":
                     refused = suspicion
             at = iso(now)  # (formatted last: the engine's iso(now) gets this text back)

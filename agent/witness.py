@@ -18,15 +18,16 @@ from __future__ import annotations
 import mmap
 import os
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 RECORD_BYTES = 256
 MAGIC = "hall-witness/1"
 
 
-@dataclass(frozen=True)
-class Seen:
+class Seen(NamedTuple):
+    """(A named tuple: one is made per commit.)"""
+
     node_id: str
     seq: int
     chain: str
@@ -37,11 +38,11 @@ class WitnessUnreadable(ValueError):
 
 
 def _record(seen: Seen) -> bytes:
-    body = f"{MAGIC} {seen.node_id} {seen.seq} {seen.chain}"
-    line = f"{body} {zlib.crc32(body.encode()):08x}\n".encode()
+    body = f"{MAGIC} {seen.node_id} {seen.seq} {seen.chain}".encode()
+    line = b"%s %08x\n" % (body, zlib.crc32(body))
     if len(line) > RECORD_BYTES:
         raise ValueError("witness record too long")
-    return line.ljust(RECORD_BYTES, b" ")
+    return line + b" " * (RECORD_BYTES - len(line))
 
 
 def read(path: Path) -> Seen | None:
