@@ -24,8 +24,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 
-from cryptography.hazmat.primitives import hashes
-
 from agent.errors import StoreDamaged
 
 CHAIN_VERSION = "hall-chain/1"
@@ -33,6 +31,9 @@ DEFAULT_ALGORITHM = "sha256"
 
 
 def _sm3(data: bytes) -> str:
+    # Imported on first use: most nodes chain with sha256, and every CLI start imports this.
+    from cryptography.hazmat.primitives import hashes
+
     digest = hashes.Hash(hashes.SM3())
     digest.update(data)
     return digest.finalize().hex()
