@@ -8,6 +8,7 @@ never imports them.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import getpass
 import json
 import logging
@@ -112,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     _json(events)
     events.set_defaults(func=cmd_events)
 
+    verify = sub.add_parser("verify", help="check the whole event log against its hash chain")
+    _json(verify)
+    verify.set_defaults(func=cmd_verify)
+
     demo = sub.add_parser("demo", help="the demo hall: all roles, simulated devices")
     demo.add_argument("--headless", action="store_true", help="simulate a hall day, no UI")
     demo.add_argument("--arrivals", type=int, default=110)
@@ -127,6 +132,17 @@ def build_parser() -> argparse.ArgumentParser:
     asub = admin.add_subparsers(dest="action", required=True, metavar="ACTION")
     pin = asub.add_parser("set-pin", help="set the PIN that unlocks a full-screen kiosk")
     pin.set_defaults(func=cmd_admin_set_pin)
+    clock = asub.add_parser("clock", help="trust the machine's clock again after an alarm")
+    csub = clock.add_subparsers(dest="clock_action", required=True, metavar="ACTION")
+    confirm = csub.add_parser("confirm", help="the machine's clock is right now")
+    _json(confirm)
+    confirm.set_defaults(func=cmd_admin_clock)
+    correct = csub.add_parser("correct", help="the right time is TIME (the machine's is wrong)")
+    correct.add_argument(
+        "--to", required=True, type=_aware_time, help="ISO time with offset, 2026-11-28T09:30+08:00"
+    )
+    _json(correct)
+    correct.set_defaults(func=cmd_admin_clock)
 
     for plugin in entry_points(group="hall_agent.commands"):
         try:
@@ -261,6 +277,31 @@ def cmd_admin_set_pin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _aware_time(text: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError("give the UTC offset too, e.g. 2026-11-28T09:30+08:00")
+    return moment
+
+
+def cmd_admin_clock(args: argparse.Namespace) -> int:
+    """Append a ``ClockConfirmed`` event: history is not rewritten; the hall clock follows
+    the machine's clock again (confirm), or the given time from now on (correct)."""
+    command = c.ConfirmClock("operator", correct_to=getattr(args, "to", None))
+    store = _open_store(args)
+    try:
+        result = store.execute(command)
+        hall_time = store.hall_now().isoformat()
+    finally:
+        store.close()
+    _emit(
+        args,
+        {"ok": True, "events": [e.type for e in result.events], "hall_time": hall_time},
+        f"ok: the hall clock reads {hall_time}",
+    )
+    return 0
+
+
 def cmd_events(args: argparse.Namespace) -> int:
     store = _open_store(args)
     try:
@@ -272,6 +313,18 @@ def cmd_events(args: argparse.Namespace) -> int:
                 print(f"{event.seq:>6} {event.at} {event.type} {payload}")
     finally:
         store.close()
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Opening the store checks the identity, the witness and today's events; this checks
+    every event kept (a damaged one ends with ``store_damaged`` naming its seq)."""
+    store = _open_store(args)
+    try:
+        seq, head = store.verify_log()
+    finally:
+        store.close()
+    _emit(args, {"ok": True, "last_seq": seq, "head": head}, f"ok: events up to seq {seq}, {head}")
     return 0
 
 

@@ -180,6 +180,27 @@ class Tick:
     """Time passes: called tickets nobody came for turn into no-shows; alarms rise and clear."""
 
 
+@dataclass(frozen=True)
+class ConfirmClock:
+    """Trust the clock again: the operator says the machine's clock is right
+    (``source="operator"``), or gives the right time (``correct_to``), or central's clock
+    offset is known (``source="central"``, ``offset_s`` = central minus this machine)."""
+
+    source: str = "operator"  # operator | central
+    correct_to: dt.datetime | None = None
+    offset_s: float | None = None
+
+
+@dataclass(frozen=True)
+class ResumeNumbering:
+    """After a store was rebuilt without its tail: today's numbers of each service go on
+    ``offsets[service]`` past the last one known, so no number a lost event gave out is
+    given again."""
+
+    offsets: dict[str, int]
+    reason: str
+
+
 Command = (
     IssueTicket
     | CheckIn
@@ -202,4 +223,6 @@ Command = (
     | DeviceStatusChanged
     | ReportAdminPinLockout
     | Tick
+    | ConfirmClock
+    | ResumeNumbering
 )

@@ -13,6 +13,7 @@ from typing import Any
 
 import platformdirs
 
+from agent import nodekey
 from agent.config import HallConfig, load_hall_config, sample_config, sample_config_text
 from agent.errors import ConfigError, DataDirUnusable, HubAlreadyRunning
 from agent.node import NodeConfig, dump_node_config, load_node_config, new_node_config
@@ -49,6 +50,11 @@ class DataDir:
     @property
     def secret(self) -> Path:
         return self.root / "secret.key"
+
+    @property
+    def node_key(self) -> Path:
+        """The node's Ed25519 private key (mode 0600): it signs the head of the event log."""
+        return self.root / nodekey.NODE_KEY_FILE
 
     @property
     def logs(self) -> Path:
@@ -98,6 +104,7 @@ class DataDir:
             node = new_node_config(hall.hall_id)
             dump_node_config(node, self.node_config)
         load_or_create_secret(self.secret)
+        nodekey.load_or_create(self.node_key)
         return hall, node
 
     def load(self) -> tuple[HallConfig, NodeConfig]:

@@ -557,6 +557,17 @@ class QueueEngine:
         }
         return [Fact("AdminPinLockedOut", payload)]
 
+    def _ResumeNumbering(
+        self, state: HallState, cmd: c.ResumeNumbering, now: dt.datetime
+    ) -> list[Fact]:
+        counters = {
+            service.code: state.counters.get(service.code, 0) + cmd.offsets.get(service.code, 0)
+            for service in self.config.services
+        }
+        return [
+            Fact("NumberingResumed", {"counters": counters, "reason": cmd.reason, "at": iso(now)})
+        ]
+
     def _Tick(self, state: HallState, cmd: c.Tick, now: dt.datetime) -> list[Fact]:
         limit = dt.timedelta(minutes=self.config.no_show.auto_minutes)
         facts = []

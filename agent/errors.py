@@ -150,3 +150,22 @@ class DeviceError(HallError):
     """A device failed; ``device`` names it, ``reason`` is a stable short code."""
 
     code = "device_error"
+
+
+class StoreDamaged(StoreError):
+    """The store does not hold what this node committed: a changed or damaged event, a lost
+    tail, a store emptied or replaced. ``seq`` names the first event concerned."""
+
+    code = "store_damaged"
+
+
+class IdentityMismatch(StoreError):
+    """The store belongs to another node or hall than node.yaml / hall.yaml say."""
+
+    code = "identity_mismatch"
+
+
+class ClockSuspect(StoreError):
+    """The machine's clock cannot be trusted to open a new business day by itself."""
+
+    code = "clock_unconfirmed"

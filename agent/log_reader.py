@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.store import WATERMARK_KEY, connect, meta_int
+from agent.store import META_CENTRAL_ACKED, connect, meta_int
 
-#: One stored event as the outbox splices it: seq, type, business date, at, wall time, and
-#: the payload as its stored JSON text (not parsed again).
-LogRow = tuple[int, str, str, str, str, str]
+#: One stored event as the outbox splices it: seq, type, business date, at, wall time, the
+#: payload as its stored JSON text (not parsed again) and its chain link.
+LogRow = tuple[int, str, str, str, str, str, str]
 
 
 class EventLogReader:
@@ -35,12 +35,12 @@ class EventLogReader:
 
     def watermark(self) -> int:
         """The highest seq the central platform acknowledged, as stored."""
-        return meta_int(self._conn, WATERMARK_KEY)
+        return meta_int(self._conn, META_CENTRAL_ACKED)
 
     def rows_after(self, seq: int, limit: int) -> list[LogRow]:
         """Up to ``limit`` events after ``seq``, in seq order."""
         rows: list[LogRow] = self._conn.execute(
-            "SELECT seq, type, business_date, at, wall_time, payload FROM events "
+            "SELECT seq, type, business_date, at, wall_time, payload, chain FROM events "
             "WHERE node_id = ? AND seq > ? ORDER BY seq LIMIT ?",
             (self.node_id, seq, limit),
         ).fetchall()

@@ -127,6 +127,7 @@ class Event(NamedTuple):
     at: str  # hall clock: never goes backwards
     wall_time: str  # the machine's clock when it happened, for offset analysis
     payload: dict[str, Any]
+    chain: str = ""  # "<algorithm>:<hex>" linking it to the event before (agent/chain.py)
 
     def as_dict(self) -> dict[str, Any]:
         return self._asdict()

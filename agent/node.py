@@ -54,6 +54,20 @@ class BrokerConfig(_Strict):
     backlog_alarm_events: int = Field(default=50_000, ge=1)
 
 
+class ClockRules(_Strict):
+    """When the machine's clock is suspected (docs/operator.md, "The hall clock")."""
+
+    max_gap_days: int = Field(
+        default=16,
+        ge=1,
+        le=366,
+        description="at start, a clock further past the last event than this needs confirming",
+    )
+    step_tolerance_s: int = Field(
+        default=120, ge=5, le=3600, description="a wall-clock step beyond the monotonic clock's"
+    )
+
+
 class NodeConfig(_Strict):
     schema_version: Literal[1] = 1
     node_id: str = Field(min_length=1, max_length=64)
@@ -70,6 +84,17 @@ class NodeConfig(_Strict):
         ge=0,
         le=100_000,
         description="free space new tickets need on the data dir's disk (0: no reserve)",
+    )
+    clock: ClockRules = Field(default_factory=ClockRules)
+    retention_days: int | None = Field(
+        default=90,
+        ge=1,
+        description="events central acknowledged are deleted this many days after their "
+        "business day (null: kept); a chain checkpoint keeps the log verifiable",
+    )
+    chain_hash: Literal["sha256", "sm3"] = Field(
+        default="sha256",
+        description="hash of the event log's chain; sm3 (GB/T 32905) where an audit asks for it",
     )
     admin_pin_hash: str | None = Field(
         default=None,

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent.config import HallConfig
 from agent.datadir import DataDir, resolve_data_dir
+from agent.hallclock import HallClock
 from agent.node import NodeConfig
 from agent.runtime import CoreRuntime
 from agent.storage import DiskReserve, store_error
 from agent.store import Clock, Store, utc_now
+
+Monotonic = Callable[[], float]
 
 
 @dataclass
@@ -27,14 +33,38 @@ class Node:
         hall, node = data.load_or_init() if init else data.load()
         return cls(data, hall, node, data.secret_bytes())
 
-    def store(self, clock: Clock = utc_now) -> Store:
-        """The node's store, with its disk reserve; a file SQLite cannot use is named."""
+    def store(self, clock: Clock = utc_now, monotonic: Monotonic | None = None) -> Store:
+        """The node's store, with its disk reserve; a file SQLite cannot use is named.
+
+        ``monotonic`` defaults to the system's with the system's wall clock; with another
+        wall clock and none given, that clock is its own passage of time."""
+        rules = self.node.clock
+        if monotonic is None and clock is utc_now:
+            monotonic = time.monotonic
+        hall_clock = HallClock(
+            monotonic,
+            max_gap=dt.timedelta(days=rules.max_gap_days),
+            step_tolerance=dt.timedelta(seconds=rules.step_tolerance_s),
+        )
         try:
-            store = Store(self.data.database, self.node.node_id, self.hall, clock)
+            store = Store(
+                self.data.database,
+                self.node.node_id,
+                self.hall,
+                clock,
+                self.node.chain_hash,
+                hall_clock,
+                self.node.retention_days,
+            )
         except sqlite3.Error as exc:
             raise store_error(exc, self.data.database) from exc
         store.reserve = DiskReserve(self.data.root, self.node.disk_reserve_mb * 1024**2)
         return store
 
-    def runtime(self, clock: Clock = utc_now, tick_seconds: float = 1.0) -> CoreRuntime:
-        return CoreRuntime(lambda: self.store(clock), tick_seconds=tick_seconds)
+    def runtime(
+        self,
+        clock: Clock = utc_now,
+        tick_seconds: float = 1.0,
+        monotonic: Monotonic | None = None,
+    ) -> CoreRuntime:
+        return CoreRuntime(lambda: self.store(clock, monotonic), tick_seconds=tick_seconds)

@@ -244,6 +244,8 @@ class CoreRuntime:
         self._guarded(store, lambda s: s.execute(c.Tick()))
         self._guarded(store, self._watch_disk)
         self._guarded(store, self._publish_new)
+        self._guarded(store, Store.flush_witness)
+        self._guarded(store, Store.prune_daily)
 
     def _watch_disk(self, store: Store) -> None:
         """Keep the ``storage`` device's recorded status true: ``fault``/``disk_full`` while

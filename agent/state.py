@@ -309,6 +309,11 @@ class HallState:
                 loaded.append(entry["code"])
         return Touched(appointments=loaded)
 
+    def _on_NumberingResumed(self, p: dict) -> Touched:
+        for service, counter in p["counters"].items():
+            self.counters[service] = max(self.counters.get(service, 0), counter)
+        return Touched()
+
     def _on_NoticePublished(self, p: dict) -> Touched:
         self.notices[p["notice_id"]] = dict(p)
         return Touched()

@@ -33,6 +33,7 @@ sys.path.insert(0, str(REPO))
 
 import yaml  # noqa: E402
 
+from agent import chain  # noqa: E402
 from agent import commands as c  # noqa: E402
 from agent.config import always_open, sample_config  # noqa: E402
 from agent.datadir import DataDir  # noqa: E402
@@ -81,15 +82,18 @@ def make_backlog(root: Path, n: int) -> tuple[int, float]:
     conn.execute("BEGIN")
     rows = []
     total_bytes = 0
+    prev = ""
     for seq in range(1, n + 1):
         type_, _, at, wall, payload = seeds[(seq - 1) % len(seeds)]
-        day = today - dt.timedelta(days=7 - (seq - 1) * 7 // n)
-        rows.append((node.node_id, seq, type_, day.isoformat(), at, wall, payload))
+        day = (today - dt.timedelta(days=7 - (seq - 1) * 7 // n)).isoformat()
+        data = chain.canonical_bytes(prev, node.node_id, seq, type_, day, at, wall, payload)
+        prev = chain.link(chain.DEFAULT_ALGORITHM, data)
+        rows.append((node.node_id, seq, type_, day, at, wall, payload, prev))
         total_bytes += len(payload)
         if len(rows) == 10_000:
-            conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
             rows.clear()
-    conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
     conn.execute("COMMIT")
     conn.close()
     return len(seeds), total_bytes / n

@@ -72,6 +72,14 @@ def register(subparsers: Any) -> None:
     push.add_argument("--expires-hours", type=float, help="refused by nodes after this")
     push.set_defaults(func=cmd_central_push)
 
+    recover = subparsers.add_parser(
+        "recover",
+        help="rebuild this node's lost or damaged store from what central holds of its log",
+    )
+    recover.add_argument("--broker", metavar="URL", help="overrides the node config's broker URL")
+    recover.add_argument("--json", action="store_true", help="print one JSON object")
+    recover.set_defaults(func=cmd_recover)
+
     sync = subparsers.add_parser("sync", help="this node's link to the central platform")
     ssub = sync.add_subparsers(dest="sync_action", required=True, metavar="ACTION")
     status = ssub.add_parser("status", help="watermark, backlog and connection state")
@@ -194,10 +202,13 @@ def cmd_central_report(args: argparse.Namespace) -> int:
             f"{n['node_id']:<28} {n['hall_id']:<16} {n['state'] or '-':<8} {n['acked_seq']:>8} "
             f"{n['events']:>8} {backlog:>8} {offset:>9}  {n['last_seen'] or '-'}{alarm}"
         )
+        if n["chain"] != "verified":
+            print(f"  CHAIN BREAK at seq {n['chain']['break_seq']}: {n['chain']['reason']}")
     print("events by type:")
     for type_, count in report["event_types"].items():
         print(f"  {type_:<28} {count:>8}")
     print(f"inbound messages refused by nodes: {report['inbound_refused']}")
+    print(f"nodes whose chain is broken: {report['chain_breaks']}")
     return 0
 
 
@@ -301,6 +312,11 @@ def cmd_sync_status(args: argparse.Namespace) -> int:
     ]
     if status.get("clock_offset_s") is not None:
         lines.append(f"clock       central minus node: {status['clock_offset_s']:+.3f} s")
+    if status.get("tail_lost"):
+        lines.append(
+            f"ALARM       central holds events up to seq {status['central_acked_beyond_log']}, "
+            "beyond this store: its tail is lost (hall-agent recover)"
+        )
     if status.get("last_error"):
         lines.append(f"last error  {status['last_error']}")
     if status.get("lan"):
@@ -320,6 +336,33 @@ def _lan_line(lan: dict[str, Any]) -> str:
     if by_terminal:
         line += "; rate-limited: " + ", ".join(f"{k} {v}" for k, v in sorted(by_terminal.items()))
     return line
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    """Rebuild the store (docs/operator.md, 'Recovering a node'); a refusal (a store that
+    still holds events, central unreachable or holding nothing) changes nothing."""
+    from sync.recovery import recover
+    from sync.service import effective_broker
+
+    node = Node.open(args.data_dir)
+    broker = effective_broker(node, args.broker)
+    if broker is None:
+        print("hall-agent recover: no broker configured (node.yaml or --broker)", file=sys.stderr)
+        return EXIT_USAGE
+    result = recover(node, broker)
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False))
+        return 0
+    print(f"rebuilt from central: events 1..{result.restored_seq}")
+    if result.tail_complete:
+        print("the witness shows the log ended there: numbering goes on as it was")
+    else:
+        offsets = ", ".join(f"{k} +{v}" for k, v in result.offsets.items())
+        print(f"ALARM: events after seq {result.restored_seq} may be lost; today's numbers "
+              f"resume past a safe offset ({offsets})")  # fmt: skip
+    if result.set_aside:
+        print(f"set aside in the data dir: {', '.join(result.set_aside)}")
+    return 0
 
 
 def cmd_sync_run(args: argparse.Namespace) -> int:

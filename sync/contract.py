@@ -68,6 +68,16 @@ def ack_topic(hall_id: str, node_id: str) -> str:
     return node_topic(hall_id, node_id, "ack")
 
 
+def recover_topic(hall_id: str, node_id: str) -> str:
+    """Up, QoS 1: a :class:`RecoverRequest` (MQTT 5 request, correlation data set)."""
+    return node_topic(hall_id, node_id, "recover")
+
+
+def recovered_topic(hall_id: str, node_id: str) -> str:
+    """Down, QoS 1, not retained: a :class:`RecoverPage`, the answer to a request."""
+    return node_topic(hall_id, node_id, "recovered")
+
+
 def command_topic(hall_id: str, node_id: str) -> str:
     """Down, QoS 1, not retained: a signed envelope of kind ``command``."""
     return node_topic(hall_id, node_id, "command")
@@ -99,6 +109,10 @@ def profile_topic(hall_id: str, name: str) -> str:
 def ingest_subscription(group: str = DEFAULT_SHARE_GROUP) -> str:
     """What every ingest worker subscribes to; the broker gives each batch to one of them."""
     return f"$share/{group}/{ROOT}/+/node/+/events"
+
+
+def recover_subscription(group: str = DEFAULT_SHARE_GROUP) -> str:
+    return f"$share/{group}/{ROOT}/+/node/+/recover"
 
 
 STATUS_SUBSCRIPTION = f"{ROOT}/+/node/+/status"
@@ -134,22 +148,27 @@ class _Payload(BaseModel):
 
 
 class WireEvent(_Payload):
-    """One event of the node's log, as stored there."""
+    """One event of the node's log, as stored there: ``payload`` is the stored JSON text,
+    byte for byte, and ``chain`` its link in the node's hash chain (agent/chain.py)."""
 
     seq: int = Field(ge=1)
     type: str = Field(min_length=1, max_length=64)
     business_date: str = Field(max_length=10)
     at: str = Field(max_length=40)
     wall_time: str = Field(max_length=40)
-    payload: dict[str, Any]
+    payload: str = Field(min_length=2, description="a JSON object, as text")
+    chain: str = Field(pattern=r"^[a-z0-9]{2,16}:[0-9a-f]{64}$")
 
 
 class EventBatch(_Payload):
-    """Consecutive events ``first..last`` of one node, in seq order."""
+    """Consecutive events ``first..last`` of one node, in seq order, with the node's
+    signature of the chain link of ``last``."""
 
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     hall_id: str
     node_id: str
+    public_key: str = Field(max_length=64, description="the node's Ed25519 key, raw, base64")
+    head_signature: str = Field(max_length=200, description="base64, over the head statement")
     first: int = Field(ge=1)
     last: int = Field(ge=1)
     sent_at: str = Field(description="the node's wall clock when it sent the batch")
@@ -166,6 +185,26 @@ class Ack(_Payload):
     clock_offset_s: float | None = Field(
         default=None, description="central clock minus the node's clock, seen on the last batch"
     )
+
+
+class RecoverRequest(_Payload):
+    """A node rebuilding its store asks for its own events after ``after_seq``."""
+
+    schema_version: Literal[1]
+    node_id: str
+    after_seq: int = Field(ge=0)
+    max_events: int = Field(ge=1, le=5000)
+
+
+class RecoverPage(_Payload):
+    """Up to ``max_events`` of the node's events as central holds them (exact payload text
+    and chain links), with what central has acknowledged and the key it knows."""
+
+    schema_version: Literal[1]
+    node_id: str
+    acked_seq: int = Field(ge=0)
+    public_key: str | None = None
+    events: list[WireEvent]
 
 
 class NodeStatus(_Payload):

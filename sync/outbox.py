@@ -11,6 +11,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from agent import nodekey
 from agent.log_reader import EventLogReader, LogRow
 
 
@@ -35,15 +38,18 @@ class OutboxReader:
         node_id: str,
         max_events: int = 500,
         max_bytes: int = 256 * 1024,
+        *,
+        key: Ed25519PrivateKey,
     ) -> None:
         if max_events < 1 or max_bytes < 1024:
             raise ValueError("a batch holds at least one event and 1 KiB")
         self._log = EventLogReader(database, node_id)
         self.hall_id = hall_id
         self.node_id = node_id
+        self.key = key
         self.max_events = max_events
         self.max_bytes = max_bytes
-        self._head = _json_head(hall_id, node_id)
+        self._head = _json_head(hall_id, node_id, nodekey.public_key_text(key))
 
     def close(self) -> None:
         self._log.close()
@@ -57,14 +63,16 @@ class OutboxReader:
     def batch_after(self, seq: int, sent_at: str) -> Batch | None:
         """The events after ``seq`` (consecutive, in order), or None when there are none.
 
-        The stored payload text is spliced in as it is, not parsed again. A single event
-        larger than ``max_bytes`` still goes out alone (the log is never skipped).
+        The stored payload text goes out as a JSON string holding exactly the stored bytes
+        (central stores and verifies those, see agent/chain.py), with each event's chain
+        link; the batch carries the node's signature of its last link. A single event larger
+        than ``max_bytes`` still goes out alone (the log is never skipped).
         """
         rows = self._log.rows_after(seq, self.max_events)
         parts: list[str] = []
         size = 0
         expected = seq + 1
-        last = seq
+        last, head = seq, ""
         for row in rows:
             if row[0] != expected:  # a hole cannot happen in a healthy store; stop before it
                 break
@@ -73,27 +81,30 @@ class OutboxReader:
                 break
             parts.append(item)
             size += len(item) + 1
-            last = expected
+            last, head = expected, row[6]
             expected += 1
         if not parts:
             return None
         text = (
             f'{self._head}, "first": {seq + 1}, "last": {last}, '
+            f'"head_signature": "{nodekey.sign_head(self.key, self.node_id, last, head)}", '
             f'"sent_at": {json.dumps(sent_at)}, "events": [{",".join(parts)}]}}'
         )
         return Batch(seq + 1, last, text.encode("utf-8"))
 
 
-def _json_head(hall_id: str, node_id: str) -> str:
+def _json_head(hall_id: str, node_id: str, public_key: str) -> str:
     return (
-        f'{{"schema_version": 1, "hall_id": {json.dumps(hall_id)}, "node_id": {json.dumps(node_id)}'
+        f'{{"schema_version": 2, "hall_id": {json.dumps(hall_id)}, '
+        f'"node_id": {json.dumps(node_id)}, "public_key": {json.dumps(public_key)}'
     )
 
 
 def _json_event(row: LogRow) -> str:
-    seq, type_, business_date, at, wall_time, payload = row
+    seq, type_, business_date, at, wall_time, payload, chain = row
     return (
         f'{{"seq": {seq}, "type": {json.dumps(type_)}, '
         f'"business_date": {json.dumps(business_date)}, "at": {json.dumps(at)}, '
-        f'"wall_time": {json.dumps(wall_time)}, "payload": {payload}}}'
+        f'"wall_time": {json.dumps(wall_time)}, "payload": {json.dumps(payload)}, '
+        f'"chain": "{chain}"}}'
     )

@@ -32,6 +32,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
+from agent import commands as c
+from agent import nodekey
 from agent.errors import ConfigError, HallError
 from agent.node import BrokerConfig
 from agent.node_runtime import Node
@@ -85,6 +87,7 @@ class _Shared:
     acked_seq: int = 0
     persisted_seq: int = 0
     acks_ignored: int = 0
+    central_ahead: int | None = None
     clock_offset_s: float | None = None
     last_error: str | None = None
     connected_since: str | None = None
@@ -163,6 +166,7 @@ class SyncService:
             self.node_id,
             self.settings.batch_max_events,
             self.settings.batch_max_bytes,
+            key=nodekey.load_or_create(self.node.data.node_key),
         )
         self._out = OutboxPublisher(
             reader, self.node_id, self.settings.window_batches, self.settings.ack_timeout_s
@@ -207,6 +211,8 @@ class SyncService:
             "acked_seq": s.acked_seq,
             "persisted_seq": s.persisted_seq,
             "acks_ignored": s.acks_ignored,
+            "tail_lost": s.central_ahead is not None and s.central_ahead > s.last_seq,
+            "central_acked_beyond_log": s.central_ahead,
             "backlog": backlog,
             "backlog_alarm": backlog > self.alarm_size,
             "backlog_alarm_events": self.alarm_size,
@@ -435,6 +441,7 @@ class SyncService:
             self._poll_due = now + self.settings.poll_interval_s
             self._out.note_last_seq(self._out.reader.last_seq())
         self._persist_watermark()
+        self._feed_central_time()
         alarm = self._out.backlog > self.alarm_size
         if alarm != self._alarm:
             self._alarm = alarm
@@ -472,6 +479,19 @@ class SyncService:
                 self._persist = self.runtime.advance_watermark(acked)
             except CORE_FAILURES as exc:
                 self._persist_failed(exc)
+
+    def _feed_central_time(self) -> None:
+        """Central's clock offset, measured on a batch of this session, decides the hall
+        clock (agent/hallclock.py): handed to the core as a ConfirmClock command, which adds
+        an event only when the hall clock was suspected or is off by more than the
+        tolerance. A failure is logged; the next fresh offset tries again."""
+        offset, self._out.fresh_offset = self._out.fresh_offset, None
+        if offset is None:
+            return
+        try:
+            self.runtime.submit(c.ConfirmClock("central", offset_s=offset))
+        except CORE_FAILURES as exc:
+            log.warning("cannot hand central's time to the core: %r", exc)
 
     def _persist_failed(self, exc: Exception) -> None:
         log.warning("cannot store the watermark (trying again): %r", exc)
@@ -529,6 +549,7 @@ class SyncService:
             acked_seq=self._out.acked,
             persisted_seq=self._persisted,
             acks_ignored=self._out.acks_ignored,
+            central_ahead=self._out.central_ahead,
             clock_offset_s=self._out.clock_offset,
             last_error=self._last_error,
             connected_since=self._connected_since,
@@ -574,6 +595,15 @@ def start_sync(
     ``broker_url`` (``--broker`` on the command line) overrides the node config's URL and
     keeps its credentials and TLS files.
     """
+    broker = effective_broker(node, broker_url)
+    if broker is None:
+        log.info("no broker configured: running offline")
+        return None
+    return SyncService(node, runtime, broker, settings).start()
+
+
+def effective_broker(node: Node, broker_url: str | None) -> BrokerConfig | None:
+    """The central broker: node.yaml's, its URL replaced by ``broker_url`` if given."""
     broker = node.node.broker
     if broker_url:
         broker = (
@@ -581,7 +611,4 @@ def start_sync(
             if broker is not None
             else BrokerConfig(url=broker_url)
         )
-    if broker is None:
-        log.info("no broker configured: running offline")
-        return None
-    return SyncService(node, runtime, broker, settings).start()
+    return broker

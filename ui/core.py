@@ -24,6 +24,8 @@ from agent.model import Event
 from agent.runtime import CoreRuntime
 
 log = logging.getLogger(__name__)
+#: An event from the hub's feed needs these; the others (its chain link) have defaults.
+_REQUIRED_FIELDS = [f for f in Event._fields if f not in Event._field_defaults]
 T = TypeVar("T")
 
 
@@ -239,10 +241,10 @@ class RemoteCore(CoreClient):
             self.resync.emit()
 
     def _from_hub(self, event: dict[str, Any]) -> None:  # network thread: hand on
-        if not all(k in event for k in Event._fields):
+        if not all(k in event for k in _REQUIRED_FIELDS):
             log.warning("hall LAN: an event without all its fields ignored")
             return
-        fields = {k: event[k] for k in Event._fields}
+        fields = {k: event[k] for k in Event._fields if k in event}
         node, seq = str(fields.get("node_id", "")), fields.get("seq")
         if isinstance(seq, int):
             last = self._last_seq

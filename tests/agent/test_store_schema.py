@@ -55,7 +55,7 @@ def test_inserting_an_ordinary_event_builds_no_temporary_table(store: Store) -> 
     """The sticky index's condition must be cheap to evaluate on every insert: an IN list
     makes SQLite build an ephemeral table each time (it showed as ~7 µs per command)."""
     plan = store.conn.execute(
-        "EXPLAIN INSERT INTO events VALUES ('n', 1, 'TicketIssued', 'd', 'a', 'w', '{}')"
+        "EXPLAIN INSERT INTO events VALUES ('n', 1, 'TicketIssued', 'd', 'a', 'w', '{}', 'c')"
     ).fetchall()
     opcodes = {row[1] for row in plan}
     assert "OpenEphemeral" not in opcodes

@@ -17,8 +17,10 @@ from typing import TypeVar
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent import commands as c
+from agent import nodekey
 from agent.config import HallConfig, always_open, sample_config
 from agent.datadir import DataDir
 from agent.node import BrokerConfig
@@ -27,6 +29,7 @@ from sync.central import CentralIngest, CentralStore
 from sync.lan import LanClient
 from sync.lan.broker_files import write_broker_files
 from sync.mqtt import parse_broker_url
+from sync.service import SyncSettings, start_sync
 from tests.support import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,6 +45,9 @@ LAN_TERMINALS: list[dict[str, object]] = [
     {"id": "display-1", "role": "display"},
     {"id": "display-2", "role": "display"},
 ]
+FAST_SYNC = SyncSettings(
+    batch_max_events=50, ack_timeout_s=2.0, backoff_min_s=0.1, backoff_max_s=0.5
+)
 
 
 def free_port() -> int:
@@ -238,6 +244,23 @@ def make_node(
         data["hall_broker"] = hall_broker.model_dump(mode="json", exclude_none=True)
     node_file.write_text(yaml.safe_dump(data))
     return Node.open(root)
+
+
+def node_key(node: Node) -> Ed25519PrivateKey:
+    """The node's own signing key (made at init)."""
+    return nodekey.load_or_create(node.data.node_key)
+
+
+def sync_all(node: Node, settings: SyncSettings | None = None) -> None:
+    """Run the node's core and sync until everything committed is acknowledged, then stop."""
+    runtime = node.runtime().start()
+    try:
+        handle = start_sync(node, runtime, settings=settings or FAST_SYNC)
+        assert handle is not None
+        assert handle.wait_synced(30)
+        handle.stop()
+    finally:
+        runtime.stop()
 
 
 def issue_tickets(node: Node, count: int) -> None:
