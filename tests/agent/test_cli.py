@@ -108,7 +108,7 @@ def test_verify_names_the_damaged_event_and_a_node_id_edit_stops_the_cli(
     original = node_yaml.read_text()
     node_yaml.write_text(original.replace("node_id: ", "node_id: x", 1))
     code, error = run_json(capsys, "queue", "issue", "--service", "household")
-    assert (code, error["code"]) == (1, "identity_mismatch")
+    assert (code, error["code"]) == (3, "identity_mismatch")  # the store cannot be used
     assert "node.yaml" in error["error"]
     node_yaml.write_text(original)
     db = sqlite3.connect(node / "hall.db")
@@ -116,4 +116,4 @@ def test_verify_names_the_damaged_event_and_a_node_id_edit_stops_the_cli(
     db.commit()
     db.close()
     code, error = run_json(capsys, "verify")
-    assert (code, error["code"], error["seq"]) == (1, "store_damaged", 2)
+    assert (code, error["code"], error["seq"]) == (3, "store_damaged", 2)

@@ -219,7 +219,7 @@ def test_admin_clock_commands_through_the_cli(
     issue(store)
     store.close()
     capsys.readouterr()
-    assert main(["queue", "issue", "--service", "social-security", "--json"]) == 1
+    assert main(["queue", "issue", "--service", "social-security", "--json"]) == 3
     assert json.loads(capsys.readouterr().out)["code"] == "clock_unconfirmed"
     assert main(["admin", "clock", "confirm", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["events"] == ["ClockConfirmed"]

@@ -151,9 +151,11 @@ def test_a_version_3_store_gains_the_citizen_service_columns_and_a_sticky_calend
     old = Store(path, "node-1", hall, clock)
     old.execute(c.IssueTicket("social-security"))
     old.close()
-    conn = connect(path)  # back to schema 3: the new columns and the new index go
+    conn = connect(path)  # back to schema 3: the new columns, tables and index go
     for column in ("bundle", "bundle_leg", "assist", "assist_staff"):
         conn.execute(f"ALTER TABLE tickets DROP COLUMN {column}")
+    conn.execute("ALTER TABLE events DROP COLUMN chain")  # schema 5 chains them again
+    conn.execute("DROP TABLE chain_kept")
     conn.execute("DROP INDEX events_sticky")
     three = STICKY_WHERE.replace(" OR type = 'CalendarApplied'", "")
     conn.execute(f"CREATE INDEX events_sticky ON events(type, node_id, seq) WHERE {three}")
