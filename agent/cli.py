@@ -25,6 +25,7 @@ from agent.logs import setup_logging
 from agent.node import dump_node_config
 from agent.node_runtime import Node
 from agent.store import Store
+from agent.version import agent_version
 
 log = logging.getLogger("agent.cli")
 
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--data-dir", help="node data dir (env HALL_AGENT_DATA_DIR)")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--version", action="version", version=f"hall-agent {agent_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     init = sub.add_parser("init", help="create the data dir (sample town hall by default)")

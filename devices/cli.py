@@ -198,6 +198,9 @@ def cmd_profiles_validate(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.paths]
     if not paths:
         paths = sorted(default_profiles_dir().glob("*.yaml"))
+        if not paths:  # an install without its profiles must not pass as "0 ok"
+            print(f"{default_profiles_dir()}: no profiles found", file=sys.stderr)
+            return 2
     expanded: list[Path] = []
     for p in paths:
         expanded.extend(sorted(p.glob("*.yaml")) if p.is_dir() else [p])
@@ -215,7 +218,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sim = subparsers.add_parser("simulate", help="run a device simulator on a pseudo-terminal")
     sim.add_argument("kind", choices=KINDS)
     sim.add_argument("--profile", help="profile name (default: the generic one for the kind)")
-    sim.add_argument("--profiles-dir", help="folder of profiles (default: firmware_profiles/)")
+    sim.add_argument("--profiles-dir", help="folder of profiles (default: the packaged ones)")
     sim.add_argument("--link", help="also make this symlink to the pty (a stable path)")
     sim.add_argument("--card", help="idreader: card JSON file or sample name (resident-elderly)")
     sim.add_argument("--score", type=int, choices=range(1, 6), help="evaluator: answer with it")

@@ -16,7 +16,7 @@ from sync.mqtt import BrokerAddress, new_client
 from tests.sync.conftest import REPO, free_port, wait_until
 
 pytestmark = pytest.mark.mqtt
-SHIPPED = REPO / "packaging" / "mosquitto"
+SHIPPED = REPO / "sync" / "mosquitto"
 
 
 def _adapt(conf: Path, tmp: Path, port: int) -> Path:
