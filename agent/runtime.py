@@ -19,6 +19,7 @@ from agent import commands as c
 from agent.errors import HallError, StoreError
 from agent.model import Event
 from agent.store import CommandResult, Store
+from agent.watchdog import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class CoreRuntime:
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
         self._published_seq = 0
+        #: The core loop's last turn (at least once a tick): the systemd watchdog reads it.
+        self.heartbeat = Heartbeat()
 
     # ---- lifecycle -----------------------------------------------------------------------
     def start(self) -> CoreRuntime:
@@ -119,6 +122,7 @@ class CoreRuntime:
         try:
             next_tick = time.monotonic() + self._tick_seconds
             while True:
+                self.heartbeat.beat()
                 # Ticks come on time even when commands never stop arriving.
                 try:
                     job = self._inbox.get(timeout=max(0.0, next_tick - time.monotonic()))

@@ -259,34 +259,22 @@ def run_hub(args: argparse.Namespace, require_broker: bool = False) -> int:
 
     With no broker configured the hub runs fully offline and keeps its outbox for later.
     """
-    from sync.service import SyncSettings, start_sync
+    from sync.node import start_node
+    from sync.service import SyncSettings
 
     node = Node.open(args.data_dir, init=not require_broker)
+    if require_broker and not args.broker and node.node.broker is None:
+        print("hall-agent sync run: no broker configured (node.yaml or --broker)")
+        return EXIT_USAGE
     stop = _stop_on_signals()
-    runtime = node.runtime().start()
-    handle = None
-    lan = None
-    try:
-        settings = SyncSettings(
-            batch_max_events=getattr(args, "batch_events", 500),
-            window_batches=getattr(args, "window_batches", 8),
-        )
-        handle = start_sync(node, runtime, args.broker, settings)
-        if handle is None and require_broker:
-            print("hall-agent sync run: no broker configured (node.yaml or --broker)")
-            return EXIT_USAGE
-        if node.node.hall_broker is not None:  # terminals on other PCs reach the queue here
-            from sync.lan import LanServer
-
-            lan = LanServer(node, runtime).start()
+    settings = SyncSettings(
+        batch_max_events=getattr(args, "batch_events", 500),
+        window_batches=getattr(args, "window_batches", 8),
+    )
+    with start_node(node, "hub", broker=args.broker, settings=settings) as services:
+        handle, lan = services.sync, services.lan_server
         link = f"broker {handle.address}" if handle else "offline (no broker configured)"
         hall = f", hall LAN {lan.address}" if lan else ""
         print(f"hub running: node {node.node.node_id}, {link}{hall}", flush=True)
         stop.wait(getattr(args, "quit_after", None))
-    finally:
-        if lan is not None:
-            lan.stop()
-        if handle is not None:
-            handle.stop()
-        runtime.stop()
     return 0
