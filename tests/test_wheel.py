@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support import wait_until
 
@@ -176,3 +177,21 @@ def test_installed_agent_probes_a_simulated_printer(
     result = installed.run("device", "probe", "--kind", "printer", "--port", simulated_printer)
     assert result.returncode == 0, result.stderr
     assert f"printer {simulated_printer}: online=True" in result.stdout
+
+
+def test_installed_doctor_checks_a_simulated_printer(
+    installed: Installed, simulated_printer: str
+) -> None:
+    assert installed.run("init").returncode == 0
+    node_file = Path(installed.env["HALL_AGENT_DATA_DIR"]) / "node.yaml"
+    node = yaml.safe_load(node_file.read_text())
+    node["devices"] = [
+        {"id": "kiosk-printer", "kind": "printer", "profile": "escpos-80mm",
+         "port": simulated_printer}
+    ]  # fmt: skip
+    node_file.write_text(yaml.safe_dump(node))
+    result = installed.run("doctor", "--json", "--min-free-mb", "0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    checks = {c["check"]: c for c in json.loads(result.stdout)["checks"]}
+    assert checks["device kiosk-printer"]["status"] == "ok"
+    assert checks["device kiosk-printer"]["detail"].endswith(": online")
