@@ -112,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     asub = admin.add_subparsers(dest="action", required=True, metavar="ACTION")
     pin = asub.add_parser("set-pin", help="set the PIN that unlocks a full-screen kiosk")
     pin.set_defaults(func=cmd_admin_set_pin)
+    backup = asub.add_parser("backup", help="a consistent backup while the agent runs")
+    backup.add_argument("file", metavar="FILE", help="backup file, or a folder for a dated one")
+    backup.add_argument("--keep", type=int, help="in a folder: keep the newest N backups")
+    backup.set_defaults(func=cmd_admin_backup)
+    restore = asub.add_parser("restore", help="restore a backup (the hub must be stopped)")
+    restore.add_argument("file", metavar="FILE")
+    restore.set_defaults(func=cmd_admin_restore)
 
     for plugin in entry_points(group="hall_agent.commands"):
         try:
@@ -211,6 +218,27 @@ def cmd_admin_set_pin(args: argparse.Namespace) -> int:
     updated = node.model_copy(update={"admin_pin_hash": hash_pin(first)})
     dump_node_config(updated, data.node_config)
     print(f"admin PIN set in {data.node_config}")
+    return 0
+
+
+def cmd_admin_backup(args: argparse.Namespace) -> int:
+    from agent.backup import backup
+
+    info = backup(DataDir(resolve_data_dir(args.data_dir)), Path(args.file), args.keep)
+    print(
+        f"backed up node {info.node_id} (hall {info.hall_id}, {info.events} events) to {info.path}"
+    )
+    return 0
+
+
+def cmd_admin_restore(args: argparse.Namespace) -> int:
+    from agent.backup import restore
+
+    data = DataDir(resolve_data_dir(args.data_dir))
+    info = restore(data, Path(args.file))
+    print(
+        f"restored node {info.node_id} (hall {info.hall_id}, {info.events} events) into {data.root}"
+    )
     return 0
 
 

@@ -55,6 +55,12 @@ class DataDir:
         packaged ``firmware_profiles/`` of the same name."""
         return self.root / "profiles"
 
+    @property
+    def hub_lock(self) -> Path:
+        """The file a process running this data dir's core holds an ``flock`` on; a restore
+        is refused while anyone holds it."""
+        return self.root / "hub.lock"
+
     def exists(self) -> bool:
         return self.hall_config.exists() and self.node_config.exists()
 
