@@ -191,6 +191,21 @@ def cmd_print_test(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_udev_rules(args: argparse.Namespace) -> int:
+    from agent.datadir import DataDir, resolve_data_dir
+    from devices.udev import udev_id_path, udev_rules
+
+    data = DataDir(resolve_data_dir(getattr(args, "data_dir", None)))
+    _hall, node = data.load()
+    rules = udev_rules(list(node.devices), data.profiles, udev_id_path if args.probe else None)
+    if args.out:
+        Path(args.out).write_text(rules, encoding="utf-8")
+        print(f"wrote {args.out}; then: udevadm control --reload && udevadm trigger")
+    else:
+        print(rules, end="")
+    return 0
+
+
 # ----------------------------------------------------------------------------- profiles
 def cmd_profiles_validate(args: argparse.Namespace) -> int:
     from devices.profiles import default_profiles_dir, validate_files
@@ -246,6 +261,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pt.add_argument("--profiles-dir")
     pt.add_argument("--baud", type=int)
     pt.set_defaults(func=cmd_print_test)
+
+    udev = dev_sub.add_parser(
+        "udev-rules", help="udev rules giving this PC's devices stable names (/dev/hall/<id>)"
+    )
+    udev.add_argument(
+        "--probe", action="store_true", help="match plugged-in devices by their USB port path"
+    )
+    udev.add_argument("--out", help="write the rules here (default: print them)")
+    udev.set_defaults(func=cmd_udev_rules)
 
     prof = subparsers.add_parser("profiles", help="device profiles")
     prof_sub = prof.add_subparsers(dest="profiles_command", required=True)

@@ -1,0 +1,134 @@
+"""The Debian package: built by packaging/build-deb.sh, its contents, its units verified by
+systemd, installed with dpkg on this machine, run from /opt/hall-agent, removed cleanly.
+
+It installs a system package and a system user: it runs as root only (CI and the dev
+container are root); the data it makes under /var/lib/hall-agent is removed at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[1]
+UNITS = [
+    f"lib/systemd/system/hall-agent-{name}"
+    for name in (
+        "hub.service",
+        "kiosk.service",
+        "window.service",
+        "display.service",
+        "all.service",
+        "backup.service",
+        "backup.timer",
+    )
+]
+CONTENTS = [
+    *UNITS,
+    "opt/hall-agent/bin/hall-agent",
+    "opt/hall-agent/bin/python3",
+    "opt/hall-agent/libexec/hall-agent-session",
+    "usr/bin/hall-agent",
+    "etc/default/hall-agent",
+    "lib/udev/rules.d/70-hall-agent.rules",
+    "usr/share/hall-agent/mosquitto/hall-broker.conf",
+    "usr/share/hall-agent/mosquitto/central-broker.conf",
+    "usr/share/hall-agent/mosquitto/hall-acl.example.conf",
+    "usr/share/doc/hall-agent/deploy.md",
+    "opt/hall-agent/lib/python3.11/site-packages/devices/firmware_profiles/escpos-80mm.yaml",
+]
+DATA = (Path("/var/lib/hall-agent"), Path("/var/backups/hall-agent"))
+
+
+def run(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, timeout=300, **kw)  # type: ignore[call-overload]
+
+
+@pytest.fixture(scope="module")
+def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if os.geteuid() != 0 or shutil.which("dpkg-deb") is None:
+        pytest.skip("builds and installs a Debian package: needs root on Debian")
+    out = tmp_path_factory.mktemp("deb")
+    started = time.monotonic()
+    built = run(str(REPO / "packaging" / "build-deb.sh"), str(out))
+    assert built.returncode == 0, built.stderr
+    print(f"build-deb.sh: {time.monotonic() - started:.1f} s")
+    return Path(built.stdout.strip().splitlines()[-1])
+
+
+def test_package_contents(deb: Path) -> None:
+    assert run("ar", "t", str(deb)).stdout.split() == [
+        "debian-binary",
+        "control.tar.zst",
+        "data.tar.zst",
+    ]
+    fields = run("dpkg-deb", "-f", str(deb), "Package", "Version", "Architecture").stdout
+    assert fields.splitlines() == ["Package: hall-agent", "Version: 0.1.0-1", "Architecture: amd64"]
+    listing = run("dpkg-deb", "-c", str(deb)).stdout.splitlines()
+    # "perms owner size date time ./path" or "... ./link -> target"
+    listed = {line.split(" -> ")[0].split()[-1].removeprefix("./") for line in listing}
+    assert not [path for path in CONTENTS if path not in listed]
+    unit = _member(deb, "lib/systemd/system/hall-agent-hub.service")
+    for line in ("Type=notify", "Restart=always", "WatchdogSec=60", "User=hall-agent"):
+        assert line in unit.splitlines()
+    session = _member(deb, "lib/systemd/system/hall-agent-kiosk.service")
+    assert "ExecStart=/usr/bin/xinit /opt/hall-agent/libexec/hall-agent-session kiosk" in session
+    assert "NotifyAccess=all" in session.splitlines()
+    assert "hall-agent-window.service" in session  # one screen session per PC
+
+
+def _member(deb: Path, path: str) -> str:
+    tar = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True, check=True)
+    member = subprocess.run(
+        ["tar", "-xO", f"./{path}"], input=tar.stdout, capture_output=True, check=True
+    )
+    return member.stdout.decode()
+
+
+@pytest.fixture
+def installed(deb: Path) -> Iterator[None]:
+    had_data = [p for p in DATA if p.exists()]
+    result = run("dpkg", "-i", str(deb))
+    assert result.returncode == 0, result.stdout + result.stderr
+    try:
+        yield
+    finally:
+        run("dpkg", "-P", "hall-agent")
+        for path in DATA:
+            if path not in had_data:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def test_install_verify_run_and_remove(installed: None) -> None:
+    units = [f"/{u}" for u in UNITS]
+    verify = run("systemd-analyze", "verify", *units)
+    assert verify.returncode == 0 and not verify.stderr.strip(), verify.stderr
+    version = run("/opt/hall-agent/bin/hall-agent", "--version")
+    assert version.stdout.strip() == "hall-agent 0.1.0", version.stderr
+    groups = run("id", "-nG", "hall-agent").stdout.split()
+    assert {"hall-agent", "dialout", "lp"} <= set(groups)
+    as_service = ("runuser", "-u", "hall-agent", "--", "/usr/bin/hall-agent")
+    assert run(*as_service, "init").returncode == 0
+    doctor = run(*as_service, "doctor", "--json", "--min-free-mb", "0")
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    checks = {c["check"]: c for c in json.loads(doctor.stdout)["checks"]}
+    assert checks["data dir"] == {
+        "check": "data dir", "status": "ok", "detail": "/var/lib/hall-agent", "fix": None
+    }  # fmt: skip
+    assert checks["fonts"]["status"] == "ok"
+
+    removed = run("dpkg", "-r", "hall-agent")
+    assert removed.returncode == 0, removed.stderr
+    assert not Path("/opt/hall-agent").exists()
+    assert not any(Path(f"/{u}").exists() for u in UNITS)
+    assert Path("/var/lib/hall-agent/hall.yaml").exists()  # the data stays
+    assert run("dpkg", "-P", "hall-agent").returncode == 0
+    assert not Path("/etc/default/hall-agent").exists()
