@@ -160,13 +160,29 @@ def _hub_lock_free(data: DataDir) -> Iterator[None]:
 
 
 def _unpack(source: Path, into: Path) -> None:
+    """Extract the backup's regular files only, each under its own plain name (no links, no
+    absolute or ``..`` paths: a tampered file cannot write outside ``into``). By hand, not
+    ``extractall(filter=...)``: Debian 12's Python 3.11.2 predates that argument."""
     try:
         with tarfile.open(source, "r") as tar:
-            names = set(tar.getnames())
+            members = tar.getmembers()
+            names = {m.name for m in members}
             missing = [n for n in (DB, *CONFIGS) if n not in names]
             if missing:
                 raise ConfigError(f"{source}: not a hall-agent backup (missing {missing})")
-            tar.extractall(into, filter="data")
+            for member in members:
+                parts = Path(member.name).parts
+                allowed = member.name in (DB, *CONFIGS) or (
+                    len(parts) == 2 and parts[0] == "profiles" and parts[1].endswith(".yaml")
+                )
+                if not member.isfile() or not allowed:
+                    raise ConfigError(f"{source}: unexpected entry {member.name!r}")
+                target = into / member.name
+                target.parent.mkdir(exist_ok=True)
+                extracted = tar.extractfile(member)
+                assert extracted is not None  # a regular file
+                with extracted, open(target, "wb") as out:
+                    shutil.copyfileobj(extracted, out)
     except (tarfile.TarError, OSError) as exc:
         raise ConfigError(f"{source}: cannot read the backup: {exc}") from exc
 

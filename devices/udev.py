@@ -10,11 +10,13 @@ names now, while the device is plugged in (``--probe``, once at install time).
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from agent.errors import ConfigError
 from agent.node import DeviceSpec
 from devices.profiles import load_profile
 
@@ -27,6 +29,8 @@ IdPath = Callable[[str], str | None]
 
 def udev_id_path(port: str) -> str | None:
     """The ``ID_PATH`` udev knows for the device node ``port`` (None when it has none)."""
+    if shutil.which("udevadm") is None:
+        raise ConfigError("udevadm not found: the probe needs udev (apt-get install udev)")
     result = subprocess.run(
         ["udevadm", "info", "--query=property", f"--name={port}"],
         capture_output=True,

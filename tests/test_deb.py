@@ -117,6 +117,7 @@ def test_install_verify_run_and_remove(installed: None) -> None:
     assert {"hall-agent", "dialout", "lp"} <= set(groups)
     as_service = ("runuser", "-u", "hall-agent", "--", "/usr/bin/hall-agent")
     assert run(*as_service, "init").returncode == 0
+    assert run(*as_service, "events").returncode == 0  # opens (creates) the store
     doctor = run(*as_service, "doctor", "--json", "--min-free-mb", "0")
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
     checks = {c["check"]: c for c in json.loads(doctor.stdout)["checks"]}
@@ -124,6 +125,13 @@ def test_install_verify_run_and_remove(installed: None) -> None:
         "check": "data dir", "status": "ok", "detail": "/var/lib/hall-agent", "fix": None
     }  # fmt: skip
     assert checks["fonts"]["status"] == "ok"
+    # the daily backup's command, and a restore, on the system's own Python
+    backup = run(*as_service, "admin", "backup", "/var/backups/hall-agent", "--keep", "14")
+    assert backup.returncode == 0, backup.stderr
+    file = next(Path("/var/backups/hall-agent").glob("hall-*.tar"))
+    restored = run(*as_service, "admin", "restore", str(file))
+    assert restored.returncode == 0, restored.stderr
+    assert restored.stdout.startswith("restored node ")
 
     removed = run("dpkg", "-r", "hall-agent")
     assert removed.returncode == 0, removed.stderr

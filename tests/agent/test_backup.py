@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import fcntl
+import re
 import sqlite3
 import tarfile
+import tempfile
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -127,7 +130,7 @@ def _rewrite_db(file: Path, into: Path, change: str) -> Path:
     """A copy of backup ``file`` whose store had ``change`` (SQL) applied."""
     work = into / "unpacked"
     with tarfile.open(file) as tar:
-        tar.extractall(work, filter="data")
+        tar.extractall(work)  # (our own file)
     conn = sqlite3.connect(work / "hall.db")
     conn.execute(change)
     conn.commit()
@@ -170,3 +173,20 @@ def test_not_a_backup(tmp_path: Path, data: DataDir) -> None:
     junk.write_bytes(b"not a tar file")
     with pytest.raises(ConfigError, match="cannot read the backup"):
         restore(data, junk)
+
+
+def test_a_backup_with_a_path_outside_is_refused(tmp_path: Path, data: DataDir) -> None:
+    """GIVEN a tampered backup with an entry '../escaped-…' THEN nothing is written."""
+    escaped = f"escaped-{uuid.uuid4().hex}"
+    file = tmp_path / "backup.tar"
+    backup(data, file)
+    evil = tmp_path / "evil.tar"
+    (tmp_path / "payload").write_text("x")
+    with tarfile.open(file) as good, tarfile.open(evil, "w") as bad:
+        for member in good.getmembers():
+            bad.addfile(member, good.extractfile(member))
+        bad.add(tmp_path / "payload", f"../{escaped}")
+    with pytest.raises(ConfigError, match=re.escape(f"unexpected entry '../{escaped}'")):
+        restore(DataDir(tmp_path / "target"), evil)
+    assert not (Path(tempfile.gettempdir()) / escaped).exists()  # (unpacked in a temp dir)
+    assert not (tmp_path / "target").exists()
