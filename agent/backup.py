@@ -28,6 +28,7 @@ from agent.datadir import DataDir
 from agent.errors import ConfigError, StoreError
 from agent.node import load_node_config
 from agent.store import SCHEMA_VERSION, dump_projection, event_from_row, replay
+from agent.tarfiles import extract_files
 
 DB = "hall.db"
 CONFIGS = ("hall.yaml", "node.yaml", "secret.key")
@@ -160,31 +161,12 @@ def _hub_lock_free(data: DataDir) -> Iterator[None]:
 
 
 def _unpack(source: Path, into: Path) -> None:
-    """Extract the backup's regular files only, each under its own plain name (no links, no
-    absolute or ``..`` paths: a tampered file cannot write outside ``into``). By hand, not
-    ``extractall(filter=...)``: Debian 12's Python 3.11.2 predates that argument."""
-    try:
-        with tarfile.open(source, "r") as tar:
-            members = tar.getmembers()
-            names = {m.name for m in members}
-            missing = [n for n in (DB, *CONFIGS) if n not in names]
-            if missing:
-                raise ConfigError(f"{source}: not a hall-agent backup (missing {missing})")
-            for member in members:
-                parts = Path(member.name).parts
-                allowed = member.name in (DB, *CONFIGS) or (
-                    len(parts) == 2 and parts[0] == "profiles" and parts[1].endswith(".yaml")
-                )
-                if not member.isfile() or not allowed:
-                    raise ConfigError(f"{source}: unexpected entry {member.name!r}")
-                target = into / member.name
-                target.parent.mkdir(exist_ok=True)
-                extracted = tar.extractfile(member)
-                assert extracted is not None  # a regular file
-                with extracted, open(target, "wb") as out:
-                    shutil.copyfileobj(extracted, out)
-    except (tarfile.TarError, OSError) as exc:
-        raise ConfigError(f"{source}: cannot read the backup: {exc}") from exc
+    def allowed(name: str) -> bool:
+        parts = Path(name).parts
+        profile = len(parts) == 2 and parts[0] == "profiles" and parts[1].endswith(".yaml")
+        return name in (DB, *CONFIGS) or profile
+
+    extract_files(source, into, allowed, (DB, *CONFIGS), "hall-agent backup")
 
 
 def _set_aside(data: DataDir) -> None:

@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     init = sub.add_parser("init", help="create the data dir (sample town hall by default)")
     init.add_argument("--config", type=str, help="hall config YAML")
+    init.add_argument("--bundle", metavar="FILE", help="a bundle from 'central provision'")
     init.set_defaults(func=cmd_init)
 
     queue = sub.add_parser("queue", help="queue actions at the hub")
@@ -161,6 +162,13 @@ def _run_on_store(args: argparse.Namespace, command: c.Command) -> int:
 
 def cmd_init(args: argparse.Namespace) -> int:
     data = DataDir(resolve_data_dir(args.data_dir))
+    if args.bundle:
+        from agent.bundle import apply_bundle
+
+        hall, node = apply_bundle(data, Path(args.bundle))
+        print(f"applied {args.bundle} to {data.root}: hall {hall.hall_id}, node {node.node_id}")
+        print(f"role {node.role}; next: hall-agent doctor")
+        return 0
     hall, node = data.init(Path(args.config) if args.config else None)
     print(f"initialised {data.root}: hall {hall.hall_id} ({hall.name_zh}), node {node.node_id}")
     return 0

@@ -14,6 +14,8 @@ from agent.node import NodeConfig, dump_node_config, load_node_config, new_node_
 from agent.privacy import load_or_create_secret
 
 ENV_DATA_DIR = "HALL_AGENT_DATA_DIR"
+#: Central's Ed25519 public key in the data dir: what central signs is checked with it.
+CENTRAL_PUBLIC_KEY_FILE = "central_pub.pem"
 
 
 def resolve_data_dir(explicit: str | Path | None) -> Path:

@@ -48,6 +48,24 @@ def register(subparsers: Any) -> None:
     keygen.add_argument("--out", required=True, help="folder for central_key.pem, central_pub.pem")
     keygen.set_defaults(func=cmd_central_keygen)
 
+    prov = csub.add_parser(
+        "provision",
+        help="register a node and write its bundle (for 'hall-agent init --bundle')",
+        description="Give a node its central broker login (a new password each time), "
+        "update central-passwd and central-acl.conf in the central dir, and write the "
+        "node's bundle. No password is printed.",
+    )
+    prov.add_argument("--central-dir", default="central", help="central's provisioning folder")
+    prov.add_argument("--hall", required=True, help="hall id (its hall.yaml in halls/<id>/)")
+    prov.add_argument("--node", required=True, help="node id (a terminal: its id in terminals)")
+    prov.add_argument("--role", required=True, choices=["hub", "kiosk", "window", "display", "all"])
+    prov.add_argument("--window", type=int, help="a window PC's window")
+    prov.add_argument("--central-url", required=True, metavar="URL", help="as the node sees it")
+    prov.add_argument("--ca-file", help="the CA file's path on the node (mqtts)")
+    prov.add_argument("--hall-broker", metavar="URL", help="the hall broker, as the node sees it")
+    prov.add_argument("--out", help="bundle file (default: <node>.bundle)")
+    prov.set_defaults(func=cmd_central_provision)
+
     push = csub.add_parser("push", help="sign and publish config / roster / notice / command")
     push.add_argument("kind", choices=["config", "roster", "notice", "resync"])
     push.add_argument("--broker", required=True, metavar="URL")
@@ -168,6 +186,25 @@ def cmd_central_keygen(args: argparse.Namespace) -> int:
     private.chmod(0o600)
     (out / "central_pub.pem").write_bytes(public_pem(key))
     print(f"wrote {private} (keep it secret) and {out / 'central_pub.pem'} (copy to data dirs)")
+    return 0
+
+
+def cmd_central_provision(args: argparse.Namespace) -> int:
+    from sync.provision import CentralDir, ProvisionRequest, provision
+
+    request = ProvisionRequest(
+        hall_id=args.hall,
+        node_id=args.node,
+        role=args.role,
+        central_url=args.central_url,
+        window=args.window,
+        hall_broker_url=args.hall_broker,
+        ca_file=args.ca_file,
+    )
+    central = CentralDir(Path(args.central_dir))
+    bundle = provision(central, request, Path(args.out or f"{args.node}.bundle"))
+    print(f"wrote {bundle} (secret: copy it to the node, then 'hall-agent init --bundle')")
+    print(f"updated {central.root / 'central-passwd'} and {central.root / 'central-acl.conf'}")
     return 0
 
 

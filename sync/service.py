@@ -33,6 +33,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
+from agent.datadir import CENTRAL_PUBLIC_KEY_FILE
 from agent.errors import ConfigError, HallError
 from agent.node import BrokerConfig
 from agent.node_runtime import Node
@@ -43,7 +44,7 @@ from sync.inbound import InboundHandler, Outcome
 from sync.mqtt import BrokerAddress, client_for, parse_broker_url, session_properties
 from sync.outbox import OutboxReader, reset_watermark, write_watermark
 from sync.publisher import OutboxPublisher, wall_now
-from sync.signing import CENTRAL_PUBLIC_KEY_FILE, load_public_key
+from sync.signing import load_public_key
 from sync.status import Connection, StatusFile
 
 log = logging.getLogger(__name__)

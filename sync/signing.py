@@ -18,9 +18,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from agent.datadir import CENTRAL_PUBLIC_KEY_FILE as CENTRAL_PUBLIC_KEY_FILE  # (re-exported)
 from sync.contract import SCHEMA_VERSION
-
-CENTRAL_PUBLIC_KEY_FILE = "central_pub.pem"
 
 
 def generate_key() -> Ed25519PrivateKey:

@@ -171,7 +171,7 @@ def test_a_bad_backup_is_refused_and_changes_nothing(
 def test_not_a_backup(tmp_path: Path, data: DataDir) -> None:
     junk = tmp_path / "junk.tar"
     junk.write_bytes(b"not a tar file")
-    with pytest.raises(ConfigError, match="cannot read the backup"):
+    with pytest.raises(ConfigError, match="cannot read the hall-agent backup"):
         restore(data, junk)
 
 
