@@ -25,7 +25,12 @@ trap 'rm -rf "$work"' EXIT
 root="$work/root"
 
 echo "build-deb: wheel" >&2
-"$build_python" -m build --wheel --no-isolation --outdir "$work/wheel" "$here" >/dev/null
+# from a copy without build leftovers: setuptools would reuse a stale *.egg-info file list
+mkdir "$work/src"
+tar -C "$here" --exclude=./.venv --exclude=./.git --exclude=./build --exclude=./dist \
+  --exclude='*.egg-info' --exclude=__pycache__ --exclude=./demo-screenshots -cf - . \
+  | tar -C "$work/src" -xf -
+"$build_python" -m build --wheel --no-isolation --outdir "$work/wheel" "$work/src" >/dev/null
 
 echo "build-deb: venv $opt (python $pyver) with the agent and its dependencies" >&2
 "$target_python" -m venv --without-pip "$root$opt"

@@ -69,7 +69,8 @@ def run_checks(data_root: Path, limits: Limits, role: str | None = None) -> list
     except HallError as exc:
         return [Finding("config", PROBLEM, str(exc), "correct the file named above and re-run")]
     role = role or node.node.role
-    findings = [check_fonts(role), *(check_device(node, spec) for spec in node.node.devices)]
+    findings = [check_fonts(role), check_kiosk_pin(node, role)]
+    findings += [check_device(node, spec) for spec in node.node.devices]
     for name, broker in (("central", node.node.broker), ("hall", node.node.hall_broker)):
         findings.append(check_broker(name, broker, node.node.node_id, limits))
     findings += [
@@ -96,6 +97,21 @@ def check_fonts(role: str) -> Finding:
         return Finding("fonts", PROBLEM, "no Simplified Chinese font: screens show boxes", fix)
     best = "Noto Sans CJK SC" if "Noto Sans CJK SC" in families else families[0]
     return Finding("fonts", OK, best)
+
+
+def check_kiosk_pin(node: Node, role: str) -> Finding:
+    """The kiosk session runs full screen, which refuses to start without an admin PIN
+    (systemd would restart it every few seconds)."""
+    if role not in ("kiosk", "all"):
+        return Finding("kiosk PIN", SKIPPED, f"role {role} shows no kiosk")
+    if node.node.admin_pin_hash is None:
+        return Finding(
+            "kiosk PIN",
+            PROBLEM,
+            "no admin PIN: the full-screen kiosk will not start",
+            "runuser -u hall-agent -- hall-agent admin set-pin",
+        )
+    return Finding("kiosk PIN", OK, "set")
 
 
 def check_device(node: Node, spec: DeviceSpec) -> Finding:

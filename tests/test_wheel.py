@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from agent.adminpin import hash_pin
 from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
@@ -189,6 +190,7 @@ def test_installed_doctor_checks_a_simulated_printer(
         {"id": "kiosk-printer", "kind": "printer", "profile": "escpos-80mm",
          "port": simulated_printer}
     ]  # fmt: skip
+    node["admin_pin_hash"] = hash_pin("246813")  # (the kiosk check wants one)
     node_file.write_text(yaml.safe_dump(node))
     result = installed.run("doctor", "--json", "--min-free-mb", "0")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from agent.adminpin import hash_pin
 from agent.cli import main
 from agent.node_runtime import Node
 from devices.simulators import start_simulator
@@ -193,6 +194,7 @@ def test_service_not_running() -> None:
 
 def test_cli_exit_code_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = make_node(tmp_path / "hub").data.root
+    set_node(root, admin_pin_hash=hash_pin("246813"))
     assert main(["--data-dir", str(root), "doctor", "--json", "--min-free-mb", "0"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is True and {c["status"] for c in report["checks"]} <= {"ok", "skipped"}
@@ -206,3 +208,14 @@ def test_cli_exit_code_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_not_initialised(tmp_path: Path) -> None:
     f = problem(run_checks(tmp_path / "nothing", NO_LIMITS), "data-dir")
     assert f.fix == f"hall-agent --data-dir {tmp_path / 'nothing'} init --config HALL.yaml"
+
+
+def test_a_kiosk_without_an_admin_pin(tmp_path: Path) -> None:
+    """GIVEN a kiosk PC nobody set a PIN on (its full-screen session refuses to start)."""
+    root = make_node(tmp_path / "kiosk").data.root
+    set_node(root, role="kiosk")
+    f = problem(run_checks(root, NO_LIMITS), "kiosk PIN")
+    assert f.fix == "runuser -u hall-agent -- hall-agent admin set-pin"
+    set_node(root, admin_pin_hash=hash_pin("246813"))
+    assert finding(run_checks(root, NO_LIMITS), "kiosk PIN").status == "ok"
+    assert finding(run_checks(root, NO_LIMITS, role="hub"), "kiosk PIN").status == "skipped"
