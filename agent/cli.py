@@ -29,6 +29,7 @@ from agent.node import dump_node_config
 from agent.node_runtime import Node
 from agent.storage import os_error, store_error
 from agent.store import Store
+from agent.version import agent_version
 
 log = logging.getLogger("agent.cli")
 
@@ -58,10 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--data-dir", help="node data dir (env HALL_AGENT_DATA_DIR)")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--version", action="version", version=f"hall-agent {agent_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     init = sub.add_parser("init", help="create the data dir (sample town hall by default)")
     init.add_argument("--config", type=str, help="hall config YAML")
+    init.add_argument("--bundle", metavar="FILE", help="a bundle from 'central provision'")
     init.set_defaults(func=cmd_init)
 
     queue = sub.add_parser("queue", help="queue actions at the hub")
@@ -143,6 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _json(correct)
     correct.set_defaults(func=cmd_admin_clock)
+    backup = asub.add_parser("backup", help="a consistent backup while the agent runs")
+    backup.add_argument("file", metavar="FILE", help="backup file, or a folder for a dated one")
+    backup.add_argument("--keep", type=int, help="in a folder: keep the newest N backups")
+    backup.set_defaults(func=cmd_admin_backup)
+    restore = asub.add_parser("restore", help="restore a backup (the hub must be stopped)")
+    restore.add_argument("file", metavar="FILE")
+    restore.set_defaults(func=cmd_admin_restore)
 
     for plugin in entry_points(group="hall_agent.commands"):
         try:
@@ -185,6 +195,13 @@ def _run_on_store(args: argparse.Namespace, command: c.Command) -> int:
 
 def cmd_init(args: argparse.Namespace) -> int:
     data = DataDir(resolve_data_dir(args.data_dir))
+    if args.bundle:
+        from agent.bundle import apply_bundle
+
+        hall, node = apply_bundle(data, Path(args.bundle))
+        print(f"applied {args.bundle} to {data.root}: hall {hall.hall_id}, node {node.node_id}")
+        print(f"role {node.role}; next: hall-agent doctor")
+        return 0
     hall, node = data.init(Path(args.config) if args.config else None)
     print(f"initialised {data.root}: hall {hall.hall_id} ({hall.name_zh}), node {node.node_id}")
     return 0
@@ -298,6 +315,27 @@ def cmd_admin_clock(args: argparse.Namespace) -> int:
         args,
         {"ok": True, "events": [e.type for e in result.events], "hall_time": hall_time},
         f"ok: the hall clock reads {hall_time}",
+    )
+    return 0
+
+
+def cmd_admin_backup(args: argparse.Namespace) -> int:
+    from agent.backup import backup
+
+    info = backup(DataDir(resolve_data_dir(args.data_dir)), Path(args.file), args.keep)
+    print(
+        f"backed up node {info.node_id} (hall {info.hall_id}, {info.events} events) to {info.path}"
+    )
+    return 0
+
+
+def cmd_admin_restore(args: argparse.Namespace) -> int:
+    from agent.backup import restore
+
+    data = DataDir(resolve_data_dir(args.data_dir))
+    info = restore(data, Path(args.file))
+    print(
+        f"restored node {info.node_id} (hall {info.hall_id}, {info.events} events) into {data.root}"
     )
     return 0
 

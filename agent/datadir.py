@@ -20,6 +20,8 @@ from agent.node import NodeConfig, dump_node_config, load_node_config, new_node_
 from agent.privacy import load_or_create_secret
 
 ENV_DATA_DIR = "HALL_AGENT_DATA_DIR"
+#: Central's Ed25519 public key in the data dir: what central signs is checked with it.
+CENTRAL_PUBLIC_KEY_FILE = "central_pub.pem"
 
 
 def resolve_data_dir(explicit: str | Path | None) -> Path:
@@ -61,14 +63,16 @@ class DataDir:
         return self.root / "logs"
 
     @property
-    def hub_lock(self) -> Path:
-        return self.root / "hub.lock"
-
-    @property
     def profiles(self) -> Path:
         """Device profiles pushed (signed) from the central platform; they win over the
         packaged ``firmware_profiles/`` of the same name."""
         return self.root / "profiles"
+
+    @property
+    def hub_lock(self) -> Path:
+        """The file a process running this data dir's core holds an ``flock`` on; a restore
+        is refused while anyone holds it."""
+        return self.root / "hub.lock"
 
     def exists(self) -> bool:
         if self.root.exists() and not self.root.is_dir():

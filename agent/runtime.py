@@ -25,6 +25,7 @@ from agent.model import Event
 from agent.storage import DISK_FULL, STORAGE_DEVICE
 from agent.store import CommandResult, Store
 from agent.views import QUERIES
+from agent.watchdog import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ class CoreRuntime:
         self._published_seq = 0
         self._disk_full_seen = False  # a command failed for space since the last tick
         self._last_step_error: str | None = None
+        #: The core loop's last turn (at least once a tick): the systemd watchdog reads it.
+        self.heartbeat = Heartbeat()
 
     # ---- lifecycle -----------------------------------------------------------------------
     def start(self) -> CoreRuntime:
@@ -209,6 +212,7 @@ class CoreRuntime:
         try:
             next_tick = time.monotonic() + self._tick_seconds
             while True:
+                self.heartbeat.beat()
                 # Ticks come on time even when commands never stop arriving.
                 try:
                     job = self._inbox.get(timeout=max(0.0, next_tick - time.monotonic()))

@@ -1,4 +1,4 @@
-"""Device profiles: one YAML file per device model in ``firmware_profiles/``.
+"""Device profiles: one YAML file per device model in ``devices/firmware_profiles/``.
 
 Profiles are data validated by pydantic (unknown keys refused, ``schema_version``), loaded
 explicitly by name. Byte values are written as hex strings (``"AA 55"``) in YAML.
@@ -288,11 +288,11 @@ AnyProfile = PrinterProfile | IdReaderProfile | ScannerProfile | LedProfile | Ev
 
 
 def default_profiles_dir() -> Path:
-    """``$HALL_AGENT_PROFILES_DIR``, else the ``firmware_profiles/`` next to the package."""
+    """``$HALL_AGENT_PROFILES_DIR``, else the ``firmware_profiles/`` shipped in this package."""
     env = os.environ.get("HALL_AGENT_PROFILES_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "firmware_profiles"
+    return Path(__file__).resolve().parent / "firmware_profiles"
 
 
 def parse_profile(data: Any, source: str, root: Node | None = None) -> AnyProfile:

@@ -16,7 +16,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from agent.datadir import HubLock
 from agent.errors import ConfigError
 from agent.node_runtime import Node
 from agent.report_cli import EventSource, add_report_arguments
@@ -59,6 +58,24 @@ def register(subparsers: Any) -> None:
     keygen = csub.add_parser("keygen", help="create the central Ed25519 signing key pair")
     keygen.add_argument("--out", required=True, help="folder for central_key.pem, central_pub.pem")
     keygen.set_defaults(func=cmd_central_keygen)
+
+    prov = csub.add_parser(
+        "provision",
+        help="register a node and write its bundle (for 'hall-agent init --bundle')",
+        description="Give a node its central broker login (a new password each time), "
+        "update central-passwd and central-acl.conf in the central dir, and write the "
+        "node's bundle. No password is printed.",
+    )
+    prov.add_argument("--central-dir", default="central", help="central's provisioning folder")
+    prov.add_argument("--hall", required=True, help="hall id (its hall.yaml in halls/<id>/)")
+    prov.add_argument("--node", required=True, help="node id (a terminal: its id in terminals)")
+    prov.add_argument("--role", required=True, choices=["hub", "kiosk", "window", "display", "all"])
+    prov.add_argument("--window", type=int, help="a window PC's window")
+    prov.add_argument("--central-url", required=True, metavar="URL", help="as the node sees it")
+    prov.add_argument("--ca-file", help="the CA file's path on the node (mqtts)")
+    prov.add_argument("--hall-broker", metavar="URL", help="the hall broker, as the node sees it")
+    prov.add_argument("--out", help="bundle file (default: <node>.bundle)")
+    prov.set_defaults(func=cmd_central_provision)
 
     push = csub.add_parser("push", help="sign and publish config / roster / notice / command")
     push.add_argument("kind", choices=["config", "roster", "calendar", "notice", "resync"])
@@ -235,6 +252,25 @@ def cmd_central_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_central_provision(args: argparse.Namespace) -> int:
+    from sync.provision import CentralDir, ProvisionRequest, provision
+
+    request = ProvisionRequest(
+        hall_id=args.hall,
+        node_id=args.node,
+        role=args.role,
+        central_url=args.central_url,
+        window=args.window,
+        hall_broker_url=args.hall_broker,
+        ca_file=args.ca_file,
+    )
+    central = CentralDir(Path(args.central_dir))
+    bundle = provision(central, request, Path(args.out or f"{args.node}.bundle"))
+    print(f"wrote {bundle} (secret: copy it to the node, then 'hall-agent init --bundle')")
+    print(f"updated {central.root / 'central-passwd'} and {central.root / 'central-acl.conf'}")
+    return 0
+
+
 def cmd_central_push(args: argparse.Namespace) -> int:
     from sync.signing import load_private_key, make_body, sign_body
 
@@ -374,36 +410,23 @@ def run_hub(args: argparse.Namespace, require_broker: bool = False) -> int:
 
     With no broker configured the hub runs fully offline and keeps its outbox for later.
     """
-    from sync.service import SyncSettings, start_sync
+    from sync.node import start_node
+    from sync.service import SyncSettings
 
     node = Node.open(args.data_dir, init=not require_broker)
+    if require_broker and not args.broker and node.node.broker is None:
+        print("hall-agent sync run: no broker configured (node.yaml or --broker)")
+        return EXIT_USAGE
     stop = _stop_on_signals()
-    lock = HubLock(node.data, getattr(args, "role", None) or "hub").acquire()
-    runtime = node.runtime().start()
-    handle = None
-    lan = None
-    try:
-        settings = SyncSettings(
-            batch_max_events=getattr(args, "batch_events", 500),
-            window_batches=getattr(args, "window_batches", 8),
-        )
-        handle = start_sync(node, runtime, args.broker, settings)
-        if handle is None and require_broker:
-            print("hall-agent sync run: no broker configured (node.yaml or --broker)")
-            return EXIT_USAGE
-        if node.node.hall_broker is not None:  # terminals on other PCs reach the queue here
-            from sync.lan import LanServer
-
-            lan = LanServer(node, runtime).start()
+    settings = SyncSettings(
+        batch_max_events=getattr(args, "batch_events", 500),
+        window_batches=getattr(args, "window_batches", 8),
+    )
+    role = getattr(args, "role", None) or "hub"  # names this process in the hub lock
+    with start_node(node, role, broker=args.broker, settings=settings) as services:
+        handle, lan = services.sync, services.lan_server
         link = f"broker {handle.address}" if handle else "offline (no broker configured)"
         hall = f", hall LAN {lan.address}" if lan else ""
         print(f"hub running: node {node.node.node_id}, {link}{hall}", flush=True)
         stop.wait(getattr(args, "quit_after", None))
-    finally:
-        if lan is not None:
-            lan.stop()
-        if handle is not None:
-            handle.stop()
-        runtime.stop()
-        lock.release()
     return 0

@@ -34,6 +34,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from agent import commands as c
 from agent import nodekey
+from agent.datadir import CENTRAL_PUBLIC_KEY_FILE
 from agent.errors import ConfigError, HallError
 from agent.node import BrokerConfig
 from agent.node_runtime import Node
@@ -44,7 +45,7 @@ from sync.inbound import InboundHandler, Outcome
 from sync.mqtt import BrokerAddress, client_for, parse_broker_url, session_properties
 from sync.outbox import OutboxReader
 from sync.publisher import OutboxPublisher, wall_now
-from sync.signing import CENTRAL_PUBLIC_KEY_FILE, load_public_key
+from sync.signing import load_public_key
 from sync.status import Connection, StatusFile
 
 log = logging.getLogger(__name__)

@@ -18,10 +18,9 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from agent.datadir import CENTRAL_PUBLIC_KEY_FILE as CENTRAL_PUBLIC_KEY_FILE  # (re-exported)
 from agent.errors import ConfigError
 from sync.contract import SCHEMA_VERSION
-
-CENTRAL_PUBLIC_KEY_FILE = "central_pub.pem"
 
 
 def generate_key() -> Ed25519PrivateKey:

@@ -24,13 +24,13 @@ from agent import commands as c
 from agent.adminpin import ATTEMPTS_FILE, MAX_FAILURES, PinGuard
 from agent.calendar import Closure, HallCalendar
 from agent.config import always_open
-from agent.datadir import DataDir, HubLock, resolve_data_dir
+from agent.datadir import DataDir, resolve_data_dir
 from agent.errors import HallError
 from agent.node_runtime import Node
-from agent.runtime import CoreRuntime
 
 if TYPE_CHECKING:
-    from sync.service import SyncService
+    from agent.watchdog import NodeMonitor
+    from sync.node import NodeServices
     from ui.core import CoreClient
     from ui.ports import DevicePort
 
@@ -40,6 +40,7 @@ EXIT_NO_DISPLAY = 2
 #: How long a terminal's start waits for the hub before its screens appear (they then say
 #: they are connecting, and come alive by themselves when the hub answers).
 HUB_WAIT_S = 1.0
+SCREENS_SILENT_S = 30.0  # an event loop silent this long is hung: the watchdog restarts it
 CONFIG_RETRY_MS = 1000
 VOICE_CLIPS = Path(__file__).resolve().parent / "assets" / "voice" / "zh"
 SIZES = {"kiosk": (1080, 1920), "window": (1180, 720), "display": (1920, 1080), "panel": (440, 720)}
@@ -87,6 +88,8 @@ class HallApp:
     never stops a terminal. Its window stations are those of ``windows`` or of this node's
     own hall config. A local core's config is read at once.
     """
+
+    monitor: NodeMonitor | None = None  # set by open_hall: the screens add their own check
 
     def __init__(
         self,
@@ -249,20 +252,6 @@ def open_demo_node(data_dir: str | None) -> Node:
     return dataclasses.replace(node, hall=always_open(node.hall))
 
 
-def start_sync(node: Node, runtime: CoreRuntime, broker: str | None) -> SyncService | None:
-    """The central sync, or None (offline). Without a broker sync/ is not even imported, so
-    a hall without a central link needs no MQTT library."""
-    if not broker and node.node.broker is None:
-        return None
-    try:
-        from sync.service import start_sync as start
-    except ImportError as exc:
-        log.warning("sync unavailable (%s): running offline", exc)
-        print(f"hall-agent: sync unavailable ({exc}); running offline", file=sys.stderr)
-        return None
-    return start(node, runtime, broker_url=broker)
-
-
 def make_devices(node: Node, simulated_demo: bool) -> DevicePort:
     """The real device manager (simulated devices for the demo); fakes when devices/ is
     missing, no devices when the node has none."""
@@ -297,57 +286,33 @@ def open_hall(
     remote: bool = False,
     role: str = "all",
 ) -> Iterator[HallApp]:
-    """Start the core, the central sync, the devices and the screens of ``node``; on leaving,
-    stop whatever was started, in reverse order, even when a later step failed (a device or
-    sync thread left running would keep the process alive). ``role`` names this process in
-    the hub lock (a local core makes it the data dir's hub)."""
+    """Start the node (:func:`sync.node.start_node`), the devices and the screens of
+    ``node``; on leaving, stop whatever was started, in reverse order, even when a later step
+    failed (a device or sync thread left running would keep the process alive)."""
+    from sync.node import start_node
+
     with contextlib.ExitStack() as started:
-        core = _open_core(node, broker, roles[0] if remote else None, started, role)
+        services = started.enter_context(start_node(node, role, broker=broker, remote=remote))
+        core = _core_client(services)
         started.callback(core.close)
         devices = make_devices(node, simulated_demo=simulated)
         started.callback(devices.close)
         hall = HallApp(node, core, devices, language, roles, windows, voice)
+        hall.monitor = services.monitor
         started.callback(hall.close)
         yield hall
 
 
-def _open_core(
-    node: Node,
-    broker: str | None,
-    role: str | None,
-    started: contextlib.ExitStack,
-    hub_role: str,
-) -> CoreClient:
-    """This PC's way to the queue: the hub over the hall LAN (a terminal of ``role``), or the
-    core in this process (``role`` None; then this process is the data dir's one hub,
-    :class:`HubLock` names it ``hub_role``), with the central sync and, when a hall broker
-    is set, the LAN server that lets terminals on other PCs in."""
+def _core_client(services: NodeServices) -> CoreClient:
+    """This PC's way to the queue: the hub over the hall LAN, or the core in this process."""
     from ui.core import LocalCore, RemoteCore
 
-    if role is not None:
-        from sync.lan import LanClient
-
-        broker_config = node.node.hall_broker
-        assert broker_config is not None
-        # The terminal is its hall broker login (hall.yaml ``terminals``).
-        terminal = broker_config.username or node.node.node_id
-        lan = LanClient(node.hall.hall_id, terminal, broker_config, role=role).start()
-        started.callback(lan.stop)
-        if not lan.wait_hub(HUB_WAIT_S):
+    if services.lan_client is not None:
+        if not services.lan_client.wait_hub(HUB_WAIT_S):
             log.warning("the hub is not reachable yet; screens will retry")
-        return RemoteCore(lan)
-    started.enter_context(HubLock(node.data, hub_role))
-    runtime = node.runtime().start()
-    started.callback(runtime.stop)
-    sync = start_sync(node, runtime, broker)
-    if sync is not None:
-        started.callback(sync.stop)
-    if node.node.hall_broker is not None:
-        from sync.lan import LanServer
-
-        server = LanServer(node, runtime).start()
-        started.callback(server.stop)
-    return LocalCore(runtime)
+        return RemoteCore(services.lan_client)
+    assert services.runtime is not None
+    return LocalCore(services.runtime)
 
 
 def screen_size(view_name: str) -> tuple[int, int]:
@@ -610,6 +575,7 @@ def run_role(args: argparse.Namespace) -> int:
         remote=role != "all" and node.node.hall_broker is not None,
         role=role,
     ) as hall:
+        heartbeat = _screens_heartbeat(hall)  # held: a timer no longer referenced stops
         locks = []  # held: the lock lives as long as the screen
         for name, view in hall.views().items():
             view.resize(*screen_size(name))
@@ -631,4 +597,21 @@ def run_role(args: argparse.Namespace) -> int:
                         report_lockout=hall.report_pin_lockout,
                     )
                 )
-        return _exec(qt, getattr(args, "quit_after", None))
+        result = _exec(qt, getattr(args, "quit_after", None))
+        heartbeat.stop()
+        return result
+
+
+def _screens_heartbeat(hall: HallApp) -> Any:
+    """The Qt event loop beats once a second; the watchdog is fed only while it does."""
+    from PySide6.QtCore import QTimer
+
+    from agent.watchdog import Heartbeat
+
+    beat = Heartbeat()
+    timer = QTimer()
+    timer.timeout.connect(beat.beat)
+    timer.start(1000)
+    if hall.monitor is not None:
+        hall.monitor.add_check("screens", lambda: beat.fresh(SCREENS_SILENT_S))
+    return timer
