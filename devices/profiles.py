@@ -1,4 +1,5 @@
-"""Device profiles: one YAML file per device model in ``devices/firmware_profiles/``.
+"""Device profiles: one YAML file per device model in ``firmware_profiles/`` (shipped in the
+package as ``devices/firmware_profiles``, a link to it).
 
 Profiles are data validated by pydantic (unknown keys refused, ``schema_version``), loaded
 explicitly by name. Byte values are written as hex strings (``"AA 55"``) in YAML.

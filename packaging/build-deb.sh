@@ -59,7 +59,7 @@ for role in "${screens[@]}"; do
     >"$units/hall-agent-$role.service"
 done
 install -d "$root/usr/share/hall-agent/mosquitto" "$root/usr/share/doc/hall-agent"
-install -m 0644 -t "$root/usr/share/hall-agent/mosquitto" "$here"/sync/mosquitto/*.conf
+install -m 0644 -t "$root/usr/share/hall-agent/mosquitto" "$here"/packaging/mosquitto/*.conf
 install -m 0644 "$here/docs/deploy.md" "$root/usr/share/doc/hall-agent/deploy.md"
 
 echo "build-deb: control" >&2

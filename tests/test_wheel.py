@@ -33,7 +33,7 @@ from tests.support import wait_until
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 VOICE = sorted(str(p.relative_to(REPO)) for p in (REPO / "ui" / "assets").rglob("*") if p.is_file())
-PROFILES = sorted(p.name for p in (REPO / "devices" / "firmware_profiles").glob("*.yaml"))
+PROFILES = sorted(p.name for p in (REPO / "firmware_profiles").glob("*.yaml"))
 NEEDED = [
     *(f"devices/firmware_profiles/{name}" for name in PROFILES),
     "agent/data/sample_town_hall.yaml",

@@ -120,7 +120,7 @@ def test_valid_config_is_applied_and_written_to_hall_yaml(
 
 def led_profile(max_chars: int = 24) -> dict[str, Any]:
     """The packaged generic LED profile, as IT would adjust it for a hall's screens."""
-    shipped = REPO / "devices" / "firmware_profiles" / "led-rs485-generic.yaml"
+    shipped = REPO / "firmware_profiles" / "led-rs485-generic.yaml"
     data = yaml.safe_load(shipped.read_text())
     return {**data, "max_chars": max_chars}
 

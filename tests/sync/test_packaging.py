@@ -16,7 +16,7 @@ from sync.mqtt import BrokerAddress, new_client
 from tests.sync.conftest import REPO, free_port, wait_until
 
 pytestmark = pytest.mark.mqtt
-SHIPPED = REPO / "sync" / "mosquitto"
+SHIPPED = REPO / "packaging" / "mosquitto"
 
 
 def _adapt(conf: Path, tmp: Path, port: int) -> Path:
