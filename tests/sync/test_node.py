@@ -122,7 +122,7 @@ def test_watchdog_is_fed_only_while_the_core_answers(
         assert systemd.receive() == "WATCHDOG=1"
         assert services.runtime is not None
         release = threading.Event()
-        services.runtime.call(lambda store: release.wait(30))
+        services.runtime._call(lambda store: release.wait(30))
         assert wait_until(lambda: not services.runtime.heartbeat.fresh(0.3), 10)  # type: ignore[union-attr]
         assert not services.monitor.step()
         assert "watchdog not fed: core not answering" in caplog.text
