@@ -5,7 +5,8 @@ lets the :class:`~sync.publisher.OutboxPublisher` publish the log after the ackn
 watermark, and hands the watermark to the core thread to store. After any reconnect, broker
 restart or agent restart it starts again from the watermark; the central side is idempotent
 on ``(node_id, seq)``, so the effect is exactly once. A second thread checks and applies
-what comes down (:mod:`sync.inbound`), so a slow core never stalls the network loop. The
+what comes down (:mod:`sync.inbound`), so a slow core never stalls the network loop; the
+sync thread alone acknowledges it, in arrival order (:meth:`SyncService._send_acks`). The
 status for ``hall-agent sync status`` goes to a file (:mod:`sync.status`).
 
 Events are never deleted; a backlog above the configured size raises the ``backlog_alarm``
@@ -76,7 +77,16 @@ class SyncSettings:
     inbound_in_flight: int = 100
 
 
-_Inbound = tuple[mqtt.Client, mqtt.MQTTMessage]  # the client that must acknowledge it
+@dataclass(eq=False)
+class _Delivery:
+    """A QoS 1 message from the broker, not acknowledged yet; ``handled`` is set on the sync
+    thread when the inbound thread hands it back."""
+
+    mid: int
+    handled: bool = False
+
+
+_Inbound = tuple[_Delivery | None, mqtt.MQTTMessage]  # (None: QoS 0, nothing to acknowledge)
 
 
 @dataclass
@@ -120,6 +130,7 @@ class SyncService:
         self._inbound_thread: threading.Thread | None = None
         # Unbounded here, bounded by the receive maximum the broker honours.
         self._inbound: queue.Queue[_Inbound | None] = queue.Queue()
+        self._handled: queue.SimpleQueue[_Delivery] = queue.SimpleQueue()
         self._results: collections.deque[Outcome] = collections.deque(maxlen=100)
         self._commands: queue.SimpleQueue[ct.CommandData] = queue.SimpleQueue()
         self._refused: collections.deque[dict[str, Any]] = collections.deque(maxlen=10)
@@ -128,6 +139,7 @@ class SyncService:
         self._unsubscribe: Any = None
         # owned by the sync thread
         self._client: mqtt.Client | None = None
+        self._unacked: collections.deque[_Delivery] = collections.deque()  # in arrival order
         self._state = Connection.DISCONNECTED
         self._attempt = 0
         self._next_attempt = 0.0
@@ -246,7 +258,7 @@ class SyncService:
             item = self._inbound.get()
             if item is None:
                 return
-            client, msg = item
+            delivery, msg = item
             topic, payload = msg.topic, bytes(msg.payload)
             try:
                 outcome = self._handler.handle(topic, payload)
@@ -266,8 +278,8 @@ class SyncService:
                 self._refused.append(
                     {"topic": topic, "code": outcome.code, "reason": outcome.reason[:300]}
                 )
-            if msg.qos > 0:  # handled: the broker may send the next (thread-safe in paho)
-                client.ack(msg.mid, msg.qos)
+            if delivery is not None:  # handled: the sync thread acknowledges it
+                self._handled.put(delivery)
 
     # ---- the sync thread -----------------------------------------------------------------
     def _run(self) -> None:
@@ -278,7 +290,10 @@ class SyncService:
                     self._stopping.wait(0.1)
                     continue
                 assert self._client is not None
-                busy = self._state is Connection.CONNECTED and self._out.busy
+                # (a message the inbound thread has handled waits for this loop to be acked)
+                busy = self._state is Connection.CONNECTED and (
+                    self._out.busy or bool(self._unacked)
+                )
                 rc = self._client.loop(timeout=0.005 if busy else 0.05)
                 if rc != mqtt.MQTT_ERR_SUCCESS:
                     self._lost(f"connection lost ({mqtt.error_string(rc)})")
@@ -289,6 +304,7 @@ class SyncService:
                     if time.monotonic() - self._connecting_since > self.settings.connect_timeout_s:
                         self._lost("no CONNACK in time")
                     continue
+                self._send_acks()
                 self._run_commands()
                 self._send_results()
                 error = self._out.pump(self._publish_events)
@@ -351,6 +367,7 @@ class SyncService:
             self._client.on_connect = None
             self._client.on_message = None
             self._client = None
+        self._unacked.clear()  # the broker sends them again in the next session
         self._state = Connection.DISCONNECTED
         self._last_error = reason
         self._connected_since = None
@@ -380,12 +397,35 @@ class SyncService:
         self._publish_shared()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        delivery = None
+        if msg.qos > 0:
+            delivery = _Delivery(msg.mid)
+            self._unacked.append(delivery)
         if msg.topic == ct.ack_topic(self.hall_id, self.node_id):
             self._out.on_ack(bytes(msg.payload))
-            if msg.qos > 0:
-                client.ack(msg.mid, msg.qos)
+            if delivery is not None:
+                delivery.handled = True
             return
-        self._inbound.put((client, msg))  # applied in arrival order, acknowledged after
+        self._inbound.put((delivery, msg))  # applied in arrival order, acknowledged after
+
+    def _send_acks(self) -> None:
+        """Acknowledge the messages handled so far, in the order they arrived, and from this
+        thread only (the one that owns the client).
+
+        MQTT 5 (4.6) asks for PUBACKs in arrival order, and brokers rely on it: acknowledged
+        out of order (an ack taken at once while notices before it wait for the core),
+        Mosquitto 2.0.11 miscounts its in-flight quota and sends a newer message on a topic
+        ahead of older ones it still holds: the older ones are then refused as stale. An
+        ``ack()`` from another thread also writes to paho's socket beside this thread's writes.
+        """
+        assert self._client is not None
+        while True:
+            try:
+                self._handled.get_nowait().handled = True
+            except queue.Empty:
+                break
+        while self._unacked and self._unacked[0].handled:
+            self._client.ack(self._unacked.popleft().mid, 1)
 
     def _publish_events(self, payload: bytes) -> str | None:
         assert self._client is not None
