@@ -55,6 +55,7 @@ class HallState:
         self.alarms: dict[str, dict] = {}  # raised and not cleared: alarm key -> AlarmRaised
         # sticky: survive the start of a new business day
         self.devices: dict[str, tuple[str, str | None]] = {}
+        self.device_since: dict[str, str] = {}  # device -> hall time of its last change
         self.appointments: dict[str, dict] = {}  # code -> roster entry + "ticket_id"
         self.notices: dict[str, dict] = {}
         self.config_version = 0
@@ -96,7 +97,7 @@ class HallState:
         """A new business day: the queue starts empty; sticky facts (devices, appointment
         rosters, notices, the applied config) carry over."""
         fresh = HallState(business_date, self.window_numbers)
-        for sticky in ("devices", "notices", "config_version", "config_payload"):
+        for sticky in ("devices", "device_since", "notices", "config_version", "config_payload"):
             setattr(fresh, sticky, getattr(self, sticky))
         # A check-in's ticket belongs to its day: the roster carries over without it (as a
         # fold of the log sees it: only today's TicketIssued events are folded).
@@ -267,6 +268,8 @@ class HallState:
 
     def _on_DeviceStatusChanged(self, p: dict) -> Touched:
         self.devices[p["device"]] = (p["status"], p.get("reason"))
+        if p.get("at"):
+            self.device_since[p["device"]] = p["at"]
         return Touched(device=p["device"])
 
     def _on_AppointmentsLoaded(self, p: dict) -> Touched:

@@ -499,6 +499,15 @@ class Store:
                 return
             yield event
 
+    def meta_items(self, prefix: str) -> dict[str, str]:
+        """The ``meta`` rows whose key starts with ``prefix`` (e.g. versions applied from
+        central), keyed by the rest of the key."""
+        rows = self.conn.execute(
+            "SELECT key, value FROM meta WHERE substr(key, 1, ?) = ? ORDER BY key",
+            (len(prefix), prefix),
+        )
+        return {key[len(prefix) :]: value for key, value in rows}
+
     def ticket_view(self, ticket: Ticket) -> dict[str, Any]:
         """What a citizen or operator sees of a ticket (no citizen hash)."""
         return {

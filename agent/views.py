@@ -67,6 +67,17 @@ def hall_status(store: Store) -> dict[str, Any]:
     }
 
 
+def device_states(store: Store) -> dict[str, dict[str, Any]]:
+    """Each device's state, its reason and since when (hall time): what a node reports to
+    the central platform's fleet view."""
+    store.refresh()
+    state = store.state
+    return {
+        name: {"status": status, "reason": reason, "since": state.device_since.get(name)}
+        for name, (status, reason) in sorted(state.devices.items())
+    }
+
+
 def waiting_list(store: Store, window: int, limit: int = 50) -> list[dict[str, Any]]:
     """Tickets waiting for a window's services, in the order the window would call them."""
     store.refresh()

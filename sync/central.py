@@ -9,6 +9,7 @@ as the cumulative ack, and only then acknowledges the MQTT message to the broker
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -16,9 +17,9 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
@@ -31,7 +32,7 @@ from sync.mqtt import BrokerAddress, new_client
 
 log = logging.getLogger(__name__)
 
-CENTRAL_SCHEMA_VERSION = 1
+CENTRAL_SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE events (
     node_id TEXT NOT NULL, seq INTEGER NOT NULL, hall_id TEXT NOT NULL,
@@ -51,10 +52,73 @@ CREATE TABLE results (
     code TEXT NOT NULL, reason TEXT NOT NULL
 )
 """
+#: Version 2: what nodes report for the fleet view (sync/fleet/): agent version, device
+#: states and pushed profile versions (JSON objects), from the node's retained status.
+_FLEET_HEALTH = """
+ALTER TABLE nodes ADD COLUMN agent_version TEXT;
+ALTER TABLE nodes ADD COLUMN devices TEXT;
+ALTER TABLE nodes ADD COLUMN profiles TEXT;
+CREATE INDEX results_refused ON results (accepted, at)
+"""
 
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+class CentralBackend(Protocol):
+    """What the ingest, ``central report``/``figures`` and the metrics need from a central
+    store; :class:`CentralStore` (SQLite) and ``sync.fleet.pgstore.PgCentralStore``
+    (PostgreSQL) implement it."""
+
+    def ingest(self, batch: ct.EventBatch, received_at: dt.datetime) -> tuple[int, int, float]: ...
+
+    def record_status(
+        self,
+        hall_id: str,
+        status: ct.NodeStatus,
+        received_at: dt.datetime,
+        retained: bool = False,
+    ) -> None: ...
+
+    def record_result(self, result: ct.InboundResult) -> None: ...
+
+    def hall_events(self, hall_id: str, first_day: str, last_day: str) -> Iterator[Event]: ...
+
+    def acked_seq(self, node_id: str) -> int: ...
+
+    def fleet_nodes(self) -> list[dict[str, Any]]: ...
+
+    def results(self, refused: bool, limit: int = 100) -> list[dict[str, Any]]: ...
+
+    def result_counts(self) -> dict[tuple[bool, str], int]: ...
+
+    def report(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+def is_postgres_url(database: Path | str) -> bool:
+    return str(database).startswith(("postgresql://", "postgres://"))
+
+
+def open_central_store(database: Path | str) -> CentralBackend:
+    """A SQLite file (the default) or a ``postgresql://`` URL."""
+    if is_postgres_url(database):
+        from sync.fleet.pgstore import PgCentralStore
+
+        return PgCentralStore(str(database))
+    return CentralStore(database)
+
+
+@contextlib.contextmanager
+def central_store(database: Path | str) -> Iterator[CentralBackend]:
+    """A store opened for one use (a metrics scrape) and closed after it."""
+    store = open_central_store(database)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 # ---- the store -----------------------------------------------------------------------------
@@ -73,10 +137,12 @@ class CentralStore:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-            if version < 1:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        self.conn.execute(statement)
+            for step, script in ((1, _SCHEMA), (2, _FLEET_HEALTH)):
+                if version < step:
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            self.conn.execute(statement)
+            if version < CENTRAL_SCHEMA_VERSION:
                 self.conn.execute(f"PRAGMA user_version={CENTRAL_SCHEMA_VERSION}")
             elif version > CENTRAL_SCHEMA_VERSION:
                 raise sqlite3.DatabaseError(f"central store schema {version} is too new")
@@ -128,26 +194,17 @@ class CentralStore:
             raise
         return acked, inserted, offset
 
-    def record_status(self, hall_id: str, status: ct.NodeStatus, received_at: dt.datetime) -> None:
-        seen = received_at.isoformat(timespec="microseconds")
-        self.conn.execute(
-            "INSERT INTO nodes (node_id, hall_id, last_seen, state, reported_last_seq, "
-            "backlog_alarm, status_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT(node_id) DO UPDATE SET state = excluded.state, "
-            "last_seen = excluded.last_seen, "
-            "reported_last_seq = COALESCE(excluded.reported_last_seq, reported_last_seq), "
-            "backlog_alarm = COALESCE(excluded.backlog_alarm, backlog_alarm), "
-            "status_at = excluded.status_at",
-            (
-                status.node_id,
-                hall_id,
-                seen,
-                status.state,
-                status.last_seq,
-                None if status.backlog_alarm is None else int(status.backlog_alarm),
-                status.at or seen,
-            ),
-        )
+    def record_status(
+        self,
+        hall_id: str,
+        status: ct.NodeStatus,
+        received_at: dt.datetime,
+        retained: bool = False,
+    ) -> None:
+        """Note a node's status. A ``retained`` copy (delivered on subscribing, e.g. after
+        central restarted) tells the state, not that the node was seen now."""
+        values = status_values(hall_id, status, received_at, retained)
+        self.conn.execute(status_upsert_sql(retained, "?"), values)
 
     def record_result(self, result: ct.InboundResult) -> None:
         self.conn.execute(
@@ -181,38 +238,124 @@ class CentralStore:
         ).fetchone()
         return int(row[0]) if row else 0
 
+    def fleet_nodes(self) -> list[dict[str, Any]]:
+        """Every node central knows, from its latest status and batch (no event counts:
+        cheap enough for every metrics scrape)."""
+        rows = self.conn.execute(f"SELECT {NODE_COLUMNS} FROM nodes ORDER BY hall_id, node_id")
+        return [node_from_row(row) for row in rows]
+
+    def results(self, refused: bool, limit: int = 100) -> list[dict[str, Any]]:
+        """The latest results nodes reported (refused or applied), newest first."""
+        rows = self.conn.execute(
+            f"SELECT {RESULT_COLUMNS} FROM results WHERE accepted = ? "
+            "ORDER BY at DESC, rowid DESC LIMIT ?",
+            (int(not refused), limit),
+        )
+        return [result_from_row(row) for row in rows]
+
+    def result_counts(self) -> dict[tuple[bool, str], int]:
+        """How many results nodes reported, by (accepted, code)."""
+        rows = self.conn.execute(
+            "SELECT accepted, code, COUNT(*) FROM results GROUP BY accepted, code"
+        )
+        return {(bool(accepted), code): count for accepted, code, count in rows}
+
     def report(self) -> dict[str, Any]:
-        nodes = []
-        for row in self.conn.execute(
-            "SELECT n.node_id, n.hall_id, n.state, n.last_seen, n.acked_seq, n.clock_offset_s, "
-            "n.reported_last_seq, n.backlog_alarm, "
-            "(SELECT COUNT(*) FROM events e WHERE e.node_id = n.node_id), "
-            "(SELECT MAX(seq) FROM events e WHERE e.node_id = n.node_id) "
-            "FROM nodes n ORDER BY n.hall_id, n.node_id"
-        ):
-            node_id, hall_id, state, seen, acked, offset, reported, alarm, count, top = row
-            backlog = None if reported is None else max(0, reported - acked)
-            nodes.append(
-                {
-                    "node_id": node_id,
-                    "hall_id": hall_id,
-                    "state": state,
-                    "last_seen": seen,
-                    "acked_seq": acked,
-                    "events": count,
-                    "max_seq": top or 0,
-                    "backlog": backlog,
-                    "backlog_alarm": None if alarm is None else bool(alarm),
-                    "clock_offset_s": offset,
-                }
-            )
+        nodes = self.fleet_nodes()
+        for node in nodes:
+            count, top = self.conn.execute(
+                "SELECT COUNT(*), MAX(seq) FROM events WHERE node_id = ?", (node["node_id"],)
+            ).fetchone()
+            node["events"], node["max_seq"] = count, top or 0
         types = dict(
             self.conn.execute(
                 "SELECT type, COUNT(*) FROM events GROUP BY type ORDER BY COUNT(*) DESC, type"
             ).fetchall()
         )
-        refused = self.conn.execute("SELECT COUNT(*) FROM results WHERE accepted = 0").fetchone()
-        return {"nodes": nodes, "event_types": types, "inbound_refused": refused[0]}
+        refused = sum(n for (accepted, _), n in self.result_counts().items() if not accepted)
+        return {"nodes": nodes, "event_types": types, "inbound_refused": refused}
+
+
+#: The columns :func:`node_from_row` reads, in its order (both backends).
+NODE_COLUMNS = (
+    "node_id, hall_id, state, last_seen, acked_seq, clock_offset_s, reported_last_seq, "
+    "backlog_alarm, status_at, agent_version, devices, profiles"
+)
+RESULT_COLUMNS = "node_id, at, topic, kind, version, accepted, code, reason"
+
+
+def node_from_row(row: Sequence[Any]) -> dict[str, Any]:
+    node_id, hall_id, state, seen, acked, offset, reported, alarm, status_at = row[:9]
+    agent_version, devices, profiles = row[9:12]
+    return {
+        "node_id": node_id,
+        "hall_id": hall_id,
+        "state": state,
+        "last_seen": seen,
+        "acked_seq": acked,
+        "backlog": None if reported is None else max(0, reported - acked),
+        "backlog_alarm": None if alarm is None else bool(alarm),
+        "clock_offset_s": offset,
+        "status_at": status_at,
+        "agent_version": agent_version,
+        "devices": json.loads(devices) if devices else {},
+        "profiles": json.loads(profiles) if profiles else {},
+    }
+
+
+def result_from_row(row: Sequence[Any]) -> dict[str, Any]:
+    node_id, at, topic, kind, version, accepted, code, reason = row
+    return {
+        "node_id": node_id,
+        "at": at,
+        "topic": topic,
+        "kind": kind,
+        "version": version,
+        "accepted": bool(accepted),
+        "code": code,
+        "reason": reason,
+    }
+
+
+def status_upsert_sql(retained: bool, placeholder: str) -> str:
+    """The upsert of a node's status (``placeholder``: ``?`` for SQLite, ``%s`` for psycopg)."""
+    seen = "COALESCE(nodes.last_seen, excluded.last_seen)" if retained else "excluded.last_seen"
+    marks = ", ".join([placeholder] * 10)
+    return (
+        "INSERT INTO nodes (node_id, hall_id, last_seen, state, reported_last_seq, "
+        f"backlog_alarm, status_at, agent_version, devices, profiles) VALUES ({marks}) "
+        f"ON CONFLICT(node_id) DO UPDATE SET state = excluded.state, last_seen = {seen}, "
+        "reported_last_seq = COALESCE(excluded.reported_last_seq, nodes.reported_last_seq), "
+        "backlog_alarm = COALESCE(excluded.backlog_alarm, nodes.backlog_alarm), "
+        "status_at = COALESCE(excluded.status_at, nodes.status_at), "
+        "agent_version = COALESCE(excluded.agent_version, nodes.agent_version), "
+        "devices = COALESCE(excluded.devices, nodes.devices), "
+        "profiles = COALESCE(excluded.profiles, nodes.profiles)"
+    )
+
+
+def status_values(
+    hall_id: str, status: ct.NodeStatus, received_at: dt.datetime, retained: bool
+) -> tuple[Any, ...]:
+    """The ``nodes`` columns a status sets, in :meth:`CentralStore.record_status`'s order."""
+    seen = status.at if retained else received_at.isoformat(timespec="microseconds")
+    devices = None
+    if status.devices is not None:
+        devices = json.dumps(
+            {name: d.model_dump() for name, d in status.devices.items()}, ensure_ascii=False
+        )
+    return (
+        status.node_id,
+        hall_id,
+        seen,
+        status.state,
+        status.last_seq,
+        None if status.backlog_alarm is None else int(status.backlog_alarm),
+        status.at,
+        status.agent_version,
+        devices,
+        None if status.profiles is None else json.dumps(status.profiles),
+    )
 
 
 def _contiguous_from(conn: sqlite3.Connection, node_id: str, acked: int) -> int:
@@ -364,14 +507,17 @@ class IngestWorker:
         if leaf == "events":
             self._handle_batch(store, msg, hall_id, node_id, now)
         elif leaf == "status":
-            if not msg.payload or len(msg.payload) > ct.MAX_ACK_BYTES:
+            if not msg.payload or len(msg.payload) > ct.MAX_STATUS_BYTES:
                 return  # an empty retained message clears the status: nothing to record
             try:
                 status = ct.NodeStatus.model_validate_json(msg.payload)
             except ValidationError as exc:
                 log.warning("ingest: bad status from %s: %s", node_id, exc.errors()[0]["msg"])
                 return
-            store.record_status(hall_id, status, now)
+            if status.node_id != node_id:
+                log.warning("ingest: status of %s on the topic of %s", status.node_id, node_id)
+                return
+            store.record_status(hall_id, status, now, retained=bool(msg.retain))
         elif leaf == "result":
             try:
                 result = ct.InboundResult.model_validate_json(msg.payload)

@@ -117,14 +117,19 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
         b.stop()
 
 
-def make_node(root: Path, broker_url: str | None = None, **broker: object) -> Node:
-    """A data dir with the sample hall open around the clock (tests run at any hour)."""
+def make_node(
+    root: Path, broker_url: str | None = None, *, hall_id: str | None = None, **broker: object
+) -> Node:
+    """A data dir with the sample hall open around the clock (tests run at any hour);
+    ``hall_id`` gives it another hall id than the sample's."""
     root.mkdir(parents=True, exist_ok=True)
     config_file = root.parent / f"{root.name}-hall.yaml"
     hall = always_open(sample_config())
     hall = hall.model_copy(
         update={"services": [s.model_copy(update={"daily_cap": 9999}) for s in hall.services]}
     )
+    if hall_id is not None:
+        hall = hall.model_copy(update={"hall_id": hall_id})
     config_file.write_text(yaml.safe_dump(hall.model_dump(mode="json"), allow_unicode=True))
     if not (root / "node.yaml").exists():
         DataDir(root).init(config_file)
