@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
+import psycopg
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import ValidationError
 
@@ -31,6 +32,10 @@ from sync import contract as ct
 from sync.mqtt import BrokerAddress, new_client
 
 log = logging.getLogger(__name__)
+
+#: A store failing (locked, disk full, connection lost): the message is not acknowledged,
+#: so the broker (or the node's resend) delivers it again.
+STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)
 
 CENTRAL_SCHEMA_VERSION = 2
 _SCHEMA = """
@@ -480,7 +485,7 @@ class IngestWorker:
 
     # writer thread
     def _write_loop(self) -> None:
-        store = CentralStore(self.database)
+        store = open_central_store(self.database)
         try:
             while True:
                 msg = self._queue.get()
@@ -488,7 +493,7 @@ class IngestWorker:
                     return
                 try:
                     self._handle(store, msg)
-                except sqlite3.Error:
+                except STORE_ERRORS:
                     # not acknowledged: the broker (or the node's resend) delivers it again
                     log.exception("ingest: cannot store a message from %s", msg.topic)
                     continue
@@ -497,7 +502,7 @@ class IngestWorker:
         finally:
             store.close()
 
-    def _handle(self, store: CentralStore, msg: mqtt.MQTTMessage) -> None:
+    def _handle(self, store: CentralBackend, msg: mqtt.MQTTMessage) -> None:
         parsed = ct.parse_node_topic(msg.topic)
         if parsed is None:
             log.warning("ingest: unknown topic %r", msg.topic)
@@ -532,7 +537,7 @@ class IngestWorker:
 
     def _handle_batch(
         self,
-        store: CentralStore,
+        store: CentralBackend,
         msg: mqtt.MQTTMessage,
         hall_id: str,
         node_id: str,
@@ -582,7 +587,7 @@ class CentralIngest:
         username: str | None = None,
         password: str | None = None,
     ) -> None:
-        CentralStore(database).close()  # create the schema once, before the workers race
+        open_central_store(database).close()  # create the schema once, before the workers race
         self.workers = [
             IngestWorker(
                 address,

@@ -1,13 +1,267 @@
-"""The central store on PostgreSQL (not written yet)."""
+"""The central store on PostgreSQL (``hall-agent central --db postgresql://...``), through
+psycopg 3.
+
+The same contract as the SQLite :class:`~sync.central.CentralStore`: a batch is stored
+idempotently on ``(node_id, seq)`` and the node's highest contiguous seq comes back as the
+ack. Differences that let a city or a province run on it:
+
+- ``events`` is partitioned by month of ``business_date`` (one table per month, created on
+  first use), so years of events stay manageable: a month is detached, archived or dropped
+  as a whole, and a hall's figures read only the months they ask for.
+- The primary key of a partitioned table must hold the partition key, so it is
+  ``(node_id, seq, business_date)``. A node's event never changes, so ``(node_id, seq)``
+  comes with one date only and the key is as strict as ``(node_id, seq)``.
+- Several ingest processes (on one or several machines, sharing the broker's
+  subscription) write at once: a batch takes its node's row lock first (``SELECT ... FOR
+  UPDATE``), so two batches of one node are stored one after the other and each ack sees
+  the other's events; batches of different nodes do not wait for each other.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from collections.abc import Iterator
 from typing import Any
+
+import psycopg
+
+from agent.model import Event
+from agent.store import event_from_row
+from sync import contract as ct
+from sync.central import (
+    NODE_COLUMNS,
+    RESULT_COLUMNS,
+    _offset_seconds,
+    node_from_row,
+    result_from_row,
+    status_upsert_sql,
+    status_values,
+)
+
+PG_SCHEMA_VERSION = 2  # the SQLite store's version with the same content
+_LOCK_SCHEMA = 0x48414C4C  # advisory lock keys ("HALL"): schema changes, partition creation
+_LOCK_PARTITIONS = 0x48414C4D
+
+_SCHEMA = """
+CREATE TABLE events (
+    node_id TEXT NOT NULL, seq BIGINT NOT NULL, hall_id TEXT NOT NULL,
+    type TEXT NOT NULL, business_date DATE NOT NULL, at TEXT NOT NULL,
+    wall_time TEXT NOT NULL, payload TEXT NOT NULL, received_at TEXT NOT NULL,
+    PRIMARY KEY (node_id, seq, business_date)
+) PARTITION BY RANGE (business_date);
+CREATE INDEX events_hall_day ON events (hall_id, business_date);
+CREATE TABLE nodes (
+    node_id TEXT PRIMARY KEY, hall_id TEXT NOT NULL,
+    acked_seq BIGINT NOT NULL DEFAULT 0, last_seen TEXT,
+    clock_offset_s DOUBLE PRECISION, state TEXT, reported_last_seq BIGINT,
+    backlog_alarm INTEGER, status_at TEXT,
+    agent_version TEXT, devices TEXT, profiles TEXT
+);
+CREATE TABLE results (
+    id BIGSERIAL PRIMARY KEY,
+    node_id TEXT NOT NULL, at TEXT NOT NULL, topic TEXT NOT NULL,
+    kind TEXT, version BIGINT, accepted INTEGER NOT NULL,
+    code TEXT NOT NULL, reason TEXT NOT NULL
+);
+CREATE INDEX results_refused ON results (accepted, at)
+"""
+
+
+def partition_name(month: dt.date) -> str:
+    return f"events_{month.year:04d}_{month.month:02d}"
+
+
+def _month(day: str) -> dt.date:
+    return dt.date.fromisoformat(day).replace(day=1)
+
+
+def _next_month(month: dt.date) -> dt.date:
+    return (month + dt.timedelta(days=32)).replace(day=1)
 
 
 class PgCentralStore:
-    def __init__(self, url: str) -> None:
-        raise NotImplementedError("PostgreSQL store: " + url)
+    """One connection to the central PostgreSQL database."""
 
-    def __getattr__(self, name: str) -> Any:
-        raise AttributeError(name)
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.conn = psycopg.connect(url, autocommit=True)
+        self._months: set[dt.date] = set()
+        self._migrate()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _migrate(self) -> None:
+        with self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_SCHEMA,))
+            self.conn.execute("CREATE TABLE IF NOT EXISTS central_schema (version INTEGER)")
+            row = self.conn.execute("SELECT version FROM central_schema").fetchone()
+            version = row[0] if row else 0
+            if version > PG_SCHEMA_VERSION:
+                raise psycopg.DatabaseError(f"central store schema {version} is too new")
+            if version == 0:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self.conn.execute(statement)
+                self.conn.execute("INSERT INTO central_schema VALUES (%s)", (PG_SCHEMA_VERSION,))
+
+    def _ensure_partitions(self, days: set[str]) -> None:
+        """Create the month tables a batch needs (once per process and month)."""
+        months = {_month(day) for day in days} - self._months
+        if not months:
+            return
+        with self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_PARTITIONS,))
+            for month in sorted(months):
+                end = _next_month(month).isoformat()
+                self.conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {partition_name(month)} PARTITION OF events "
+                    f"FOR VALUES FROM ('{month.isoformat()}') TO ('{end}')"
+                )
+        self._months |= months
+
+    def ingest(self, batch: ct.EventBatch, received_at: dt.datetime) -> tuple[int, int, float]:
+        """Store a batch; returns ``(acked_seq, newly_inserted, clock_offset_s)``."""
+        received = received_at.isoformat(timespec="microseconds")
+        offset = _offset_seconds(received_at, batch.sent_at)
+        self._ensure_partitions({e.business_date for e in batch.events})
+        columns: list[list[Any]] = [[] for _ in range(7)]
+        for e in batch.events:
+            values = (e.seq, e.type, e.business_date, e.at, e.wall_time)
+            for column, value in zip(columns, values, strict=False):
+                column.append(value)
+            columns[5].append(json.dumps(e.payload, ensure_ascii=False))
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO nodes (node_id, hall_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (batch.node_id, batch.hall_id),
+            )
+            row = cur.execute(
+                "SELECT acked_seq FROM nodes WHERE node_id = %s FOR UPDATE", (batch.node_id,)
+            ).fetchone()
+            acked = int(row[0]) if row else 0
+            cur.execute(
+                "INSERT INTO events (node_id, seq, hall_id, type, business_date, at, wall_time, "
+                "payload, received_at) SELECT %s, s, %s, t, d, a, w, p, %s FROM "
+                "unnest(%s::bigint[], %s::text[], %s::date[], %s::text[], %s::text[], "
+                "%s::text[]) AS u(s, t, d, a, w, p) ON CONFLICT DO NOTHING",
+                (batch.node_id, batch.hall_id, received, *columns[:6]),
+            )
+            inserted = cur.rowcount
+            acked = self._contiguous(cur, batch, acked)
+            cur.execute(
+                "UPDATE nodes SET hall_id = %s, acked_seq = GREATEST(acked_seq, %s), "
+                "last_seen = %s, clock_offset_s = %s WHERE node_id = %s",
+                (batch.hall_id, acked, received, offset, batch.node_id),
+            )
+        return acked, inserted, offset
+
+    @staticmethod
+    def _contiguous(cur: psycopg.Cursor[Any], batch: ct.EventBatch, acked: int) -> int:
+        """The node's highest seq such that every seq up to it is stored."""
+        if batch.first <= acked + 1:
+            start = max(acked, batch.last)  # first..last are stored now, and all before
+        else:
+            found = cur.execute(
+                "SELECT 1 FROM events WHERE node_id = %s AND seq = %s", (batch.node_id, acked + 1)
+            ).fetchone()
+            if found is None:
+                return acked
+            start = acked + 1
+        row = cur.execute(
+            "SELECT MIN(e.seq) FROM events e WHERE e.node_id = %s AND e.seq >= %s AND NOT EXISTS "
+            "(SELECT 1 FROM events f WHERE f.node_id = e.node_id AND f.seq = e.seq + 1)",
+            (batch.node_id, start),
+        ).fetchone()
+        return int(row[0]) if row and row[0] is not None else start
+
+    def record_status(
+        self,
+        hall_id: str,
+        status: ct.NodeStatus,
+        received_at: dt.datetime,
+        retained: bool = False,
+    ) -> None:
+        values = status_values(hall_id, status, received_at, retained)
+        self.conn.execute(status_upsert_sql(retained, "%s"), values)
+
+    def record_result(self, result: ct.InboundResult) -> None:
+        self.conn.execute(
+            f"INSERT INTO results ({RESULT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                result.node_id,
+                result.at,
+                result.topic,
+                result.kind,
+                result.version,
+                int(result.accepted),
+                result.code,
+                result.reason,
+            ),
+        )
+
+    def hall_events(self, hall_id: str, first_day: str, last_day: str) -> Iterator[Event]:
+        """Every node's events of a hall for business days ``first_day``..``last_day`` (only
+        those months' partitions are read)."""
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "SELECT node_id, seq, type, business_date::text, at, wall_time, payload "
+                "FROM events WHERE hall_id = %s AND business_date BETWEEN %s::date AND %s::date "
+                "ORDER BY node_id, seq",
+                (hall_id, first_day, last_day),
+            )
+            for row in cur:
+                yield event_from_row(row)
+
+    def acked_seq(self, node_id: str) -> int:
+        row = self.conn.execute(
+            "SELECT acked_seq FROM nodes WHERE node_id = %s", (node_id,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def fleet_nodes(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            f"SELECT {NODE_COLUMNS} FROM nodes ORDER BY hall_id, node_id"
+        ).fetchall()
+        return [node_from_row(row) for row in rows]
+
+    def results(self, refused: bool, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            f"SELECT {RESULT_COLUMNS} FROM results WHERE accepted = %s "
+            "ORDER BY at DESC, id DESC LIMIT %s",
+            (int(not refused), limit),
+        ).fetchall()
+        return [result_from_row(row) for row in rows]
+
+    def result_counts(self) -> dict[tuple[bool, str], int]:
+        rows = self.conn.execute(
+            "SELECT accepted, code, COUNT(*) FROM results GROUP BY accepted, code"
+        ).fetchall()
+        return {(bool(accepted), code): count for accepted, code, count in rows}
+
+    def report(self) -> dict[str, Any]:
+        nodes = self.fleet_nodes()
+        counts = {
+            node_id: (count, top)
+            for node_id, count, top in self.conn.execute(
+                "SELECT node_id, COUNT(*), MAX(seq) FROM events GROUP BY node_id"
+            ).fetchall()
+        }
+        for node in nodes:
+            node["events"], node["max_seq"] = counts.get(node["node_id"], (0, 0))
+        types: dict[str, int] = dict(
+            self.conn.execute(
+                "SELECT type, COUNT(*) FROM events GROUP BY type ORDER BY COUNT(*) DESC, type"
+            ).fetchall()
+        )
+        refused = sum(n for (accepted, _), n in self.result_counts().items() if not accepted)
+        return {"nodes": nodes, "event_types": types, "inbound_refused": refused}
+
+    def partitions(self) -> list[str]:
+        """The month tables of ``events`` (for operators and tests)."""
+        rows = self.conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'events' ORDER BY 1"
+        ).fetchall()
+        return [r[0] for r in rows]

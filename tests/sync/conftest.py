@@ -219,3 +219,81 @@ def wait_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 30) -> 
             return line
     stderr = proc.stderr.read() if proc.stderr and proc.poll() is not None else ""
     raise AssertionError(f"no line starting with {prefix!r} in time; stderr: {stderr}")
+
+
+# ---- PostgreSQL (the central store at city scale) -------------------------------------------
+@dataclass
+class Postgres:
+    """A PostgreSQL server of its own (initdb in a temp dir, a free loopback port)."""
+
+    root: Path
+    port: int
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://central@127.0.0.1:{self.port}/{database}"
+
+
+def _postgres_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """initdb refuses to run as root: as root, the dir belongs to the package's ``postgres``
+    user and every server command runs as that user (see STACK-NOTES.md). Skipped when
+    PostgreSQL is not installed or cannot start here."""
+    import pwd
+    import tempfile
+
+    bin_dir = _postgres_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed (packaging/dev.sh installs it)")
+    as_user: list[str] = []
+    root = Path(tempfile.mkdtemp(prefix="hall-pg-"))
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no postgres user to run PostgreSQL")
+        shutil.chown(root, "postgres", "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    root.chmod(0o755)
+    data, port = root / "data", free_port()
+    server = Postgres(root, port)
+
+    def run(*cmd: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*as_user, *cmd], capture_output=True, text=True, timeout=120, cwd=root
+        )
+
+    init = run(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "central",
+               "-E", "UTF8", "--no-sync")  # fmt: skip
+    if init.returncode != 0:
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.skip(f"initdb failed: {init.stderr.strip()[-300:]}")
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    start = run(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
+                "-l", str(root / "server.log"), "-w", "-t", "60", "start")  # fmt: skip
+    if start.returncode != 0:
+        log = (root / "server.log").read_text(errors="replace")[-300:]
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.skip(f"PostgreSQL did not start: {start.stderr.strip()} {log}")
+    try:
+        yield server
+    finally:
+        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(postgres: Postgres) -> str:
+    """A fresh database for one test."""
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres.url(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return postgres.url(name)

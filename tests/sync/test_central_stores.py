@@ -1,0 +1,172 @@
+"""The central store on SQLite and on PostgreSQL keep the same contract: idempotent on
+``(node, seq)``, the ack is the highest contiguous seq, status and results as the fleet
+view reads them. PostgreSQL runs for real (a server of the test's own) and is partitioned
+by month."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.cli import main
+from sync import contract as ct
+from sync.central import CentralBackend, open_central_store
+from sync.fleet.pgstore import PgCentralStore
+from sync.service import SyncSettings, start_sync
+from tests.sync.conftest import (
+    Broker,
+    issue_tickets,
+    make_node,
+    node_events,
+    spawn_cli,
+    wait_line,
+)
+
+NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    database = (
+        tmp_path / "central.db" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    )
+    s = open_central_store(database)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def _batch(first: int, last: int, day: str = "2026-11-28", node: str = "n1") -> ct.EventBatch:
+    return ct.EventBatch(
+        schema_version=1,
+        hall_id="h1",
+        node_id=node,
+        first=first,
+        last=last,
+        sent_at=NOW.isoformat(),
+        events=[
+            ct.WireEvent(
+                seq=seq,
+                type="TicketIssued",
+                business_date=day,
+                at=f"{day}T09:00:00+08:00",
+                wall_time=NOW.isoformat(),
+                payload={"n": seq, "text": "社保"},
+            )
+            for seq in range(first, last + 1)
+        ],
+    )
+
+
+def test_ingest_is_idempotent_and_acks_the_contiguous_prefix(store: CentralBackend) -> None:
+    """GIVEN batches arriving out of order and twice
+    THEN each (node, seq) is stored once and the ack never passes a gap."""
+    assert store.ingest(_batch(3, 4), NOW)[:2] == (0, 2)  # a gap before 3: nothing acked
+    assert store.ingest(_batch(1, 2), NOW)[:2] == (4, 2)  # the gap filled: 1..4
+    assert store.ingest(_batch(1, 2), NOW)[:2] == (4, 0)  # again: nothing new
+    assert store.ingest(_batch(6, 6), NOW)[:2] == (4, 1)
+    assert store.ingest(_batch(5, 5, day="2026-12-01"), NOW)[:2] == (6, 1)  # next month
+    assert store.acked_seq("n1") == 6
+    events = list(store.hall_events("h1", "2026-11-01", "2026-12-31"))
+    assert [(e.seq, e.business_date, e.payload["text"]) for e in events] == [
+        (1, "2026-11-28", "社保"),
+        (2, "2026-11-28", "社保"),
+        (3, "2026-11-28", "社保"),
+        (4, "2026-11-28", "社保"),
+        (5, "2026-12-01", "社保"),
+        (6, "2026-11-28", "社保"),
+    ]
+    assert [e.seq for e in store.hall_events("h1", "2026-12-01", "2026-12-01")] == [5]
+    report = store.report()
+    assert [(n["node_id"], n["events"], n["max_seq"]) for n in report["nodes"]] == [("n1", 6, 6)]
+    if isinstance(store, PgCentralStore):
+        assert store.partitions() == ["events_2026_11", "events_2026_12"]
+
+
+def test_status_and_results_read_the_same_on_both(store: CentralBackend) -> None:
+    """GIVEN a live status, then a retained copy delivered later (central restarted)
+    THEN the retained copy sets the state but not 'last seen'."""
+    live = ct.NodeStatus(
+        schema_version=2,
+        node_id="n1",
+        state="online",
+        at=NOW.isoformat(),
+        last_seq=10,
+        agent_version="0.1.0",
+        devices={"kiosk-printer": ct.DeviceHealth(status="fault", reason="paper_out", since="x")},
+        profiles={"escpos-80mm": 3},
+    )
+    store.record_status("h1", live, NOW)
+    offline = ct.NodeStatus(schema_version=1, node_id="n1", state="offline")
+    store.record_status("h1", offline, NOW + dt.timedelta(days=2), retained=True)
+    (node,) = store.fleet_nodes()
+    assert node["state"] == "offline"
+    assert node["last_seen"] == NOW.isoformat(timespec="microseconds")
+    assert node["devices"]["kiosk-printer"]["reason"] == "paper_out"
+    assert (node["profiles"], node["agent_version"], node["backlog"]) == (
+        {"escpos-80mm": 3},
+        "0.1.0",
+        10,
+    )
+    refused = ct.InboundResult(
+        schema_version=1, node_id="n1", topic="hall/v1/h1/hall/notice/a", kind="notice",
+        version=1, accepted=False, code="expired", reason="expired at …", at=NOW.isoformat(),
+    )  # fmt: skip
+    store.record_result(refused)
+    store.record_result(refused.model_copy(update={"accepted": True, "code": "applied"}))
+    assert [(r["code"], r["reason"]) for r in store.results(refused=True)] == [
+        ("expired", "expired at …")
+    ]
+    assert store.result_counts() == {(False, "expired"): 1, (True, "applied"): 1}
+
+
+@pytest.mark.mqtt
+@pytest.mark.slow
+def test_two_ingest_processes_share_the_work_into_postgresql(
+    broker: Broker, pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """GIVEN two ``hall-agent central --db postgresql://…`` processes in one shared group
+    WHEN a hub drains 600 events in batches of 20
+    THEN both stored some batches, and PostgreSQL holds each event exactly once."""
+    procs = [
+        spawn_cli("central", "--broker", broker.url, "--db", pg_url, "--client-prefix", f"c{i}")
+        for i in range(2)
+    ]
+    try:
+        for proc in procs:
+            assert "central ingest ready" in wait_line(proc, "central ingest ready")
+        node = make_node(tmp_path / "node", broker.url)
+        issue_tickets(node, 600)
+        runtime = node.runtime().start()
+        sync = start_sync(node, runtime, settings=SyncSettings(batch_max_events=20))
+        assert sync is not None
+        try:
+            assert sync.wait_synced(60)
+        finally:
+            sync.stop()
+            runtime.stop()
+    finally:
+        for proc in procs:
+            proc.terminate()
+    batches = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=20)
+        batches.append(int(re.search(r"stopped: (\d+) batches", out).group(1)))  # type: ignore[union-attr]
+    assert all(b > 0 for b in batches) and sum(batches) >= 30
+    store = open_central_store(pg_url)
+    try:
+        got = [
+            (e.seq, e.type, e.at)
+            for e in store.hall_events(node.hall.hall_id, "2000-01-01", "2100-01-01")
+        ]
+        assert store.acked_seq(node.node.node_id) == 600
+    finally:
+        store.close()
+    assert got == node_events(node)
+    assert main(["central", "report", "--db", pg_url, "--json"]) == 0
+    assert '"max_seq": 600' in capsys.readouterr().out
