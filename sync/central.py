@@ -26,6 +26,7 @@ import psycopg
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import ValidationError
 
+from agent.errors import StoreError
 from agent.model import Event
 from agent.store import connect, event_from_row
 from sync import contract as ct
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 #: A store failing (locked, disk full, connection lost): the message is not acknowledged,
 #: so the broker (or the node's resend) delivers it again.
-STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)
+STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error, StoreError)
 
 CENTRAL_SCHEMA_VERSION = 2
 _SCHEMA = """
@@ -363,6 +364,12 @@ def status_values(
     )
 
 
+def _closed(store: CentralBackend | None) -> None:
+    if store is not None:
+        with contextlib.suppress(*STORE_ERRORS):
+            store.close()
+
+
 def _contiguous_from(conn: sqlite3.Connection, node_id: str, acked: int) -> int:
     """The highest seq such that every seq up to it is stored, starting from ``acked``."""
     if (
@@ -485,22 +492,27 @@ class IngestWorker:
 
     # writer thread
     def _write_loop(self) -> None:
-        store = open_central_store(self.database)
+        store: CentralBackend | None = None
         try:
             while True:
                 msg = self._queue.get()
                 if msg is None:
                     return
                 try:
+                    store = store or open_central_store(self.database)
                     self._handle(store, msg)
                 except STORE_ERRORS:
-                    # not acknowledged: the broker (or the node's resend) delivers it again
+                    # not acknowledged: the broker (or the node's resend) delivers it again;
+                    # the store is opened afresh for the next message (a PostgreSQL server
+                    # restarted, a connection cut)
                     log.exception("ingest: cannot store a message from %s", msg.topic)
+                    _closed(store)
+                    store = None
                     continue
                 if msg.qos > 0:
                     self._client.ack(msg.mid, msg.qos)
         finally:
-            store.close()
+            _closed(store)
 
     def _handle(self, store: CentralBackend, msg: mqtt.MQTTMessage) -> None:
         parsed = ct.parse_node_topic(msg.topic)

@@ -23,9 +23,11 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 
+from agent.errors import StoreError
 from agent.model import Event
 from agent.store import event_from_row
 from sync import contract as ct
@@ -85,7 +87,14 @@ class PgCentralStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.conn = psycopg.connect(url, autocommit=True)
+        try:
+            self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            where = urlsplit(url)
+            raise StoreError(
+                f"cannot connect to PostgreSQL at {where.hostname}:{where.port or 5432}"
+                f"{where.path}: {str(exc).strip()}"
+            ) from exc
         self._months: set[dt.date] = set()
         self._migrate()
 

@@ -14,16 +14,19 @@ import pytest
 
 from agent.cli import main
 from sync import contract as ct
-from sync.central import CentralBackend, open_central_store
+from sync.central import CentralBackend, CentralIngest, open_central_store
 from sync.fleet.pgstore import PgCentralStore
+from sync.mqtt import parse_broker_url
 from sync.service import SyncSettings, start_sync
 from tests.sync.conftest import (
     Broker,
+    Postgres,
     issue_tickets,
     make_node,
     node_events,
     spawn_cli,
     wait_line,
+    wait_until,
 )
 
 NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
@@ -170,3 +173,35 @@ def test_two_ingest_processes_share_the_work_into_postgresql(
     assert got == node_events(node)
     assert main(["central", "report", "--db", pg_url, "--json"]) == 0
     assert '"max_seq": 600' in capsys.readouterr().out
+
+
+@pytest.mark.mqtt
+@pytest.mark.slow
+def test_ingest_survives_a_postgresql_restart(
+    broker: Broker, postgres: Postgres, pg_url: str, tmp_path: Path
+) -> None:
+    """GIVEN an ingest writing to PostgreSQL and a hub that synced 50 events
+    WHEN the server restarts (every connection cut) and the hub issues 50 more
+    THEN the ingest opens a new connection and central holds all 100 exactly once."""
+    ingest = CentralIngest(parse_broker_url(broker.url), pg_url, workers=1).start()
+    assert ingest.wait_ready(10)
+    node = make_node(tmp_path / "node", broker.url)
+    issue_tickets(node, 50)
+    runtime = node.runtime().start()
+    sync = start_sync(node, runtime, settings=SyncSettings(ack_timeout_s=1.0))
+    assert sync is not None
+    try:
+        assert sync.wait_synced(30)
+        postgres.restart()
+        issue_tickets(node, 50)
+        store = open_central_store(pg_url)
+        assert wait_until(lambda: store.acked_seq(node.node.node_id) == 100, 60)
+    finally:
+        sync.stop()
+        runtime.stop()
+        ingest.stop()
+    try:
+        events = store.hall_events(node.hall.hall_id, "2000-01-01", "2100-01-01")
+        assert [(e.seq, e.type, e.at) for e in events] == node_events(node)
+    finally:
+        store.close()
