@@ -46,3 +46,19 @@ def test_sync_drain_delivers_every_event_exactly_once() -> None:
     lines = run("sync_drain.py", "--n", "2000", "--floor-n", "200")
     summary = lines[-1]
     assert summary["op"] == "sync_drain" and summary["exactly_once"] is True
+
+
+@pytest.mark.mqtt
+@pytest.mark.slow
+def test_central_ingest_counts_every_event_once_in_each_store() -> None:
+    if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
+        pytest.skip("mosquitto is not installed (packaging/dev.sh installs it)")
+    lines = run("central_ingest.py", "--nodes", "12", "--events", "10", "--batch-events", "4",
+                "--procs", "2", "--ingest", "1,2")  # fmt: skip
+    measured = [line for line in lines if "skipped" not in line]
+    assert {(line["store"], line["ingest_processes"]) for line in measured} >= {
+        ("sqlite", 1),
+        ("sqlite", 2),
+    }
+    assert all(line["exactly_once"] and line["rows"] == 120 for line in measured)
+    assert all(line["floor_events_per_s"] > 0 for line in measured)

@@ -23,7 +23,7 @@ from agent.datadir import DataDir
 from agent.node_runtime import Node
 from sync.central import CentralIngest, CentralStore
 from sync.mqtt import parse_broker_url
-from tests.support import wait_until
+from tests.support import PostgresServer, PostgresUnavailable, start_postgres, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -222,90 +222,22 @@ def wait_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 30) -> 
 
 
 # ---- PostgreSQL (the central store at city scale) -------------------------------------------
-@dataclass
-class Postgres:
-    """A PostgreSQL server of its own (initdb in a temp dir, a free loopback port)."""
-
-    root: Path
-    port: int
-    pg_ctl: list[str] = field(default_factory=list)  # the command, as the right user
-
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql://central@127.0.0.1:{self.port}/{database}"
-
-    def restart(self) -> None:
-        """A fast restart: every connection is cut."""
-        subprocess.run(
-            [*self.pg_ctl, "-m", "fast", "-w", "restart"],
-            check=True,
-            timeout=60,
-            cwd=self.root,
-            capture_output=True,
-        )
-
-
-def _postgres_bin() -> Path | None:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    return found[-1].parent if found else None
-
-
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[Postgres]:
-    """initdb refuses to run as root: as root, the dir belongs to the package's ``postgres``
-    user and every server command runs as that user (see STACK-NOTES.md). Skipped when
-    PostgreSQL is not installed or cannot start here."""
-    import pwd
-    import tempfile
-
-    bin_dir = _postgres_bin()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL is not installed (packaging/dev.sh installs it)")
-    as_user: list[str] = []
-    root = Path(tempfile.mkdtemp(prefix="hall-pg-"))
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no postgres user to run PostgreSQL")
-        shutil.chown(root, "postgres", "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    root.chmod(0o755)
-    data, port = root / "data", free_port()
-    server = Postgres(root, port)
-
-    def run(*cmd: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*as_user, *cmd], capture_output=True, text=True, timeout=120, cwd=root
-        )
-
-    init = run(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "central",
-               "-E", "UTF8", "--no-sync")  # fmt: skip
-    if init.returncode != 0:
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(f"initdb failed: {init.stderr.strip()[-300:]}")
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    server.pg_ctl = [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
-                     "-l", str(root / "server.log")]  # fmt: skip
-    start = run(*server.pg_ctl[len(as_user) :], "-w", "-t", "60", "start")
-    if start.returncode != 0:
-        log = (root / "server.log").read_text(errors="replace")[-300:]
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(f"PostgreSQL did not start: {start.stderr.strip()} {log}")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the session's own; skipped when it cannot start here."""
+    try:
+        server = start_postgres()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
     try:
         yield server
     finally:
-        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+        server.stop()
 
 
 @pytest.fixture
-def pg_url(postgres: Postgres) -> str:
+def pg_url(postgres: PostgresServer) -> str:
     """A fresh database for one test."""
     import uuid
 
-    import psycopg
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres.url(), autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return postgres.url(name)
+    return postgres.create_database(f"t_{uuid.uuid4().hex[:12]}")

@@ -18,9 +18,9 @@ from sync.central import CentralBackend, CentralIngest, open_central_store
 from sync.fleet.pgstore import PgCentralStore
 from sync.mqtt import parse_broker_url
 from sync.service import SyncSettings, start_sync
+from tests.support import PostgresServer
 from tests.sync.conftest import (
     Broker,
-    Postgres,
     issue_tickets,
     make_node,
     node_events,
@@ -178,7 +178,7 @@ def test_two_ingest_processes_share_the_work_into_postgresql(
 @pytest.mark.mqtt
 @pytest.mark.slow
 def test_ingest_survives_a_postgresql_restart(
-    broker: Broker, postgres: Postgres, pg_url: str, tmp_path: Path
+    broker: Broker, postgres: PostgresServer, pg_url: str, tmp_path: Path
 ) -> None:
     """GIVEN an ingest writing to PostgreSQL and a hub that synced 50 events
     WHEN the server restarts (every connection cut) and the hub issues 50 more
