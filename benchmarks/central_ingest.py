@@ -24,11 +24,9 @@ import argparse
 import datetime as dt
 import json
 import multiprocessing
-import os
 import selectors
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,46 +37,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.sync_drain import start_broker  # noqa: E402
 from sync import contract as ct  # noqa: E402
 from sync.central import open_central_store  # noqa: E402
 from tests.support import PostgresUnavailable, start_postgres  # noqa: E402
 
 RESEND_AFTER_S = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    conf = workdir / "mosquitto.conf"
-    lines = [
-        f"listener {port} 127.0.0.1",
-        "allow_anonymous true",
-        "log_dest stderr",
-        "log_type error",
-        "persistence false",
-        "max_queued_messages 0",
-        "max_inflight_messages 0",
-        "max_connections -1",
-    ]
-    if os.geteuid() == 0:
-        lines.append("user root")
-    conf.write_text("\n".join(lines) + "\n")
-    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    proc = subprocess.Popen([exe, "-c", str(conf)], stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("mosquitto did not start")
 
 
 # ---- the backlogs ---------------------------------------------------------------------------

@@ -17,9 +17,9 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import psycopg
@@ -27,9 +27,9 @@ from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import ValidationError
 
 from agent.errors import StoreError
-from agent.model import Event
-from agent.store import connect, event_from_row
+from agent.store import connect
 from sync import contract as ct
+from sync.fleet.backend import CentralBackend, offset_seconds
 from sync.mqtt import BrokerAddress, new_client
 
 log = logging.getLogger(__name__)
@@ -72,38 +72,6 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class CentralBackend(Protocol):
-    """What the ingest, ``central report``/``figures`` and the metrics need from a central
-    store; :class:`CentralStore` (SQLite) and ``sync.fleet.pgstore.PgCentralStore``
-    (PostgreSQL) implement it."""
-
-    def ingest(self, batch: ct.EventBatch, received_at: dt.datetime) -> tuple[int, int, float]: ...
-
-    def record_status(
-        self,
-        hall_id: str,
-        status: ct.NodeStatus,
-        received_at: dt.datetime,
-        retained: bool = False,
-    ) -> None: ...
-
-    def record_result(self, result: ct.InboundResult) -> None: ...
-
-    def hall_events(self, hall_id: str, first_day: str, last_day: str) -> Iterator[Event]: ...
-
-    def acked_seq(self, node_id: str) -> int: ...
-
-    def fleet_nodes(self) -> list[dict[str, Any]]: ...
-
-    def results(self, refused: bool, limit: int = 100) -> list[dict[str, Any]]: ...
-
-    def result_counts(self) -> dict[tuple[bool, str], int]: ...
-
-    def report(self) -> dict[str, Any]: ...
-
-    def close(self) -> None: ...
-
-
 def is_postgres_url(database: Path | str) -> bool:
     return str(database).startswith(("postgresql://", "postgres://"))
 
@@ -128,16 +96,13 @@ def central_store(database: Path | str) -> Iterator[CentralBackend]:
 
 
 # ---- the store -----------------------------------------------------------------------------
-class CentralStore:
+class CentralStore(CentralBackend):
     """One connection to the central SQLite file; several processes may share the file."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = path
         self.conn = connect(path)
         self._migrate()
-
-    def close(self) -> None:
-        self.conn.close()
 
     def _migrate(self) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
@@ -160,7 +125,7 @@ class CentralStore:
     def ingest(self, batch: ct.EventBatch, received_at: dt.datetime) -> tuple[int, int, float]:
         """Store a batch; returns ``(acked_seq, newly_inserted, clock_offset_s)``."""
         received = received_at.isoformat(timespec="microseconds")
-        offset = _offset_seconds(received_at, batch.sent_at)
+        offset = offset_seconds(received_at, batch.sent_at)
         rows = [
             (
                 batch.node_id,
@@ -200,169 +165,6 @@ class CentralStore:
             raise
         return acked, inserted, offset
 
-    def record_status(
-        self,
-        hall_id: str,
-        status: ct.NodeStatus,
-        received_at: dt.datetime,
-        retained: bool = False,
-    ) -> None:
-        """Note a node's status. A ``retained`` copy (delivered on subscribing, e.g. after
-        central restarted) tells the state, not that the node was seen now."""
-        values = status_values(hall_id, status, received_at, retained)
-        self.conn.execute(status_upsert_sql(retained, "?"), values)
-
-    def record_result(self, result: ct.InboundResult) -> None:
-        self.conn.execute(
-            "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                result.node_id,
-                result.at,
-                result.topic,
-                result.kind,
-                result.version,
-                int(result.accepted),
-                result.code,
-                result.reason,
-            ),
-        )
-
-    def hall_events(self, hall_id: str, first_day: str, last_day: str) -> Iterator[Event]:
-        """Every node's events of a hall for business days ``first_day``..``last_day``, each
-        node's in seq order: what ``hall-agent central figures`` reports on."""
-        rows = self.conn.execute(
-            "SELECT node_id, seq, type, business_date, at, wall_time, payload FROM events "
-            "WHERE hall_id = ? AND business_date BETWEEN ? AND ? ORDER BY node_id, seq",
-            (hall_id, first_day, last_day),
-        )
-        for row in rows:
-            yield event_from_row(row)
-
-    def acked_seq(self, node_id: str) -> int:
-        row = self.conn.execute(
-            "SELECT acked_seq FROM nodes WHERE node_id = ?", (node_id,)
-        ).fetchone()
-        return int(row[0]) if row else 0
-
-    def fleet_nodes(self) -> list[dict[str, Any]]:
-        """Every node central knows, from its latest status and batch (no event counts:
-        cheap enough for every metrics scrape)."""
-        rows = self.conn.execute(f"SELECT {NODE_COLUMNS} FROM nodes ORDER BY hall_id, node_id")
-        return [node_from_row(row) for row in rows]
-
-    def results(self, refused: bool, limit: int = 100) -> list[dict[str, Any]]:
-        """The latest results nodes reported (refused or applied), newest first."""
-        rows = self.conn.execute(
-            f"SELECT {RESULT_COLUMNS} FROM results WHERE accepted = ? "
-            "ORDER BY at DESC, rowid DESC LIMIT ?",
-            (int(not refused), limit),
-        )
-        return [result_from_row(row) for row in rows]
-
-    def result_counts(self) -> dict[tuple[bool, str], int]:
-        """How many results nodes reported, by (accepted, code)."""
-        rows = self.conn.execute(
-            "SELECT accepted, code, COUNT(*) FROM results GROUP BY accepted, code"
-        )
-        return {(bool(accepted), code): count for accepted, code, count in rows}
-
-    def report(self) -> dict[str, Any]:
-        nodes = self.fleet_nodes()
-        for node in nodes:
-            count, top = self.conn.execute(
-                "SELECT COUNT(*), MAX(seq) FROM events WHERE node_id = ?", (node["node_id"],)
-            ).fetchone()
-            node["events"], node["max_seq"] = count, top or 0
-        types = dict(
-            self.conn.execute(
-                "SELECT type, COUNT(*) FROM events GROUP BY type ORDER BY COUNT(*) DESC, type"
-            ).fetchall()
-        )
-        refused = sum(n for (accepted, _), n in self.result_counts().items() if not accepted)
-        return {"nodes": nodes, "event_types": types, "inbound_refused": refused}
-
-
-#: The columns :func:`node_from_row` reads, in its order (both backends).
-NODE_COLUMNS = (
-    "node_id, hall_id, state, last_seen, acked_seq, clock_offset_s, reported_last_seq, "
-    "backlog_alarm, status_at, agent_version, devices, profiles"
-)
-RESULT_COLUMNS = "node_id, at, topic, kind, version, accepted, code, reason"
-
-
-def node_from_row(row: Sequence[Any]) -> dict[str, Any]:
-    node_id, hall_id, state, seen, acked, offset, reported, alarm, status_at = row[:9]
-    agent_version, devices, profiles = row[9:12]
-    return {
-        "node_id": node_id,
-        "hall_id": hall_id,
-        "state": state,
-        "last_seen": seen,
-        "acked_seq": acked,
-        "backlog": None if reported is None else max(0, reported - acked),
-        "backlog_alarm": None if alarm is None else bool(alarm),
-        "clock_offset_s": offset,
-        "status_at": status_at,
-        "agent_version": agent_version,
-        "devices": json.loads(devices) if devices else {},
-        "profiles": json.loads(profiles) if profiles else {},
-    }
-
-
-def result_from_row(row: Sequence[Any]) -> dict[str, Any]:
-    node_id, at, topic, kind, version, accepted, code, reason = row
-    return {
-        "node_id": node_id,
-        "at": at,
-        "topic": topic,
-        "kind": kind,
-        "version": version,
-        "accepted": bool(accepted),
-        "code": code,
-        "reason": reason,
-    }
-
-
-def status_upsert_sql(retained: bool, placeholder: str) -> str:
-    """The upsert of a node's status (``placeholder``: ``?`` for SQLite, ``%s`` for psycopg)."""
-    seen = "COALESCE(nodes.last_seen, excluded.last_seen)" if retained else "excluded.last_seen"
-    marks = ", ".join([placeholder] * 10)
-    return (
-        "INSERT INTO nodes (node_id, hall_id, last_seen, state, reported_last_seq, "
-        f"backlog_alarm, status_at, agent_version, devices, profiles) VALUES ({marks}) "
-        f"ON CONFLICT(node_id) DO UPDATE SET state = excluded.state, last_seen = {seen}, "
-        "reported_last_seq = COALESCE(excluded.reported_last_seq, nodes.reported_last_seq), "
-        "backlog_alarm = COALESCE(excluded.backlog_alarm, nodes.backlog_alarm), "
-        "status_at = COALESCE(excluded.status_at, nodes.status_at), "
-        "agent_version = COALESCE(excluded.agent_version, nodes.agent_version), "
-        "devices = COALESCE(excluded.devices, nodes.devices), "
-        "profiles = COALESCE(excluded.profiles, nodes.profiles)"
-    )
-
-
-def status_values(
-    hall_id: str, status: ct.NodeStatus, received_at: dt.datetime, retained: bool
-) -> tuple[Any, ...]:
-    """The ``nodes`` columns a status sets, in :meth:`CentralStore.record_status`'s order."""
-    seen = status.at if retained else received_at.isoformat(timespec="microseconds")
-    devices = None
-    if status.devices is not None:
-        devices = json.dumps(
-            {name: d.model_dump() for name, d in status.devices.items()}, ensure_ascii=False
-        )
-    return (
-        status.node_id,
-        hall_id,
-        seen,
-        status.state,
-        status.last_seq,
-        None if status.backlog_alarm is None else int(status.backlog_alarm),
-        status.at,
-        status.agent_version,
-        devices,
-        None if status.profiles is None else json.dumps(status.profiles),
-    )
-
 
 def _closed(store: CentralBackend | None) -> None:
     if store is not None:
@@ -385,16 +187,6 @@ def _contiguous_from(conn: sqlite3.Connection, node_id: str, acked: int) -> int:
         (node_id, acked),
     ).fetchone()
     return int(row[0])
-
-
-def _offset_seconds(received_at: dt.datetime, sent_at: str) -> float:
-    try:
-        sent = dt.datetime.fromisoformat(sent_at)
-    except ValueError:
-        return 0.0
-    if sent.tzinfo is None:
-        sent = sent.replace(tzinfo=dt.UTC)
-    return round((received_at - sent).total_seconds(), 3)
 
 
 def check_batch(batch: ct.EventBatch, hall_id: str, node_id: str) -> str | None:

@@ -21,25 +21,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
 
 from agent.errors import StoreError
-from agent.model import Event
-from agent.store import event_from_row
 from sync import contract as ct
-from sync.central import (
-    NODE_COLUMNS,
-    RESULT_COLUMNS,
-    _offset_seconds,
-    node_from_row,
-    result_from_row,
-    status_upsert_sql,
-    status_values,
-)
+from sync.fleet.backend import CentralBackend, offset_seconds
 
 PG_SCHEMA_VERSION = 2  # the SQLite store's version with the same content
 _LOCK_SCHEMA = 0x48414C4C  # advisory lock keys ("HALL"): schema changes, partition creation
@@ -82,8 +71,12 @@ def _next_month(month: dt.date) -> dt.date:
     return (month + dt.timedelta(days=32)).replace(day=1)
 
 
-class PgCentralStore:
+class PgCentralStore(CentralBackend):
     """One connection to the central PostgreSQL database."""
+
+    placeholder = "%s"
+    result_order = "id"
+    day_column = "business_date::text"
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -97,9 +90,6 @@ class PgCentralStore:
             ) from exc
         self._months: set[dt.date] = set()
         self._migrate()
-
-    def close(self) -> None:
-        self.conn.close()
 
     def _migrate(self) -> None:
         with self.conn.transaction():
@@ -133,7 +123,7 @@ class PgCentralStore:
     def ingest(self, batch: ct.EventBatch, received_at: dt.datetime) -> tuple[int, int, float]:
         """Store a batch; returns ``(acked_seq, newly_inserted, clock_offset_s)``."""
         received = received_at.isoformat(timespec="microseconds")
-        offset = _offset_seconds(received_at, batch.sent_at)
+        offset = offset_seconds(received_at, batch.sent_at)
         self._ensure_partitions({e.business_date for e in batch.events})
         columns: list[list[Any]] = [[] for _ in range(7)]
         for e in batch.events:
@@ -184,88 +174,6 @@ class PgCentralStore:
             (batch.node_id, start),
         ).fetchone()
         return int(row[0]) if row and row[0] is not None else start
-
-    def record_status(
-        self,
-        hall_id: str,
-        status: ct.NodeStatus,
-        received_at: dt.datetime,
-        retained: bool = False,
-    ) -> None:
-        values = status_values(hall_id, status, received_at, retained)
-        self.conn.execute(status_upsert_sql(retained, "%s"), values)
-
-    def record_result(self, result: ct.InboundResult) -> None:
-        self.conn.execute(
-            f"INSERT INTO results ({RESULT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                result.node_id,
-                result.at,
-                result.topic,
-                result.kind,
-                result.version,
-                int(result.accepted),
-                result.code,
-                result.reason,
-            ),
-        )
-
-    def hall_events(self, hall_id: str, first_day: str, last_day: str) -> Iterator[Event]:
-        """Every node's events of a hall for business days ``first_day``..``last_day`` (only
-        those months' partitions are read)."""
-        with self.conn.cursor() as cur:
-            cur.execute(
-                "SELECT node_id, seq, type, business_date::text, at, wall_time, payload "
-                "FROM events WHERE hall_id = %s AND business_date BETWEEN %s::date AND %s::date "
-                "ORDER BY node_id, seq",
-                (hall_id, first_day, last_day),
-            )
-            for row in cur:
-                yield event_from_row(row)
-
-    def acked_seq(self, node_id: str) -> int:
-        row = self.conn.execute(
-            "SELECT acked_seq FROM nodes WHERE node_id = %s", (node_id,)
-        ).fetchone()
-        return int(row[0]) if row else 0
-
-    def fleet_nodes(self) -> list[dict[str, Any]]:
-        rows = self.conn.execute(
-            f"SELECT {NODE_COLUMNS} FROM nodes ORDER BY hall_id, node_id"
-        ).fetchall()
-        return [node_from_row(row) for row in rows]
-
-    def results(self, refused: bool, limit: int = 100) -> list[dict[str, Any]]:
-        rows = self.conn.execute(
-            f"SELECT {RESULT_COLUMNS} FROM results WHERE accepted = %s "
-            "ORDER BY at DESC, id DESC LIMIT %s",
-            (int(not refused), limit),
-        ).fetchall()
-        return [result_from_row(row) for row in rows]
-
-    def result_counts(self) -> dict[tuple[bool, str], int]:
-        rows = self.conn.execute(
-            "SELECT accepted, code, COUNT(*) FROM results GROUP BY accepted, code"
-        ).fetchall()
-        return {(bool(accepted), code): count for accepted, code, count in rows}
-
-    def report(self) -> dict[str, Any]:
-        nodes = self.fleet_nodes()
-        counts = {
-            node_id: (count, top)
-            for node_id, count, top in self.conn.execute(
-                "SELECT node_id, COUNT(*), MAX(seq) FROM events GROUP BY node_id"
-            ).fetchall()
-        }
-        for node in nodes:
-            node["events"], node["max_seq"] = counts.get(node["node_id"], (0, 0))
-        types: dict[str, int] = dict(
-            self.conn.execute(
-                "SELECT type, COUNT(*) FROM events GROUP BY type ORDER BY COUNT(*) DESC, type"
-            ).fetchall()
-        )
-        refused = sum(n for (accepted, _), n in self.result_counts().items() if not accepted)
-        return {"nodes": nodes, "event_types": types, "inbound_refused": refused}
 
     def partitions(self) -> list[str]:
         """The month tables of ``events`` (for operators and tests)."""
