@@ -12,8 +12,8 @@ ack. Differences that let a city or a province run on it:
   ``(node_id, seq, business_date)``. A node's event never changes, so ``(node_id, seq)``
   comes with one date only and the key is as strict as ``(node_id, seq)``.
 - Several ingest processes (on one or several machines, sharing the broker's
-  subscription) write at once: a batch takes its node's row lock first (``SELECT ... FOR
-  UPDATE``), so two batches of one node are stored one after the other and each ack sees
+  subscription) write at once: a batch takes its node's row lock first (an upsert of its
+  ``nodes`` row), so two batches of one node are stored one after the other and each ack sees
   the other's events; batches of different nodes do not wait for each other.
 """
 
@@ -132,12 +132,10 @@ class PgCentralStore(CentralBackend):
                 column.append(value)
             columns[5].append(json.dumps(e.payload, ensure_ascii=False))
         with self.conn.transaction(), self.conn.cursor() as cur:
-            cur.execute(
-                "INSERT INTO nodes (node_id, hall_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            row = cur.execute(  # the upsert takes the node's row lock until commit
+                "INSERT INTO nodes (node_id, hall_id) VALUES (%s, %s) ON CONFLICT (node_id) "
+                "DO UPDATE SET hall_id = excluded.hall_id RETURNING acked_seq",
                 (batch.node_id, batch.hall_id),
-            )
-            row = cur.execute(
-                "SELECT acked_seq FROM nodes WHERE node_id = %s FOR UPDATE", (batch.node_id,)
             ).fetchone()
             acked = int(row[0]) if row else 0
             cur.execute(

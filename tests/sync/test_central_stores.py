@@ -205,3 +205,32 @@ def test_ingest_survives_a_postgresql_restart(
         assert [(e.seq, e.type, e.at) for e in events] == node_events(node)
     finally:
         store.close()
+
+
+def test_a_version_1_sqlite_store_is_migrated_in_place(tmp_path: Path) -> None:
+    """GIVEN a central.db of schema 1 with a node and its events
+    THEN opening it adds the fleet columns, keeps every row, and the report reads it."""
+    import sqlite3
+
+    from sync.central import _SCHEMA, CentralStore
+
+    path = tmp_path / "central.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(_SCHEMA + ";\nPRAGMA user_version=1;")
+    conn.execute(
+        "INSERT INTO nodes (node_id, hall_id, acked_seq, state) VALUES ('n1', 'h1', 2, 'online')"
+    )
+    conn.commit()
+    conn.close()
+    store = CentralStore(path)
+    try:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        (node,) = store.fleet_nodes()
+        assert (node["node_id"], node["acked_seq"], node["devices"], node["profiles"]) == (
+            "n1",
+            2,
+            {},
+            {},
+        )
+    finally:
+        store.close()
