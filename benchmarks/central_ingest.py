@@ -5,7 +5,8 @@ up, cumulative acks down, a window of batches in flight, a resend from the ack a
 without progress) connect to a local Mosquitto from several processes; when every one of
 them is connected, they all publish their backlog together into ``hall-agent central``
 with 1, 2 and 4 ingest processes (a shared subscription), into SQLite and into PostgreSQL
-(a server of the benchmark's own, as the tests start it).
+(a server of the benchmark's own, started as the tests start it but with ``fsync`` on, as
+in production; the SQLite store commits with ``synchronous=FULL``).
 
 For each run: events/s from "go" until every node holds the ack of its last event, and
 exactly-once checked in the store (one row per (node, seq), every node acked in full). The
@@ -355,7 +356,7 @@ def main() -> None:
         for kind in args.stores.split(","):
             if kind == "postgresql":
                 try:
-                    pg = start_postgres()
+                    pg = start_postgres(durable=True)  # commits flushed, as in production
                 except PostgresUnavailable as exc:
                     print(json.dumps({"op": "central_ingest", "store": kind, "skipped": str(exc)}))
                     continue

@@ -62,9 +62,10 @@ class PostgresServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_postgres() -> PostgresServer:
+def start_postgres(durable: bool = False) -> PostgresServer:
     """initdb refuses to run as root: as root, the dir belongs to the package's ``postgres``
-    user and every server command runs as that user (see STACK-NOTES.md)."""
+    user and every server command runs as that user (see STACK-NOTES.md). Tests run it with
+    ``fsync=off``; ``durable`` keeps PostgreSQL's default (every commit flushed)."""
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     if not found:
         raise PostgresUnavailable("PostgreSQL is not installed (packaging/dev.sh installs it)")
@@ -84,7 +85,9 @@ def start_postgres() -> PostgresServer:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
     data = root / "data"
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
+    if not durable:
+        options += " -c fsync=off"
     server = PostgresServer(
         root, port, [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
                      "-l", str(root / "server.log")],
