@@ -379,3 +379,20 @@ def test_an_invalid_profile_is_refused_before_signing_and_a_good_one_is_sent(
     finally:
         client.loop_stop()
         client.disconnect()
+
+
+def test_check_lists_the_halls_of_a_group_and_sends_nothing(keys: Path, tmp_path: Path) -> None:
+    """GIVEN a group including another group, and no broker at all
+    THEN --check validates the profile and names every hall it would go to."""
+    config = tmp_path / "central.yaml"
+    config.write_text(yaml.safe_dump({"groups": GROUPS}))
+    profile = REPO / "firmware_profiles/escpos-80mm.yaml"
+    checked = _push("profile", "escpos-80mm", str(profile), "--group", "east-county",
+                    "--version", "4", "--config", str(config), "--check",
+                    "--broker", "mqtt://127.0.0.1:1", "--key", str(keys))  # fmt: skip
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.strip().endswith("version 4 to east-town, village-01, village-02")
+    unknown = _push("profile", "escpos-80mm", str(profile), "--group", "west", "--version", "4",
+                    "--config", str(config), "--check", "--broker", "mqtt://127.0.0.1:1",
+                    "--key", str(keys))  # fmt: skip
+    assert unknown.returncode == 2 and "no group 'west'" in unknown.stderr
