@@ -104,7 +104,7 @@ class HallDay:
                 job = heapq.heappop(self._jobs)
                 self.now = max(self.now, job.at)
                 job.action()
-            return self.runtime.query(summarise)
+            return self.runtime._query(summarise)  # (agent/ may run its own reads)
 
     # ---- citizens ------------------------------------------------------------------------
     def _periods(self) -> list[tuple[dt.datetime, dt.datetime]]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
 from agent.model import TicketState, parse_time
-from agent.store import Store
+from agent.store import PROFILE_SLOT_PREFIX, Store
 
 
 def hall_status(store: Store) -> dict[str, Any]:
@@ -14,7 +15,9 @@ def hall_status(store: Store) -> dict[str, Any]:
     store.refresh()
     state, config = store.state, store.config
     services = []
+    now = store.hall_now()
     for service in config.services:
+        opens = store.engine.next_opening(state, service, now)
         services.append(
             {
                 "code": service.code,
@@ -24,10 +27,16 @@ def hall_status(store: Store) -> dict[str, Any]:
                 "waiting": state.waiting_count(service.code),
                 "issued": state.counters.get(service.code, 0),
                 "daily_cap": service.daily_cap,
-                "open_now": service.hours.is_open(store.hall_now()),
+                "open_now": opens == now,
+                "opens_at": opens.isoformat() if opens is not None else None,
+                "closed_by": _closed_by(store, service.code, now),
                 "windows": config.windows_serving(service.code),
             }
         )
+    bundles = [
+        {"code": b.code, "name_zh": b.name_zh, "name_en": b.name_en, "services": b.services}
+        for b in config.bundles
+    ]
     windows = []
     for window in config.windows:
         live = state.windows[window.number]
@@ -42,6 +51,7 @@ def hall_status(store: Store) -> dict[str, Any]:
                 "current_state": current.state.value if current else None,
                 "current_service": current.service if current else None,
                 "citizen_name": current.citizen_name if current else None,
+                "current_view": store.ticket_view(current) if current else None,
                 "waiting": sum(state.waiting_count(code) for code in window.services),
             }
         )
@@ -60,6 +70,7 @@ def hall_status(store: Store) -> dict[str, Any]:
         "hall": config.hall_id,
         "business_date": state.business_date,
         "services": services,
+        "bundles": bundles,
         "windows": windows,
         "recent_calls": recent,
         "devices": {name: {"status": s, "reason": r} for name, (s, r) in state.devices.items()},
@@ -76,6 +87,17 @@ def device_states(store: Store) -> dict[str, dict[str, Any]]:
         name: {"status": status, "reason": reason, "since": state.device_since.get(name)}
         for name, (status, reason) in sorted(state.devices.items())
     }
+
+
+def profile_versions(store: Store) -> dict[str, int]:
+    """The version of each device profile pushed from central and applied on this node."""
+    return store.inbound_versions(PROFILE_SLOT_PREFIX)
+
+
+def _closed_by(store: Store, service: str, now: dt.datetime) -> dict[str, str] | None:
+    """The holiday or closure that closes a service today (its names), if any."""
+    span = store.engine.calendar(store.state).closed_by(service, now.date())
+    return None if span is None else {"name_zh": span.name_zh, "name_en": span.name_en}
 
 
 def waiting_list(store: Store, window: int, limit: int = 50) -> list[dict[str, Any]]:
@@ -96,6 +118,7 @@ def waiting_list(store: Store, window: int, limit: int = 50) -> list[dict[str, A
             "priority": t.priority.value,
             "issued_at": t.issued_at,
             "citizen_name": t.citizen_name,
+            "bundle_leg": t.bundle_leg,  # set for a "one thing" bundle's ticket
         }
         for t in tickets[:limit]
     ]
@@ -136,4 +159,6 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "notices": active_notices,
     "config": _config,
     "now": _now,
+    "device_states": device_states,
+    "profile_versions": profile_versions,
 }

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import multiprocessing
 import selectors
@@ -38,10 +39,17 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.sync_drain import start_broker  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+
+from benchmarks.loopback_broker import start_broker  # noqa: E402
 from sync import contract as ct  # noqa: E402
 from sync.central import open_central_store  # noqa: E402
-from tests.support import PostgresUnavailable, start_postgres  # noqa: E402
+from tests.support import (  # noqa: E402
+    PostgresUnavailable,
+    chained_events,
+    signed_batch,
+    start_postgres,
+)
 
 RESEND_AFTER_S = 10.0
 
@@ -53,42 +61,41 @@ def node_name(run: int, i: int) -> tuple[str, str]:
 
 
 def batches_of(run: int, i: int, events: int, batch_events: int) -> list[tuple[int, bytes]]:
-    """Node ``i``'s backlog as ``(last seq, payload)`` batches, as a node would send them."""
+    """Node ``i``'s backlog as ``(last seq, payload)`` batches, as a node would send them:
+    each event chained, each batch's head signed by the node's key."""
     hall, node = node_name(run, i)
     day = dt.date(2026, 11, 27).isoformat()
-    out = []
-    for first in range(1, events + 1, batch_events):
-        last = min(events, first + batch_events - 1)
-        batch = {
-            "schema_version": 1,
-            "hall_id": hall,
-            "node_id": node,
-            "first": first,
-            "last": last,
-            "sent_at": dt.datetime.now(dt.UTC).isoformat(),
-            "events": [
-                {
-                    "seq": seq,
-                    "type": "TicketIssued",
-                    "business_date": day,
-                    "at": f"{day}T09:{seq % 60:02d}:00.000000+08:00",
-                    "wall_time": f"{day}T01:{seq % 60:02d}:00.000000+00:00",
-                    "payload": {
-                        "ticket": {
-                            "id": f"{node}-{seq}",
-                            "number": f"A{seq % 1000:03d}",
-                            "service": "social-security",
-                            "channel": "kiosk",
-                            "priority": "none",
-                            "issued_at": f"{day}T09:00:00+08:00",
-                        }
-                    },
-                }
-                for seq in range(first, last + 1)
-            ],
-        }
-        out.append((last, json.dumps(batch).encode()))
-    return out
+    key = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(node.encode()).digest())
+    log = chained_events(
+        node,
+        (
+            ("TicketIssued", day, f"{day}T09:{seq % 60:02d}:00.000000+08:00",
+             f"{day}T01:{seq % 60:02d}:00.000000+00:00", _ticket_payload(node, seq, day))
+            for seq in range(1, events + 1)
+        ),
+    )  # fmt: skip
+    sent_at = dt.datetime.now(dt.UTC).isoformat()
+    return [
+        (
+            min(events, first + batch_events - 1),
+            signed_batch(hall, node, key, log[first - 1 : first - 1 + batch_events], sent_at)
+            .model_dump_json()
+            .encode(),
+        )
+        for first in range(1, events + 1, batch_events)
+    ]
+
+
+def _ticket_payload(node: str, seq: int, day: str) -> str:
+    ticket = {
+        "id": f"{node}-{seq}",
+        "number": f"A{seq % 1000:03d}",
+        "service": "social-security",
+        "channel": "kiosk",
+        "priority": "none",
+        "issued_at": f"{day}T09:00:00+08:00",
+    }
+    return json.dumps({"ticket": ticket}, separators=(",", ":"))
 
 
 # ---- child: simulated nodes -----------------------------------------------------------------
@@ -348,7 +355,7 @@ def main() -> None:
         simulate(*args.child_simulate)
         return
     tmp = Path(tempfile.mkdtemp(prefix="central-ingest-"))
-    broker, port = start_broker(tmp)
+    broker, port = start_broker(tmp, ["max_queued_messages 0", "max_inflight_messages 0"])
     pg = None
     total = args.nodes * args.events
     run = 0

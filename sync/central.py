@@ -23,13 +23,15 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import psycopg
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import ValidationError
 
 from agent.errors import StoreError
 from agent.store import connect
 from sync import contract as ct
-from sync.fleet.backend import CentralBackend, offset_seconds
+from sync.fleet.backend import BatchRefused, CentralBackend, check_signature, offset_seconds
 from sync.mqtt import BrokerAddress, new_client
 
 log = logging.getLogger(__name__)
@@ -38,7 +40,7 @@ log = logging.getLogger(__name__)
 #: so the broker (or the node's resend) delivers it again.
 STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error, StoreError)
 
-CENTRAL_SCHEMA_VERSION = 2
+CENTRAL_SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE events (
     node_id TEXT NOT NULL, seq INTEGER NOT NULL, hall_id TEXT NOT NULL,
@@ -58,7 +60,15 @@ CREATE TABLE results (
     code TEXT NOT NULL, reason TEXT NOT NULL
 )
 """
-#: Version 2: what nodes report for the fleet view (sync/fleet/): agent version, device
+#: Version 2: each event's chain link, stored with its exact payload text; each node's
+#: public key (learnt from its first batch) and the first break found in its chain.
+_SCHEMA_2 = """
+ALTER TABLE events ADD COLUMN chain TEXT NOT NULL DEFAULT '';
+ALTER TABLE nodes ADD COLUMN public_key TEXT;
+ALTER TABLE nodes ADD COLUMN break_seq INTEGER;
+ALTER TABLE nodes ADD COLUMN break_reason TEXT
+"""
+#: Version 3: what nodes report for the fleet view (sync/fleet/): agent version, device
 #: states and pushed profile versions (JSON objects), from the node's retained status.
 _FLEET_HEALTH = """
 ALTER TABLE nodes ADD COLUMN agent_version TEXT;
@@ -108,14 +118,13 @@ class CentralStore(CentralBackend):
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-            for step, script in ((1, _SCHEMA), (2, _FLEET_HEALTH)):
-                if version < step:
+            for number, script in enumerate((_SCHEMA, _SCHEMA_2, _FLEET_HEALTH), start=1):
+                if version < number:
                     for statement in script.split(";"):
                         if statement.strip():
                             self.conn.execute(statement)
-            if version < CENTRAL_SCHEMA_VERSION:
-                self.conn.execute(f"PRAGMA user_version={CENTRAL_SCHEMA_VERSION}")
-            elif version > CENTRAL_SCHEMA_VERSION:
+                    self.conn.execute(f"PRAGMA user_version={number}")
+            if version > CENTRAL_SCHEMA_VERSION:
                 raise sqlite3.DatabaseError(f"central store schema {version} is too new")
             self.conn.execute("COMMIT")
         except BaseException:
@@ -123,7 +132,15 @@ class CentralStore(CentralBackend):
             raise
 
     def ingest(self, batch: ct.EventBatch, received_at: dt.datetime) -> tuple[int, int, float]:
-        """Store a batch; returns ``(acked_seq, newly_inserted, clock_offset_s)``."""
+        """Store a batch; returns ``(acked_seq, newly_inserted, clock_offset_s)``.
+
+        The payload text is stored exactly as the node sent it. The batch's head signature
+        must hold under the node's key (pinned from its first batch), else it is refused
+        (:class:`BatchRefused`). A seq sent again with another chain link, or a link that
+        does not follow from the one before, is recorded as the node's chain break (the
+        events are kept as evidence and acknowledged: the node sending them again would
+        change nothing).
+        """
         received = received_at.isoformat(timespec="microseconds")
         offset = offset_seconds(received_at, batch.sent_at)
         rows = [
@@ -135,30 +152,39 @@ class CentralStore(CentralBackend):
                 e.business_date,
                 e.at,
                 e.wall_time,
-                json.dumps(e.payload, ensure_ascii=False),
+                e.payload,
                 received,
+                e.chain,
             )
             for e in batch.events
         ]
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            row = conn.execute(
+                "SELECT acked_seq, public_key FROM nodes WHERE node_id = ?", (batch.node_id,)
+            ).fetchone()
+            check_signature(batch, row[1] if row else None)
+            before_acked = row[0] if row else 0
+            breaks = self._forks(batch)
             before = conn.total_changes
             conn.executemany(
-                "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                "INSERT OR IGNORE INTO events (node_id, seq, hall_id, type, business_date, at, "
+                "wall_time, payload, received_at, chain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
             )
             inserted = conn.total_changes - before
-            row = conn.execute(
-                "SELECT acked_seq FROM nodes WHERE node_id = ?", (batch.node_id,)
-            ).fetchone()
-            acked = _contiguous_from(conn, batch.node_id, row[0] if row else 0)
+            acked = _contiguous_from(conn, batch.node_id, before_acked)
+            breaks += self._chain_breaks(batch, before_acked, acked, inserted)
             conn.execute(
-                "INSERT INTO nodes (node_id, hall_id, acked_seq, last_seen, clock_offset_s) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(node_id) DO UPDATE SET "
+                "INSERT INTO nodes (node_id, hall_id, acked_seq, last_seen, clock_offset_s, "
+                "public_key) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(node_id) DO UPDATE SET "
                 "hall_id = excluded.hall_id, acked_seq = MAX(acked_seq, excluded.acked_seq), "
-                "last_seen = excluded.last_seen, clock_offset_s = excluded.clock_offset_s",
-                (batch.node_id, batch.hall_id, acked, received, offset),
+                "last_seen = excluded.last_seen, clock_offset_s = excluded.clock_offset_s, "
+                "public_key = COALESCE(public_key, excluded.public_key)",
+                (batch.node_id, batch.hall_id, acked, received, offset, batch.public_key),
             )
+            self._record_breaks(batch.node_id, breaks)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -196,6 +222,13 @@ def check_batch(batch: ct.EventBatch, hall_id: str, node_id: str) -> str | None:
     seqs = [e.seq for e in batch.events]
     if seqs != list(range(batch.first, batch.last + 1)):
         return f"events are not exactly seq {batch.first}..{batch.last} in order"
+    for e in batch.events:
+        try:
+            payload = json.loads(e.payload)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            return f"the payload of seq {e.seq} is not a JSON object"
     return None
 
 
@@ -265,6 +298,7 @@ class IngestWorker:
         client.subscribe(
             [
                 (ct.ingest_subscription(self.group), 1),
+                (ct.recover_subscription(self.group), 1),
                 (ct.STATUS_SUBSCRIPTION, 1),
                 (ct.RESULT_SUBSCRIPTION, 1),
             ]
@@ -315,6 +349,8 @@ class IngestWorker:
         now = self.clock()
         if leaf == "events":
             self._handle_batch(store, msg, hall_id, node_id, now)
+        elif leaf == "recover":
+            self._handle_recover(store, msg, hall_id, node_id)
         elif leaf == "status":
             if not msg.payload or len(msg.payload) > ct.MAX_STATUS_BYTES:
                 return  # an empty retained message clears the status: nothing to record
@@ -339,6 +375,49 @@ class IngestWorker:
                     "node %s refused %s: %s: %s", node_id, result.topic, result.code, result.reason
                 )
 
+    def _handle_recover(
+        self, store: CentralBackend, msg: mqtt.MQTTMessage, hall_id: str, node_id: str
+    ) -> None:
+        """Answer a node rebuilding its store with one page of its events. The answer goes
+        to the node's own ``recovered`` topic (never to a response topic the request names)."""
+        if len(msg.payload) > ct.MAX_ACK_BYTES:
+            return
+        try:
+            request = ct.RecoverRequest.model_validate_json(msg.payload)
+        except ValidationError as exc:
+            log.warning("ingest: bad recover request from %s: %s", node_id, exc.errors()[0]["msg"])
+            return
+        if request.node_id != node_id:
+            return
+        rows = store.events_after(node_id, request.after_seq, request.max_events)
+        events = [
+            ct.WireEvent(
+                seq=seq, type=type_, business_date=day, at=at, wall_time=wall, payload=payload,
+                chain=chain,
+            )
+            for seq, type_, day, at, wall, payload, chain in rows
+        ]  # fmt: skip
+        page = ct.RecoverPage(
+            schema_version=1,
+            node_id=node_id,
+            acked_seq=store.acked_seq(node_id),
+            public_key=store.public_key(node_id),
+            events=events,
+        )
+        properties = None
+        correlation = getattr(msg.properties, "CorrelationData", None)
+        if correlation is not None:
+            properties = Properties(PacketTypes.PUBLISH)
+            properties.CorrelationData = correlation
+        self._client.publish(
+            ct.recovered_topic(hall_id, node_id),
+            page.model_dump_json(),
+            qos=1,
+            properties=properties,
+        )
+        log.info("recovery: sent %d events after seq %d to %s", len(events), request.after_seq,
+                 node_id)  # fmt: skip
+
     def _handle_batch(
         self,
         store: CentralBackend,
@@ -362,7 +441,13 @@ class IngestWorker:
             self.stats.refused += 1
             log.warning("ingest: batch refused: %s", problem)
             return
-        acked, inserted, offset = store.ingest(batch, now)
+        try:
+            acked, inserted, offset = store.ingest(batch, now)
+        except BatchRefused as exc:
+            self.stats.refused += 1
+            store.record_refusal(node_id, hall_id, batch.last, str(exc))
+            log.error("ingest: batch refused: %s", exc)
+            return
         self.stats.batches += 1
         self.stats.inserted += inserted
         self.stats.duplicates += len(batch.events) - inserted

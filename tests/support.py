@@ -1,8 +1,10 @@
 """Helpers every test folder (and the benchmarks) share: poll a condition with a deadline
-instead of sleeping; a throwaway PostgreSQL server."""
+instead of sleeping; a small disk to fill; a throwaway PostgreSQL server; a node's log
+chained and signed as its sync sends it, without a node."""
 
 from __future__ import annotations
 
+import errno
 import os
 import pwd
 import shutil
@@ -10,9 +12,19 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from agent import chain as ch
+from agent import nodekey
+from sync import contract as ct
+
+#: One event before it is chained: (type, business_date, at, wall_time, payload JSON text).
+EventRow = tuple[str, str, str, str, str]
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, step: float = 0.02) -> bool:
@@ -23,6 +35,96 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, step: float
             return True
         time.sleep(step)
     return predicate()
+
+
+class SmallDisk:
+    """A tmpfs of a few MB mounted in a test's folder (root only), to fill up for real."""
+
+    def __init__(self, path: Path, size_kb: int = 4096) -> None:
+        self.path = path
+        self.size_kb = size_kb
+        self.fillers: list[Path] = []
+
+    def mount(self) -> bool:
+        self.path.mkdir(parents=True, exist_ok=True)
+        command = ["mount", "-t", "tmpfs", "-o", f"size={self.size_kb}k", "tmpfs", str(self.path)]
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=30, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return done.returncode == 0
+
+    def read_only(self) -> None:
+        command = ["mount", "-o", "remount,ro", str(self.path)]
+        subprocess.run(command, capture_output=True, timeout=30, check=True)
+
+    def unmount(self) -> None:
+        subprocess.run(["umount", "-l", str(self.path)], capture_output=True, timeout=30)
+
+    def fill(self, leave_bytes: int = 0) -> None:
+        """Write a filler file until the disk is full (or only ``leave_bytes`` are left)."""
+        filler = self.path / f"filler-{len(self.fillers)}"
+        self.fillers.append(filler)
+        with filler.open("wb", buffering=0) as handle:
+            for chunk in (65536, 4096):
+                try:
+                    while self.free() - chunk >= leave_bytes:
+                        handle.write(b"\0" * chunk)
+                except OSError as exc:
+                    if exc.errno != errno.ENOSPC:
+                        raise
+
+    def free(self) -> int:
+        stats = os.statvfs(self.path)
+        return stats.f_bavail * stats.f_frsize
+
+    def make_room(self) -> None:
+        for filler in self.fillers:
+            filler.unlink()
+        self.fillers.clear()
+
+
+def set_node_field(data_root: Path, key: str, value: object) -> None:
+    """Change one field of a data dir's node.yaml (as an operator would)."""
+    path = data_root / "node.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data[key] = value
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+
+def chained_events(node_id: str, rows: Iterable[EventRow]) -> list[ct.WireEvent]:
+    """A node's log from seq 1 with each event's chain link (agent/chain.py)."""
+    prev, events = "", []
+    for seq, (type_, day, at, wall, payload) in enumerate(rows, start=1):
+        data = ch.canonical_bytes(prev, node_id, seq, type_, day, at, wall, payload)
+        prev = ch.link(ch.DEFAULT_ALGORITHM, data)
+        events.append(
+            ct.WireEvent(seq=seq, type=type_, business_date=day, at=at, wall_time=wall,
+                         payload=payload, chain=prev)
+        )  # fmt: skip
+    return events
+
+
+def signed_batch(
+    hall_id: str,
+    node_id: str,
+    key: Ed25519PrivateKey,
+    events: list[ct.WireEvent],
+    sent_at: str,
+) -> ct.EventBatch:
+    """Consecutive ``events`` as one batch, its head signed by ``key`` as the node's sync
+    signs it."""
+    return ct.EventBatch(
+        schema_version=2,
+        hall_id=hall_id,
+        node_id=node_id,
+        public_key=nodekey.public_key_text(key),
+        head_signature=nodekey.sign_head(key, node_id, events[-1].seq, events[-1].chain),
+        first=events[0].seq,
+        last=events[-1].seq,
+        sent_at=sent_at,
+        events=events,
+    )
 
 
 class PostgresUnavailable(Exception):

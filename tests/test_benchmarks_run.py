@@ -49,6 +49,16 @@ def test_sync_drain_delivers_every_event_exactly_once() -> None:
 
 
 @pytest.mark.mqtt
+def test_lan_roundtrip_prints_the_lan_figure_beside_its_floors() -> None:
+    if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
+        pytest.skip("mosquitto is not installed (packaging/dev.sh installs it)")
+    lines = run("lan_roundtrip.py", "--n", "20")
+    assert [line["op"] for line in lines] == ["lan", "raw_mqtt", "local", "ratio"]
+    assert all(line["n"] == 20 and line["p50_ms"] > 0 for line in lines[:3])
+    assert lines[3]["ratio"] > 0
+
+
+@pytest.mark.mqtt
 @pytest.mark.slow
 def test_central_ingest_counts_every_event_once_in_each_store() -> None:
     if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():

@@ -9,21 +9,37 @@ lives in each store.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import json
+import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from agent import chain as ch
+from agent.errors import StoreDamaged
 from agent.model import Event
 from agent.store import event_from_row
 from sync import contract as ct
 
+log = logging.getLogger(__name__)
+
 #: The columns :func:`node_from_row` reads, in its order.
 NODE_COLUMNS = (
     "node_id, hall_id, state, last_seen, acked_seq, clock_offset_s, reported_last_seq, "
-    "backlog_alarm, status_at, agent_version, devices, profiles"
+    "backlog_alarm, status_at, agent_version, devices, profiles, break_seq, break_reason"
 )
 RESULT_COLUMNS = "node_id, at, topic, kind, version, accepted, code, reason"
+#: A stored event as the chain checks and a node's recovery read it (:data:`agent.chain.ChainRow`).
+CHAIN_COLUMNS = "seq, type, {day}, at, wall_time, payload, chain"
+
+
+class BatchRefused(ValueError):
+    """A batch central does not store: its signature or key does not hold."""
 
 
 class CentralBackend:
@@ -42,6 +58,10 @@ class CentralBackend:
 
     def close(self) -> None:
         self.conn.close()
+
+    @property
+    def _chain_columns(self) -> str:
+        return CHAIN_COLUMNS.format(day=self.day_column)
 
     def ingest(self, batch: ct.EventBatch, received_at: dt.datetime) -> tuple[int, int, float]:
         """Store a batch idempotently; returns ``(acked_seq, newly_inserted, clock_offset_s)``."""
@@ -71,6 +91,16 @@ class CentralBackend:
             status_values(hall_id, status, received_at, retained),
         )
 
+    def record_refusal(self, node_id: str, hall_id: str, seq: int, reason: str) -> None:
+        """A batch refused for its key or signature shows as the node's chain break."""
+        self._execute(
+            "INSERT INTO nodes (node_id, hall_id, break_seq, break_reason) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(node_id) DO UPDATE SET break_seq = excluded.break_seq, "
+            "break_reason = excluded.break_reason "
+            "WHERE nodes.break_seq IS NULL OR nodes.break_seq > ?",
+            (node_id, hall_id, seq, reason, seq),
+        )
+
     def record_result(self, result: ct.InboundResult) -> None:
         self._execute(
             f"INSERT INTO results ({RESULT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -90,16 +120,90 @@ class CentralBackend:
         """Every node's events of a hall for business days ``first_day``..``last_day``, each
         node's in seq order: what ``hall-agent central figures`` reports on."""
         rows = self._execute(
-            f"SELECT node_id, seq, type, {self.day_column}, at, wall_time, payload FROM events "
+            f"SELECT node_id, {self._chain_columns} FROM events "
             "WHERE hall_id = ? AND business_date BETWEEN ? AND ? ORDER BY node_id, seq",
             (hall_id, first_day, last_day),
         )
         for row in rows:
             yield event_from_row(row)
 
+    def events_after(self, node_id: str, seq: int, limit: int) -> list[tuple[Any, ...]]:
+        """A node's stored events after ``seq`` (for its recovery), as sent."""
+        return list(
+            self._execute(
+                f"SELECT {self._chain_columns} FROM events "
+                "WHERE node_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (node_id, seq, limit),
+            ).fetchall()
+        )
+
+    def public_key(self, node_id: str) -> str | None:
+        row = self._execute("SELECT public_key FROM nodes WHERE node_id = ?", (node_id,)).fetchone()
+        return row[0] if row else None
+
     def acked_seq(self, node_id: str) -> int:
         row = self._execute("SELECT acked_seq FROM nodes WHERE node_id = ?", (node_id,)).fetchone()
         return int(row[0]) if row else 0
+
+    # ---- the chain checks of the ingest (inside its transaction) ---------------------------
+    def _forks(self, batch: ct.EventBatch) -> list[tuple[int, str]]:
+        """Events central already holds under the same seq with another chain link."""
+        stored = dict(
+            self._execute(
+                "SELECT seq, chain FROM events WHERE node_id = ? AND seq BETWEEN ? AND ?",
+                (batch.node_id, batch.first, batch.last),
+            ).fetchall()
+        )
+        return [
+            (e.seq, f"seq {e.seq} sent again with another chain link: a second log under this "
+             "node id")
+            for e in batch.events
+            if e.seq in stored and stored[e.seq] != e.chain
+        ]  # fmt: skip
+
+    def _chain_breaks(
+        self, batch: ct.EventBatch, after: int, last: int, inserted: int
+    ) -> list[tuple[int, str]]:
+        """Verify the node's events ``after+1..last`` (newly acknowledged) against the chain
+        link of ``after``. When they are exactly this batch, all newly stored, the batch is
+        what the store holds and is checked as it is; otherwise the stored rows are read."""
+        if last <= after:
+            return []
+        prev = ""
+        if after:
+            row = self._execute(
+                "SELECT chain FROM events WHERE node_id = ? AND seq = ?", (batch.node_id, after)
+            ).fetchone()
+            prev = row[0] if row else ""
+        rows: Sequence[ch.ChainRow]
+        if batch.first == after + 1 and batch.last == last and inserted == len(batch.events):
+            rows = [
+                (e.seq, e.type, e.business_date, e.at, e.wall_time, e.payload, e.chain)
+                for e in batch.events
+            ]
+        else:
+            rows = self._execute(
+                f"SELECT {self._chain_columns} FROM events "
+                "WHERE node_id = ? AND seq > ? AND seq <= ? ORDER BY seq",
+                (batch.node_id, after, last),
+            ).fetchall()
+        try:
+            ch.verify(batch.node_id, prev, after, rows)
+        except StoreDamaged as exc:
+            return [(int(exc.details["seq"]), str(exc))]
+        return []
+
+    def _record_breaks(self, node_id: str, breaks: list[tuple[int, str]]) -> None:
+        """Keep the earliest chain break found for the node."""
+        if not breaks:
+            return
+        seq, reason = min(breaks)
+        log.error("chain break of node %s at seq %d: %s", node_id, seq, reason)
+        self._execute(
+            "UPDATE nodes SET break_seq = ?, break_reason = ? WHERE node_id = ? "
+            "AND (break_seq IS NULL OR break_seq > ?)",
+            (seq, reason, node_id, seq),
+        )
 
     def fleet_nodes(self) -> list[dict[str, Any]]:
         """Every node central knows, from its latest status and batch (no event counts:
@@ -138,12 +242,35 @@ class CentralBackend:
             ).fetchall()
         )
         refused = sum(n for (accepted, _), n in self.result_counts().items() if not accepted)
-        return {"nodes": nodes, "event_types": types, "inbound_refused": refused}
+        return {
+            "nodes": nodes,
+            "event_types": types,
+            "inbound_refused": refused,
+            "chain_breaks": sum(1 for n in nodes if n["chain"] != "verified"),
+        }
+
+
+def check_signature(batch: ct.EventBatch, pinned: str | None) -> None:
+    """Refuse a batch whose head signature does not hold under the node's key (the one
+    central learnt from its first batch, when it has one)."""
+    if pinned is not None and batch.public_key != pinned:
+        raise BatchRefused(
+            f"node {batch.node_id} signs with another key than the one central learnt from "
+            "its first events"
+        )
+    try:
+        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(batch.public_key, validate=True))
+        signature = base64.b64decode(batch.head_signature, validate=True)
+        key.verify(signature, ch.head_statement(batch.node_id, batch.last, batch.events[-1].chain))
+    except (binascii.Error, ValueError, InvalidSignature) as exc:
+        raise BatchRefused(
+            f"the head signature of node {batch.node_id} at seq {batch.last} does not hold"
+        ) from exc
 
 
 def node_from_row(row: Sequence[Any]) -> dict[str, Any]:
     node_id, hall_id, state, seen, acked, offset, reported, alarm, status_at = row[:9]
-    agent_version, devices, profiles = row[9:12]
+    agent_version, devices, profiles, break_seq, break_reason = row[9:14]
     return {
         "node_id": node_id,
         "hall_id": hall_id,
@@ -157,6 +284,9 @@ def node_from_row(row: Sequence[Any]) -> dict[str, Any]:
         "agent_version": agent_version,
         "devices": json.loads(devices) if devices else {},
         "profiles": json.loads(profiles) if profiles else {},
+        "chain": (
+            "verified" if break_seq is None else {"break_seq": break_seq, "reason": break_reason}
+        ),
     }
 
 

@@ -16,6 +16,7 @@ from sync import contract as ct
 from sync.fleet.config import load_central_config
 from sync.fleet.push import (
     PushRefused,
+    check_calendar,
     check_config,
     check_notice,
     check_profile,
@@ -49,7 +50,8 @@ def add_config_argument(parser: argparse.ArgumentParser) -> None:
 def register_push(csub: Any) -> None:
     push = csub.add_parser(
         "push",
-        help="check, sign and publish a hall config / device profile / roster / notice / command",
+        help="check, sign and publish a hall config / device profile / calendar / roster / "
+        "notice / command",
         description="Check what you send as a node would, then sign it and publish it to a "
         "hall, a group of halls or all. Nothing invalid is signed.",
     )
@@ -83,6 +85,10 @@ def register_push(csub: Any) -> None:
     )
     profile.add_argument("name", help="the profile's name (the file name without .yaml)")
     profile.add_argument("file", type=Path, help="the profile YAML")
+    calendar = kinds.add_parser(
+        "calendar", parents=[common, targets], help="holidays, working days and closures"
+    )
+    calendar.add_argument("file", type=Path, help="YAML: holidays, working_days, closures")
     roster = kinds.add_parser("roster", parents=[common, targets], help="an appointment roster")
     roster.add_argument("file", type=Path)
     notice = kinds.add_parser("notice", parents=[common, targets], help="a notice for the halls")
@@ -90,7 +96,7 @@ def register_push(csub: Any) -> None:
     resync = kinds.add_parser("resync", parents=[common, targets], help="a node resends its log")
     resync.add_argument("--node", "--node-id", dest="node_id", required=True, help="node id")
     resync.add_argument("--from-seq", type=int, required=True, help="resend from this seq")
-    for parser in (config, profile, roster, notice, resync):
+    for parser in (config, profile, calendar, roster, notice, resync):
         parser.set_defaults(func=cmd_central_push)
 
 
@@ -98,6 +104,7 @@ def cmd_central_push(args: argparse.Namespace) -> int:
     from sync.signing import load_private_key
 
     what = f"hall-agent central push {args.push_kind}"
+    key = load_private_key(Path(args.key))  # a bad key file: one line, exit 2 (ConfigError)
     try:
         kind, data, topic_of, halls = _prepare(args)
     except PushRefused as exc:
@@ -114,7 +121,7 @@ def cmd_central_push(args: argparse.Namespace) -> int:
     expires = dt.timedelta(hours=args.expires_hours) if args.expires_hours else None
     node_id = getattr(args, "node_id", None)
     messages = sign_for_halls(
-        load_private_key(Path(args.key)),
+        key,
         kind,
         data,
         halls,
@@ -151,6 +158,8 @@ def _prepare(args: argparse.Namespace) -> tuple[str, dict[str, Any], Any, list[s
     if args.push_kind == "profile":
         data = check_profile(args.name, raw, source)
         return "device_profile", data, partial(_profile_topic, name=args.name), halls
+    if args.push_kind == "calendar":
+        return "calendar", check_calendar(raw, source), ct.calendar_topic, halls
     if args.push_kind == "roster":
         return "roster", check_roster(raw, source), ct.roster_topic, halls
     data = check_notice(raw, source)
@@ -246,9 +255,12 @@ def print_report(report: dict[str, Any]) -> None:
             print(f"    device  {name:<24} {d['status']}{reason} since {d.get('since') or '?'}")
         for name, version in sorted(n["profiles"].items()):
             print(f"    profile {name:<24} version {version}")
+        if n["chain"] != "verified":
+            print(f"  CHAIN BREAK at seq {n['chain']['break_seq']}: {n['chain']['reason']}")
     print(f"alarms ({len(report['alarms'])}):")
     for a in report["alarms"]:
         print(f"  {a['kind']:<12} {a['hall_id']}/{a['node_id']} {a['subject']}: {a['detail']}")
+    print(f"nodes whose chain is broken: {report['chain_breaks']}")
     print(f"inbound messages refused by nodes: {report['inbound_refused']}")
     for r in report["refused"]:
         print(f"  {r['at']} {r['node_id']} {r['topic']}: {r['code']}: {r['reason']}")

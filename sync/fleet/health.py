@@ -1,6 +1,7 @@
 """Fleet health: every node's latest status and batch, read from central's store, with the
 alarms IT acts on (a device out of order too long, a node silent too long, a backlog, a
-clock off, a profile rolled back, a message a node refused).
+clock off, a node's event log whose hash chain broke, a profile rolled back, a message a
+node refused).
 
 Pure functions over what the store returns, so ``central report`` and the Prometheus
 metrics show the same figures.
@@ -29,7 +30,7 @@ class FleetSource(Protocol):
 
 @dataclass(frozen=True)
 class Alarm:
-    kind: str  # device | node_silent | backlog | clock_skew | rollback | refused
+    kind: str  # one of ALARM_KINDS
     hall_id: str
     node_id: str
     subject: str  # the device, the node, or the topic concerned
@@ -40,7 +41,15 @@ class Alarm:
         return asdict(self)
 
 
-ALARM_KINDS = ("device", "node_silent", "backlog", "clock_skew", "rollback", "refused")
+ALARM_KINDS = (
+    "device",
+    "node_silent",
+    "backlog",
+    "clock_skew",
+    "chain_break",
+    "rollback",
+    "refused",
+)
 
 
 def parse_time(value: str | None) -> dt.datetime | None:
@@ -79,6 +88,10 @@ def node_alarms(node: dict[str, Any], t: AlarmThresholds, now: dt.datetime) -> l
     if offset is not None and abs(offset) > t.clock_skew_seconds:
         detail = f"central minus node clock {offset:+.1f} s (alarm above {t.clock_skew_seconds:g})"
         alarms.append(Alarm("clock_skew", hall, node_id, node_id, detail, node["last_seen"]))
+    chain = node["chain"]
+    if chain != "verified":  # stays until the node's log is looked into: evidence, not noise
+        detail = f"event log chain broken at seq {chain['break_seq']}: {chain['reason']}"
+        alarms.append(Alarm("chain_break", hall, node_id, node_id, detail, None))
     return alarms
 
 

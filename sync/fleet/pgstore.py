@@ -15,12 +15,15 @@ ack. Differences that let a city or a province run on it:
   subscription) write at once: a batch takes its node's row lock first (an upsert of its
   ``nodes`` row), so two batches of one node are stored one after the other and each ack sees
   the other's events; batches of different nodes do not wait for each other.
+- The chain checks are the SQLite store's (:class:`~sync.fleet.backend.CentralBackend`):
+  the payload text is kept exactly as sent with its chain link, the node's key is learnt
+  from its first batch and every head signature checked under it, and a fork or a link
+  that does not follow is kept as the node's chain break.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,9 +31,9 @@ import psycopg
 
 from agent.errors import StoreError
 from sync import contract as ct
-from sync.fleet.backend import CentralBackend, offset_seconds
+from sync.fleet.backend import CentralBackend, check_signature, offset_seconds
 
-PG_SCHEMA_VERSION = 2  # the SQLite store's version with the same content
+PG_SCHEMA_VERSION = 3  # the SQLite store's version with the same content
 _LOCK_SCHEMA = 0x48414C4C  # advisory lock keys ("HALL"): schema changes, partition creation
 _LOCK_PARTITIONS = 0x48414C4D
 
@@ -39,6 +42,7 @@ CREATE TABLE events (
     node_id TEXT NOT NULL, seq BIGINT NOT NULL, hall_id TEXT NOT NULL,
     type TEXT NOT NULL, business_date DATE NOT NULL, at TEXT NOT NULL,
     wall_time TEXT NOT NULL, payload TEXT NOT NULL, received_at TEXT NOT NULL,
+    chain TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (node_id, seq, business_date)
 ) PARTITION BY RANGE (business_date);
 CREATE INDEX events_hall_day ON events (hall_id, business_date);
@@ -47,7 +51,8 @@ CREATE TABLE nodes (
     acked_seq BIGINT NOT NULL DEFAULT 0, last_seen TEXT,
     clock_offset_s DOUBLE PRECISION, state TEXT, reported_last_seq BIGINT,
     backlog_alarm INTEGER, status_at TEXT,
-    agent_version TEXT, devices TEXT, profiles TEXT
+    agent_version TEXT, devices TEXT, profiles TEXT,
+    public_key TEXT, break_seq BIGINT, break_reason TEXT
 );
 CREATE TABLE results (
     id BIGSERIAL PRIMARY KEY,
@@ -121,37 +126,43 @@ class PgCentralStore(CentralBackend):
         self._months |= months
 
     def ingest(self, batch: ct.EventBatch, received_at: dt.datetime) -> tuple[int, int, float]:
-        """Store a batch; returns ``(acked_seq, newly_inserted, clock_offset_s)``."""
+        """Store a batch; returns ``(acked_seq, newly_inserted, clock_offset_s)``. A batch
+        whose signature does not hold is refused (:class:`~sync.fleet.backend.BatchRefused`)
+        and changes nothing."""
         received = received_at.isoformat(timespec="microseconds")
         offset = offset_seconds(received_at, batch.sent_at)
         self._ensure_partitions({e.business_date for e in batch.events})
         columns: list[list[Any]] = [[] for _ in range(7)]
         for e in batch.events:
-            values = (e.seq, e.type, e.business_date, e.at, e.wall_time)
-            for column, value in zip(columns, values, strict=False):
+            values = (e.seq, e.type, e.business_date, e.at, e.wall_time, e.payload, e.chain)
+            for column, value in zip(columns, values, strict=True):
                 column.append(value)
-            columns[5].append(json.dumps(e.payload, ensure_ascii=False))
         with self.conn.transaction(), self.conn.cursor() as cur:
             row = cur.execute(  # the upsert takes the node's row lock until commit
                 "INSERT INTO nodes (node_id, hall_id) VALUES (%s, %s) ON CONFLICT (node_id) "
-                "DO UPDATE SET hall_id = excluded.hall_id RETURNING acked_seq",
+                "DO UPDATE SET hall_id = excluded.hall_id RETURNING acked_seq, public_key",
                 (batch.node_id, batch.hall_id),
             ).fetchone()
-            acked = int(row[0]) if row else 0
+            before_acked, pinned = (int(row[0]), row[1]) if row else (0, None)
+            check_signature(batch, pinned)  # refused: the transaction (the upsert) rolls back
+            breaks = self._forks(batch)
             cur.execute(
                 "INSERT INTO events (node_id, seq, hall_id, type, business_date, at, wall_time, "
-                "payload, received_at) SELECT %s, s, %s, t, d, a, w, p, %s FROM "
+                "payload, chain, received_at) SELECT %s, s, %s, t, d, a, w, p, c, %s FROM "
                 "unnest(%s::bigint[], %s::text[], %s::date[], %s::text[], %s::text[], "
-                "%s::text[]) AS u(s, t, d, a, w, p) ON CONFLICT DO NOTHING",
-                (batch.node_id, batch.hall_id, received, *columns[:6]),
+                "%s::text[], %s::text[]) AS u(s, t, d, a, w, p, c) ON CONFLICT DO NOTHING",
+                (batch.node_id, batch.hall_id, received, *columns),
             )
             inserted = cur.rowcount
-            acked = self._contiguous(cur, batch, acked)
+            acked = self._contiguous(cur, batch, before_acked)
+            breaks += self._chain_breaks(batch, before_acked, acked, inserted)
             cur.execute(
                 "UPDATE nodes SET hall_id = %s, acked_seq = GREATEST(acked_seq, %s), "
-                "last_seen = %s, clock_offset_s = %s WHERE node_id = %s",
-                (batch.hall_id, acked, received, offset, batch.node_id),
+                "last_seen = %s, clock_offset_s = %s, "
+                "public_key = COALESCE(public_key, %s) WHERE node_id = %s",
+                (batch.hall_id, acked, received, offset, batch.public_key, batch.node_id),
             )
+            self._record_breaks(batch.node_id, breaks)
         return acked, inserted, offset
 
     @staticmethod

@@ -2,7 +2,8 @@
 hall it targets.
 
 Nothing is signed before it passes the same checks a node makes (a hall config as
-``hall.yaml``, a device profile as a ``firmware_profiles/`` file, a roster, a notice): a bad
+``hall.yaml``, a device profile as a ``firmware_profiles/`` file, a calendar, a roster, a
+notice): a bad
 file is refused here, with the field and the reason, and never reaches 300 village points.
 """
 
@@ -15,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, ValidationError
 
+from agent.calendar import HallCalendar
 from agent.config import HallConfig
 from agent.errors import ConfigError
-from agent.validation import describe_validation_error
+from agent.validation import describe_validation_error, read_yaml_document
 from devices.profiles import parse_profile
 from sync import contract as ct
 from sync.fleet.config import CentralConfig
@@ -46,13 +47,9 @@ class Message:
 
 
 def read_data(path: Path) -> Any:
-    """The YAML or JSON document of ``path`` (JSON is YAML)."""
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PushRefused(f"{path}: cannot read: {exc.strerror}", file=str(path)) from exc
-    except yaml.YAMLError as exc:
-        raise PushRefused(f"{path}: not YAML: {exc}", file=str(path)) from exc
+    """The YAML or JSON document of ``path`` (JSON is YAML), through the bounded loader
+    (size, depth, aliases); a file it cannot read raises :class:`ConfigError`."""
+    return read_yaml_document(path).data
 
 
 def _check(model: type[BaseModel], data: Any, source: str) -> None:
@@ -83,6 +80,12 @@ def check_profile(name: str, data: Any, source: str) -> dict[str, Any]:
     except ConfigError as exc:
         raise PushRefused(str(exc), file=source) from exc
     return wrapped
+
+
+def check_calendar(data: Any, source: str) -> dict[str, Any]:
+    """Holidays, working days and closures, valid as a node's core reads them."""
+    _check(HallCalendar, data, source)
+    return dict(data)
 
 
 def check_roster(data: Any, source: str) -> dict[str, Any]:

@@ -1,24 +1,30 @@
 """The central store on SQLite and on PostgreSQL keep the same contract: idempotent on
-``(node, seq)``, the ack is the highest contiguous seq, status and results as the fleet
-view reads them. PostgreSQL runs for real (a server of the test's own) and is partitioned
-by month."""
+``(node, seq)``, the ack is the highest contiguous seq, the payload text kept exactly as
+sent, every node's hash chain and signed head checked (a changed event, a fork, another
+key), a node's events read back for its recovery, status and results as the fleet view
+reads them. PostgreSQL runs for real (a server of the test's own) and is partitioned by
+month."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from agent import chain as ch
+from agent import nodekey
 from agent.cli import main
 from sync import contract as ct
-from sync.central import CentralBackend, CentralIngest, open_central_store
+from sync.central import BatchRefused, CentralBackend, CentralIngest, open_central_store
 from sync.fleet.pgstore import PgCentralStore
 from sync.mqtt import parse_broker_url
 from sync.service import SyncSettings, start_sync
-from tests.support import PostgresServer
+from tests.support import PostgresServer, chained_events, signed_batch
 from tests.sync.conftest import (
     Broker,
     issue_tickets,
@@ -44,26 +50,41 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
         s.close()
 
 
-def _batch(first: int, last: int, day: str = "2026-11-28", node: str = "n1") -> ct.EventBatch:
-    return ct.EventBatch(
-        schema_version=1,
-        hall_id="h1",
-        node_id=node,
-        first=first,
-        last=last,
-        sent_at=NOW.isoformat(),
-        events=[
-            ct.WireEvent(
-                seq=seq,
-                type="TicketIssued",
-                business_date=day,
-                at=f"{day}T09:00:00+08:00",
-                wall_time=NOW.isoformat(),
-                payload={"n": seq, "text": "社保"},
-            )
-            for seq in range(first, last + 1)
-        ],
-    )
+KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+WALL = NOW.isoformat()
+
+
+def chained_log(node: str = "n1", n: int = 6, text: str = "社保") -> list[ct.WireEvent]:
+    """``n`` events of a node's log with their chain links, as its store holds them (the
+    payload text with a space a re-encoding would drop). Seq 5 falls in December."""
+    days = {seq: "2026-12-01" if seq == 5 else "2026-11-28" for seq in range(1, n + 1)}
+    return chained_events(
+        node,
+        (
+            ("TicketIssued", day, f"{day}T09:00:00+08:00", WALL,
+             f'{{"n": {seq}, "text": {json.dumps(text, ensure_ascii=False)}}}')
+            for seq, day in days.items()
+        ),
+    )  # fmt: skip
+
+
+LOG = chained_log()
+
+
+def _batch(
+    first: int,
+    last: int,
+    log: list[ct.WireEvent] = LOG,
+    node: str = "n1",
+    key: Ed25519PrivateKey = KEY,
+) -> ct.EventBatch:
+    """Events ``first..last`` of ``log``, signed by ``key`` as the node's sync would."""
+    return signed_batch("h1", node, key, [e for e in log if first <= e.seq <= last], WALL)
+
+
+def _chain(store: CentralBackend, node: str = "n1") -> Any:
+    (entry,) = [n for n in store.report()["nodes"] if n["node_id"] == node]
+    return entry["chain"]
 
 
 def test_ingest_is_idempotent_and_acks_the_contiguous_prefix(store: CentralBackend) -> None:
@@ -73,7 +94,7 @@ def test_ingest_is_idempotent_and_acks_the_contiguous_prefix(store: CentralBacke
     assert store.ingest(_batch(1, 2), NOW)[:2] == (4, 2)  # the gap filled: 1..4
     assert store.ingest(_batch(1, 2), NOW)[:2] == (4, 0)  # again: nothing new
     assert store.ingest(_batch(6, 6), NOW)[:2] == (4, 1)
-    assert store.ingest(_batch(5, 5, day="2026-12-01"), NOW)[:2] == (6, 1)  # next month
+    assert store.ingest(_batch(5, 5), NOW)[:2] == (6, 1)  # its day is next month
     assert store.acked_seq("n1") == 6
     events = list(store.hall_events("h1", "2026-11-01", "2026-12-31"))
     assert [(e.seq, e.business_date, e.payload["text"]) for e in events] == [
@@ -87,8 +108,76 @@ def test_ingest_is_idempotent_and_acks_the_contiguous_prefix(store: CentralBacke
     assert [e.seq for e in store.hall_events("h1", "2026-12-01", "2026-12-01")] == [5]
     report = store.report()
     assert [(n["node_id"], n["events"], n["max_seq"]) for n in report["nodes"]] == [("n1", 6, 6)]
+    assert (report["nodes"][0]["chain"], report["chain_breaks"]) == ("verified", 0)
     if isinstance(store, PgCentralStore):
         assert store.partitions() == ["events_2026_11", "events_2026_12"]
+
+
+def test_the_exact_payload_text_and_chain_come_back_for_a_recovery(store: CentralBackend) -> None:
+    """GIVEN a node's log stored in two batches
+    THEN its events after a seq come back byte for byte with their links (a node rebuilding
+    its store checks them against its chain), a page at a time, with the key central learnt."""
+    store.ingest(_batch(1, 3), NOW)
+    store.ingest(_batch(4, 6), NOW)
+    rows = store.events_after("n1", 2, limit=3)
+    assert [tuple(r) for r in rows] == [
+        (e.seq, e.type, e.business_date, e.at, e.wall_time, e.payload, e.chain) for e in LOG[2:5]
+    ]
+    assert ch.verify("n1", LOG[1].chain, 2, [tuple(r) for r in rows]) == (5, LOG[4].chain)
+    assert store.public_key("n1") == nodekey.public_key_text(KEY)
+    assert store.events_after("n1", 6, limit=10) == []
+
+
+def test_a_changed_event_is_a_chain_break_named_by_its_seq(store: CentralBackend) -> None:
+    """GIVEN a log whose event seq 4 was edited after it was chained (the link kept)
+    THEN central stores and acknowledges it as evidence and reports the break at seq 4."""
+    log = [*LOG]
+    log[3] = log[3].model_copy(update={"payload": log[3].payload.replace('"n": 4', '"n": 40')})
+    assert store.ingest(_batch(1, 3, log), NOW)[0] == 3
+    assert _chain(store) == "verified"
+    assert store.ingest(_batch(4, 6, log), NOW)[0] == 6
+    chain = _chain(store)
+    assert chain["break_seq"] == 4 and "seq 4 does not match" in chain["reason"]
+    assert store.report()["chain_breaks"] == 1
+
+
+def test_a_second_log_under_the_same_node_id_is_a_fork(store: CentralBackend) -> None:
+    """GIVEN central holding seqs 1..6 of a node
+    WHEN another log under the same node id and key sends its own seqs 1..3
+    THEN nothing stored is overwritten and the fork is reported at seq 1."""
+    store.ingest(_batch(1, 6), NOW)
+    other = chained_log(text="另一个")
+    assert store.ingest(_batch(1, 3, other), NOW)[:2] == (6, 0)
+    assert [r[6] for r in store.events_after("n1", 0, 10)] == [e.chain for e in LOG]
+    chain = _chain(store)
+    assert chain["break_seq"] == 1 and "another chain link" in chain["reason"]
+
+
+def test_a_batch_signed_with_another_key_is_refused_and_recorded(store: CentralBackend) -> None:
+    """GIVEN a node whose key central learnt from its first batch
+    WHEN a batch comes signed with another key, or with the known key and a bad signature
+    THEN it is refused and changes nothing; the refusal shows as the node's chain break."""
+    store.ingest(_batch(1, 3), NOW)
+    stranger = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
+    with pytest.raises(BatchRefused, match="another key"):
+        store.ingest(_batch(4, 6, key=stranger), NOW)
+    forged = json.loads(_batch(4, 6).model_dump_json())
+    forged["head_signature"] = nodekey.sign_head(KEY, "n1", 6, LOG[3].chain)  # not seq 6's
+    with pytest.raises(BatchRefused, match="does not hold"):
+        store.ingest(ct.EventBatch.model_validate(forged), NOW)
+    assert store.acked_seq("n1") == 3
+    assert [r[0] for r in store.events_after("n1", 0, 10)] == [1, 2, 3]
+    assert _chain(store) == "verified"
+    store.record_refusal("n1", "h1", 6, "the head signature of node n1 at seq 6 does not hold")
+    store.record_refusal("n1", "h1", 9, "a later refusal does not hide the first")
+    assert _chain(store) == {
+        "break_seq": 6,
+        "reason": "the head signature of node n1 at seq 6 does not hold",
+    }
+    unknown = ct.EventBatch.model_validate({**forged, "node_id": "n2"})
+    with pytest.raises(BatchRefused, match="does not hold"):  # a first batch is checked too
+        store.ingest(unknown, NOW)
+    assert [n["node_id"] for n in store.report()["nodes"]] == ["n1"]
 
 
 def test_status_and_results_read_the_same_on_both(store: CentralBackend) -> None:
@@ -209,7 +298,8 @@ def test_ingest_survives_a_postgresql_restart(
 
 def test_a_version_1_sqlite_store_is_migrated_in_place(tmp_path: Path) -> None:
     """GIVEN a central.db of schema 1 with a node and its events
-    THEN opening it adds the fleet columns, keeps every row, and the report reads it."""
+    THEN opening it runs both steps in order (2: the chain columns, 3: the fleet columns),
+    keeps every row, and the report reads it."""
     import sqlite3
 
     from sync.central import _SCHEMA, CentralStore
@@ -224,7 +314,7 @@ def test_a_version_1_sqlite_store_is_migrated_in_place(tmp_path: Path) -> None:
     conn.close()
     store = CentralStore(path)
     try:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 3
         (node,) = store.fleet_nodes()
         assert (node["node_id"], node["acked_seq"], node["devices"], node["profiles"]) == (
             "n1",
@@ -232,5 +322,6 @@ def test_a_version_1_sqlite_store_is_migrated_in_place(tmp_path: Path) -> None:
             {},
             {},
         )
+        assert (node["chain"], store.public_key("n1")) == ("verified", None)
     finally:
         store.close()

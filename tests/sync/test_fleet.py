@@ -95,6 +95,7 @@ def _row(**changes: Any) -> dict[str, Any]:
         "agent_version": "0.1.0",
         "devices": {"kiosk-printer": {"status": "online", "reason": None, "since": None}},
         "profiles": {},
+        "chain": "verified",
     }
     return {**row, **changes}
 
@@ -115,6 +116,13 @@ def test_a_healthy_node_raises_no_alarm_and_each_threshold_raises_its_own() -> N
     assert [a.kind for a in node_alarms(silent, t, NOW)] == ["node_silent"]
     assert [a.kind for a in node_alarms(_row(backlog=101), t, NOW)] == ["backlog"]
     assert [a.kind for a in node_alarms(_row(clock_offset_s=-6.0), t, NOW)] == ["clock_skew"]
+    broken = _row(chain={"break_seq": 4, "reason": "event seq 4 does not match its chain hash"})
+    assert [(a.kind, a.detail) for a in node_alarms(broken, t, NOW)] == [
+        (
+            "chain_break",
+            "event log chain broken at seq 4: event seq 4 does not match its chain hash",
+        )
+    ]
 
 
 # ---- over Mosquitto ------------------------------------------------------------------------

@@ -25,6 +25,24 @@
     </message>
 </context>
 <context>
+    <name>Assist</name>
+    <message>
+        <source>Assisted by {staff}</source>
+        <translation>帮办 · 工作人员 {staff}</translation>
+    </message>
+    <message>
+        <source>Proxy service by {staff}</source>
+        <translation>代办 · 工作人员 {staff}</translation>
+    </message>
+</context>
+<context>
+    <name>Bundles</name>
+    <message>
+        <source>{name} · step {leg} of {legs}</source>
+        <translation>{name} · 第{leg}项/共{legs}项</translation>
+    </message>
+</context>
+<context>
     <name>Devices</name>
     <message>
         <source>out of paper</source>
@@ -53,6 +71,10 @@
     <message>
         <source>unplugged</source>
         <translation>已拔出</translation>
+    </message>
+    <message>
+        <source>disk full</source>
+        <translation>磁盘已满</translation>
     </message>
     <message>
         <source>not connected</source>
@@ -97,6 +119,10 @@
     <message>
         <source>Evaluator</source>
         <translation>评价器</translation>
+    </message>
+    <message>
+        <source>Hall system disk</source>
+        <translation>系统磁盘</translation>
     </message>
 </context>
 <context>
@@ -176,6 +202,10 @@
     <message>
         <source>The hall system cannot be reached; please ask the staff</source>
         <translation>暂时无法连接大厅系统，请咨询工作人员</translation>
+    </message>
+    <message>
+        <source>No new numbers now: the hall system&apos;s disk is full; please ask the staff</source>
+        <translation>暂时无法取号：系统磁盘已满，请联系工作人员</translation>
     </message>
     <message>
         <source>Sorry, this did not work; please ask the staff</source>
@@ -258,6 +288,10 @@
         <source>This ticket is from another day; its number is not valid today</source>
         <translation>这张号票不是今天的，其号码今天无效</translation>
     </message>
+    <message>
+        <source>Please go to the service desk for a number</source>
+        <translation>请到服务台取号</translation>
+    </message>
 </context>
 <context>
     <name>KioskLock</name>
@@ -268,6 +302,14 @@
     <message>
         <source>Admin PIN</source>
         <translation>管理密码</translation>
+    </message>
+    <message>
+        <source>Too many wrong PINs: try again in {minutes} min</source>
+        <translation>PIN 错误次数过多，请 {minutes} 分钟后再试</translation>
+    </message>
+    <message>
+        <source>Wrong PIN: try again in {seconds} s</source>
+        <translation>PIN 错误，请 {seconds} 秒后再试</translation>
     </message>
 </context>
 <context>
@@ -349,6 +391,14 @@
         <translation>排队进度</translation>
     </message>
     <message>
+        <source>Self-service numbers are not available right now</source>
+        <translation>自助取号暂停服务</translation>
+    </message>
+    <message>
+        <source>Reconnecting to the hall system; this screen comes back by itself</source>
+        <translation>正在重新连接大厅系统，恢复后本机自动回到取号页面</translation>
+    </message>
+    <message>
         <source>Done ({seconds} s)</source>
         <translation>完成（{seconds} 秒）</translation>
     </message>
@@ -371,6 +421,10 @@
     <message>
         <source>{n} waiting</source>
         <translation>等候 {n} 人</translation>
+    </message>
+    <message>
+        <source>One visit: {name}</source>
+        <translation>{name} · 一次办</translation>
     </message>
     <message>
         <source>Priority (green channel)</source>
@@ -411,6 +465,21 @@
     <message>
         <source>Scan the QR code on your ticket slip to see its progress</source>
         <translation>请扫描凭条上的二维码查询排队进度</translation>
+    </message>
+</context>
+<context>
+    <name>Opening</name>
+    <message>
+        <source>Not open now</source>
+        <translation>暂未开放</translation>
+    </message>
+    <message>
+        <source>Opens today at {time}</source>
+        <translation>今天 {time} 开始办理</translation>
+    </message>
+    <message>
+        <source>Opens {day} {mon} at {time}</source>
+        <translation>{month}月{day}日 {time} 开始办理</translation>
     </message>
 </context>
 <context>
@@ -585,6 +654,13 @@
     </message>
 </context>
 <context>
+    <name>Window</name>
+    <message>
+        <source>Enter the assisting staff member&apos;s ID</source>
+        <translation>请输入帮办工作人员工号</translation>
+    </message>
+</context>
+<context>
     <name>WindowStationView</name>
     <message>
         <source>Call next</source>
@@ -635,12 +711,32 @@
         <translation>当前号码</translation>
     </message>
     <message>
+        <source>Staff ID</source>
+        <translation>工号</translation>
+    </message>
+    <message>
+        <source>Assisted (帮办)</source>
+        <translation>帮办</translation>
+    </message>
+    <message>
+        <source>Proxy (代办)</source>
+        <translation>代办</translation>
+    </message>
+    <message>
+        <source>Mark assisted</source>
+        <translation>登记帮办代办</translation>
+    </message>
+    <message>
         <source>Window {n} · {name}</source>
         <translation>{n} 号窗口 · {name}</translation>
     </message>
     <message>
         <source>People waiting: {n}</source>
         <translation>等候人数：{n}</translation>
+    </message>
+    <message>
+        <source>one visit, step {leg}</source>
+        <translation>一件事第{leg}项</translation>
     </message>
     <message>
         <source>priority</source>

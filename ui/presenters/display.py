@@ -7,9 +7,8 @@ from typing import Any
 
 from PySide6.QtCore import Signal
 
-from agent.config import HallConfig
 from ui.alarms import alarm_lines
-from ui.presenters.base import Presenter
+from ui.presenters.base import HallReading, Presenter
 
 RECENT = 5
 
@@ -58,7 +57,11 @@ class DisplayPresenter(Presenter):
             self.called.emit(event.payload["number"], event.payload["window"])
         self.refresh_soon()
 
-    def show(self, status: dict[str, Any], config: HallConfig) -> None:
+    def read_more(self) -> list[dict[str, Any]]:
+        return self.core.notices()
+
+    def show(self, reading: HallReading) -> None:
+        status, config, live = reading.status, reading.config, reading.more
         pick = self.languages.pick
         show_names = config.display.show_masked_names
         window_names = {w.number: pick(w.name_zh, w.name_en) for w in config.windows}
@@ -73,7 +76,6 @@ class DisplayPresenter(Presenter):
                 CallVM(call["number"], call["window"], window_names.get(call["window"], ""), name)
             )
         notice = pick(config.display.notice_zh, config.display.notice_en)
-        live = self.core.notices()
         if live:
             notice = "    ".join(pick(n["text_zh"], n["text_en"]) for n in live[-3:])
         self.changed.emit(

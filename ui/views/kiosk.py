@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QGridLayout,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QSizePolicy,
     QStackedWidget,
@@ -18,8 +17,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.messages import fill, ticket_state_text, windows_text
-from ui.presenters.kiosk import GuideVM, HomeVM, KioskPresenter, PrintVM, ProgressVM, SlipVM
+from ui.messages import fill, service_desk_text, ticket_state_text, windows_text
+from ui.presenters.kiosk import (
+    AwayVM,
+    GuideVM,
+    HomeVM,
+    KioskPresenter,
+    PrintVM,
+    ProgressVM,
+    SlipVM,
+)
 from ui.views.common import (
     BLUE,
     GREEN,
@@ -34,6 +41,7 @@ from ui.views.common import (
 )
 
 IDLE_HOME_S = 60
+BUNDLE_KEY = "bundle:"  # tiles are kept by code; a bundle's key cannot clash with a service
 TICKET_HOME_S = 30
 MESSAGE_S = 8
 
@@ -51,6 +59,9 @@ def _style(scale: float) -> str:
     QPushButton#headerButton {{ color: white; background: transparent; border: 2px solid white;
         border-radius: 12px; font-size: {px(28)}; padding: 10px 22px; }}
     QLabel#prompt {{ font-size: {px(44)}; font-weight: bold; color: {BLUE}; }}
+    QLabel#awayHall {{ font-size: {px(64)}; font-weight: bold; color: {BLUE}; }}
+    QLabel#awayTitle {{ font-size: {px(48)}; font-weight: bold; color: #15253b; }}
+    QLabel#awayDesk {{ font-size: {px(72)}; font-weight: bold; color: {RED}; }}
     QPushButton#service {{ background: white; border: 3px solid {BLUE}; border-radius: 24px;
         color: #15253b; font-size: {px(46)}; font-weight: bold; padding: 20px; }}
     QPushButton#service:pressed {{ background: #d6e6fa; }}
@@ -124,6 +135,7 @@ class KioskView(Screen):
         self._guide: GuideVM | None = None
         self._service_buttons: dict[str, ServiceButton] = {}
         self._countdown = 0
+        self._away = False  # the hall system is out of reach: the away page stays up
 
         root = QVBoxLayout(self)
         root.setContentsMargins(0, 0, 0, 0)
@@ -150,7 +162,14 @@ class KioskView(Screen):
         self.ticket_page = self._build_ticket()
         self.guide_page = self._build_guide()
         self.progress_page = self._build_progress()
-        for page in (self.home_page, self.ticket_page, self.guide_page, self.progress_page):
+        self.away_page = self._build_away()
+        for page in (
+            self.home_page,
+            self.ticket_page,
+            self.guide_page,
+            self.progress_page,
+            self.away_page,
+        ):
             self.pages.addWidget(page)
 
         self.idle_timer = QTimer(self)
@@ -177,6 +196,7 @@ class KioskView(Screen):
         presenter.message.connect(self.show_message)
         presenter.go_home.connect(self.go_home)
         presenter.busy.connect(self.show_busy)
+        presenter.away_changed.connect(self.show_away)
         self.setStyleSheet(_style(1.0))
         self.retranslate()
 
@@ -231,6 +251,22 @@ class KioskView(Screen):
         layout.addLayout(buttons)
         return page
 
+    def _build_away(self) -> QWidget:
+        """While the hall system is out of reach: the hall's name and where to go instead."""
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setSpacing(40)
+        center = Qt.AlignmentFlag.AlignCenter
+        self.away_hall = label("", "awayHall", center, wrap=True)
+        self.away_title = label("", "awayTitle", center, wrap=True)
+        self.away_desk = label("", "awayDesk", center, wrap=True)
+        self.away_retry = label("", "hint", center, wrap=True)
+        layout.addStretch(1)
+        for widget in (self.away_hall, self.away_title, self.away_desk, self.away_retry):
+            layout.addWidget(widget)
+        layout.addStretch(2)
+        return page
+
     def _build_ticket(self) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
@@ -239,6 +275,7 @@ class KioskView(Screen):
         self.your_number = label("", "yourNumber", center)
         self.number = label("", "number", center)
         self.slip_service = label("", "slipService", center, wrap=True)
+        self.slip_bundle = label("", "slipLine", center, wrap=True)
         self.priority = label("", "priority", center)
         self.slip_ahead = label("", "slipLine", center, wrap=True)
         self.slip_windows = label("", "slipLine", center, wrap=True)
@@ -246,7 +283,7 @@ class KioskView(Screen):
         self.reprint_button = button("big", self.presenter.reprint)
         self.done_button = button("bigGhost", self.presenter.idle)
         layout.addStretch(1)
-        for widget in (self.your_number, self.number, self.slip_service):
+        for widget in (self.your_number, self.number, self.slip_service, self.slip_bundle):
             layout.addWidget(widget)
         layout.addWidget(self.priority, 0, center)
         for widget in (self.slip_ahead, self.slip_windows):
@@ -303,7 +340,7 @@ class KioskView(Screen):
         center = Qt.AlignmentFlag.AlignCenter
         self.progress_title = label("", "yourNumber", center)
         self.progress_number = label("", "number", center)
-        self.progress_service = label("", "slipService", center)
+        self.progress_service = label("", "slipService", center, wrap=True)
         self.progress_state = label("", "slipLine", center)
         self.progress_line = label("", "slipLine", center, wrap=True)
         self.progress_back = button("bigGhost", self.go_home)
@@ -347,6 +384,11 @@ class KioskView(Screen):
         self.guide_back.setText(self.tr("Back"))
         self.progress_title.setText(self.tr("Ticket progress"))
         self.progress_back.setText(self.tr("Back"))
+        self.away_title.setText(self.tr("Self-service numbers are not available right now"))
+        self.away_desk.setText(service_desk_text())
+        self.away_retry.setText(
+            self.tr("Reconnecting to the hall system; this screen comes back by itself")
+        )
         self._on_tick()
         if self._home is not None:
             self.show_home_vm(self._home)
@@ -387,18 +429,24 @@ class KioskView(Screen):
                 )
             )
         self.printer_problem.setVisible(bool(vm.printer_problem))
-        if [t.code for t in vm.tiles] != list(self._service_buttons):
+        codes = [t.code for t in vm.tiles] + [BUNDLE_KEY + b.code for b in vm.bundles]
+        if codes != list(self._service_buttons):
             self._rebuild_tiles(vm)
         for tile in vm.tiles:
             if tile.sold_out:
                 line = self.tr("Today's numbers are all taken")
             elif not tile.open_now:
-                line = self.tr("Not open now")
+                line = tile.opening or self.tr("Not open now")
             else:
                 line = fill(self.tr("{n} waiting"), n=str(tile.waiting))
             tile_button = self._service_buttons[tile.code]
             tile_button.set_texts(tile.name, line)
             tile_button.setEnabled(tile.takeable)
+        for bundle in vm.bundles:
+            bundle_button = self._service_buttons[BUNDLE_KEY + bundle.code]
+            line = bundle.steps if bundle.takeable else bundle.opening or self.tr("Not open now")
+            bundle_button.set_texts(fill(self.tr("One visit: {name}"), name=bundle.name), line)
+            bundle_button.setEnabled(bundle.takeable)
 
     def _rebuild_tiles(self, vm: HomeVM) -> None:
         """The hall's services changed (a new config): one tile each, two to a row."""
@@ -409,11 +457,21 @@ class KioskView(Screen):
             tile_button.clicked.connect(lambda _=False, code=tile.code: self.presenter.take(code))
             self.grid.addWidget(tile_button, i // 2, i % 2)
             self._service_buttons[tile.code] = tile_button
+        row = (len(vm.tiles) + 1) // 2
+        for i, bundle in enumerate(vm.bundles):  # after the services, one to a row
+            bundle_button = ServiceButton()
+            bundle_button.clicked.connect(
+                lambda _=False, code=bundle.code: self.presenter.take_bundle(code)
+            )
+            self.grid.addWidget(bundle_button, row + i, 0, 1, 2)
+            self._service_buttons[BUNDLE_KEY + bundle.code] = bundle_button
 
     def show_ticket(self, vm: SlipVM, switch: bool = True) -> None:
         self._slip = vm
         self.number.setText(vm.number)
         self.slip_service.setText(vm.service_name)
+        self.slip_bundle.setText(vm.bundle)
+        self.slip_bundle.setVisible(bool(vm.bundle))
         self.priority.setText(self.tr("Priority (green channel)"))
         self.priority.setVisible(vm.priority != "none")
         self.slip_ahead.setText(
@@ -463,7 +521,7 @@ class KioskView(Screen):
         self.guide_windows.setText(windows_text(vm.windows))
         clear(self.guide_forms)
         for path in vm.sample_forms:
-            image = QLabel()
+            image = label()
             image.setPixmap(QPixmap(path).scaledToHeight(360))
             self.guide_forms.addWidget(image)
         if not vm.sample_forms:
@@ -486,7 +544,9 @@ class KioskView(Screen):
 
     def show_progress(self, vm: ProgressVM) -> None:
         self.progress_number.setText(vm.number)
-        self.progress_service.setText(vm.service_name)
+        self.progress_service.setText(
+            f"{vm.service_name}\n{vm.bundle}" if vm.bundle else vm.service_name
+        )
         self.progress_state.setText(ticket_state_text(vm.state))
         if vm.state == "waiting":
             line = fill(
@@ -512,11 +572,25 @@ class KioskView(Screen):
             self.message.hide()
         self.wait.setVisible(busy)
 
+    def show_away(self, vm: AwayVM | None) -> None:
+        """The hub is away (``vm``): this page, whatever the citizen was doing; None: home."""
+        self._away = vm is not None
+        if vm is None:
+            if self.pages.currentWidget() is self.away_page:
+                self.go_home()
+            return
+        self.away_hall.setText(vm.hall_name)
+        if vm.hall_name and not self.hall_name.text():
+            self.hall_name.setText(vm.hall_name)
+        self.message.hide()
+        self.wait.hide()
+        self.pages.setCurrentWidget(self.away_page)
+
     def go_home(self) -> None:
         self.message.hide()
         self._slip = None
         self._print = None
-        self.pages.setCurrentWidget(self.home_page)
+        self.pages.setCurrentWidget(self.away_page if self._away else self.home_page)
 
     # ---- local UI state -----------------------------------------------------------------
     def _open_guide(self) -> None:
@@ -537,6 +611,13 @@ class KioskView(Screen):
 
     def service_button(self, code: str) -> ServiceButton:
         return self._service_buttons[code]
+
+    def bundle_button(self, code: str) -> ServiceButton:
+        return self._service_buttons[BUNDLE_KEY + code]
+
+    def service_codes(self) -> list[str]:
+        """The services on the home screen (none until the hall was first read)."""
+        return list(self._service_buttons)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() in (
