@@ -69,11 +69,14 @@ ALTER TABLE nodes ADD COLUMN break_seq INTEGER;
 ALTER TABLE nodes ADD COLUMN break_reason TEXT
 """
 #: Version 3: what nodes report for the fleet view (sync/fleet/): agent version, device
-#: states and pushed profile versions (JSON objects), from the node's retained status.
+#: states and pushed profile versions (JSON objects), free space on the data disk and its
+#: alarm, from the node's retained status.
 _FLEET_HEALTH = """
 ALTER TABLE nodes ADD COLUMN agent_version TEXT;
 ALTER TABLE nodes ADD COLUMN devices TEXT;
 ALTER TABLE nodes ADD COLUMN profiles TEXT;
+ALTER TABLE nodes ADD COLUMN disk_free_mb INTEGER;
+ALTER TABLE nodes ADD COLUMN disk_alarm INTEGER;
 CREATE INDEX results_refused ON results (accepted, at)
 """
 

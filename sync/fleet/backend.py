@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 #: The columns :func:`node_from_row` reads, in its order.
 NODE_COLUMNS = (
     "node_id, hall_id, state, last_seen, acked_seq, clock_offset_s, reported_last_seq, "
-    "backlog_alarm, status_at, agent_version, devices, profiles, break_seq, break_reason"
+    "backlog_alarm, status_at, agent_version, devices, profiles, disk_free_mb, disk_alarm, "
+    "break_seq, break_reason"
 )
 RESULT_COLUMNS = "node_id, at, topic, kind, version, accepted, code, reason"
 #: A stored event as the chain checks and a node's recovery read it (:data:`agent.chain.ChainRow`).
@@ -79,15 +80,17 @@ class CentralBackend:
         seen = "COALESCE(nodes.last_seen, excluded.last_seen)" if retained else "excluded.last_seen"
         self._execute(
             "INSERT INTO nodes (node_id, hall_id, last_seen, state, reported_last_seq, "
-            "backlog_alarm, status_at, agent_version, devices, profiles) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "backlog_alarm, status_at, agent_version, devices, profiles, disk_free_mb, "
+            "disk_alarm) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             f"ON CONFLICT(node_id) DO UPDATE SET state = excluded.state, last_seen = {seen}, "
             "reported_last_seq = COALESCE(excluded.reported_last_seq, nodes.reported_last_seq), "
             "backlog_alarm = COALESCE(excluded.backlog_alarm, nodes.backlog_alarm), "
             "status_at = COALESCE(excluded.status_at, nodes.status_at), "
             "agent_version = COALESCE(excluded.agent_version, nodes.agent_version), "
             "devices = COALESCE(excluded.devices, nodes.devices), "
-            "profiles = COALESCE(excluded.profiles, nodes.profiles)",
+            "profiles = COALESCE(excluded.profiles, nodes.profiles), "
+            "disk_free_mb = COALESCE(excluded.disk_free_mb, nodes.disk_free_mb), "
+            "disk_alarm = COALESCE(excluded.disk_alarm, nodes.disk_alarm)",
             status_values(hall_id, status, received_at, retained),
         )
 
@@ -270,7 +273,7 @@ def check_signature(batch: ct.EventBatch, pinned: str | None) -> None:
 
 def node_from_row(row: Sequence[Any]) -> dict[str, Any]:
     node_id, hall_id, state, seen, acked, offset, reported, alarm, status_at = row[:9]
-    agent_version, devices, profiles, break_seq, break_reason = row[9:14]
+    agent_version, devices, profiles, disk_free_mb, disk_alarm, break_seq, break_reason = row[9:16]
     return {
         "node_id": node_id,
         "hall_id": hall_id,
@@ -284,6 +287,8 @@ def node_from_row(row: Sequence[Any]) -> dict[str, Any]:
         "agent_version": agent_version,
         "devices": json.loads(devices) if devices else {},
         "profiles": json.loads(profiles) if profiles else {},
+        "disk_free_mb": disk_free_mb,
+        "disk_alarm": None if disk_alarm is None else bool(disk_alarm),
         "chain": (
             "verified" if break_seq is None else {"break_seq": break_seq, "reason": break_reason}
         ),
@@ -325,6 +330,8 @@ def status_values(
         status.agent_version,
         devices,
         None if status.profiles is None else json.dumps(status.profiles),
+        status.disk_free_mb,
+        None if status.disk_alarm is None else int(status.disk_alarm),
     )
 
 

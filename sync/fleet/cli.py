@@ -255,6 +255,9 @@ def print_report(report: dict[str, Any]) -> None:
             print(f"    device  {name:<24} {d['status']}{reason} since {d.get('since') or '?'}")
         for name, version in sorted(n["profiles"].items()):
             print(f"    profile {name:<24} version {version}")
+        if n["disk_free_mb"] is not None:
+            low = " BELOW RESERVE" if n["disk_alarm"] else ""
+            print(f"    disk    {n['disk_free_mb']} MB free{low}")
         if n["chain"] != "verified":
             print(f"  CHAIN BREAK at seq {n['chain']['break_seq']}: {n['chain']['reason']}")
     print(f"alarms ({len(report['alarms'])}):")

@@ -1,7 +1,7 @@
 """Fleet health: every node's latest status and batch, read from central's store, with the
 alarms IT acts on (a device out of order too long, a node silent too long, a backlog, a
-clock off, a node's event log whose hash chain broke, a profile rolled back, a message a
-node refused).
+clock off, a data disk below its reserve, a node's event log whose hash chain broke, a
+profile rolled back, a message a node refused).
 
 Pure functions over what the store returns, so ``central report`` and the Prometheus
 metrics show the same figures.
@@ -46,6 +46,7 @@ ALARM_KINDS = (
     "node_silent",
     "backlog",
     "clock_skew",
+    "disk",
     "chain_break",
     "rollback",
     "refused",
@@ -88,6 +89,9 @@ def node_alarms(node: dict[str, Any], t: AlarmThresholds, now: dt.datetime) -> l
     if offset is not None and abs(offset) > t.clock_skew_seconds:
         detail = f"central minus node clock {offset:+.1f} s (alarm above {t.clock_skew_seconds:g})"
         alarms.append(Alarm("clock_skew", hall, node_id, node_id, detail, node["last_seen"]))
+    if node["disk_alarm"]:  # the node refuses new tickets until space is made
+        detail = f"{node['disk_free_mb']} MB free on the data disk, below the node's reserve"
+        alarms.append(Alarm("disk", hall, node_id, node_id, detail, node["status_at"]))
     chain = node["chain"]
     if chain != "verified":  # stays until the node's log is looked into: evidence, not noise
         detail = f"event log chain broken at seq {chain['break_seq']}: {chain['reason']}"

@@ -105,6 +105,9 @@ def node_metrics(nodes: list[dict[str, Any]]) -> Iterator[Metric]:
     info = GaugeMetricFamily(
         "hall_node_info", "The node's agent version (always 1)", labels=[*NODE, "agent_version"]
     )
+    disk = GaugeMetricFamily(
+        "hall_node_disk_free_bytes", "Free space on the node's data disk", labels=NODE
+    )
     profile = GaugeMetricFamily(
         "hall_node_profile_version",
         "Version of each device profile pushed to the node",
@@ -133,6 +136,8 @@ def node_metrics(nodes: list[dict[str, Any]]) -> Iterator[Metric]:
         acked.add_metric(labels, n["acked_seq"])
         if n["clock_offset_s"] is not None:
             offset.add_metric(labels, n["clock_offset_s"])
+        if n["disk_free_mb"] is not None:
+            disk.add_metric(labels, n["disk_free_mb"] * 1024**2)
         if n["agent_version"]:
             info.add_metric([*labels, n["agent_version"]], 1)
         for name, version in sorted(n["profiles"].items()):
@@ -142,7 +147,7 @@ def node_metrics(nodes: list[dict[str, Any]]) -> Iterator[Metric]:
             device_state.add_metric([*labels, name, str(d.get("status")), d.get("reason") or ""], 1)
             if (moment := parse_time(d.get("since"))) is not None:
                 since.add_metric([*labels, name], moment.timestamp())
-    yield from (up, seen, backlog, acked, offset, info, profile, device, device_state, since)
+    yield from (up, seen, backlog, acked, offset, disk, info, profile, device, device_state, since)
 
 
 class MetricsServer:

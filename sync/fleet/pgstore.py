@@ -51,7 +51,7 @@ CREATE TABLE nodes (
     acked_seq BIGINT NOT NULL DEFAULT 0, last_seen TEXT,
     clock_offset_s DOUBLE PRECISION, state TEXT, reported_last_seq BIGINT,
     backlog_alarm INTEGER, status_at TEXT,
-    agent_version TEXT, devices TEXT, profiles TEXT,
+    agent_version TEXT, devices TEXT, profiles TEXT, disk_free_mb BIGINT, disk_alarm INTEGER,
     public_key TEXT, break_seq BIGINT, break_reason TEXT
 );
 CREATE TABLE results (

@@ -192,6 +192,8 @@ def test_status_and_results_read_the_same_on_both(store: CentralBackend) -> None
         agent_version="0.1.0",
         devices={"kiosk-printer": ct.DeviceHealth(status="fault", reason="paper_out", since="x")},
         profiles={"escpos-80mm": 3},
+        disk_free_mb=40,
+        disk_alarm=True,
     )
     store.record_status("h1", live, NOW)
     offline = ct.NodeStatus(schema_version=1, node_id="n1", state="offline")
@@ -205,6 +207,7 @@ def test_status_and_results_read_the_same_on_both(store: CentralBackend) -> None
         "0.1.0",
         10,
     )
+    assert (node["disk_free_mb"], node["disk_alarm"]) == (40, True)  # an offline status keeps it
     refused = ct.InboundResult(
         schema_version=1, node_id="n1", topic="hall/v1/h1/hall/notice/a", kind="notice",
         version=1, accepted=False, code="expired", reason="expired at …", at=NOW.isoformat(),

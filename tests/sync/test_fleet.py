@@ -95,6 +95,8 @@ def _row(**changes: Any) -> dict[str, Any]:
         "agent_version": "0.1.0",
         "devices": {"kiosk-printer": {"status": "online", "reason": None, "since": None}},
         "profiles": {},
+        "disk_free_mb": 5120,
+        "disk_alarm": False,
         "chain": "verified",
     }
     return {**row, **changes}
@@ -116,6 +118,10 @@ def test_a_healthy_node_raises_no_alarm_and_each_threshold_raises_its_own() -> N
     assert [a.kind for a in node_alarms(silent, t, NOW)] == ["node_silent"]
     assert [a.kind for a in node_alarms(_row(backlog=101), t, NOW)] == ["backlog"]
     assert [a.kind for a in node_alarms(_row(clock_offset_s=-6.0), t, NOW)] == ["clock_skew"]
+    full = _row(disk_free_mb=40, disk_alarm=True)
+    assert [(a.kind, a.detail) for a in node_alarms(full, t, NOW)] == [
+        ("disk", "40 MB free on the data disk, below the node's reserve")
+    ]
     broken = _row(chain={"break_seq": 4, "reason": "event seq 4 does not match its chain hash"})
     assert [(a.kind, a.detail) for a in node_alarms(broken, t, NOW)] == [
         (
@@ -306,6 +312,7 @@ def test_fleet_report_and_metrics_with_nodes_in_several_states(
         t, v = _node(report, town.node), _node(report, village.node)
         assert (t["state"], v["state"]) == ("online", "offline")
         assert t["agent_version"] == "0.1.0" and t["profiles"] == {"escpos-80mm": 3}
+        assert t["disk_free_mb"] > 0 and t["disk_alarm"] is False  # the node's own statvfs
         assert t["devices"]["kiosk-printer"]["status"] == "fault"
         (refusal,) = report["refused"]
         assert (refusal["code"], refusal["topic"]) == (
