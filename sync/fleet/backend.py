@@ -157,12 +157,9 @@ class CentralBackend:
                 (batch.node_id, batch.first, batch.last),
             ).fetchall()
         )
-        return [
-            (e.seq, f"seq {e.seq} sent again with another chain link: a second log under this "
-             "node id")
-            for e in batch.events
-            if e.seq in stored and stored[e.seq] != e.chain
-        ]  # fmt: skip
+        forked = [e.seq for e in batch.events if e.seq in stored and stored[e.seq] != e.chain]
+        why = "sent again with another chain link: a second log under this node id"
+        return [(seq, f"seq {seq} {why}") for seq in forked]
 
     def _chain_breaks(
         self, batch: ct.EventBatch, after: int, last: int, inserted: int

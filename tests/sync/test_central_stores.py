@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,8 @@ from sync import contract as ct
 from sync.central import BatchRefused, CentralBackend, CentralIngest, open_central_store
 from sync.fleet.pgstore import PgCentralStore
 from sync.mqtt import parse_broker_url
-from sync.service import SyncSettings, start_sync
+from sync.recovery import recover
+from sync.service import SyncSettings, effective_broker, start_sync
 from tests.support import PostgresServer, chained_events, signed_batch
 from tests.sync.conftest import (
     Broker,
@@ -31,6 +34,7 @@ from tests.sync.conftest import (
     make_node,
     node_events,
     spawn_cli,
+    sync_all,
     wait_line,
     wait_until,
 )
@@ -295,6 +299,41 @@ def test_ingest_survives_a_postgresql_restart(
     try:
         events = store.hall_events(node.hall.hall_id, "2000-01-01", "2100-01-01")
         assert [(e.seq, e.type, e.at) for e in events] == node_events(node)
+    finally:
+        store.close()
+
+
+@pytest.mark.mqtt
+def test_a_node_rebuilds_its_lost_store_from_postgresql(
+    broker: Broker, pg_url: str, tmp_path: Path
+) -> None:
+    """GIVEN a hub whose 12 events all reached a central on PostgreSQL
+    WHEN its hall.db is lost THEN 'recover' rebuilds them byte for byte from PostgreSQL, and
+    the events it adds after verify at central as the same chain."""
+    ingest = CentralIngest(parse_broker_url(broker.url), pg_url, workers=1).start()
+    try:
+        assert ingest.wait_ready(10)
+        node = make_node(tmp_path / "node", broker.url)
+        issue_tickets(node, 12)
+        sync_all(node)
+        rows = "SELECT seq, type, business_date, at, wall_time, payload, chain FROM events"
+        with closing(sqlite3.connect(node.data.database)) as db:
+            original = db.execute(rows).fetchall()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{node.data.database}{suffix}").unlink(missing_ok=True)
+        result = recover(node, effective_broker(node, None))  # type: ignore[arg-type]
+        assert (result.restored_seq, result.tail_complete) == (12, True)
+        with closing(sqlite3.connect(node.data.database)) as db:
+            assert db.execute(rows + " WHERE seq <= 12").fetchall() == original
+        issue_tickets(node, 2)
+        sync_all(node)
+    finally:
+        ingest.stop()
+    store = open_central_store(pg_url)
+    try:
+        assert [tuple(r) for r in store.events_after(node.node.node_id, 0, 12)] == original
+        (entry,) = store.report()["nodes"]
+        assert (entry["acked_seq"], entry["chain"]) == (len(node_events(node)), "verified")
     finally:
         store.close()
 
