@@ -56,6 +56,7 @@ class HallState:
         self.alarms: dict[str, dict] = {}  # raised and not cleared: alarm key -> AlarmRaised
         # sticky: survive the start of a new business day
         self.devices: dict[str, tuple[str, str | None]] = {}
+        self.device_since: dict[str, str] = {}  # device -> hall time of its last change
         self.appointments: dict[str, dict] = {}  # code -> roster entry + "ticket_id"
         self.notices: dict[str, dict] = {}
         self.config_version = 0
@@ -101,6 +102,7 @@ class HallState:
         fresh = HallState(business_date, self.window_numbers)
         for sticky in (
             "devices",
+            "device_since",
             "notices",
             "config_version",
             "config_payload",
@@ -298,6 +300,8 @@ class HallState:
 
     def _on_DeviceStatusChanged(self, p: dict) -> Touched:
         self.devices[p["device"]] = (p["status"], p.get("reason"))
+        if p.get("at"):
+            self.device_since[p["device"]] = p["at"]
         return Touched(device=p["device"])
 
     def _on_AppointmentsLoaded(self, p: dict) -> Touched:

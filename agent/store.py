@@ -56,6 +56,8 @@ PROJECTION_TABLES = ("tickets", "windows", "evaluations", "devices", "appointmen
 #: ``meta`` key prefix of the last version applied per slot
 #: of what the central platform sends down (``inbound.roster``, ``inbound.notice.n1``, …).
 INBOUND_VERSION_PREFIX = "sync.inbound."
+#: The slots of device profiles pushed from central (``profile.NAME``).
+PROFILE_SLOT_PREFIX = "profile."
 
 Clock = Callable[[], dt.datetime]
 
@@ -977,6 +979,16 @@ class Store:
     def inbound_version(self, slot: str) -> int:
         """The last version applied in ``slot`` of what central sends down (0: none yet)."""
         return meta_int(self._cur, INBOUND_VERSION_PREFIX + slot)
+
+    def inbound_versions(self, slot_prefix: str) -> dict[str, int]:
+        """The last versions applied in every slot starting with ``slot_prefix`` (e.g. each
+        pushed device profile's), keyed by the rest of the slot."""
+        prefix = INBOUND_VERSION_PREFIX + slot_prefix
+        rows = self._cur.execute(
+            "SELECT key, value FROM meta WHERE substr(key, 1, ?) = ? ORDER BY key",
+            (len(prefix), prefix),
+        )
+        return {key[len(prefix) :]: int(value) for key, value in rows}
 
     def record_inbound_version(self, slot: str, version: int) -> None:
         """Record ``version`` as applied in ``slot`` (for data applied outside a command)."""

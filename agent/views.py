@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.model import TicketState, parse_time
-from agent.store import Store
+from agent.store import PROFILE_SLOT_PREFIX, Store
 
 
 def hall_status(store: Store) -> dict[str, Any]:
@@ -78,6 +78,22 @@ def hall_status(store: Store) -> dict[str, Any]:
     }
 
 
+def device_states(store: Store) -> dict[str, dict[str, Any]]:
+    """Each device's state, its reason and since when (hall time): what a node reports to
+    the central platform's fleet view."""
+    store.refresh()
+    state = store.state
+    return {
+        name: {"status": status, "reason": reason, "since": state.device_since.get(name)}
+        for name, (status, reason) in sorted(state.devices.items())
+    }
+
+
+def profile_versions(store: Store) -> dict[str, int]:
+    """The version of each device profile pushed from central and applied on this node."""
+    return store.inbound_versions(PROFILE_SLOT_PREFIX)
+
+
 def _closed_by(store: Store, service: str, now: dt.datetime) -> dict[str, str] | None:
     """The holiday or closure that closes a service today (its names), if any."""
     span = store.engine.calendar(store.state).closed_by(service, now.date())
@@ -143,4 +159,6 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "notices": active_notices,
     "config": _config,
     "now": _now,
+    "device_states": device_states,
+    "profile_versions": profile_versions,
 }

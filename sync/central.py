@@ -9,8 +9,7 @@ as the cumulative ack, and only then acknowledges the MQTT message to the broker
 
 from __future__ import annotations
 
-import base64
-import binascii
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -23,23 +22,25 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+import psycopg
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import ValidationError
 
-from agent import chain as ch
-from agent.errors import StoreDamaged
-from agent.model import Event
-from agent.store import connect, event_from_row
+from agent.errors import StoreError
+from agent.store import connect
 from sync import contract as ct
+from sync.fleet.backend import BatchRefused, CentralBackend, check_signature, offset_seconds
 from sync.mqtt import BrokerAddress, new_client
 
 log = logging.getLogger(__name__)
 
-CENTRAL_SCHEMA_VERSION = 2
+#: A store failing (locked, disk full, connection lost): the message is not acknowledged,
+#: so the broker (or the node's resend) delivers it again.
+STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error, StoreError)
+
+CENTRAL_SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE events (
     node_id TEXT NOT NULL, seq INTEGER NOT NULL, hall_id TEXT NOT NULL,
@@ -67,18 +68,48 @@ ALTER TABLE nodes ADD COLUMN public_key TEXT;
 ALTER TABLE nodes ADD COLUMN break_seq INTEGER;
 ALTER TABLE nodes ADD COLUMN break_reason TEXT
 """
-
-
-class BatchRefused(ValueError):
-    """A batch central does not store: its signature or key does not hold."""
+#: Version 3: what nodes report for the fleet view (sync/fleet/): agent version, device
+#: states and pushed profile versions (JSON objects), free space on the data disk and its
+#: alarm, from the node's retained status.
+_FLEET_HEALTH = """
+ALTER TABLE nodes ADD COLUMN agent_version TEXT;
+ALTER TABLE nodes ADD COLUMN devices TEXT;
+ALTER TABLE nodes ADD COLUMN profiles TEXT;
+ALTER TABLE nodes ADD COLUMN disk_free_mb INTEGER;
+ALTER TABLE nodes ADD COLUMN disk_alarm INTEGER;
+CREATE INDEX results_refused ON results (accepted, at)
+"""
 
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def is_postgres_url(database: Path | str) -> bool:
+    return str(database).startswith(("postgresql://", "postgres://"))
+
+
+def open_central_store(database: Path | str) -> CentralBackend:
+    """A SQLite file (the default) or a ``postgresql://`` URL."""
+    if is_postgres_url(database):
+        from sync.fleet.pgstore import PgCentralStore
+
+        return PgCentralStore(str(database))
+    return CentralStore(database)
+
+
+@contextlib.contextmanager
+def central_store(database: Path | str) -> Iterator[CentralBackend]:
+    """A store opened for one use (a metrics scrape) and closed after it."""
+    store = open_central_store(database)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
 # ---- the store -----------------------------------------------------------------------------
-class CentralStore:
+class CentralStore(CentralBackend):
     """One connection to the central SQLite file; several processes may share the file."""
 
     def __init__(self, path: Path | str) -> None:
@@ -86,14 +117,11 @@ class CentralStore:
         self.conn = connect(path)
         self._migrate()
 
-    def close(self) -> None:
-        self.conn.close()
-
     def _migrate(self) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate((_SCHEMA, _SCHEMA_2), start=1):
+            for number, script in enumerate((_SCHEMA, _SCHEMA_2, _FLEET_HEALTH), start=1):
                 if version < number:
                     for statement in script.split(";"):
                         if statement.strip():
@@ -117,7 +145,7 @@ class CentralStore:
         change nothing).
         """
         received = received_at.isoformat(timespec="microseconds")
-        offset = _offset_seconds(received_at, batch.sent_at)
+        offset = offset_seconds(received_at, batch.sent_at)
         rows = [
             (
                 batch.node_id,
@@ -139,17 +167,18 @@ class CentralStore:
             row = conn.execute(
                 "SELECT acked_seq, public_key FROM nodes WHERE node_id = ?", (batch.node_id,)
             ).fetchone()
-            _check_signature(batch, row[1] if row else None)
+            check_signature(batch, row[1] if row else None)
             before_acked = row[0] if row else 0
-            breaks = _forks(conn, batch)
+            breaks = self._forks(batch)
             before = conn.total_changes
             conn.executemany(
-                "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                "INSERT OR IGNORE INTO events (node_id, seq, hall_id, type, business_date, at, "
+                "wall_time, payload, received_at, chain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
             )
             inserted = conn.total_changes - before
             acked = _contiguous_from(conn, batch.node_id, before_acked)
-            if acked > before_acked:
-                breaks += _chain_breaks(conn, batch.node_id, before_acked, acked)
+            breaks += self._chain_breaks(batch, before_acked, acked, inserted)
             conn.execute(
                 "INSERT INTO nodes (node_id, hall_id, acked_seq, last_seen, clock_offset_s, "
                 "public_key) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(node_id) DO UPDATE SET "
@@ -158,192 +187,18 @@ class CentralStore:
                 "public_key = COALESCE(public_key, excluded.public_key)",
                 (batch.node_id, batch.hall_id, acked, received, offset, batch.public_key),
             )
-            if breaks:
-                seq, reason = min(breaks)
-                log.error("chain break of node %s at seq %d: %s", batch.node_id, seq, reason)
-                conn.execute(
-                    "UPDATE nodes SET break_seq = ?, break_reason = ? WHERE node_id = ? "
-                    "AND (break_seq IS NULL OR break_seq > ?)",
-                    (seq, reason, batch.node_id, seq),
-                )
+            self._record_breaks(batch.node_id, breaks)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         return acked, inserted, offset
 
-    def events_after(self, node_id: str, seq: int, limit: int) -> list[tuple[Any, ...]]:
-        """A node's stored events after ``seq`` (for its recovery), as sent."""
-        return self.conn.execute(
-            "SELECT seq, type, business_date, at, wall_time, payload, chain FROM events "
-            "WHERE node_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (node_id, seq, limit),
-        ).fetchall()
 
-    def record_status(self, hall_id: str, status: ct.NodeStatus, received_at: dt.datetime) -> None:
-        seen = received_at.isoformat(timespec="microseconds")
-        self.conn.execute(
-            "INSERT INTO nodes (node_id, hall_id, last_seen, state, reported_last_seq, "
-            "backlog_alarm, status_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT(node_id) DO UPDATE SET state = excluded.state, "
-            "last_seen = excluded.last_seen, "
-            "reported_last_seq = COALESCE(excluded.reported_last_seq, reported_last_seq), "
-            "backlog_alarm = COALESCE(excluded.backlog_alarm, backlog_alarm), "
-            "status_at = excluded.status_at",
-            (
-                status.node_id,
-                hall_id,
-                seen,
-                status.state,
-                status.last_seq,
-                None if status.backlog_alarm is None else int(status.backlog_alarm),
-                status.at or seen,
-            ),
-        )
-
-    def record_refusal(self, node_id: str, hall_id: str, seq: int, reason: str) -> None:
-        """A batch refused for its key or signature shows as the node's chain break."""
-        self.conn.execute(
-            "INSERT INTO nodes (node_id, hall_id, break_seq, break_reason) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(node_id) DO UPDATE SET break_seq = excluded.break_seq, "
-            "break_reason = excluded.break_reason WHERE break_seq IS NULL OR break_seq > ?",
-            (node_id, hall_id, seq, reason, seq),
-        )
-
-    def record_result(self, result: ct.InboundResult) -> None:
-        self.conn.execute(
-            "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                result.node_id,
-                result.at,
-                result.topic,
-                result.kind,
-                result.version,
-                int(result.accepted),
-                result.code,
-                result.reason,
-            ),
-        )
-
-    def hall_events(self, hall_id: str, first_day: str, last_day: str) -> Iterator[Event]:
-        """Every node's events of a hall for business days ``first_day``..``last_day``, each
-        node's in seq order: what ``hall-agent central figures`` reports on."""
-        rows = self.conn.execute(
-            "SELECT node_id, seq, type, business_date, at, wall_time, payload, chain FROM events "
-            "WHERE hall_id = ? AND business_date BETWEEN ? AND ? ORDER BY node_id, seq",
-            (hall_id, first_day, last_day),
-        )
-        for row in rows:
-            yield event_from_row(row)
-
-    def public_key(self, node_id: str) -> str | None:
-        row = self.conn.execute(
-            "SELECT public_key FROM nodes WHERE node_id = ?", (node_id,)
-        ).fetchone()
-        return row[0] if row else None
-
-    def acked_seq(self, node_id: str) -> int:
-        row = self.conn.execute(
-            "SELECT acked_seq FROM nodes WHERE node_id = ?", (node_id,)
-        ).fetchone()
-        return int(row[0]) if row else 0
-
-    def report(self) -> dict[str, Any]:
-        nodes = []
-        for row in self.conn.execute(
-            "SELECT n.node_id, n.hall_id, n.state, n.last_seen, n.acked_seq, n.clock_offset_s, "
-            "n.reported_last_seq, n.backlog_alarm, n.break_seq, n.break_reason, "
-            "(SELECT COUNT(*) FROM events e WHERE e.node_id = n.node_id), "
-            "(SELECT MAX(seq) FROM events e WHERE e.node_id = n.node_id) "
-            "FROM nodes n ORDER BY n.hall_id, n.node_id"
-        ):
-            (node_id, hall_id, state, seen, acked, offset, reported, alarm, break_seq,
-             break_reason, count, top) = row  # fmt: skip
-            backlog = None if reported is None else max(0, reported - acked)
-            nodes.append(
-                {
-                    "node_id": node_id,
-                    "hall_id": hall_id,
-                    "state": state,
-                    "last_seen": seen,
-                    "acked_seq": acked,
-                    "events": count,
-                    "max_seq": top or 0,
-                    "backlog": backlog,
-                    "backlog_alarm": None if alarm is None else bool(alarm),
-                    "clock_offset_s": offset,
-                    "chain": (
-                        "verified"
-                        if break_seq is None
-                        else {"break_seq": break_seq, "reason": break_reason}
-                    ),
-                }
-            )
-        types = dict(
-            self.conn.execute(
-                "SELECT type, COUNT(*) FROM events GROUP BY type ORDER BY COUNT(*) DESC, type"
-            ).fetchall()
-        )
-        refused = self.conn.execute("SELECT COUNT(*) FROM results WHERE accepted = 0").fetchone()
-        return {
-            "nodes": nodes,
-            "event_types": types,
-            "inbound_refused": refused[0],
-            "chain_breaks": sum(1 for n in nodes if n["chain"] != "verified"),
-        }
-
-
-def _check_signature(batch: ct.EventBatch, pinned: str | None) -> None:
-    if pinned is not None and batch.public_key != pinned:
-        raise BatchRefused(
-            f"node {batch.node_id} signs with another key than the one central learnt from "
-            "its first events"
-        )
-    try:
-        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(batch.public_key, validate=True))
-        signature = base64.b64decode(batch.head_signature, validate=True)
-        key.verify(signature, ch.head_statement(batch.node_id, batch.last, batch.events[-1].chain))
-    except (binascii.Error, ValueError, InvalidSignature) as exc:
-        raise BatchRefused(
-            f"the head signature of node {batch.node_id} at seq {batch.last} does not hold"
-        ) from exc
-
-
-def _forks(conn: sqlite3.Connection, batch: ct.EventBatch) -> list[tuple[int, str]]:
-    """Events central already holds under the same seq with another chain link."""
-    stored = dict(
-        conn.execute(
-            "SELECT seq, chain FROM events WHERE node_id = ? AND seq BETWEEN ? AND ?",
-            (batch.node_id, batch.first, batch.last),
-        ).fetchall()
-    )
-    return [
-        (e.seq, f"seq {e.seq} sent again with another chain link: a second log under this node id")
-        for e in batch.events
-        if e.seq in stored and stored[e.seq] != e.chain
-    ]
-
-
-def _chain_breaks(
-    conn: sqlite3.Connection, node_id: str, after: int, last: int
-) -> list[tuple[int, str]]:
-    """Verify the stored events ``after+1..last`` against the chain link of ``after``."""
-    prev = ""
-    if after:
-        row = conn.execute(
-            "SELECT chain FROM events WHERE node_id = ? AND seq = ?", (node_id, after)
-        ).fetchone()
-        prev = row[0] if row else ""
-    rows = conn.execute(
-        "SELECT seq, type, business_date, at, wall_time, payload, chain FROM events "
-        "WHERE node_id = ? AND seq > ? AND seq <= ? ORDER BY seq",
-        (node_id, after, last),
-    ).fetchall()
-    try:
-        ch.verify(node_id, prev, after, rows)
-    except StoreDamaged as exc:
-        return [(int(exc.details["seq"]), str(exc))]
-    return []
+def _closed(store: CentralBackend | None) -> None:
+    if store is not None:
+        with contextlib.suppress(*STORE_ERRORS):
+            store.close()
 
 
 def _contiguous_from(conn: sqlite3.Connection, node_id: str, acked: int) -> int:
@@ -361,16 +216,6 @@ def _contiguous_from(conn: sqlite3.Connection, node_id: str, acked: int) -> int:
         (node_id, acked),
     ).fetchone()
     return int(row[0])
-
-
-def _offset_seconds(received_at: dt.datetime, sent_at: str) -> float:
-    try:
-        sent = dt.datetime.fromisoformat(sent_at)
-    except ValueError:
-        return 0.0
-    if sent.tzinfo is None:
-        sent = sent.replace(tzinfo=dt.UTC)
-    return round((received_at - sent).total_seconds(), 3)
 
 
 def check_batch(batch: ct.EventBatch, hall_id: str, node_id: str) -> str | None:
@@ -476,24 +321,29 @@ class IngestWorker:
 
     # writer thread
     def _write_loop(self) -> None:
-        store = CentralStore(self.database)
+        store: CentralBackend | None = None
         try:
             while True:
                 msg = self._queue.get()
                 if msg is None:
                     return
                 try:
+                    store = store or open_central_store(self.database)
                     self._handle(store, msg)
-                except sqlite3.Error:
-                    # not acknowledged: the broker (or the node's resend) delivers it again
+                except STORE_ERRORS:
+                    # not acknowledged: the broker (or the node's resend) delivers it again;
+                    # the store is opened afresh for the next message (a PostgreSQL server
+                    # restarted, a connection cut)
                     log.exception("ingest: cannot store a message from %s", msg.topic)
+                    _closed(store)
+                    store = None
                     continue
                 if msg.qos > 0:
                     self._client.ack(msg.mid, msg.qos)
         finally:
-            store.close()
+            _closed(store)
 
-    def _handle(self, store: CentralStore, msg: mqtt.MQTTMessage) -> None:
+    def _handle(self, store: CentralBackend, msg: mqtt.MQTTMessage) -> None:
         parsed = ct.parse_node_topic(msg.topic)
         if parsed is None:
             log.warning("ingest: unknown topic %r", msg.topic)
@@ -505,14 +355,17 @@ class IngestWorker:
         elif leaf == "recover":
             self._handle_recover(store, msg, hall_id, node_id)
         elif leaf == "status":
-            if not msg.payload or len(msg.payload) > ct.MAX_ACK_BYTES:
+            if not msg.payload or len(msg.payload) > ct.MAX_STATUS_BYTES:
                 return  # an empty retained message clears the status: nothing to record
             try:
                 status = ct.NodeStatus.model_validate_json(msg.payload)
             except ValidationError as exc:
                 log.warning("ingest: bad status from %s: %s", node_id, exc.errors()[0]["msg"])
                 return
-            store.record_status(hall_id, status, now)
+            if status.node_id != node_id:
+                log.warning("ingest: status of %s on the topic of %s", status.node_id, node_id)
+                return
+            store.record_status(hall_id, status, now, retained=bool(msg.retain))
         elif leaf == "result":
             try:
                 result = ct.InboundResult.model_validate_json(msg.payload)
@@ -526,7 +379,7 @@ class IngestWorker:
                 )
 
     def _handle_recover(
-        self, store: CentralStore, msg: mqtt.MQTTMessage, hall_id: str, node_id: str
+        self, store: CentralBackend, msg: mqtt.MQTTMessage, hall_id: str, node_id: str
     ) -> None:
         """Answer a node rebuilding its store with one page of its events. The answer goes
         to the node's own ``recovered`` topic (never to a response topic the request names)."""
@@ -570,7 +423,7 @@ class IngestWorker:
 
     def _handle_batch(
         self,
-        store: CentralStore,
+        store: CentralBackend,
         msg: mqtt.MQTTMessage,
         hall_id: str,
         node_id: str,
@@ -626,7 +479,7 @@ class CentralIngest:
         username: str | None = None,
         password: str | None = None,
     ) -> None:
-        CentralStore(database).close()  # create the schema once, before the workers race
+        open_central_store(database).close()  # create the schema once, before the workers race
         self.workers = [
             IngestWorker(
                 address,

@@ -6,7 +6,7 @@ Registered through the ``hall_agent.commands`` entry point; each handler returns
 from __future__ import annotations
 
 import argparse
-import datetime as dt
+import dataclasses
 import json
 import os
 import signal
@@ -15,43 +15,47 @@ import threading
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from agent.errors import ConfigError
 from agent.node_runtime import Node
 from agent.report_cli import EventSource, add_report_arguments
-from agent.validation import read_yaml_document
 from sync import contract as ct
-from sync.mqtt import BrokerUrlError, new_client, parse_broker_url
+from sync.fleet.cli import add_config_argument, add_db_argument, register_push, register_report
+from sync.mqtt import BrokerUrlError, parse_broker_url
 
 EXIT_USAGE = 2
-DEFAULT_CENTRAL_DB = "central.db"
 
 
 def register(subparsers: Any) -> None:
     central = subparsers.add_parser(
         "central",
-        help="the reference central ingest (shared subscription, SQLite)",
+        help="the reference central ingest (shared subscription, SQLite or PostgreSQL)",
         description="Run the reference central ingest, or report on / push to its data.",
     )
     central.add_argument("--broker", metavar="URL", help="mqtt://host:port of the central broker")
-    central.add_argument("--db", default=DEFAULT_CENTRAL_DB, help="central SQLite file")
+    add_db_argument(central)
+    add_config_argument(central)
+    central.add_argument(
+        "--metrics-port", type=int, metavar="PORT", help="serve Prometheus /metrics on this port"
+    )
+    central.add_argument(
+        "--metrics-host", default="127.0.0.1", help="address for /metrics (default 127.0.0.1)"
+    )
     central.add_argument("--workers", type=int, default=1, help="ingest workers in this process")
     central.add_argument("--group", default=ct.DEFAULT_SHARE_GROUP, help="shared group name")
     central.add_argument("--client-prefix", default=None, help="MQTT client id prefix")
     central.set_defaults(func=cmd_central_run)
     csub = central.add_subparsers(dest="central_action", metavar="ACTION")
 
-    report = csub.add_parser("report", help="nodes, acked seq, backlog, clock offset, event types")
-    report.add_argument("--db", default=DEFAULT_CENTRAL_DB, help="central SQLite file")
-    report.add_argument("--json", action="store_true", help="print one JSON object")
-    report.set_defaults(func=cmd_central_report)
+    register_report(csub)
 
     figures = csub.add_parser(
         "figures",
         help="a hall's figures from the central store (as 'hall-agent report')",
         description="A hall's figures of a period or a month from every event central holds.",
     )
-    figures.add_argument("--db", default=DEFAULT_CENTRAL_DB, help="central SQLite file")
+    add_db_argument(figures)
     figures.add_argument("--hall", required=True, help="hall id")
     add_report_arguments(figures, open_central_source)
 
@@ -77,17 +81,7 @@ def register(subparsers: Any) -> None:
     prov.add_argument("--out", help="bundle file (default: <node>.bundle)")
     prov.set_defaults(func=cmd_central_provision)
 
-    push = csub.add_parser("push", help="sign and publish config / roster / notice / command")
-    push.add_argument("kind", choices=["config", "roster", "calendar", "notice", "resync"])
-    push.add_argument("--broker", required=True, metavar="URL")
-    push.add_argument("--key", required=True, help="central private key (PEM)")
-    push.add_argument("--hall-id", required=True)
-    push.add_argument("--node-id", help="target node (resync)")
-    push.add_argument("--version", type=int, required=True, help="must grow per topic")
-    push.add_argument("--file", help="YAML/JSON data (config, roster, notice)")
-    push.add_argument("--from-seq", type=int, help="resync: resend from this seq")
-    push.add_argument("--expires-hours", type=float, help="refused by nodes after this")
-    push.set_defaults(func=cmd_central_push)
+    register_push(csub)
 
     recover = subparsers.add_parser(
         "recover",
@@ -161,6 +155,7 @@ def _stop_on_signals() -> threading.Event:
 
 def cmd_central_run(args: argparse.Namespace) -> int:
     from sync.central import CentralIngest
+    from sync.fleet.config import load_central_config
 
     if not args.broker:
         print("hall-agent central: --broker URL is required to run the ingest", file=sys.stderr)
@@ -173,16 +168,24 @@ def cmd_central_run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("hall-agent central: --workers must be at least 1", file=sys.stderr)
         return EXIT_USAGE
+    config = load_central_config(args.config)
     prefix = args.client_prefix or f"central-ingest-{os.getpid()}"
     stop = _stop_on_signals()
     ingest = CentralIngest(address, args.db, args.workers, args.group, prefix).start()
+    metrics = None
     try:
         if not ingest.wait_ready(30):
             print(f"hall-agent central: cannot subscribe at {address}", file=sys.stderr)
             return 1
-        print(f"central ingest ready: {address} db {args.db} workers {args.workers}", flush=True)
+        if args.metrics_port is not None:
+            metrics = _serve_metrics(args, config, ingest)
+            print(f"fleet metrics: http://{metrics.host}:{metrics.port}/metrics", flush=True)
+        db = _without_password(args.db)
+        print(f"central ingest ready: {address} db {db} workers {args.workers}", flush=True)
         stop.wait()
     finally:
+        if metrics is not None:
+            metrics.stop()
         ingest.stop()
     stats = ingest.stats()
     print(
@@ -193,48 +196,29 @@ def cmd_central_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_central_report(args: argparse.Namespace) -> int:
-    from sync.central import CentralStore
+def _without_password(db: str) -> str:
+    parts = urlsplit(db)
+    if not parts.password:
+        return db
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
 
-    if not Path(args.db).exists():
-        print(f"hall-agent central report: {args.db}: no such file", file=sys.stderr)
-        return EXIT_USAGE
-    store = CentralStore(args.db)
-    try:
-        report = store.report()
-    finally:
-        store.close()
-    if args.json:
-        print(json.dumps(report, ensure_ascii=False))
-        return 0
-    print(
-        f"{'node':<28} {'hall':<16} {'state':<8} {'acked':>8} {'events':>8} {'backlog':>8} "
-        f"{'offset s':>9}  last seen"
+
+def _serve_metrics(args: argparse.Namespace, config: Any, ingest: Any) -> Any:
+    from sync.central import central_store
+    from sync.fleet.metrics import FleetCollector, MetricsServer
+
+    collector = FleetCollector(
+        partial(central_store, args.db), config, stats=lambda: dataclasses.asdict(ingest.stats())
     )
-    for n in report["nodes"]:
-        backlog = "-" if n["backlog"] is None else str(n["backlog"])
-        offset = "-" if n["clock_offset_s"] is None else f"{n['clock_offset_s']:.3f}"
-        alarm = " ALARM" if n["backlog_alarm"] else ""
-        print(
-            f"{n['node_id']:<28} {n['hall_id']:<16} {n['state'] or '-':<8} {n['acked_seq']:>8} "
-            f"{n['events']:>8} {backlog:>8} {offset:>9}  {n['last_seen'] or '-'}{alarm}"
-        )
-        if n["chain"] != "verified":
-            print(f"  CHAIN BREAK at seq {n['chain']['break_seq']}: {n['chain']['reason']}")
-    print("events by type:")
-    for type_, count in report["event_types"].items():
-        print(f"  {type_:<28} {count:>8}")
-    print(f"inbound messages refused by nodes: {report['inbound_refused']}")
-    print(f"nodes whose chain is broken: {report['chain_breaks']}")
-    return 0
+    return MetricsServer(collector, args.metrics_host, args.metrics_port)
 
 
 def open_central_source(args: argparse.Namespace) -> EventSource:
-    from sync.central import CentralStore
+    from sync.central import is_postgres_url, open_central_store
 
-    if not Path(args.db).exists():
+    if not is_postgres_url(args.db) and not Path(args.db).exists():
         raise ConfigError(f"{args.db}: no such file", file=args.db)
-    store = CentralStore(args.db)
+    store = open_central_store(args.db)
     return EventSource(args.hall, None, partial(store.hall_events, args.hall), store.close)
 
 
@@ -268,64 +252,6 @@ def cmd_central_provision(args: argparse.Namespace) -> int:
     bundle = provision(central, request, Path(args.out or f"{args.node}.bundle"))
     print(f"wrote {bundle} (secret: copy it to the node, then 'hall-agent init --bundle')")
     print(f"updated {central.root / 'central-passwd'} and {central.root / 'central-acl.conf'}")
-    return 0
-
-
-def cmd_central_push(args: argparse.Namespace) -> int:
-    from sync.signing import load_private_key, make_body, sign_body
-
-    key = load_private_key(Path(args.key))
-    data: dict[str, Any]
-    if args.kind == "resync":
-        if not args.node_id or not args.from_seq:
-            print("hall-agent central push resync: --node-id and --from-seq", file=sys.stderr)
-            return EXIT_USAGE
-        data = {"name": "resync", "from_seq": args.from_seq}
-        topic = ct.command_topic(args.hall_id, args.node_id)
-        kind, retain = "command", False
-    else:
-        if not args.file:
-            print(f"hall-agent central push {args.kind}: --file is required", file=sys.stderr)
-            return EXIT_USAGE
-        data = read_yaml_document(Path(args.file)).data
-        if not isinstance(data, dict):
-            raise ConfigError(f"{args.file}: (whole file): must be a mapping", file=args.file)
-        retain = True
-        if args.kind == "config":
-            kind, topic = "hall_config", ct.config_topic(args.hall_id)
-        elif args.kind == "roster":
-            kind, topic = "roster", ct.roster_topic(args.hall_id)
-        elif args.kind == "calendar":
-            kind, topic = "calendar", ct.calendar_topic(args.hall_id)
-        else:
-            kind, topic = "notice", ct.notice_topic(args.hall_id, str(data.get("notice_id")))
-    expires = dt.timedelta(hours=args.expires_hours) if args.expires_hours else None
-    body = make_body(
-        kind, args.hall_id, args.version, data, node_id=args.node_id, expires_in=expires
-    )
-    payload = sign_body(key, body)
-    try:
-        address = parse_broker_url(args.broker)
-    except BrokerUrlError as exc:
-        print(f"hall-agent central push: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    client = new_client(f"central-push-{args.hall_id}", address)
-    try:
-        client.connect(address.host, address.port)
-    except OSError as exc:
-        print(f"hall-agent central push: cannot connect to {address}: {exc}", file=sys.stderr)
-        return 1
-    client.loop_start()
-    try:
-        info = client.publish(topic, payload, qos=1, retain=retain)
-        info.wait_for_publish(timeout=10)
-        if not info.is_published():
-            print("hall-agent central push: not acknowledged by the broker", file=sys.stderr)
-            return 1
-    finally:
-        client.disconnect()
-        client.loop_stop()
-    print(f"published {kind} version {args.version} to {topic}")
     return 0
 
 

@@ -33,6 +33,7 @@ DEFAULT_SHARE_GROUP = "ingest"
 #: Upper bounds on what a receiver parses at all (bytes of the MQTT payload).
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 MAX_ACK_BYTES = 4 * 1024
+MAX_STATUS_BYTES = 64 * 1024
 MAX_DOWN_BYTES = 256 * 1024
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -187,6 +188,14 @@ class Ack(_Payload):
     )
 
 
+class DeviceHealth(_Payload):
+    """One device of the hall as the node's core last recorded it."""
+
+    status: str = Field(max_length=16, description="online | offline | fault")
+    reason: str | None = Field(default=None, max_length=64, description="e.g. paper_out")
+    since: str | None = Field(default=None, max_length=40, description="hall time of the change")
+
+
 class RecoverRequest(_Payload):
     """A node rebuilding its store asks for its own events after ``after_seq``."""
 
@@ -208,7 +217,10 @@ class RecoverPage(_Payload):
 
 
 class NodeStatus(_Payload):
-    schema_version: Literal[1]
+    """Version 2 adds ``devices`` and ``profiles`` (fleet health) and ``disk_free_mb`` and
+    ``disk_alarm``; central reads 1 and 2."""
+
+    schema_version: Literal[1, 2]
     node_id: str
     state: Literal["online", "offline"]
     at: str | None = None
@@ -217,7 +229,11 @@ class NodeStatus(_Payload):
     backlog: int | None = None
     backlog_alarm: bool | None = None
     clock_offset_s: float | None = None
-    agent_version: str | None = None
+    agent_version: str | None = Field(default=None, max_length=64)
+    devices: dict[str, DeviceHealth] | None = Field(default=None, max_length=200)
+    profiles: dict[str, int] | None = Field(
+        default=None, max_length=200, description="device profile name -> version pushed"
+    )
     disk_free_mb: int | None = None
     disk_alarm: bool | None = None
 

@@ -27,7 +27,7 @@ from agent.config import HallConfig
 from agent.errors import ConfigError, HallError
 from agent.files import write_atomically
 from agent.runtime import CoreRuntime
-from agent.store import inbound_version_meta
+from agent.store import PROFILE_SLOT_PREFIX, inbound_version_meta
 from agent.validation import describe_validation_error
 from devices.profiles import load_profile, parse_profile
 from sync import contract as ct
@@ -271,7 +271,7 @@ class InboundHandler:
             raise Refused(
                 "invalid_data", f"profile {name} is for a {current.kind}, not a {pushed.kind}"
             )
-        slot = f"profile.{name}"
+        slot = PROFILE_SLOT_PREFIX + name
         version = body.version
         code = "duplicate"
         # The file is written here, not on the core thread (tickets do not wait for a disk),

@@ -41,6 +41,7 @@ from agent.node import BrokerConfig
 from agent.node_runtime import Node
 from agent.runtime import CoreRuntime
 from agent.storage import DiskReserve, free_bytes
+from agent.version import agent_version
 from sync import contract as ct
 from sync.inbound import InboundHandler, Outcome
 from sync.mqtt import BrokerAddress, client_for, parse_broker_url, session_properties
@@ -51,7 +52,6 @@ from sync.status import Connection, StatusFile
 
 log = logging.getLogger(__name__)
 
-AGENT_VERSION = "0.1.0"
 #: What a round of the sync thread may meet from the core and survives: a refusal or a full
 #: inbox (HallError / StoreError), the database failing (locked, disk full), no answer in time.
 #: Logged, then tried again on a later round; the sync thread never ends on them.
@@ -155,6 +155,10 @@ class SyncService:
         self._file_due = 0.0
         self._poll_due = 0.0
         self._alarm = False
+        # fleet health for the status: replaced whole by the core / inbound thread
+        self._devices: dict[str, ct.DeviceHealth] = {}
+        self._profiles: dict[str, int] = {}
+        self._health_changed = False
 
     # ---- lifecycle -----------------------------------------------------------------------
     def start(self) -> SyncService:
@@ -187,6 +191,10 @@ class SyncService:
         self._persisted = self._out.acked
         self._alarm = self._out.backlog > self.alarm_size
         self._publish_shared()
+        self._devices = {
+            name: _device_health(d) for name, d in self.runtime.read("device_states").items()
+        }
+        self._profiles = self.runtime.read("profile_versions")
         self._unsubscribe = self.runtime.subscribe(self._on_core_event)
         self._thread = threading.Thread(target=self._run, name="hall-sync", daemon=True)
         self._inbound_thread = threading.Thread(
@@ -252,6 +260,10 @@ class SyncService:
         """On the core thread: only note that the log grew."""
         if event.seq > self._hint_seq:
             self._hint_seq = event.seq
+        if event.type == "DeviceStatusChanged":
+            p = event.payload
+            self._devices = {**self._devices, p["device"]: _device_health(p)}
+            self._health_changed = True
 
     def _run_inbound(self) -> None:
         while True:
@@ -272,6 +284,10 @@ class SyncService:
                 outcome = Outcome(topic, False, "internal_error", f"the node failed: {exc!r}")
             if outcome.command is not None:
                 self._commands.put(outcome.command)
+            if outcome.kind == "device_profile" and outcome.code == "applied":
+                name = topic.rsplit("/", 1)[-1]
+                self._profiles = {**self._profiles, name: outcome.version or 0}
+                self._health_changed = True
             if not outcome.duplicate:
                 self._results.append(outcome)
             if not outcome.accepted:
@@ -495,6 +511,9 @@ class SyncService:
                 )
             else:
                 log.info("sync backlog back under %d events", self.alarm_size)
+        if self._health_changed:  # a device or a profile changed: tell central now
+            self._health_changed = False
+            self._status_due = 0.0
         if self._state is Connection.CONNECTED and now >= self._status_due:
             self._status_due = now + self.settings.status_interval_s
             self._publish_status()
@@ -550,7 +569,7 @@ class SyncService:
     def _publish_status(self) -> None:
         assert self._client is not None
         status = ct.NodeStatus(
-            schema_version=1,
+            schema_version=2,
             node_id=self.node_id,
             state="online",
             at=wall_now(),
@@ -559,7 +578,9 @@ class SyncService:
             backlog=self._out.backlog,
             backlog_alarm=self._alarm,
             clock_offset_s=self._out.clock_offset,
-            agent_version=AGENT_VERSION,
+            agent_version=agent_version(),
+            devices=self._devices,
+            profiles=self._profiles,
             **self._disk_status(),
         )
         self._client.publish(
@@ -623,6 +644,16 @@ class SyncService:
         self._publish_shared()
         self._status_file.write(self.status(), force=True)
         self._out.reader.close()
+
+
+def _device_health(d: dict[str, Any]) -> ct.DeviceHealth:
+    """A device's state for the status (cut to the contract's bounds, never refused)."""
+    reason, since = d.get("reason"), d.get("since", d.get("at"))
+    return ct.DeviceHealth(
+        status=str(d["status"])[:16],
+        reason=None if reason is None else str(reason)[:64],
+        since=None if since is None else str(since)[:40],
+    )
 
 
 def start_sync(

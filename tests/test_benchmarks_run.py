@@ -56,3 +56,19 @@ def test_lan_roundtrip_prints_the_lan_figure_beside_its_floors() -> None:
     assert [line["op"] for line in lines] == ["lan", "raw_mqtt", "local", "ratio"]
     assert all(line["n"] == 20 and line["p50_ms"] > 0 for line in lines[:3])
     assert lines[3]["ratio"] > 0
+
+
+@pytest.mark.mqtt
+@pytest.mark.slow
+def test_central_ingest_counts_every_event_once_in_each_store() -> None:
+    if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
+        pytest.skip("mosquitto is not installed (packaging/dev.sh installs it)")
+    lines = run("central_ingest.py", "--nodes", "12", "--events", "10", "--batch-events", "4",
+                "--procs", "2", "--ingest", "1,2")  # fmt: skip
+    measured = [line for line in lines if "skipped" not in line]
+    assert {(line["store"], line["ingest_processes"]) for line in measured} >= {
+        ("sqlite", 1),
+        ("sqlite", 2),
+    }
+    assert all(line["exactly_once"] and line["rows"] == 120 for line in measured)
+    assert all(line["floor_events_per_s"] > 0 for line in measured)

@@ -15,8 +15,12 @@ from agent.runtime import CoreRuntime
 
 ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ("sync", "ui", "devices")
-#: The reference central ingest keeps its own database (the central side, not a node store).
-OWN_DATABASE = {Path("sync/central.py")}
+#: The central side keeps its own database (SQLite or PostgreSQL), not a node store.
+OWN_DATABASE = {
+    Path("sync/central.py"),
+    Path("sync/fleet/backend.py"),
+    Path("sync/fleet/pgstore.py"),
+}
 #: The runtime's way to run any function on the core thread; agent/ only.
 PRIVATE_DOOR = {"_call", "_query", "_run_job"}
 

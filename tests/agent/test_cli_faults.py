@@ -209,13 +209,13 @@ def test_central_push_refuses_a_bad_key_or_file_in_one_line(
     deep.write_text("notice_id: " + "[" * 20_000, encoding="utf-8")
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("not a key", encoding="utf-8")
-    push = ["central", "push", "notice", "--broker", "mqtt://127.0.0.1:1", "--hall-id", "h"]
+    push = ["central", "push", "notice", "--broker", "mqtt://127.0.0.1:1", "--hall", "h"]
     capsys.readouterr()
     for key, file, reason in (
         (keys / "central_key.pem", deep, f"{deep}: (whole file): nested deeper than 32"),
         (garbage, deep, f"{garbage}: not a PEM key file"),
         (tmp_path / "missing.pem", deep, f"{tmp_path / 'missing.pem'}: cannot read"),
     ):
-        args = [*push, "--key", str(key), "--version", "1", "--file", str(file)]
+        args = [*push, "--key", str(key), "--version", "1", str(file)]
         assert main(args) == EXIT_CONFIG
         assert one_line_error(capsys).startswith(f"hall-agent: {reason}")

@@ -30,7 +30,7 @@ from sync.lan import LanClient
 from sync.lan.broker_files import write_broker_files
 from sync.mqtt import parse_broker_url
 from sync.service import SyncSettings, start_sync
-from tests.support import wait_until
+from tests.support import PostgresServer, PostgresUnavailable, start_postgres, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_BROKER = REPO / "packaging" / "mosquitto"
@@ -227,12 +227,17 @@ def make_node(
     broker_url: str | None = None,
     hall_broker: BrokerConfig | None = None,
     terminals: list[dict[str, object]] | None = None,
+    *,
+    hall_id: str | None = None,
     **broker: object,
 ) -> Node:
-    """A data dir with the test hall (:func:`lan_hall`); ``hall_broker`` for a hub."""
+    """A data dir with the test hall (:func:`lan_hall`); ``hall_broker`` for a hub;
+    ``hall_id`` gives it another hall id than the sample's."""
     root.mkdir(parents=True, exist_ok=True)
     config_file = root.parent / f"{root.name}-hall.yaml"
     hall = lan_hall(terminals)
+    if hall_id is not None:
+        hall = hall.model_copy(update={"hall_id": hall_id})
     config_file.write_text(yaml.safe_dump(hall.model_dump(mode="json"), allow_unicode=True))
     if not (root / "node.yaml").exists():
         DataDir(root).init(config_file)
@@ -341,3 +346,25 @@ def wait_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 30) -> 
             return line
     stderr = proc.stderr.read() if proc.stderr and proc.poll() is not None else ""
     raise AssertionError(f"no line starting with {prefix!r} in time; stderr: {stderr}")
+
+
+# ---- PostgreSQL (the central store at city scale) -------------------------------------------
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the session's own; skipped when it cannot start here."""
+    try:
+        server = start_postgres()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresServer) -> str:
+    """A fresh database for one test."""
+    import uuid
+
+    return postgres.create_database(f"t_{uuid.uuid4().hex[:12]}")
