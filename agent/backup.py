@@ -60,7 +60,8 @@ def backup(data: DataDir, dest: Path, keep: int | None = None) -> BackupInfo:
         with tarfile.open(part, "w") as tar:
             tar.add(snapshot, DB)
             for name in CONFIGS:
-                tar.add(data.root / name, name)
+                if (data.root / name).exists():  # a node without ID cards has no key
+                    tar.add(data.root / name, name)
             if data.profiles.is_dir():
                 for profile in sorted(data.profiles.glob("*.yaml")):
                     tar.add(profile, f"profiles/{profile.name}")
@@ -133,7 +134,8 @@ def restore(data: DataDir, source: Path) -> BackupInfo:
             for name in (*CONFIGS, "profiles"):
                 if (unpacked / name).exists():
                     shutil.move(unpacked / name, data.root / name)
-            (data.root / "secret.key").chmod(0o600)
+            if (data.root / "secret.key").exists():
+                (data.root / "secret.key").chmod(0o600)
             data.logs.mkdir(exist_ok=True)
             staged = data.root / f".{DB}.restore"
             shutil.copyfile(unpacked / DB, staged)
@@ -166,7 +168,8 @@ def _unpack(source: Path, into: Path) -> None:
         profile = len(parts) == 2 and parts[0] == "profiles" and parts[1].endswith(".yaml")
         return name in (DB, *CONFIGS) or profile
 
-    extract_files(source, into, allowed, (DB, *CONFIGS), "hall-agent backup")
+    required = (DB, "hall.yaml", "node.yaml")
+    extract_files(source, into, allowed, required, "hall-agent backup")
 
 
 def _set_aside(data: DataDir) -> None:
