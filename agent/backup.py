@@ -2,8 +2,9 @@
 
 A backup is one tar file: a consistent snapshot of the store taken with SQLite's online
 backup API (writers go on meanwhile: WAL readers see one transaction boundary), the hall and
-node configs, the node secret (without it the citizens' keyed hashes no longer match) and
-the pushed device profiles. It holds the broker password and the secret: it is written 0600.
+node configs, the hall key if the node has one (a node reading ID cards: without it a
+citizen's card no longer gives the same hash) and the pushed device profiles. It holds the
+broker password and the key: it is written 0600.
 
 Both sides verify the snapshot: SQLite's integrity check, a schema this agent knows, an
 event log numbered 1..n without a gap, and state tables equal to the fold of that log.

@@ -190,3 +190,19 @@ def test_a_backup_with_a_path_outside_is_refused(tmp_path: Path, data: DataDir) 
         restore(DataDir(tmp_path / "target"), evil)
     assert not (Path(tempfile.gettempdir()) / escaped).exists()  # (unpacked in a temp dir)
     assert not (tmp_path / "target").exists()
+
+
+def test_a_node_without_the_hall_key_is_backed_up_and_restored_without_one(
+    tmp_path: Path, hall: HallConfig
+) -> None:
+    """GIVEN a window or display PC (no ID-card reader: no secret.key) WHEN it is backed up
+    and restored THEN both work and no key appears (before: backup needed secret.key)."""
+    data = DataDir(tmp_path / "display")
+    data.init(write_hall(tmp_path / "hall.yaml", hall), make_key=False)
+    Store(data.database, data.load()[1].node_id, hall).close()
+    assert data.hall_key() is None
+    backup(data, tmp_path / "backup.tar")
+    restored = DataDir(tmp_path / "new-pc")
+    restore(restored, tmp_path / "backup.tar")
+    assert restored.load()[1].node_id == data.load()[1].node_id
+    assert not restored.secret.exists()
