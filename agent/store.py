@@ -752,8 +752,9 @@ class Store:
     def _runs(self) -> list[tuple[int, int]]:
         """The runs of the log in which business dates only grow with seq, ``(first, end)``
         (end exclusive): the whole log, cut at each ``BusinessDayCorrected``."""
-        cuts = [self._checkpoint()[0] + 1, *self._corrections, self.last_seq + 1]
-        return [(a, b) for a, b in itertools.pairwise(cuts) if a < b] or [(cuts[0], cuts[-1])]
+        first, end = self._checkpoint()[0] + 1, self.last_seq + 1
+        cuts = [first, *(seq for seq in self._corrections if first < seq < end), end]
+        return list(itertools.pairwise(cuts)) if first < end else [(first, end)]
 
     def _first_seq_of(self, day: str, run: tuple[int, int]) -> int:
         """Within a run business dates only grow with seq, so a day's events are a suffix of
