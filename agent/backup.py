@@ -2,8 +2,9 @@
 
 A backup is one tar file: a consistent snapshot of the store taken with SQLite's online
 backup API (writers go on meanwhile: WAL readers see one transaction boundary), the hall and
-node configs, the node secret (without it the citizens' keyed hashes no longer match) and
-the pushed device profiles. It holds the broker password and the secret: it is written 0600.
+node configs, the hall key if the node has one (a node reading ID cards: without it a
+citizen's card no longer gives the same hash) and the pushed device profiles. It holds the
+broker password and the key: it is written 0600.
 
 Both sides verify the snapshot: SQLite's integrity check, a schema this agent knows, an
 event log numbered 1..n without a gap, and state tables equal to the fold of that log.
@@ -60,7 +61,8 @@ def backup(data: DataDir, dest: Path, keep: int | None = None) -> BackupInfo:
         with tarfile.open(part, "w") as tar:
             tar.add(snapshot, DB)
             for name in CONFIGS:
-                tar.add(data.root / name, name)
+                if (data.root / name).exists():  # a node without ID cards has no key
+                    tar.add(data.root / name, name)
             if data.profiles.is_dir():
                 for profile in sorted(data.profiles.glob("*.yaml")):
                     tar.add(profile, f"profiles/{profile.name}")
@@ -133,7 +135,8 @@ def restore(data: DataDir, source: Path) -> BackupInfo:
             for name in (*CONFIGS, "profiles"):
                 if (unpacked / name).exists():
                     shutil.move(unpacked / name, data.root / name)
-            (data.root / "secret.key").chmod(0o600)
+            if (data.root / "secret.key").exists():
+                (data.root / "secret.key").chmod(0o600)
             data.logs.mkdir(exist_ok=True)
             staged = data.root / f".{DB}.restore"
             shutil.copyfile(unpacked / DB, staged)
@@ -166,7 +169,8 @@ def _unpack(source: Path, into: Path) -> None:
         profile = len(parts) == 2 and parts[0] == "profiles" and parts[1].endswith(".yaml")
         return name in (DB, *CONFIGS) or profile
 
-    extract_files(source, into, allowed, (DB, *CONFIGS), "hall-agent backup")
+    required = (DB, "hall.yaml", "node.yaml")
+    extract_files(source, into, allowed, required, "hall-agent backup")
 
 
 def _set_aside(data: DataDir) -> None:

@@ -38,7 +38,7 @@ def apply_bundle(data: DataDir, bundle: Path) -> tuple[HallConfig, NodeConfig]:
                 f"{data.root}: its store was made with another hall key; a bundle "
                 "cannot replace it (restore a backup of this node instead)"
             )
-        data.init(unpacked / "hall.yaml")
+        data.init(unpacked / "hall.yaml", make_key=False)
         dump_node_config(node, data.node_config)
         (unpacked / CENTRAL_PUBLIC_KEY_FILE).replace(data.root / CENTRAL_PUBLIC_KEY_FILE)
         if key.exists():

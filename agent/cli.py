@@ -303,7 +303,8 @@ def _aware_time(text: str) -> dt.datetime:
 
 def cmd_admin_clock(args: argparse.Namespace) -> int:
     """Append a ``ClockConfirmed`` event: history is not rewritten; the hall clock follows
-    the machine's clock again (confirm), or the given time from now on (correct)."""
+    the machine's clock again (confirm), or the given time from now on (correct). A business
+    day the wrong clock opened is taken back first (``BusinessDayCorrected``)."""
     command = c.ConfirmClock("operator", correct_to=getattr(args, "to", None))
     store = _open_store(args)
     try:
@@ -311,11 +312,18 @@ def cmd_admin_clock(args: argparse.Namespace) -> int:
         hall_time = store.hall_now().isoformat()
     finally:
         store.close()
-    _emit(
-        args,
-        {"ok": True, "events": [e.type for e in result.events], "hall_time": hall_time},
-        f"ok: the hall clock reads {hall_time}",
-    )
+    data: dict[str, Any] = {"events": [e.type for e in result.events], "hall_time": hall_time}
+    text = f"ok: the hall clock reads {hall_time}"
+    back = next((e.payload for e in result.events if e.type == "BusinessDayCorrected"), None)
+    if back is not None:
+        renumbered = back["renumbered"]
+        data["day_corrected"] = {k: back[k] for k in ("from_date", "to_date", "renumbered")}
+        text += f"\nbusiness day {back['from_date']} taken back to {back['to_date']}"
+        if renumbered:
+            text += "; call these tickets by their new numbers: " + ", ".join(
+                f"{old} -> {new}" for old, new in renumbered.items()
+            )
+    _emit(args, {"ok": True, **data}, text)
     return 0
 
 

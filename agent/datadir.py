@@ -83,8 +83,12 @@ class DataDir:
             )
         return self.hall_config.exists() and self.node_config.exists()
 
-    def init(self, config_file: Path | None = None) -> tuple[HallConfig, NodeConfig]:
-        """Create the data dir; the hall config is validated before anything is written."""
+    def init(
+        self, config_file: Path | None = None, *, make_key: bool = True
+    ) -> tuple[HallConfig, NodeConfig]:
+        """Create the data dir; the hall config is validated before anything is written.
+        ``make_key=False``: no hall key is made (a provisioning bundle brings one, or the node
+        reads no ID cards and needs none)."""
         if config_file is not None:
             hall = load_hall_config(config_file)
             text = config_file.read_text(encoding="utf-8")
@@ -107,7 +111,8 @@ class DataDir:
         else:
             node = new_node_config(hall.hall_id)
             dump_node_config(node, self.node_config)
-        load_or_create_secret(self.secret)
+        if make_key:
+            load_or_create_secret(self.secret)
         nodekey.load_or_create(self.node_key)
         return hall, node
 
@@ -121,8 +126,9 @@ class DataDir:
     def load_or_init(self) -> tuple[HallConfig, NodeConfig]:
         return self.load() if self.exists() else self.init()
 
-    def secret_bytes(self) -> bytes:
-        return load_or_create_secret(self.secret)
+    def hall_key(self) -> bytes | None:
+        """The hall key, or None on a node that was given none (it reads no ID cards)."""
+        return load_or_create_secret(self.secret) if self.secret.exists() else None
 
 
 class HubLock:

@@ -12,6 +12,7 @@ from typing import Any
 
 from agent.config import HallConfig
 from agent.datadir import DataDir, resolve_data_dir
+from agent.errors import ConfigError
 from agent.hallclock import HallClock
 from agent.node import BrokerConfig, DeviceSpec, NodeConfig
 from agent.runtime import CoreRuntime
@@ -27,13 +28,23 @@ class Node:
     data: DataDir
     hall: HallConfig
     node: NodeConfig
-    secret: bytes
+    #: The hall key: only a node that reads ID cards needs it (docs/operator.md, "Personal
+    #: data"); a window or display PC runs without one.
+    secret: bytes | None
 
     @classmethod
     def open(cls, data_dir: str | Path | None, init: bool = False) -> Node:
         data = DataDir(resolve_data_dir(data_dir))
         hall, node = data.load_or_init() if init else data.load()
-        return cls(data, hall, node, data.secret_bytes())
+        key = data.hall_key()
+        if key is None and any(d.kind == "idreader" for d in node.devices):
+            raise ConfigError(
+                f"{data.secret}: missing: this node reads ID cards and needs the hall key "
+                "(provision it as a kiosk: 'hall-agent central provision', then "
+                "'hall-agent init --bundle')",
+                file=str(data.secret),
+            )
+        return cls(data, hall, node, key)
 
     def store(self, clock: Clock = utc_now, monotonic: Monotonic | None = None) -> Store:
         """The node's store, with its disk reserve; a file SQLite cannot use is named.

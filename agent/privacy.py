@@ -1,7 +1,10 @@
 """Personal data from ID cards: what may be stored, shown or logged.
 
-The store keeps only a masked ID number (first 6 + last 4) and a keyed hash (HMAC-SHA256 with
-the hall secret) used for per-citizen limits and matching. Names are masked for display.
+The store keeps only a masked ID number (first 6 + last 4) and a day's keyed hash used for the
+per-citizen queue rules. The hash is made in two steps (docs/operator.md, "Personal data"):
+the card reader's node turns the number into a citizen key with the hall key, and the kiosk
+turns that key into the hash of one business day. Neither the number nor the citizen key is
+stored, logged or sent; a hash says nothing about another day. Names are masked for display.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import os
 import re
 import secrets
 import time
+from datetime import date
 from pathlib import Path
 
 SECRET_BYTES = 32
@@ -44,10 +48,22 @@ def is_masked_name(value: str) -> bool:
     return value == "" or _MASKED.fullmatch(value) is not None
 
 
-def citizen_hash(secret: bytes, number: str) -> str:
-    """Keyed hash of an ID number; the same citizen gives the same hash in one hall."""
-    digest = hmac.new(secret, number.strip().upper().encode("ascii", "replace"), hashlib.sha256)
-    return digest.hexdigest()
+#: The label of the day step (a new scheme gets a new label, so hashes never mix).
+DAY_LABEL = "hall-agent citizen v1 "
+
+
+def citizen_key(hall_key: bytes, number: str) -> bytes:
+    """HMAC-SHA256(hall key, ID number stripped and upper-cased): the same citizen gives the
+    same key in one hall. Held in memory for one card read only."""
+    normal = number.strip().upper().encode("ascii", "replace")
+    return hmac.new(hall_key, normal, hashlib.sha256).digest()
+
+
+def citizen_hash(key: bytes, business_date: date) -> str:
+    """The citizen's hash for one business day: HMAC-SHA256(citizen key, DAY_LABEL + ISO
+    date), hex. Same citizen and day, same hash; another day gives an unrelated one."""
+    message = (DAY_LABEL + business_date.isoformat()).encode("ascii")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def load_or_create_secret(path: Path) -> bytes:

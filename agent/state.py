@@ -318,6 +318,27 @@ class HallState:
             self.counters[service] = max(self.counters.get(service, 0), counter)
         return Touched()
 
+    def _on_BusinessDayCorrected(self, p: dict) -> Touched:
+        """Back to the real day (agent/daycorrection.py): the day starts again from what the
+        event carries; the wrongly dated events before it are not folded into it."""
+        self.start_day(p["to_date"])
+        self.counters.update(p["counters"])
+        for hashed, service, count in p["citizen_issued"]:
+            self.citizen_issued[(hashed, service)] = count
+        appointments = []
+        for row in p["tickets"]:
+            ticket = Ticket.from_row(row)
+            self.tickets[ticket.id] = ticket
+            self.by_number[ticket.number] = ticket.id
+            if ticket.state is TicketState.WAITING:
+                self._add_waiting(ticket)
+            if ticket.appointment_code in self.appointments:
+                self.appointments[ticket.appointment_code]["ticket_id"] = ticket.id
+                appointments.append(ticket.appointment_code)
+        return Touched(
+            tickets=list(self.tickets), windows=list(self.windows), appointments=appointments
+        )
+
     def _on_NoticePublished(self, p: dict) -> Touched:
         self.notices[p["notice_id"]] = dict(p)
         return Touched()

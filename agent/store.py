@@ -26,6 +26,7 @@ from agent import chain as ch
 from agent import commands as c
 from agent import witness as wt
 from agent.config import HallConfig
+from agent.daycorrection import day_correction
 from agent.engine import QueueEngine
 from agent.errors import ClockSuspect, HallError, IdentityMismatch, StoreDamaged, StoreError
 from agent.hallclock import HallClock, Suspicion
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 BUSY_TIMEOUT_MS = 30_000
 NEW_TICKET_COMMANDS = (c.IssueTicket, c.CheckIn)
 PROJECTION_TABLES = ("tickets", "windows", "evaluations", "devices", "appointments")
@@ -197,12 +198,22 @@ def _migrate_5(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE chain_kept (seq INTEGER PRIMARY KEY, chain TEXT NOT NULL)")
 
 
+#: Business dates grow with seq except at a ``BusinessDayCorrected`` (agent/daycorrection.py):
+#: the log is cut into runs there, and a partial index finds the cuts (rare) on reload.
+CORRECTED_WHERE = "type = 'BusinessDayCorrected'"
+
+
+def _migrate_6(db: sqlite_utils.Database) -> None:
+    db.execute(f"CREATE INDEX events_day_corrected ON events(node_id, seq) WHERE {CORRECTED_WHERE}")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migrate_1,
     _migrate_2,
     _migrate_3,
     _migrate_4,
     _migrate_5,
+    _migrate_6,
 ]
 
 #: ``meta`` keys: who the store belongs to, and where its chain starts after pruning.
@@ -313,6 +324,13 @@ class _Projection:
         self._window = _Upsert("windows", WINDOW_FIELDS)
 
     def write(self, state: HallState, event: Event, touched: Touched) -> None:
+        if event.type == "BusinessDayCorrected":  # the wrong day's rows move to the real day
+            p = event.payload
+            self.cur.execute("DELETE FROM tickets WHERE business_date = ?", (p["from_date"],))
+            self.cur.executemany(
+                "UPDATE evaluations SET ticket_id = ? WHERE ticket_id = ?",
+                [(new, old) for old, new in p["ids"].items()],
+            )
         for ticket_id in touched.tickets:
             self._ticket(self.cur, state.tickets[ticket_id].as_tuple())
         for number in touched.windows:
@@ -379,6 +397,7 @@ class Store:
         self._data_version = -1
         self.last_seq = 0
         self.head = ""  # the chain text of event last_seq
+        self._corrections: list[int] = []  # seqs of BusinessDayCorrected events
         self._last_at: dt.datetime | None = None
         self._requests_pruned: str | None = None  # the day old request ids were last removed
         self.reserve = NO_RESERVE  # free space new tickets need (set by agent.node_runtime)
@@ -678,6 +697,14 @@ class Store:
         ).fetchone()
         self._take_clock_confirmation()
         checkpoint = self._checkpoint()
+        self._corrections = [
+            seq
+            for (seq,) in self.conn.execute(
+                f"SELECT seq FROM events INDEXED BY events_day_corrected WHERE {CORRECTED_WHERE} "
+                "AND node_id = ? AND seq > ? ORDER BY seq",
+                (self.node_id, checkpoint[0]),
+            )
+        ]
         if last is None or last[0] < checkpoint[0]:  # nothing after the pruned events
             self.last_seq, self.head = checkpoint
             self._last_at = None
@@ -686,7 +713,7 @@ class Store:
             self.last_seq, self._last_at, self.head = last[0], parse_time(last[1]), last[3]
             day = max(last[2], self._business_date(self.hall_now()))
         state = HallState(day, self._window_numbers())
-        first_today = self._first_seq_of(day)
+        first_today = self._first_seq_of(day, self._runs()[-1])
         sticky = self.conn.execute(
             f"SELECT * FROM events INDEXED BY events_sticky WHERE ({STICKY_WHERE}) "
             "AND node_id = ? AND seq < ? ORDER BY seq",
@@ -724,10 +751,17 @@ class Store:
             self.hall_clock.confirm(self.clock())
             self.clock_suspicion = None
 
-    def _first_seq_of(self, day: str) -> int:
-        """Business dates only grow with seq, so today's events are a suffix of the log:
-        binary search on the primary key instead of an index on every insert."""
-        low, high = self._checkpoint()[0] + 1, self.last_seq + 1
+    def _runs(self) -> list[tuple[int, int]]:
+        """The runs of the log in which business dates only grow with seq, ``(first, end)``
+        (end exclusive): the whole log, cut at each ``BusinessDayCorrected``."""
+        first, end = self._checkpoint()[0] + 1, self.last_seq + 1
+        cuts = [first, *(seq for seq in self._corrections if first < seq < end), end]
+        return list(itertools.pairwise(cuts)) if first < end else [(first, end)]
+
+    def _first_seq_of(self, day: str, run: tuple[int, int]) -> int:
+        """Within a run business dates only grow with seq, so a day's events are a suffix of
+        it: binary search on the primary key instead of an index on every insert."""
+        low, high = run
         while low < high:
             middle = (low + high) // 2
             row = self.conn.execute(
@@ -787,9 +821,20 @@ class Store:
                 self.reserve.check_new_ticket()
             wall = self.clock()
             wall_time = iso(wall)  # the machine's clock as it reads (UTC), for offset analysis
+            back_to: str | None = None  # a wrongly opened day is being taken back
             if isinstance(command, c.ConfirmClock):
+                believed = self.hall_now()
                 facts = self._confirm_clock(command, wall)
-                now = self.hall_now(self.hall_clock.read(wall, self._last_at)[0])
+                trusted = self.hall_clock.read(wall, self._last_at)[0].astimezone(self.config.zone)
+                if (
+                    facts
+                    and command.source == "operator"
+                    and self._business_date(trusted) < self.state.business_date
+                ):
+                    back_to, now = self._business_date(trusted), trusted
+                    facts.insert(0, self._day_correction(back_to, trusted - believed, iso(now)))
+                else:
+                    now = self.hall_now(trusted)
             else:
                 trusted, suspicion = self.hall_clock.read(wall, self._last_at)
                 now = self.hall_now(trusted)
@@ -801,13 +846,13 @@ class Store:
                 if suspicion is not None and suspicion.kind == "start":
                     refused = suspicion
             at = iso(now)  # (formatted last: the engine's iso(now) gets this text back)
-            day = max(at[:10], self.state.business_date)
-            if refused is None:
+            day = back_to or max(at[:10], self.state.business_date)
+            if refused is None and back_to is None:
                 if day != self.state.business_date:
                     self.state.start_day(day)
                 if not isinstance(command, c.ConfirmClock):
                     facts += self.engine.decide(self.state, command, now)
-            else:
+            elif refused is not None:
                 day = self.state.business_date
             events = self._append(facts, day, at, wall_time)
             for key, value in (meta or {}).items():
@@ -878,6 +923,16 @@ class Store:
             )
         ]
 
+    def _day_correction(self, real_day: str, shift: dt.timedelta, at: str) -> Fact:
+        """Back from the open (wrong) day to ``real_day``: the real day as the log holds it
+        before the wrong day opened, folded, and the wrong day's state, carried
+        (agent/daycorrection.py)."""
+        real = HallState(real_day, self._window_numbers())
+        for event in self.events_of_days(real_day, real_day):
+            if event.type not in STICKY_EVENTS:
+                real.apply(event)
+        return day_correction(self.config, real, self.state, shift, at)
+
     def _confirm_clock(self, command: c.ConfirmClock, wall: dt.datetime) -> list[Fact]:
         """Trust the clock again (the operator's word or central's offset); an event only
         when it changes anything, so central's offset may be fed on every connect."""
@@ -929,6 +984,8 @@ class Store:
             self._projection.write(self.state, event, touched)
             if event.type == "HallConfigApplied":
                 self._use_config_from(self.state)
+            elif event.type == "BusinessDayCorrected":
+                self._corrections.append(seq)
             events.append(event)
         return events
 
@@ -1006,12 +1063,15 @@ class Store:
             yield event_from_row(row)
 
     def events_of_days(self, first_day: str, last_day: str) -> Iterator[Event]:
-        """This node's events of business days ``first_day``..``last_day`` (for reports)."""
+        """This node's events of business days ``first_day``..``last_day`` (for reports), in
+        seq order (a corrected day's events follow the wrongly dated ones)."""
         self.refresh()
-        for event in self.events_since(self._first_seq_of(first_day) - 1):
-            if event.business_date > last_day:
-                return
-            yield event
+        for run in self._runs():
+            first = self._first_seq_of(first_day, run)
+            for event in self.events_since(first - 1, limit=run[1] - first):
+                if event.business_date > last_day:
+                    break
+                yield event
 
     def ticket_view(self, ticket: Ticket) -> dict[str, Any]:
         """What a citizen or operator sees of a ticket (no citizen hash)."""

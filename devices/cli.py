@@ -106,7 +106,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
             card = driver.read_card(args.timeout)
             card_data = dataclasses.asdict(card) if card else None
             if card_data:
-                card_data.pop("citizen_hash")  # random key here: meaningless to show
+                card_data.pop("citizen_key")  # random hall key here: meaningless to show
             data = {"kind": kind, "port": args.port, "sam_ok": sam, "card": card_data}
             if card is None:
                 text = f"idreader {args.port}: SAM ok={sam}, no card within {args.timeout}s"

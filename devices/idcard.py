@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from agent.privacy import citizen_hash, mask_id_number, mask_name
+from agent.privacy import citizen_key, mask_id_number, mask_name
 from devices.errors import BadFrame, DeviceRefused, NoAnswer
 from devices.profiles import IdReaderProfile
 from devices.transport import FrameCounters, Transport
@@ -228,7 +228,9 @@ class IdCard:
 
     card_type: CardType
     number_masked: str
-    citizen_hash: str
+    #: HMAC of the number with the hall key: the kiosk derives the day's hash from it; it is
+    #: never stored, logged or sent (not in ``repr`` either).
+    citizen_key: bytes = field(repr=False)
     name_masked: str
     gender: Gender
     nation_code: str | None  # GB 3304 ethnic group code, resident cards only
@@ -278,7 +280,7 @@ def card_from_fields(card_type: CardType, fields: dict[str, str], secret: bytes)
     return IdCard(
         card_type=card_type,
         number_masked=mask_id_number(number),
-        citizen_hash=citizen_hash(secret, number),
+        citizen_key=citizen_key(secret, number),
         name_masked=mask_name(name),
         gender=_GENDERS.get(fields.get("gender", ""), "unknown"),
         nation_code=(fields.get("nation") or None) if card_type == "resident" else None,

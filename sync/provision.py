@@ -9,8 +9,9 @@ topics in its own hall, reads its hall's pushes; the central accounts read and p
 A node's bundle (one tar file, 0600) holds what ``hall-agent init --bundle`` needs: the hall
 config, the node's node.yaml (node id, role, the central broker with its new password, the
 hall broker with its login from the hall's ``hall-logins.yaml``), central's public key, and
-the hall key (``secret.key``, shared by a hall's PCs so a citizen's keyed hash is the same
-at every kiosk) for the roles that read ID cards. No password is printed or logged.
+the hall key (``secret.key``: a citizen's day hash is the same at every kiosk) for the hub
+and the roles that read ID cards only (docs/operator.md, "Personal data: the citizen hash").
+No password is printed or logged.
 
 Terminals are checked against hall.yaml ``terminals: [{id, role, windows}]`` (the hall LAN
 issue's shape): a kiosk, window or display node must be listed there with its role.

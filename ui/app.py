@@ -270,7 +270,7 @@ def make_devices(node: Node, simulated_demo: bool) -> DevicePort:
     if not specs:
         return DevicePort()
     pushed = None if simulated_demo else node.data.profiles
-    return ManagedDevices(specs, node.secret, pushed_profiles=pushed).start()
+    return ManagedDevices(specs, node.secret or b"", pushed_profiles=pushed).start()
 
 
 @contextlib.contextmanager
@@ -343,7 +343,7 @@ def run_demo(args: argparse.Namespace) -> int:
         from ui.demo import DemoControls
         from ui.views.simpanel import SimulatorPanel
 
-        controls = DemoControls(hall.devices, node.secret)
+        controls = DemoControls(hall.devices, node.secret or b"")
         panel = SimulatorPanel(controls, [w.number for w in node.hall.windows])
         print(f"hall-agent demo: data dir {node.data.root}", flush=True)
         if screenshots:

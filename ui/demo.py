@@ -8,7 +8,7 @@ from typing import Any
 
 from agent import commands as c
 from agent.config import HallConfig
-from agent.privacy import citizen_hash, mask_name
+from agent.privacy import citizen_key, mask_name
 from ui.ports import CardRead, DevicePort, FakeDevices
 
 SAMPLE_APPOINTMENTS = ("APPT-DEMO-0001", "APPT-DEMO-0002", "APPT-DEMO-0003")
@@ -55,7 +55,7 @@ class DemoControls:
             return
         data = json.loads(_card_file(card).read_text(encoding="utf-8"))["fields"]
         birth = dt.date(int(data["birth"][:4]), int(data["birth"][4:6]), int(data["birth"][6:8]))
-        read = CardRead(citizen_hash(self.secret, data["number"]), mask_name(data["name"]), birth)
+        read = CardRead(citizen_key(self.secret, data["number"]), mask_name(data["name"]), birth)
         if isinstance(self.devices, FakeDevices):
             self.devices.swipe(read)
 

@@ -24,9 +24,12 @@ Reporter = Callable[[str, str, str | None], None]
 
 @dataclass(frozen=True)
 class CardRead:
-    """What the kiosk needs from an ID card (the driver's ``IdCard`` has these fields)."""
+    """What the kiosk needs from an ID card (the driver's ``IdCard`` has these fields).
 
-    citizen_hash: str
+    ``citizen_key`` (``agent.privacy.citizen_key``) stays on this PC: the kiosk sends only
+    the hash of the business day made from it."""
+
+    citizen_key: bytes = field(repr=False)
     name_masked: str
     birth_date: dt.date | None = None
     number_masked: str = ""
@@ -177,7 +180,7 @@ class FakeDevices(DevicePort):
 def card_from_driver(card: Any) -> CardRead:
     """``devices.idcard.IdCard`` → :class:`CardRead` (only what the queue may know)."""
     return CardRead(
-        citizen_hash=card.citizen_hash,
+        citizen_key=card.citizen_key,
         name_masked=card.name_masked,
         birth_date=card.birth_date,
         number_masked=card.number_masked,

@@ -95,7 +95,7 @@ def test_backup_while_a_writer_runs_then_restore_gives_the_same_events_and_numbe
     assert got == original[: info.events]
     assert [e["seq"] for e in got] == list(range(1, info.events + 1))
     assert restored.load()[1].node_id == data.load()[1].node_id
-    assert restored.secret_bytes() == data.secret_bytes()
+    assert restored.hall_key() == data.hall_key() is not None
 
     service = got[-1]["payload"]["ticket"]["service"]  # type: ignore[index]
     next_in_original = next(
@@ -190,3 +190,19 @@ def test_a_backup_with_a_path_outside_is_refused(tmp_path: Path, data: DataDir) 
         restore(DataDir(tmp_path / "target"), evil)
     assert not (Path(tempfile.gettempdir()) / escaped).exists()  # (unpacked in a temp dir)
     assert not (tmp_path / "target").exists()
+
+
+def test_a_node_without_the_hall_key_is_backed_up_and_restored_without_one(
+    tmp_path: Path, hall: HallConfig
+) -> None:
+    """GIVEN a window or display PC (no ID-card reader: no secret.key) WHEN it is backed up
+    and restored THEN both work and no key appears (before: backup needed secret.key)."""
+    data = DataDir(tmp_path / "display")
+    data.init(write_hall(tmp_path / "hall.yaml", hall), make_key=False)
+    Store(data.database, data.load()[1].node_id, hall).close()
+    assert data.hall_key() is None
+    backup(data, tmp_path / "backup.tar")
+    restored = DataDir(tmp_path / "new-pc")
+    restore(restored, tmp_path / "backup.tar")
+    assert restored.load()[1].node_id == data.load()[1].node_id
+    assert not restored.secret.exists()

@@ -14,8 +14,9 @@ from agent.config import HallConfig, always_open, sample_config
 from agent.errors import ClockSuspect
 from agent.hallclock import HallClock
 from agent.node_runtime import Node
-from agent.store import Store
+from agent.store import Store, dump_projection, replay
 from tests.agent.conftest import START, FakeClock, write_hall
+from tests.agent.test_properties import memory_state
 
 
 class FakeMonotonic:
@@ -205,7 +206,7 @@ def test_admin_clock_commands_through_the_cli(
 ) -> None:
     """GIVEN a data dir whose log is 30 days ahead of this machine's clock (a CMOS reset)
     THEN 'queue issue' is refused with clock_unconfirmed (exit 1), and after
-    'admin clock confirm' it runs."""
+    'admin clock confirm' it runs, on today's date, with the next number."""
     root = tmp_path / "node"
     monkeypatch.setenv("HALL_AGENT_DATA_DIR", str(root))
     assert (
@@ -222,6 +223,102 @@ def test_admin_clock_commands_through_the_cli(
     assert main(["queue", "issue", "--service", "social-security", "--json"]) == 3
     assert json.loads(capsys.readouterr().out)["code"] == "clock_unconfirmed"
     assert main(["admin", "clock", "confirm", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["events"] == ["ClockConfirmed"]
+    # the log's day (30 days ahead) was opened by a wrong clock: the hall goes back to today
+    confirmed = ["BusinessDayCorrected", "ClockConfirmed"]
+    out = json.loads(capsys.readouterr().out)
+    assert out["events"] == confirmed
+    assert out["day_corrected"]["to_date"] < out["day_corrected"]["from_date"]
     assert main(["queue", "issue", "--service", "social-security", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["number"] == "A002"
+
+
+def numbers_of(store: Store, day: str) -> list[str]:
+    rows = store.conn.execute(
+        "SELECT number FROM tickets WHERE business_date = ? AND leg = 1 ORDER BY number", (day,)
+    )
+    return [number for (number,) in rows]
+
+
+def test_a_wrongly_opened_day_is_taken_back_and_no_number_repeats(
+    tmp_path: Path, hall: HallConfig
+) -> None:
+    """GIVEN a hub that issued A001-A002 on 2026-06-01 and restarted with its clock 3 days
+    ahead (within max_gap_days: 2026-06-04 opened, A001-A003 issued there, A001 called)
+    WHEN the operator corrects the clock to the real time
+    THEN one BusinessDayCorrected event takes the hall back to 2026-06-01: every open ticket
+    waits again in issue order, the wrongly dated A001/A002 (given out already today) become
+    A004/A005, A003 keeps its number, the next is A006; a restart folds the same state; the
+    replayed log equals the stored tables; the real 2026-06-04 later starts at A001 again
+    (before: the wrong day ran until the real date passed it)."""
+    machine = Machine()
+    store = machine.store(tmp_path / "hall.db", hall)
+    assert [issue(store)[0] for _ in range(2)] == ["A001", "A002"]
+    machine.wait(minutes=5)
+    store.close()
+    machine.boot()
+    machine.set_wall(START + dt.timedelta(days=3, minutes=10))  # a CMOS clock 3 days ahead
+    store = machine.store(tmp_path / "hall.db", hall)
+    try:
+        assert [issue(store)[:2] for _ in range(3)] == [
+            ("A001", "2026-06-04"),
+            ("A002", "2026-06-04"),
+            ("A003", "2026-06-04"),
+        ]
+        store.execute(c.CallNext(1))
+        machine.wait(minutes=5)
+        real = START + dt.timedelta(minutes=20)
+        corrected = store.execute(c.ConfirmClock("operator", correct_to=real)).events
+        assert [e.type for e in corrected] == ["BusinessDayCorrected", "ClockConfirmed"]
+        assert corrected[0].business_date == "2026-06-01"
+        assert corrected[0].payload["renumbered"] == {"A001": "A004", "A002": "A005"}
+        assert store.state.business_date == "2026-06-01"
+        waiting = [store.state.tickets[t].number for t in store.state.waiting_in("social-security")]
+        assert waiting == ["A001", "A002", "A003", "A004", "A005"]  # (06-04 ones: one instant)
+        assert issue(store) == ("A006", "2026-06-01", "2026-06-01T09:20")
+        assert numbers_of(store, "2026-06-01") == [f"A00{n}" for n in range(1, 7)]
+        assert numbers_of(store, "2026-06-04") == []  # the wrong day's rows moved back
+        assert [e.business_date for e in store.events_of_days("2026-06-01", "2026-06-01")][-3:] == [
+            "2026-06-01"
+        ] * 3
+        assert all(
+            e.business_date == "2026-06-04"
+            for e in store.events_of_days("2026-06-04", "2026-06-04")
+        )
+        held = memory_state(store.state)
+        rebuilt = replay(store.events_since(0), hall)
+        assert dump_projection(rebuilt) == dump_projection(store.conn)
+    finally:
+        store.close()
+    machine.boot()  # the PC clock still reads 3 days ahead: the confirmed offset holds
+    store = machine.store(tmp_path / "hall.db", hall)
+    try:
+        assert memory_state(store.state) == held
+        assert issue(store)[:2] == ("A007", "2026-06-01")
+        machine.wait(days=1)
+        assert issue(store)[:2] == ("A001", "2026-06-02")
+        machine.wait(days=2)
+        assert issue(store)[:2] == ("A001", "2026-06-04")  # the real 06-04, numbered afresh
+        assert numbers_of(store, "2026-06-04") == ["A001"]
+        assert dump_projection(replay(store.events_since(0), hall)) == dump_projection(store.conn)
+    finally:
+        store.close()
+
+
+def test_central_time_corrects_the_clock_but_leaves_the_day_to_the_operator(
+    tmp_path: Path, hall: HallConfig
+) -> None:
+    machine = Machine()
+    machine.set_wall(START + dt.timedelta(days=3))
+    store = machine.store(tmp_path / "hall.db", hall)
+    try:
+        issue(store)
+        offset = -dt.timedelta(days=3).total_seconds()
+        events = store.execute(c.ConfirmClock("central", offset_s=offset)).events
+        assert [e.type for e in events] == ["ClockConfirmed"]
+        assert issue(store)[:2] == ("A002", "2026-06-04")
+        real = START + dt.timedelta(minutes=1)
+        events = store.execute(c.ConfirmClock("operator", correct_to=real)).events
+        assert [e.type for e in events] == ["BusinessDayCorrected", "ClockConfirmed"]
+        assert issue(store)[:2] == ("A003", "2026-06-01")
+    finally:
+        store.close()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
 import threading
 from pathlib import Path
 
@@ -9,6 +12,7 @@ import pytest
 
 from agent.privacy import (
     citizen_hash,
+    citizen_key,
     is_masked_name,
     load_or_create_secret,
     mask_id_number,
@@ -22,10 +26,28 @@ def test_masks_keep_only_what_may_be_shown() -> None:
     assert mask_name("John Smith") == "J. S."
 
 
-def test_the_same_number_hashes_alike_only_under_the_same_secret() -> None:
+def test_the_same_number_keys_alike_only_under_the_same_hall_key() -> None:
     a, b = b"a" * 32, b"b" * 32
-    assert citizen_hash(a, "11010519491231002x") == citizen_hash(a, "11010519491231002X")
-    assert citizen_hash(a, "11010519491231002X") != citizen_hash(b, "11010519491231002X")
+    assert citizen_key(a, "11010519491231002x") == citizen_key(a, "11010519491231002X")
+    assert citizen_key(a, "11010519491231002X") != citizen_key(b, "11010519491231002X")
+
+
+def test_a_citizen_hashes_alike_within_a_day_and_unrelated_across_days() -> None:
+    key = citizen_key(b"h" * 32, "11010519491231002X")
+    day, next_day = dt.date(2026, 11, 28), dt.date(2026, 11, 29)
+    assert citizen_hash(key, day) == citizen_hash(key, day)
+    assert citizen_hash(key, day) != citizen_hash(key, next_day)
+    assert citizen_hash(key, day) != key.hex()  # the stored hash is never the hall key's HMAC
+
+
+def test_the_day_hash_is_the_documented_hmac_chain() -> None:
+    """The scheme central computes for rosters (docs/operator.md, "Personal data")."""
+    hall_key, number = bytes(range(32)), "11010519491231002X"
+    key = hmac.new(hall_key, number.encode(), hashlib.sha256).digest()
+    expected = hmac.new(key, b"hall-agent citizen v1 2026-11-28", hashlib.sha256).hexdigest()
+    assert citizen_hash(citizen_key(hall_key, " 11010519491231002x "), dt.date(2026, 11, 28)) == (
+        expected
+    )
 
 
 def test_processes_starting_together_agree_on_the_secret(tmp_path: Path) -> None:

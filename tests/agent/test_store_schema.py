@@ -156,6 +156,7 @@ def test_a_version_3_store_gains_the_citizen_service_columns_and_a_sticky_calend
         conn.execute(f"ALTER TABLE tickets DROP COLUMN {column}")
     conn.execute("ALTER TABLE events DROP COLUMN chain")  # schema 5 chains them again
     conn.execute("DROP TABLE chain_kept")
+    conn.execute("DROP INDEX events_day_corrected")  # (schema 6)
     conn.execute("DROP INDEX events_sticky")
     three = STICKY_WHERE.replace(" OR type = 'CalendarApplied'", "")
     conn.execute(f"CREATE INDEX events_sticky ON events(type, node_id, seq) WHERE {three}")

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.privacy import citizen_hash
+from agent.privacy import citizen_key
 from devices.errors import BadFrame, NoAnswer, PortGone
 from devices.idcard import (
     IdCard,
@@ -182,7 +182,7 @@ def test_card_layouts(sim, reader, secret, sample: str, number: str, expected: d
     sim.present(sample_card(sample))
     card = reader.read_card(timeout=2)
     assert card == IdCard(
-        citizen_hash=citizen_hash(secret, number), number_checksum_ok=True, **expected
+        citizen_key=citizen_key(secret, number), number_checksum_ok=True, **expected
     )
     assert sim.commands[-3:] == [(0x20, 0x01), (0x20, 0x02), (0x30, 0x01)]
 
@@ -310,4 +310,6 @@ def test_full_number_never_in_logs_or_files(sim, reader, caplog, tmp_path, monke
         assert number[6:14] not in haystack  # not even the birth-date digits
     assert not re.search(r"\d{17}[\dX]", haystack)
     for card in cards:
-        assert not any(isinstance(v, bytes) for v in card.__dict__.values())  # no photo
+        photo = [k for k, v in card.__dict__.items() if isinstance(v, bytes) and k != "citizen_key"]
+        assert photo == []
+        assert len(card.citizen_key) == 32 and "citizen_key" not in repr(card)

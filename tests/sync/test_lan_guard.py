@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from agent import commands as c
-from agent.privacy import citizen_hash
+from agent.privacy import citizen_hash, citizen_key
 from sync.lan import LanSettings, RemoteError, wire
 from sync.mqtt import client_for, parse_broker_url
 from sync.status import read_status
@@ -95,7 +95,8 @@ def test_a_masked_name_holding_an_id_number_is_refused(hall: Hall) -> None:
     kiosk = hall.terminal("kiosk-1")
     before = hall.last_seq()
     for name in ("110105199001011234", "张三", "J. 4."):
-        citizen = c.Citizen(citizen_hash(b"k" * 32, "x"), masked_name=name)
+        hashed = citizen_hash(citizen_key(b"k" * 32, "x"), dt.date(2026, 11, 28))
+        citizen = c.Citizen(hashed, masked_name=name)
         with pytest.raises(RemoteError) as refused:
             kiosk.execute(c.IssueTicket("household", citizen=citizen, channel="idcard"))
         assert refused.value.code == "bad_request"
@@ -355,7 +356,7 @@ def test_a_display_never_receives_check_in_codes_or_citizen_hashes(hall: Hall) -
     entry = c.RosterEntry("APT-SECRET-7", "household", now, now + dt.timedelta(hours=1), "李*")
     hall.runtime.execute(c.LoadAppointments("roster-1", (entry,)))
     kiosk = hall.terminal("kiosk-1")
-    hashed = citizen_hash(b"k" * 32, "110105199001011234")
+    hashed = citizen_hash(citizen_key(b"k" * 32, "110105199001011234"), dt.date(2026, 11, 28))
     citizen = c.Citizen(hashed, masked_name="王*")
     kiosk.execute(c.IssueTicket("social-security", citizen=citizen, channel="idcard"))
     kiosk.execute(c.CheckIn("APT-SECRET-7", citizen=c.Citizen(hashed[::-1])), timeout=WAIT)

@@ -203,3 +203,26 @@ def test_a_bundle_does_not_replace_the_key_of_an_existing_store(tmp_path: Path) 
         apply_bundle(data, bundle)
     assert main(["--data-dir", str(root), "init", "--bundle", str(bundle)]) == 2
     assert data.node_config.read_bytes() == before
+
+
+def test_a_display_gets_no_hall_key_and_opens_without_one(tmp_path: Path) -> None:
+    """GIVEN a display provisioned by central (it reads no ID cards)
+    WHEN its PC is set up from the bundle and opened
+    THEN it has no secret.key, none is made for it, and it opens; a node that lists an ID-card
+    reader but has no key is refused with the file named."""
+    central = central_dir(tmp_path / "central", TERMINALS)
+    hall_broker = "mqtt://192.168.10.2:1883"
+    (central.hall_dir(HALL) / "hall-logins.yaml").write_text(yaml.safe_dump({"display-1": "pw"}))
+    request = ProvisionRequest(HALL, "display-1", "display", "mqtts://c:8883", None, hall_broker)
+    bundle = provision(central, request, tmp_path / "d.bundle")
+    data = DataDir(tmp_path / "display-pc")
+    apply_bundle(data, bundle)
+    node = Node.open(data.root)
+    assert node.secret is None
+    assert not data.secret.exists()
+    with_reader = node.node.model_dump(mode="json", exclude_none=True)
+    reader = {"id": "r", "kind": "idreader", "profile": "ga467-serial", "port": "/dev/x"}
+    with_reader["devices"] = [reader]
+    data.node_config.write_text(yaml.safe_dump(with_reader))
+    with pytest.raises(ConfigError, match=r"secret.key: missing: this node reads ID cards"):
+        Node.open(data.root)

@@ -97,7 +97,7 @@ def test_appointment_qr_checks_in_with_priority(make_hall, qtbot):
 def test_id_card_elderly_gets_priority_and_limits_apply(make_hall, qtbot):
     hall = make_hall(per_citizen_daily_limit=1)
     kiosk = hall.kiosk_view
-    card = CardRead("hash-elder", mask_name("张三丰"), dt.date(1940, 1, 1))
+    card = CardRead(b"key-elder", mask_name("张三丰"), dt.date(1940, 1, 1))
     hall.devices.swipe(card)
     qtbot.waitUntil(lambda: "张**" in kiosk.citizen.text(), timeout=3000)
     assert "张**" in kiosk.citizen.text()
@@ -115,7 +115,7 @@ def test_id_card_elderly_gets_priority_and_limits_apply(make_hall, qtbot):
 def test_idle_returns_home_and_forgets_the_card(make_hall, qtbot):
     hall = make_hall()
     kiosk = hall.kiosk_view
-    hall.devices.swipe(CardRead("h", "李*", dt.date(1990, 1, 1)))
+    hall.devices.swipe(CardRead(b"k", "李*", dt.date(1990, 1, 1)))
     qtbot.waitUntil(lambda: hall.kiosk._citizen is not None, timeout=3000)
     tap(qtbot, kiosk, "household")
     kiosk.idle_timer.setInterval(10)
@@ -176,7 +176,7 @@ def test_a_card_whose_number_fails_its_check_is_not_used(make_hall, qtbot):
     hall = make_hall()
     kiosk = hall.kiosk_view
     driver_card = SimpleNamespace(
-        citizen_hash="hash-misread",
+        citizen_key=b"key-misread",
         name_masked="王*",
         birth_date=dt.date(1950, 1, 1),
         number_masked="1101**********0013",

@@ -3,19 +3,24 @@
 The demo's simulated devices (ID reader, printer on pseudo-terminals) read every shipped
 sample card; the kiosk takes a ticket in each citizen's name, with file logging on; then the
 store (``hall.db`` and its WAL) and the log are searched for each card's full ID number and
-its YYYYMMDD birth date.
+its YYYYMMDD birth date, and for the hall key's HMAC of the number (the store holds only the
+day's hash, which cannot be matched without the date).
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import json
 import logging
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from agent.logs import setup_logging
+from agent.privacy import citizen_hash, citizen_key
 from ui.app import open_demo_node, open_hall
 from ui.demo import DemoControls
 
@@ -54,7 +59,7 @@ def test_no_id_number_or_birth_date_on_disk(tmp_path: Path, qtbot, file_logging)
     with open_hall(node, None, simulated=True, language="zh_CN", voice="silent") as hall:
         kiosk = hall.kiosk
         assert kiosk is not None and hall.kiosk_view is not None
-        controls = DemoControls(hall.devices, node.secret)
+        controls = DemoControls(hall.devices, node.secret or b"")
         services = [s.code for s in node.hall.services]
         for i, (name, _number, _birth) in enumerate(secrets):
             controls.swipe(name)
@@ -69,12 +74,20 @@ def test_no_id_number_or_birth_date_on_disk(tmp_path: Path, qtbot, file_logging)
             kiosk.idle()
         status = hall.core.hall_status()
         assert sum(s["issued"] for s in status["services"]) == len(secrets)
+        hall_key = node.secret or b""
+        day = dt.date.fromisoformat(status["business_date"])
+        day_hashes = {citizen_hash(citizen_key(hall_key, n), day) for _, n, _ in secrets}
+        # the hall key's HMAC of a number (what a key thief searches for) is never written
+        secrets += [(name, citizen_key(hall_key, n).hex(), "no-birth") for name, n, _ in secrets]
         live = _leaks(root, secrets)  # while open: the WAL holds the recent commits
         assert _on_disk(root, taken[-1]), "the search would not see what the store wrote"
     logging.shutdown()
     assert (root / "logs" / "agent.log").stat().st_size > 0
     assert live == []
     assert _leaks(root, secrets) == []
+    with contextlib.closing(sqlite3.connect(f"file:{root / 'hall.db'}?mode=ro", uri=True)) as db:
+        stored = {h for (h,) in db.execute("SELECT citizen_hash FROM tickets")}
+    assert stored == day_hashes  # the queue rules run on the day's hashes
 
 
 FILES = ("hall.db", "hall.db-wal", "logs/agent.log")

@@ -25,6 +25,7 @@ from PySide6.QtCore import QCoreApplication, Signal
 from agent import commands as c
 from agent.config import HallConfig
 from agent.errors import HallError
+from agent.privacy import citizen_hash
 from ui.core import Background, CoreClient
 from ui.i18n import Languages
 from ui.messages import (
@@ -178,6 +179,7 @@ class KioskPresenter(Presenter):
         self.own_config = own_config
         self._printer = Background("kiosk-printer")
         self._citizen: CardRead | None = None
+        self._business_date: str | None = None  # of the last hall reading
         self._last: tuple[dict[str, Any], SlipLayout] | None = None
         self._print: PrintVM | None = None
         self._print_reason: str | None = None
@@ -218,6 +220,7 @@ class KioskPresenter(Presenter):
 
     def show(self, reading: HallReading) -> None:
         status, config, live = reading.status, reading.config, reading.more
+        self._business_date = status["business_date"]
         pick = self.languages.pick
         tiles = [
             ServiceTile(
@@ -302,12 +305,15 @@ class KioskPresenter(Presenter):
         card = self._citizen
         if card is None:
             return None
+        if self._business_date is None:  # no hall reading yet: ask for the day once
+            self._business_date = self.core.hall_status()["business_date"]
+        hashed = citizen_hash(card.citizen_key, dt.date.fromisoformat(self._business_date))
         if card.birth_date is None:
-            return c.Citizen(card.citizen_hash, card.name_masked)
+            return c.Citizen(hashed, card.name_masked)
         config = self.core.config()
         today = dt.datetime.now(config.zone).date()
         elderly = config.priority.is_elderly(card.birth_date, today)
-        return c.Citizen(card.citizen_hash, card.name_masked, elderly)
+        return c.Citizen(hashed, card.name_masked, elderly)
 
     def take(self, service: str, bundle: str | None = None) -> bool:
         """A tap on a service (with the swiped card, if any), or on a bundle."""
