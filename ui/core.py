@@ -225,15 +225,21 @@ class RemoteCore(CoreClient):
 
     @property
     def online(self) -> bool:
-        return bool(self.lan.hub_online)
+        """Also a presence check: a screen that found the hub away (and shows so) must hear
+        when it is back, even when the outage fell between two polls."""
+        online = bool(self.lan.hub_online)
+        self._note_presence(online)
+        return online
 
     @property
     def blocking(self) -> bool:
         return True
 
     def _check_presence(self) -> None:
+        self._note_presence(bool(self.lan.hub_online))
+
+    def _note_presence(self, online: bool) -> None:
         """GUI thread: the hub lost or back means events were missed; read again."""
-        online = self.online
         if online != self._was_online:
             self._was_online = online
             log.info("hub %s", "back online" if online else "unreachable")

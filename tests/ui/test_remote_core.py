@@ -132,3 +132,20 @@ def test_the_hub_coming_back_asks_the_screens_to_read_again(qtbot, monkeypatch):
         assert core.online
     finally:
         core.close()
+
+
+def test_a_hub_seen_away_between_two_polls_is_heard_coming_back(qtbot, monkeypatch):
+    """GIVEN a screen that found the hub away (``online`` False) in an outage shorter than
+    the presence poll WHEN the hub is back THEN ``resync`` fires (the screen reads again and
+    leaves its away page; the poll alone never saw the outage)."""
+    monkeypatch.setattr(RemoteCore, "PRESENCE_POLL_MS", 20)
+    lan = FakeLan()
+    core = RemoteCore(lan)
+    try:
+        lan.online = False
+        assert not core.online  # a screen's refresh: it now shows the hub away
+        with qtbot.waitSignal(core.resync, timeout=2000):
+            lan.online = True  # back before the next poll
+        assert core.online
+    finally:
+        core.close()
