@@ -191,6 +191,17 @@ def window_status_text(status: str) -> str:
     }.get(status, status)
 
 
+def window_state_text(state: str) -> str:
+    """A window as the hall display shows it (see ``ui.presenters.display``)."""
+    return {
+        "calling": QCoreApplication.translate("States", "Calling"),
+        "serving": QCoreApplication.translate("States", "Serving"),
+        "paused": QCoreApplication.translate("States", "Paused"),
+        "closed": QCoreApplication.translate("States", "Closed"),
+        "idle": QCoreApplication.translate("States", "Free"),
+    }.get(state, state)
+
+
 def score_text(score: int) -> str:
     return {
         5: QCoreApplication.translate("Rating", "Very satisfied"),

@@ -34,8 +34,7 @@ def test_display_recent_calls_and_waiting(make_hall, qtbot):
     display = hall.display_view
     qtbot.waitUntil(lambda: display.latest_number.text() == "D001", timeout=3000)
     assert display.latest_window.text() == "请到 3 号窗口办理"
-    assert [n.text() for n, _w in display.recent_labels[:2]] == ["B001", "A001"]
-    assert display.recent_labels[0][1].text() == "2 号窗口"
+    assert display.recent_calls()[:2] == [("B001", "2 号窗口"), ("A001", "1 号窗口")]
     assert display.notice.text().startswith("请携带身份证原件")
     hall.core.runtime.execute(
         c.PublishNotice("n1", "今日下午系统维护", "Maintenance this afternoon")

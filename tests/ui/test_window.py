@@ -27,11 +27,9 @@ def test_paused_window_refuses_calls_and_the_display_shows_it(make_hall, qtbot):
     qtbot.waitUntil(lambda: "暂停服务" in hall.devices.shown.get(2, []), timeout=3000)
     display = hall.display_view
 
-    def cells() -> list[str]:
-        row = display.windows_row
-        return [row.itemAt(i).widget().text() for i in range(row.count()) if row.itemAt(i).widget()]
-
-    qtbot.waitUntil(lambda: any("暂停服务" in cell for cell in cells()), timeout=3000)
+    qtbot.waitUntil(
+        lambda: any("暂停服务" in cell for cell in display.window_cells()), timeout=3000
+    )
     view.trigger("pause")  # F9 again: resume
     qtbot.waitUntil(lambda: view.badge.text() == "开放", timeout=3000)
     assert hall.windows[2].call_next() is True

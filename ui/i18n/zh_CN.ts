@@ -2,6 +2,17 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="zh_CN" sourcelanguage="en">
 <context>
+    <name>Demo</name>
+    <message>
+        <source>Window stations</source>
+        <translation>窗口工作站</translation>
+    </message>
+    <message>
+        <source>Device simulator</source>
+        <translation>模拟设备</translation>
+    </message>
+</context>
+<context>
     <name>Devices</name>
     <message>
         <source>out of paper</source>
@@ -201,12 +212,20 @@
         <translation>最近叫号</translation>
     </message>
     <message>
+        <source>Hall display</source>
+        <translation>综合屏</translation>
+    </message>
+    <message>
         <source>Windows</source>
         <translation>窗口</translation>
     </message>
     <message>
         <source>People waiting</source>
         <translation>等候人数</translation>
+    </message>
+    <message>
+        <source>Last call</source>
+        <translation>上一位</translation>
     </message>
     <message>
         <source>Please go to window {window}</source>
@@ -219,6 +238,14 @@
     <message>
         <source>{name}: {n}</source>
         <translation>{name}：{n} 人</translation>
+    </message>
+    <message>
+        <source>{window} {state}</source>
+        <translation>{window} {state}</translation>
+    </message>
+    <message>
+        <source>No. {n}</source>
+        <translation>{n}号</translation>
     </message>
 </context>
 <context>
@@ -286,6 +313,22 @@
         <translation>排队进度查询</translation>
     </message>
     <message>
+        <source>Self-service kiosk</source>
+        <translation>自助取号机</translation>
+    </message>
+    <message>
+        <source>Other services</source>
+        <translation>其他事项</translation>
+    </message>
+    <message>
+        <source>Previous page</source>
+        <translation>上一页</translation>
+    </message>
+    <message>
+        <source>Next page</source>
+        <translation>下一页</translation>
+    </message>
+    <message>
         <source>Your number</source>
         <translation>您的排队号码</translation>
     </message>
@@ -326,6 +369,14 @@
         <translation>排队进度</translation>
     </message>
     <message>
+        <source>Choose a service to read its guide</source>
+        <translation>请选择要查看办事指南的事项</translation>
+    </message>
+    <message>
+        <source>Back to taking a number</source>
+        <translation>返回取号</translation>
+    </message>
+    <message>
         <source>Done ({seconds} s)</source>
         <translation>完成（{seconds} 秒）</translation>
     </message>
@@ -348,6 +399,10 @@
     <message>
         <source>{n} waiting</source>
         <translation>等候 {n} 人</translation>
+    </message>
+    <message>
+        <source>Page {page} of {pages}</source>
+        <translation>第 {page}/{pages} 页</translation>
     </message>
     <message>
         <source>Priority (green channel)</source>
@@ -411,6 +466,13 @@
     <message>
         <source>Very dissatisfied</source>
         <translation>非常不满意</translation>
+    </message>
+</context>
+<context>
+    <name>Section</name>
+    <message>
+        <source>Page {page} of {pages}</source>
+        <translation>第 {page}/{pages} 页</translation>
     </message>
 </context>
 <context>
@@ -498,6 +560,22 @@
         <source>Paused</source>
         <translation>暂停服务</translation>
     </message>
+    <message>
+        <source>Calling</source>
+        <translation>呼叫中</translation>
+    </message>
+    <message>
+        <source>Serving</source>
+        <translation>办理中</translation>
+    </message>
+    <message>
+        <source>Closed</source>
+        <translation>已关闭</translation>
+    </message>
+    <message>
+        <source>Free</source>
+        <translation>空闲</translation>
+    </message>
 </context>
 <context>
     <name>Voice</name>
@@ -551,6 +629,10 @@
     <message>
         <source>Number, e.g. A012</source>
         <translation>号码，如 A012</translation>
+    </message>
+    <message>
+        <source>Window {n}</source>
+        <translation>{n} 号窗口</translation>
     </message>
     <message>
         <source>Current ticket</source>

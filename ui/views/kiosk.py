@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import functools
 
-from PySide6.QtCore import QDateTime, QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QPixmap
+from PySide6.QtCore import QDateTime, QEvent, QObject, QSize, Qt, QTimer
+from PySide6.QtGui import QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
-    QGridLayout,
+    QBoxLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -22,6 +22,7 @@ from ui.messages import fill, ticket_state_text, windows_text
 from ui.presenters.kiosk import GuideVM, HomeVM, KioskPresenter, PrintVM, ProgressVM, SlipVM
 from ui.views.common import (
     BLUE,
+    FIXED_SCREEN,
     GREEN,
     RED,
     Screen,
@@ -32,15 +33,31 @@ from ui.views.common import (
     problem_banner,
     restyle,
 )
+from ui.views.pager import Pager
 
 IDLE_HOME_S = 60
 TICKET_HOME_S = 30
 MESSAGE_S = 8
 
 
-def _style(scale: float) -> str:
+# The screens the sizes below are drawn for; other screens scale them (see scale_for).
+PORTRAIT = (1080, 1920)
+LANDSCAPE = (1920, 1500)
+LARGE_TEXT = 1.3
+
+
+def scale_for(width: int, height: int) -> float:
+    """How much bigger or smaller than the drawn sizes this screen's texts are."""
+    base_w, base_h = PORTRAIT if height >= width else LANDSCAPE
+    return min(width / base_w, height / base_h)
+
+
+def _style(scale: float, number_scale: float) -> str:
+    """The kiosk's sheet at ``scale``; the ticket number (already huge) at ``number_scale``,
+    which 大字模式 leaves alone."""
+
     def px(size: int) -> str:
-        return f"{round(size * scale)}px"
+        return f"{max(1, round(size * scale))}px"
 
     return f"""
     QWidget#kiosk {{ background: #eef3f9; }}
@@ -49,56 +66,54 @@ def _style(scale: float) -> str:
     QLabel#hallName {{ color: white; font-size: {px(44)}; font-weight: bold; }}
     QLabel#clock {{ color: white; font-size: {px(30)}; }}
     QPushButton#headerButton {{ color: white; background: transparent; border: 2px solid white;
-        border-radius: 12px; font-size: {px(28)}; padding: 10px 22px; }}
+        border-radius: 12px; font-size: {px(28)}; padding: {px(10)} {px(22)}; }}
     QLabel#prompt {{ font-size: {px(44)}; font-weight: bold; color: {BLUE}; }}
     QPushButton#service {{ background: white; border: 3px solid {BLUE}; border-radius: 24px;
-        color: #15253b; font-size: {px(46)}; font-weight: bold; padding: 20px; }}
+        color: #15253b; font-size: {px(46)}; font-weight: bold; padding: {px(12)}; }}
     QPushButton#service:pressed {{ background: #d6e6fa; }}
     QLabel#serviceName {{ font-size: {px(46)}; font-weight: bold; color: #15253b; }}
     QLabel#serviceLine {{ font-size: {px(36)}; color: #3b4b61; }}
     QLabel#serviceName:disabled, QLabel#serviceLine:disabled {{ color: #8a94a3; }}
     QPushButton#service:disabled {{ border-color: #b0b8c4; color: #8a94a3; background: #f2f4f7; }}
     QPushButton#big {{ background: {BLUE}; color: white; border-radius: 20px;
-        font-size: {px(36)}; padding: 22px 30px; }}
+        font-size: {px(36)}; padding: {px(22)} {px(30)}; }}
     QPushButton#bigGhost {{ background: white; color: {BLUE}; border: 3px solid {BLUE};
-        border-radius: 20px; font-size: {px(34)}; padding: 20px 28px; }}
+        border-radius: 20px; font-size: {px(34)}; padding: {px(18)} {px(24)}; }}
+    QPushButton#bigGhost:disabled {{ color: #8a94a3; border-color: #b0b8c4; }}
+    QLabel#pageLabel {{ font-size: {px(32)}; color: #3b4b61; }}
     QLabel#hint {{ font-size: {px(30)}; color: #3b4b61; }}
     QLabel#citizen {{ background: #fff4d6; border: 2px solid #e0a800; border-radius: 14px;
-        font-size: {px(34)}; padding: 16px; }}
+        font-size: {px(34)}; padding: {px(16)}; }}
     QLabel#message {{ background: {RED}; color: white; border-radius: 14px;
-        font-size: {px(34)}; padding: 18px; }}
+        font-size: {px(34)}; padding: {px(18)}; }}
     QLabel#wait {{ background: {BLUE}; color: white; border-radius: 14px;
-        font-size: {px(40)}; font-weight: bold; padding: 18px; }}
-    QLabel#notice {{ background: #dfe9f5; color: #15253b; font-size: {px(28)}; padding: 14px; }}
+        font-size: {px(40)}; font-weight: bold; padding: {px(18)}; }}
+    QLabel#notice {{ background: #dfe9f5; color: #15253b; font-size: {px(28)}; padding: {px(14)}; }}
     QLabel#yourNumber {{ font-size: {px(44)}; color: #3b4b61; }}
-    QLabel#number {{ font-size: {px(260)}; font-weight: bold; color: {BLUE}; }}
+    QLabel#number {{ font-size: {round(260 * number_scale)}px; font-weight: bold; color: {BLUE}; }}
     QLabel#slipService {{ font-size: {px(52)}; font-weight: bold; }}
     QLabel#slipLine {{ font-size: {px(40)}; }}
     QLabel#priority {{ background: {GREEN}; color: white; border-radius: 12px;
-        font-size: {px(34)}; padding: 8px 20px; }}
+        font-size: {px(34)}; padding: {px(8)} {px(20)}; }}
     QLabel#printOk {{ color: {GREEN}; font-size: {px(38)}; }}
     QLabel#printBad {{ background: #fdecea; color: {RED}; border: 3px solid {RED};
-        border-radius: 14px; font-size: {px(38)}; font-weight: bold; padding: 16px; }}
+        border-radius: 14px; font-size: {px(38)}; font-weight: bold; padding: {px(16)}; }}
     QLabel#guideTitle {{ font-size: {px(52)}; font-weight: bold; color: {BLUE}; }}
-    QLabel#guideHead {{ font-size: {px(38)}; font-weight: bold; margin-top: 18px; }}
+    QLabel#guideHead {{ font-size: {px(38)}; font-weight: bold; }}
     QLabel#guideItem {{ font-size: {px(34)}; }}
-    QPushButton#tab {{ background: white; color: {BLUE}; border: 2px solid {BLUE};
-        border-radius: 14px; font-size: {px(30)}; padding: 12px 18px; }}
-    QPushButton#tab:checked {{ background: {BLUE}; color: white; }}
     """
 
 
 class ServiceButton(QPushButton):
-    """A big service tile whose name wraps (long English names stay inside the button)."""
+    """A big service tile whose name wraps (long names stay inside the tile, never elided);
+    the kiosk's pager gives it its size."""
 
     def __init__(self) -> None:
         super().__init__()
         self.setObjectName("service")
-        self.setMinimumHeight(240)
-        self.setMaximumHeight(420)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(24, 16, 24, 16)
+        layout.setContentsMargins(16, 8, 16, 8)
+        layout.setSpacing(4)
         self.name = label("", "serviceName", Qt.AlignmentFlag.AlignCenter, wrap=True)
         self.line = label("", "serviceLine", Qt.AlignmentFlag.AlignCenter, wrap=True)
         for widget in (self.name, self.line):
@@ -113,6 +128,31 @@ class ServiceButton(QPushButton):
         return f"{self.name.text()}\n{self.line.text()}"
 
 
+class CurrentPage(QStackedWidget):
+    """Pages whose minimum size is the page on screen (a stack asks for its largest page,
+    so one long guide would push the home screen below the edge)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.currentChanged.connect(self._shown)
+
+    def _shown(self, _index: int) -> None:
+        for i in range(self.count()):
+            page = self.widget(i)
+            assert page is not None  # (i is below count())
+            shown = page is self.currentWidget()
+            policy = QSizePolicy.Policy.Preferred if shown else QSizePolicy.Policy.Ignored
+            page.setSizePolicy(policy, policy)
+        self.updateGeometry()
+
+    def minimumSizeHint(self) -> QSize:
+        page = self.currentWidget()
+        return page.minimumSizeHint() if page is not None else QSize(0, 0)
+
+    def sizeHint(self) -> QSize:
+        return self.minimumSizeHint()
+
+
 class KioskView(Screen):
     def __init__(self, presenter: KioskPresenter, idle_s: int = IDLE_HOME_S) -> None:
         super().__init__("kiosk")
@@ -124,8 +164,11 @@ class KioskView(Screen):
         self._guide: GuideVM | None = None
         self._service_buttons: dict[str, ServiceButton] = {}
         self._countdown = 0
+        self._choosing_guide = False
+        self._scale = 0.0
 
         root = QVBoxLayout(self)
+        root.setSizeConstraint(FIXED_SCREEN)
         root.setContentsMargins(0, 0, 0, 0)
         root.setSpacing(0)
         root.addWidget(self._build_header())
@@ -140,7 +183,7 @@ class KioskView(Screen):
         body_layout.setContentsMargins(40, 24, 40, 24)
         body_layout.addWidget(self.message)
         body_layout.addWidget(self.wait)
-        self.pages = QStackedWidget()
+        self.pages = CurrentPage()
         body_layout.addWidget(self.pages, 1)
         root.addWidget(body, 1)
         self.notice = label("", "notice", wrap=True)
@@ -177,7 +220,7 @@ class KioskView(Screen):
         presenter.message.connect(self.show_message)
         presenter.go_home.connect(self.go_home)
         presenter.busy.connect(self.show_busy)
-        self.setStyleSheet(_style(1.0))
+        self._apply_size()
         self.retranslate()
 
     # ---- building -----------------------------------------------------------------------
@@ -211,11 +254,19 @@ class KioskView(Screen):
         row.addWidget(self.citizen_cancel)
         self.citizen_row.hide()
         layout.addWidget(self.citizen_row)
-        self.grid_host = QWidget()
-        self.grid = QGridLayout(self.grid_host)
-        self.grid.setSpacing(26)
-        self.grid.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.grid_host, 1)
+        self.tiles = Pager(max_columns=2, spacing=24)
+        layout.addWidget(self.tiles, 1)
+        self.page_row = QWidget()
+        pages = QHBoxLayout(self.page_row)
+        pages.setContentsMargins(0, 0, 0, 0)
+        self.previous_button = button("bigGhost", self.tiles.previous_page)
+        self.page_label = label("", "pageLabel", Qt.AlignmentFlag.AlignCenter)
+        self.next_button = button("bigGhost", self.tiles.next_page)
+        pages.addWidget(self.previous_button)
+        pages.addWidget(self.page_label, 1)
+        pages.addWidget(self.next_button)
+        layout.addWidget(self.page_row)
+        self.tiles.page_changed.connect(self._show_page)
         self.card_hint = label("", "hint", wrap=True)
         self.qr_hint = label("", "hint", wrap=True)
         layout.addWidget(self.card_hint)
@@ -259,25 +310,28 @@ class KioskView(Screen):
         return page
 
     def _build_guide(self) -> QWidget:
+        """The guide: title and materials, then time, fee, windows and forms (beside them on
+        a landscape screen, below them on a portrait one)."""
         page = QWidget()
         layout = QVBoxLayout(page)
-        self.guide_tabs = QGridLayout()
-        layout.addLayout(self.guide_tabs)
-        self.guide_title = label("", "guideTitle")
+        self.guide_title = label("", "guideTitle", wrap=True)
+        layout.addWidget(self.guide_title)
+        self.guide_columns = QBoxLayout(QBoxLayout.Direction.TopToBottom)
+        first, second = QVBoxLayout(), QVBoxLayout()
         self.guide_materials_head = label("", "guideHead")
         self.guide_materials = label("", "guideItem", wrap=True)
         self.guide_time_head = label("", "guideHead")
-        self.guide_time = label("", "guideItem")
+        self.guide_time = label("", "guideItem", wrap=True)
         self.guide_fee_head = label("", "guideHead")
-        self.guide_fee = label("", "guideItem")
+        self.guide_fee = label("", "guideItem", wrap=True)
         self.guide_windows_head = label("", "guideHead")
-        self.guide_windows = label("", "guideItem")
+        self.guide_windows = label("", "guideItem", wrap=True)
         self.guide_forms_head = label("", "guideHead")
         self.guide_forms = QHBoxLayout()
+        for widget in (self.guide_materials_head, self.guide_materials):
+            first.addWidget(widget)
+        first.addStretch(1)
         for widget in (
-            self.guide_title,
-            self.guide_materials_head,
-            self.guide_materials,
             self.guide_time_head,
             self.guide_time,
             self.guide_fee_head,
@@ -286,14 +340,19 @@ class KioskView(Screen):
             self.guide_windows,
             self.guide_forms_head,
         ):
-            layout.addWidget(widget)
-        layout.addLayout(self.guide_forms)
-        layout.addStretch(1)
+            second.addWidget(widget)
+        second.addLayout(self.guide_forms)
+        second.addStretch(1)
+        self.guide_columns.addLayout(first, 1)
+        self.guide_columns.addLayout(second, 1)
+        layout.addLayout(self.guide_columns, 1)
         self.guide_take = button("big", self._take_from_guide)
         self.guide_back = button("bigGhost", self.go_home)
+        self.guide_other = button("bigGhost", self._open_guide)
+        layout.addWidget(self.guide_take)
         row = QHBoxLayout()
         row.addWidget(self.guide_back)
-        row.addWidget(self.guide_take)
+        row.addWidget(self.guide_other)
         layout.addLayout(row)
         return page
 
@@ -323,18 +382,21 @@ class KioskView(Screen):
     # ---- texts --------------------------------------------------------------------------
     def retranslate(self) -> None:
         self.message.hide()  # a message in the other language is stale
+        self.setWindowTitle(self.tr("Self-service kiosk"))
         self.large_button.setText(
             self.tr("Normal text") if self.large_font else self.tr("Large text")
         )
         self.language_button.setText("English" if self.presenter.languages.is_chinese() else "中文")
         self.wait.setText(self.tr("Please wait, your number is being issued…"))
-        self.prompt.setText(self.tr("Please choose a service"))
+        self._retext_home()
         self.citizen_cancel.setText(self.tr("Cancel"))
         self.card_hint.setText(
             self.tr("ID card: place your card on the reader, then choose a service")
         )
         self.qr_hint.setText(self.tr("Appointment: scan the QR code of your booking to check in"))
-        self.guide_button.setText(self.tr("Service guides"))
+        self.guide_other.setText(self.tr("Other services"))
+        self.previous_button.setText(self.tr("Previous page"))
+        self.next_button.setText(self.tr("Next page"))
         self.progress_button.setText(self.tr("My ticket's progress"))
         self.your_number.setText(self.tr("Your number"))
         self.reprint_button.setText(self.tr("Print again"))
@@ -355,6 +417,15 @@ class KioskView(Screen):
         if self._print is not None:
             self.show_print(self._print)
         self._update_done_button()
+
+    def _retext_home(self) -> None:
+        """The home screen takes tickets, or (after 办事指南) opens the guide of a tile."""
+        if self._choosing_guide:
+            self.prompt.setText(self.tr("Choose a service to read its guide"))
+            self.guide_button.setText(self.tr("Back to taking a number"))
+        else:
+            self.prompt.setText(self.tr("Please choose a service"))
+            self.guide_button.setText(self.tr("Service guides"))
 
     def _on_tick(self) -> None:
         fmt = "yyyy-MM-dd HH:mm" if self.presenter.languages.is_chinese() else "d MMM yyyy HH:mm"
@@ -401,14 +472,25 @@ class KioskView(Screen):
             tile_button.setEnabled(tile.takeable)
 
     def _rebuild_tiles(self, vm: HomeVM) -> None:
-        """The hall's services changed (a new config): one tile each, two to a row."""
-        clear(self.grid)
+        """The hall's services changed (a new config): one tile each, paged as they fit."""
         self._service_buttons = {}
-        for i, tile in enumerate(vm.tiles):
+        for tile in vm.tiles:
             tile_button = ServiceButton()
-            tile_button.clicked.connect(lambda _=False, code=tile.code: self.presenter.take(code))
-            self.grid.addWidget(tile_button, i // 2, i % 2)
+            tile_button.clicked.connect(functools.partial(self._tile_tapped, tile.code))
             self._service_buttons[tile.code] = tile_button
+        self.tiles.set_cells(list(self._service_buttons.values()))
+
+    def _tile_tapped(self, code: str) -> None:
+        if self._choosing_guide:
+            self.presenter.guide(code)
+        else:
+            self.presenter.take(code)
+
+    def _show_page(self, page: int, pages: int) -> None:
+        self.page_row.setVisible(pages > 1)
+        self.page_label.setText(
+            fill(self.tr("Page {page} of {pages}"), page=str(page + 1), pages=str(pages))
+        )
 
     def show_ticket(self, vm: SlipVM, switch: bool = True) -> None:
         self._slip = vm
@@ -464,25 +546,14 @@ class KioskView(Screen):
         clear(self.guide_forms)
         for path in vm.sample_forms:
             image = QLabel()
-            image.setPixmap(QPixmap(path).scaledToHeight(360))
+            image.setPixmap(QPixmap(path).scaledToHeight(round(360 * self._scale)))
             self.guide_forms.addWidget(image)
         if not vm.sample_forms:
             self.guide_forms.addWidget(
-                label(self.tr("No sample forms for this service"), "guideItem")
+                label(self.tr("No sample forms for this service"), "guideItem", wrap=True)
             )
-        if self._home is not None:
-            self._build_guide_tabs(vm.code)
+        self._choosing_guide = False
         self.pages.setCurrentWidget(self.guide_page)
-
-    def _build_guide_tabs(self, current: str) -> None:
-        assert self._home is not None
-        clear(self.guide_tabs)
-        for i, tile in enumerate(self._home.tiles):
-            tab = button("tab", functools.partial(self.presenter.guide, tile.code))
-            tab.setText(tile.name)
-            tab.setCheckable(True)
-            tab.setChecked(tile.code == current)
-            self.guide_tabs.addWidget(tab, i // 2, i % 2)
 
     def show_progress(self, vm: ProgressVM) -> None:
         self.progress_number.setText(vm.number)
@@ -513,6 +584,8 @@ class KioskView(Screen):
         self.wait.setVisible(busy)
 
     def go_home(self) -> None:
+        self._choosing_guide = False
+        self._retext_home()
         self.message.hide()
         self._slip = None
         self._print = None
@@ -520,8 +593,13 @@ class KioskView(Screen):
 
     # ---- local UI state -----------------------------------------------------------------
     def _open_guide(self) -> None:
-        if self._home and self._home.tiles:
-            self.presenter.guide(self._home.tiles[0].code)
+        """Guides are chosen on the home screen's tiles (a tap opens the guide, no ticket)."""
+        self._choosing_guide = not (
+            self._choosing_guide and self.pages.currentWidget() is self.home_page
+        )
+        self.message.hide()
+        self.pages.setCurrentWidget(self.home_page)
+        self._retext_home()
 
     def _take_from_guide(self) -> None:
         if self._guide is not None:
@@ -532,8 +610,30 @@ class KioskView(Screen):
 
     def toggle_large_font(self) -> None:
         self.large_font = not self.large_font
-        self.setStyleSheet(_style(1.3 if self.large_font else 1.0))
+        self._apply_size()
         self.retranslate()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._apply_size()
+        super().resizeEvent(event)
+
+    def _apply_size(self) -> None:
+        """Texts and tiles sized from the screen (and 大字模式), not fixed pixels."""
+        screen_scale = scale_for(self.width(), self.height())
+        scale = screen_scale * (LARGE_TEXT if self.large_font else 1)
+        if abs(scale - self._scale) < 0.005:
+            return
+        self._scale = scale
+        self.setStyleSheet(_style(scale, screen_scale))
+        landscape = self.width() > self.height()
+        self.guide_columns.setDirection(
+            QBoxLayout.Direction.LeftToRight if landscape else QBoxLayout.Direction.TopToBottom
+        )
+        self.tiles.max_columns = 4 if landscape else 2
+        self.tiles.spacing = round(24 * scale)
+        self.tiles.set_cell_size(
+            QSize(round(360 * scale), round(215 * scale) + 20), max_cell_height=round(380 * scale)
+        )
 
     def service_button(self, code: str) -> ServiceButton:
         return self._service_buttons[code]

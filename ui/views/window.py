@@ -21,6 +21,7 @@ from ui.messages import fill, ticket_state_text, window_status_text
 from ui.presenters.window import WindowPresenter, WindowVM
 from ui.views.common import (
     BLUE,
+    FIXED_SCREEN,
     GREEN,
     RED,
     Screen,
@@ -75,6 +76,7 @@ class WindowStationView(Screen):
         self._vm: WindowVM | None = None
 
         root = QVBoxLayout(self)
+        root.setSizeConstraint(FIXED_SCREEN)
         top = QHBoxLayout()
         self.title = label("", "title")
         self.badge = label("", "badgeOpen")
@@ -148,6 +150,7 @@ class WindowStationView(Screen):
         self.retranslate()
 
     def retranslate(self) -> None:
+        self.setWindowTitle(fill(self.tr("Window {n}"), n=str(self.presenter.window)))
         self._label_buttons()
         self.reactivate_number.setPlaceholderText(self.tr("Number, e.g. A012"))
         self.current_head.setText(self.tr("Current ticket"))

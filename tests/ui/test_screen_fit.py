@@ -1,0 +1,134 @@
+"""Every screen fits every screen size it is sold for, with the sample hall and a city hall of
+40 services and 30 windows: nothing outside the screen, no text cut or wrapped into a
+column, and the display's texts no smaller than the hall's rules (latest call ≥ 1/6 of the
+screen height, recent calls, windows and waiting counts ≥ 1/16)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+from PySide6.QtWidgets import QApplication
+
+from agent import commands as c
+from agent.config import always_open
+from agent.datadir import DataDir
+from agent.node_runtime import Node
+from ui.app import HallApp
+from ui.core import LocalCore
+from ui.demo import big_hall
+from ui.fit import misfits
+from ui.ports import FakeDevices
+
+pytestmark = pytest.mark.qt
+
+SIZES = {
+    "kiosk": [(1080, 1920), (1920, 1080), (1280, 1024)],
+    "display": [(1920, 1080), (3840, 2160), (1080, 1920)],
+    "window": [(1366, 768), (1920, 1080)],
+}
+
+
+@pytest.fixture(params=["sample", "city"])
+def hall(request, tmp_path: Path, qtbot):
+    """A running hall (all screens, fake devices) with tickets issued and windows busy."""
+    root = tmp_path / request.param
+    if request.param == "city":
+        config = tmp_path / "city.yaml"
+        dumped = big_hall(40, 30).model_dump(mode="json")
+        config.write_text(yaml.safe_dump(dumped, allow_unicode=True), encoding="utf-8")
+        DataDir(root).init(config)
+    node = Node.open(root, init=True)
+    node = dataclasses.replace(node, hall=always_open(node.hall))
+    runtime = node.runtime().start()
+    app = HallApp(node, LocalCore(runtime), FakeDevices(), "zh_CN", voice="silent")
+    for view in app.views().values():
+        qtbot.addWidget(view)
+    for service in node.hall.services:
+        runtime.execute(c.IssueTicket(service.code))
+    for i, number in enumerate(app.windows):
+        if i % 4 == 3:
+            runtime.execute(c.PauseWindow(number))
+            continue
+        runtime.execute(c.CallNext(number))
+        if i % 4 == 1:
+            runtime.execute(c.StartService(number))
+    yield app
+    app.close()
+    app.core.close()
+    runtime.stop()
+
+
+def settle(qtbot, view, size: tuple[int, int]) -> None:
+    view.resize(*size)
+    view.show()
+    qtbot.waitUntil(lambda: view.size().toTuple() == size, timeout=3000)
+    qtbot.wait(50)  # queued refreshes and layout passes
+
+
+def assert_fits(view, size, rules=()) -> None:
+    QApplication.processEvents()  # texts set by the last refresh are laid out
+    assert view.size().toTuple() == size, "the screen's content pushed it bigger"
+    problems = misfits(view, rules)
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("language", ["zh_CN", "en"])
+@pytest.mark.parametrize("size", SIZES["kiosk"], ids=lambda s: "x".join(map(str, s)))
+def test_kiosk_fits(hall, qtbot, size, language):
+    hall.languages.set(language)
+    kiosk, view = hall.kiosk, hall.kiosk_view
+    settle(qtbot, view, size)
+    for large in (False, True):
+        if large:
+            view.toggle_large_font()
+            qtbot.wait(50)
+        kiosk.idle()
+        qtbot.wait(50)
+        assert_fits(view, size)
+        if view.page_row.isVisible():
+            view.next_button.click()
+            assert_fits(view, size)
+        code = hall.node.hall.services[-1].code
+        kiosk.take(code)
+        qtbot.waitUntil(lambda: view.pages.currentWidget() is view.ticket_page, timeout=3000)
+        assert_fits(view, size)
+        kiosk.guide(code)
+        assert_fits(view, size)
+        kiosk.show_progress(view.number.text())
+        assert_fits(view, size)
+
+
+@pytest.mark.parametrize("language", ["zh_CN", "en"])
+@pytest.mark.parametrize("size", SIZES["display"], ids=lambda s: "x".join(map(str, s)))
+def test_display_fits_and_is_readable_from_afar(hall, qtbot, size, language):
+    hall.languages.set(language)
+    view = hall.display_view
+    settle(qtbot, view, size)
+    qtbot.waitUntil(lambda: view.latest_number.text() != "—", timeout=3000)
+    height = size[1]
+    big, row = math.ceil(height / 6), math.ceil(height / 16)
+    rules = [(view.latest_number, big)]
+    rules += [(cell.number, row) for cell in view.recent.visible_cells()]
+    rules += [(cell, row) for cell in view.windows.pager.visible_cells()]
+    rules += [(cell, row) for cell in view.waiting.pager.visible_cells()]
+    assert view.windows.pager.visible_cells() and view.waiting.pager.visible_cells()
+    for _page in range(view.windows.pager.pages):
+        assert_fits(view, size, rules)
+        view.rotate()
+        qtbot.wait(20)  # the page mark's new text is laid out
+    shown = view.windows.pager.per_page * view.windows.pager.pages
+    assert shown >= len(hall.windows), "every window is on some page"
+
+
+@pytest.mark.parametrize("language", ["zh_CN", "en"])
+@pytest.mark.parametrize("size", SIZES["window"], ids=lambda s: "x".join(map(str, s)))
+def test_window_station_fits(hall, qtbot, size, language):
+    hall.languages.set(language)
+    for number in list(hall.window_views)[:4]:
+        view = hall.window_views[number]
+        settle(qtbot, view, size)
+        assert_fits(view, size)
