@@ -58,10 +58,12 @@ def test_announcements_never_overlap(qtbot):
 
 
 def test_clip_names():
-    assert clip_names("A012", 3, "zh_CN") == (
-        "qing", "A", "0", "1", "2", "hao", "dao", "3", "hao_chuangkou", "banli",
+    assert clip_names("A012", 10, "zh_CN") == (
+        "qing", "A", "0", "1", "2", "hao", "dao", "shi", "hao_chuangkou", "banli",
     )  # fmt: skip
-    assert clip_names("B7", 12, "en") == ("number", "B", "7", "please_go_to_window", "1", "2")
+    assert clip_names("AB7", 23, "en") == (
+        "number", "A", "B", "n7", "please_go_to_window", "n20", "n3",
+    )  # fmt: skip
 
 
 def _clip(path: Path, frames: int) -> None:
@@ -74,12 +76,13 @@ def _clip(path: Path, frames: int) -> None:
 
 def test_clip_backend_concatenates_and_reports_done(tmp_path, qtbot):
     names = clip_names("A01", 2, "zh_CN")
+    (tmp_path / "zh").mkdir()
     for i, name in enumerate(set(names)):
-        _clip(tmp_path / f"{name}.wav", 80 + i)
-    data = concatenate_wavs([tmp_path / f"{n}.wav" for n in names])
+        _clip(tmp_path / "zh" / f"{name}.wav", 80 + i)
+    data = concatenate_wavs([tmp_path / "zh" / f"{n}.wav" for n in names])
     total = 0
     for name in names:
-        with wave.open(str(tmp_path / f"{name}.wav")) as clip:
+        with wave.open(str(tmp_path / "zh" / f"{name}.wav")) as clip:
             total += clip.getnframes()
     with wave.open(io.BytesIO(data)) as w:
         assert w.getnframes() == total
