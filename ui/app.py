@@ -73,6 +73,14 @@ def make_qt_app(argv: list[str] | None = None) -> Any:
     return app
 
 
+@dataclasses.dataclass(frozen=True)
+class ScreenOptions:
+    """Settings of the screens from the command line (``hall-agent run``)."""
+
+    voice_pack: Path | None = None  # clips folder (zh/, en/); None: the shipped set
+    call_highlight_s: int = 30  # a call stays "now calling" on the display this long
+
+
 class HallApp:
     """Every part of one process's hall UI; ``roles`` picks which screens exist.
 
@@ -91,6 +99,7 @@ class HallApp:
         roles: tuple[str, ...] = ("kiosk", "window", "display"),
         windows: list[int] | None = None,
         voice: str = "auto",
+        screen_options: ScreenOptions | None = None,
     ) -> None:
         from ui.i18n import Languages
         from ui.presenters.display import DisplayPresenter
@@ -128,8 +137,9 @@ class HallApp:
                 self.window_views[number] = WindowStationView(presenter)
         if "display" in roles:
             self.display = DisplayPresenter(self.core, self.languages)
-            self.display_view = HallDisplayView(self.display)
-            backend = make_backend(voice, VOICE_CLIPS, language)
+            options = screen_options or ScreenOptions()
+            self.display_view = HallDisplayView(self.display, options.call_highlight_s)
+            backend = make_backend(voice, options.voice_pack or VOICE_CLIPS, language)
             self.announcer = Announcer(backend, lambda: self.languages.current)
             self.display.called.connect(self.announcer.announce_call)
         self._config_retry: Any = None
@@ -270,6 +280,7 @@ def open_hall(
     windows: list[int] | None = None,
     voice: str = "auto",
     remote: bool = False,
+    screen_options: ScreenOptions | None = None,
 ) -> Iterator[HallApp]:
     """Start the core, the central sync, the devices and the screens of ``node``; on leaving,
     stop whatever was started, in reverse order, even when a later step failed (a device or
@@ -279,7 +290,7 @@ def open_hall(
         started.callback(core.close)
         devices = make_devices(node, simulated_demo=simulated)
         started.callback(devices.close)
-        hall = HallApp(node, core, devices, language, roles, windows, voice)
+        hall = HallApp(node, core, devices, language, roles, windows, voice, screen_options)
         started.callback(hall.close)
         yield hall
 
@@ -603,6 +614,10 @@ def run_role(args: argparse.Namespace) -> int:
         roles=screens,
         windows=args.window,
         voice=args.voice,
+        screen_options=ScreenOptions(
+            Path(args.voice_pack) if getattr(args, "voice_pack", None) else None,
+            getattr(args, "call_highlight", 30),
+        ),
         remote=role != "all" and node.node.hall_broker is not None,
     ) as hall:
         locks = []  # held: the lock lives as long as the screen

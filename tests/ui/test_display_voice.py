@@ -149,3 +149,20 @@ def test_a_speech_engine_that_never_finishes_does_not_silence_the_hall(qtbot, mo
     qtbot.waitUntil(announcer.idle, timeout=3000)
     assert len(backend._speech.said) == 4  # each call twice
     assert backend._speech.stopped >= 4
+
+
+def test_a_call_is_highlighted_for_a_time_then_shown_as_the_last_call(make_hall, qtbot):
+    """GIVEN a display whose calls stay highlighted 0.3 s WHEN a window calls THEN 正在呼叫 in
+    the highlighted box, and after the time 上一位 in the quiet one, the number still large."""
+    hall = make_hall()
+    display = hall.display_view
+    display.highlight_s = 0.3
+    assert display.now_calling.text() == "上一位"  # nothing called yet in this session
+    hall.core.runtime.execute(c.IssueTicket("social-security"))
+    hall.windows[1].call_next()
+    qtbot.waitUntil(lambda: display.latest_number.text() == "A001", timeout=3000)
+    assert display.now_calling.text() == "正在呼叫"
+    assert display.call_box.objectName() in ("callBox", "callBoxFlash")
+    qtbot.waitUntil(lambda: display.now_calling.text() == "上一位", timeout=3000)
+    assert display.call_box.objectName() == "callBoxQuiet"
+    assert display.latest_number.text() == "A001"

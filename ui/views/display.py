@@ -196,7 +196,7 @@ class Section(QWidget):
 
 
 class HallDisplayView(Screen):
-    def __init__(self, presenter: DisplayPresenter, highlight_s: int = HIGHLIGHT_S) -> None:
+    def __init__(self, presenter: DisplayPresenter, highlight_s: float = HIGHLIGHT_S) -> None:
         super().__init__("display")
         self.presenter = presenter
         self.highlight_s = highlight_s
@@ -423,7 +423,7 @@ class HallDisplayView(Screen):
     # ---- a call -------------------------------------------------------------------------
     def flash(self) -> None:
         self._highlight(True)
-        self.highlight_timer.start(self.highlight_s * 1000)
+        self.highlight_timer.start(round(self.highlight_s * 1000))
         self._flashes = FLASHES
         self.flash_timer.start()
         self._flash_step()
