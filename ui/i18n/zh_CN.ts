@@ -264,17 +264,6 @@
     </message>
 </context>
 <context>
-    <name>KioskLock</name>
-    <message>
-        <source>Staff only</source>
-        <translation>仅限工作人员</translation>
-    </message>
-    <message>
-        <source>Admin PIN</source>
-        <translation>管理密码</translation>
-    </message>
-</context>
-<context>
     <name>KioskView</name>
     <message>
         <source>Normal text</source>
@@ -443,6 +432,29 @@
     <message>
         <source>Scan the QR code on your ticket slip to see its progress</source>
         <translation>请扫描凭条上的二维码查询排队进度</translation>
+    </message>
+</context>
+<context>
+    <name>PinPad</name>
+    <message>
+        <source>Staff only</source>
+        <translation>工作人员专用</translation>
+    </message>
+    <message>
+        <source>Enter the admin PIN</source>
+        <translation>请输入管理员密码</translation>
+    </message>
+    <message>
+        <source>Delete</source>
+        <translation>删除</translation>
+    </message>
+    <message>
+        <source>OK</source>
+        <translation>确定</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
     </message>
 </context>
 <context>
