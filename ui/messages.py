@@ -213,11 +213,24 @@ def score_text(score: int) -> str:
 
 
 def windows_text(windows: list[int]) -> str:
-    """``1、2 号窗口`` / ``window 1, 2``."""
+    """``1、2 号窗口`` / ``window 1`` / ``windows 1, 2 or 3`` (inside a sentence)."""
     if not windows:
         return ""
-    joined = QCoreApplication.translate("Format", ", ").join(str(w) for w in windows)
-    return QCoreApplication.translate("Format", "Window {windows}").replace("{windows}", joined)
+    if len(windows) == 1:
+        text = QCoreApplication.translate("Format", "window {windows}")
+        return text.replace("{windows}", str(windows[0]))
+    joiner = QCoreApplication.translate("Format", ", ")
+    last = QCoreApplication.translate("Format", " or ")
+    joined = joiner.join(str(w) for w in windows[:-1]) + last + str(windows[-1])
+    return QCoreApplication.translate("Format", "windows {windows}").replace("{windows}", joined)
+
+
+def ahead_text(people_ahead: int, minutes: int) -> str:
+    """People ahead and the wait: never "about 0 minutes" (nobody ahead says so)."""
+    if people_ahead == 0:
+        return QCoreApplication.translate("Format", "You are next; please listen for your number")
+    text = QCoreApplication.translate("Format", "{n} people ahead · about {m} min")
+    return text.replace("{n}", str(people_ahead)).replace("{m}", str(max(1, minutes)))
 
 
 def announcement_text(number: str, window: int) -> str:

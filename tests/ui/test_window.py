@@ -74,6 +74,20 @@ def test_window_without_evaluator_shows_rating_qr(make_hall, qtbot):
     assert presenter.vm.rating.qr_payload.endswith(":D001")
 
 
+def test_the_rating_prompt_goes_when_the_next_citizen_is_called(make_hall, qtbot):
+    """GIVEN D001 finished at a window without evaluator (its QR shown) WHEN the window calls
+    D002 THEN the prompt naming D001 is gone, not shown beside the current number D002."""
+    hall = make_hall(evaluator_windows=(1, 2))
+    for _ in range(2):
+        hall.core.runtime.execute(c.IssueTicket("enterprise"))
+    presenter, view = hall.windows[3], hall.window_views[3]
+    assert presenter.call_next() and presenter.start() and presenter.finish()
+    assert presenter.call_next()  # before the ServiceFinished event reaches the screen
+    qtbot.waitUntil(lambda: view.current_number.text() == "D002", timeout=3000)
+    qtbot.waitUntil(lambda: "D001" not in view.rating.text(), timeout=3000)
+    assert view.rating_qr.isHidden()
+
+
 def test_no_rating_given_times_out(make_hall, qtbot):
     hall = make_hall()
     hall.windows[1].rating_timeout = 0.1

@@ -193,12 +193,28 @@
 <context>
     <name>Format</name>
     <message>
+        <source>window {windows}</source>
+        <translation>{windows} 号窗口</translation>
+    </message>
+    <message>
         <source>, </source>
         <translation>、</translation>
     </message>
     <message>
-        <source>Window {windows}</source>
+        <source> or </source>
+        <translation>、</translation>
+    </message>
+    <message>
+        <source>windows {windows}</source>
         <translation>{windows} 号窗口</translation>
+    </message>
+    <message>
+        <source>You are next; please listen for your number</source>
+        <translation>您是下一位，请留意叫号</translation>
+    </message>
+    <message>
+        <source>{n} people ahead · about {m} min</source>
+        <translation>前面还有 {n} 人 · 预计等候约 {m} 分钟</translation>
     </message>
 </context>
 <context>
@@ -396,10 +412,6 @@
     <message>
         <source>Priority (green channel)</source>
         <translation>绿色通道（优先）</translation>
-    </message>
-    <message>
-        <source>{n} people ahead · about {m} min</source>
-        <translation>前面还有 {n} 人 · 预计等候约 {m} 分钟</translation>
     </message>
     <message>
         <source>Please listen for your number and go to {windows}</source>

@@ -320,7 +320,8 @@ class KioskPresenter(Presenter):
             service_name=self._service_name(view["service"], chinese=True),
             number=view["number"],
             people_ahead=view["people_ahead"],
-            estimated_wait_min=view["estimated_wait_min"],
+            # nobody ahead: no "about 0 minutes" on the slip
+            estimated_wait_min=max(1, view["estimated_wait_min"]) if view["people_ahead"] else None,
             issued_at=dt.datetime.fromisoformat(view["issued_at"]),
             windows=f"{windows}号窗口" if windows else "",
             qr_payload=f"{TICKET_QR_PREFIX}{view['business_date']}:{view['number']}",

@@ -112,6 +112,10 @@ class WindowPresenter(Presenter):
         strip and evaluator."""
         p = event.payload
         mine = p.get("window") == self.window
+        if mine and event.type == "TicketCalled" and self._rating.state in ("qr", "none"):
+            # the next citizen is at the window: the last one's rating prompt would name
+            # another number beside the current one (a rating on the evaluator still counts)
+            self._rating = RatingVM("idle")
         if mine and event.type in ("TicketCalled", "TicketRecalled"):
             self._show_led(f"请{p['number']}号")
         elif mine and event.type == "WindowPaused":

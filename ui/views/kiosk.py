@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.messages import fill, ticket_state_text, windows_text
+from ui.messages import ahead_text, fill, ticket_state_text, windows_text
 from ui.presenters.kiosk import GuideVM, HomeVM, KioskPresenter, PrintVM, ProgressVM, SlipVM
 from ui.views.common import (
     BLUE,
@@ -498,13 +498,7 @@ class KioskView(Screen):
         self.slip_service.setText(vm.service_name)
         self.priority.setText(self.tr("Priority (green channel)"))
         self.priority.setVisible(vm.priority != "none")
-        self.slip_ahead.setText(
-            fill(
-                self.tr("{n} people ahead · about {m} min"),
-                n=str(vm.people_ahead),
-                m=str(vm.estimated_wait_min),
-            )
-        )
+        self.slip_ahead.setText(ahead_text(vm.people_ahead, vm.estimated_wait_min))
         self.slip_windows.setText(
             fill(
                 self.tr("Please listen for your number and go to {windows}"),
@@ -560,11 +554,7 @@ class KioskView(Screen):
         self.progress_service.setText(vm.service_name)
         self.progress_state.setText(ticket_state_text(vm.state))
         if vm.state == "waiting":
-            line = fill(
-                self.tr("{n} people ahead · about {m} min"),
-                n=str(vm.people_ahead),
-                m=str(vm.estimated_wait_min),
-            )
+            line = ahead_text(vm.people_ahead, vm.estimated_wait_min)
         elif vm.window is not None:
             line = fill(self.tr("Please go to window {window}"), window=str(vm.window))
         else:
