@@ -28,6 +28,10 @@ def hall_status(store: Store) -> dict[str, Any]:
                 "windows": config.windows_serving(service.code),
             }
         )
+    served: dict[int, int] = {}
+    for ticket in state.tickets.values():
+        if ticket.state is TicketState.DONE and ticket.window is not None:
+            served[ticket.window] = served.get(ticket.window, 0) + 1
     windows = []
     for window in config.windows:
         live = state.windows[window.number]
@@ -42,6 +46,9 @@ def hall_status(store: Store) -> dict[str, Any]:
                 "current_state": current.state.value if current else None,
                 "current_service": current.service if current else None,
                 "citizen_name": current.citizen_name if current else None,
+                # when the current ticket was called, or its service started (a timer)
+                "current_since": (current.started_at or current.called_at) if current else None,
+                "served_today": served.get(window.number, 0),
                 "waiting": sum(state.waiting_count(code) for code in window.services),
             }
         )

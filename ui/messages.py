@@ -130,6 +130,23 @@ def connecting_text() -> str:
     return QCoreApplication.translate("Errors", "Connecting to the hall system…")
 
 
+def action_done_text(command: str, number: str, target: str = "") -> str:
+    """What a window station's action did, named by its command class (feedback)."""
+    texts = {
+        "CallNext": QCoreApplication.translate("Done", "Called {number}"),
+        "Recall": QCoreApplication.translate("Done", "Called {number} again"),
+        "MarkNoShow": QCoreApplication.translate("Done", "{number} marked as no-show"),
+        "StartService": QCoreApplication.translate("Done", "Serving {number}"),
+        "FinishService": QCoreApplication.translate("Done", "{number} finished"),
+        "Transfer": QCoreApplication.translate("Done", "{number} transferred to {service}"),
+        "Reactivate": QCoreApplication.translate("Done", "{number} is back in the queue"),
+        "PauseWindow": QCoreApplication.translate("Done", "Window paused"),
+        "ResumeWindow": QCoreApplication.translate("Done", "Window open again"),
+    }
+    text = texts.get(command) or QCoreApplication.translate("Done", "Done")
+    return text.replace("{number}", number).replace("{service}", target)
+
+
 def please_wait_text() -> str:
     """A command is on its way to the hall system (a terminal waiting for the hub)."""
     return QCoreApplication.translate("Errors", "Please wait…")

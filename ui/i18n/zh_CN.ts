@@ -88,6 +88,49 @@
     </message>
 </context>
 <context>
+    <name>Done</name>
+    <message>
+        <source>Called {number}</source>
+        <translation>已呼叫 {number}</translation>
+    </message>
+    <message>
+        <source>Called {number} again</source>
+        <translation>已重呼 {number}</translation>
+    </message>
+    <message>
+        <source>{number} marked as no-show</source>
+        <translation>{number} 已过号</translation>
+    </message>
+    <message>
+        <source>Serving {number}</source>
+        <translation>开始办理 {number}</translation>
+    </message>
+    <message>
+        <source>{number} finished</source>
+        <translation>{number} 已办结</translation>
+    </message>
+    <message>
+        <source>{number} transferred to {service}</source>
+        <translation>{number} 已转办到 {service}</translation>
+    </message>
+    <message>
+        <source>{number} is back in the queue</source>
+        <translation>{number} 已重新排队</translation>
+    </message>
+    <message>
+        <source>Window paused</source>
+        <translation>已暂停服务</translation>
+    </message>
+    <message>
+        <source>Window open again</source>
+        <translation>已恢复服务</translation>
+    </message>
+    <message>
+        <source>Done</source>
+        <translation>已完成</translation>
+    </message>
+</context>
+<context>
     <name>Errors</name>
     <message>
         <source>This service is not offered here</source>
@@ -663,8 +706,24 @@
         <translation>当前号码</translation>
     </message>
     <message>
+        <source>Confirm transfer</source>
+        <translation>确认转办</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
         <source>Window {n} · {name}</source>
         <translation>{n} 号窗口 · {name}</translation>
+    </message>
+    <message>
+        <source>Served today: {n}</source>
+        <translation>今日已办 {n} 件</translation>
+    </message>
+    <message>
+        <source>Transfer to…</source>
+        <translation>选择转办事项…</translation>
     </message>
     <message>
         <source>People waiting: {n}</source>
@@ -689,6 +748,18 @@
     <message>
         <source>No evaluator: the citizen scans this code to rate {number}</source>
         <translation>无评价器：请办事人扫码评价 {number}</translation>
+    </message>
+    <message>
+        <source>Choose the service to transfer to first</source>
+        <translation>请先选择转办的事项</translation>
+    </message>
+    <message>
+        <source>Transfer {number} to {service}?</source>
+        <translation>将 {number} 转办到 {service}？</translation>
+    </message>
+    <message>
+        <source>For {time}</source>
+        <translation>用时 {time}</translation>
     </message>
 </context>
 </TS>
