@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
-from agent.config import always_open
+from agent.config import HallConfig, always_open
+from agent.datadir import DataDir
 from agent.node_runtime import Node
 from ui.app import HallApp
 from ui.core import LocalCore
@@ -25,7 +27,13 @@ def _fonts(qapp):
     setup_fonts(qapp)
 
 
-def open_node(root: Path, **service_changes: object) -> Node:
+def open_node(root: Path, hall_config: HallConfig | None = None, **service_changes: object) -> Node:
+    """A node in ``root`` with the sample hall (or ``hall_config``), open all day."""
+    if hall_config is not None:
+        config = root.with_suffix(".yaml")
+        dumped = hall_config.model_dump(mode="json")
+        config.write_text(yaml.safe_dump(dumped, allow_unicode=True), encoding="utf-8")
+        DataDir(root).init(config)
     node = Node.open(root, init=True)
     hall = always_open(node.hall)
     if service_changes:
@@ -43,9 +51,10 @@ def make_hall(tmp_path: Path, qtbot) -> Iterator:
         language: str = "zh_CN",
         evaluator_windows: tuple[int, ...] = (1, 2, 3),
         printer: bool = True,
+        hall_config: HallConfig | None = None,
         **service_changes: object,
     ) -> HallApp:
-        node = open_node(tmp_path / f"hall{len(made)}", **service_changes)
+        node = open_node(tmp_path / f"hall{len(made)}", hall_config, **service_changes)
         runtime = node.runtime().start()
         devices = FakeDevices(evaluator_windows=evaluator_windows, printer=printer)
         app = HallApp(node, LocalCore(runtime), devices, language, voice="silent")

@@ -5,23 +5,14 @@ screen height, recent calls, windows and waiting counts ≥ 1/16)."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from pathlib import Path
 
 import pytest
-import yaml
 from PySide6.QtWidgets import QApplication
 
 from agent import commands as c
-from agent.config import always_open
-from agent.datadir import DataDir
-from agent.node_runtime import Node
-from ui.app import HallApp
-from ui.core import LocalCore
 from ui.demo import big_hall
 from ui.fit import misfits
-from ui.ports import FakeDevices
 
 pytestmark = pytest.mark.qt
 
@@ -33,21 +24,11 @@ SIZES = {
 
 
 @pytest.fixture(params=["sample", "city"])
-def hall(request, tmp_path: Path, qtbot):
+def hall(request, make_hall):
     """A running hall (all screens, fake devices) with tickets issued and windows busy."""
-    root = tmp_path / request.param
-    if request.param == "city":
-        config = tmp_path / "city.yaml"
-        dumped = big_hall(40, 30).model_dump(mode="json")
-        config.write_text(yaml.safe_dump(dumped, allow_unicode=True), encoding="utf-8")
-        DataDir(root).init(config)
-    node = Node.open(root, init=True)
-    node = dataclasses.replace(node, hall=always_open(node.hall))
-    runtime = node.runtime().start()
-    app = HallApp(node, LocalCore(runtime), FakeDevices(), "zh_CN", voice="silent")
-    for view in app.views().values():
-        qtbot.addWidget(view)
-    for service in node.hall.services:
+    app = make_hall(hall_config=big_hall(40, 30) if request.param == "city" else None)
+    runtime = app.core.runtime
+    for service in app.node.hall.services:
         runtime.execute(c.IssueTicket(service.code))
     for i, number in enumerate(app.windows):
         if i % 4 == 3:
@@ -56,10 +37,7 @@ def hall(request, tmp_path: Path, qtbot):
         runtime.execute(c.CallNext(number))
         if i % 4 == 1:
             runtime.execute(c.StartService(number))
-    yield app
-    app.close()
-    app.core.close()
-    runtime.stop()
+    return app
 
 
 def settle(qtbot, view, size: tuple[int, int]) -> None:
@@ -91,6 +69,14 @@ def test_kiosk_fits(hall, qtbot, size, language):
         assert_fits(view, size)
         if view.page_row.isVisible():
             view.next_button.click()
+            assert_fits(view, size)
+        view.search_button.click()  # the letter keys take room from the tiles
+        for letter in "SB":
+            view.letter_buttons[letter].click()
+        assert_fits(view, size)
+        view.search_button.click()
+        if view.category_bar.cells:
+            view.category_bar.cells[-1].click()
             assert_fits(view, size)
         code = hall.node.hall.services[-1].code
         kiosk.take(code)

@@ -425,6 +425,26 @@
         <translation>返回取号</translation>
     </message>
     <message>
+        <source>Close search</source>
+        <translation>关闭查找</translation>
+    </message>
+    <message>
+        <source>Search</source>
+        <translation>拼音查找</translation>
+    </message>
+    <message>
+        <source>Find: {letters}</source>
+        <translation>查找：{letters}</translation>
+    </message>
+    <message>
+        <source>Type the first letters of the pinyin, e.g. SB for 社保</source>
+        <translation>请按拼音首字母查找，如“社保”请按 S、B</translation>
+    </message>
+    <message>
+        <source>No service matches; please check the letters</source>
+        <translation>没有找到匹配的事项，请检查字母</translation>
+    </message>
+    <message>
         <source>Done ({seconds} s)</source>
         <translation>完成（{seconds} 秒）</translation>
     </message>
@@ -447,6 +467,10 @@
     <message>
         <source>{n} waiting</source>
         <translation>等候 {n} 人</translation>
+    </message>
+    <message>
+        <source>All</source>
+        <translation>全部</translation>
     </message>
     <message>
         <source>Page {page} of {pages}</source>

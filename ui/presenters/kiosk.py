@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,8 +37,10 @@ from ui.messages import (
 )
 from ui.ports import CardRead, DevicePort, PrintOutcome, SlipLayout
 from ui.presenters.base import Presenter
+from ui.search import search_keys
 
 log = logging.getLogger(__name__)
+_keys = functools.lru_cache(maxsize=1024)(search_keys)  # pinyin of a name, once per name
 
 TICKET_QR_PREFIX = "HT1:"
 
@@ -50,10 +53,18 @@ class ServiceTile:
     open_now: bool
     sold_out: bool
     windows: list[int]
+    keys: tuple[str, ...] = ()  # what the service is found by (ui.search)
 
     @property
     def takeable(self) -> bool:
         return self.open_now and not self.sold_out
+
+
+@dataclass(frozen=True)
+class CategoryVM:
+    code: str
+    name: str
+    services: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,7 @@ class HomeVM:
     citizen: str | None  # masked name of the card swiped, waiting for a service choice
     notice: str
     printer_problem: str  # translated, empty when fine
+    categories: list[CategoryVM] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -178,8 +190,13 @@ class KioskPresenter(Presenter):
                 open_now=s["open_now"],
                 sold_out=s["issued"] >= s["daily_cap"],
                 windows=s["windows"],
+                keys=_keys(s["name_zh"], s["name_en"]),
             )
             for s in status["services"]
+        ]
+        categories = [
+            CategoryVM(k.code, pick(k.name_zh, k.name_en), tuple(k.services))
+            for k in config.categories
         ]
         notice = pick(config.display.notice_zh, config.display.notice_en)
         live = self.core.notices()
@@ -191,7 +208,9 @@ class KioskPresenter(Presenter):
                 problem = device_reason_text(reason or state)
         citizen = self._citizen.name_masked if self._citizen else None
         self.home_changed.emit(
-            HomeVM(pick(config.name_zh, config.name_en), tiles, citizen, notice, problem)
+            HomeVM(
+                pick(config.name_zh, config.name_en), tiles, citizen, notice, problem, categories
+            )
         )
 
     def _service_name(self, code: str, chinese: bool | None = None) -> str:

@@ -9,6 +9,7 @@ from PySide6.QtGui import QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
     QBoxLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from ui.messages import ahead_text, fill, ticket_state_text, windows_text
 from ui.presenters.kiosk import GuideVM, HomeVM, KioskPresenter, PrintVM, ProgressVM, SlipVM
+from ui.search import matches
 from ui.views.common import (
     BLUE,
     FIXED_SCREEN,
@@ -30,6 +32,7 @@ from ui.views.common import (
     button,
     clear,
     label,
+    literal,
     problem_banner,
     restyle,
 )
@@ -81,6 +84,14 @@ def _style(scale: float, number_scale: float) -> str:
         border-radius: 20px; font-size: {px(34)}; padding: {px(18)} {px(24)}; }}
     QPushButton#bigGhost:disabled {{ color: #8a94a3; border-color: #b0b8c4; }}
     QLabel#pageLabel {{ font-size: {px(32)}; color: #3b4b61; }}
+    QPushButton#category {{ background: white; color: {BLUE}; border: 2px solid {BLUE};
+        border-radius: 14px; font-size: {px(30)}; padding: {px(6)} {px(10)}; }}
+    QPushButton#category:checked {{ background: {BLUE}; color: white; }}
+    QPushButton#key {{ background: white; color: #15253b; border: 2px solid #9fb3cc;
+        border-radius: 12px; font-size: {px(36)}; font-weight: bold; }}
+    QPushButton#key:pressed {{ background: #d6e6fa; }}
+    QLabel#query {{ background: white; border: 2px solid {BLUE}; border-radius: 12px;
+        font-size: {px(34)}; padding: {px(8)}; }}
     QLabel#hint {{ font-size: {px(30)}; color: #3b4b61; }}
     QLabel#citizen {{ background: #fff4d6; border: 2px solid #e0a800; border-radius: 14px;
         font-size: {px(34)}; padding: {px(16)}; }}
@@ -254,6 +265,18 @@ class KioskView(Screen):
         row.addWidget(self.citizen_cancel)
         self.citizen_row.hide()
         layout.addWidget(self.citizen_row)
+        self.filter_row = QWidget()
+        filters = QHBoxLayout(self.filter_row)
+        filters.setContentsMargins(0, 0, 0, 0)
+        self.category_bar = Pager(max_columns=5, max_rows=2, spacing=12)
+        self.search_button = button("bigGhost", self._toggle_search)
+        filters.addWidget(self.category_bar, 1)
+        filters.addWidget(self.search_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.filter_row)
+        layout.addWidget(self._build_search())
+        self.no_match = label("", "hint", Qt.AlignmentFlag.AlignCenter, wrap=True)
+        self.no_match.hide()
+        layout.addWidget(self.no_match)
         self.tiles = Pager(max_columns=2, spacing=24)
         layout.addWidget(self.tiles, 1)
         self.page_row = QWidget()
@@ -274,13 +297,39 @@ class KioskView(Screen):
         self.printer_problem = label("", "printBad", wrap=True)
         self.printer_problem.hide()
         layout.addWidget(self.printer_problem)
-        buttons = QHBoxLayout()
+        self.home_buttons = QWidget()
+        buttons = QHBoxLayout(self.home_buttons)
+        buttons.setContentsMargins(0, 0, 0, 0)
         self.guide_button = button("bigGhost", self._open_guide)
         self.progress_button = button("bigGhost", self._open_progress_hint)
         buttons.addWidget(self.guide_button)
         buttons.addWidget(self.progress_button)
-        layout.addLayout(buttons)
+        layout.addWidget(self.home_buttons)
         return page
+
+    def _build_search(self) -> QWidget:
+        """Letters to find a service by pinyin initials (社保 → S B) or English words."""
+        self.search_panel = QWidget()
+        column = QVBoxLayout(self.search_panel)
+        column.setContentsMargins(0, 0, 0, 0)
+        self.query = label("", "query", wrap=True)
+        column.addWidget(self.query)
+        keys = QGridLayout()
+        keys.setSpacing(8)
+        self.letter_buttons: dict[str, QPushButton] = {}
+        for i in range(26):
+            letter = chr(ord("A") + i)
+            key = button("key", functools.partial(self._type, letter))
+            key.setText(letter)
+            keys.addWidget(key, i // 9, i % 9)
+            self.letter_buttons[letter] = key
+        self.backspace_button = button("key", self._backspace)
+        keys.addWidget(self.backspace_button, 2, 8)
+        column.addLayout(keys)
+        self.search_panel.hide()
+        self._query = ""
+        self._category: str | None = None
+        return self.search_panel
 
     def _build_ticket(self) -> QWidget:
         page = QWidget()
@@ -396,6 +445,8 @@ class KioskView(Screen):
         self.qr_hint.setText(self.tr("Appointment: scan the QR code of your booking to check in"))
         self.guide_other.setText(self.tr("Other services"))
         self.previous_button.setText(self.tr("Previous page"))
+        self.backspace_button.setText("⌫")
+        self._retext_search()
         self.next_button.setText(self.tr("Next page"))
         self.progress_button.setText(self.tr("My ticket's progress"))
         self.your_number.setText(self.tr("Your number"))
@@ -426,6 +477,16 @@ class KioskView(Screen):
         else:
             self.prompt.setText(self.tr("Please choose a service"))
             self.guide_button.setText(self.tr("Service guides"))
+
+    def _retext_search(self) -> None:
+        searching = self.search_panel.isVisibleTo(self)
+        self.search_button.setText(self.tr("Close search") if searching else self.tr("Search"))
+        self.query.setText(
+            fill(self.tr("Find: {letters}"), letters=self._query)
+            if self._query
+            else self.tr("Type the first letters of the pinyin, e.g. SB for 社保")
+        )
+        self.no_match.setText(self.tr("No service matches; please check the letters"))
 
     def _on_tick(self) -> None:
         fmt = "yyyy-MM-dd HH:mm" if self.presenter.languages.is_chinese() else "d MMM yyyy HH:mm"
@@ -460,6 +521,7 @@ class KioskView(Screen):
         self.printer_problem.setVisible(bool(vm.printer_problem))
         if [t.code for t in vm.tiles] != list(self._service_buttons):
             self._rebuild_tiles(vm)
+        self._show_categories(vm)
         for tile in vm.tiles:
             if tile.sold_out:
                 line = self.tr("Today's numbers are all taken")
@@ -479,6 +541,73 @@ class KioskView(Screen):
             tile_button.clicked.connect(functools.partial(self._tile_tapped, tile.code))
             self._service_buttons[tile.code] = tile_button
         self.tiles.set_cells(list(self._service_buttons.values()))
+
+    def _show_categories(self, vm: HomeVM) -> None:
+        """The category bar (a hall config with categories): 全部 and one button each."""
+        names = [("", self.tr("All"))] + [(k.code, k.name) for k in vm.categories]
+        if not vm.categories:
+            names = []
+        codes = [code for code, _name in names]
+        if codes != [b.property("code") for b in self.category_bar.cells]:
+            cells: list[QWidget] = []
+            for code in codes:
+                category = button("category", functools.partial(self._choose_category, code))
+                category.setProperty("code", code)
+                category.setCheckable(True)
+                cells.append(category)
+            self.category_bar.set_cells(cells)
+        for cell, (code, name) in zip(self.category_bar.cells, names, strict=True):
+            assert isinstance(cell, QPushButton)
+            cell.setText(literal(name))
+            cell.setChecked(code == (self._category or ""))
+        self.category_bar.fit_cells_to_content()
+        self.category_bar.setVisible(bool(vm.categories))
+        self._filter()
+
+    def _choose_category(self, code: str) -> None:
+        self._category = code or None
+        for cell in self.category_bar.cells:
+            if isinstance(cell, QPushButton):
+                cell.setChecked(cell.property("code") == code)
+        self._filter()
+
+    def _toggle_search(self) -> None:
+        self._show_search(not self.search_panel.isVisibleTo(self))
+
+    def _show_search(self, on: bool) -> None:
+        """The letter keys take the place of the hints and the guide/progress buttons."""
+        self.search_panel.setVisible(on)
+        for widget in (self.card_hint, self.qr_hint, self.home_buttons):
+            widget.setVisible(not on)
+        self._query = ""
+        self._retext_search()
+        self._filter()
+
+    def _type(self, letter: str) -> None:
+        self._query = (self._query + letter)[:12]
+        self._retext_search()
+        self._filter()
+
+    def _backspace(self) -> None:
+        self._query = self._query[:-1]
+        self._retext_search()
+        self._filter()
+
+    def _filter(self) -> None:
+        """The tiles of the chosen category that match the letters typed, in hall order."""
+        if self._home is None:
+            return
+        allowed = None
+        for category in self._home.categories:
+            if category.code == self._category:
+                allowed = set(category.services)
+        shown: list[QWidget] = [
+            self._service_buttons[tile.code]
+            for tile in self._home.tiles
+            if (allowed is None or tile.code in allowed) and matches(self._query, tile.keys)
+        ]
+        self.tiles.set_cells(shown, delete_old=False)
+        self.no_match.setVisible(not shown)
 
     def _tile_tapped(self, code: str) -> None:
         if self._choosing_guide:
@@ -575,6 +704,10 @@ class KioskView(Screen):
 
     def go_home(self) -> None:
         self._choosing_guide = False
+        self._category = None
+        self._show_search(False)
+        if self._home is not None:
+            self._show_categories(self._home)
         self._retext_home()
         self.message.hide()
         self._slip = None
@@ -621,6 +754,8 @@ class KioskView(Screen):
         )
         self.tiles.max_columns = 4 if landscape else 2
         self.tiles.spacing = round(24 * scale)
+        self.category_bar.spacing = round(12 * scale)
+        self.category_bar.fit_cells_to_content()
         self.tiles.set_cell_size(
             QSize(round(360 * scale), round(215 * scale) + 20), max_cell_height=round(380 * scale)
         )

@@ -39,6 +39,7 @@ class Pager(QWidget):
         self.page = 0
         self.columns = 1
         self.rows = 1
+        self._min_h = 0
 
     def set_cell_size(self, cell: QSize, max_cell_height: int = 0) -> None:
         self.cell = cell
@@ -46,12 +47,16 @@ class Pager(QWidget):
         self.updateGeometry()
         self._place()
 
-    def set_cells(self, cells: list[QWidget]) -> None:
-        """Take these widgets as the cells (the old ones are deleted)."""
+    def set_cells(self, cells: list[QWidget], delete_old: bool = True) -> None:
+        """Take these widgets as the cells; the old ones are deleted, or only hidden (a
+        filter that shows some of the same cells)."""
         for old in self.cells:
             if old not in cells:
                 old.hide()
-                old.deleteLater()
+                if delete_old:
+                    old.deleteLater()
+        if cells != self.cells:
+            self.page = 0
         self.cells = cells
         for cell in cells:
             cell.setParent(self)
@@ -83,7 +88,10 @@ class Pager(QWidget):
         return self.cell
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(self.cell.width(), 0) if self.optional else self.cell
+        """One cell (as high as its wrapped text needs at the last width placed)."""
+        if self.optional:
+            return QSize(self.cell.width(), 0)
+        return QSize(self.cell.width(), self._min_h or self.cell.height())
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -92,19 +100,37 @@ class Pager(QWidget):
     def _fit(self, size: int, cell: int, most: int) -> int:
         return max(1, min(most, (size + self.spacing) // (cell + self.spacing)))
 
+    def fit_cells_to_content(self) -> None:
+        """Cells at least as big as their content asks for (buttons' size hints)."""
+        hints = [cell.sizeHint() for cell in self.cells]
+        if hints:
+            self.cell = QSize(max(h.width() for h in hints), max(h.height() for h in hints))
+            self._place()
+
+    def _cell_height(self, cell_w: int) -> int:
+        """The minimum height, or more when a cell's wrapped text needs it at this width."""
+        for cell in self.cells:
+            cell.ensurePolished()  # a new style sheet's fonts, before measuring
+        needed = [c.heightForWidth(cell_w) for c in self.cells if c.hasHeightForWidth()]
+        return max([self.cell.height(), *needed])
+
     def _place(self) -> None:
         width, height, gap = self.width(), self.height(), self.spacing
         self.columns = self._fit(width, self.cell.width(), self.max_columns)
-        self.rows = self._fit(height, self.cell.height(), self.max_rows)
+        min_h = self._cell_height((width - gap * (self.columns - 1)) // self.columns)
+        if min_h != self._min_h:
+            self._min_h = min_h
+            self.updateGeometry()
+        self.rows = self._fit(height, min_h, self.max_rows)
         needed_rows = math.ceil(len(self.cells) / self.columns) if self.cells else 1
         self.rows = max(1, min(self.rows, needed_rows))
-        if self.optional and height < self.cell.height():
+        if self.optional and height < min_h:
             self.rows = 0
         self.page = min(self.page, self.pages - 1)
         cell_w = (width - gap * (self.columns - 1)) // self.columns
         cell_h = (height - gap * (self.rows - 1)) // max(1, self.rows)
         if self.max_cell_height:
-            cell_h = min(cell_h, max(self.max_cell_height, self.cell.height()))
+            cell_h = min(cell_h, max(self.max_cell_height, min_h))
         shown = set(map(id, self.visible_cells()))
         start = self.page * self.per_page
         for i, cell in enumerate(self.cells):
