@@ -79,6 +79,7 @@ class ScreenOptions:
 
     voice_pack: Path | None = None  # clips folder (zh/, en/); None: the shipped set
     call_highlight_s: int = 30  # a call stays "now calling" on the display this long
+    voice_guide: bool = False  # the kiosk speaks each step (适老化)
 
 
 class HallApp:
@@ -124,9 +125,19 @@ class HallApp:
         self.display: DisplayPresenter | None = None
         self.display_view: HallDisplayView | None = None
         self.announcer: Announcer | None = None
+        options = screen_options or ScreenOptions()
+        pack = options.voice_pack or VOICE_CLIPS
+        self.kiosk_voice: Announcer | None = None
+        self._voice_guide: Any = None
         if "kiosk" in roles:
             self.kiosk = KioskPresenter(self.core, devices, self.languages, str(node.data.root))
             self.kiosk_view = KioskView(self.kiosk)
+            if options.voice_guide:
+                from ui.voice_guide import KioskVoiceGuide
+
+                kiosk_backend = make_backend(voice, pack, language)
+                self.kiosk_voice = Announcer(kiosk_backend, lambda: self.languages.current)
+                self._voice_guide = KioskVoiceGuide(self.kiosk, self.kiosk_voice)
         if "window" in roles:
             numbers = windows or [w.number for w in (config or node.hall).windows]
             for number in numbers:
@@ -137,9 +148,8 @@ class HallApp:
                 self.window_views[number] = WindowStationView(presenter)
         if "display" in roles:
             self.display = DisplayPresenter(self.core, self.languages)
-            options = screen_options or ScreenOptions()
             self.display_view = HallDisplayView(self.display, options.call_highlight_s)
-            backend = make_backend(voice, options.voice_pack or VOICE_CLIPS, language)
+            backend = make_backend(voice, pack, language)
             self.announcer = Announcer(backend, lambda: self.languages.current)
             self.display.called.connect(self.announcer.announce_call)
         self._config_retry: Any = None
@@ -215,8 +225,9 @@ class HallApp:
             self._config_retry.stop()
         for presenter in self.presenters():
             presenter.close()
-        if self.announcer is not None:
-            self.announcer.stop()
+        for announcer in (self.announcer, self.kiosk_voice):
+            if announcer is not None:
+                announcer.stop()
 
 
 def _warn_unrecorded(future: Future[Any]) -> None:
@@ -617,6 +628,7 @@ def run_role(args: argparse.Namespace) -> int:
         screen_options=ScreenOptions(
             Path(args.voice_pack) if getattr(args, "voice_pack", None) else None,
             getattr(args, "call_highlight", 30),
+            getattr(args, "voice_guide", False),
         ),
         remote=role != "all" and node.node.hall_broker is not None,
     ) as hall:

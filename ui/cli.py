@@ -33,6 +33,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--call-highlight", type=int, default=30, metavar="S",
         help="seconds a call stays highlighted on the hall display (default 30)",
     )  # fmt: skip
+    run.add_argument(
+        "--voice-guide", action="store_true",
+        help="the kiosk speaks each step (适老化: for citizens who do not read the screen easily)",
+    )  # fmt: skip
     run.set_defaults(func=cmd_run)
     voice = subparsers.add_parser("voice", help="voice announcements (testing the speakers)")
     voice_sub = voice.add_subparsers(dest="voice_command", required=True)

@@ -310,6 +310,14 @@ def make_backend(
     return SilentBackend()
 
 
+def number_clips(number: str, language: str) -> tuple[str, ...]:
+    """A ticket number read letter by letter and digit by digit."""
+    chars = tuple(ch for ch in number.upper() if ch.isalnum())
+    if language == "en":
+        return tuple(f"n{ch}" if ch.isdigit() else ch for ch in chars)
+    return chars
+
+
 class Announcer(QObject):
     """The hall's single voice: a queue of lines, one at a time, each call twice."""
 
@@ -327,8 +335,11 @@ class Announcer(QObject):
         self._started_at = 0.0
 
     def announce_call(self, number: str, window: int) -> None:
-        line = make_line(number, window, self.language())
-        for _ in range(REPEAT):
+        self.say(make_line(number, window, self.language()), REPEAT)
+
+    def say(self, line: Line, times: int = 1) -> None:
+        """Queue a line (after whatever is being said)."""
+        for _ in range(times):
             self.queue.append(line)
         if self.speaking is None:
             self._next()
@@ -368,6 +379,17 @@ ZH_WORDS = {
     "bai": "百",
     **{str(d): "零一二三四五六七八九"[d] for d in range(10)},
 }
+# The voice-guided kiosk's prompts (适老化), one clip each.
+ZH_PROMPTS = {
+    "card_read": "已读取身份证，请选择办理事项",
+    "your_number": "您的号码是",
+    "take_slip": "请取走号票，留意叫号",
+}
+EN_PROMPTS = {
+    "card_read": "Your ID card is read. Please choose a service",
+    "your_number": "Your number is",
+    "take_slip": "Please take your ticket and listen for your number",
+}
 EN_NUMBERS = (
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
     "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
@@ -389,9 +411,11 @@ def clip_texts() -> dict[str, dict[str, tuple[str, str]]]:
     """Every clip of the shipped set: language folder → name → (text, espeak-ng voice).
     Letters are spelt with the English voice in both (as halls read A, B, C)."""
     letters = {k: (v, "en") for k, v in LETTERS.items()}
+    zh = {**ZH_WORDS, **ZH_PROMPTS}
+    en = {**EN_WORDS, **EN_PROMPTS}
     return {
-        "zh": {**{k: (v, "cmn") for k, v in ZH_WORDS.items()}, **letters},
-        "en": {**{k: (v, "en") for k, v in EN_WORDS.items()}, **letters},
+        "zh": {**{k: (v, "cmn") for k, v in zh.items()}, **letters},
+        "en": {**{k: (v, "en") for k, v in en.items()}, **letters},
     }
 
 

@@ -16,7 +16,7 @@ import yaml
 from agent.config import HallConfig, always_open
 from agent.datadir import DataDir
 from agent.node_runtime import Node
-from ui.app import HallApp
+from ui.app import HallApp, ScreenOptions
 from ui.core import LocalCore
 from ui.fonts import setup_fonts
 from ui.ports import FakeDevices
@@ -52,12 +52,16 @@ def make_hall(tmp_path: Path, qtbot) -> Iterator:
         evaluator_windows: tuple[int, ...] = (1, 2, 3),
         printer: bool = True,
         hall_config: HallConfig | None = None,
+        screen_options: ScreenOptions | None = None,
         **service_changes: object,
     ) -> HallApp:
         node = open_node(tmp_path / f"hall{len(made)}", hall_config, **service_changes)
         runtime = node.runtime().start()
         devices = FakeDevices(evaluator_windows=evaluator_windows, printer=printer)
-        app = HallApp(node, LocalCore(runtime), devices, language, voice="silent")
+        app = HallApp(
+            node, LocalCore(runtime), devices, language, voice="silent",
+            screen_options=screen_options,
+        )  # fmt: skip
         for presenter in app.windows.values():
             presenter.rating_timeout = 5.0
         for view in app.views().values():

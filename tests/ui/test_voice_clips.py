@@ -68,3 +68,30 @@ def test_voice_say_is_the_shipped_clips_in_reading_order(tmp_path, number, windo
     params, rendered = frames(out)
     assert params == (1, 2, 16000)
     assert rendered == expected
+
+
+def test_the_voice_guided_kiosk_speaks_each_step(make_hall, qtbot):
+    """GIVEN a kiosk started with --voice-guide WHEN a card is read and a number taken THEN
+    each step is spoken, the number letter by letter, through the kiosk's own voice."""
+    from ui.app import ScreenOptions
+    from ui.ports import CardRead
+
+    hall = make_hall(screen_options=ScreenOptions(voice_guide=True))
+    voice = hall.kiosk_voice
+    assert voice is not None and voice is not hall.announcer
+    hall.devices.swipe(CardRead("h" * 64, "张*", None))
+    qtbot.waitUntil(lambda: voice.backend.spoken == ["已读取身份证，请选择办理事项"], timeout=3000)
+    hall.kiosk_view.service_button("household").click()
+    qtbot.waitUntil(lambda: len(voice.backend.spoken) == 2, timeout=3000)
+    assert voice.backend.spoken[1] == "您的号码是 B001，请取走号票"
+    assert hall.announcer.backend.spoken == []  # the hall's voice is not the kiosk's
+    assert make_hall().kiosk_voice is None  # off unless asked for
+
+
+def test_the_guide_prompts_are_in_the_pack():
+    from ui.voice import number_clips
+
+    clips = ("your_number", *number_clips("AB012", "zh_CN"), "take_slip", "card_read")
+    for name in clips:
+        assert (VOICE_CLIPS / "zh" / f"{name}.wav").exists(), name
+    assert number_clips("A012", "en") == ("A", "n0", "n1", "n2")

@@ -676,6 +676,17 @@
     </message>
 </context>
 <context>
+    <name>VoiceGuide</name>
+    <message>
+        <source>Your ID card is read. Please choose a service</source>
+        <translation>已读取身份证，请选择办理事项</translation>
+    </message>
+    <message>
+        <source>Your number is {number}. Please take your ticket</source>
+        <translation>您的号码是 {number}，请取走号票</translation>
+    </message>
+</context>
+<context>
     <name>WindowStationView</name>
     <message>
         <source>Call next</source>
