@@ -38,7 +38,7 @@ EXIT_NO_DISPLAY = 2
 HUB_WAIT_S = 5.0
 CONFIG_RETRY_MS = 1000
 VOICE_CLIPS = Path(__file__).resolve().parent / "assets" / "voice"  # shipped: espeak-ng clips
-SIZES = {"kiosk": (1080, 1920), "window": (1180, 720), "display": (1920, 1080), "panel": (440, 720)}
+SIZES = {"kiosk": (1080, 1920), "window": (1366, 768), "display": (1920, 1080), "panel": (440, 720)}
 
 
 def has_display() -> bool:

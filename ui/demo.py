@@ -185,3 +185,26 @@ class DemoControls:
         if sim is not None:
             return list(sim.tickets)
         return [p.number for p in getattr(self.devices, "printed", [])]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ui.demo city-hall [--services 40] [--windows 30]``: a large hall config
+    (YAML on stdout) for ``hall-agent demo --hall FILE``."""
+    import argparse
+    import sys
+
+    import yaml
+
+    parser = argparse.ArgumentParser(prog="python -m ui.demo")
+    sub = parser.add_subparsers(dest="command", required=True)
+    city = sub.add_parser("city-hall", help="print a large hall config")
+    city.add_argument("--services", type=int, default=40, choices=range(1, 121), metavar="1-120")
+    city.add_argument("--windows", type=int, default=30, choices=range(1, 41), metavar="1-40")
+    args = parser.parse_args(argv)
+    dumped = big_hall(args.services, args.windows).model_dump(mode="json")
+    sys.stdout.write(yaml.safe_dump(dumped, allow_unicode=True, sort_keys=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

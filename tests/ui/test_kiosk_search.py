@@ -32,6 +32,8 @@ def test_categories_search_and_pages(make_hall, qtbot):
     view.next_button.click()
     assert [tile.name.text() for tile in view.tiles.visible_cells()] != first_page
     assert [b.text() for b in view.category_bar.cells[:3]] == ["全部", "社保医保", "户籍证件"]
+    assert len(view.category_bar.cells) == 9  # 全部 and 8 categories, every one reachable
+    assert all(b.isVisible() for b in view.category_bar.cells)
     view.category_bar.cells[2].click()
     assert shown(view) == [
         "户口迁移",

@@ -164,7 +164,7 @@ class Section(QWidget):
     """A titled, paged band of cells (windows, waiting): a title row (title, legend, page
     mark) above the cells; the pages rotate."""
 
-    def __init__(self, max_rows: int) -> None:
+    def __init__(self) -> None:
         super().__init__()
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
@@ -176,7 +176,7 @@ class Section(QWidget):
         self.title_row.addStretch(1)
         self.title_row.addWidget(self.page_mark)
         column.addLayout(self.title_row)
-        self.pager = Pager(max_columns=12, max_rows=max_rows)
+        self.pager = Pager(max_columns=12, max_rows=1)
         column.addWidget(self.pager, 1)
         self.pager.page_changed.connect(self._page_mark)
 
@@ -238,13 +238,13 @@ class HallDisplayView(Screen):
         side = QVBoxLayout()
         self.recent_head = label("", "head")
         side.addWidget(self.recent_head)
-        self.recent = Pager(max_columns=1, optional=True)
+        self.recent = Pager(max_columns=1, max_rows=4, optional=True)
         side.addWidget(self.recent, 1)
         self.body.addLayout(side, 4)
         root.addLayout(self.body, 1)
 
-        self.windows = Section(max_rows=3)
-        self.waiting = Section(max_rows=2)
+        self.windows = Section()
+        self.waiting = Section()
         self.legend_labels = {state: label("", f"legend_{state}") for state in STATE_COLOURS}
         for state in ("calling", "serving", "paused", "closed"):
             self.windows.add_legend(self.legend_labels[state])
@@ -307,6 +307,8 @@ class HallDisplayView(Screen):
         self.sections.setSpacing(gap // 2)
         for section in (self.windows, self.waiting):
             section.set_gap(gap)
+            # a landscape screen has room for one row of each; a portrait one for two
+            section.pager.max_rows = 2 if portrait else 1
         if self._vm is not None:
             self.show_vm(self._vm)
 
@@ -403,7 +405,8 @@ class HallDisplayView(Screen):
         pager.set_cells(
             [label(text, name, Qt.AlignmentFlag.AlignCenter, wrap=True) for text, name in cells]
         )
-        pager.set_cell_size(self._cell_size([t for t, _n in cells], row, gap * 3, bold))
+        size = self._cell_size([t for t, _n in cells], row, gap * 3, bold)
+        pager.set_cell_size(size, max_cell_height=size.height())
 
     def recent_calls(self) -> list[tuple[str, str]]:
         """(number, window) of the recent calls, as listed (shown or not)."""

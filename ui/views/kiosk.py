@@ -47,6 +47,7 @@ MESSAGE_S = 8
 PORTRAIT = (1080, 1920)
 LANDSCAPE = (1920, 1500)
 LARGE_TEXT = 1.3
+SEARCH_FROM = 8  # a hall with more services than this gets 拼音查找
 
 
 def scale_for(width: int, height: int) -> float:
@@ -268,7 +269,7 @@ class KioskView(Screen):
         self.filter_row = QWidget()
         filters = QHBoxLayout(self.filter_row)
         filters.setContentsMargins(0, 0, 0, 0)
-        self.category_bar = Pager(max_columns=5, max_rows=2, spacing=12)
+        self.category_bar = Pager(max_columns=5, spacing=12, complete=True)
         self.search_button = button("bigGhost", self._toggle_search)
         filters.addWidget(self.category_bar, 1)
         filters.addWidget(self.search_button, 0, Qt.AlignmentFlag.AlignTop)
@@ -292,8 +293,10 @@ class KioskView(Screen):
         self.tiles.page_changed.connect(self._show_page)
         self.card_hint = label("", "hint", wrap=True)
         self.qr_hint = label("", "hint", wrap=True)
-        layout.addWidget(self.card_hint)
-        layout.addWidget(self.qr_hint)
+        self.hints = QBoxLayout(QBoxLayout.Direction.TopToBottom)  # side by side in landscape
+        self.hints.addWidget(self.card_hint, 1)
+        self.hints.addWidget(self.qr_hint, 1)
+        layout.addLayout(self.hints)
         self.printer_problem = label("", "printBad", wrap=True)
         self.printer_problem.hide()
         layout.addWidget(self.printer_problem)
@@ -562,6 +565,8 @@ class KioskView(Screen):
             cell.setChecked(code == (self._category or ""))
         self.category_bar.fit_cells_to_content()
         self.category_bar.setVisible(bool(vm.categories))
+        self.search_button.setVisible(len(vm.tiles) > SEARCH_FROM)
+        self.filter_row.setVisible(bool(vm.categories) or len(vm.tiles) > SEARCH_FROM)
         self._filter()
 
     def _choose_category(self, code: str) -> None:
@@ -749,9 +754,9 @@ class KioskView(Screen):
         self._scale = scale
         self.setStyleSheet(_style(scale, screen_scale))
         landscape = self.width() > self.height()
-        self.guide_columns.setDirection(
-            QBoxLayout.Direction.LeftToRight if landscape else QBoxLayout.Direction.TopToBottom
-        )
+        across = QBoxLayout.Direction.LeftToRight if landscape else QBoxLayout.Direction.TopToBottom
+        self.guide_columns.setDirection(across)
+        self.hints.setDirection(across)
         self.tiles.max_columns = 4 if landscape else 2
         self.tiles.spacing = round(24 * scale)
         self.category_bar.spacing = round(12 * scale)

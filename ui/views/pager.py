@@ -24,12 +24,20 @@ class Pager(QWidget):
     page_changed = Signal(int, int)  # page (0-based), pages
 
     def __init__(
-        self, max_columns: int = 4, max_rows: int = 99, spacing: int = 16, optional: bool = False
+        self,
+        max_columns: int = 4,
+        max_rows: int = 99,
+        spacing: int = 16,
+        optional: bool = False,
+        complete: bool = False,
     ) -> None:
         """``optional``: the pager may get no room at all and then shows no cell (the
-        display's recent calls on a crowded portrait screen)."""
+        display's recent calls on a crowded portrait screen). ``complete``: every cell on
+        one page, as many rows as that takes (the kiosk's category bar, which has no page
+        buttons)."""
         super().__init__()
         self.optional = optional
+        self.complete = complete
         self.max_columns = max_columns
         self.max_rows = max_rows
         self.spacing = spacing
@@ -57,6 +65,7 @@ class Pager(QWidget):
                     old.deleteLater()
         if cells != self.cells:
             self.page = 0
+            self.updateGeometry()
         self.cells = cells
         for cell in cells:
             cell.setParent(self)
@@ -85,12 +94,23 @@ class Pager(QWidget):
         return self.cells[start : start + self.per_page]
 
     def sizeHint(self) -> QSize:
-        return self.cell
+        """Room for every cell at this width, up to ``max_rows`` rows (a layout with space
+        to spare gives it; a crowded one gives at least :meth:`minimumSizeHint`)."""
+        min_h = self._min_h or self.cell.height()
+        columns = self._fit(self.width(), self.cell.width(), self.max_columns)
+        rows = max(1, math.ceil(len(self.cells) / columns))
+        if not self.complete:
+            rows = min(self.max_rows, rows)
+        if self.optional:
+            rows = 1  # an optional pager takes what is left, it asks for no more
+        return QSize(self.cell.width(), rows * min_h + (rows - 1) * self.spacing)
 
     def minimumSizeHint(self) -> QSize:
         """One cell (as high as its wrapped text needs at the last width placed)."""
         if self.optional:
             return QSize(self.cell.width(), 0)
+        if self.complete:
+            return self.sizeHint()
         return QSize(self.cell.width(), self._min_h or self.cell.height())
 
     def resizeEvent(self, event: QResizeEvent) -> None:
@@ -116,12 +136,15 @@ class Pager(QWidget):
 
     def _place(self) -> None:
         width, height, gap = self.width(), self.height(), self.spacing
-        self.columns = self._fit(width, self.cell.width(), self.max_columns)
+        columns = self._fit(width, self.cell.width(), self.max_columns)
+        if columns != self.columns:
+            self.columns = columns
+            self.updateGeometry()  # the rows wanted (sizeHint) follow the columns
         min_h = self._cell_height((width - gap * (self.columns - 1)) // self.columns)
         if min_h != self._min_h:
             self._min_h = min_h
             self.updateGeometry()
-        self.rows = self._fit(height, min_h, self.max_rows)
+        self.rows = self._fit(height, min_h, 99 if self.complete else self.max_rows)
         needed_rows = math.ceil(len(self.cells) / self.columns) if self.cells else 1
         self.rows = max(1, min(self.rows, needed_rows))
         if self.optional and height < min_h:
