@@ -382,7 +382,6 @@ class KioskView(Screen):
         self.guide_forms = QHBoxLayout()
         for widget in (self.guide_materials_head, self.guide_materials):
             first.addWidget(widget)
-        first.addStretch(1)
         for widget in (
             self.guide_time_head,
             self.guide_time,
@@ -394,10 +393,12 @@ class KioskView(Screen):
         ):
             second.addWidget(widget)
         second.addLayout(self.guide_forms)
-        second.addStretch(1)
+        for column in (first, second):
+            column.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.guide_columns.addLayout(first, 1)
         self.guide_columns.addLayout(second, 1)
-        layout.addLayout(self.guide_columns, 1)
+        layout.addLayout(self.guide_columns)
+        layout.addStretch(1)
         self.guide_take = button("big", self._take_from_guide)
         self.guide_back = button("bigGhost", self.go_home)
         self.guide_other = button("bigGhost", self._open_guide)

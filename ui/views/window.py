@@ -197,6 +197,7 @@ class WindowStationView(Screen):
         self.retranslate()
 
     def retranslate(self) -> None:
+        self.message.setText("")  # a message in the other language is stale
         self.setWindowTitle(fill(self.tr("Window {n}"), n=str(self.presenter.window)))
         self._label_buttons()
         self.reactivate_number.setPlaceholderText(self.tr("Number, e.g. A012"))
