@@ -118,3 +118,27 @@ def test_window_station_fits(hall, qtbot, size, language):
         view = hall.window_views[number]
         settle(qtbot, view, size)
         assert_fits(view, size)
+
+
+def test_the_largest_hall_fits(make_hall, qtbot):
+    """120 services and 40 windows (two-letter prefixes) on the portrait kiosk and the
+    1080p display: paged, nothing cut, the display's rules kept."""
+    app = make_hall(hall_config=big_hall(120, 40))
+    runtime = app.core.runtime
+    for service in app.node.hall.services:
+        runtime.execute(c.IssueTicket(service.code))
+    for number in list(app.windows)[:10]:
+        runtime.execute(c.CallNext(number))
+    kiosk, display = app.kiosk_view, app.display_view
+    settle(qtbot, kiosk, (1080, 1920))
+    assert len(kiosk.tiles.cells) == 120 and kiosk.tiles.pages > 10
+    assert_fits(kiosk, (1080, 1920))
+    kiosk.tiles.set_page(kiosk.tiles.pages - 1)
+    assert_fits(kiosk, (1080, 1920))
+    settle(qtbot, display, (1920, 1080))
+    qtbot.waitUntil(lambda: display.latest_number.text() != "—", timeout=3000)
+    rules = [(display.latest_number, 180)]
+    rules += [(cell, 68) for cell in display.windows.pager.visible_cells()]
+    rules += [(cell, 68) for cell in display.waiting.pager.visible_cells()]
+    assert_fits(display, (1920, 1080), rules)
+    assert len(display.window_cells()) == 40
