@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import os
 import sys
@@ -439,7 +440,9 @@ def _exec(qt: Any, quit_after: float | None) -> int:
     if quit_after is not None:
         from PySide6.QtCore import QTimer
 
-        QTimer.singleShot(int(quit_after * 1000), qt.quit)
+        # exit(), not quit(): quit() asks every window to close first, which a locked kiosk
+        # refuses, and the process would run on
+        QTimer.singleShot(int(quit_after * 1000), lambda: qt.exit(0))
     return int(qt.exec())
 
 
@@ -579,6 +582,15 @@ def show_full_screen(view: Any) -> None:
     view.showFullScreen()
 
 
+def _log_geometry(name: str, view: Any) -> None:
+    """Where a full-screen view ended up (an installer checks a kiosk session with it)."""
+    got, screen = view.geometry(), view.screen().geometry()
+    log.info(
+        "%s: full screen %dx%d at %d,%d on a %dx%d screen",
+        name, got.width(), got.height(), got.x(), got.y(), screen.width(), screen.height(),
+    )  # fmt: skip
+
+
 # ---- hall-agent run ---------------------------------------------------------------------------
 ROLE_SCREENS = {
     "kiosk": ("kiosk",),
@@ -637,6 +649,9 @@ def run_role(args: argparse.Namespace) -> int:
             view.resize(*screen_size(name))
             if args.fullscreen and name in ("kiosk", "display"):
                 show_full_screen(view)
+                from PySide6.QtCore import QTimer
+
+                QTimer.singleShot(1000, functools.partial(_log_geometry, name, view))
             else:
                 view.show()
             if args.fullscreen and name == "kiosk" and node.node.admin_pin_hash:

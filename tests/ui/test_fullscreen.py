@@ -74,3 +74,27 @@ def test_the_kiosk_fills_the_screen(xserver, window_manager, size):
     result = probe(display)
     assert result["window"] == result["screen"] == [0, 0, *size]
     assert result["misfits"] == []
+
+
+def test_a_bare_x_kiosk_session_runs_the_real_command_full_screen(xserver, tmp_path):
+    """GIVEN a bare X server (no window manager, as `xinit hall-agent run …` gives) WHEN
+    `hall-agent run --role kiosk --fullscreen` starts THEN the kiosk covers the screen."""
+    start, _started = xserver
+    display = start(1280, 1024)
+    data = str(tmp_path / "data")
+    agent = [sys.executable, "-m", "agent.cli", "--data-dir", data]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([*agent, "init"], check=True, env=env, capture_output=True, timeout=60)
+    subprocess.run(
+        [*agent, "admin", "set-pin"], input="24681357\n24681357\n", text=True, check=True,
+        env=env, capture_output=True, timeout=60,
+    )  # fmt: skip
+    run = subprocess.run(
+        [*agent, "run", "--role", "kiosk", "--fullscreen", "--voice", "silent",
+         "--quit-after", "3"],
+        env={**env, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    log = (Path(data) / "logs" / "agent.log").read_text(encoding="utf-8")
+    assert "kiosk: full screen 1280x1024 at 0,0 on a 1280x1024 screen" in log
