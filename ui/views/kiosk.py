@@ -750,6 +750,9 @@ class KioskView(Screen):
         """Texts and tiles sized from the screen (and 大字模式), not fixed pixels."""
         screen_scale = scale_for(self.width(), self.height())
         scale = screen_scale * (LARGE_TEXT if self.large_font else 1)
+        # a narrow window (the demo's, or 大字模式 on a small kiosk) keeps the hall name
+        # readable and drops the clock
+        self.clock.setVisible(self.width() / scale >= 900)
         if abs(scale - self._scale) < 0.005:
             return
         self._scale = scale

@@ -45,6 +45,7 @@ class PinPad(QDialog):
         column.setContentsMargins(px, px, px, px)
         center = Qt.AlignmentFlag.AlignCenter
         self.title = label(self.tr("Staff only"), "padTitle", center)
+        self.setWindowTitle(self.title.text())
         self.hint = label(self.tr("Enter the admin PIN"), "padHint", center, wrap=True)
         self.dots = label("", "padDots", center)
         for widget in (self.title, self.hint, self.dots):
