@@ -405,6 +405,9 @@ EN_WORDS = {
 }
 LETTERS = {chr(c): chr(c) for c in range(ord("A"), ord("Z") + 1)}
 CLIP_RATE = 16000
+# espeak-ng's plain "cmn" voice reads some characters through English rules (请 comes out as
+# English phonemes in espeak-ng 1.51); "cmn-latn-pinyin" says every character in Mandarin.
+ZH_VOICE = "cmn-latn-pinyin"
 
 
 def clip_texts() -> dict[str, dict[str, tuple[str, str]]]:
@@ -414,7 +417,7 @@ def clip_texts() -> dict[str, dict[str, tuple[str, str]]]:
     zh = {**ZH_WORDS, **ZH_PROMPTS}
     en = {**EN_WORDS, **EN_PROMPTS}
     return {
-        "zh": {**{k: (v, "cmn") for k, v in zh.items()}, **letters},
+        "zh": {**{k: (v, ZH_VOICE) for k, v in zh.items()}, **letters},
         "en": {**{k: (v, "en") for k, v in en.items()}, **letters},
     }
 
@@ -432,7 +435,7 @@ def make_clips(folder: Path, rate: int = CLIP_RATE) -> list[Path]:
             (folder / language).mkdir(parents=True, exist_ok=True)
             for name, (text, voice) in clips.items():
                 path = folder / language / f"{name}.wav"
-                speed = "165" if voice == "cmn" else "160"
+                speed = "165" if voice == ZH_VOICE else "160"
                 subprocess.run([espeak, "-v", voice, "-s", speed, "-w", str(raw), text], check=True)
                 trim = ["silence", "1", "0.02", "0.5%", "reverse"]
                 subprocess.run(
