@@ -95,3 +95,22 @@ def test_the_guide_prompts_are_in_the_pack():
     for name in clips:
         assert (VOICE_CLIPS / "zh" / f"{name}.wav").exists(), name
     assert number_clips("A012", "en") == ("A", "n0", "n1", "n2")
+
+
+def test_the_chinese_clips_are_spoken_in_mandarin():
+    """GIVEN the voice the clip maker uses for Chinese WHEN espeak-ng spells a clip's text as
+    phonemes THEN no part falls back to English (the plain cmn voice does for 请, 号窗口)."""
+    import shutil
+    import subprocess
+
+    from ui.voice import ZH_PROMPTS, ZH_VOICE, ZH_WORDS
+
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        pytest.skip("espeak-ng not installed (packaging/dev.sh installs it)")
+    for text in [*ZH_WORDS.values(), *ZH_PROMPTS.values()]:
+        phonemes = subprocess.run(
+            [espeak, "-v", ZH_VOICE, "-q", "-x", text],
+            capture_output=True, text=True, check=True, timeout=30,
+        ).stdout  # fmt: skip
+        assert "(en)" not in phonemes, (text, phonemes)
