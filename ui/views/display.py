@@ -319,17 +319,26 @@ class HallDisplayView(Screen):
         return font
 
     def _cell_size(self, texts: list[str], px: int, padding: int, bold: bool = True) -> QSize:
-        """The size a cell needs for the widest of ``texts`` at ``px``: one line, or lines
-        wrapped at the screen's width when one line is wider than the screen (a long service
-        name on a portrait screen)."""
+        """The size a cell needs for ``texts`` at ``px``: one line as wide as the widest; or,
+        when that leaves room for one cell a row only, two lines at half the width (long
+        English service names); or lines wrapped at the screen's width (a long name on a
+        portrait screen)."""
         metrics = QFontMetrics(self._font(px, bold))
         widest = max((metrics.horizontalAdvance(t) for t in texts), default=px)
-        room = self.width() - 4 * self._px["gap"] - padding
-        if widest <= room:
-            return QSize(widest + padding, metrics.height() + 6)
+        gap = self._px["gap"]
+        room = self.width() - 4 * gap - padding
+        half = (room - gap - padding) // 2
         flags = int(Qt.TextFlag.TextWordWrap)
-        high = max(metrics.boundingRect(0, 0, room, 10 * px, flags, t).height() for t in texts)
-        return QSize(room + padding, high + 6)
+
+        def wrapped(width: int) -> int:
+            return max(metrics.boundingRect(0, 0, width, 10 * px, flags, t).height() for t in texts)
+
+        two_lines = 2 * metrics.height()
+        halves = not bold and half >= metrics.horizontalAdvance("国" * 6)  # waiting cells only
+        if widest <= half or (widest <= room and not (halves and wrapped(half) <= two_lines)):
+            return QSize(widest + padding, metrics.height() + 6)
+        width = half if halves and wrapped(half) <= two_lines else room
+        return QSize(width + padding, wrapped(width) + 6)
 
     # ---- texts --------------------------------------------------------------------------
     def retranslate(self) -> None:
