@@ -1,14 +1,25 @@
-"""The admin PIN that lets staff leave a locked kiosk, kept only as a salted scrypt hash."""
+"""The admin PIN that lets staff leave a locked kiosk, kept only as a salted scrypt hash,
+and the guard that slows wrong guesses and locks them out."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import json
+import logging
+import math
 import re
 import secrets
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
-from agent.errors import ConfigError
+from agent.errors import ConfigError, HallError
+from agent.files import write_atomically
+
+log = logging.getLogger(__name__)
 
 PIN_PATTERN = re.compile(r"^[0-9]{6,12}$")
 HASH_PATTERN = r"^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$"
@@ -37,3 +48,125 @@ def verify_pin(pin: str, stored: str) -> bool:
     except (ValueError, UnicodeEncodeError):
         return False
     return hmac.compare_digest(actual, expected)
+
+
+# ---- attempts: slowed, then locked out ---------------------------------------------------
+#: Wrong PINs in a row before a lockout; before that each wrong PIN makes the next attempt
+#: wait FIRST_DELAY_S, doubling (1, 2, 4, 8 s).
+MAX_FAILURES = 5
+FIRST_DELAY_S = 1.0
+#: The first lockout; each further one (without a right PIN between) doubles, up to a day.
+LOCKOUT_S = 15 * 60
+MAX_LOCKOUT_S = 24 * 3600
+ATTEMPTS_FILE = "admin-pin-attempts.json"
+
+WallClock = Callable[[], float]
+
+
+class PinLocked(HallError):
+    """No PIN is checked now: too soon after a wrong one, or locked out. ``retry_after_s``
+    says when; ``locked_out`` tells a lockout from the short delay."""
+
+    code = "admin_pin_locked"
+
+
+@dataclass(frozen=True)
+class PinResult:
+    """A checked PIN: right or wrong, how long until the next one is checked, and whether
+    this wrong PIN started a lockout (``lockout_s``: to be reported upward)."""
+
+    ok: bool
+    retry_after_s: int = 0
+    lockout_s: int | None = None
+
+
+@dataclass
+class _Attempts:
+    failures: int = 0  # wrong PINs in a row since the last lockout or right PIN
+    lockouts: int = 0  # lockouts since the last right PIN
+    not_before: float = 0.0  # wall-clock time (epoch s) before which no PIN is checked
+    wait_s: float = 0.0  # how long that wait is
+    locked_out: bool = False
+
+
+class PinGuard:
+    """Checks admin PINs with a growing delay and a lockout, kept in a file in the data dir
+    so that restarting the kiosk (or the PC) does not reset them.
+
+    The file holds counts and a time, no PIN. A damaged file counts as a lockout starting
+    now (it fails safe); if the file cannot be written, memory still counts.
+    """
+
+    def __init__(self, pin_hash: str, state_file: Path, clock: WallClock = time.time) -> None:
+        self.pin_hash = pin_hash
+        self.state_file = state_file
+        self.clock = clock
+        self._attempts = self._load()
+
+    def retry_after_s(self) -> float:
+        """Seconds until a PIN will be checked (0: now). A wall clock set back does not
+        stretch a wait: it starts again from the clock's new time, no longer than it was."""
+        attempts, now = self._attempts, self.clock()
+        if attempts.not_before - now > attempts.wait_s:
+            attempts.not_before = now + attempts.wait_s
+        return max(0.0, attempts.not_before - now)
+
+    def check(self, pin: str) -> PinResult:
+        """Check ``pin``; raises :class:`PinLocked`, the PIN unchecked, while a delay or a
+        lockout lasts (so the right PIN does not open a locked-out kiosk either)."""
+        wait = self.retry_after_s()
+        if wait > 0:
+            raise PinLocked(
+                f"no PIN is checked for {math.ceil(wait)} s",
+                retry_after_s=math.ceil(wait),
+                locked_out=self._attempts.locked_out,
+            )
+        if verify_pin(pin, self.pin_hash):
+            self._attempts = _Attempts()
+            self._save()
+            return PinResult(ok=True)
+        attempts = self._attempts
+        attempts.failures += 1
+        attempts.locked_out = attempts.failures >= MAX_FAILURES
+        if attempts.locked_out:
+            attempts.lockouts += 1
+            attempts.failures = 0
+            seconds = min(LOCKOUT_S * 2 ** (attempts.lockouts - 1), MAX_LOCKOUT_S)
+            log.warning("admin PIN locked out for %d s after %d wrong PINs", seconds, MAX_FAILURES)
+        else:
+            seconds = FIRST_DELAY_S * 2 ** (attempts.failures - 1)
+        attempts.not_before, attempts.wait_s = self.clock() + seconds, seconds
+        self._save()
+        lockout = int(seconds) if attempts.locked_out else None
+        return PinResult(ok=False, retry_after_s=math.ceil(seconds), lockout_s=lockout)
+
+    def _load(self) -> _Attempts:
+        try:
+            text = self.state_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return _Attempts()
+        except OSError as exc:
+            log.error("cannot read %s (%s): locked out as a precaution", self.state_file, exc)
+            return self._precaution()
+        try:
+            data = json.loads(text)
+            return _Attempts(
+                failures=int(data["failures"]),
+                lockouts=int(data["lockouts"]),
+                not_before=float(data["not_before"]),
+                wait_s=float(data["wait_s"]),
+                locked_out=bool(data["locked_out"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            log.error("%s is damaged: locked out as a precaution", self.state_file)
+            return self._precaution()
+
+    def _precaution(self) -> _Attempts:
+        now = self.clock()
+        return _Attempts(lockouts=1, not_before=now + LOCKOUT_S, wait_s=LOCKOUT_S, locked_out=True)
+
+    def _save(self) -> None:
+        try:
+            write_atomically(self.state_file, json.dumps(asdict(self._attempts)))
+        except OSError as exc:  # memory still counts; a restart would start from the file
+            log.error("cannot write %s: %s", self.state_file, exc)

@@ -8,9 +8,12 @@ never imports them.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import getpass
 import json
 import logging
+import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
@@ -20,16 +23,24 @@ from typing import Any
 from agent import commands as c
 from agent.adminpin import hash_pin
 from agent.datadir import DataDir, resolve_data_dir
-from agent.errors import ConfigError, HallError
-from agent.logs import setup_logging
+from agent.errors import ConfigError, HallError, InternalError, StoreError
+from agent.logs import REPORTED, setup_logging
 from agent.node import dump_node_config
 from agent.node_runtime import Node
+from agent.storage import os_error, store_error
 from agent.store import Store
+from agent.version import agent_version
 
 log = logging.getLogger("agent.cli")
 
-EXIT_DOMAIN = 1
-EXIT_CONFIG = 2
+#: Exit codes (docs/operator.md, "Exit codes").
+EXIT_OK = 0
+EXIT_DOMAIN = 1  # refused by the hall's rules (nobody waiting, service closed, ...)
+EXIT_CONFIG = 2  # bad usage or a bad config file
+EXIT_STORAGE = 3  # the data dir or the store cannot be used: disk full, damaged, read-only
+EXIT_INTERNAL = 4  # a bug: the traceback is in the log
+EXIT_INTERRUPTED = 130  # Ctrl-C
+EXIT_PIPE_CLOSED = 141  # the reader of the output went away (like SIGPIPE)
 
 WINDOW_ACTIONS: dict[str, Callable[[int], c.Command]] = {
     "call": c.CallNext,
@@ -48,16 +59,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--data-dir", help="node data dir (env HALL_AGENT_DATA_DIR)")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--version", action="version", version=f"hall-agent {agent_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     init = sub.add_parser("init", help="create the data dir (sample town hall by default)")
     init.add_argument("--config", type=str, help="hall config YAML")
+    init.add_argument("--bundle", metavar="FILE", help="a bundle from 'central provision'")
     init.set_defaults(func=cmd_init)
 
     queue = sub.add_parser("queue", help="queue actions at the hub")
     qsub = queue.add_subparsers(dest="action", required=True, metavar="ACTION")
-    issue = qsub.add_parser("issue", help="take a ticket")
-    issue.add_argument("--service", required=True)
+    issue = qsub.add_parser("issue", help="take a ticket (for a service or a bundle)")
+    target = issue.add_mutually_exclusive_group(required=True)
+    target.add_argument("--service")
+    target.add_argument("--bundle", help="a one-thing bundle: one number through its services")
     issue.add_argument("--priority", action="store_true", help="staff-marked green channel")
     _json(issue)
     issue.set_defaults(func=cmd_queue_issue)
@@ -85,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     transfer.add_argument("--to-service", required=True)
     _json(transfer)
     transfer.set_defaults(func=cmd_queue_transfer)
+    assist = qsub.add_parser("assist", help="mark the window's ticket as assisted or proxy")
+    assist.add_argument("--window", type=int, required=True)
+    assist.add_argument("--mode", required=True, choices=["assisted", "proxy"])
+    assist.add_argument("--staff", required=True, help="the assisting staff member's id")
+    _json(assist)
+    assist.set_defaults(func=cmd_queue_assist)
     status = qsub.add_parser("status", help="waiting counts and windows")
     _json(status)
     status.set_defaults(func=cmd_queue_status)
@@ -94,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--limit", type=int)
     _json(events)
     events.set_defaults(func=cmd_events)
+
+    verify = sub.add_parser("verify", help="check the whole event log against its hash chain")
+    _json(verify)
+    verify.set_defaults(func=cmd_verify)
 
     demo = sub.add_parser("demo", help="the demo hall: all roles, simulated devices")
     demo.add_argument("--headless", action="store_true", help="simulate a hall day, no UI")
@@ -114,6 +139,24 @@ def build_parser() -> argparse.ArgumentParser:
     asub = admin.add_subparsers(dest="action", required=True, metavar="ACTION")
     pin = asub.add_parser("set-pin", help="set the PIN that unlocks a full-screen kiosk")
     pin.set_defaults(func=cmd_admin_set_pin)
+    clock = asub.add_parser("clock", help="trust the machine's clock again after an alarm")
+    csub = clock.add_subparsers(dest="clock_action", required=True, metavar="ACTION")
+    confirm = csub.add_parser("confirm", help="the machine's clock is right now")
+    _json(confirm)
+    confirm.set_defaults(func=cmd_admin_clock)
+    correct = csub.add_parser("correct", help="the right time is TIME (the machine's is wrong)")
+    correct.add_argument(
+        "--to", required=True, type=_aware_time, help="ISO time with offset, 2026-11-28T09:30+08:00"
+    )
+    _json(correct)
+    correct.set_defaults(func=cmd_admin_clock)
+    backup = asub.add_parser("backup", help="a consistent backup while the agent runs")
+    backup.add_argument("file", metavar="FILE", help="backup file, or a folder for a dated one")
+    backup.add_argument("--keep", type=int, help="in a folder: keep the newest N backups")
+    backup.set_defaults(func=cmd_admin_backup)
+    restore = asub.add_parser("restore", help="restore a backup (the hub must be stopped)")
+    restore.add_argument("file", metavar="FILE")
+    restore.set_defaults(func=cmd_admin_restore)
 
     for plugin in entry_points(group="hall_agent.commands"):
         try:
@@ -156,14 +199,27 @@ def _run_on_store(args: argparse.Namespace, command: c.Command) -> int:
 
 def cmd_init(args: argparse.Namespace) -> int:
     data = DataDir(resolve_data_dir(args.data_dir))
+    if args.bundle:
+        from agent.bundle import apply_bundle
+
+        hall, node = apply_bundle(data, Path(args.bundle))
+        print(f"applied {args.bundle} to {data.root}: hall {hall.hall_id}, node {node.node_id}")
+        print(f"role {node.role}; next: hall-agent doctor")
+        return 0
     hall, node = data.init(Path(args.config) if args.config else None)
     print(f"initialised {data.root}: hall {hall.hall_id} ({hall.name_zh}), node {node.node_id}")
     return 0
 
 
 def cmd_queue_issue(args: argparse.Namespace) -> int:
-    command = c.IssueTicket(args.service, staff_priority=args.priority, channel="cli")
+    command = c.IssueTicket(
+        args.service or "", staff_priority=args.priority, channel="cli", bundle=args.bundle
+    )
     return _run_on_store(args, command)
+
+
+def cmd_queue_assist(args: argparse.Namespace) -> int:
+    return _run_on_store(args, c.MarkAssisted(args.window, args.mode, args.staff))
 
 
 def cmd_queue_window(args: argparse.Namespace) -> int:
@@ -193,11 +249,37 @@ def cmd_queue_status(args: argparse.Namespace) -> int:
         store.close()
     lines = [f"{status['hall']}  {status['business_date']}"]
     for s in status["services"]:
-        lines.append(f"  {s['code']:<16} waiting {s['waiting']:>3}  issued {s['issued']:>3}")
+        line = f"  {s['code']:<16} waiting {s['waiting']:>3}  issued {s['issued']:>3}"
+        lines.append(line + _opening_text(s))
     for w in status["windows"]:
-        lines.append(f"  window {w['number']:<3} {w['status']:<7} {w['current'] or '-'}")
+        line = f"  window {w['number']:<3} {w['status']:<7} {w['current'] or '-'}"
+        lines.append(line + _ticket_notes(w["current_view"]))
     _emit(args, status, "\n".join(lines))
     return 0
+
+
+def _opening_text(service: dict[str, Any]) -> str:
+    """``  closed (国庆节), opens 2026-10-08 08:30`` for a service that is closed now."""
+    if service["open_now"]:
+        return ""
+    why = service["closed_by"] or {}
+    name = why.get("name_en") or why.get("name_zh")
+    reason = f" ({name})" if name else ""
+    opens = service["opens_at"]
+    when = f", opens {opens[:10]} {opens[11:16]}" if opens else ", no opening within a year"
+    return f"  closed{reason}{when}"
+
+
+def _ticket_notes(view: dict[str, Any] | None) -> str:
+    """A window's current ticket: its bundle leg and assisted/proxy service, if any."""
+    if view is None:
+        return ""
+    notes = ""
+    if view.get("bundle"):
+        notes += f"  {view['bundle']} leg {view['bundle_leg']}/{view['bundle_legs']}"
+    if view.get("assist"):
+        notes += f"  {view['assist']} by {view['assist_staff']}"
+    return notes
 
 
 def cmd_admin_set_pin(args: argparse.Namespace) -> int:
@@ -213,6 +295,52 @@ def cmd_admin_set_pin(args: argparse.Namespace) -> int:
     updated = node.model_copy(update={"admin_pin_hash": hash_pin(first)})
     dump_node_config(updated, data.node_config)
     print(f"admin PIN set in {data.node_config}")
+    return 0
+
+
+def _aware_time(text: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError("give the UTC offset too, e.g. 2026-11-28T09:30+08:00")
+    return moment
+
+
+def cmd_admin_clock(args: argparse.Namespace) -> int:
+    """Append a ``ClockConfirmed`` event: history is not rewritten; the hall clock follows
+    the machine's clock again (confirm), or the given time from now on (correct)."""
+    command = c.ConfirmClock("operator", correct_to=getattr(args, "to", None))
+    store = _open_store(args)
+    try:
+        result = store.execute(command)
+        hall_time = store.hall_now().isoformat()
+    finally:
+        store.close()
+    _emit(
+        args,
+        {"ok": True, "events": [e.type for e in result.events], "hall_time": hall_time},
+        f"ok: the hall clock reads {hall_time}",
+    )
+    return 0
+
+
+def cmd_admin_backup(args: argparse.Namespace) -> int:
+    from agent.backup import backup
+
+    info = backup(DataDir(resolve_data_dir(args.data_dir)), Path(args.file), args.keep)
+    print(
+        f"backed up node {info.node_id} (hall {info.hall_id}, {info.events} events) to {info.path}"
+    )
+    return 0
+
+
+def cmd_admin_restore(args: argparse.Namespace) -> int:
+    from agent.backup import restore
+
+    data = DataDir(resolve_data_dir(args.data_dir))
+    info = restore(data, Path(args.file))
+    print(
+        f"restored node {info.node_id} (hall {info.hall_id}, {info.events} events) into {data.root}"
+    )
     return 0
 
 
@@ -241,6 +369,18 @@ def _screen_size(text: str) -> tuple[int, int]:
     return size
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Opening the store checks the identity, the witness and today's events; this checks
+    every event kept (a damaged one ends with ``store_damaged`` naming its seq)."""
+    store = _open_store(args)
+    try:
+        seq, head = store.verify_log()
+    finally:
+        store.close()
+    _emit(args, {"ok": True, "last_seq": seq, "head": head}, f"ok: events up to seq {seq}, {head}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     if args.headless:
         from agent.simulation import run_headless_demo
@@ -255,26 +395,70 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every ending is an exit code and at most one line on stderr (or one
+    JSON object with ``--json``). Tracebacks go to the log file only."""
     parser = build_parser()
     args = parser.parse_args(argv)
     data = DataDir(resolve_data_dir(args.data_dir))
-    setup_logging(data.logs if data.root.exists() else None, args.log_level)
     try:
+        setup_logging(data.logs if data.root.is_dir() else None, args.log_level)
         code: int = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's shutdown
         return code
     except ConfigError as exc:
-        _report_error(args, exc)
-        return EXIT_CONFIG
+        return _report_error(args, exc, EXIT_CONFIG)
+    except StoreError as exc:
+        log.info("refused: %s", exc, extra={"code": exc.code})  # (to stderr if the log can't)
+        return _report_error(args, exc, EXIT_STORAGE)
     except HallError as exc:
-        _report_error(args, exc)
-        return EXIT_DOMAIN
+        return _report_error(args, exc, EXIT_DOMAIN)
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_PIPE_CLOSED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except sqlite3.Error as exc:  # a read outside the store's own mapping (or central's db)
+        path = getattr(args, "db", None) or data.database
+        return _report_error(args, store_error(exc, path), EXIT_STORAGE)
+    except OSError as exc:
+        if exc.filename is not None:
+            return _report_error(args, os_error(exc), EXIT_STORAGE)
+        return _internal_error(args, data, exc)
+    except Exception as exc:  # noqa: BLE001 - a bug: logged with its traceback, one line here
+        return _internal_error(args, data, exc)
 
 
-def _report_error(args: argparse.Namespace, exc: HallError) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(exc.as_dict(), ensure_ascii=False))
-    else:
-        print(f"hall-agent: {exc}", file=sys.stderr)
+def _report_error(args: argparse.Namespace, exc: HallError, code: int) -> int:
+    try:
+        if getattr(args, "json", False):
+            print(json.dumps(exc.as_dict(), ensure_ascii=False), flush=True)
+        else:
+            first, *more = str(exc).splitlines() or [exc.code]
+            print(f"hall-agent: {first}", file=sys.stderr)
+            for line in more:  # (a config file with several problems: one per line)
+                print(f"hall-agent: {line}", file=sys.stderr)
+    except BrokenPipeError:
+        _silence_stdout()
+    return code
+
+
+def _internal_error(args: argparse.Namespace, data: DataDir, exc: BaseException) -> int:
+    command = getattr(args, "command", "?")
+    log.error("internal error in %r", command, exc_info=exc, extra={REPORTED: True})
+    where = data.logs / "agent.log" if data.logs.is_dir() else "the log (stderr)"
+    error = InternalError(
+        f"internal error ({type(exc).__name__}: {str(exc)[:200]}); details in {where}"
+    )
+    return _report_error(args, error, EXIT_INTERNAL)
+
+
+def _silence_stdout() -> None:
+    """The reader of our output went away (``| head``): say nothing more, not even at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # (no real stdout, e.g. captured in a test)
+        pass
 
 
 if __name__ == "__main__":

@@ -25,12 +25,14 @@ TERMINAL_COMMANDS: tuple[type, ...] = (
     c.StartService,
     c.FinishService,
     c.Transfer,
+    c.MarkAssisted,
     c.PauseWindow,
     c.ResumeWindow,
     c.Reactivate,
     c.CancelTicket,
     c.RecordEvaluation,
     c.DeviceStatusChanged,
+    c.ReportAdminPinLockout,
 )
 _BY_NAME = {cls.__name__: cls for cls in TERMINAL_COMMANDS}
 _STRICT = ConfigDict(extra="forbid")

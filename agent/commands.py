@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from agent.calendar import HallCalendar
 from agent.config import HallConfig
 
 
@@ -44,6 +45,7 @@ class IssueTicket:
     citizen: Citizen | None = None
     appointment: Appointment | None = None
     channel: str = "button"  # button | idcard | appointment | cli | staff
+    bundle: str | None = None  # a "one thing" bundle; ``service``: its first one, or ""
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,14 @@ class ApplyHallConfig:
     """A new hall config (already validated and signature-checked by whoever received it)."""
 
     config: HallConfig
+    version: int
+
+
+@dataclass(frozen=True)
+class ApplyCalendar:
+    """The calendar pushed by the central platform (validated and signature-checked)."""
+
+    calendar: HallCalendar
     version: int
 
 
@@ -119,6 +129,15 @@ class Transfer(WindowCommand):
 
 
 @dataclass(frozen=True)
+class MarkAssisted(WindowCommand):
+    """The window's current ticket is served with help (帮办, ``assisted``: staff do the
+    steps with the citizen) or by proxy (代办, ``proxy``: staff act for the citizen)."""
+
+    mode: str  # assisted | proxy
+    staff_id: str  # the assisting staff member (the event calls it ``assist_staff``)
+
+
+@dataclass(frozen=True)
 class TicketCommand:
     """An action on one of today's tickets, by its number."""
 
@@ -148,8 +167,38 @@ class DeviceStatusChanged:
 
 
 @dataclass(frozen=True)
+class ReportAdminPinLockout:
+    """A kiosk locked its admin PIN after too many wrong ones: recorded, so central sees it."""
+
+    terminal: str  # the node id of the kiosk
+    failures: int
+    locked_for_s: int
+
+
+@dataclass(frozen=True)
 class Tick:
-    """Time passes: called tickets nobody came for turn into no-shows."""
+    """Time passes: called tickets nobody came for turn into no-shows; alarms rise and clear."""
+
+
+@dataclass(frozen=True)
+class ConfirmClock:
+    """Trust the clock again: the operator says the machine's clock is right
+    (``source="operator"``), or gives the right time (``correct_to``), or central's clock
+    offset is known (``source="central"``, ``offset_s`` = central minus this machine)."""
+
+    source: str = "operator"  # operator | central
+    correct_to: dt.datetime | None = None
+    offset_s: float | None = None
+
+
+@dataclass(frozen=True)
+class ResumeNumbering:
+    """After a store was rebuilt without its tail: today's numbers of each service go on
+    ``offsets[service]`` past the last one known, so no number a lost event gave out is
+    given again."""
+
+    offsets: dict[str, int]
+    reason: str
 
 
 Command = (
@@ -158,17 +207,22 @@ Command = (
     | LoadAppointments
     | PublishNotice
     | ApplyHallConfig
+    | ApplyCalendar
     | CallNext
     | Recall
     | MarkNoShow
     | StartService
     | FinishService
     | Transfer
+    | MarkAssisted
     | PauseWindow
     | ResumeWindow
     | Reactivate
     | CancelTicket
     | RecordEvaluation
     | DeviceStatusChanged
+    | ReportAdminPinLockout
     | Tick
+    | ConfirmClock
+    | ResumeNumbering
 )

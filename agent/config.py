@@ -7,6 +7,7 @@ Loaded from YAML and validated with pydantic at start-up; a bad file gives
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Sequence
 from functools import cached_property
 from importlib import resources
@@ -16,7 +17,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from agent.validation import load_model, read_yaml, validate_data
+from agent.alarms import AlarmRules
+from agent.bundles import Bundle
+from agent.calendar import HallCalendar
+from agent.validation import FieldError, load_model, read_yaml_document, validate_data
 
 SAMPLE_CONFIG = "sample_town_hall.yaml"
 
@@ -25,36 +29,60 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class OpeningHours(_Strict):
-    """Daily opening periods, e.g. ``["09:00-12:00", "13:30-17:00"]``; weekdays 1=Mon..7=Sun."""
+def _clock_time(text: str) -> dt.time:
+    """``HH:MM``; ``24:00`` is the end of the day."""
+    if text == "24:00":
+        return dt.time.max
+    return dt.time.fromisoformat(text)
 
-    periods: list[str] = Field(default_factory=lambda: ["00:00-23:59"], min_length=1)
+
+class OpeningHours(_Strict):
+    """Daily opening periods, e.g. ``["09:00-12:00", "13:30-17:00"]`` (``00:00-24:00`` is
+    all day); weekdays 1=Mon..7=Sun. Periods may touch but not overlap."""
+
+    periods: list[str] = Field(default_factory=lambda: ["00:00-24:00"], min_length=1)
     weekdays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7], min_length=1)
 
     @field_validator("periods")
     @classmethod
     def _periods_are_ranges(cls, value: list[str]) -> list[str]:
-        for period in value:
-            start, _, end = period.partition("-")
+        spans: list[tuple[dt.time, dt.time, int]] = []
+        for index, period in enumerate(value):
+            start, dash, end = period.partition("-")
+            if start == "24:00" or not dash:
+                raise FieldError([index], f"{period!r} is not HH:MM-HH:MM")
             try:
-                begin, finish = dt.time.fromisoformat(start), dt.time.fromisoformat(end)
+                begin, finish = _clock_time(start), _clock_time(end)
             except ValueError as exc:
-                raise ValueError(f"{period!r} is not HH:MM-HH:MM") from exc
+                raise FieldError([index], f"{period!r} is not HH:MM-HH:MM") from exc
             if begin >= finish:
-                raise ValueError(f"{period!r} ends before it starts")
+                raise FieldError([index], f"{period!r} ends before it starts")
+            spans.append((begin, finish, index))
+        spans.sort()
+        for (_, previous_end, first), (next_start, _, second) in itertools.pairwise(spans):
+            if next_start < previous_end:
+                ordered = sorted((first, second))
+                later, other = value[ordered[1]], value[ordered[0]]
+                how = "repeats" if later == other else "overlaps"
+                raise FieldError([ordered[1]], f"{later!r} {how} {other!r}")
         return value
 
     @field_validator("weekdays")
     @classmethod
     def _weekdays_in_range(cls, value: list[int]) -> list[int]:
-        if any(day < 1 or day > 7 for day in value):
-            raise ValueError("weekdays are 1 (Monday) to 7 (Sunday)")
+        seen: set[int] = set()
+        for index, day in enumerate(value):
+            if day < 1 or day > 7:
+                raise FieldError([index], "weekdays are 1 (Monday) to 7 (Sunday)")
+            if day in seen:
+                raise FieldError([index], f"weekday {day} is repeated")
+            seen.add(day)
         return value
 
     @cached_property
     def spans(self) -> list[tuple[dt.time, dt.time]]:
         pairs = (period.partition("-") for period in self.periods)
-        return [(dt.time.fromisoformat(a), dt.time.fromisoformat(b)) for a, _, b in pairs]
+        return [(_clock_time(a), _clock_time(b)) for a, _, b in pairs]
 
     def is_open(self, local: dt.datetime) -> bool:
         if local.isoweekday() not in self.weekdays:
@@ -132,6 +160,29 @@ class DisplayRules(_Strict):
     notice_en: str = ""
 
 
+#: The hub's own login on the hall broker; no terminal may be called this.
+HUB_LOGIN = "hub"
+
+
+class Terminal(_Strict):
+    """A PC on the hall LAN: its broker login (= ``id``), its role and, for a window PC,
+    the windows it acts on. The hub authorises each request by it (docs/operator.md)."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="its hall broker login")
+    role: Literal["kiosk", "window", "display"]
+    windows: list[int] = Field(default_factory=list, max_length=999)
+
+    @model_validator(mode="after")
+    def _windows_for_window_role(self) -> Terminal:
+        if self.id == HUB_LOGIN:
+            raise ValueError(f"{self.id!r} is the hub's own login")
+        if self.role == "window" and not self.windows:
+            raise ValueError(f"{self.id}: a window PC names its windows")
+        if self.role != "window" and self.windows:
+            raise ValueError(f"{self.id}: only a window PC has windows")
+        return self
+
+
 class HallConfig(_Strict):
     schema_version: Literal[1] = 1
     hall_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
@@ -145,6 +196,12 @@ class HallConfig(_Strict):
     priority: PriorityRules = Field(default_factory=PriorityRules)
     no_show: NoShowRules = Field(default_factory=NoShowRules)
     display: DisplayRules = Field(default_factory=DisplayRules)
+    alarms: AlarmRules = Field(default_factory=AlarmRules)
+    terminals: list[Terminal] = Field(
+        default_factory=list, max_length=500, description="the PCs on the hall LAN"
+    )
+    calendar: HallCalendar = Field(default_factory=HallCalendar)
+    bundles: list[Bundle] = Field(default_factory=list, description="one-thing visits")
 
     @field_validator("timezone")
     @classmethod
@@ -158,24 +215,59 @@ class HallConfig(_Strict):
     @model_validator(mode="after")
     def _references_resolve(self) -> HallConfig:
         codes = [s.code for s in self.services]
-        _no_duplicates("services", codes, "code")
-        _no_duplicates("services", [s.prefix for s in self.services], "prefix")
-        _no_duplicates("windows", [w.number for w in self.windows], "number")
+        _no_duplicates(("services",), codes, "code")
+        _no_duplicates(("services",), [s.prefix for s in self.services], "prefix")
+        _no_duplicates(("windows",), [w.number for w in self.windows], "number")
         known = set(codes)
-        for window in self.windows:
-            unknown = [code for code in window.services if code not in known]
-            if unknown:
-                raise ValueError(f"window {window.number} serves unknown service(s) {unknown}")
-        _no_duplicates("categories", [k.code for k in self.categories], "code")
-        for category in self.categories:
-            unknown = [code for code in category.services if code not in known]
-            if unknown:
-                raise ValueError(f"category {category.code} names unknown service(s) {unknown}")
+        for index, window in enumerate(self.windows):
+            _no_duplicates(("windows", index, "services"), window.services)
+            for position, code in enumerate(window.services):
+                if code not in known:
+                    loc = ("windows", index, "services", position)
+                    raise FieldError(loc, f"unknown service {code!r}")
+        _no_duplicates(("categories",), [k.code for k in self.categories], "code")
+        for index, category in enumerate(self.categories):
+            for position, code in enumerate(category.services):
+                if code not in known:
+                    loc = ("categories", index, "services", position)
+                    raise FieldError(loc, f"unknown service {code!r}")
         served = {code for w in self.windows for code in w.services}
-        orphans = [code for code in codes if code not in served]
-        if orphans:
-            raise ValueError(f"no window serves {orphans}")
+        for index, code in enumerate(codes):
+            if code not in served:
+                raise FieldError(("services", index, "code"), f"no window serves {code!r}")
+        if unknown := self.alarms.unknown_services(known):
+            raise FieldError(("alarms", "waiting_count"), f"unknown service(s) {unknown}")
+        _no_duplicates(("terminals",), [t.id for t in self.terminals], "id")
+        numbers = {w.number for w in self.windows}
+        for index, terminal in enumerate(self.terminals):
+            for position, number in enumerate(terminal.windows):
+                if number not in numbers:
+                    loc = ("terminals", index, "windows", position)
+                    raise FieldError(loc, f"unknown window {number}")
         return self
+
+    @model_validator(mode="after")
+    def _calendar_and_bundles_resolve(self) -> HallConfig:
+        known = {s.code for s in self.services}
+        unknown = sorted(self.calendar.service_codes() - known)
+        if unknown:
+            raise FieldError(("calendar", "closures"), f"unknown service(s) {unknown}")
+        _no_duplicates(("bundles",), [b.code for b in self.bundles], "code")
+        for index, bundle in enumerate(self.bundles):
+            if bundle.code in known:
+                raise FieldError(("bundles", index, "code"), "already the code of a service")
+            for position, code in enumerate(bundle.services):
+                if code not in known:
+                    loc = ("bundles", index, "services", position)
+                    raise FieldError(loc, f"unknown service {code!r}")
+        return self
+
+    def terminal(self, terminal_id: str) -> Terminal | None:
+        return self._terminal_by_id.get(terminal_id)
+
+    @cached_property
+    def _terminal_by_id(self) -> dict[str, Terminal]:
+        return {t.id: t for t in self.terminals}
 
     @cached_property
     def zone(self) -> ZoneInfo:
@@ -195,16 +287,23 @@ class HallConfig(_Strict):
     def window(self, number: int) -> Window | None:
         return self._window_by_number.get(number)
 
+    def bundle(self, code: str) -> Bundle | None:
+        return next((b for b in self.bundles if b.code == code), None)
+
     def windows_serving(self, code: str) -> list[int]:
         return [w.number for w in self.windows if code in w.services]
 
 
-def _no_duplicates(where: str, values: Sequence[object], what: str) -> None:
-    seen: set[object] = set()
-    for value in values:
-        if value in seen:
-            raise ValueError(f"{where}: duplicate {what} {value!r}")
-        seen.add(value)
+def _no_duplicates(
+    items: tuple[str | int, ...], values: Sequence[object], field: str | None = None
+) -> None:
+    """Refuse a value repeated in the list at ``items`` (``field`` of each item, if given)."""
+    first: dict[object, int] = {}
+    for index, value in enumerate(values):
+        if value in first:
+            loc = (*items, index) if field is None else (*items, index, field)
+            raise FieldError(loc, f"{value!r} repeats item {first[value] + 1}")
+        first[value] = index
 
 
 def load_hall_config(path: Path) -> HallConfig:
@@ -218,10 +317,12 @@ def sample_config_text() -> str:
 def sample_config() -> HallConfig:
     source = resources.files("agent") / "data" / SAMPLE_CONFIG
     with resources.as_file(source) as path:
-        return validate_data(HallConfig, read_yaml(path), f"<embedded {SAMPLE_CONFIG}>")
+        document = read_yaml_document(path)
+    return validate_data(HallConfig, document.data, f"<embedded {SAMPLE_CONFIG}>", document.root)
 
 
 def always_open(config: HallConfig) -> HallConfig:
-    """The same hall with every service open all day (the demo runs at any hour)."""
+    """The same hall with every service open all day, every day (the demo runs at any hour
+    on any date: the calendar is left out too)."""
     services = [s.model_copy(update={"hours": OpeningHours()}) for s in config.services]
-    return config.model_copy(update={"services": services})
+    return config.model_copy(update={"services": services, "calendar": HallCalendar()})

@@ -7,14 +7,20 @@ returns in one transaction. Every refusal is a ``DomainError`` with a clear mess
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 
 from agent import commands as c
 from agent import errors
-from agent.config import HallConfig
+from agent.alarms import alarm_changes, bad_rating_alarm
+from agent.bundles import Bundle
+from agent.calendar import HallCalendar
+from agent.config import HallConfig, Service
 from agent.model import Fact, Priority, Ticket, TicketState, WindowStatus, iso, parse_time
 from agent.state import HallState
+
+TERMINAL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 def ticket_fact(type_: str, ticket: Ticket, now: dt.datetime, **extra: Any) -> Fact:
@@ -33,6 +39,7 @@ class QueueEngine:
     def __init__(self, config: HallConfig) -> None:
         self.config = config
         self._handlers: dict[type, Callable[..., list[Fact]]] = {}
+        self._calendar: tuple[int, HallCalendar] = (0, config.calendar)
 
     # ---- helpers -------------------------------------------------------------------------
     def _window(self, state: HallState, number: int) -> Any:
@@ -61,6 +68,33 @@ class QueueEngine:
             start, end = parse_time(ticket.slot_start), parse_time(ticket.slot_end)
             return start - grace <= now <= end + grace
         return ticket.priority is not Priority.NONE
+
+    def calendar(self, state: HallState) -> HallCalendar:
+        """The calendar in effect: the hall config's and the last one pushed by central."""
+        version, calendar = self._calendar
+        if version != state.calendar_version:
+            pushed = HallCalendar.model_validate(state.calendar_payload or {})
+            calendar = self.config.calendar.merged(pushed)
+            self._calendar = (state.calendar_version, calendar)
+        return calendar
+
+    def next_opening(
+        self, state: HallState, service: Service, now: dt.datetime
+    ) -> dt.datetime | None:
+        """When ``service`` next opens (``now`` if open), by its hours and the calendar."""
+        return self.calendar(state).next_opening(service, now.astimezone(self.config.zone))
+
+    def _check_open(self, state: HallState, service: Service, now: dt.datetime) -> None:
+        local = now.astimezone(self.config.zone)
+        if self.calendar(state).is_open(service, local):
+            return
+        opens = self.next_opening(state, service, local)
+        when = f"; it opens next at {iso(opens)}" if opens else ""
+        raise errors.ServiceClosed(
+            f"{service.name_en} is not open now{when}",
+            service=service.code,
+            opens_at=iso(opens) if opens else None,
+        )
 
     def window_services(self, number: int) -> list[str]:
         window = self.config.window(number)
@@ -130,11 +164,15 @@ class QueueEngine:
         return facts
 
     def _IssueTicket(self, state: HallState, cmd: c.IssueTicket, now: dt.datetime) -> list[Fact]:
-        service = self.config.service(cmd.service)
+        bundle = self._bundle_for(cmd) if cmd.bundle is not None else None
+        service = self.config.service(bundle.services[0] if bundle else cmd.service)
         if service is None:
             raise errors.UnknownService(f"there is no service {cmd.service!r}", service=cmd.service)
-        if cmd.appointment is None and not service.hours.is_open(now.astimezone(self.config.zone)):
-            raise errors.ServiceClosed(f"{service.name_en} is not open now", service=service.code)
+        if cmd.appointment is None:
+            for code in bundle.services if bundle else (service.code,):
+                leg_service = self.config.service(code)
+                assert leg_service is not None  # (the config validates bundle services)
+                self._check_open(state, leg_service, now)
         issued = state.counters.get(service.code, 0)
         if issued >= service.daily_cap:
             raise errors.DailyCapReached(
@@ -171,11 +209,25 @@ class QueueEngine:
             row["appointment_code"] = cmd.appointment.code
             row["slot_start"] = iso(cmd.appointment.slot_start)
             row["slot_end"] = iso(cmd.appointment.slot_end)
+        if bundle is not None:
+            row["bundle"] = bundle.code
+            row["bundle_leg"] = 1
         if citizen is not None:
             row["citizen_hash"] = citizen.citizen_hash
             if citizen.masked_name:
                 row["citizen_name"] = citizen.masked_name
         return [Fact("TicketIssued", {"ticket": row, "counter": issued + 1})]
+
+    def _bundle_for(self, cmd: c.IssueTicket) -> Bundle:
+        assert cmd.bundle is not None
+        bundle = self.config.bundle(cmd.bundle)
+        if bundle is None:
+            raise errors.UnknownService(f"there is no bundle {cmd.bundle!r}", service=cmd.bundle)
+        if cmd.service not in ("", bundle.services[0]):
+            raise errors.DomainError(
+                f"bundle {bundle.code!r} starts with {bundle.services[0]!r}, not {cmd.service!r}"
+            )
+        return bundle
 
     def _CheckIn(self, state: HallState, cmd: c.CheckIn, now: dt.datetime) -> list[Fact]:
         entry = state.appointments.get(cmd.code)
@@ -276,6 +328,28 @@ class QueueEngine:
             Fact("HallConfigApplied", {"version": cmd.version, "config": payload, "at": iso(now)})
         ]
 
+    def _ApplyCalendar(
+        self, state: HallState, cmd: c.ApplyCalendar, now: dt.datetime
+    ) -> list[Fact]:
+        if cmd.version <= state.calendar_version:
+            raise errors.StaleConfig(
+                f"calendar version {cmd.version} is not newer than {state.calendar_version}",
+                version=cmd.version,
+            )
+        unknown = sorted(cmd.calendar.service_codes() - {s.code for s in self.config.services})
+        if unknown:
+            raise errors.UnknownService(
+                f"calendar closes unknown service(s) {unknown}", service=unknown[0]
+            )
+        try:
+            self.config.calendar.merged(cmd.calendar)
+        except ValueError as exc:  # a day both worked and closed, across the two calendars
+            raise errors.DomainError(f"calendar conflicts with the hall config's: {exc}") from exc
+        payload = cmd.calendar.model_dump(mode="json")
+        return [
+            Fact("CalendarApplied", {"version": cmd.version, "calendar": payload, "at": iso(now)})
+        ]
+
     def _priority_for(self, cmd: c.IssueTicket, now: dt.datetime) -> Priority:
         if cmd.appointment is not None:
             return Priority.APPOINTMENT
@@ -330,7 +404,40 @@ class QueueEngine:
         self, state: HallState, cmd: c.FinishService, now: dt.datetime
     ) -> list[Fact]:
         ticket = self._current(state, cmd.window, TicketState.SERVING)
-        return [ticket_fact("ServiceFinished", ticket, now, window=cmd.window)]
+        facts = [ticket_fact("ServiceFinished", ticket, now, window=cmd.window)]
+        bundle = self.config.bundle(ticket.bundle) if ticket.bundle else None
+        if bundle is not None and ticket.bundle_leg is not None:
+            following = bundle.after(ticket.bundle_leg)
+            if following is not None:
+                facts.append(self._next_leg("BundleLegQueued", ticket, following, now, cmd.window))
+        return facts
+
+    def _next_leg(
+        self, type_: str, ticket: Ticket, to_service: str, now: dt.datetime, window: int
+    ) -> Fact:
+        """The ticket joins ``to_service``'s queue as a new leg with the same number."""
+        return ticket_fact(
+            type_,
+            ticket,
+            now,
+            window=window,
+            new_ticket_id=f"{ticket.business_date}/{ticket.number}/{ticket.leg + 1}",
+            from_service=ticket.service,
+            to_service=to_service,
+        )
+
+    def _MarkAssisted(self, state: HallState, cmd: c.MarkAssisted, now: dt.datetime) -> list[Fact]:
+        if cmd.mode not in ("assisted", "proxy"):
+            raise errors.DomainError(f"mode is assisted or proxy, not {cmd.mode!r}")
+        staff = cmd.staff_id.strip()
+        if not staff or len(staff) > 32 or not staff.isprintable():
+            raise errors.DomainError("staff id: 1 to 32 printable characters")
+        ticket = self._current(state, cmd.window, TicketState.CALLED, TicketState.SERVING)
+        return [
+            ticket_fact(
+                "TicketAssisted", ticket, now, window=cmd.window, mode=cmd.mode, assist_staff=staff
+            )
+        ]
 
     def _Transfer(self, state: HallState, cmd: c.Transfer, now: dt.datetime) -> list[Fact]:
         ticket = self._current(state, cmd.window, TicketState.SERVING, TicketState.CALLED)
@@ -342,18 +449,7 @@ class QueueEngine:
             raise errors.InvalidTransition(
                 f"ticket {ticket.number} is already in {cmd.to_service}", number=ticket.number
             )
-        new_id = f"{ticket.business_date}/{ticket.number}/{ticket.leg + 1}"
-        return [
-            ticket_fact(
-                "TicketTransferred",
-                ticket,
-                now,
-                window=cmd.window,
-                new_ticket_id=new_id,
-                from_service=ticket.service,
-                to_service=cmd.to_service,
-            )
-        ]
+        return [self._next_leg("TicketTransferred", ticket, cmd.to_service, now, cmd.window)]
 
     def _PauseWindow(self, state: HallState, cmd: c.PauseWindow, now: dt.datetime) -> list[Fact]:
         window = self._window(state, cmd.window)
@@ -427,7 +523,8 @@ class QueueEngine:
             raise errors.AlreadyRated(
                 f"ticket {ticket.number} is already rated", number=ticket.number
             )
-        return [ticket_fact("EvaluationRecorded", ticket, now, window=cmd.window, score=cmd.score)]
+        rated = ticket_fact("EvaluationRecorded", ticket, now, window=cmd.window, score=cmd.score)
+        return [rated, *bad_rating_alarm(self.config, ticket, cmd.window, cmd.score, now)]
 
     def _DeviceStatusChanged(
         self, state: HallState, cmd: c.DeviceStatusChanged, now: dt.datetime
@@ -443,6 +540,34 @@ class QueueEngine:
             )
         ]
 
+    def _ReportAdminPinLockout(
+        self, state: HallState, cmd: c.ReportAdminPinLockout, now: dt.datetime
+    ) -> list[Fact]:
+        if not (
+            TERMINAL_NAME.fullmatch(cmd.terminal)
+            and 0 < cmd.failures <= 1000
+            and 0 < cmd.locked_for_s <= 86400
+        ):
+            raise errors.DomainError("a PIN lockout report with impossible values")
+        payload = {
+            "terminal": cmd.terminal,
+            "failures": cmd.failures,
+            "locked_for_s": cmd.locked_for_s,
+            "at": iso(now),
+        }
+        return [Fact("AdminPinLockedOut", payload)]
+
+    def _ResumeNumbering(
+        self, state: HallState, cmd: c.ResumeNumbering, now: dt.datetime
+    ) -> list[Fact]:
+        counters = {
+            service.code: state.counters.get(service.code, 0) + cmd.offsets.get(service.code, 0)
+            for service in self.config.services
+        }
+        return [
+            Fact("NumberingResumed", {"counters": counters, "reason": cmd.reason, "at": iso(now)})
+        ]
+
     def _Tick(self, state: HallState, cmd: c.Tick, now: dt.datetime) -> list[Fact]:
         limit = dt.timedelta(minutes=self.config.no_show.auto_minutes)
         facts = []
@@ -453,4 +578,4 @@ class QueueEngine:
             called = ticket.called_at
             if ticket.state is TicketState.CALLED and called and now - parse_time(called) >= limit:
                 facts.append(self._no_show(ticket, "timeout", now))
-        return facts
+        return facts + alarm_changes(self.config, state, now)

@@ -26,6 +26,12 @@ class HallError(Exception):
         return {"error": str(self), "code": self.code, **self.details}
 
 
+class InternalError(HallError):
+    """A bug: reported in one line; its traceback is in the log."""
+
+    code = "internal_error"
+
+
 class ConfigError(HallError):
     """A config or profile file is invalid: ``file: field: reason``."""
 
@@ -33,7 +39,33 @@ class ConfigError(HallError):
 
 
 class StoreError(HallError):
+    """The data dir or the store cannot be used (see :mod:`agent.storage`)."""
+
     code = "store_error"
+
+
+class DiskFull(StoreError):
+    """No room on the data dir's disk (or below the reserve kept for reporting)."""
+
+    code = "disk_full"
+
+
+class StoreUnreadable(StoreError):
+    """``hall.db`` is not a store this agent can open (damaged, not SQLite, not writable)."""
+
+    code = "store_unreadable"
+
+
+class DataDirUnusable(StoreError):
+    """The data dir is a file, read-only, or otherwise not a folder the agent can use."""
+
+    code = "data_dir_unusable"
+
+
+class HubAlreadyRunning(HallError):
+    """Another process already runs the hub (core, sync, hall LAN) on this data dir."""
+
+    code = "hub_already_running"
 
 
 class DomainError(HallError):
@@ -118,3 +150,22 @@ class DeviceError(HallError):
     """A device failed; ``device`` names it, ``reason`` is a stable short code."""
 
     code = "device_error"
+
+
+class StoreDamaged(StoreError):
+    """The store does not hold what this node committed: a changed or damaged event, a lost
+    tail, a store emptied or replaced. ``seq`` names the first event concerned."""
+
+    code = "store_damaged"
+
+
+class IdentityMismatch(StoreError):
+    """The store belongs to another node or hall than node.yaml / hall.yaml say."""
+
+    code = "identity_mismatch"
+
+
+class ClockSuspect(StoreError):
+    """The machine's clock cannot be trusted to open a new business day by itself."""
+
+    code = "clock_unconfirmed"

@@ -67,6 +67,11 @@ class Ticket:
     call_index: int = 0
     no_show_call_index: int | None = None
     score: int | None = None
+    # (later columns: the tickets table gains them at the end, in this order)
+    bundle: str | None = None  # a "one thing" bundle's code
+    bundle_leg: int | None = None  # which of the bundle's services, from 1
+    assist: str | None = None  # assisted (帮办) | proxy (代办)
+    assist_staff: str | None = None  # the assisting staff member's id
 
     def as_row(self) -> dict[str, Any]:
         return dict(zip(TICKET_FIELDS, self.as_tuple(), strict=True))
@@ -122,6 +127,7 @@ class Event(NamedTuple):
     at: str  # hall clock: never goes backwards
     wall_time: str  # the machine's clock when it happened, for offset analysis
     payload: dict[str, Any]
+    chain: str = ""  # "<algorithm>:<hex>" linking it to the event before (agent/chain.py)
 
     def as_dict(self) -> dict[str, Any]:
         return self._asdict()

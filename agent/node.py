@@ -15,6 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.adminpin import HASH_PATTERN
+from agent.files import write_atomically
+from agent.storage import DEFAULT_RESERVE_MB
 from agent.validation import load_model
 
 Role = Literal["hub", "kiosk", "window", "display", "all"]
@@ -52,6 +54,20 @@ class BrokerConfig(_Strict):
     backlog_alarm_events: int = Field(default=50_000, ge=1)
 
 
+class ClockRules(_Strict):
+    """When the machine's clock is suspected (docs/operator.md, "The hall clock")."""
+
+    max_gap_days: int = Field(
+        default=16,
+        ge=1,
+        le=366,
+        description="at start, a clock further past the last event than this needs confirming",
+    )
+    step_tolerance_s: int = Field(
+        default=120, ge=5, le=3600, description="a wall-clock step beyond the monotonic clock's"
+    )
+
+
 class NodeConfig(_Strict):
     schema_version: Literal[1] = 1
     node_id: str = Field(min_length=1, max_length=64)
@@ -63,6 +79,23 @@ class NodeConfig(_Strict):
         description="the hall LAN broker on the hub: terminals on other PCs reach the queue there",
     )
     devices: list[DeviceSpec] = Field(default_factory=list)
+    disk_reserve_mb: int = Field(
+        default=DEFAULT_RESERVE_MB,
+        ge=0,
+        le=100_000,
+        description="free space new tickets need on the data dir's disk (0: no reserve)",
+    )
+    clock: ClockRules = Field(default_factory=ClockRules)
+    retention_days: int | None = Field(
+        default=90,
+        ge=1,
+        description="events central acknowledged are deleted this many days after their "
+        "business day (null: kept); a chain checkpoint keeps the log verifiable",
+    )
+    chain_hash: Literal["sha256", "sm3"] = Field(
+        default="sha256",
+        description="hash of the event log's chain; sm3 (GB/T 32905) where an audit asks for it",
+    )
     admin_pin_hash: str | None = Field(
         default=None,
         pattern=HASH_PATTERN,
@@ -88,6 +121,4 @@ def load_node_config(path: Path) -> NodeConfig:
 def dump_node_config(config: NodeConfig, path: Path) -> None:
     """Write atomically: a power cut leaves the old file or the new one, never half of each."""
     data = config.model_dump(mode="json", exclude_none=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    tmp.replace(path)
+    write_atomically(path, yaml.safe_dump(data, allow_unicode=True, sort_keys=False))

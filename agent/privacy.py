@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import time
 from pathlib import Path
@@ -32,6 +33,15 @@ def mask_name(name: str) -> str:
     if " " in name:  # Latin-script names: initial of each word
         return " ".join(part[0] + "." for part in name.split() if part)
     return name[0] + "*" * max(1, len(name) - 1)
+
+
+_MASKED = re.compile(r"[^\W\d_]\*{1,63}|[^\W\d_]\.(?: [^\W\d_]\.){0,7}")
+
+
+def is_masked_name(value: str) -> bool:
+    """True for what :func:`mask_name` gives (``张**``, ``J. S.``) or an empty name: never a
+    full name, never an ID number."""
+    return value == "" or _MASKED.fullmatch(value) is not None
 
 
 def citizen_hash(secret: bytes, number: str) -> str:

@@ -17,6 +17,7 @@ import random
 import sqlite3
 import statistics
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,36 @@ class _Job:
     action: Callable[[], None] = field(compare=False)
 
 
+@dataclass
+class Tally:
+    """What the simulation itself did, per service, on its own clock: the oracle the
+    report over the store is checked against (tests/agent/test_reports_simulated.py)."""
+
+    tickets: Counter[str] = field(default_factory=Counter)
+    transferred_in: Counter[str] = field(default_factory=Counter)
+    served: Counter[str] = field(default_factory=Counter)
+    no_shows: Counter[str] = field(default_factory=Counter)
+    transfers: Counter[str] = field(default_factory=Counter)
+    waits: dict[str, list[float]] = field(default_factory=dict)  # seconds
+    service_times: dict[str, list[float]] = field(default_factory=dict)
+    ratings: dict[str, Counter[int]] = field(default_factory=dict)
+    # leg id -> (service, when it joined the line), until its first call
+    joined: dict[str, tuple[str, dt.datetime]] = field(default_factory=dict)
+    started: dict[str, dt.datetime] = field(default_factory=dict)
+
+    def called(self, ticket: Ticket, now: dt.datetime) -> None:
+        if ticket.id in self.joined:  # its first call
+            wait = (now - self.joined.pop(ticket.id)[1]).total_seconds()
+            self.waits.setdefault(ticket.service, []).append(wait)
+
+    def unserved(self) -> Counter[str]:
+        return Counter(service for service, _ in self.joined.values())
+
+    def ended(self, ticket: Ticket, now: dt.datetime) -> None:
+        seconds = (now - self.started.pop(ticket.id)).total_seconds()
+        self.service_times.setdefault(ticket.service, []).append(seconds)
+
+
 class HallDay:
     def __init__(self, node: Node, seed: int, arrivals: int) -> None:
         self.rng = random.Random(seed)
@@ -59,6 +90,7 @@ class HallDay:
         self._order = itertools.count()
         self.absent: set[str] = set()  # numbers of citizens who left
         self.refused: dict[str, int] = {}
+        self.tally = Tally()
 
     def at(self, moment: dt.datetime, action: Callable[[], None]) -> None:
         heapq.heappush(self._jobs, _Job(moment, next(self._order), action))
@@ -72,7 +104,7 @@ class HallDay:
                 job = heapq.heappop(self._jobs)
                 self.now = max(self.now, job.at)
                 job.action()
-            return self.runtime.query(summarise)
+            return self.runtime._query(summarise)  # (agent/ may run its own reads)
 
     # ---- citizens ------------------------------------------------------------------------
     def _periods(self) -> list[tuple[dt.datetime, dt.datetime]]:
@@ -130,7 +162,10 @@ class HallDay:
         except DomainError as exc:
             self.refused[exc.code] = self.refused.get(exc.code, 0) + 1
             return
-        if leaves and result.ticket is not None:
+        assert result.ticket is not None
+        self.tally.tickets[result.ticket.service] += 1
+        self.tally.joined[result.ticket.id] = (result.ticket.service, self.now)
+        if leaves:
             self.absent.add(result.ticket.number)
 
     # ---- staff ---------------------------------------------------------------------------
@@ -152,6 +187,7 @@ class HallDay:
             self.at(self.now + dt.timedelta(minutes=1), lambda: self._staff(window))
             return
         assert ticket is not None
+        self.tally.called(ticket, self.now)
         if ticket.number in self.absent:
             self.at(self.now + dt.timedelta(minutes=1), lambda: self._recall(window))
         else:
@@ -160,12 +196,15 @@ class HallDay:
     def _recall(self, window: int) -> None:
         result = self.runtime.execute(c.Recall(window))
         if result.events[-1].type == "TicketNoShow":
+            assert result.ticket is not None
+            self.tally.no_shows[result.ticket.service] += 1
             self.at(self.now + dt.timedelta(seconds=20), lambda: self._staff(window))
         else:
             self.at(self.now + dt.timedelta(minutes=1), lambda: self._recall(window))
 
     def _serve(self, window: int, ticket: Ticket) -> None:
         self.runtime.execute(c.StartService(window))
+        self.tally.started[ticket.id] = self.now
         service = self.hall.service(ticket.service)
         assert service is not None
         minutes = self.rng.lognormvariate(0, 0.45) * service.default_service_minutes
@@ -173,13 +212,21 @@ class HallDay:
 
     def _finish(self, window: int, ticket: Ticket) -> None:
         others = [s.code for s in self.hall.services if s.code != ticket.service]
+        tally = self.tally
+        tally.ended(ticket, self.now)
         if ticket.leg == 1 and self.rng.random() < TRANSFER_SHARE:
-            self.runtime.execute(c.Transfer(window, self.rng.choice(others)))
+            new = self.runtime.execute(c.Transfer(window, self.rng.choice(others))).ticket
+            assert new is not None
+            tally.transfers[ticket.service] += 1
+            tally.transferred_in[new.service] += 1
+            tally.joined[new.id] = (new.service, self.now)
         else:
             self.runtime.execute(c.FinishService(window))
+            tally.served[ticket.service] += 1
             if self.rng.random() < RATE_SHARE:
                 score = self.rng.choices(SCORES, SCORE_WEIGHTS)[0]
                 self.runtime.execute(c.RecordEvaluation(window, score))
+                tally.ratings.setdefault(ticket.service, Counter())[score] += 1
         self.at(self.now + dt.timedelta(seconds=30), lambda: self._staff(window))
 
 

@@ -22,6 +22,7 @@ STICKY_EVENTS = (
     "AppointmentsLoaded",
     "NoticePublished",
     "HallConfigApplied",
+    "CalendarApplied",
 )
 
 
@@ -51,12 +52,16 @@ class HallState:
         # (hash, service) -> ids of that citizen's waiting tickets there (one, but for transfers)
         self.citizen_waiting: dict[tuple[str, str], set[str]] = {}
         self.service_times: dict[str, deque[float]] = {}
+        self.window_free_at: dict[int, str] = {}  # when each window last became free today
+        self.alarms: dict[str, dict] = {}  # raised and not cleared: alarm key -> AlarmRaised
         # sticky: survive the start of a new business day
         self.devices: dict[str, tuple[str, str | None]] = {}
         self.appointments: dict[str, dict] = {}  # code -> roster entry + "ticket_id"
         self.notices: dict[str, dict] = {}
         self.config_version = 0
         self.config_payload: dict | None = None
+        self.calendar_version = 0
+        self.calendar_payload: dict | None = None  # the calendar pushed by central
         self.last_called: list[str] = []  # ticket ids, most recent last
 
     # ---- reading -------------------------------------------------------------------------
@@ -94,7 +99,14 @@ class HallState:
         """A new business day: the queue starts empty; sticky facts (devices, appointment
         rosters, notices, the applied config) carry over."""
         fresh = HallState(business_date, self.window_numbers)
-        for sticky in ("devices", "notices", "config_version", "config_payload"):
+        for sticky in (
+            "devices",
+            "notices",
+            "config_version",
+            "config_payload",
+            "calendar_version",
+            "calendar_payload",
+        ):
             setattr(fresh, sticky, getattr(self, sticky))
         # A check-in's ticket belongs to its day: the roster carries over without it (as a
         # fold of the log sees it: only today's TicketIssued events are folded).
@@ -173,6 +185,7 @@ class HallState:
         window = self.windows[ticket.window] if ticket.window else None
         if window and window.current == ticket.id:
             window.current = None
+            self.window_free_at[window.number] = p["at"]
         return Touched(tickets=(ticket.id,), windows=(window.number,) if window else ())
 
     def _on_ServiceStarted(self, p: dict) -> Touched:
@@ -194,12 +207,29 @@ class HallState:
         window = self.windows[p["window"]]
         window.current = None
         window.last_finished = ticket.id
+        self.window_free_at[window.number] = p["at"]
         return Touched(tickets=(ticket.id,), windows=(window.number,))
 
     def _on_TicketTransferred(self, p: dict) -> Touched:
         old = self.tickets[p["ticket_id"]]
         old.state = TicketState.TRANSFERRED
         old.finished_at = p["at"]
+        # A transfer in a bundle is a detour: the leg it was on carries on elsewhere.
+        new = self._new_leg(old, p, "transfer", old.bundle_leg)
+        window = self.windows[p["window"]]
+        window.current = None
+        self.window_free_at[window.number] = p["at"]
+        return Touched(tickets=(old.id, new.id), windows=(window.number,))
+
+    def _on_BundleLegQueued(self, p: dict) -> Touched:
+        """A bundle leg was finished (ServiceFinished just before): on to the next service."""
+        old = self.tickets[p["ticket_id"]]
+        assert old.bundle_leg is not None
+        new = self._new_leg(old, p, "bundle", old.bundle_leg + 1)
+        return Touched(tickets=(new.id,))
+
+    def _new_leg(self, old: Ticket, p: dict, channel: str, bundle_leg: int | None) -> Ticket:
+        """The same number waiting in ``p["to_service"]``, with the original issue time."""
         new = Ticket(
             id=p["new_ticket_id"],
             number=old.number,
@@ -214,14 +244,20 @@ class HallState:
             slot_end=old.slot_end,
             citizen_hash=old.citizen_hash,
             citizen_name=old.citizen_name,
-            channel="transfer",
+            channel=channel,
+            bundle=old.bundle,
+            bundle_leg=bundle_leg,
         )
         self.tickets[new.id] = new
         self.by_number[new.number] = new.id
         self._add_waiting(new)
-        window = self.windows[p["window"]]
-        window.current = None
-        return Touched(tickets=(old.id, new.id), windows=(window.number,))
+        return new
+
+    def _on_TicketAssisted(self, p: dict) -> Touched:
+        ticket = self.tickets[p["ticket_id"]]
+        ticket.assist = p["mode"]
+        ticket.assist_staff = p["assist_staff"]
+        return Touched(tickets=(ticket.id,))
 
     def _on_TicketReactivated(self, p: dict) -> Touched:
         ticket = self.tickets[p["ticket_id"]]
@@ -244,12 +280,21 @@ class HallState:
 
     def _on_WindowResumed(self, p: dict) -> Touched:
         self.windows[p["window"]].status = WindowStatus.OPEN
+        self.window_free_at[p["window"]] = p["at"]
         return Touched(windows=(p["window"],))
 
     def _on_EvaluationRecorded(self, p: dict) -> Touched:
         ticket = self.tickets[p["ticket_id"]]
         ticket.score = p["score"]
         return Touched(tickets=(ticket.id,), evaluation=ticket.id)
+
+    def _on_AlarmRaised(self, p: dict) -> Touched:
+        self.alarms[p["alarm"]] = dict(p)
+        return Touched()
+
+    def _on_AlarmCleared(self, p: dict) -> Touched:
+        self.alarms.pop(p["alarm"], None)
+        return Touched()
 
     def _on_DeviceStatusChanged(self, p: dict) -> Touched:
         self.devices[p["device"]] = (p["status"], p.get("reason"))
@@ -264,8 +309,18 @@ class HallState:
                 loaded.append(entry["code"])
         return Touched(appointments=loaded)
 
+    def _on_NumberingResumed(self, p: dict) -> Touched:
+        for service, counter in p["counters"].items():
+            self.counters[service] = max(self.counters.get(service, 0), counter)
+        return Touched()
+
     def _on_NoticePublished(self, p: dict) -> Touched:
         self.notices[p["notice_id"]] = dict(p)
+        return Touched()
+
+    def _on_CalendarApplied(self, p: dict) -> Touched:
+        self.calendar_version = p["version"]
+        self.calendar_payload = p["calendar"]
         return Touched()
 
     def _on_HallConfigApplied(self, p: dict) -> Touched:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,9 @@ def hall_status(store: Store) -> dict[str, Any]:
     store.refresh()
     state, config = store.state, store.config
     services = []
+    now = store.hall_now()
     for service in config.services:
+        opens = store.engine.next_opening(state, service, now)
         services.append(
             {
                 "code": service.code,
@@ -24,7 +27,9 @@ def hall_status(store: Store) -> dict[str, Any]:
                 "waiting": state.waiting_count(service.code),
                 "issued": state.counters.get(service.code, 0),
                 "daily_cap": service.daily_cap,
-                "open_now": service.hours.is_open(store.hall_now()),
+                "open_now": opens == now,
+                "opens_at": opens.isoformat() if opens is not None else None,
+                "closed_by": _closed_by(store, service.code, now),
                 "windows": config.windows_serving(service.code),
             }
         )
@@ -32,6 +37,10 @@ def hall_status(store: Store) -> dict[str, Any]:
     for ticket in state.tickets.values():
         if ticket.state is TicketState.DONE and ticket.window is not None:
             served[ticket.window] = served.get(ticket.window, 0) + 1
+    bundles = [
+        {"code": b.code, "name_zh": b.name_zh, "name_en": b.name_en, "services": b.services}
+        for b in config.bundles
+    ]
     windows = []
     for window in config.windows:
         live = state.windows[window.number]
@@ -49,6 +58,7 @@ def hall_status(store: Store) -> dict[str, Any]:
                 # when the current ticket was called, or its service started (a timer)
                 "current_since": (current.started_at or current.called_at) if current else None,
                 "served_today": served.get(window.number, 0),
+                "current_view": store.ticket_view(current) if current else None,
                 "waiting": sum(state.waiting_count(code) for code in window.services),
             }
         )
@@ -67,10 +77,18 @@ def hall_status(store: Store) -> dict[str, Any]:
         "hall": config.hall_id,
         "business_date": state.business_date,
         "services": services,
+        "bundles": bundles,
         "windows": windows,
         "recent_calls": recent,
         "devices": {name: {"status": s, "reason": r} for name, (s, r) in state.devices.items()},
+        "alarms": sorted(state.alarms.values(), key=lambda a: (a["at"], a["alarm"])),
     }
+
+
+def _closed_by(store: Store, service: str, now: dt.datetime) -> dict[str, str] | None:
+    """The holiday or closure that closes a service today (its names), if any."""
+    span = store.engine.calendar(store.state).closed_by(service, now.date())
+    return None if span is None else {"name_zh": span.name_zh, "name_en": span.name_en}
 
 
 def waiting_list(store: Store, window: int, limit: int = 50) -> list[dict[str, Any]]:
@@ -91,6 +109,7 @@ def waiting_list(store: Store, window: int, limit: int = 50) -> list[dict[str, A
             "priority": t.priority.value,
             "issued_at": t.issued_at,
             "citizen_name": t.citizen_name,
+            "bundle_leg": t.bundle_leg,  # set for a "one thing" bundle's ticket
         }
         for t in tickets[:limit]
     ]

@@ -19,10 +19,8 @@ import argparse
 import collections
 import datetime as dt
 import json
-import os
 import resource
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -35,44 +33,12 @@ sys.path.insert(0, str(REPO))
 
 import yaml  # noqa: E402
 
+from agent import chain  # noqa: E402
 from agent import commands as c  # noqa: E402
 from agent.config import always_open, sample_config  # noqa: E402
 from agent.datadir import DataDir  # noqa: E402
 from agent.store import Store  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    conf = workdir / "mosquitto.conf"
-    lines = [
-        f"listener {port} 127.0.0.1",
-        "allow_anonymous true",
-        "log_dest stderr",
-        "log_type error",
-        "persistence false",
-        "max_queued_messages 0",
-        "max_inflight_messages 0",
-    ]
-    if os.geteuid() == 0:
-        lines.append("user root")
-    conf.write_text("\n".join(lines) + "\n")
-    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    proc = subprocess.Popen([exe, "-c", str(conf)], stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("mosquitto did not start")
+from benchmarks.loopback_broker import start_broker  # noqa: E402
 
 
 # ---- the backlog -------------------------------------------------------------------------
@@ -116,15 +82,18 @@ def make_backlog(root: Path, n: int) -> tuple[int, float]:
     conn.execute("BEGIN")
     rows = []
     total_bytes = 0
+    prev = ""
     for seq in range(1, n + 1):
         type_, _, at, wall, payload = seeds[(seq - 1) % len(seeds)]
-        day = today - dt.timedelta(days=7 - (seq - 1) * 7 // n)
-        rows.append((node.node_id, seq, type_, day.isoformat(), at, wall, payload))
+        day = (today - dt.timedelta(days=7 - (seq - 1) * 7 // n)).isoformat()
+        data = chain.canonical_bytes(prev, node.node_id, seq, type_, day, at, wall, payload)
+        prev = chain.link(chain.DEFAULT_ALGORITHM, data)
+        rows.append((node.node_id, seq, type_, day, at, wall, payload, prev))
         total_bytes += len(payload)
         if len(rows) == 10_000:
-            conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
             rows.clear()
-    conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
     conn.execute("COMMIT")
     conn.close()
     return len(seeds), total_bytes / n
@@ -229,7 +198,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sync-drain-"))
-    broker, port = start_broker(tmp)
+    broker, port = start_broker(tmp, ["max_queued_messages 0", "max_inflight_messages 0"])
     url = f"mqtt://127.0.0.1:{port}"
     ingest = None
     try:

@@ -191,6 +191,21 @@ def cmd_print_test(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_udev_rules(args: argparse.Namespace) -> int:
+    from agent.datadir import DataDir, resolve_data_dir
+    from devices.udev import udev_id_path, udev_rules
+
+    data = DataDir(resolve_data_dir(getattr(args, "data_dir", None)))
+    _hall, node = data.load()
+    rules = udev_rules(list(node.devices), data.profiles, udev_id_path if args.probe else None)
+    if args.out:
+        Path(args.out).write_text(rules, encoding="utf-8")
+        print(f"wrote {args.out}; then: udevadm control --reload && udevadm trigger")
+    else:
+        print(rules, end="")
+    return 0
+
+
 # ----------------------------------------------------------------------------- profiles
 def cmd_profiles_validate(args: argparse.Namespace) -> int:
     from devices.profiles import default_profiles_dir, validate_files
@@ -198,6 +213,9 @@ def cmd_profiles_validate(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.paths]
     if not paths:
         paths = sorted(default_profiles_dir().glob("*.yaml"))
+        if not paths:  # an install without its profiles must not pass as "0 ok"
+            print(f"{default_profiles_dir()}: no profiles found", file=sys.stderr)
+            return 2
     expanded: list[Path] = []
     for p in paths:
         expanded.extend(sorted(p.glob("*.yaml")) if p.is_dir() else [p])
@@ -215,7 +233,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sim = subparsers.add_parser("simulate", help="run a device simulator on a pseudo-terminal")
     sim.add_argument("kind", choices=KINDS)
     sim.add_argument("--profile", help="profile name (default: the generic one for the kind)")
-    sim.add_argument("--profiles-dir", help="folder of profiles (default: firmware_profiles/)")
+    sim.add_argument("--profiles-dir", help="folder of profiles (default: the packaged ones)")
     sim.add_argument("--link", help="also make this symlink to the pty (a stable path)")
     sim.add_argument("--card", help="idreader: card JSON file or sample name (resident-elderly)")
     sim.add_argument("--score", type=int, choices=range(1, 6), help="evaluator: answer with it")
@@ -243,6 +261,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pt.add_argument("--profiles-dir")
     pt.add_argument("--baud", type=int)
     pt.set_defaults(func=cmd_print_test)
+
+    udev = dev_sub.add_parser(
+        "udev-rules", help="udev rules giving this PC's devices stable names (/dev/hall/<id>)"
+    )
+    udev.add_argument(
+        "--probe", action="store_true", help="match plugged-in devices by their USB port path"
+    )
+    udev.add_argument("--out", help="write the rules here (default: print them)")
+    udev.set_defaults(func=cmd_udev_rules)
 
     prof = subparsers.add_parser("profiles", help="device profiles")
     prof_sub = prof.add_subparsers(dest="profiles_command", required=True)

@@ -1,4 +1,5 @@
-"""Device profiles: one YAML file per device model in ``firmware_profiles/``.
+"""Device profiles: one YAML file per device model in ``firmware_profiles/`` (shipped in the
+package as ``devices/firmware_profiles``, a link to it).
 
 Profiles are data validated by pydantic (unknown keys refused, ``schema_version``), loaded
 explicitly by name. Byte values are written as hex strings (``"AA 55"``) in YAML.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -22,8 +23,11 @@ from pydantic import (
 )
 
 from agent.errors import ConfigError
-from agent.validation import read_yaml
+from agent.validation import describe_errors, read_yaml_document
 from devices.transport import LinkSettings
+
+if TYPE_CHECKING:
+    from yaml.nodes import Node
 
 SCHEMA_VERSION = 1
 
@@ -285,14 +289,14 @@ AnyProfile = PrinterProfile | IdReaderProfile | ScannerProfile | LedProfile | Ev
 
 
 def default_profiles_dir() -> Path:
-    """``$HALL_AGENT_PROFILES_DIR``, else the ``firmware_profiles/`` next to the package."""
+    """``$HALL_AGENT_PROFILES_DIR``, else the ``firmware_profiles/`` shipped in this package."""
     env = os.environ.get("HALL_AGENT_PROFILES_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "firmware_profiles"
+    return Path(__file__).resolve().parent / "firmware_profiles"
 
 
-def parse_profile(data: Any, source: str) -> AnyProfile:
+def parse_profile(data: Any, source: str, root: Node | None = None) -> AnyProfile:
     """Validate one profile document; :class:`ConfigError` lists ``source: field: reason``."""
     if isinstance(data, dict) and data.get("schema_version") not in (None, SCHEMA_VERSION):
         raise ConfigError(
@@ -303,20 +307,19 @@ def parse_profile(data: Any, source: str) -> AnyProfile:
     try:
         profile: AnyProfile = _PROFILE_ADAPTER.validate_python(data)
     except ValidationError as exc:
-        lines = []
+        errors = []
         for err in exc.errors():
-            loc = list(err["loc"])
+            loc = tuple(err["loc"])
             if loc and loc[0] in _KINDS:  # the union's tag, not a field of the file
                 loc = loc[1:]
-            where = ".".join(str(p) for p in loc) or "(top level)"
-            lines.append(f"{source}: {where}: {err['msg']}")
-        raise ConfigError("\n".join(lines), file=source) from exc
+            errors.append({**err, "loc": loc})
+        raise ConfigError(describe_errors(source, errors, root), file=source) from exc
     return profile
 
 
 def load_profile_file(path: Path) -> AnyProfile:
-    profile = parse_profile(read_yaml(path), str(path))
-    return profile
+    document = read_yaml_document(path)
+    return parse_profile(document.data, str(path), document.root)
 
 
 def load_profile(

@@ -9,6 +9,8 @@ as the cumulative ack, and only then acknowledges the MQTT message to the broker
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import datetime as dt
 import json
@@ -16,21 +18,28 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import ValidationError
 
-from agent.store import connect
+from agent import chain as ch
+from agent.errors import StoreDamaged
+from agent.model import Event
+from agent.store import connect, event_from_row
 from sync import contract as ct
 from sync.mqtt import BrokerAddress, new_client
 
 log = logging.getLogger(__name__)
 
-CENTRAL_SCHEMA_VERSION = 1
+CENTRAL_SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE events (
     node_id TEXT NOT NULL, seq INTEGER NOT NULL, hall_id TEXT NOT NULL,
@@ -50,6 +59,18 @@ CREATE TABLE results (
     code TEXT NOT NULL, reason TEXT NOT NULL
 )
 """
+#: Version 2: each event's chain link, stored with its exact payload text; each node's
+#: public key (learnt from its first batch) and the first break found in its chain.
+_SCHEMA_2 = """
+ALTER TABLE events ADD COLUMN chain TEXT NOT NULL DEFAULT '';
+ALTER TABLE nodes ADD COLUMN public_key TEXT;
+ALTER TABLE nodes ADD COLUMN break_seq INTEGER;
+ALTER TABLE nodes ADD COLUMN break_reason TEXT
+"""
+
+
+class BatchRefused(ValueError):
+    """A batch central does not store: its signature or key does not hold."""
 
 
 def _utc_now() -> dt.datetime:
@@ -72,12 +93,13 @@ class CentralStore:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-            if version < 1:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        self.conn.execute(statement)
-                self.conn.execute(f"PRAGMA user_version={CENTRAL_SCHEMA_VERSION}")
-            elif version > CENTRAL_SCHEMA_VERSION:
+            for number, script in enumerate((_SCHEMA, _SCHEMA_2), start=1):
+                if version < number:
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            self.conn.execute(statement)
+                    self.conn.execute(f"PRAGMA user_version={number}")
+            if version > CENTRAL_SCHEMA_VERSION:
                 raise sqlite3.DatabaseError(f"central store schema {version} is too new")
             self.conn.execute("COMMIT")
         except BaseException:
@@ -85,7 +107,15 @@ class CentralStore:
             raise
 
     def ingest(self, batch: ct.EventBatch, received_at: dt.datetime) -> tuple[int, int, float]:
-        """Store a batch; returns ``(acked_seq, newly_inserted, clock_offset_s)``."""
+        """Store a batch; returns ``(acked_seq, newly_inserted, clock_offset_s)``.
+
+        The payload text is stored exactly as the node sent it. The batch's head signature
+        must hold under the node's key (pinned from its first batch), else it is refused
+        (:class:`BatchRefused`). A seq sent again with another chain link, or a link that
+        does not follow from the one before, is recorded as the node's chain break (the
+        events are kept as evidence and acknowledged: the node sending them again would
+        change nothing).
+        """
         received = received_at.isoformat(timespec="microseconds")
         offset = _offset_seconds(received_at, batch.sent_at)
         rows = [
@@ -97,35 +127,58 @@ class CentralStore:
                 e.business_date,
                 e.at,
                 e.wall_time,
-                json.dumps(e.payload, ensure_ascii=False),
+                e.payload,
                 received,
+                e.chain,
             )
             for e in batch.events
         ]
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            row = conn.execute(
+                "SELECT acked_seq, public_key FROM nodes WHERE node_id = ?", (batch.node_id,)
+            ).fetchone()
+            _check_signature(batch, row[1] if row else None)
+            before_acked = row[0] if row else 0
+            breaks = _forks(conn, batch)
             before = conn.total_changes
             conn.executemany(
-                "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
             )
             inserted = conn.total_changes - before
-            row = conn.execute(
-                "SELECT acked_seq FROM nodes WHERE node_id = ?", (batch.node_id,)
-            ).fetchone()
-            acked = _contiguous_from(conn, batch.node_id, row[0] if row else 0)
+            acked = _contiguous_from(conn, batch.node_id, before_acked)
+            if acked > before_acked:
+                breaks += _chain_breaks(conn, batch.node_id, before_acked, acked)
             conn.execute(
-                "INSERT INTO nodes (node_id, hall_id, acked_seq, last_seen, clock_offset_s) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(node_id) DO UPDATE SET "
+                "INSERT INTO nodes (node_id, hall_id, acked_seq, last_seen, clock_offset_s, "
+                "public_key) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(node_id) DO UPDATE SET "
                 "hall_id = excluded.hall_id, acked_seq = MAX(acked_seq, excluded.acked_seq), "
-                "last_seen = excluded.last_seen, clock_offset_s = excluded.clock_offset_s",
-                (batch.node_id, batch.hall_id, acked, received, offset),
+                "last_seen = excluded.last_seen, clock_offset_s = excluded.clock_offset_s, "
+                "public_key = COALESCE(public_key, excluded.public_key)",
+                (batch.node_id, batch.hall_id, acked, received, offset, batch.public_key),
             )
+            if breaks:
+                seq, reason = min(breaks)
+                log.error("chain break of node %s at seq %d: %s", batch.node_id, seq, reason)
+                conn.execute(
+                    "UPDATE nodes SET break_seq = ?, break_reason = ? WHERE node_id = ? "
+                    "AND (break_seq IS NULL OR break_seq > ?)",
+                    (seq, reason, batch.node_id, seq),
+                )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         return acked, inserted, offset
+
+    def events_after(self, node_id: str, seq: int, limit: int) -> list[tuple[Any, ...]]:
+        """A node's stored events after ``seq`` (for its recovery), as sent."""
+        return self.conn.execute(
+            "SELECT seq, type, business_date, at, wall_time, payload, chain FROM events "
+            "WHERE node_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (node_id, seq, limit),
+        ).fetchall()
 
     def record_status(self, hall_id: str, status: ct.NodeStatus, received_at: dt.datetime) -> None:
         seen = received_at.isoformat(timespec="microseconds")
@@ -148,6 +201,15 @@ class CentralStore:
             ),
         )
 
+    def record_refusal(self, node_id: str, hall_id: str, seq: int, reason: str) -> None:
+        """A batch refused for its key or signature shows as the node's chain break."""
+        self.conn.execute(
+            "INSERT INTO nodes (node_id, hall_id, break_seq, break_reason) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(node_id) DO UPDATE SET break_seq = excluded.break_seq, "
+            "break_reason = excluded.break_reason WHERE break_seq IS NULL OR break_seq > ?",
+            (node_id, hall_id, seq, reason, seq),
+        )
+
     def record_result(self, result: ct.InboundResult) -> None:
         self.conn.execute(
             "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -163,6 +225,23 @@ class CentralStore:
             ),
         )
 
+    def hall_events(self, hall_id: str, first_day: str, last_day: str) -> Iterator[Event]:
+        """Every node's events of a hall for business days ``first_day``..``last_day``, each
+        node's in seq order: what ``hall-agent central figures`` reports on."""
+        rows = self.conn.execute(
+            "SELECT node_id, seq, type, business_date, at, wall_time, payload, chain FROM events "
+            "WHERE hall_id = ? AND business_date BETWEEN ? AND ? ORDER BY node_id, seq",
+            (hall_id, first_day, last_day),
+        )
+        for row in rows:
+            yield event_from_row(row)
+
+    def public_key(self, node_id: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT public_key FROM nodes WHERE node_id = ?", (node_id,)
+        ).fetchone()
+        return row[0] if row else None
+
     def acked_seq(self, node_id: str) -> int:
         row = self.conn.execute(
             "SELECT acked_seq FROM nodes WHERE node_id = ?", (node_id,)
@@ -173,12 +252,13 @@ class CentralStore:
         nodes = []
         for row in self.conn.execute(
             "SELECT n.node_id, n.hall_id, n.state, n.last_seen, n.acked_seq, n.clock_offset_s, "
-            "n.reported_last_seq, n.backlog_alarm, "
+            "n.reported_last_seq, n.backlog_alarm, n.break_seq, n.break_reason, "
             "(SELECT COUNT(*) FROM events e WHERE e.node_id = n.node_id), "
             "(SELECT MAX(seq) FROM events e WHERE e.node_id = n.node_id) "
             "FROM nodes n ORDER BY n.hall_id, n.node_id"
         ):
-            node_id, hall_id, state, seen, acked, offset, reported, alarm, count, top = row
+            (node_id, hall_id, state, seen, acked, offset, reported, alarm, break_seq,
+             break_reason, count, top) = row  # fmt: skip
             backlog = None if reported is None else max(0, reported - acked)
             nodes.append(
                 {
@@ -192,6 +272,11 @@ class CentralStore:
                     "backlog": backlog,
                     "backlog_alarm": None if alarm is None else bool(alarm),
                     "clock_offset_s": offset,
+                    "chain": (
+                        "verified"
+                        if break_seq is None
+                        else {"break_seq": break_seq, "reason": break_reason}
+                    ),
                 }
             )
         types = dict(
@@ -200,7 +285,65 @@ class CentralStore:
             ).fetchall()
         )
         refused = self.conn.execute("SELECT COUNT(*) FROM results WHERE accepted = 0").fetchone()
-        return {"nodes": nodes, "event_types": types, "inbound_refused": refused[0]}
+        return {
+            "nodes": nodes,
+            "event_types": types,
+            "inbound_refused": refused[0],
+            "chain_breaks": sum(1 for n in nodes if n["chain"] != "verified"),
+        }
+
+
+def _check_signature(batch: ct.EventBatch, pinned: str | None) -> None:
+    if pinned is not None and batch.public_key != pinned:
+        raise BatchRefused(
+            f"node {batch.node_id} signs with another key than the one central learnt from "
+            "its first events"
+        )
+    try:
+        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(batch.public_key, validate=True))
+        signature = base64.b64decode(batch.head_signature, validate=True)
+        key.verify(signature, ch.head_statement(batch.node_id, batch.last, batch.events[-1].chain))
+    except (binascii.Error, ValueError, InvalidSignature) as exc:
+        raise BatchRefused(
+            f"the head signature of node {batch.node_id} at seq {batch.last} does not hold"
+        ) from exc
+
+
+def _forks(conn: sqlite3.Connection, batch: ct.EventBatch) -> list[tuple[int, str]]:
+    """Events central already holds under the same seq with another chain link."""
+    stored = dict(
+        conn.execute(
+            "SELECT seq, chain FROM events WHERE node_id = ? AND seq BETWEEN ? AND ?",
+            (batch.node_id, batch.first, batch.last),
+        ).fetchall()
+    )
+    return [
+        (e.seq, f"seq {e.seq} sent again with another chain link: a second log under this node id")
+        for e in batch.events
+        if e.seq in stored and stored[e.seq] != e.chain
+    ]
+
+
+def _chain_breaks(
+    conn: sqlite3.Connection, node_id: str, after: int, last: int
+) -> list[tuple[int, str]]:
+    """Verify the stored events ``after+1..last`` against the chain link of ``after``."""
+    prev = ""
+    if after:
+        row = conn.execute(
+            "SELECT chain FROM events WHERE node_id = ? AND seq = ?", (node_id, after)
+        ).fetchone()
+        prev = row[0] if row else ""
+    rows = conn.execute(
+        "SELECT seq, type, business_date, at, wall_time, payload, chain FROM events "
+        "WHERE node_id = ? AND seq > ? AND seq <= ? ORDER BY seq",
+        (node_id, after, last),
+    ).fetchall()
+    try:
+        ch.verify(node_id, prev, after, rows)
+    except StoreDamaged as exc:
+        return [(int(exc.details["seq"]), str(exc))]
+    return []
 
 
 def _contiguous_from(conn: sqlite3.Connection, node_id: str, acked: int) -> int:
@@ -237,6 +380,13 @@ def check_batch(batch: ct.EventBatch, hall_id: str, node_id: str) -> str | None:
     seqs = [e.seq for e in batch.events]
     if seqs != list(range(batch.first, batch.last + 1)):
         return f"events are not exactly seq {batch.first}..{batch.last} in order"
+    for e in batch.events:
+        try:
+            payload = json.loads(e.payload)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            return f"the payload of seq {e.seq} is not a JSON object"
     return None
 
 
@@ -306,6 +456,7 @@ class IngestWorker:
         client.subscribe(
             [
                 (ct.ingest_subscription(self.group), 1),
+                (ct.recover_subscription(self.group), 1),
                 (ct.STATUS_SUBSCRIPTION, 1),
                 (ct.RESULT_SUBSCRIPTION, 1),
             ]
@@ -351,6 +502,8 @@ class IngestWorker:
         now = self.clock()
         if leaf == "events":
             self._handle_batch(store, msg, hall_id, node_id, now)
+        elif leaf == "recover":
+            self._handle_recover(store, msg, hall_id, node_id)
         elif leaf == "status":
             if not msg.payload or len(msg.payload) > ct.MAX_ACK_BYTES:
                 return  # an empty retained message clears the status: nothing to record
@@ -371,6 +524,49 @@ class IngestWorker:
                 log.warning(
                     "node %s refused %s: %s: %s", node_id, result.topic, result.code, result.reason
                 )
+
+    def _handle_recover(
+        self, store: CentralStore, msg: mqtt.MQTTMessage, hall_id: str, node_id: str
+    ) -> None:
+        """Answer a node rebuilding its store with one page of its events. The answer goes
+        to the node's own ``recovered`` topic (never to a response topic the request names)."""
+        if len(msg.payload) > ct.MAX_ACK_BYTES:
+            return
+        try:
+            request = ct.RecoverRequest.model_validate_json(msg.payload)
+        except ValidationError as exc:
+            log.warning("ingest: bad recover request from %s: %s", node_id, exc.errors()[0]["msg"])
+            return
+        if request.node_id != node_id:
+            return
+        rows = store.events_after(node_id, request.after_seq, request.max_events)
+        events = [
+            ct.WireEvent(
+                seq=seq, type=type_, business_date=day, at=at, wall_time=wall, payload=payload,
+                chain=chain,
+            )
+            for seq, type_, day, at, wall, payload, chain in rows
+        ]  # fmt: skip
+        page = ct.RecoverPage(
+            schema_version=1,
+            node_id=node_id,
+            acked_seq=store.acked_seq(node_id),
+            public_key=store.public_key(node_id),
+            events=events,
+        )
+        properties = None
+        correlation = getattr(msg.properties, "CorrelationData", None)
+        if correlation is not None:
+            properties = Properties(PacketTypes.PUBLISH)
+            properties.CorrelationData = correlation
+        self._client.publish(
+            ct.recovered_topic(hall_id, node_id),
+            page.model_dump_json(),
+            qos=1,
+            properties=properties,
+        )
+        log.info("recovery: sent %d events after seq %d to %s", len(events), request.after_seq,
+                 node_id)  # fmt: skip
 
     def _handle_batch(
         self,
@@ -395,7 +591,13 @@ class IngestWorker:
             self.stats.refused += 1
             log.warning("ingest: batch refused: %s", problem)
             return
-        acked, inserted, offset = store.ingest(batch, now)
+        try:
+            acked, inserted, offset = store.ingest(batch, now)
+        except BatchRefused as exc:
+            self.stats.refused += 1
+            store.record_refusal(node_id, hall_id, batch.last, str(exc))
+            log.error("ingest: batch refused: %s", exc)
+            return
         self.stats.batches += 1
         self.stats.inserted += inserted
         self.stats.duplicates += len(batch.events) - inserted

@@ -12,12 +12,14 @@ import os
 import signal
 import sys
 import threading
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from agent.errors import ConfigError
 from agent.node_runtime import Node
+from agent.report_cli import EventSource, add_report_arguments
+from agent.validation import read_yaml_document
 from sync import contract as ct
 from sync.mqtt import BrokerUrlError, new_client, parse_broker_url
 
@@ -44,12 +46,39 @@ def register(subparsers: Any) -> None:
     report.add_argument("--json", action="store_true", help="print one JSON object")
     report.set_defaults(func=cmd_central_report)
 
+    figures = csub.add_parser(
+        "figures",
+        help="a hall's figures from the central store (as 'hall-agent report')",
+        description="A hall's figures of a period or a month from every event central holds.",
+    )
+    figures.add_argument("--db", default=DEFAULT_CENTRAL_DB, help="central SQLite file")
+    figures.add_argument("--hall", required=True, help="hall id")
+    add_report_arguments(figures, open_central_source)
+
     keygen = csub.add_parser("keygen", help="create the central Ed25519 signing key pair")
     keygen.add_argument("--out", required=True, help="folder for central_key.pem, central_pub.pem")
     keygen.set_defaults(func=cmd_central_keygen)
 
+    prov = csub.add_parser(
+        "provision",
+        help="register a node and write its bundle (for 'hall-agent init --bundle')",
+        description="Give a node its central broker login (a new password each time), "
+        "update central-passwd and central-acl.conf in the central dir, and write the "
+        "node's bundle. No password is printed.",
+    )
+    prov.add_argument("--central-dir", default="central", help="central's provisioning folder")
+    prov.add_argument("--hall", required=True, help="hall id (its hall.yaml in halls/<id>/)")
+    prov.add_argument("--node", required=True, help="node id (a terminal: its id in terminals)")
+    prov.add_argument("--role", required=True, choices=["hub", "kiosk", "window", "display", "all"])
+    prov.add_argument("--window", type=int, help="a window PC's window")
+    prov.add_argument("--central-url", required=True, metavar="URL", help="as the node sees it")
+    prov.add_argument("--ca-file", help="the CA file's path on the node (mqtts)")
+    prov.add_argument("--hall-broker", metavar="URL", help="the hall broker, as the node sees it")
+    prov.add_argument("--out", help="bundle file (default: <node>.bundle)")
+    prov.set_defaults(func=cmd_central_provision)
+
     push = csub.add_parser("push", help="sign and publish config / roster / notice / command")
-    push.add_argument("kind", choices=["config", "roster", "notice", "resync"])
+    push.add_argument("kind", choices=["config", "roster", "calendar", "notice", "resync"])
     push.add_argument("--broker", required=True, metavar="URL")
     push.add_argument("--key", required=True, help="central private key (PEM)")
     push.add_argument("--hall-id", required=True)
@@ -59,6 +88,14 @@ def register(subparsers: Any) -> None:
     push.add_argument("--from-seq", type=int, help="resync: resend from this seq")
     push.add_argument("--expires-hours", type=float, help="refused by nodes after this")
     push.set_defaults(func=cmd_central_push)
+
+    recover = subparsers.add_parser(
+        "recover",
+        help="rebuild this node's lost or damaged store from what central holds of its log",
+    )
+    recover.add_argument("--broker", metavar="URL", help="overrides the node config's broker URL")
+    recover.add_argument("--json", action="store_true", help="print one JSON object")
+    recover.set_defaults(func=cmd_recover)
 
     sync = subparsers.add_parser("sync", help="this node's link to the central platform")
     ssub = sync.add_subparsers(dest="sync_action", required=True, metavar="ACTION")
@@ -76,6 +113,38 @@ def register(subparsers: Any) -> None:
         help="unacknowledged batches at most",
     )
     run.set_defaults(func=cmd_sync_run)
+
+    hall = subparsers.add_parser("hall", help="files for the hall's own broker (the hall LAN)")
+    hsub = hall.add_subparsers(dest="hall_action", required=True, metavar="ACTION")
+    files = hsub.add_parser(
+        "broker-files",
+        help="the hall broker's ACL and passwords from hall.yaml terminals",
+        description="Write hall-acl.conf, passwd (Mosquitto's format) and hall-logins.yaml "
+        "(the plain passwords, mode 0600) for the hub and every terminal in hall.yaml. Known "
+        "logins keep their passwords when run again.",
+    )
+    files.add_argument("--config", metavar="FILE", help="hall config (default: the data dir's)")
+    files.add_argument("--out", required=True, metavar="DIR", help="folder for the three files")
+    files.set_defaults(func=cmd_hall_broker_files)
+
+
+# ---- hall ----------------------------------------------------------------------------------
+def cmd_hall_broker_files(args: argparse.Namespace) -> int:
+    from agent.config import load_hall_config
+    from agent.datadir import DataDir, resolve_data_dir
+    from sync.lan.broker_files import write_broker_files
+
+    source = (
+        Path(args.config) if args.config else DataDir(resolve_data_dir(args.data_dir)).hall_config
+    )
+    config = load_hall_config(source)
+    files = write_broker_files(config, Path(args.out))
+    logins = 1 + len(config.terminals)
+    print(
+        f"wrote {files.acl}, {files.passwords} and {files.logins} "
+        f"({logins} logins: the hub and each terminal)"
+    )
+    return 0
 
 
 # ---- central -------------------------------------------------------------------------------
@@ -150,11 +219,23 @@ def cmd_central_report(args: argparse.Namespace) -> int:
             f"{n['node_id']:<28} {n['hall_id']:<16} {n['state'] or '-':<8} {n['acked_seq']:>8} "
             f"{n['events']:>8} {backlog:>8} {offset:>9}  {n['last_seen'] or '-'}{alarm}"
         )
+        if n["chain"] != "verified":
+            print(f"  CHAIN BREAK at seq {n['chain']['break_seq']}: {n['chain']['reason']}")
     print("events by type:")
     for type_, count in report["event_types"].items():
         print(f"  {type_:<28} {count:>8}")
     print(f"inbound messages refused by nodes: {report['inbound_refused']}")
+    print(f"nodes whose chain is broken: {report['chain_breaks']}")
     return 0
+
+
+def open_central_source(args: argparse.Namespace) -> EventSource:
+    from sync.central import CentralStore
+
+    if not Path(args.db).exists():
+        raise ConfigError(f"{args.db}: no such file", file=args.db)
+    store = CentralStore(args.db)
+    return EventSource(args.hall, None, partial(store.hall_events, args.hall), store.close)
 
 
 def cmd_central_keygen(args: argparse.Namespace) -> int:
@@ -168,6 +249,25 @@ def cmd_central_keygen(args: argparse.Namespace) -> int:
     private.chmod(0o600)
     (out / "central_pub.pem").write_bytes(public_pem(key))
     print(f"wrote {private} (keep it secret) and {out / 'central_pub.pem'} (copy to data dirs)")
+    return 0
+
+
+def cmd_central_provision(args: argparse.Namespace) -> int:
+    from sync.provision import CentralDir, ProvisionRequest, provision
+
+    request = ProvisionRequest(
+        hall_id=args.hall,
+        node_id=args.node,
+        role=args.role,
+        central_url=args.central_url,
+        window=args.window,
+        hall_broker_url=args.hall_broker,
+        ca_file=args.ca_file,
+    )
+    central = CentralDir(Path(args.central_dir))
+    bundle = provision(central, request, Path(args.out or f"{args.node}.bundle"))
+    print(f"wrote {bundle} (secret: copy it to the node, then 'hall-agent init --bundle')")
+    print(f"updated {central.root / 'central-passwd'} and {central.root / 'central-acl.conf'}")
     return 0
 
 
@@ -187,12 +287,16 @@ def cmd_central_push(args: argparse.Namespace) -> int:
         if not args.file:
             print(f"hall-agent central push {args.kind}: --file is required", file=sys.stderr)
             return EXIT_USAGE
-        data = yaml.safe_load(Path(args.file).read_text(encoding="utf-8"))
+        data = read_yaml_document(Path(args.file)).data
+        if not isinstance(data, dict):
+            raise ConfigError(f"{args.file}: (whole file): must be a mapping", file=args.file)
         retain = True
         if args.kind == "config":
             kind, topic = "hall_config", ct.config_topic(args.hall_id)
         elif args.kind == "roster":
             kind, topic = "roster", ct.roster_topic(args.hall_id)
+        elif args.kind == "calendar":
+            kind, topic = "calendar", ct.calendar_topic(args.hall_id)
         else:
             kind, topic = "notice", ct.notice_topic(args.hall_id, str(data.get("notice_id")))
     expires = dt.timedelta(hours=args.expires_hours) if args.expires_hours else None
@@ -244,9 +348,56 @@ def cmd_sync_status(args: argparse.Namespace) -> int:
     ]
     if status.get("clock_offset_s") is not None:
         lines.append(f"clock       central minus node: {status['clock_offset_s']:+.3f} s")
+    if status.get("tail_lost"):
+        lines.append(
+            f"ALARM       central holds events up to seq {status['central_acked_beyond_log']}, "
+            "beyond this store: its tail is lost (hall-agent recover)"
+        )
     if status.get("last_error"):
         lines.append(f"last error  {status['last_error']}")
+    if status.get("lan"):
+        lines.append(f"hall LAN    {_lan_line(status['lan'])}")
     print("\n".join(lines))
+    return 0
+
+
+def _lan_line(lan: dict[str, Any]) -> str:
+    """The hub's LAN stats in one line: state, requests and what was refused."""
+    state = "online" if lan.get("online") else "offline"
+    line = (
+        f"{state}, {lan.get('requests', 0)} requests, {lan.get('refused', 0)} refused "
+        f"({lan.get('forbidden', 0)} forbidden, {lan.get('rate_limited', 0)} rate-limited)"
+    )
+    by_terminal = lan.get("rate_limited_by_terminal") or {}
+    if by_terminal:
+        line += "; rate-limited: " + ", ".join(f"{k} {v}" for k, v in sorted(by_terminal.items()))
+    return line
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    """Rebuild the store (docs/operator.md, 'Recovering a node'); a refusal (a store that
+    still holds events, central unreachable or holding nothing) changes nothing."""
+    from sync.recovery import recover
+    from sync.service import effective_broker
+
+    node = Node.open(args.data_dir)
+    broker = effective_broker(node, args.broker)
+    if broker is None:
+        print("hall-agent recover: no broker configured (node.yaml or --broker)", file=sys.stderr)
+        return EXIT_USAGE
+    result = recover(node, broker)
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False))
+        return 0
+    print(f"rebuilt from central: events 1..{result.restored_seq}")
+    if result.tail_complete:
+        print("the witness shows the log ended there: numbering goes on as it was")
+    else:
+        offsets = ", ".join(f"{k} +{v}" for k, v in result.offsets.items())
+        print(f"ALARM: events after seq {result.restored_seq} may be lost; today's numbers "
+              f"resume past a safe offset ({offsets})")  # fmt: skip
+    if result.set_aside:
+        print(f"set aside in the data dir: {', '.join(result.set_aside)}")
     return 0
 
 
@@ -259,34 +410,23 @@ def run_hub(args: argparse.Namespace, require_broker: bool = False) -> int:
 
     With no broker configured the hub runs fully offline and keeps its outbox for later.
     """
-    from sync.service import SyncSettings, start_sync
+    from sync.node import start_node
+    from sync.service import SyncSettings
 
     node = Node.open(args.data_dir, init=not require_broker)
+    if require_broker and not args.broker and node.node.broker is None:
+        print("hall-agent sync run: no broker configured (node.yaml or --broker)")
+        return EXIT_USAGE
     stop = _stop_on_signals()
-    runtime = node.runtime().start()
-    handle = None
-    lan = None
-    try:
-        settings = SyncSettings(
-            batch_max_events=getattr(args, "batch_events", 500),
-            window_batches=getattr(args, "window_batches", 8),
-        )
-        handle = start_sync(node, runtime, args.broker, settings)
-        if handle is None and require_broker:
-            print("hall-agent sync run: no broker configured (node.yaml or --broker)")
-            return EXIT_USAGE
-        if node.node.hall_broker is not None:  # terminals on other PCs reach the queue here
-            from sync.lan import LanServer
-
-            lan = LanServer(node, runtime).start()
+    settings = SyncSettings(
+        batch_max_events=getattr(args, "batch_events", 500),
+        window_batches=getattr(args, "window_batches", 8),
+    )
+    role = getattr(args, "role", None) or "hub"  # names this process in the hub lock
+    with start_node(node, role, broker=args.broker, settings=settings) as services:
+        handle, lan = services.sync, services.lan_server
         link = f"broker {handle.address}" if handle else "offline (no broker configured)"
         hall = f", hall LAN {lan.address}" if lan else ""
         print(f"hub running: node {node.node.node_id}, {link}{hall}", flush=True)
         stop.wait(getattr(args, "quit_after", None))
-    finally:
-        if lan is not None:
-            lan.stop()
-        if handle is not None:
-            handle.stop()
-        runtime.stop()
     return 0

@@ -14,7 +14,17 @@ import datetime as dt
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from agent.privacy import is_masked_name
+from agent.validation import FieldError
 
 SCHEMA_VERSION = 1
 ROOT = "hall/v1"
@@ -58,6 +68,16 @@ def ack_topic(hall_id: str, node_id: str) -> str:
     return node_topic(hall_id, node_id, "ack")
 
 
+def recover_topic(hall_id: str, node_id: str) -> str:
+    """Up, QoS 1: a :class:`RecoverRequest` (MQTT 5 request, correlation data set)."""
+    return node_topic(hall_id, node_id, "recover")
+
+
+def recovered_topic(hall_id: str, node_id: str) -> str:
+    """Down, QoS 1, not retained: a :class:`RecoverPage`, the answer to a request."""
+    return node_topic(hall_id, node_id, "recovered")
+
+
 def command_topic(hall_id: str, node_id: str) -> str:
     """Down, QoS 1, not retained: a signed envelope of kind ``command``."""
     return node_topic(hall_id, node_id, "command")
@@ -70,6 +90,11 @@ def config_topic(hall_id: str) -> str:
 
 def roster_topic(hall_id: str) -> str:
     return f"{ROOT}/{hall_id}/hall/roster"
+
+
+def calendar_topic(hall_id: str) -> str:
+    """Holidays, 调休 working days and closures (data: ``agent.calendar.HallCalendar``)."""
+    return f"{ROOT}/{hall_id}/hall/calendar"
 
 
 def notice_topic(hall_id: str, notice_id: str) -> str:
@@ -86,6 +111,10 @@ def ingest_subscription(group: str = DEFAULT_SHARE_GROUP) -> str:
     return f"$share/{group}/{ROOT}/+/node/+/events"
 
 
+def recover_subscription(group: str = DEFAULT_SHARE_GROUP) -> str:
+    return f"$share/{group}/{ROOT}/+/node/+/recover"
+
+
 STATUS_SUBSCRIPTION = f"{ROOT}/+/node/+/status"
 RESULT_SUBSCRIPTION = f"{ROOT}/+/node/+/result"
 
@@ -96,6 +125,7 @@ def node_subscriptions(hall_id: str, node_id: str) -> list[str]:
         command_topic(hall_id, node_id),
         config_topic(hall_id),
         roster_topic(hall_id),
+        calendar_topic(hall_id),
         f"{ROOT}/{hall_id}/hall/notice/+",
         f"{ROOT}/{hall_id}/hall/profile/+",
     ]
@@ -118,22 +148,27 @@ class _Payload(BaseModel):
 
 
 class WireEvent(_Payload):
-    """One event of the node's log, as stored there."""
+    """One event of the node's log, as stored there: ``payload`` is the stored JSON text,
+    byte for byte, and ``chain`` its link in the node's hash chain (agent/chain.py)."""
 
     seq: int = Field(ge=1)
     type: str = Field(min_length=1, max_length=64)
     business_date: str = Field(max_length=10)
     at: str = Field(max_length=40)
     wall_time: str = Field(max_length=40)
-    payload: dict[str, Any]
+    payload: str = Field(min_length=2, description="a JSON object, as text")
+    chain: str = Field(pattern=r"^[a-z0-9]{2,16}:[0-9a-f]{64}$")
 
 
 class EventBatch(_Payload):
-    """Consecutive events ``first..last`` of one node, in seq order."""
+    """Consecutive events ``first..last`` of one node, in seq order, with the node's
+    signature of the chain link of ``last``."""
 
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     hall_id: str
     node_id: str
+    public_key: str = Field(max_length=64, description="the node's Ed25519 key, raw, base64")
+    head_signature: str = Field(max_length=200, description="base64, over the head statement")
     first: int = Field(ge=1)
     last: int = Field(ge=1)
     sent_at: str = Field(description="the node's wall clock when it sent the batch")
@@ -152,6 +187,26 @@ class Ack(_Payload):
     )
 
 
+class RecoverRequest(_Payload):
+    """A node rebuilding its store asks for its own events after ``after_seq``."""
+
+    schema_version: Literal[1]
+    node_id: str
+    after_seq: int = Field(ge=0)
+    max_events: int = Field(ge=1, le=5000)
+
+
+class RecoverPage(_Payload):
+    """Up to ``max_events`` of the node's events as central holds them (exact payload text
+    and chain links), with what central has acknowledged and the key it knows."""
+
+    schema_version: Literal[1]
+    node_id: str
+    acked_seq: int = Field(ge=0)
+    public_key: str | None = None
+    events: list[WireEvent]
+
+
 class NodeStatus(_Payload):
     schema_version: Literal[1]
     node_id: str
@@ -163,6 +218,8 @@ class NodeStatus(_Payload):
     backlog_alarm: bool | None = None
     clock_offset_s: float | None = None
     agent_version: str | None = None
+    disk_free_mb: int | None = None
+    disk_alarm: bool | None = None
 
 
 class InboundResult(_Payload):
@@ -186,7 +243,7 @@ class SignedEnvelope(_Payload):
     signature: str = Field(max_length=200)
 
 
-Kind = Literal["hall_config", "roster", "notice", "command", "device_profile"]
+Kind = Literal["hall_config", "roster", "notice", "command", "device_profile", "calendar"]
 
 
 class SignedBody(_Payload):
@@ -203,9 +260,22 @@ class SignedBody(_Payload):
 class RosterEntryData(_Payload):
     code: str = Field(min_length=1, max_length=128)
     service: str = Field(min_length=1, max_length=32)
-    slot_start: dt.datetime
-    slot_end: dt.datetime
+    slot_start: AwareDatetime
+    slot_end: AwareDatetime
     citizen_name: str = Field(default="", max_length=32, description="masked, e.g. 张*")
+
+    @field_validator("citizen_name")
+    @classmethod
+    def _name_is_masked(cls, value: str) -> str:
+        if not is_masked_name(value):
+            raise ValueError("must be masked as the node masks names (e.g. 张*, J. S.)")
+        return value
+
+    @model_validator(mode="after")
+    def _slot_is_a_span(self) -> RosterEntryData:
+        if self.slot_end <= self.slot_start:
+            raise FieldError(("slot_end",), "ends before the slot starts")
+        return self
 
 
 class RosterData(_Payload):

@@ -1,9 +1,10 @@
 """What the central platform sends down: checked, then applied through the core, or refused.
 
 Every message goes through the same gate, in this order: size, JSON, envelope schema,
-signature, body schema and version, kind and target, expiry, version newer than the last
-applied one, data schema; only then is a command posted to the core (which may still refuse
-it, e.g. a config for another hall). A refusal changes nothing and carries a stable code.
+signature, body schema and version, kind and target, issue time and expiry, data schema,
+version newer than the last applied one (and not too far ahead); only then is a command
+posted to the core (which may still refuse it, e.g. a config for another hall). A refusal
+changes nothing and carries a stable code.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +22,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ValidationError
 
 from agent import commands as c
+from agent.calendar import HallCalendar
 from agent.config import HallConfig
 from agent.errors import ConfigError, HallError
+from agent.files import write_atomically
 from agent.runtime import CoreRuntime
-from agent.store import Store
+from agent.store import inbound_version_meta
 from agent.validation import describe_validation_error
 from devices.profiles import load_profile, parse_profile
 from sync import contract as ct
@@ -33,7 +35,11 @@ from sync.signing import verify
 
 log = logging.getLogger(__name__)
 
-INBOUND_VERSION_PREFIX = "sync.inbound."
+#: How far one message may move a topic's version: room for versions made of timestamps
+#: (epoch milliseconds), none for a jump that would leave a topic nowhere to grow.
+MAX_VERSION_STEP = 10**13
+#: How far ahead of this node's clock a message may say it was issued.
+MAX_CLOCK_AHEAD = dt.timedelta(days=1)
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
 
@@ -140,6 +146,8 @@ class InboundHandler:
             return "hall_config", None
         if topic == ct.roster_topic(self.hall_id):
             return "roster", None
+        if topic == ct.calendar_topic(self.hall_id):
+            return "calendar", None
         if topic == ct.command_topic(self.hall_id, self.node_id):
             return "command", None
         for kind, leaf in (("notice", "notice"), ("device_profile", "profile")):
@@ -151,12 +159,7 @@ class InboundHandler:
     def _open(self, payload: bytes) -> ct.SignedBody:
         if len(payload) > self.max_bytes:
             raise Refused("too_large", f"{len(payload)} bytes, at most {self.max_bytes} accepted")
-        try:
-            raw = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise Refused("malformed_json", f"not JSON: {exc}") from exc
-        if not isinstance(raw, dict):
-            raise Refused("malformed_json", "the payload is not a JSON object")
+        raw = _json_object(payload, "the payload")
         if raw.get("schema_version") != ct.SCHEMA_VERSION:
             raise Refused(
                 "wrong_schema_version",
@@ -170,12 +173,9 @@ class InboundHandler:
             raise Refused("no_central_key", "this node holds no central public key")
         if not verify(self.public_key, envelope.body, envelope.signature):
             raise Refused("bad_signature", "the signature does not match the central key")
-        try:
-            body_raw = json.loads(envelope.body)
-        except json.JSONDecodeError as exc:
-            raise Refused("malformed_json", f"signed body is not JSON: {exc}") from exc
-        if not isinstance(body_raw, dict) or body_raw.get("schema_version") != ct.SCHEMA_VERSION:
-            got = body_raw.get("schema_version") if isinstance(body_raw, dict) else None
+        body_raw = _json_object(envelope.body, "the signed body")
+        if body_raw.get("schema_version") != ct.SCHEMA_VERSION:
+            got = body_raw.get("schema_version")
             raise Refused("wrong_schema_version", f"body schema_version {got!r}")
         return _validate(ct.SignedBody, body_raw, "body")
 
@@ -186,6 +186,14 @@ class InboundHandler:
             raise Refused("wrong_target", f"for hall {body.hall_id!r}, this is {self.hall_id!r}")
         if body.node_id is not None and body.node_id != self.node_id:
             raise Refused("wrong_target", f"for node {body.node_id!r}, this is {self.node_id!r}")
+        issued = body.issued_at
+        if issued.tzinfo is None:
+            raise Refused("invalid_data", "issued_at has no time zone")
+        if issued > self.clock() + MAX_CLOCK_AHEAD:
+            raise Refused(
+                "from_the_future",
+                f"issued at {issued.isoformat()}: more than a day ahead of this node's clock",
+            )
         if body.expires_at is not None:
             expires = body.expires_at
             if expires.tzinfo is None:
@@ -209,6 +217,9 @@ class InboundHandler:
                 ),
             )
             return self._versioned(topic, body, "roster", cmd)
+        if body.kind == "calendar":
+            calendar = _validate(HallCalendar, body.data, "data")
+            return self._versioned(topic, body, "calendar", c.ApplyCalendar(calendar, body.version))
         if body.kind == "notice":
             notice = _validate(ct.NoticeData, body.data, "data")
             if notice.notice_id != notice_id:
@@ -230,17 +241,12 @@ class InboundHandler:
     def _apply_config(self, topic: str, body: ct.SignedBody) -> Outcome:
         config = _validate(HallConfig, body.data, "data")
         version = body.version
-
-        def job(store: Store) -> str:
-            current = store.state.config_version
-            if version == current:
-                return "duplicate"
-            if version < current:
-                raise Refused("stale_version", f"version {version} is older than {current}")
-            store.execute(c.ApplyHallConfig(config, version))
-            return "applied"
-
-        code = self._on_core(job)
+        # (This thread is the only one applying central's configs: the check stays true.)
+        current = self._on_core(self.runtime.config_version)
+        code = "duplicate"
+        if _is_newer(version, current):
+            self._on_core(lambda: self.runtime.execute(c.ApplyHallConfig(config, version)))
+            code = "applied"
         if code == "applied" and self.hall_config_path is not None:
             _write_yaml_atomically(self.hall_config_path, config.model_dump(mode="json"))
         return Outcome(topic, True, code, f"hall config version {version}", body.kind, version)
@@ -265,19 +271,19 @@ class InboundHandler:
             raise Refused(
                 "invalid_data", f"profile {name} is for a {current.kind}, not a {pushed.kind}"
             )
-        key = INBOUND_VERSION_PREFIX + f"profile.{name}"
+        slot = f"profile.{name}"
         version = body.version
         code = "duplicate"
         # The file is written here, not on the core thread (tickets do not wait for a disk),
         # and before its version is recorded: a crash in between writes it again, never skips.
-        if self._on_core(lambda store: _is_new(store, key, version)):
+        if self._is_new(slot, version):
             path = self.profiles_path / f"{name}.yaml"
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 _write_yaml_atomically(path, data.profile, "device profile")
             except OSError as exc:
                 raise Refused("write_failed", f"{path}: {exc}") from exc
-            self._on_core(lambda store: _record_version(store, key, version))
+            self._on_core(lambda: self.runtime.record_inbound_version(slot, version))
             code = "applied"
         return Outcome(
             topic, True, code, f"device profile {name} version {version}", body.kind, version
@@ -286,48 +292,61 @@ class InboundHandler:
     def _versioned(
         self, topic: str, body: ct.SignedBody, slot: str, cmd: c.Command | None
     ) -> Outcome:
-        """Apply ``cmd`` if ``body.version`` is newer than the last one applied in ``slot``."""
-        key = INBOUND_VERSION_PREFIX + slot
-        version = body.version
+        """Apply ``cmd`` if ``body.version`` is newer than the last one applied in ``slot``.
 
-        def job(store: Store) -> str:
-            if not _is_new(store, key, version):
-                return "duplicate"
+        This thread is the only one applying central's messages, so a version found new
+        stays new until it is applied here."""
+        version = body.version
+        code = "duplicate"
+        if self._is_new(slot, version):
             if cmd is not None:
                 # The version commits with the command's events: a crash leaves both or
                 # neither, so the retained message arriving again after a restart is a
                 # duplicate, never applied twice.
-                store.execute(cmd, meta={key: str(version)})
+                meta = inbound_version_meta(slot, version)
+                self._on_core(lambda: self.runtime.execute(cmd, meta=meta))
             else:
-                _record_version(store, key, version)
-            return "applied"
-
-        code = self._on_core(job)
+                self._on_core(lambda: self.runtime.record_inbound_version(slot, version))
+            code = "applied"
         return Outcome(topic, True, code, f"{body.kind} version {version}", body.kind, version)
 
-    def _on_core(self, job: Callable[[Store], R]) -> R:
+    def _is_new(self, slot: str, version: int) -> bool:
+        """Is ``version`` newer than the last one applied in ``slot``? False for that same
+        version (a retained copy seen again); an older one is refused."""
+        return _is_newer(version, self._on_core(lambda: self.runtime.inbound_version(slot)))
+
+    def _on_core(self, request: Callable[[], R]) -> R:
+        """A request to the core; its refusal becomes this message's."""
         try:
-            return self.runtime.query(job)
-        except Refused:
-            raise
+            return request()
         except HallError as exc:
             raise Refused(f"refused_by_core.{exc.code}", str(exc)) from exc
 
 
-def _is_new(store: Store, key: str, version: int) -> bool:
-    """Is ``version`` newer than the last one applied under ``key``? False for that same
-    version (a retained copy seen again); an older one is refused."""
-    row = store.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-    current = int(row[0]) if row else 0
+def _json_object(text: bytes | str, what: str) -> dict[str, Any]:
+    """A JSON object, or ``malformed_json``: also for nesting deeper than the parser's
+    recursion and for integers longer than Python converts (4300 digits)."""
+    try:
+        data = json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise Refused("malformed_json", f"{what} is not JSON: {str(exc)[:200]}") from exc
+    if not isinstance(data, dict):
+        raise Refused("malformed_json", f"{what} is not a JSON object")
+    return data
+
+
+def _is_newer(version: int, current: int) -> bool:
+    """True for a version to apply, False for the one applied already; an older one, or one
+    so far ahead that it would leave no room after it (2^63-1 would lock the topic for
+    good), is refused."""
     if version < current:
         raise Refused("stale_version", f"version {version} is older than {current}")
+    if version > current + MAX_VERSION_STEP:
+        raise Refused(
+            "version_too_far",
+            f"version {version} is more than {MAX_VERSION_STEP} ahead of {current}",
+        )
     return version > current
-
-
-def _record_version(store: Store, key: str, version: int) -> None:
-    store.conn.execute(
-        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(version))
-    )
 
 
 def _validate(model: type[M], data: Any, where: str) -> M:
@@ -338,16 +357,6 @@ def _validate(model: type[M], data: Any, where: str) -> M:
 
 
 def _write_yaml_atomically(path: Path, data: dict[str, Any], what: str = "config") -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(f"# written by the sync from a signed central {what}; do not edit here\n")
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    header = f"# written by the sync from a signed central {what}; do not edit here\n"
+    write_atomically(path, header + text)

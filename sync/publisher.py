@@ -41,8 +41,13 @@ class OutboxPublisher:
         self.acked = self.sent = reader.watermark()
         self.last_seq = reader.last_seq()
         self.clock_offset: float | None = None
+        #: the offset central measured on a batch of this session (not a retained old ack),
+        #: for the hall clock; taken (set to None) by the sync
+        self.fresh_offset: float | None = None
         #: acks refused or ignored (too large, malformed, another node's, beyond the log)
         self.acks_ignored = 0
+        #: central's acked seq when it is beyond this store's last seq: a lost tail
+        self.central_ahead: int | None = None
         self._window: collections.deque[int] = collections.deque()
         self._progress_at = 0.0
 
@@ -94,15 +99,20 @@ class OutboxPublisher:
         if ack.acked_seq > self.last_seq:
             self.last_seq = self.reader.last_seq()
             if ack.acked_seq > self.last_seq:
-                log.warning(
-                    "ack %d is beyond this node's log (%d): ignored (central holds another "
-                    "life of this node id?)",
-                    ack.acked_seq,
-                    self.last_seq,
-                )
+                if self.central_ahead != ack.acked_seq:
+                    log.error(
+                        "central acknowledged this node's events up to seq %d, but its store "
+                        "ends at seq %d: the store lost its tail (or is another life of this "
+                        "node id). Stop the node and run 'hall-agent recover'",
+                        ack.acked_seq,
+                        self.last_seq,
+                    )
+                self.central_ahead = ack.acked_seq
                 self.acks_ignored += 1
                 return
         self.acked = ack.acked_seq
+        if self._window:  # it acknowledges a batch sent in this session: its offset is fresh
+            self.fresh_offset = ack.clock_offset_s
         self._progress_at = time.monotonic()
         while self._window and self._window[0] <= self.acked:
             self._window.popleft()

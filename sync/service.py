@@ -5,7 +5,8 @@ lets the :class:`~sync.publisher.OutboxPublisher` publish the log after the ackn
 watermark, and hands the watermark to the core thread to store. After any reconnect, broker
 restart or agent restart it starts again from the watermark; the central side is idempotent
 on ``(node_id, seq)``, so the effect is exactly once. A second thread checks and applies
-what comes down (:mod:`sync.inbound`), so a slow core never stalls the network loop. The
+what comes down (:mod:`sync.inbound`), so a slow core never stalls the network loop; the
+sync thread alone acknowledges it, in arrival order (:meth:`SyncService._send_acks`). The
 status for ``hall-agent sync status`` goes to a file (:mod:`sync.status`).
 
 Events are never deleted; a backlog above the configured size raises the ``backlog_alarm``
@@ -27,23 +28,25 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
+from agent import commands as c
+from agent import nodekey
+from agent.datadir import CENTRAL_PUBLIC_KEY_FILE
 from agent.errors import ConfigError, HallError
 from agent.node import BrokerConfig
 from agent.node_runtime import Node
 from agent.runtime import CoreRuntime
-from agent.store import Store
+from agent.storage import DiskReserve, free_bytes
 from sync import contract as ct
 from sync.inbound import InboundHandler, Outcome
 from sync.mqtt import BrokerAddress, client_for, parse_broker_url, session_properties
-from sync.outbox import OutboxReader, reset_watermark, write_watermark
+from sync.outbox import OutboxReader
 from sync.publisher import OutboxPublisher, wall_now
-from sync.signing import CENTRAL_PUBLIC_KEY_FILE, load_public_key
+from sync.signing import load_public_key
 from sync.status import Connection, StatusFile
 
 log = logging.getLogger(__name__)
@@ -69,7 +72,21 @@ class SyncSettings:
     poll_interval_s: float = 1.0
     session_expiry_s: int = 7 * 24 * 3600
     max_inbound_bytes: int = ct.MAX_DOWN_BYTES
-    inbound_queue: int = 100
+    #: Downlink messages in flight at most (MQTT 5 Receive Maximum): each is acknowledged
+    #: only once handled, so the broker holds the rest of a burst: none is ever dropped.
+    inbound_in_flight: int = 100
+
+
+@dataclass(eq=False)
+class _Delivery:
+    """A QoS 1 message from the broker, not acknowledged yet; ``handled`` is set on the sync
+    thread when the inbound thread hands it back."""
+
+    mid: int
+    handled: bool = False
+
+
+_Inbound = tuple[_Delivery | None, mqtt.MQTTMessage]  # (None: QoS 0, nothing to acknowledge)
 
 
 @dataclass
@@ -81,6 +98,7 @@ class _Shared:
     acked_seq: int = 0
     persisted_seq: int = 0
     acks_ignored: int = 0
+    central_ahead: int | None = None
     clock_offset_s: float | None = None
     last_error: str | None = None
     connected_since: str | None = None
@@ -110,9 +128,9 @@ class SyncService:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._inbound_thread: threading.Thread | None = None
-        self._inbound: queue.Queue[tuple[str, bytes] | None] = queue.Queue(
-            self.settings.inbound_queue
-        )
+        # Unbounded here, bounded by the receive maximum the broker honours.
+        self._inbound: queue.Queue[_Inbound | None] = queue.Queue()
+        self._handled: queue.SimpleQueue[_Delivery] = queue.SimpleQueue()
         self._results: collections.deque[Outcome] = collections.deque(maxlen=100)
         self._commands: queue.SimpleQueue[ct.CommandData] = queue.SimpleQueue()
         self._refused: collections.deque[dict[str, Any]] = collections.deque(maxlen=10)
@@ -121,6 +139,7 @@ class SyncService:
         self._unsubscribe: Any = None
         # owned by the sync thread
         self._client: mqtt.Client | None = None
+        self._unacked: collections.deque[_Delivery] = collections.deque()  # in arrival order
         self._state = Connection.DISCONNECTED
         self._attempt = 0
         self._next_attempt = 0.0
@@ -160,6 +179,7 @@ class SyncService:
             self.node_id,
             self.settings.batch_max_events,
             self.settings.batch_max_bytes,
+            key=nodekey.load_or_create(self.node.data.node_key),
         )
         self._out = OutboxPublisher(
             reader, self.node_id, self.settings.window_batches, self.settings.ack_timeout_s
@@ -204,6 +224,8 @@ class SyncService:
             "acked_seq": s.acked_seq,
             "persisted_seq": s.persisted_seq,
             "acks_ignored": s.acks_ignored,
+            "tail_lost": s.central_ahead is not None and s.central_ahead > s.last_seq,
+            "central_acked_beyond_log": s.central_ahead,
             "backlog": backlog,
             "backlog_alarm": backlog > self.alarm_size,
             "backlog_alarm_events": self.alarm_size,
@@ -217,7 +239,7 @@ class SyncService:
 
     def wait_synced(self, timeout: float) -> bool:
         """Wait until every event committed so far is acknowledged and stored as watermark."""
-        target = self.runtime.query(lambda store: store.last_seq)
+        target = self.runtime.last_seq()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._shared.persisted_seq >= target:
@@ -236,7 +258,8 @@ class SyncService:
             item = self._inbound.get()
             if item is None:
                 return
-            topic, payload = item
+            delivery, msg = item
+            topic, payload = msg.topic, bytes(msg.payload)
             try:
                 outcome = self._handler.handle(topic, payload)
             except HallError as exc:  # the core is gone (shutting down): report, go on
@@ -255,6 +278,8 @@ class SyncService:
                 self._refused.append(
                     {"topic": topic, "code": outcome.code, "reason": outcome.reason[:300]}
                 )
+            if delivery is not None:  # handled: the sync thread acknowledges it
+                self._handled.put(delivery)
 
     # ---- the sync thread -----------------------------------------------------------------
     def _run(self) -> None:
@@ -265,7 +290,10 @@ class SyncService:
                     self._stopping.wait(0.1)
                     continue
                 assert self._client is not None
-                busy = self._state is Connection.CONNECTED and self._out.busy
+                # (a message the inbound thread has handled waits for this loop to be acked)
+                busy = self._state is Connection.CONNECTED and (
+                    self._out.busy or bool(self._unacked)
+                )
                 rc = self._client.loop(timeout=0.005 if busy else 0.05)
                 if rc != mqtt.MQTT_ERR_SUCCESS:
                     self._lost(f"connection lost ({mqtt.error_string(rc)})")
@@ -276,6 +304,7 @@ class SyncService:
                     if time.monotonic() - self._connecting_since > self.settings.connect_timeout_s:
                         self._lost("no CONNACK in time")
                     continue
+                self._send_acks()
                 self._run_commands()
                 self._send_results()
                 error = self._out.pump(self._publish_events)
@@ -296,7 +325,7 @@ class SyncService:
         self._state = Connection.CONNECTING
         self._publish_shared()
         try:
-            client = client_for(self.broker, self.client_id, self.address)
+            client = client_for(self.broker, self.client_id, self.address, manual_ack=True)
         except (ConfigError, OSError, ValueError) as exc:  # TLS files missing or bad: retry
             self._lost(f"cannot use the broker settings in node.yaml: {exc}")
             return False
@@ -315,7 +344,9 @@ class SyncService:
                 self.address.port,
                 keepalive=self.broker.keepalive_s,
                 clean_start=False,
-                properties=session_properties(self.settings.session_expiry_s),
+                properties=session_properties(
+                    self.settings.session_expiry_s, self.settings.inbound_in_flight
+                ),
             )
         except OSError as exc:
             self._client = client
@@ -336,6 +367,7 @@ class SyncService:
             self._client.on_connect = None
             self._client.on_message = None
             self._client = None
+        self._unacked.clear()  # the broker sends them again in the next session
         self._state = Connection.DISCONNECTED
         self._last_error = reason
         self._connected_since = None
@@ -365,16 +397,35 @@ class SyncService:
         self._publish_shared()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        delivery = None
+        if msg.qos > 0:
+            delivery = _Delivery(msg.mid)
+            self._unacked.append(delivery)
         if msg.topic == ct.ack_topic(self.hall_id, self.node_id):
             self._out.on_ack(bytes(msg.payload))
+            if delivery is not None:
+                delivery.handled = True
             return
-        try:
-            self._inbound.put_nowait((msg.topic, bytes(msg.payload)))
-        except queue.Full:
-            log.warning("inbound queue full; dropped a message", extra={"topic": msg.topic})
-            self._results.append(
-                Outcome(msg.topic, False, "busy", "inbound queue full, send again later")
-            )
+        self._inbound.put((delivery, msg))  # applied in arrival order, acknowledged after
+
+    def _send_acks(self) -> None:
+        """Acknowledge the messages handled so far, in the order they arrived, and from this
+        thread only (the one that owns the client).
+
+        MQTT 5 (4.6) asks for PUBACKs in arrival order, and brokers rely on it: acknowledged
+        out of order (an ack taken at once while notices before it wait for the core),
+        Mosquitto 2.0.11 miscounts its in-flight quota and sends a newer message on a topic
+        ahead of older ones it still holds: the older ones are then refused as stale. An
+        ``ack()`` from another thread also writes to paho's socket beside this thread's writes.
+        """
+        assert self._client is not None
+        while True:
+            try:
+                self._handled.get_nowait().handled = True
+            except queue.Empty:
+                break
+        while self._unacked and self._unacked[0].handled:
+            self._client.ack(self._unacked.popleft().mid, 1)
 
     def _publish_events(self, payload: bytes) -> str | None:
         assert self._client is not None
@@ -411,7 +462,7 @@ class SyncService:
             seq = min(command.from_seq - 1, self._out.last_seq)
             log.warning("central asked to resend from seq %d", seq + 1)
             self._wait_persist()
-            self.runtime.query(partial(_reset, seq=seq))  # idempotent: safe to run again
+            self.runtime.reset_watermark(seq)  # idempotent: safe to run again
             self._out.reset(seq)
             self._persisted = seq
 
@@ -431,6 +482,7 @@ class SyncService:
             self._poll_due = now + self.settings.poll_interval_s
             self._out.note_last_seq(self._out.reader.last_seq())
         self._persist_watermark()
+        self._feed_central_time()
         alarm = self._out.backlog > self.alarm_size
         if alarm != self._alarm:
             self._alarm = alarm
@@ -465,9 +517,22 @@ class SyncService:
         if self._out.acked > self._persisted and time.monotonic() >= self._persist_due:
             acked = self._out.acked
             try:
-                self._persist = self.runtime.call(lambda store: write_watermark(store.conn, acked))
+                self._persist = self.runtime.advance_watermark(acked)
             except CORE_FAILURES as exc:
                 self._persist_failed(exc)
+
+    def _feed_central_time(self) -> None:
+        """Central's clock offset, measured on a batch of this session, decides the hall
+        clock (agent/hallclock.py): handed to the core as a ConfirmClock command, which adds
+        an event only when the hall clock was suspected or is off by more than the
+        tolerance. A failure is logged; the next fresh offset tries again."""
+        offset, self._out.fresh_offset = self._out.fresh_offset, None
+        if offset is None:
+            return
+        try:
+            self.runtime.submit(c.ConfirmClock("central", offset_s=offset))
+        except CORE_FAILURES as exc:
+            log.warning("cannot hand central's time to the core: %r", exc)
 
     def _persist_failed(self, exc: Exception) -> None:
         log.warning("cannot store the watermark (trying again): %r", exc)
@@ -495,6 +560,7 @@ class SyncService:
             backlog_alarm=self._alarm,
             clock_offset_s=self._out.clock_offset,
             agent_version=AGENT_VERSION,
+            **self._disk_status(),
         )
         self._client.publish(
             ct.status_topic(self.hall_id, self.node_id),
@@ -502,6 +568,17 @@ class SyncService:
             qos=1,
             retain=True,
         )
+
+    def _disk_status(self) -> dict[str, Any]:
+        """Free space on the data disk and whether it is below the node's reserve (live:
+        the status needs no disk, so central hears of a full disk while it lasts)."""
+        root = self.node.data.root
+        try:
+            free = free_bytes(root)
+        except OSError:
+            return {}
+        reserve = DiskReserve(root, self.node.node.disk_reserve_mb * 1024**2)
+        return {"disk_free_mb": free // 1024**2, "disk_alarm": reserve.short()}
 
     def _offline_payload(self) -> str:
         return json.dumps({"schema_version": 1, "node_id": self.node_id, "state": "offline"})
@@ -513,6 +590,7 @@ class SyncService:
             acked_seq=self._out.acked,
             persisted_seq=self._persisted,
             acks_ignored=self._out.acks_ignored,
+            central_ahead=self._out.central_ahead,
             clock_offset_s=self._out.clock_offset,
             last_error=self._last_error,
             connected_since=self._connected_since,
@@ -538,19 +616,13 @@ class SyncService:
         if self._out.acked > self._persisted:
             acked = self._out.acked
             try:
-                self._persisted = self.runtime.query(
-                    lambda store: write_watermark(store.conn, acked), timeout=10
-                )
+                self._persisted = self.runtime.advance_watermark(acked).result(10)
             except CORE_FAILURES as exc:  # resent from the stored one on the next start
                 log.warning("cannot store the watermark: %r", exc)
         self._state = Connection.STOPPED
         self._publish_shared()
         self._status_file.write(self.status(), force=True)
         self._out.reader.close()
-
-
-def _reset(store: Store, seq: int) -> None:
-    reset_watermark(store.conn, seq)
 
 
 def start_sync(
@@ -564,6 +636,15 @@ def start_sync(
     ``broker_url`` (``--broker`` on the command line) overrides the node config's URL and
     keeps its credentials and TLS files.
     """
+    broker = effective_broker(node, broker_url)
+    if broker is None:
+        log.info("no broker configured: running offline")
+        return None
+    return SyncService(node, runtime, broker, settings).start()
+
+
+def effective_broker(node: Node, broker_url: str | None) -> BrokerConfig | None:
+    """The central broker: node.yaml's, its URL replaced by ``broker_url`` if given."""
     broker = node.node.broker
     if broker_url:
         broker = (
@@ -571,7 +652,4 @@ def start_sync(
             if broker is not None
             else BrokerConfig(url=broker_url)
         )
-    if broker is None:
-        log.info("no broker configured: running offline")
-        return None
-    return SyncService(node, runtime, broker, settings).start()
+    return broker

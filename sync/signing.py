@@ -14,13 +14,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from agent.datadir import CENTRAL_PUBLIC_KEY_FILE as CENTRAL_PUBLIC_KEY_FILE  # (re-exported)
+from agent.errors import ConfigError
 from sync.contract import SCHEMA_VERSION
-
-CENTRAL_PUBLIC_KEY_FILE = "central_pub.pem"
 
 
 def generate_key() -> Ed25519PrivateKey:
@@ -43,9 +43,12 @@ def public_pem(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    try:
+        key = serialization.load_pem_private_key(_read_pem(path), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise ConfigError(f"{path}: not a PEM private key ({exc})", file=str(path)) from exc
     if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path}: not an Ed25519 private key")
+        raise ConfigError(f"{path}: not an Ed25519 private key", file=str(path))
     return key
 
 
@@ -53,10 +56,23 @@ def load_public_key(path: Path) -> Ed25519PublicKey | None:
     """The central public key, or None when the file does not exist."""
     if not path.exists():
         return None
-    key = serialization.load_pem_public_key(path.read_bytes())
+    try:
+        key = serialization.load_pem_public_key(_read_pem(path))
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise ConfigError(f"{path}: not a PEM public key ({exc})", file=str(path)) from exc
     if not isinstance(key, Ed25519PublicKey):
-        raise ValueError(f"{path}: not an Ed25519 public key")
+        raise ConfigError(f"{path}: not an Ed25519 public key", file=str(path))
     return key
+
+
+def _read_pem(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}", file=str(path)) from exc
+    if b"-----BEGIN" not in data:
+        raise ConfigError(f"{path}: not a PEM key file", file=str(path))
+    return data
 
 
 def sign_body(key: Ed25519PrivateKey, body: dict[str, Any]) -> bytes:

@@ -15,14 +15,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from agent.log_reader import EventLogReader
 from agent.node import BrokerConfig
 from agent.node_runtime import Node
-from agent.store import connect
-from sync.outbox import last_seq, read_watermark
 
 log = logging.getLogger(__name__)
 
 STATUS_FILE = "sync-status.json"
+#: The hub's hall LAN stats (requests, refusals, rate limits per terminal), by ``LanServer``.
+LAN_STATUS_FILE = "lan-status.json"
 
 
 class Connection(StrEnum):
@@ -35,8 +36,8 @@ class Connection(StrEnum):
 class StatusFile:
     """Writes the status of a running sync; a write that changes nothing but ``at`` is skipped."""
 
-    def __init__(self, data_root: Path) -> None:
-        self.path = data_root / STATUS_FILE
+    def __init__(self, data_root: Path, name: str = STATUS_FILE) -> None:
+        self.path = data_root / name
         self._last: dict[str, Any] | None = None
 
     def write(self, data: dict[str, Any], *, force: bool = False) -> None:
@@ -44,7 +45,7 @@ class StatusFile:
         if comparable == self._last and not force:
             return
         self._last = comparable
-        tmp = self.path.with_name(f".{STATUS_FILE}.tmp")
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
         try:
             tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
             tmp.replace(self.path)
@@ -55,12 +56,12 @@ class StatusFile:
 def read_status(node: Node) -> dict[str, Any]:
     """What ``hall-agent sync status`` shows: the store's watermark and backlog, plus the
     connection state a running sync last wrote (``not running`` when it is stale)."""
-    conn = connect(node.data.database)
+    log_reader = EventLogReader(node.data.database, node.node.node_id)
     try:
-        last = last_seq(conn, node.node.node_id)
-        acked = read_watermark(conn)
+        last = log_reader.last_seq()
+        acked = log_reader.watermark()
     finally:
-        conn.close()
+        log_reader.close()
     broker = node.node.broker
     alarm_size = (broker or BrokerConfig(url="mqtt://localhost")).backlog_alarm_events
     status: dict[str, Any] = {
@@ -75,6 +76,9 @@ def read_status(node: Node) -> dict[str, Any]:
         "backlog_alarm_events": alarm_size,
         "clock_offset_s": None,
     }
+    lan = _live(node.data.root / LAN_STATUS_FILE)
+    if lan is not None:
+        status["lan"] = lan
     path = node.data.root / STATUS_FILE
     try:
         live = json.loads(path.read_text(encoding="utf-8"))
@@ -88,6 +92,15 @@ def read_status(node: Node) -> dict[str, Any]:
         status["refused"] = live.get("refused", [])
     status["clock_offset_s"] = live.get("clock_offset_s")
     return status
+
+
+def _live(path: Path) -> dict[str, Any] | None:
+    """A status file's content while the process that writes it runs, else None."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) and _process_alive(data.get("pid")) else None
 
 
 def _process_alive(pid: object) -> bool:

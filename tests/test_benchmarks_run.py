@@ -47,3 +47,13 @@ def test_sync_drain_delivers_every_event_exactly_once() -> None:
     lines = run("sync_drain.py", "--n", "2000", "--floor-n", "200")
     summary = lines[-1]
     assert summary["op"] == "sync_drain" and summary["exactly_once"] is True
+
+
+@pytest.mark.mqtt
+def test_lan_roundtrip_prints_the_lan_figure_beside_its_floors() -> None:
+    if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
+        pytest.skip("mosquitto is not installed (packaging/dev.sh installs it)")
+    lines = run("lan_roundtrip.py", "--n", "20")
+    assert [line["op"] for line in lines] == ["lan", "raw_mqtt", "local", "ratio"]
+    assert all(line["n"] == 20 and line["p50_ms"] > 0 for line in lines[:3])
+    assert lines[3]["ratio"] > 0

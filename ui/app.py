@@ -22,21 +22,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent import commands as c
+from agent.adminpin import ATTEMPTS_FILE, MAX_FAILURES, PinGuard
+from agent.calendar import Closure, HallCalendar
 from agent.config import always_open
 from agent.datadir import DataDir, resolve_data_dir
 from agent.errors import HallError
 from agent.node_runtime import Node
-from agent.runtime import CoreRuntime
 
 if TYPE_CHECKING:
-    from sync.service import SyncService
+    from agent.watchdog import NodeMonitor
+    from sync.node import NodeServices
     from ui.core import CoreClient
     from ui.ports import DevicePort
 
 log = logging.getLogger(__name__)
 
 EXIT_NO_DISPLAY = 2
-HUB_WAIT_S = 5.0
+#: How long a terminal's start waits for the hub before its screens appear (they then say
+#: they are connecting, and come alive by themselves when the hub answers).
+HUB_WAIT_S = 1.0
+SCREENS_SILENT_S = 30.0  # an event loop silent this long is hung: the watchdog restarts it
 CONFIG_RETRY_MS = 1000
 VOICE_CLIPS = Path(__file__).resolve().parent / "assets" / "voice"  # shipped: espeak-ng clips
 SIZES = {"kiosk": (1080, 1920), "window": (1366, 768), "display": (1920, 1080), "panel": (440, 720)}
@@ -86,11 +91,15 @@ class ScreenOptions:
 class HallApp:
     """Every part of one process's hall UI; ``roles`` picks which screens exist.
 
-    A terminal may start before its hub answers: the screens then exist at once, say
-    "connecting to the hall system…", and come alive when the hall config could be fetched
-    (retried every :data:`CONFIG_RETRY_MS` and on the core's ``resync``). Until then the
-    window stations are those of this node's own hall config (or ``windows``).
+    A terminal's screens exist at once and say "connecting to the hall system…" (the kiosk:
+    the hall's name and "please go to the service desk") until the hall config was read from
+    the hub, off the GUI thread (tried at once, every :data:`CONFIG_RETRY_MS` and on the
+    core's ``resync``), then come alive: a hub that is down at start, or comes up later,
+    never stops a terminal. Its window stations are those of ``windows`` or of this node's
+    own hall config. A local core's config is read at once.
     """
+
+    monitor: NodeMonitor | None = None  # set by open_hall: the screens add their own check
 
     def __init__(
         self,
@@ -117,8 +126,9 @@ class HallApp:
         self.devices = devices
         self.languages = Languages(language)
         devices.set_reporter(self._report_device)
-        config = self._fetch_config()
+        config = None if core.blocking else core.config()
         self.config_ready = config is not None
+        self._fetching = False  # a terminal's config read is under way
         self.kiosk: KioskPresenter | None = None
         self.kiosk_view: KioskView | None = None
         self.windows: dict[int, WindowPresenter] = {}
@@ -131,7 +141,9 @@ class HallApp:
         self.kiosk_voice: Announcer | None = None
         self._voice_guide: Any = None
         if "kiosk" in roles:
-            self.kiosk = KioskPresenter(self.core, devices, self.languages, str(node.data.root))
+            self.kiosk = KioskPresenter(
+                self.core, devices, self.languages, str(node.data.root), own_config=node.hall
+            )
             self.kiosk_view = KioskView(self.kiosk)
             if options.voice_guide:
                 from ui.voice_guide import KioskVoiceGuide
@@ -158,40 +170,48 @@ class HallApp:
             for presenter in self.presenters():
                 presenter.refresh()
             return
-        log.warning("no hall config from the hub yet; the screens say they are connecting")
-        for presenter in self.presenters():
-            presenter.set_connecting(True)
+        self._wait_for_hub()
+
+    def _wait_for_hub(self) -> None:
+        """Screens say "connecting" while the hall config is read from the hub (a terminal)."""
         from PySide6.QtCore import QTimer
 
+        from ui.core import Background
+
+        for presenter in self.presenters():
+            presenter.set_connecting(True)
+        self._config_reader = Background("hall-config")
         self._config_retry = QTimer()
         self._config_retry.setInterval(CONFIG_RETRY_MS)
         self._config_retry.timeout.connect(self._retry_config)
         self._config_retry.start()
-        core.resync.connect(self._retry_config)
+        self.core.resync.connect(self._retry_config)
+        self._retry_config()
 
     def presenters(self) -> list[Any]:
         out: list[Any] = [self.kiosk, *self.windows.values(), self.display]
         return [p for p in out if p is not None]
 
-    def _fetch_config(self) -> Any:
-        """The hall config, or None while the core cannot be reached (a terminal's hub is
-        down): no read is tried then, it would only wait for its timeout."""
-        if not self.core.online:
-            return None
-        try:
-            return self.core.config()
-        except (HallError, TimeoutError) as exc:
-            log.warning("cannot read the hall config: %s", exc)
-            return None
-
     def _retry_config(self) -> None:
+        """Read the hall config from the hub on the config thread, unless one read is under
+        way or the hub is known to be away (a read would only wait for its timeout)."""
         if self.config_ready or self.core.closed:
             if self._config_retry is not None:
                 self._config_retry.stop()
             return
-        if self._fetch_config() is None:
+        if self._fetching or not self.core.online:
             return
-        log.info("hall config fetched; the screens come alive")
+        self._fetching = True
+        self._config_reader.run(self.core.fresh_config, self._config_read)
+
+    def _config_read(self, config: Any, exc: BaseException | None) -> None:
+        self._fetching = False
+        if self.config_ready or self.core.closed:
+            return
+        if exc is not None or config is None:
+            log.warning("cannot read the hall config from the hub: %s", exc)
+            return
+        log.info("hall config read from the hub; the screens come alive")
         self.config_ready = True
         self._config_retry.stop()
         for presenter in self.presenters():
@@ -204,6 +224,16 @@ class HallApp:
             future = self.core.submit(c.DeviceStatusChanged(device, status, reason))
         except HallError as exc:  # the core is stopping
             log.warning("device status not recorded: %s", exc)
+            return
+        future.add_done_callback(_warn_unrecorded)
+
+    def report_pin_lockout(self, seconds: int) -> None:
+        """A locked-out admin PIN becomes a core event (central sees it in the log)."""
+        command = c.ReportAdminPinLockout(self.node.node.node_id, MAX_FAILURES, seconds)
+        try:
+            future = self.core.submit(command)
+        except HallError as exc:  # the core is stopping
+            log.warning("PIN lockout not recorded: %s", exc)
             return
         future.add_done_callback(_warn_unrecorded)
 
@@ -224,6 +254,7 @@ class HallApp:
     def close(self) -> None:
         if self._config_retry is not None:
             self._config_retry.stop()
+            self._config_reader.shutdown()
         for presenter in self.presenters():
             presenter.close()
         for announcer in (self.announcer, self.kiosk_voice):
@@ -233,7 +264,7 @@ class HallApp:
 
 def _warn_unrecorded(future: Future[Any]) -> None:
     if not future.cancelled() and future.exception() is not None:
-        log.warning("device status not recorded: %s", future.exception())
+        log.warning("not recorded: %s", future.exception())
 
 
 # ---- opening a node --------------------------------------------------------------------------
@@ -244,20 +275,6 @@ def open_demo_node(data_dir: str | None, hall_file: str | None = None) -> Node:
         DataDir(Path(root)).init(Path(hall_file))
     node = Node.open(root, init=True)
     return dataclasses.replace(node, hall=always_open(node.hall))
-
-
-def start_sync(node: Node, runtime: CoreRuntime, broker: str | None) -> SyncService | None:
-    """The central sync, or None (offline). Without a broker sync/ is not even imported, so
-    a hall without a central link needs no MQTT library."""
-    if not broker and node.node.broker is None:
-        return None
-    try:
-        from sync.service import start_sync as start
-    except ImportError as exc:
-        log.warning("sync unavailable (%s): running offline", exc)
-        print(f"hall-agent: sync unavailable ({exc}); running offline", file=sys.stderr)
-        return None
-    return start(node, runtime, broker_url=broker)
 
 
 def make_devices(node: Node, simulated_demo: bool) -> DevicePort:
@@ -293,48 +310,35 @@ def open_hall(
     voice: str = "auto",
     remote: bool = False,
     screen_options: ScreenOptions | None = None,
+    role: str = "all",
 ) -> Iterator[HallApp]:
-    """Start the core, the central sync, the devices and the screens of ``node``; on leaving,
-    stop whatever was started, in reverse order, even when a later step failed (a device or
-    sync thread left running would keep the process alive)."""
+    """Start the node (:func:`sync.node.start_node`), the devices and the screens of
+    ``node``; on leaving, stop whatever was started, in reverse order, even when a later step
+    failed (a device or sync thread left running would keep the process alive)."""
+    from sync.node import start_node
+
     with contextlib.ExitStack() as started:
-        core = _open_core(node, broker, remote, started)
+        services = started.enter_context(start_node(node, role, broker=broker, remote=remote))
+        core = _core_client(services)
         started.callback(core.close)
         devices = make_devices(node, simulated_demo=simulated)
         started.callback(devices.close)
         hall = HallApp(node, core, devices, language, roles, windows, voice, screen_options)
+        hall.monitor = services.monitor
         started.callback(hall.close)
         yield hall
 
 
-def _open_core(
-    node: Node, broker: str | None, remote: bool, started: contextlib.ExitStack
-) -> CoreClient:
-    """This PC's way to the queue: the hub over the hall LAN (``remote``), or the core in
-    this process, with the central sync and, when a hall broker is set, the LAN server that
-    lets terminals on other PCs in."""
+def _core_client(services: NodeServices) -> CoreClient:
+    """This PC's way to the queue: the hub over the hall LAN, or the core in this process."""
     from ui.core import LocalCore, RemoteCore
 
-    if remote:
-        from sync.lan import LanClient
-
-        assert node.node.hall_broker is not None
-        lan = LanClient(node.hall.hall_id, node.node.node_id, node.node.hall_broker).start()
-        started.callback(lan.stop)
-        if not lan.wait_hub(HUB_WAIT_S):
+    if services.lan_client is not None:
+        if not services.lan_client.wait_hub(HUB_WAIT_S):
             log.warning("the hub is not reachable yet; screens will retry")
-        return RemoteCore(lan)
-    runtime = node.runtime().start()
-    started.callback(runtime.stop)
-    sync = start_sync(node, runtime, broker)
-    if sync is not None:
-        started.callback(sync.stop)
-    if node.node.hall_broker is not None:
-        from sync.lan import LanServer
-
-        server = LanServer(node, runtime).start()
-        started.callback(server.stop)
-    return LocalCore(runtime)
+        return RemoteCore(services.lan_client)
+    assert services.runtime is not None
+    return LocalCore(services.runtime)
 
 
 def screen_size(view_name: str) -> tuple[int, int]:
@@ -360,7 +364,7 @@ def run_demo(args: argparse.Namespace) -> int:
     qt = make_qt_app()
     node = open_demo_node(getattr(args, "data_dir", None), getattr(args, "hall", None))
     broker = getattr(args, "broker", None)
-    with open_hall(node, broker, simulated=True, language=language) as hall:
+    with open_hall(node, broker, simulated=True, language=language, role="demo") as hall:
         _load_demo_roster(hall.core, node)
         from ui.demo import DemoControls
         from ui.views.simpanel import SimulatorPanel
@@ -547,6 +551,11 @@ def scripted_screenshots(
         kiosk.idle()
         _settle(qt, 0.4)
         shoot(kiosk_view, f"kiosk-home-{language}")
+        if config.bundles:
+            kiosk_view.bundle_button(config.bundles[0].code).click()
+            _wait(qt, lambda: kiosk._print is not None and kiosk._print.state == "printed", 10)
+            shoot(kiosk_view, f"kiosk-bundle-ticket-{language}")
+            kiosk.idle()
         kiosk_view.service_button(code(0)).click()
         _wait(qt, lambda: kiosk._print is not None and kiosk._print.state == "printed", 10)
         shoot(kiosk_view, f"kiosk-ticket-{language}")
@@ -568,6 +577,12 @@ def scripted_screenshots(
             shoot(views[f"window-{number}"], f"window-{number}-{language}")
         shoot(views["display"], f"display-{language}")
         shoot(panel, f"simulator-panel-{language}")
+    _close_for_the_day(hall.core, code(3))
+    for language in ("zh_CN", "en"):
+        hall.languages.set(language)
+        kiosk.idle()
+        _settle(qt, 0.4)
+        shoot(kiosk_view, f"kiosk-closed-{language}")
     return saved
 
 
@@ -589,6 +604,14 @@ def _log_geometry(name: str, view: Any) -> None:
         "%s: full screen %dx%d at %d,%d on a %dx%d screen",
         name, got.width(), got.height(), got.x(), got.y(), screen.width(), screen.height(),
     )  # fmt: skip
+
+
+def _close_for_the_day(core: CoreClient, service: str) -> None:
+    """A calendar closing one service today, as central would push it (the tour's last
+    screen shows the closed tile with its next opening)."""
+    today = dt.date.fromisoformat(core.query("now")[:10])
+    closure = Closure(start=today, services=[service], name_zh="系统升级", name_en="System upgrade")
+    core.command(c.ApplyCalendar(HallCalendar(closures=[closure]), version=int(time.time())))
 
 
 # ---- hall-agent run ---------------------------------------------------------------------------
@@ -643,7 +666,9 @@ def run_role(args: argparse.Namespace) -> int:
             getattr(args, "voice_guide", False),
         ),
         remote=role != "all" and node.node.hall_broker is not None,
+        role=role,
     ) as hall:
+        heartbeat = _screens_heartbeat(hall)  # held: a timer no longer referenced stops
         locks = []  # held: the lock lives as long as the screen
         for name, view in hall.views().items():
             view.resize(*screen_size(name))
@@ -657,5 +682,32 @@ def run_role(args: argparse.Namespace) -> int:
             if args.fullscreen and name == "kiosk" and node.node.admin_pin_hash:
                 from ui.kiosk_lock import KioskLock
 
-                locks.append(KioskLock(view, view.hall_name, node.node.admin_pin_hash, qt.quit))
-        return _exec(qt, getattr(args, "quit_after", None))
+                attempts = node.data.root / ATTEMPTS_FILE
+                guard = PinGuard(node.node.admin_pin_hash, attempts)
+                locks.append(
+                    KioskLock(
+                        view,
+                        view.hall_name,
+                        guard,
+                        qt.quit,
+                        report_lockout=hall.report_pin_lockout,
+                    )
+                )
+        result = _exec(qt, getattr(args, "quit_after", None))
+        heartbeat.stop()
+        return result
+
+
+def _screens_heartbeat(hall: HallApp) -> Any:
+    """The Qt event loop beats once a second; the watchdog is fed only while it does."""
+    from PySide6.QtCore import QTimer
+
+    from agent.watchdog import Heartbeat
+
+    beat = Heartbeat()
+    timer = QTimer()
+    timer.timeout.connect(beat.beat)
+    timer.start(1000)
+    if hall.monitor is not None:
+        hall.monitor.add_check("screens", lambda: beat.fresh(SCREENS_SILENT_S))
+    return timer

@@ -22,10 +22,10 @@ from agent import commands as c
 from agent.config import HallConfig
 from agent.model import Event
 from agent.runtime import CoreRuntime
-from agent.store import Store
-from agent.views import QUERIES
 
 log = logging.getLogger(__name__)
+#: An event from the hub's feed needs these; the others (its chain link) have defaults.
+_REQUIRED_FIELDS = [f for f in Event._fields if f not in Event._field_defaults]
 T = TypeVar("T")
 
 
@@ -80,12 +80,6 @@ class Background:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _command_and_view(store: Store, command: c.Command) -> dict[str, Any] | None:
-    """Run a command on the core thread; the view of the ticket it touched, if any."""
-    result = store.execute(command)
-    return None if result.ticket is None else store.ticket_view(result.ticket)
 
 
 class CoreClient(QObject):
@@ -156,6 +150,16 @@ class CoreClient(QObject):
     def config(self) -> HallConfig:
         return HallConfig.model_validate(self.query("config"))
 
+    def fresh_config(self) -> HallConfig:
+        """The hall config as the core has it now (a terminal's :meth:`config` may answer
+        from its cache, known stale, so that the GUI thread never waits for the hub)."""
+        return self.config()
+
+    def known_config(self) -> HallConfig | None:
+        """The hall config if it is known without asking the hub (None on a terminal that
+        has not read it yet): for the GUI thread while the hub may be away."""
+        return self.config()
+
     def hall_status(self) -> dict[str, Any]:
         return dict(self.query("hall_status"))
 
@@ -184,13 +188,13 @@ class LocalCore(CoreClient):
         self._unsubscribe()
 
     def command(self, command: c.Command) -> dict[str, Any] | None:
-        return self.runtime.query(lambda s: _command_and_view(s, command), 10.0)
+        return self.runtime.submit_report(command).result(10.0).ticket
 
     def query(self, name: str, **args: Any) -> Any:
-        return self.runtime.query(lambda s: QUERIES[name](s, **args), 10.0)
+        return self.runtime.read(name, 10.0, **args)
 
     def config(self) -> HallConfig:
-        return self.runtime.query(lambda s: s.config)  # the live model, no copy
+        return self.runtime.hall_config()  # the live model, no copy
 
 
 class RemoteCore(CoreClient):
@@ -210,6 +214,7 @@ class RemoteCore(CoreClient):
         super().__init__()
         self.lan = lan
         self._config: HallConfig | None = None
+        self._config_stale = False  # the hub may have another one (read it on a read thread)
         self._last_seq: tuple[str, int] | None = None  # (hub node id, seq); network thread
         self._was_online = bool(lan.hub_online)
         self._presence = QTimer(self)
@@ -232,14 +237,14 @@ class RemoteCore(CoreClient):
         if online != self._was_online:
             self._was_online = online
             log.info("hub %s", "back online" if online else "unreachable")
-            self._config = None
+            self._config_stale = True
             self.resync.emit()
 
     def _from_hub(self, event: dict[str, Any]) -> None:  # network thread: hand on
-        if not all(k in event for k in Event._fields):
+        if not all(k in event for k in _REQUIRED_FIELDS):
             log.warning("hall LAN: an event without all its fields ignored")
             return
-        fields = {k: event[k] for k in Event._fields}
+        fields = {k: event[k] for k in Event._fields if k in event}
         node, seq = str(fields.get("node_id", "")), fields.get("seq")
         if isinstance(seq, int):
             last = self._last_seq
@@ -249,7 +254,7 @@ class RemoteCore(CoreClient):
             if last is None or last[0] != node or seq != last[1] + 1:
                 self.resync.emit()  # a gap (or the first event seen): the feed is not the log
         if event.get("type") == "HallConfigApplied":
-            self._config = None
+            self._config_stale = True
         self.committed.emit(Event(**fields))
 
     def close(self) -> None:
@@ -282,10 +287,30 @@ class RemoteCore(CoreClient):
         return None if ticket is None else dict(ticket)
 
     def query(self, name: str, **args: Any) -> Any:
-        return self.lan.query(name, **args)
+        """A read at the hub. An answer also tells the presence check that the hub was
+        online (a hub seen only between two checks would otherwise never be seen leave)."""
+        result = self.lan.query(name, **args)
+        self._was_online = True
+        return result
 
     def config(self) -> HallConfig:
-        """Fetched once, again only after the hub applied a new config."""
+        """Fetched once; after that the last one fetched, also while :meth:`fresh_config`
+        has not yet read the one the hub applied since (screens refresh right after)."""
         if self._config is None:
-            self._config = super().config()
+            return self.fresh_config()
         return self._config
+
+    def known_config(self) -> HallConfig | None:
+        return self._config
+
+    def fresh_config(self) -> HallConfig:
+        """Read again only when the hub applied another config or was away meanwhile."""
+        config = self._config
+        if config is None or self._config_stale:
+            self._config_stale = False  # (a change seen during the read marks it again)
+            try:
+                config = self._config = super().config()
+            except BaseException:
+                self._config_stale = True
+                raise
+        return config

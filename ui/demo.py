@@ -54,6 +54,10 @@ CITY_CATALOGUE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
 )  # fmt: skip
 
 
+#: The city hall's "one thing" bundle (一件事): a birth, the household entry, the card.
+NEWBORN = ("生育登记", "户口迁移", "社保卡申领")
+
+
 def prefixes(count: int) -> list[str]:
     """A, B … Z, then AA, AB …: one letter while it lasts, two letters beyond 26."""
     letters = [chr(c) for c in range(ord("A"), ord("Z") + 1)]
@@ -75,7 +79,7 @@ def big_hall(services: int = 40, windows: int = 30) -> HallConfig:
     base = sample_config()
     guide = base.services[0].guide
     config = {
-        **base.model_dump(exclude={"services", "windows", "categories"}),
+        **base.model_dump(exclude={"services", "windows", "categories", "bundles"}),
         "hall_id": f"demo-city-{services}x{windows}",
         "name_zh": "滨江市民中心政务服务大厅",
         "name_en": "Binjiang Citizen Centre Service Hall",
@@ -98,6 +102,13 @@ def big_hall(services: int = 40, windows: int = 30) -> HallConfig:
             if any(kk == k for kk, *_ in rows)
         ],
     }  # fmt: skip
+    by_name = {zh: code for _k, code, zh, _en, _p in rows}
+    newborn = [by_name.get(zh) for zh in NEWBORN]
+    if all(newborn):
+        config["bundles"] = [
+            {"code": "newborn", "name_zh": "新生儿出生一件事", "name_en": "Newborn registration",
+             "services": newborn}
+        ]  # fmt: skip
     return HallConfig.model_validate(config)
 
 

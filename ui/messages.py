@@ -61,6 +61,9 @@ def error_text(code: str, details: dict[str, Any] | None = None) -> str:
         "hub_unreachable": QCoreApplication.translate(
             "Errors", "The hall system cannot be reached; please ask the staff"
         ),
+        "disk_full": QCoreApplication.translate(
+            "Errors", "No new numbers now: the hall system's disk is full; please ask the staff"
+        ),
     }
     text = texts.get(code) or QCoreApplication.translate(
         "Errors", "Sorry, this did not work; please ask the staff"
@@ -147,6 +150,11 @@ def action_done_text(command: str, number: str, target: str = "") -> str:
     return text.replace("{number}", number).replace("{service}", target)
 
 
+def service_desk_text() -> str:
+    """Where a citizen goes for a number while the kiosk cannot reach the hall system."""
+    return QCoreApplication.translate("Kiosk", "Please go to the service desk for a number")
+
+
 def please_wait_text() -> str:
     """A command is on its way to the hall system (a terminal waiting for the hub)."""
     return QCoreApplication.translate("Errors", "Please wait…")
@@ -161,6 +169,7 @@ def device_reason_text(reason: str | None) -> str:
         "offline": QCoreApplication.translate("Devices", "offline"),
         "no_answer": QCoreApplication.translate("Devices", "not answering"),
         "port_gone": QCoreApplication.translate("Devices", "unplugged"),
+        "disk_full": QCoreApplication.translate("Devices", "disk full"),
         "port_unavailable": QCoreApplication.translate("Devices", "not connected"),
         "bad_frame": QCoreApplication.translate("Devices", "line errors"),
         "no_printer": QCoreApplication.translate("Devices", "no printer"),
@@ -186,6 +195,7 @@ def device_kind_text(kind: str) -> str:
         "scanner": QCoreApplication.translate("Devices", "Code scanner"),
         "led": QCoreApplication.translate("Devices", "Window display"),
         "evaluator": QCoreApplication.translate("Devices", "Evaluator"),
+        "storage": QCoreApplication.translate("Devices", "Hall system disk"),
     }.get(kind, kind)
 
 
@@ -248,6 +258,39 @@ def ahead_text(people_ahead: int, minutes: int) -> str:
         return QCoreApplication.translate("Format", "You are next; please listen for your number")
     text = QCoreApplication.translate("Format", "{n} people ahead · about {m} min")
     return text.replace("{n}", str(people_ahead)).replace("{m}", str(max(1, minutes)))
+
+
+def opening_text(opens_at: str | None, today: str) -> str:
+    """When a closed service opens next (``opens_at`` in hall time, ``today`` the hall's
+    business date): ``今天 13:30 开始办理`` / ``10月8日 08:30 开始办理``."""
+    if not opens_at:
+        return QCoreApplication.translate("Opening", "Not open now")
+    day, time = opens_at[:10], opens_at[11:16]
+    if day == today:
+        return fill(QCoreApplication.translate("Opening", "Opens today at {time}"), time=time)
+    month = int(day[5:7])
+    text = QCoreApplication.translate("Opening", "Opens {day} {mon} at {time}")
+    return fill(text, month=month, mon=_MONTHS[month - 1], day=int(day[8:10]), time=time)
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def bundle_leg_text(name: str, leg: int, legs: int) -> str:
+    """Which leg of a "one thing" bundle a ticket is on: ``新生儿出生一件事 · 第2项/共3项``."""
+    text = QCoreApplication.translate("Bundles", "{name} · step {leg} of {legs}")
+    return fill(text, name=name, leg=leg, legs=legs)
+
+
+def assist_text(mode: str | None, staff: str | None) -> str:
+    """Assisted (帮办) or proxy (代办) service, and by whom."""
+    if not mode:
+        return ""
+    text = {
+        "assisted": QCoreApplication.translate("Assist", "Assisted by {staff}"),
+        "proxy": QCoreApplication.translate("Assist", "Proxy service by {staff}"),
+    }.get(mode, mode)
+    return fill(text, staff=staff or "")
 
 
 def announcement_text(number: str, window: int) -> str:

@@ -50,7 +50,11 @@ class _Pending:
 
 
 class LanClient:
-    """``start()``, then ``execute``/``query`` from any thread but paho's; ``stop()``."""
+    """``start()``, then ``execute``/``query`` from any thread but paho's; ``stop()``.
+
+    ``terminal_id`` is this terminal's hall broker login and its entry in hall.yaml
+    ``terminals``; ``role`` (that entry's role) picks the event feed it reads.
+    """
 
     def __init__(
         self,
@@ -58,6 +62,7 @@ class LanClient:
         terminal_id: str,
         broker: BrokerConfig | str,
         *,
+        role: str,
         reconnect_min_s: int = 1,
         reconnect_max_s: int = 10,
     ) -> None:
@@ -67,7 +72,10 @@ class LanClient:
         self.address = parse_broker_url(self.broker.url)
         self._request_topic = wire.request_topic(hall_id, terminal_id)
         self._reply_topic = wire.reply_topic(hall_id, terminal_id)
-        self._events_topic = wire.events_topic(hall_id)
+        if role not in ("kiosk", "window", "display"):
+            raise ValueError(f"role {role!r}: kiosk, window or display")
+        self.role = role
+        self._events_topic = wire.events_topic(hall_id, role)
         self._hub_topic = wire.hub_topic(hall_id)
         self._cond = threading.Condition()
         self._subscribed = False  # connected and the reply topic is subscribed
@@ -133,8 +141,9 @@ class LanClient:
         """Call ``callback(event_dict)`` for every event the hub publishes (on paho's thread).
 
         The dict has ``schema_version``, ``node_id``, ``seq``, ``type``, ``business_date``,
-        ``at``, ``wall_time`` and ``payload``. It is a live feed, not a log: after a reconnect
-        or a gap in ``seq``, read the state again (``query("hall_status")``).
+        ``at``, ``wall_time`` and ``payload`` (only the fields this terminal's role shows). It
+        is a live feed, not a log: after a reconnect or a gap in ``seq``, read the state again
+        (``query("hall_status")``).
         """
         with self._cond:
             self._callbacks.append(callback)
@@ -248,7 +257,13 @@ class LanClient:
         self, client: mqtt.Client, userdata: Any, mid: int, reasons: list[ReasonCode], props: Any
     ) -> None:
         if any(r.is_failure for r in reasons):
-            log.error("hall LAN: subscription refused: %s", reasons)
+            log.error(
+                "hall LAN: the broker refused a subscription (%s): is %s a %s terminal in "
+                "hall.yaml, and were the broker's files generated from it?",
+                reasons,
+                self.terminal_id,
+                self.role,
+            )
             return
         with self._cond:
             self._subscribed = True

@@ -21,14 +21,23 @@ twice for one id:
 
 The memory is in RAM; a command's request id is also stored with its events
 (``Store.execute(request_id=...)``), so a retry that reaches a restarted hub runs nothing.
+
+Every request is checked before it runs (:mod:`sync.lan.wire`: shape and texts;
+:mod:`sync.lan.roles`: the terminal's role in hall.yaml ``terminals``; a token bucket per
+terminal for issuing tickets), and every reply is cut to what the terminal's role shows and
+bounded by the broker's message size limit. Events go out on one feed per role, stripped the
+same way. One bad request never affects the next: whatever it raises, the worker answers it
+and forgets it.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
+import os
 import queue
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,17 +48,20 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from agent import commands as c
+from agent.config import HallConfig, Terminal
 from agent.errors import ConfigError, DomainError, HallError, StoreError
 from agent.model import Event
 from agent.node import BrokerConfig
 from agent.node_runtime import Node
-from agent.runtime import CoreRuntime
-from agent.store import Store
-from agent.views import QUERIES
-from sync.lan import wire
+from agent.runtime import CommandReport, CoreRuntime
+from sync.lan import roles, wire
+from sync.lan.quietlog import RepeatFilter
+from sync.lan.ratelimit import TokenBuckets
 from sync.mqtt import client_for, parse_broker_url
+from sync.status import LAN_STATUS_FILE, StatusFile
 
 log = logging.getLogger(__name__)
+log.addFilter(RepeatFilter())
 
 
 @dataclass(frozen=True)
@@ -61,10 +73,16 @@ class LanSettings:
     reconnect_min_s: int = 1
     reconnect_max_s: int = 10
     stop_timeout_s: float = 5.0
+    #: Tickets (IssueTicket, CheckIn) one terminal may ask for at once, and per minute after.
+    issue_burst: int = 20
+    issue_per_minute: float = 20.0
+    #: How often the stats go to ``lan-status.json`` (``hall-agent sync status`` shows them).
+    status_interval_s: float = 2.0
 
 
 @dataclass
 class LanStats:
+    connects: int = 0  # sessions with the broker (more than one: the hub was knocked off)
     requests: int = 0
     commands: int = 0
     queries: int = 0
@@ -72,6 +90,10 @@ class LanStats:
     duplicates: int = 0
     busy: int = 0
     unanswerable: int = 0
+    forbidden: int = 0
+    rate_limited: int = 0
+    rate_limited_by_terminal: dict[str, int] = field(default_factory=dict)
+    reply_too_large: int = 0
     events_published: int = 0
     events_dropped: int = 0
     last_refusals: collections.deque[dict[str, str]] = field(
@@ -87,14 +109,12 @@ class _Request:
     payload: bytes
 
 
-def _command_result(store: Store, command: c.Command, request_id: str) -> dict[str, Any]:
-    """On the core thread: run the command (once per request id, kept in the store so a
-    retry after a hub restart does not run it again), describe what it did."""
-    result = store.execute(command, request_id=request_id)
+def _command_result(report: CommandReport) -> dict[str, Any]:
+    """What a terminal is told a command did."""
     return {
-        "ticket": store.ticket_view(result.ticket) if result.ticket is not None else None,
-        "events": [event.type for event in result.events],
-        "last_seq": store.last_seq,
+        "ticket": report.ticket,
+        "events": [event.type for event in report.events],
+        "last_seq": report.last_seq,
     }
 
 
@@ -128,11 +148,16 @@ class LanServer:
         self.hall_id = wire.check_name("hall id", node.hall.hall_id)
         self.node_id = node.node.node_id
         self.stats = LanStats()
+        # The hall config the hub authorises by (its terminals); replaced when one is applied.
+        self._config: HallConfig = node.hall
+        self._issuing = TokenBuckets(self.settings.issue_burst, self.settings.issue_per_minute)
+        self._devices: dict[str, set[str]] = {}  # terminal -> its recorded device names
+        self._status_file = StatusFile(node.data.root, LAN_STATUS_FILE)
         self._requests: queue.Queue[_Request | None] = queue.Queue(self.settings.request_queue)
         self._events: queue.Queue[Event | None] = queue.Queue(self.settings.event_queue)
         # Both only ever touched by the request worker thread.
         self._replies: collections.OrderedDict[tuple[str, bytes], bytes] = collections.OrderedDict()
-        self._in_flight: dict[tuple[str, bytes], Future[dict[str, Any]]] = {}
+        self._in_flight: dict[tuple[str, bytes], Future[CommandReport]] = {}
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -156,6 +181,10 @@ class LanServer:
 
     # ---- lifecycle -----------------------------------------------------------------------
     def start(self) -> LanServer:
+        self._config = HallConfig.model_validate(self._read("config"))
+        for name, info in self._read("hall_status")["devices"].items():
+            if roles.well_formed_device(name, info.get("reason")):  # else never shown
+                self._note_device(name)
         self._threads = [
             threading.Thread(target=self._serve_requests, name="hall-lan-requests", daemon=True),
             threading.Thread(target=self._serve_events, name="hall-lan-events", daemon=True),
@@ -210,6 +239,7 @@ class LanServer:
         with self._lock:
             snapshot = {k: v for k, v in vars(self.stats).items() if k != "last_refusals"}
             snapshot["last_refusals"] = list(self.stats.last_refusals)
+            snapshot["rate_limited_by_terminal"] = dict(self.stats.rate_limited_by_terminal)
         snapshot["online"] = self._ready.is_set()
         return snapshot
 
@@ -226,6 +256,8 @@ class LanServer:
         if reason.is_failure:
             log.warning("hall LAN: broker refused the connection: %s", reason)
             return
+        with self._lock:
+            self.stats.connects += 1
         client.subscribe(wire.request_subscription(self.hall_id), qos=1)
 
     def _on_subscribe(
@@ -291,7 +323,7 @@ class LanServer:
     def _count_refusal(self, terminal: str, reason: str) -> None:
         with self._lock:
             self.stats.refused += 1
-            self.stats.last_refusals.append({"terminal": terminal, "reason": reason})
+            self.stats.last_refusals.append({"terminal": terminal, "reason": reason[:64]})
 
     def _reply(self, topic: str, correlation: bytes | None, payload: bytes) -> None:
         props = Properties(PacketTypes.PUBLISH)
@@ -309,20 +341,43 @@ class LanServer:
 
     # ---- the worker threads --------------------------------------------------------------
     def _serve_requests(self) -> None:
+        status_due = 0.0
         while True:
-            request = self._requests.get()
+            if time.monotonic() >= status_due:
+                status_due = time.monotonic() + self.settings.status_interval_s
+                self._status_file.write({**self.stats_snapshot(), "pid": os.getpid()})
+            try:
+                request = self._requests.get(timeout=self.settings.status_interval_s)
+            except queue.Empty:
+                continue
             if request is None:
+                self._status_file.write({**self.stats_snapshot(), "pid": os.getpid()})
                 return
             try:
                 reply = self._answer(request)
             except Exception:  # the worker must outlive any one request
-                log.exception("hall LAN: request from %s failed", request.terminal)
+                log.exception("hall LAN: a request failed")
                 internal = {"code": "internal_error", "error": "the hub failed on this request"}
                 reply = wire.error_reply(internal)
+            reply = self._bounded(reply)
             self._reply(request.response_topic, request.correlation, reply)
+
+    def _bounded(self, reply: bytes) -> bytes:
+        """The reply, or ``reply_too_large`` when the broker would drop it (it never should:
+        every reply is bounded by construction; this keeps a mistake from going unanswered)."""
+        if len(reply) <= wire.MAX_REPLY_BYTES:
+            return reply
+        with self._lock:
+            self.stats.reply_too_large += 1
+        limit = wire.MAX_REPLY_BYTES
+        log.error("hall LAN: a %d-byte reply not sent (limit %d)", len(reply), limit)
+        return wire.error_reply(
+            {"code": "reply_too_large", "error": f"the reply is over {limit} bytes", "limit": limit}
+        )
 
     def _answer(self, request: _Request) -> bytes:
         self._settle_finished()
+        terminal = self._config.terminal(request.terminal)
         key = (request.terminal, request.correlation)
         remembered = self._replies.get(key)
         if remembered is not None:
@@ -338,28 +393,81 @@ class LanServer:
             return self._outcome(key, pending, self.settings.core_timeout_s)
         try:
             parsed = wire.parse_request(request.payload)
-        except wire.BadRequest as exc:
-            self._count_refusal(request.terminal, str(exc.details.get("reason")))
-            log.info("hall LAN: refused a request from %s: %s", request.terminal, str(exc)[:200])
+            roles.authorise(terminal, request.terminal, parsed)
+        except (wire.BadRequest, wire.UnknownTerminal, wire.Forbidden) as exc:
+            self._refused(request.terminal, exc)
             return wire.error_reply(exc)
+        assert terminal is not None  # authorise refuses unknown terminals
         if isinstance(parsed, wire.QueryRequest):
             with self._lock:
                 self.stats.queries += 1
-            return self._run_query(parsed)
+            return self._run_query(terminal, parsed)
+        try:
+            command = self._admit(terminal, parsed)
+        except (wire.RateLimited, wire.TooManyDevices) as exc:
+            self._refused(request.terminal, exc)
+            return wire.error_reply(exc)
         with self._lock:
             self.stats.commands += 1
-        command = parsed
         try:
+            # Kept in the store with the command's events: a retry that reaches a restarted
+            # hub does not run it again.
             request_id = f"lan/{request.terminal}/{request.correlation.hex()}"
-            future = self.runtime.call(lambda s: _command_result(s, command, request_id))
+            future = self.runtime.submit_report(command, request_id=request_id)
         except StoreError as exc:
             # It never reached the core: not remembered, a retry with the same id runs it.
             return wire.error_reply({"code": "hub_busy", "error": f"{exc}; send it again"})
         self._in_flight[key] = future
         return self._outcome(key, future, self.settings.core_timeout_s)
 
+    def _refused(self, terminal: str, exc: HallError) -> None:
+        reason = str(exc.details.get("reason") or exc.code)
+        self._count_refusal(terminal, reason)
+        with self._lock:
+            if isinstance(exc, (wire.Forbidden, wire.UnknownTerminal)):
+                self.stats.forbidden += 1
+            elif isinstance(exc, wire.RateLimited):
+                self.stats.rate_limited += 1
+                by_terminal = self.stats.rate_limited_by_terminal
+                by_terminal[terminal] = by_terminal.get(terminal, 0) + 1
+        log.info("hall LAN: refused a request from %s: %s (%s)", terminal, exc.code, reason)
+
+    def _admit(self, terminal: Terminal, command: c.Command) -> c.Command:
+        """The command as the hub runs it for ``terminal``, within its limits, else raise."""
+        if isinstance(command, roles.ISSUING):
+            wait = self._issuing.take(terminal.id)
+            if wait > 0:
+                raise wire.RateLimited(
+                    f"{terminal.id} asks for tickets faster than "
+                    f"{self.settings.issue_per_minute:g} a minute",
+                    retry_after_s=round(wait, 1),
+                )
+        command = roles.own_command(terminal, command)
+        if isinstance(command, c.DeviceStatusChanged):
+            self._admit_device(terminal, command.device)
+        return command
+
+    def _admit_device(self, terminal: Terminal, device: str) -> None:
+        with self._lock:
+            own = self._devices.setdefault(terminal.id, set())
+            if device in own:
+                return
+            rows = sum(len(names) for names in self._devices.values())
+            if len(own) >= wire.MAX_DEVICES_PER_TERMINAL or rows >= wire.MAX_DEVICE_ROWS:
+                raise wire.TooManyDevices(
+                    f"{terminal.id} reports more devices than the hub keeps "
+                    f"({wire.MAX_DEVICES_PER_TERMINAL} a terminal, {wire.MAX_DEVICE_ROWS} a hall)",
+                )
+            own.add(device)
+
+    def _note_device(self, name: str) -> None:
+        """A recorded device row (``terminal/device`` for a terminal's, else the hub's own)."""
+        owner = name.partition("/")[0] if "/" in name else ""
+        with self._lock:
+            self._devices.setdefault(owner, set()).add(name)
+
     def _outcome(
-        self, key: tuple[str, bytes], future: Future[dict[str, Any]], timeout: float
+        self, key: tuple[str, bytes], future: Future[CommandReport], timeout: float
     ) -> bytes:
         """The reply for an in-flight command once the core finished it (then remembered if
         final, forgotten if not), or ``hub_timeout`` while it is still in flight."""
@@ -370,6 +478,7 @@ class LanServer:
             slow = {"code": "hub_timeout", "error": "the hub's core did not answer in time"}
             return wire.error_reply(slow)
         except DomainError as exc:
+            del self._in_flight[key]
             reply = wire.error_reply(exc)  # the rules' refusal: final
         except HallError as exc:
             # e.g. a store error: rolled back, nothing committed; the same id may run it.
@@ -380,8 +489,8 @@ class LanServer:
             del self._in_flight[key]
             raise
         else:
-            reply = wire.ok_reply(result)
-        del self._in_flight[key]
+            del self._in_flight[key]
+            reply = wire.ok_reply(_command_result(result))
         self._replies[key] = reply
         while len(self._replies) > self.settings.reply_memory:
             self._replies.popitem(last=False)
@@ -389,20 +498,24 @@ class LanServer:
 
     def _settle_finished(self) -> None:
         """Commands whose terminal stopped asking: settle them once the core is done, so
-        the in-flight map holds only work the core still has (bounded by its inbox)."""
+        the in-flight map holds only work the core still has (bounded by its inbox). Each
+        is settled on its own: one that cannot be never stops the others or this request."""
         for key, future in list(self._in_flight.items()):
             if not future.done():
                 continue
-            error = future.exception()
-            if error is None or isinstance(error, HallError):
+            try:
                 self._outcome(key, future, 0)
-            else:  # a bug, rolled back and logged by the core: forgotten
-                del self._in_flight[key]
+            except Exception:  # a bug, rolled back and logged by the core: forgotten
+                self._in_flight.pop(key, None)
+                log.exception("hall LAN: a finished command could not be settled")
 
-    def _run_query(self, query: wire.QueryRequest) -> bytes:
-        fn = QUERIES[query.name]
+    def _read(self, name: str) -> Any:
+        """One of the core's named reads, at start (bounded by the core timeout)."""
+        return self.runtime.read(name, self.settings.core_timeout_s)
+
+    def _run_query(self, terminal: Terminal, query: wire.QueryRequest) -> bytes:
         try:
-            future = self.runtime.call(lambda s: fn(s, **query.args))
+            future = self.runtime.submit_read(query.name, query.args)
         except StoreError:
             return wire.error_reply({"code": "hub_busy", "error": "the hub's core is busy"})
         try:
@@ -411,18 +524,33 @@ class LanServer:
             return wire.error_reply(exc)
         except TimeoutError:
             return wire.error_reply({"code": "hub_timeout", "error": "no answer from the core"})
-        return wire.ok_reply(result)
+        return wire.ok_reply(roles.shape_result(terminal, self._config, query.name, result))
 
     def _serve_events(self) -> None:
-        topic = wire.events_topic(self.hall_id)
+        topics = {role: wire.events_topic(self.hall_id, role) for role in roles.ROLES}
         while True:
             event = self._events.get()
             if event is None:
                 return
+            try:
+                self._follow(event)
+            except Exception:  # the feed must outlive any one event
+                log.exception("hall LAN: could not follow a %s event", event.type)
             if not self._client.is_connected():
                 with self._lock:
                     self.stats.events_dropped += 1
                 continue
-            self._client.publish(topic, wire.event_payload(event), qos=1)
+            for role, topic in topics.items():
+                payload = wire.event_payload(event, roles.feed_payload(role, event.payload))
+                self._client.publish(topic, payload, qos=1)
             with self._lock:
                 self.stats.events_published += 1
+
+    def _follow(self, event: Event) -> None:
+        """Keep what the hub authorises by current: the terminals, the recorded devices."""
+        if event.type == "HallConfigApplied":
+            self._config = HallConfig.model_validate(event.payload["config"])
+        elif event.type == "DeviceStatusChanged":
+            name, reason = str(event.payload.get("device")), event.payload.get("reason")
+            if roles.well_formed_device(name, reason):
+                self._note_device(name)

@@ -2,7 +2,9 @@
 
 Shared by the hub (:mod:`sync.lan.server`) and the terminals (:mod:`sync.lan.client`), and
 written down in docs/topics.md ("Hall LAN"). Every payload is UTF-8 JSON; every payload a
-side receives is size-bounded before it is parsed.
+side receives is size-bounded before it is parsed, and a request's nesting depth is
+bounded before the JSON parser sees it; every text in it is checked (valid Unicode, no
+control characters, bounded length) before anything runs.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import datetime as dt
 import functools
 import inspect
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, get_type_hints
@@ -20,21 +23,41 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from agent import commands as c
 from agent.codec import MAX_COMMAND_BYTES, BadCommand, decode_command
 from agent.errors import HallError
+from agent.privacy import is_masked_name
 from agent.validation import describe_validation_error
 from agent.views import QUERIES
 from sync.contract import ROOT, is_name
 
 SCHEMA_VERSION = 1
 
+#: The hall broker's ``message_size_limit`` (packaging/mosquitto/hall-broker.conf; a test
+#: checks that they agree). Mosquitto 2 refuses a bigger publish and may drop the sender's
+#: connection, so the hub never sends one: its replies are bounded by construction, and one
+#: that would still not fit (with room for the topic and properties) is answered
+#: ``reply_too_large`` instead.
+MESSAGE_SIZE_LIMIT = 1024 * 1024
+PACKET_HEADROOM = 4096
 #: Upper bounds on what a side parses at all (bytes of the MQTT payload).
 MAX_REQUEST_BYTES = MAX_COMMAND_BYTES
 MAX_CORRELATION_BYTES = 64
-MAX_REPLY_BYTES = 4 * 1024 * 1024
+MAX_REPLY_BYTES = MESSAGE_SIZE_LIMIT - PACKET_HEADROOM
 MAX_EVENT_BYTES = 256 * 1024
 MAX_PRESENCE_BYTES = 4 * 1024
+#: Bounds on the shape of a request, checked before anything runs: objects and lists nested
+#: deeper, holding more entries, or texts longer than these are refused (``bad_request``).
+MAX_DEPTH = 6
+MAX_ENTRIES = 32
+MAX_TEXT_CHARS = 256
 #: Bounds on one query argument.
 MAX_ARG_INT = 10**9
 MAX_ARG_CHARS = 128
+#: ``waiting_list`` rows one reply may hold.
+MAX_WAITING_ROWS = 200
+#: A device name or reason a terminal reports (a stable short code, as the drivers use).
+MAX_DEVICE_CHARS = 64
+#: Device rows the hub keeps per terminal, and shows per hall in one ``hall_status``.
+MAX_DEVICES_PER_TERMINAL = 16
+MAX_DEVICE_ROWS = 256
 
 
 # ---- topics ------------------------------------------------------------------------------
@@ -56,9 +79,11 @@ def reply_topic(hall_id: str, terminal_id: str) -> str:
     return f"{lan_root(hall_id)}/reply/{terminal_id}"
 
 
-def events_topic(hall_id: str) -> str:
-    """Hub → everyone, QoS 1, not retained: each committed event, in seq order."""
-    return f"{lan_root(hall_id)}/events"
+def events_topic(hall_id: str, role: str) -> str:
+    """Hub → the terminals of one role, QoS 1, not retained: each committed event, in seq
+    order, its payload stripped to what that role shows (the ACL lets a login read only its
+    own role's feed)."""
+    return f"{lan_root(hall_id)}/events/{role}"
 
 
 def hub_topic(hall_id: str) -> str:
@@ -96,6 +121,30 @@ class BadRequest(HallError):
     """A request the hub refused before running anything; ``reason`` says which check."""
 
     code = "bad_request"
+
+
+class Forbidden(HallError):
+    """The terminal's role (hall.yaml ``terminals``) does not allow this request."""
+
+    code = "forbidden"
+
+
+class UnknownTerminal(HallError):
+    """The request came from a login that hall.yaml ``terminals`` does not name."""
+
+    code = "unknown_terminal"
+
+
+class RateLimited(HallError):
+    """This terminal issued tickets faster than its limit; ``retry_after_s`` says when."""
+
+    code = "rate_limited"
+
+
+class TooManyDevices(HallError):
+    """A terminal reported more distinct devices than the hub keeps for one terminal/hall."""
+
+    code = "too_many_devices"
 
 
 class RemoteError(HallError):
@@ -189,16 +238,101 @@ def parse_request(payload: bytes) -> c.Command | QueryRequest:
         raise BadRequest(
             f"request is {len(payload)} bytes (limit {MAX_REQUEST_BYTES})", reason="too_large"
         )
+    if payload.count(b"{") + payload.count(b"[") > MAX_DEPTH and _nesting(payload) > MAX_DEPTH:
+        raise BadRequest(f"request is nested deeper than {MAX_DEPTH} levels", reason="too_deep")
     try:
         message: Any = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"request is not JSON: {exc}", reason="not_json") from exc
+    check_value(message)
     if isinstance(message, dict) and "query" in message:
         return _parse_query(message)
     try:
-        return decode_command(payload)
+        command = decode_command(payload)
     except BadCommand as exc:
         raise BadRequest(str(exc), reason="bad_command") from exc
+    _check_command(command)
+    return command
+
+
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _nesting(payload: bytes) -> int:
+    """How deep objects and lists nest in a JSON text (strings skipped), without parsing."""
+    brackets = _STRINGS.sub(b"", payload).translate(None, _NOT_BRACKETS)
+    depth = deepest = 0
+    for byte in brackets:
+        if byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+#: Characters no field a terminal sends may hold: C0/C1 controls, line and paragraph
+#: separators, the byte-order mark, and the bidirectional overrides that reorder text.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+
+
+def check_text(value: str, where: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """``value`` if it is valid Unicode, holds no control character and is at most ``limit``
+    characters; else BadRequest. The message never repeats the text (it may not encode)."""
+    if len(value) > limit:
+        raise BadRequest(f"{where}: longer than {limit} characters", reason="text_too_long")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadRequest(f"{where}: not valid Unicode", reason="bad_text") from exc
+    if _CONTROL.search(value):
+        raise BadRequest(f"{where}: holds a control character", reason="bad_text")
+    return value
+
+
+def check_value(value: Any, where: str = "request", depth: int = 0) -> None:
+    """Every text in a parsed request valid, every object and list small and shallow."""
+    if isinstance(value, str):
+        check_text(value, where)
+        return
+    if not isinstance(value, (dict, list)):
+        return
+    if depth >= MAX_DEPTH:
+        raise BadRequest(f"{where}: nested deeper than {MAX_DEPTH} levels", reason="too_deep")
+    if len(value) > MAX_ENTRIES:
+        raise BadRequest(f"{where}: more than {MAX_ENTRIES} entries", reason="too_many_entries")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key, f"{where}: a key")
+            check_value(item, f"{where}.{key}", depth + 1)
+    else:
+        for index, item in enumerate(value, 1):
+            check_value(item, f"{where}[{index}]", depth + 1)
+
+
+_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def _check_command(command: c.Command) -> None:
+    """What a field of a terminal's command must look like beyond its type."""
+    citizen = getattr(command, "citizen", None)
+    if citizen is not None:
+        if not _HASH.fullmatch(citizen.citizen_hash):
+            raise BadRequest("citizen_hash: not a keyed hash", reason="bad_citizen")
+        if not is_masked_name(citizen.masked_name):
+            raise BadRequest(
+                "masked_name: not a masked name (张**, J. S.); never a full name or ID number",
+                reason="bad_citizen",
+            )
+    if isinstance(command, c.DeviceStatusChanged):
+        for what, value in (("device", command.device), ("reason", command.reason)):
+            if value is not None and (len(value) > MAX_DEVICE_CHARS or not is_name(value)):
+                raise BadRequest(
+                    f"{what}: a short code of letters, digits, '_', '.', '-' "
+                    f"(1-{MAX_DEVICE_CHARS})",
+                    reason="bad_device",
+                )
 
 
 def _parse_query(message: dict[str, Any]) -> QueryRequest:
@@ -217,12 +351,19 @@ def _parse_query(message: dict[str, Any]) -> QueryRequest:
         valid = _args_model(name).model_validate(args)
     except ValidationError as exc:
         raise BadRequest(describe_validation_error(name, exc), reason="bad_args") from exc
-    return QueryRequest(name, valid.model_dump())
+    values = valid.model_dump()
+    if not 0 < values.get("limit", 1) <= MAX_WAITING_ROWS:
+        raise BadRequest(f"{name}: limit is 1-{MAX_WAITING_ROWS}", reason="bad_args")
+    return QueryRequest(name, values)
 
 
 # ---- replies, events, presence -----------------------------------------------------------
 def _dumps(data: Any) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from somewhere: escaped, still valid JSON
+        return json.dumps(data, separators=(",", ":")).encode("ascii")
 
 
 def ok_reply(result: Any) -> bytes:
@@ -235,8 +376,9 @@ def error_reply(error: HallError | dict[str, Any]) -> bytes:
     )
 
 
-def event_payload(event: Any) -> bytes:
-    return _dumps({"schema_version": SCHEMA_VERSION, **event.as_dict()})
+def event_payload(event: Any, payload: dict[str, Any]) -> bytes:
+    """An event on a role's feed, with ``payload`` (what that role may see) as its payload."""
+    return _dumps({"schema_version": SCHEMA_VERSION, **event.as_dict(), "payload": payload})
 
 
 def presence_payload(state: str, node_id: str) -> bytes:
@@ -250,6 +392,6 @@ def parse_json_object(payload: bytes, limit: int) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None
     return data if isinstance(data, dict) else None

@@ -48,3 +48,15 @@ def write_hall(path: Path, config: HallConfig) -> Path:
         yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True), encoding="utf-8"
     )
     return path
+
+
+@pytest.fixture
+def node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An initialised data dir of the always-open sample hall, as $HALL_AGENT_DATA_DIR."""
+    from agent.cli import main
+
+    root = tmp_path / "node"
+    monkeypatch.setenv("HALL_AGENT_DATA_DIR", str(root))
+    config = write_hall(tmp_path / "hall.yaml", always_open(sample_config()))
+    assert main(["init", "--config", str(config)]) == 0
+    return root

@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from agent.cli import main
 from agent.config import always_open, sample_config
-from tests.agent.conftest import write_hall
-
-
-@pytest.fixture
-def node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "node"
-    monkeypatch.setenv("HALL_AGENT_DATA_DIR", str(root))
-    config = write_hall(tmp_path / "hall.yaml", always_open(sample_config()))
-    assert main(["init", "--config", str(config)]) == 0
-    return root
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:
@@ -70,8 +61,8 @@ def test_bad_config_exits_2_naming_file_and_field_and_writes_nothing(tmp_path, c
     target = tmp_path / "fresh"
     assert main(["--data-dir", str(target), "init", "--config", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert f"{bad}: services.1.prefix:" in err
-    assert f"{bad}: windows.0.surprise: Extra inputs are not permitted" in err
+    assert f"{bad}: services.2.prefix:" in err  # positions counted from 1
+    assert f"{bad}: windows.1.surprise: Extra inputs are not permitted" in err
     assert not target.exists()
 
 
@@ -104,3 +95,25 @@ def test_headless_demo_refuses_a_data_dir_that_holds_events(node: Path, capsys) 
     assert main(["events", "--json"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1
     assert (node / "hall.db").stat().st_size == before
+
+
+def test_verify_names_the_damaged_event_and_a_node_id_edit_stops_the_cli(
+    node: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for _ in range(3):
+        assert run_json(capsys, "queue", "issue", "--service", "household")[0] == 0
+    code, result = run_json(capsys, "verify")
+    assert (code, result["ok"], result["last_seq"]) == (0, True, 3)
+    node_yaml = node / "node.yaml"
+    original = node_yaml.read_text()
+    node_yaml.write_text(original.replace("node_id: ", "node_id: x", 1))
+    code, error = run_json(capsys, "queue", "issue", "--service", "household")
+    assert (code, error["code"]) == (3, "identity_mismatch")  # the store cannot be used
+    assert "node.yaml" in error["error"]
+    node_yaml.write_text(original)
+    db = sqlite3.connect(node / "hall.db")
+    db.execute("UPDATE events SET type = 'TicketCalled' WHERE seq = 2")
+    db.commit()
+    db.close()
+    code, error = run_json(capsys, "verify")
+    assert (code, error["code"], error["seq"]) == (3, "store_damaged", 2)

@@ -10,10 +10,12 @@ from agent.codec import BadCommand, decode_command, encode_command
 ROUND_TRIPS = [
     c.IssueTicket("household", citizen=c.Citizen("h", "张*", elderly=True), channel="idcard"),
     c.IssueTicket("household", staff_priority=True),
+    c.IssueTicket("", bundle="newborn"),
     c.CheckIn("APT-20260601-00001"),
     c.CallNext(2),
     c.Recall(2),
     c.Transfer(1, "civil-affairs"),
+    c.MarkAssisted(2, "proxy", "S-0042"),
     c.Reactivate("A012"),
     c.RecordEvaluation(3, 4),
     c.DeviceStatusChanged("kiosk-printer", "fault", "paper_out"),
@@ -39,6 +41,7 @@ def test_terminal_commands_round_trip(command: c.Command) -> None:
         (b'{"type": "CallNext"}', "must be"),
         (b'{"type": "ApplyHallConfig", "args": {}}', "not a terminal command"),
         (b'{"type": "Tick", "args": {}}', "not a terminal command"),
+        (b'{"type": "ApplyCalendar", "args": {}}', "not a terminal command"),
         (b'{"type": "CallNext", "args": {"window": 1, "extra": 2}}', "extra: Unexpected"),
         (b'{"type": "CallNext", "args": {"window": "one"}}', "window: Input should be"),
         (

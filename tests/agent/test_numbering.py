@@ -43,7 +43,7 @@ def test_a_prefix_is_one_or_two_capital_letters(prefix: str) -> None:
 
 
 def test_prefixes_stay_unique() -> None:
-    with pytest.raises(ValidationError, match="duplicate prefix 'AB'"):
+    with pytest.raises(ValidationError, match="'AB' repeats item 1"):
         with_prefixes("AB", "AB", "C", "D")
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from agent.privacy import citizen_hash, load_or_create_secret, mask_id_number, mask_name
+import pytest
+
+from agent.privacy import (
+    citizen_hash,
+    is_masked_name,
+    load_or_create_secret,
+    mask_id_number,
+    mask_name,
+)
 
 
 def test_masks_keep_only_what_may_be_shown() -> None:
@@ -32,3 +40,17 @@ def test_processes_starting_together_agree_on_the_secret(tmp_path: Path) -> None
         t.join()
     assert len(set(got)) == 1 and len(got[0]) == 32
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    "name", ["张三", "欧阳娜娜", "John Smith", "阿卜杜·热合曼·买买提·艾力·阿不都热西提"]
+)
+def test_what_mask_name_gives_is_a_masked_name(name: str) -> None:
+    assert is_masked_name(mask_name(name))
+
+
+@pytest.mark.parametrize(
+    "text", ["张三", "110105199001011234", "11010519900101123X", "1**", "*", "John", "张* "]
+)
+def test_a_full_name_or_id_number_is_not_a_masked_name(text: str) -> None:
+    assert not is_masked_name(text)

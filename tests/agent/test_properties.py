@@ -7,10 +7,12 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from agent import commands as c
+from agent.bundles import Bundle
+from agent.calendar import Closure, HallCalendar
 from agent.config import always_open, sample_config
 from agent.errors import DomainError
 from agent.model import FINAL_STATES, TicketState
@@ -18,7 +20,13 @@ from agent.state import HallState
 from agent.store import Store, dump_projection, replay
 from tests.agent.conftest import START, FakeClock
 
-HALL = always_open(sample_config())
+NEWBORN = Bundle(
+    code="newborn",
+    name_zh="新生儿出生一件事",
+    name_en="Newborn",
+    services=["household", "social-security", "civil-affairs"],
+)
+HALL = always_open(sample_config()).model_copy(update={"bundles": [NEWBORN]})
 SERVICES = [s.code for s in HALL.services]
 WINDOWS = [w.number for w in HALL.windows]
 
@@ -31,6 +39,15 @@ def _roster(day: int) -> c.LoadAppointments:
 
 
 ROSTERS = {day: _roster(day) for day in range(3)}
+
+
+def _calendar(day: int, version: int) -> c.ApplyCalendar:
+    """Business day ``day`` of the run closed: for the whole hall on even versions, for
+    household only on odd ones."""
+    date = (START.astimezone(HALL.zone) + dt.timedelta(days=day)).date()
+    services = [] if version % 2 == 0 else ["household"]
+    closure = Closure(start=date, services=services)
+    return c.ApplyCalendar(HallCalendar(closures=[closure]), version)
 
 
 def memory_state(state: HallState) -> dict[str, object]:
@@ -49,7 +66,13 @@ def memory_state(state: HallState) -> dict[str, object]:
         "appointments": state.appointments,
         "notices": state.notices,
         "config_version": state.config_version,
+        "calendar": (state.calendar_version, state.calendar_payload),
     }
+
+
+def _visit(window: int, assist: str | None = None) -> tuple[c.Command, ...]:
+    assisted = [c.MarkAssisted(window, assist, "S-0042")] if assist else []
+    return (c.CallNext(window), *assisted, c.StartService(window), c.FinishService(window))
 
 
 window_cmd = st.sampled_from(
@@ -80,6 +103,13 @@ commands = st.one_of(
     ),
     st.builds(lambda k, w: k(w), window_cmd, st.sampled_from(WINDOWS)),
     st.builds(c.Transfer, st.sampled_from(WINDOWS), st.sampled_from(SERVICES)),
+    st.builds(
+        c.MarkAssisted,
+        st.sampled_from(WINDOWS),
+        st.sampled_from(["assisted", "proxy", "other"]),
+        st.sampled_from(["S-0042", ""]),
+    ),
+    st.builds(_calendar, st.integers(0, 2), st.integers(1, 4)),
     st.builds(c.Reactivate, st.sampled_from(["A001", "A002", "B001", "C001"])),
     st.builds(c.CancelTicket, st.sampled_from(["A001", "A003", "D001"])),
     st.builds(c.RecordEvaluation, st.sampled_from(WINDOWS), st.integers(0, 6)),
@@ -94,26 +124,54 @@ commands = st.one_of(
     ),
     st.builds(c.PublishNotice, st.sampled_from(["n1", "n2"]), st.just("通知")),
 )
-steps = st.lists(st.tuples(commands, st.integers(0, 3 * 3600)), max_size=60)
+# A whole visit at one window in one step (one at a time, the commands rarely line up to
+# finish a service, and bundle legs start only when one is finished).
+served = st.builds(_visit, st.sampled_from(WINDOWS), st.sampled_from([None, "assisted", "proxy"]))
+bundle_visits = st.builds(
+    lambda citizen: c.IssueTicket("", citizen=citizen, bundle=NEWBORN.code),
+    st.one_of(st.none(), st.builds(c.Citizen, st.sampled_from(["h1", "h4"]))),
+)
+steps = st.lists(
+    st.tuples(st.one_of(commands, served, bundle_visits), st.integers(0, 3 * 3600)),
+    max_size=60,
+)
+
+
+#: One sequence always run: a bundle visit through its three services (one assisted leg),
+#: a calendar closing household the next day, and a visit on that next day.
+BUNDLE_DAY = [
+    (c.IssueTicket("", bundle=NEWBORN.code), 0),
+    (_visit(2, "proxy"), 60),
+    (_visit(2), 60),
+    (_visit(1, "assisted"), 60),
+    (_calendar(1, 1), 60),
+    (c.IssueTicket("", bundle=NEWBORN.code), 24 * 3600),
+    (c.IssueTicket("social-security"), 60),
+    (_visit(2), 60),
+]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps)
-def test_random_days_keep_the_invariants(sequence: list[tuple[c.Command, int]]) -> None:
+@example(BUNDLE_DAY)
+def test_random_days_keep_the_invariants(
+    sequence: list[tuple[c.Command | tuple[c.Command, ...], int]],
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clock = FakeClock()
         store = Store(Path(tmp) / "hall.db", "node-p", HALL, clock)
         issued: list[tuple[str, str, str]] = []
-        for command, seconds in sequence:
+        for step, seconds in sequence:
             clock.advance(seconds=seconds)
-            try:
-                result = store.execute(command)
-            except DomainError:
-                continue
-            for event in result.events:
-                if event.type == "TicketIssued":
-                    t = event.payload["ticket"]
-                    issued.append((t["business_date"], t["service"], t["number"]))
+            for command in step if isinstance(step, tuple) else (step,):
+                try:
+                    result = store.execute(command)
+                except DomainError:
+                    continue
+                for event in result.events:
+                    if event.type == "TicketIssued":
+                        t = event.payload["ticket"]
+                        issued.append((t["business_date"], t["service"], t["number"]))
 
         # 1. no number issued twice for a service on a business day
         assert not [k for k, n in Counter(issued).items() if n > 1]
@@ -125,6 +183,11 @@ def test_random_days_keep_the_invariants(sequence: list[tuple[c.Command, int]]) 
             if TicketState(state) not in FINAL_STATES:
                 live[(day, number)] += 1
         assert all(n == 1 for n in live.values())
+        # a leg a bundle moved on to is in the bundle's service for that leg
+        for ticket in store.state.tickets.values():
+            if ticket.channel == "bundle":
+                assert ticket.bundle_leg is not None
+                assert ticket.service == NEWBORN.services[ticket.bundle_leg - 1]
         # a window's current ticket is called or serving
         for window in store.state.windows.values():
             if window.current:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,7 +36,7 @@ def test_commands_from_many_threads_and_events_to_subscribers(
             t.join()
         with pytest.raises(NobodyWaiting):
             runtime.execute(c.CallNext(1))
-        numbers = runtime.query(lambda s: sorted(t.number for t in s.state.tickets.values()))
+        numbers = runtime._query(lambda s: sorted(t.number for t in s.state.tickets.values()))
     assert numbers == [f"B{n:03d}" for n in range(1, 41)]
     assert [e.seq for e in seen] == list(range(1, 41))
 
@@ -53,7 +54,7 @@ def test_events_committed_by_another_process_reach_subscribers(tmp_path: Path, h
         rt.subscribe(on_event)
         other.execute(c.IssueTicket("household"))
         assert got.wait(10)
-        assert rt.query(lambda s: s.state.counters) == {"household": 1}
+        assert rt._query(lambda s: s.state.counters) == {"household": 1}
     assert [e.type for e in seen] == ["TicketIssued"]
     other.close()
 
@@ -77,7 +78,7 @@ def test_ticks_run_even_while_commands_keep_arriving(tmp_path: Path, hall, clock
         deadline = time.monotonic() + 30  # a bound, not a speed assumption
         while time.monotonic() < deadline:  # a busy kiosk, one command after another
             rt.execute(c.IssueTicket("household"))
-            if rt.query(lambda s: s.state.windows[1].current is None):
+            if rt._query(lambda s: s.state.windows[1].current is None):
                 no_show = True
                 break
     assert no_show
@@ -91,10 +92,10 @@ def test_a_failing_step_does_not_stop_the_core(tmp_path: Path, hall, clock) -> N
     failures = [sqlite3.OperationalError("database is locked")]
 
     class FlakyStore(Store):
-        def execute(self, command: c.Command):  # type: ignore[override]
+        def execute(self, command: c.Command, **kwargs: Any):  # type: ignore[override]
             if isinstance(command, c.Tick) and failures:
                 raise failures.pop()
-            return super().execute(command)
+            return super().execute(command, **kwargs)
 
     with CoreRuntime(
         lambda: FlakyStore(tmp_path / "h.db", "n", hall, clock), tick_seconds=0.01

@@ -9,8 +9,10 @@ import pytest
 import sqlite_utils
 
 from agent import commands as c
+from agent.calendar import HallCalendar
 from agent.config import HallConfig
-from agent.errors import StoreError
+from agent.errors import DiskFull, StoreError
+from agent.model import TICKET_FIELDS, Ticket
 from agent.store import MIGRATIONS, SCHEMA_VERSION, STICKY_WHERE, Store, connect
 from tests.agent.conftest import FakeClock
 
@@ -53,7 +55,7 @@ def test_inserting_an_ordinary_event_builds_no_temporary_table(store: Store) -> 
     """The sticky index's condition must be cheap to evaluate on every insert: an IN list
     makes SQLite build an ephemeral table each time (it showed as ~7 µs per command)."""
     plan = store.conn.execute(
-        "EXPLAIN INSERT INTO events VALUES ('n', 1, 'TicketIssued', 'd', 'a', 'w', '{}')"
+        "EXPLAIN INSERT INTO events VALUES ('n', 1, 'TicketIssued', 'd', 'a', 'w', '{}', 'c')"
     ).fetchall()
     opcodes = {row[1] for row in plan}
     assert "OpenEphemeral" not in opcodes
@@ -130,10 +132,43 @@ def test_a_commit_sqlite_rolled_back_itself_leaves_no_hole(store: Store) -> None
             return real.execute(sql, *args)
 
     store._cur = FailingCommit()  # type: ignore[assignment]
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(DiskFull):
         store.execute(c.IssueTicket("social-security"))
     store._cur = real
     result = store.execute(c.IssueTicket("social-security"))
     assert result.ticket is not None and result.ticket.number == "A002"
     seqs = [e.seq for e in store.events_since(0)]
     assert seqs == list(range(1, len(seqs) + 1))
+
+
+def test_a_version_3_store_gains_the_citizen_service_columns_and_a_sticky_calendar(
+    tmp_path: Path, hall: HallConfig, clock: FakeClock
+) -> None:
+    """GIVEN a store an agent with schema 3 left (a ticket issued) WHEN this agent opens it
+    THEN the ticket reads back with empty bundle/assist columns, and a calendar applied today
+    is still in effect after midnight (found through the re-made sticky index)."""
+    path = tmp_path / "hall.db"
+    old = Store(path, "node-1", hall, clock)
+    old.execute(c.IssueTicket("social-security"))
+    old.close()
+    conn = connect(path)  # back to schema 3: the new columns, tables and index go
+    for column in ("bundle", "bundle_leg", "assist", "assist_staff"):
+        conn.execute(f"ALTER TABLE tickets DROP COLUMN {column}")
+    conn.execute("ALTER TABLE events DROP COLUMN chain")  # schema 5 chains them again
+    conn.execute("DROP TABLE chain_kept")
+    conn.execute("DROP INDEX events_sticky")
+    three = STICKY_WHERE.replace(" OR type = 'CalendarApplied'", "")
+    conn.execute(f"CREATE INDEX events_sticky ON events(type, node_id, seq) WHERE {three}")
+    conn.execute("PRAGMA user_version=3")
+    conn.close()
+
+    store = Store(path, "node-1", hall, clock)
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    ticket = store.conn.execute("SELECT * FROM tickets").fetchone()
+    assert Ticket.from_row(dict(zip(TICKET_FIELDS, ticket, strict=True))).bundle is None
+    store.execute(c.ApplyCalendar(HallCalendar(), 7))
+    store.close()
+    clock.advance(days=1)
+    again = Store(path, "node-1", hall, clock)
+    assert again.state.calendar_version == 7
+    again.close()

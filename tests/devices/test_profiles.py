@@ -62,7 +62,7 @@ def test_unknown_key_and_bad_value_name_file_and_field(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     problems = validate_files([bad])
-    assert f"{bad}: paper_width_mm: Input should be 58 or 80" in problems
+    assert f"{bad}: paper_width_mm: Input should be 58 or 80 (line 4)" in problems
     assert any(p.startswith(f"{bad}: cutter: ") and "Extra inputs" in p for p in problems)
 
 

@@ -13,19 +13,41 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent import commands as c
-from agent.config import always_open, sample_config
+from agent import nodekey
+from agent.config import HallConfig, always_open, sample_config
 from agent.datadir import DataDir
+from agent.node import BrokerConfig
 from agent.node_runtime import Node
 from sync.central import CentralIngest, CentralStore
+from sync.lan import LanClient
+from sync.lan.broker_files import write_broker_files
 from sync.mqtt import parse_broker_url
+from sync.service import SyncSettings, start_sync
 from tests.support import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
+SHIPPED_BROKER = REPO / "packaging" / "mosquitto"
+#: The terminals of the test hall's LAN (hall.yaml ``terminals``); ``probe`` sends raw MQTT.
+LAN_TERMINALS: list[dict[str, object]] = [
+    {"id": "kiosk-1", "role": "kiosk"},
+    {"id": "kiosk-2", "role": "kiosk"},
+    {"id": "probe", "role": "kiosk"},
+    {"id": "window-1", "role": "window", "windows": [1]},
+    {"id": "window-3", "role": "window", "windows": [3]},
+    {"id": "window-pc-1", "role": "window", "windows": [1, 2]},
+    {"id": "display-1", "role": "display"},
+    {"id": "display-2", "role": "display"},
+]
+FAST_SYNC = SyncSettings(
+    batch_max_events=50, ack_timeout_s=2.0, backoff_min_s=0.1, backoff_max_s=0.5
+)
 
 
 def free_port() -> int:
@@ -104,36 +126,141 @@ class Broker:
             self.proc = None
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
+def shipped_config_lines(conf: Path, workdir: Path, port: int, acl: Path) -> list[str]:
+    """A shipped Mosquitto config with only the site's lines changed, each in its place (a
+    listener's settings follow its ``listener`` line): one loopback listener, no TLS, the
+    password, ACL, persistence and log files in ``workdir``. Every limit stays as shipped."""
+    site = {
+        "listener": f"listener {port} 127.0.0.1",
+        "log_dest": "log_dest stderr",
+        "persistence_location": f"persistence_location {workdir}/",
+        "password_file": f"password_file {workdir}/passwd",
+        "acl_file": f"acl_file {acl}",
+    }
+    dropped = {"protocol", "certfile", "keyfile", "cafile", "require_certificate", "tls_version"}
+    lines: list[str] = []
+    for line in conf.read_text().splitlines():
+        key = line.split(" ", 1)[0]
+        if key in dropped:
+            continue
+        if key in site:
+            lines.append(site.pop(key))  # the first one; a second listener is dropped
+        elif key != "listener":
+            lines.append(line)
+    assert "listener" not in site, f"{conf} has no listener line"
+    lines += site.values()  # a site line the shipped config lacks
+    if os.geteuid() == 0:
+        lines.append("user root")
+    return lines
+
+
+def lan_hall(terminals: list[dict[str, object]] | None = None) -> HallConfig:
+    """The sample hall open around the clock (tests run at any hour), with no daily cap in
+    reach, and the test LAN's terminals."""
+    hall = always_open(sample_config())
+    services = [s.model_copy(update={"daily_cap": 9999}) for s in hall.services]
+    data = {**hall.model_dump(mode="json"), "services": [s.model_dump() for s in services]}
+    data["terminals"] = LAN_TERMINALS if terminals is None else terminals
+    return HallConfig.model_validate(data)
+
+
+@dataclass
+class HallBroker(Broker):
+    """Mosquitto with exactly the shipped hall-broker.conf, and the ACL and passwords
+    ``hall-agent hall broker-files`` writes for ``hall`` (one login per terminal + the hub)."""
+
+    hall: HallConfig = field(default_factory=lan_hall)
+    logins: dict[str, str] = field(default_factory=dict)
+
+    def config_lines(self) -> list[str]:
+        files = write_broker_files(self.hall, self.workdir / "broker-files")
+        files.passwords.replace(self.workdir / "passwd")
+        self.logins = yaml.safe_load(files.logins.read_text())
+        conf = SHIPPED_BROKER / "hall-broker.conf"
+        return shipped_config_lines(conf, self.workdir, self.port, files.acl)
+
+    def login(self, name: str, password: str | None = None) -> BrokerConfig:
+        """The hall_broker settings of login ``name`` (a terminal id, or ``hub``)."""
+        return BrokerConfig(
+            url=self.url, username=name, password=password or self.logins.get(name, "unknown")
+        )
+
+
+def _need_mosquitto() -> None:
     if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
         pytest.skip("mosquitto is not installed (packaging/dev.sh installs it)")
-    workdir = tmp_path / "broker"
+
+
+B = TypeVar("B", bound=Broker)
+
+
+def _running(kind: type[B], workdir: Path) -> Iterator[B]:
+    _need_mosquitto()
     workdir.mkdir()
-    b = Broker(workdir).start()
+    b = kind(workdir)
+    b.start()
     try:
         yield b
     finally:
         b.stop()
 
 
-def make_node(root: Path, broker_url: str | None = None, **broker: object) -> Node:
-    """A data dir with the sample hall open around the clock (tests run at any hour)."""
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    yield from _running(Broker, tmp_path / "broker")
+
+
+@pytest.fixture
+def hall_broker(tmp_path: Path) -> Iterator[HallBroker]:
+    """The hall LAN's broker as shipped, with the test hall's generated logins."""
+    yield from _running(HallBroker, tmp_path / "hall-broker")
+
+
+def terminal_client(broker: HallBroker, terminal_id: str) -> LanClient:
+    """A LanClient logged in as ``terminal_id``, reading its role's feed."""
+    role = next((t["role"] for t in LAN_TERMINALS if t["id"] == terminal_id), "kiosk")
+    return LanClient(broker.hall.hall_id, terminal_id, broker.login(terminal_id), role=str(role))
+
+
+def make_node(
+    root: Path,
+    broker_url: str | None = None,
+    hall_broker: BrokerConfig | None = None,
+    terminals: list[dict[str, object]] | None = None,
+    **broker: object,
+) -> Node:
+    """A data dir with the test hall (:func:`lan_hall`); ``hall_broker`` for a hub."""
     root.mkdir(parents=True, exist_ok=True)
     config_file = root.parent / f"{root.name}-hall.yaml"
-    hall = always_open(sample_config())
-    hall = hall.model_copy(
-        update={"services": [s.model_copy(update={"daily_cap": 9999}) for s in hall.services]}
-    )
+    hall = lan_hall(terminals)
     config_file.write_text(yaml.safe_dump(hall.model_dump(mode="json"), allow_unicode=True))
     if not (root / "node.yaml").exists():
         DataDir(root).init(config_file)
+    node_file = root / "node.yaml"
+    data = yaml.safe_load(node_file.read_text())
     if broker_url is not None:
-        node_file = root / "node.yaml"
-        data = yaml.safe_load(node_file.read_text())
         data["broker"] = {"url": broker_url, **broker}
-        node_file.write_text(yaml.safe_dump(data))
+    if hall_broker is not None:
+        data["hall_broker"] = hall_broker.model_dump(mode="json", exclude_none=True)
+    node_file.write_text(yaml.safe_dump(data))
     return Node.open(root)
+
+
+def node_key(node: Node) -> Ed25519PrivateKey:
+    """The node's own signing key (made at init)."""
+    return nodekey.load_or_create(node.data.node_key)
+
+
+def sync_all(node: Node, settings: SyncSettings | None = None) -> None:
+    """Run the node's core and sync until everything committed is acknowledged, then stop."""
+    runtime = node.runtime().start()
+    try:
+        handle = start_sync(node, runtime, settings=settings or FAST_SYNC)
+        assert handle is not None
+        assert handle.wait_synced(30)
+        handle.stop()
+    finally:
+        runtime.stop()
 
 
 def issue_tickets(node: Node, count: int) -> None:

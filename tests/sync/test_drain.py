@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sqlite3
 from pathlib import Path
@@ -9,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from agent import commands as c
+from agent.store import Store
 from sync import contract as ct
 from sync.central import CentralIngest, CentralStore
 from sync.mqtt import new_client, parse_broker_url
-from sync.outbox import OutboxReader, write_watermark
+from sync.outbox import OutboxReader
 from sync.service import SyncSettings, start_sync
 from tests.sync.conftest import (
     Broker,
@@ -20,6 +22,7 @@ from tests.sync.conftest import (
     central_rows,
     issue_tickets,
     make_node,
+    node_key,
     spawn_cli,
     wait_line,
     wait_until,
@@ -59,7 +62,10 @@ def test_offline_node_catches_up_exactly_once_in_order(
     finally:
         runtime.stop()
     assert_exactly_once(tmp_path / "central.db", node)
-    assert OutboxReader(node.data.database, "h", node.node.node_id).watermark() == 120
+    assert (
+        OutboxReader(node.data.database, "h", node.node.node_id, key=node_key(node)).watermark()
+        == 120
+    )
 
 
 def test_broker_killed_and_restarted_mid_drain(
@@ -70,7 +76,9 @@ def test_broker_killed_and_restarted_mid_drain(
     node = make_node(tmp_path / "node", broker.url)
     issue_tickets(node, 600)
     runtime = node.runtime().start()
-    handle = start_sync(node, runtime, settings=FAST)
+    # One event per batch: 600 round trips and central commits, so the kill lands mid-drain
+    # (with 50 per batch the whole backlog can drain between two looks at the status).
+    handle = start_sync(node, runtime, settings=dataclasses.replace(FAST, batch_max_events=1))
     assert handle is not None
     try:
         assert wait_until(lambda: handle.status()["acked_seq"] >= 50, 30)
@@ -118,7 +126,7 @@ def test_agent_sigkilled_mid_drain_and_restarted(
             agent.kill()
             agent.wait(10)
     assert_exactly_once(tmp_path / "central.db", node)
-    reader = OutboxReader(node.data.database, "h", node.node.node_id)
+    reader = OutboxReader(node.data.database, "h", node.node.node_id, key=node_key(node))
     assert reader.watermark() == 1530
 
 
@@ -129,7 +137,9 @@ def test_same_batch_delivered_twice_is_stored_once(
     THEN central stores each seq once and acks the highest contiguous seq."""
     node = make_node(tmp_path / "node")
     issue_tickets(node, 30)
-    reader = OutboxReader(node.data.database, node.hall.hall_id, node.node.node_id, 20)
+    reader = OutboxReader(
+        node.data.database, node.hall.hall_id, node.node.node_id, 20, key=node_key(node)
+    )
     first = reader.batch_after(0, "2026-01-01T00:00:00+00:00")
     overlap = reader.batch_after(10, "2026-01-01T00:00:01+00:00")
     assert first is not None and overlap is not None
@@ -203,7 +213,7 @@ def _stored_count(output: str) -> int:
 
 def test_ack_beyond_the_log_is_ignored(broker: Broker, tmp_path: Path) -> None:
     """GIVEN a retained ack from another life of this node id (acked beyond the local log)
-    THEN the node does not move its watermark past what it has."""
+    THEN the node does not move its watermark past what it has, and alarms a lost tail."""
     node = make_node(tmp_path / "node", broker.url)
     issue_tickets(node, 5)
     client = new_client("fake-central", parse_broker_url(broker.url))
@@ -224,6 +234,8 @@ def test_ack_beyond_the_log_is_ignored(broker: Broker, tmp_path: Path) -> None:
         assert wait_until(lambda: handle.status()["acks_ignored"] == 1, 20)
         assert handle.status()["acked_seq"] == 0
         assert handle.status()["persisted_seq"] == 0
+        assert handle.status()["tail_lost"] is True
+        assert handle.status()["central_acked_beyond_log"] == 99
     finally:
         handle.stop()
         runtime.stop()
@@ -236,13 +248,14 @@ def test_a_failed_watermark_write_is_retried_and_the_sync_goes_on(
     THEN the sync thread logs it, stores the watermark on a later round and keeps sending."""
     failures: list[int] = []
 
-    def write_failing_once(conn: sqlite3.Connection, seq: int) -> int:
+    def advance_failing_once(store: Store, seq: int) -> int:
         if not failures:
             failures.append(seq)
             raise sqlite3.OperationalError("database is locked")
-        return write_watermark(conn, seq)
+        return advance(store, seq)
 
-    monkeypatch.setattr("sync.service.write_watermark", write_failing_once)
+    advance = Store.advance_watermark
+    monkeypatch.setattr(Store, "advance_watermark", advance_failing_once)
     node = make_node(tmp_path / "node", broker.url)
     issue_tickets(node, 30)
     runtime = node.runtime().start()
@@ -257,4 +270,7 @@ def test_a_failed_watermark_write_is_retried_and_the_sync_goes_on(
         handle.stop()
         runtime.stop()
     assert_exactly_once(tmp_path / "central.db", node)
-    assert OutboxReader(node.data.database, "h", node.node.node_id).watermark() == 31
+    assert (
+        OutboxReader(node.data.database, "h", node.node.node_id, key=node_key(node)).watermark()
+        == 31
+    )

@@ -20,27 +20,36 @@ SHIPPED = REPO / "packaging" / "mosquitto"
 
 
 def _adapt(conf: Path, tmp: Path, port: int) -> Path:
-    """The shipped config with test paths: one loopback listener, files in ``tmp``."""
+    """The shipped config as installed: a drop-in in ``conf.d/`` included by a main config
+    like Debian's ``/etc/mosquitto/mosquitto.conf`` (which sets persistence and its
+    location), with test paths: one loopback listener, files in ``tmp``."""
     keep = []
     for line in conf.read_text().splitlines():
         if re.match(
             r"^(listener|protocol|certfile|keyfile|cafile|require_certificate|tls_version|"
-            r"log_dest|persistence_location|password_file|acl_file)\b",
+            r"log_dest|password_file|acl_file)\b",
             line,
         ):
             continue
         keep.append(line)
     keep += [
         f"listener {port} 127.0.0.1",
-        "log_dest stderr",
-        f"persistence_location {tmp}/",
         f"password_file {tmp}/passwd",
         f"acl_file {SHIPPED / 'hall-acl.example.conf'}",
     ]
+    drop_in = tmp / "conf.d" / conf.name
+    drop_in.parent.mkdir()
+    drop_in.write_text("\n".join(keep) + "\n")
+    main = [  # Debian 12's mosquitto.conf, with test paths
+        "persistence true",
+        f"persistence_location {tmp}/",
+        "log_dest stderr",
+        f"include_dir {drop_in.parent}",
+    ]
     if os.geteuid() == 0:
-        keep.append("user root")
-    out = tmp / conf.name
-    out.write_text("\n".join(keep) + "\n")
+        main.insert(0, "user root")
+    out = tmp / "mosquitto.conf"
+    out.write_text("\n".join(main) + "\n")
     return out
 
 
@@ -65,7 +74,7 @@ def test_shipped_config_starts_and_acl_confines_a_node(name: str, tmp_path: Path
     passwd.chmod(0o600)
     port = free_port()
     config = _adapt(SHIPPED / name, tmp_path, port)
-    assert "max_queued_messages" in config.read_text()
+    assert "max_queued_messages" in (tmp_path / "conf.d" / name).read_text()
     broker = subprocess.Popen(
         [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(config)],
         stderr=subprocess.PIPE,

@@ -175,7 +175,7 @@ def syncing(root: Path, url: str, ca_file: Path) -> Iterator[tuple[CoreRuntime, 
 
 
 def issue(runtime: CoreRuntime, count: int) -> None:
-    services = [s.code for s in runtime.query(lambda store: store.config.services)]
+    services = [s.code for s in runtime._query(lambda store: store.config.services)]
     for i in range(count):
         runtime.execute(c.IssueTicket(services[i % len(services)]))
 

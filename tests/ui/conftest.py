@@ -27,15 +27,21 @@ def _fonts(qapp):
     setup_fonts(qapp)
 
 
-def open_node(root: Path, hall_config: HallConfig | None = None, **service_changes: object) -> Node:
-    """A node in ``root`` with the sample hall (or ``hall_config``), open all day."""
+def open_node(
+    root: Path,
+    hall_changes: dict[str, object] | None = None,
+    hall_config: HallConfig | None = None,
+    **service_changes: object,
+) -> Node:
+    """A node in ``root`` with the sample hall (or ``hall_config``, then ``hall_changes``),
+    open all day."""
     if hall_config is not None:
         config = root.with_suffix(".yaml")
         dumped = hall_config.model_dump(mode="json")
         config.write_text(yaml.safe_dump(dumped, allow_unicode=True), encoding="utf-8")
         DataDir(root).init(config)
     node = Node.open(root, init=True)
-    hall = always_open(node.hall)
+    hall = always_open(node.hall).model_copy(update=hall_changes or {})
     if service_changes:
         services = [s.model_copy(update=service_changes) for s in hall.services]
         hall = hall.model_copy(update={"services": services})
@@ -51,11 +57,13 @@ def make_hall(tmp_path: Path, qtbot) -> Iterator:
         language: str = "zh_CN",
         evaluator_windows: tuple[int, ...] = (1, 2, 3),
         printer: bool = True,
+        hall_changes: dict[str, object] | None = None,
         hall_config: HallConfig | None = None,
         screen_options: ScreenOptions | None = None,
         **service_changes: object,
     ) -> HallApp:
-        node = open_node(tmp_path / f"hall{len(made)}", hall_config, **service_changes)
+        root = tmp_path / f"hall{len(made)}"
+        node = open_node(root, hall_changes, hall_config, **service_changes)
         runtime = node.runtime().start()
         devices = FakeDevices(evaluator_windows=evaluator_windows, printer=printer)
         app = HallApp(

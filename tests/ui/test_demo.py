@@ -11,6 +11,7 @@ from ui.app import SIZES, run_demo
 
 SCREENS = (
     "kiosk-home", "kiosk-ticket", "kiosk-printer-failure", "kiosk-guide", "kiosk-invalid-qr",
+    "kiosk-bundle-ticket", "kiosk-closed",
     "window-1", "window-2", "window-3", "display",
 )  # fmt: skip
 
@@ -26,7 +27,9 @@ def test_demo_screenshots(tmp_path):
     for language in ("zh_CN", "en"):
         for screen in SCREENS:
             assert f"{screen}-{language}" in names
-    for name, size in (("kiosk-home-en", "kiosk"), ("display-zh_CN", "display")):
+    for name, size in (
+        ("kiosk-home-en", "kiosk"), ("kiosk-closed-en", "kiosk"), ("display-zh_CN", "display"),
+    ):  # fmt: skip
         image = QImage(str(shots / f"{name}.png"))
         assert (image.width(), image.height()) == SIZES[size]  # nothing pushed the screen wider
 

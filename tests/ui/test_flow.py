@@ -52,9 +52,9 @@ def test_full_visit_across_three_screens(make_hall, qtbot):
     qtbot.waitUntil(lambda: "等待" in window.rating.text(), timeout=3000)
     hall.devices.press(1, 5)
     qtbot.waitUntil(lambda: window.rating.text() == "A001 评价：非常满意", timeout=3000)
-    events = hall.core.runtime.query(lambda s: [e.type for e in s.events_since(0)])
+    events = hall.core.runtime._query(lambda s: [e.type for e in s.events_since(0)])
     assert "EvaluationRecorded" in events
-    score = hall.core.runtime.query(lambda s: s.state.ticket_by_number("A001").score)
+    score = hall.core.runtime._query(lambda s: s.state.ticket_by_number("A001").score)
     assert score == 5
     qtbot.waitUntil(lambda: window.current_number.text() == "—", timeout=3000)
 

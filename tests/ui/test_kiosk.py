@@ -83,7 +83,7 @@ def test_invalid_qr_shows_a_message_and_issues_nothing(make_hall, qtbot):
 
 def test_appointment_qr_checks_in_with_priority(make_hall, qtbot):
     hall = make_hall()
-    now = hall.core.runtime.query(lambda s: s.hall_now())
+    now = hall.core.runtime._query(lambda s: s.hall_now())
     hall.core.runtime.execute(sample_roster(hall.node.hall, now))
     hall.devices.scan("APPT-DEMO-0001")
     kiosk = hall.kiosk_view
@@ -194,4 +194,4 @@ def test_a_card_whose_number_fails_its_check_is_not_used(make_hall, qtbot):
     assert kiosk.message.text() == "未能正确读取身份证，请重新刷卡"
     assert hall.kiosk._citizen is None
     assert kiosk.citizen_row.isHidden()
-    assert hall.core.runtime.query(lambda s: s.state.counters) == {}
+    assert hall.core.runtime._query(lambda s: s.state.counters) == {}

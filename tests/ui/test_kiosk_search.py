@@ -26,7 +26,7 @@ def test_categories_search_and_pages(make_hall, qtbot):
     view = hall.kiosk_view
     view.resize(1080, 1920)
     view.show()
-    qtbot.waitUntil(lambda: len(view.tiles.cells) == 40, timeout=3000)
+    qtbot.waitUntil(lambda: len(view.tiles.cells) == 41, timeout=3000)  # and the bundle
     assert view.tiles.pages > 1 and view.page_row.isVisible()
     first_page = [tile.name.text() for tile in view.tiles.visible_cells()]
     view.next_button.click()
@@ -52,8 +52,13 @@ def test_categories_search_and_pages(make_hall, qtbot):
     view.backspace_button.click()
     view.letter_buttons["X"].click()  # SBX: nothing
     assert shown(view) == [] and view.no_match.isVisible()
+    for _ in range(3):
+        view.backspace_button.click()
+    for letter in "XSE":  # 新生儿出生一件事: the bundle is found like a service
+        view.letter_buttons[letter].click()
+    assert shown(view) == ["新生儿出生一件事 · 一次办"]
     view.search_button.click()  # closing the search shows every service again
-    assert len(shown(view)) == 40
+    assert len(shown(view)) == 41
     view.search_button.click()
     for letter in "HK":
         view.letter_buttons[letter].click()
@@ -61,4 +66,4 @@ def test_categories_search_and_pages(make_hall, qtbot):
     qtbot.waitUntil(lambda: view.pages.currentWidget() is view.ticket_page, timeout=3000)
     assert view.slip_service.text() == "户口迁移"
     hall.kiosk.idle()
-    qtbot.waitUntil(lambda: len(shown(view)) == 40, timeout=3000)  # home forgets the search
+    qtbot.waitUntil(lambda: len(shown(view)) == 41, timeout=3000)  # home forgets the search

@@ -5,12 +5,16 @@ screen height, recent calls, windows and waiting counts ≥ 1/16)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import pytest
 from PySide6.QtWidgets import QApplication
 
 from agent import commands as c
+from agent.alarms import ALL_SERVICES, AlarmRules
+from agent.calendar import Closure, HallCalendar
+from agent.config import sample_config
 from ui.demo import big_hall
 from ui.fit import misfits
 
@@ -23,20 +27,39 @@ SIZES = {
 }
 
 
+#: every service with someone waiting raises an alarm, on the display too (a busy large hall)
+ALARMS = AlarmRules(waiting_count={ALL_SERVICES: 1}, on_display=["waiting_count"])
+
+
 @pytest.fixture(params=["sample", "city"])
 def hall(request, make_hall):
-    """A running hall (all screens, fake devices) with tickets issued and windows busy."""
-    app = make_hall(hall_config=big_hall(40, 30) if request.param == "city" else None)
+    """A running hall (all screens, fake devices) with tickets issued and windows busy: a
+    bundle ticket at a window, served with help; a service closed today; alarms raised."""
+    config = big_hall(40, 30) if request.param == "city" else None
+    services = (config or sample_config()).services
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    closure = Closure(
+        start=today, services=[services[-1].code], name_zh="系统升级", name_en="Upgrade"
+    )
+    calendar = HallCalendar(closures=[closure])
+    app = make_hall(hall_config=config, hall_changes={"alarms": ALARMS, "calendar": calendar})
     runtime = app.core.runtime
+    bundle = app.node.hall.bundles[0]
+    runtime.execute(c.IssueTicket(bundle.services[0], bundle=bundle.code))
     for service in app.node.hall.services:
-        runtime.execute(c.IssueTicket(service.code))
+        if service.code != services[-1].code:
+            runtime.execute(c.IssueTicket(service.code))
+    first = app.node.hall.windows_serving(bundle.services[0])[0]
     for i, number in enumerate(app.windows):
-        if i % 4 == 3:
+        if i % 4 == 3 and number != first:
             runtime.execute(c.PauseWindow(number))
             continue
         runtime.execute(c.CallNext(number))
         if i % 4 == 1:
             runtime.execute(c.StartService(number))
+    ticket = runtime._query(lambda s: s.state.tickets[s.state.windows[first].current])
+    runtime.execute(c.MarkAssisted(first, "proxy", "S-0042"))
+    assert ticket.bundle == bundle.code, "the bundle ticket is at a window"
     return app
 
 
@@ -78,7 +101,7 @@ def test_kiosk_fits(hall, qtbot, size, language):
         if view.category_bar.cells:
             view.category_bar.cells[-1].click()
             assert_fits(view, size)
-        code = hall.node.hall.services[-1].code
+        code = hall.node.hall.services[0].code
         kiosk.take(code)
         qtbot.waitUntil(lambda: view.pages.currentWidget() is view.ticket_page, timeout=3000)
         assert_fits(view, size)
@@ -97,13 +120,18 @@ def test_display_fits_and_is_readable_from_afar(hall, qtbot, size, language):
     qtbot.waitUntil(lambda: view.latest_number.text() != "—", timeout=3000)
     height = size[1]
     big, row = math.ceil(height / 6), math.ceil(height / 16)
-    rules = [(view.latest_number, big)]
-    rules += [(cell.number, row) for cell in view.recent.visible_cells()]
-    rules += [(cell, row) for cell in view.windows.pager.visible_cells()]
-    rules += [(cell, row) for cell in view.waiting.pager.visible_cells()]
+
+    def rules():  # the cells on screen now (a refresh, e.g. an alarm raised, makes new ones)
+        QApplication.processEvents()
+        found = [(view.latest_number, big)]
+        found += [(cell.number, row) for cell in view.recent.visible_cells()]
+        found += [(cell, row) for cell in view.windows.pager.visible_cells()]
+        found += [(cell, row) for cell in view.waiting.pager.visible_cells()]
+        return found
+
     assert view.windows.pager.visible_cells() and view.waiting.pager.visible_cells()
     for _page in range(view.windows.pager.pages):
-        assert_fits(view, size, rules)
+        assert_fits(view, size, rules())
         view.rotate()
         qtbot.wait(20)  # the page mark's new text is laid out
     shown = view.windows.pager.per_page * view.windows.pager.pages
@@ -131,7 +159,7 @@ def test_the_largest_hall_fits(make_hall, qtbot):
         runtime.execute(c.CallNext(number))
     kiosk, display = app.kiosk_view, app.display_view
     settle(qtbot, kiosk, (1080, 1920))
-    assert len(kiosk.tiles.cells) == 120 and kiosk.tiles.pages > 10
+    assert len(kiosk.tiles.cells) == 120 + 1 and kiosk.tiles.pages > 10  # and the bundle
     assert_fits(kiosk, (1080, 1920))
     kiosk.tiles.set_page(kiosk.tiles.pages - 1)
     assert_fits(kiosk, (1080, 1920))

@@ -2,9 +2,55 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="zh_CN" sourcelanguage="en">
 <context>
+    <name>Alarm</name>
+    <message>
+        <source>Alarm: {value} waiting for {service} (limit {threshold})</source>
+        <translation>告警：{service}等候 {value} 人（阈值 {threshold}）</translation>
+    </message>
+    <message>
+        <source>Alarm: {number} has waited {value} min for {service}</source>
+        <translation>告警：{number} 已等候 {value} 分钟（{service}）</translation>
+    </message>
+    <message>
+        <source>Alarm: window {window} has called nobody for {value} min while people wait</source>
+        <translation>告警：{window} 号窗口已 {value} 分钟未叫号，仍有人等候</translation>
+    </message>
+    <message>
+        <source>Alarm: {number} rated “{score}” at window {window}</source>
+        <translation>告警：{number} 在 {window} 号窗口评价为“{score}”</translation>
+    </message>
+    <message>
+        <source>Alarm: {kind}</source>
+        <translation>告警：{kind}</translation>
+    </message>
+    <message>
+        <source>…and {n} more alarms</source>
+        <translation>…另有 {n} 条告警</translation>
+    </message>
+</context>
+<context>
+    <name>Assist</name>
+    <message>
+        <source>Assisted by {staff}</source>
+        <translation>帮办 · 工作人员 {staff}</translation>
+    </message>
+    <message>
+        <source>Proxy service by {staff}</source>
+        <translation>代办 · 工作人员 {staff}</translation>
+    </message>
+</context>
+<context>
+    <name>Bundles</name>
+    <message>
+        <source>{name} · step {leg} of {legs}</source>
+        <translation>{name} · 第{leg}项/共{legs}项</translation>
+    </message>
+</context>
+<context>
     <name>Demo</name>
     <message>
         <source>Window stations</source>
+        <extracomment>How long a terminal&apos;s start waits for the hub before its screens appear (they then say they are connecting, and come alive by themselves when the hub answers).</extracomment>
         <translation>窗口工作站</translation>
     </message>
     <message>
@@ -85,6 +131,14 @@
     <message>
         <source>Evaluator</source>
         <translation>评价器</translation>
+    </message>
+    <message>
+        <source>disk full</source>
+        <translation>磁盘已满</translation>
+    </message>
+    <message>
+        <source>Hall system disk</source>
+        <translation>系统磁盘</translation>
     </message>
 </context>
 <context>
@@ -232,6 +286,10 @@
         <source>Please wait…</source>
         <translation>请稍候…</translation>
     </message>
+    <message>
+        <source>No new numbers now: the hall system&apos;s disk is full; please ask the staff</source>
+        <translation>暂时无法取号：系统磁盘已满，请联系工作人员</translation>
+    </message>
 </context>
 <context>
     <name>Format</name>
@@ -320,6 +378,25 @@
     <message>
         <source>This ticket is from another day; its number is not valid today</source>
         <translation>这张号票不是今天的，其号码今天无效</translation>
+    </message>
+    <message>
+        <source>Please go to the service desk for a number</source>
+        <translation>请到服务台取号</translation>
+    </message>
+</context>
+<context>
+    <name>KioskLock</name>
+    <message>
+        <source>Staff only</source>
+        <translation>仅限工作人员</translation>
+    </message>
+    <message>
+        <source>Too many wrong PINs: try again in {minutes} min</source>
+        <translation>PIN 错误次数过多，请 {minutes} 分钟后再试</translation>
+    </message>
+    <message>
+        <source>Wrong PIN: try again in {seconds} s</source>
+        <translation>PIN 错误，请 {seconds} 秒后再试</translation>
     </message>
 </context>
 <context>
@@ -512,6 +589,33 @@
         <source>Scan the QR code on your ticket slip to see its progress</source>
         <translation>请扫描凭条上的二维码查询排队进度</translation>
     </message>
+    <message>
+        <source>Self-service numbers are not available right now</source>
+        <translation>自助取号暂停服务</translation>
+    </message>
+    <message>
+        <source>Reconnecting to the hall system; this screen comes back by itself</source>
+        <translation>正在重新连接大厅系统，恢复后本机自动回到取号页面</translation>
+    </message>
+    <message>
+        <source>One visit: {name}</source>
+        <translation>{name} · 一次办</translation>
+    </message>
+</context>
+<context>
+    <name>Opening</name>
+    <message>
+        <source>Not open now</source>
+        <translation>暂未开放</translation>
+    </message>
+    <message>
+        <source>Opens today at {time}</source>
+        <translation>今天 {time} 开始办理</translation>
+    </message>
+    <message>
+        <source>Opens {day} {mon} at {time}</source>
+        <translation>{month}月{day}日 {time} 开始办理</translation>
+    </message>
 </context>
 <context>
     <name>PinPad</name>
@@ -557,6 +661,61 @@
     <message>
         <source>Very dissatisfied</source>
         <translation>非常不满意</translation>
+    </message>
+</context>
+<context>
+    <name>ReportChart</name>
+    <message>
+        <source>{hall}: queue and ratings, {period}</source>
+        <translation>{hall}：排队与评价，{period}</translation>
+    </message>
+    <message>
+        <source>Tickets {tickets} · served {served} · no-shows {no_shows} · transfers {transfers} · average wait {wait} min · average service {service} min</source>
+        <translation>取号 {tickets} · 办结 {served} · 过号 {no_shows} · 转办 {transfers} · 平均等候 {wait} 分钟 · 平均办理 {service} 分钟</translation>
+    </message>
+    <message>
+        <source>Tickets and waits per hour</source>
+        <translation>每小时取号与等候</translation>
+    </message>
+    <message>
+        <source>Tickets and waits per day</source>
+        <translation>每日取号与等候</translation>
+    </message>
+    <message>
+        <source>Tickets and waits count when the ticket was taken; served, when service finished.</source>
+        <translation>取号与等候按取号时间计，办结按办结时间计。</translation>
+    </message>
+    <message>
+        <source>tickets</source>
+        <translation>取号</translation>
+    </message>
+    <message>
+        <source>served</source>
+        <translation>办结</translation>
+    </message>
+    <message>
+        <source>average wait (min)</source>
+        <translation>平均等候（分钟）</translation>
+    </message>
+    <message>
+        <source>90% waited less than (min)</source>
+        <translation>90% 的人等候少于（分钟）</translation>
+    </message>
+    <message>
+        <source>wait (min)</source>
+        <translation>等候（分钟）</translation>
+    </message>
+    <message>
+        <source>Ratings</source>
+        <translation>评价</translation>
+    </message>
+    <message>
+        <source>Good {rate} · bad {bad} of {count}</source>
+        <translation>好评率 {rate} · 差评 {bad} / 共 {count}</translation>
+    </message>
+    <message>
+        <source>Good = levels 3–5 of all ratings; bad = levels 1–2.</source>
+        <translation>好评率 = 基本满意及以上（3–5 级）占全部评价；差评 = 不满意、非常不满意（1–2 级）。</translation>
     </message>
 </context>
 <context>
@@ -687,6 +846,13 @@
     </message>
 </context>
 <context>
+    <name>Window</name>
+    <message>
+        <source>Enter the assisting staff member&apos;s ID</source>
+        <translation>请输入帮办工作人员工号</translation>
+    </message>
+</context>
+<context>
     <name>WindowStationView</name>
     <message>
         <source>Call next</source>
@@ -795,6 +961,26 @@
     <message>
         <source>For {time}</source>
         <translation>用时 {time}</translation>
+    </message>
+    <message>
+        <source>Staff ID</source>
+        <translation>工号</translation>
+    </message>
+    <message>
+        <source>Assisted (帮办)</source>
+        <translation>帮办</translation>
+    </message>
+    <message>
+        <source>Proxy (代办)</source>
+        <translation>代办</translation>
+    </message>
+    <message>
+        <source>Mark assisted</source>
+        <translation>登记帮办代办</translation>
+    </message>
+    <message>
+        <source>one visit, step {leg}</source>
+        <translation>一件事第{leg}项</translation>
     </message>
 </context>
 </TS>

@@ -8,7 +8,8 @@ from typing import Any
 from PySide6.QtCore import Signal
 
 from agent.config import HallConfig
-from ui.presenters.base import Presenter
+from ui.alarms import alarm_lines
+from ui.presenters.base import HallReading, Presenter
 
 RECENT = 12  # calls kept for the recent list; the screen shows as many as fit
 
@@ -44,6 +45,7 @@ class DisplayVM:
     windows: list[WindowRow]
     services: list[ServiceRow]
     notice: str
+    alarms: tuple[str, ...] = ()  # translated; only the kinds the hall config puts on display
 
 
 class DisplayPresenter(Presenter):
@@ -57,7 +59,11 @@ class DisplayPresenter(Presenter):
             self.called.emit(event.payload["number"], event.payload["window"])
         self.refresh_soon()
 
-    def show(self, status: dict[str, Any], config: HallConfig) -> None:
+    def read_more(self) -> list[dict[str, Any]]:
+        return self.core.notices()
+
+    def show(self, reading: HallReading) -> None:
+        status, config, live = reading.status, reading.config, reading.more
         pick = self.languages.pick
         show_names = config.display.show_masked_names
         window_names = {w.number: pick(w.name_zh, w.name_en) for w in config.windows}
@@ -73,7 +79,6 @@ class DisplayPresenter(Presenter):
             )
         open_now = {s["code"] for s in status["services"] if s["open_now"]}
         notice = pick(config.display.notice_zh, config.display.notice_en)
-        live = self.core.notices()
         if live:
             notice = "    ".join(pick(n["text_zh"], n["text_en"]) for n in live[-3:])
         self.changed.emit(
@@ -96,6 +101,11 @@ class DisplayPresenter(Presenter):
                     for s in status["services"]
                 ],
                 notice=notice,
+                alarms=alarm_lines(
+                    [a for a in status.get("alarms", []) if a["kind"] in config.alarms.on_display],
+                    config,
+                    pick,
+                ),
             )
         )
 

@@ -29,14 +29,17 @@ from agent.errors import HallError
 from ui.core import Background, CoreClient
 from ui.i18n import Languages
 from ui.messages import (
+    bundle_leg_text,
     device_reason_text,
     error_text,
     fill,
     issue_failed_text,
+    opening_text,
+    service_desk_text,
     unreachable_text,
 )
 from ui.ports import CardRead, DevicePort, PrintOutcome, SlipLayout
-from ui.presenters.base import Presenter
+from ui.presenters.base import HallReading, Presenter, reach_error
 from ui.search import search_keys
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,7 @@ class ServiceTile:
     sold_out: bool
     windows: list[int]
     keys: tuple[str, ...] = ()  # what the service is found by (ui.search)
+    opening: str = ""  # translated, for a closed service: why, and when it opens next
 
     @property
     def takeable(self) -> bool:
@@ -68,6 +72,18 @@ class CategoryVM:
 
 
 @dataclass(frozen=True)
+class BundleTile:
+    """A "one thing" bundle (一件事): one ticket through its services in turn."""
+
+    code: str
+    name: str
+    steps: str  # the services' names in order, translated
+    takeable: bool
+    opening: str = ""  # translated, when a service of the bundle is closed
+    keys: tuple[str, ...] = ()  # what the bundle is found by (ui.search)
+
+
+@dataclass(frozen=True)
 class HomeVM:
     hall_name: str
     tiles: list[ServiceTile]
@@ -75,6 +91,7 @@ class HomeVM:
     notice: str
     printer_problem: str  # translated, empty when fine
     categories: list[CategoryVM] = field(default_factory=list)
+    bundles: list[BundleTile] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -87,6 +104,7 @@ class SlipVM:
     priority: str
     issued_at: str  # HH:MM
     citizen: str | None = None
+    bundle: str = ""  # translated: which leg of which bundle
 
 
 @dataclass(frozen=True)
@@ -108,6 +126,13 @@ class GuideVM:
 
 
 @dataclass(frozen=True)
+class AwayVM:
+    """The hall system is out of reach (a terminal's hub is down): no numbers here now."""
+
+    hall_name: str
+
+
+@dataclass(frozen=True)
 class ProgressVM:
     number: str
     service_name: str
@@ -115,6 +140,7 @@ class ProgressVM:
     people_ahead: int
     estimated_wait_min: int
     window: int | None  # where to go: set only while the ticket is called or served
+    bundle: str = ""  # translated: which leg of which bundle
 
 
 # What the home screen shows: waiting counts, opening, caps, notices, the printer's health.
@@ -129,6 +155,8 @@ HOME_EVENTS = frozenset(
         "TicketReactivated",
         "NoticePublished",
         "HallConfigApplied",
+        "CalendarApplied",
+        "BundleLegQueued",
         "DeviceStatusChanged",
         "WindowPaused",
         "WindowResumed",
@@ -145,6 +173,7 @@ class KioskPresenter(Presenter):
     message = Signal(str)  # translated, for citizens
     go_home = Signal()
     busy = Signal(bool)  # a ticket is being issued and the hub has not answered yet
+    away_changed = Signal(object)  # AwayVM while the hall system is out of reach, else None
 
     def __init__(
         self,
@@ -152,10 +181,14 @@ class KioskPresenter(Presenter):
         devices: DevicePort,
         languages: Languages,
         config_dir: str | None = None,
+        own_config: HallConfig | None = None,
     ) -> None:
+        """``own_config``: this PC's copy of the hall config, for the hall's name while the
+        hub is away before its config could be read."""
         super().__init__(core, languages)
         self.devices = devices
         self.config_dir = config_dir
+        self.own_config = own_config
         self._printer = Background("kiosk-printer")
         self._citizen: CardRead | None = None
         self._last: tuple[dict[str, Any], SlipLayout] | None = None
@@ -166,21 +199,38 @@ class KioskPresenter(Presenter):
         devices.card.connect(self.on_card)
         devices.code.connect(self.on_code)
         devices.status.connect(self.refresh_soon)
+        self.hub_away_changed.connect(self._show_away)
 
     # ---- reading ------------------------------------------------------------------------
     def on_event(self, event: Any) -> None:
         if event.type in HOME_EVENTS:
             self.refresh_soon()
 
+    def _show_away(self, away: bool) -> None:
+        """The hub is away: the kiosk names the hall and sends citizens to the service desk
+        (it cannot issue numbers now); back to the home screen once the hub answers."""
+        if not away:
+            self.away_changed.emit(None)
+            return
+        config = self.core.known_config() or self.own_config
+        name = self.languages.pick(config.name_zh, config.name_en) if config else ""
+        self.away_changed.emit(AwayVM(name))
+
     def on_language(self, _language: str) -> None:
         """The slip on screen is re-sent too: its service name and print state are texts."""
+        if self.hub_away:
+            self._show_away(True)
         self.refresh()
         if self._last is not None:
             self.ticket_shown.emit(self._slip(self._last[0]))
             if self._print is not None:
                 self._set_print(self._print.state, self._print_reason)
 
-    def show(self, status: dict[str, Any], config: HallConfig) -> None:
+    def read_more(self) -> list[dict[str, Any]]:
+        return self.core.notices()
+
+    def show(self, reading: HallReading) -> None:
+        status, config, live = reading.status, reading.config, reading.more
         pick = self.languages.pick
         tiles = [
             ServiceTile(
@@ -191,6 +241,7 @@ class KioskPresenter(Presenter):
                 sold_out=s["issued"] >= s["daily_cap"],
                 windows=s["windows"],
                 keys=_keys(s["name_zh"], s["name_en"]),
+                opening="" if s["open_now"] else self._opening(s, status["business_date"]),
             )
             for s in status["services"]
         ]
@@ -198,8 +249,22 @@ class KioskPresenter(Presenter):
             CategoryVM(k.code, pick(k.name_zh, k.name_en), tuple(k.services))
             for k in config.categories
         ]
+        by_code = {tile.code: tile for tile in tiles}
+        bundles = []
+        for b in status.get("bundles", []):
+            legs = [by_code[code] for code in b["services"]]
+            closed = next((t for t in legs if not t.open_now), None)
+            bundles.append(
+                BundleTile(
+                    code=b["code"],
+                    name=pick(b["name_zh"], b["name_en"]),
+                    steps=" → ".join(t.name for t in legs),
+                    takeable=closed is None and not legs[0].sold_out,
+                    opening=f"{closed.name}: {closed.opening}" if closed else "",
+                    keys=_keys(b["name_zh"], b["name_en"]),
+                )
+            )
         notice = pick(config.display.notice_zh, config.display.notice_en)
-        live = self.core.notices()
         if live:
             notice = pick(live[-1]["text_zh"], live[-1]["text_en"])
         problem = ""
@@ -209,9 +274,28 @@ class KioskPresenter(Presenter):
         citizen = self._citizen.name_masked if self._citizen else None
         self.home_changed.emit(
             HomeVM(
-                pick(config.name_zh, config.name_en), tiles, citizen, notice, problem, categories
+                pick(config.name_zh, config.name_en),
+                tiles,
+                citizen,
+                notice,
+                problem,
+                categories,
+                bundles,
             )
         )
+
+    def _opening(self, service: dict[str, Any], today: str) -> str:
+        """Why a service is closed (a holiday's or closure's name) and when it opens next."""
+        opening = opening_text(service["opens_at"], today)
+        why = service.get("closed_by") or {}
+        name = self.languages.pick(why.get("name_zh", ""), why.get("name_en", ""))
+        return f"{name} · {opening}" if name else opening
+
+    def _bundle_text(self, view: dict[str, Any]) -> str:
+        if not view.get("bundle"):
+            return ""
+        name = self.languages.pick(view["bundle_name_zh"], view["bundle_name_en"])
+        return bundle_leg_text(name, view["bundle_leg"], view["bundle_legs"])
 
     def _service_name(self, code: str, chinese: bool | None = None) -> str:
         service = self.core.config().service(code)
@@ -232,6 +316,7 @@ class KioskPresenter(Presenter):
             priority=view["priority"],
             issued_at=issued.strftime("%H:%M"),
             citizen=view.get("citizen"),
+            bundle=self._bundle_text(view),
         )
 
     def _with_windows(self, view: dict[str, Any]) -> dict[str, Any]:
@@ -251,11 +336,15 @@ class KioskPresenter(Presenter):
         elderly = config.priority.is_elderly(card.birth_date, today)
         return c.Citizen(card.citizen_hash, card.name_masked, elderly)
 
-    def take(self, service: str) -> bool:
-        """A tap on a service (with the swiped card, if any)."""
+    def take(self, service: str, bundle: str | None = None) -> bool:
+        """A tap on a service (with the swiped card, if any), or on a bundle."""
         citizen = self._card_holder()
         channel = "idcard" if citizen else "button"
-        return self._issue(c.IssueTicket(service, citizen=citizen, channel=channel))
+        return self._issue(c.IssueTicket(service, citizen=citizen, channel=channel, bundle=bundle))
+
+    def take_bundle(self, code: str) -> bool:
+        """A tap on a "one thing" bundle: one ticket for its services in turn."""
+        return self.take("", bundle=code)
 
     @property
     def issuing(self) -> bool:
@@ -268,6 +357,9 @@ class KioskPresenter(Presenter):
         if self._issuing:
             log.info("a tap while a ticket is being issued: ignored")
             return False
+        if self.hub_away:  # (a card or a code while the kiosk says to go to the desk)
+            self.message.emit(service_desk_text())
+            return False
         self._issuing = True
         holder = self._citizen
         shown: list[bool] = []
@@ -279,7 +371,7 @@ class KioskPresenter(Presenter):
             view = self.core.issue(command)
             if self.core.blocking:  # warm the config cache here: the GUI must not wait for it
                 with contextlib.suppress(HallError, TimeoutError):
-                    self.core.config()
+                    self.core.fresh_config()
             return view
 
         try:
@@ -382,10 +474,24 @@ class KioskPresenter(Presenter):
         self, number: str, done: Callable[[PrintOutcome], None] | None = None
     ) -> None:
         """Reprint a ticket's slip (from a window station); the kiosk screen is left alone."""
-        view = self.core.ticket(number)
+        self.run_read(
+            lambda: self.core.ticket(number),
+            lambda view, exc: self._reprint_read(number, view, exc, done),
+        )
+
+    def _reprint_read(
+        self,
+        number: str,
+        view: dict[str, Any] | None,
+        exc: BaseException | None,
+        done: Callable[[PrintOutcome], None] | None,
+    ) -> None:
+        if exc is not None:
+            log.warning("reprint of %s: cannot read the ticket: %s", number, exc)
         if view is None or not self.devices.has_printer():
             if done is not None:
-                done(PrintOutcome(False, "no_printer" if view else "unknown_ticket"))
+                reason = "no_printer" if view else "error" if exc else "unknown_ticket"
+                done(PrintOutcome(False, reason))
             return
         layout = self._layout(self._with_windows(view))
 
@@ -435,25 +541,29 @@ class KioskPresenter(Presenter):
         if not number:
             self.message.emit(error_text("unknown_ticket"))
             return
-        try:
+
+        def read() -> tuple[str, dict[str, Any] | None]:
             today = self.core.hall_status()["business_date"]
-        except (HallError, TimeoutError) as exc:
-            self.message.emit(unreachable_text(exc))
-            return
-        if date != today:
-            self.message.emit(
-                QCoreApplication.translate(
-                    "Kiosk", "This ticket is from another day; its number is not valid today"
+            return today, self.core.ticket(number) if date == today else None
+
+        def done(found: tuple[str, dict[str, Any] | None] | None, exc: BaseException | None):
+            if found is not None and found[0] != date:
+                self.message.emit(
+                    QCoreApplication.translate(
+                        "Kiosk", "This ticket is from another day; its number is not valid today"
+                    )
                 )
-            )
-            return
-        self.show_progress(number)
+                return
+            self._show_progress(found[1] if found else None, exc)
+
+        self.run_read(read, done)
 
     def show_progress(self, number: str) -> None:
-        try:
-            view = self.core.ticket(number)
-        except (HallError, TimeoutError) as exc:
-            self.message.emit(unreachable_text(exc))
+        self.run_read(lambda: self.core.ticket(number), self._show_progress)
+
+    def _show_progress(self, view: dict[str, Any] | None, exc: BaseException | None) -> None:
+        if exc is not None:
+            self.message.emit(unreachable_text(reach_error(exc)))
             return
         if view is None:
             self.message.emit(error_text("unknown_ticket"))
@@ -467,6 +577,7 @@ class KioskPresenter(Presenter):
                 people_ahead=view["people_ahead"],
                 estimated_wait_min=view["estimated_wait_min"],
                 window=view["window"] if at_window else None,
+                bundle=self._bundle_text(view),
             )
         )
 

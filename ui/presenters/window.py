@@ -11,16 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QCoreApplication, Signal
 
 from agent import commands as c
 from agent.config import HallConfig
 from agent.errors import HallError
+from ui.alarms import alarm_lines, concerns_window
 from ui.core import Background, CoreClient
 from ui.i18n import Languages
 from ui.messages import (
     action_done_text,
     action_failed_text,
+    assist_text,
+    bundle_leg_text,
     device_kind_text,
     device_reason_text,
     device_status_text,
@@ -29,7 +32,7 @@ from ui.messages import (
     score_text,
 )
 from ui.ports import DevicePort
-from ui.presenters.base import Presenter
+from ui.presenters.base import HallReading, Presenter
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,7 @@ class WaitingRow:
     service_name: str
     priority: str
     citizen_name: str | None
+    bundle_leg: int | None = None  # which step of a bundle
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,9 @@ class WindowVM:
     enabled: dict[str, bool] = field(default_factory=dict)
     served_today: int = 0
     current_since: str | None = None  # ISO time the current ticket was called or started
+    alarms: tuple[str, ...] = ()  # translated lines: this window's and its services' alarms
+    bundle: str = ""  # translated: the current ticket's bundle and leg
+    assist: str = ""  # translated: assisted / proxy service, and by whom
 
 
 class WindowPresenter(Presenter):
@@ -173,20 +180,33 @@ class WindowPresenter(Presenter):
             self.message.emit(action_failed_text(exc))
 
     # ---- view-model ---------------------------------------------------------------------
-    def show(self, status: dict[str, Any], config: HallConfig) -> None:
+    def read_more(self) -> list[dict[str, Any]]:
+        return self.core.waiting_list(self.window)
+
+    def show(self, reading: HallReading) -> None:
+        status, config = reading.status, reading.config
         pick = self.languages.pick
         names = {s.code: pick(s.name_zh, s.name_en) for s in config.services}
         w = next(x for x in status["windows"] if x["number"] == self.window)
         waiting = [
             WaitingRow(
-                t["number"], names.get(t["service"], t["service"]), t["priority"], t["citizen_name"]
+                t["number"],
+                names.get(t["service"], t["service"]),
+                t["priority"],
+                t["citizen_name"],
+                t.get("bundle_leg"),
             )
-            for t in self.core.waiting_list(self.window)
+            for t in reading.more
         ]
         state = w["current_state"]
         current_service = w["current_service"]
         targets = [(s.code, names[s.code]) for s in config.services if s.code != current_service]
         paused = w["status"] == "paused"
+        view = w.get("current_view") or {}
+        bundle = ""
+        if view.get("bundle"):
+            name = pick(view["bundle_name_zh"], view["bundle_name_en"])
+            bundle = bundle_leg_text(name, view["bundle_leg"], view["bundle_legs"])
         enabled = {
             "call": not paused and state != "serving" and bool(waiting),
             "recall": state == "called",
@@ -194,6 +214,7 @@ class WindowPresenter(Presenter):
             "start": state == "called",
             "finish": state == "serving",
             "transfer": state in ("called", "serving"),
+            "assist": state in ("called", "serving"),
             "reactivate": True,
             "reprint": self.devices.has_printer() and w["current"] is not None,
             "pause": not paused and w["current"] is None,
@@ -214,8 +235,17 @@ class WindowPresenter(Presenter):
             enabled=enabled,
             served_today=w.get("served_today", 0),
             current_since=w.get("current_since"),
+            alarms=self._alarms(status, config),
+            bundle=bundle,
+            assist=assist_text(view.get("assist"), view.get("assist_staff")),
         )
         self.changed.emit(self._vm)
+
+    def _alarms(self, status: dict[str, Any], config: HallConfig) -> tuple[str, ...]:
+        window = config.window(self.window)
+        services = window.services if window else []
+        mine = [a for a in status.get("alarms", []) if concerns_window(a, self.window, services)]
+        return alarm_lines(mine, config, self.languages.pick)
 
     def _device_rows(self, recorded: dict[str, dict[str, Any]]) -> list[DeviceRow]:
         rows = []
@@ -298,6 +328,16 @@ class WindowPresenter(Presenter):
             self.languages.pick(service.name_zh, service.name_en) if service else to_service
         )
         return self._run(c.Transfer(self.window, to_service))
+
+    def assist(self, mode: str, staff_id: str) -> bool:
+        """Mark the current ticket as assisted (帮办) or proxy (代办) service by a staff id."""
+        staff_id = staff_id.strip()
+        if not staff_id:
+            self.message.emit(
+                QCoreApplication.translate("Window", "Enter the assisting staff member's ID")
+            )
+            return False
+        return self._run(c.MarkAssisted(self.window, mode, staff_id))
 
     def reactivate(self, number: str) -> bool:
         number = number.strip().upper()

@@ -52,6 +52,10 @@ def label(
     text: str = "", name: str = "", align: Qt.AlignmentFlag | None = None, wrap: bool = False
 ) -> QLabel:
     widget = QLabel(text)
+    # Plain text always: hall names, service names, guides, notices and roster names come
+    # down from central, and QLabel would otherwise render any text that looks like HTML
+    # (``<img onerror=…>``, ``<b>``) as rich text.
+    widget.setTextFormat(Qt.TextFormat.PlainText)
     if name:
         widget.setObjectName(name)
     if align is not None:

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QBoxLayout, QHBoxLayout, QLabel, QVBoxLayout, QWid
 
 from ui.messages import fill, window_state_text
 from ui.presenters.display import DisplayPresenter, DisplayVM
+from ui.views.alarms import alarm_banner, show_alarms, size_alarm_banner
 from ui.views.common import (
     AMBER,
     DARK,
@@ -236,6 +237,10 @@ class HallDisplayView(Screen):
         call.addStretch(1)
         self.body.addWidget(self.call_box, 5)
         side = QVBoxLayout()
+        # alarms above the recent calls: their room comes from the recent list (which shows
+        # as many as fit), never from the latest call
+        self.alarms = alarm_banner(32)
+        side.addWidget(self.alarms)
         self.recent_head = label("", "head")
         side.addWidget(self.recent_head)
         self.recent = Pager(max_columns=1, max_rows=4, optional=True)
@@ -295,6 +300,7 @@ class HallDisplayView(Screen):
         gap = px["gap"]
         portrait = self.height() > self.width()
         self.setStyleSheet(_style(px))
+        size_alarm_banner(self.alarms, px["legend"])
         self.top_row.setContentsMargins(gap * 2, gap // 2, gap * 2, gap // 2)
         self.bar_row.setContentsMargins(gap * 2, gap // 3, gap * 2, gap // 3)
         self.body.setDirection(
@@ -400,6 +406,11 @@ class HallDisplayView(Screen):
         waiting = [fill(self.tr("{name}: {n}"), name=s.name, n=str(s.waiting)) for s in vm.services]
         self._fill(self.waiting.pager, [(t, "waitingCell") for t in waiting], bold=False)
         self.notice.set_notice(vm.notice)
+        portrait = self.height() > self.width()
+        show_alarms(self.alarms, vm.alarms, most=1 if portrait else 2)
+        # a portrait screen has no room for both under the latest call: alarms come first
+        for widget in (self.recent_head, self.recent):
+            widget.setVisible(not (portrait and vm.alarms))
 
     def _window_cell(self, number: int, current: str | None, state: str) -> str:
         shown = current if state in ("calling", "serving") and current else ""

@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QBoxLayout,
     QGridLayout,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QSizePolicy,
     QStackedWidget,
@@ -19,8 +18,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.messages import ahead_text, fill, ticket_state_text, windows_text
-from ui.presenters.kiosk import GuideVM, HomeVM, KioskPresenter, PrintVM, ProgressVM, SlipVM
+from ui.messages import ahead_text, fill, service_desk_text, ticket_state_text, windows_text
+from ui.presenters.kiosk import (
+    AwayVM,
+    GuideVM,
+    HomeVM,
+    KioskPresenter,
+    PrintVM,
+    ProgressVM,
+    SlipVM,
+)
 from ui.search import matches
 from ui.views.common import (
     BLUE,
@@ -39,6 +46,7 @@ from ui.views.common import (
 from ui.views.pager import Pager
 
 IDLE_HOME_S = 60
+BUNDLE_KEY = "bundle:"  # tiles are kept by code; a bundle's key cannot clash with a service
 TICKET_HOME_S = 30
 MESSAGE_S = 8
 
@@ -72,6 +80,9 @@ def _style(scale: float, number_scale: float) -> str:
     QPushButton#headerButton {{ color: white; background: transparent; border: 2px solid white;
         border-radius: 12px; font-size: {px(28)}; padding: {px(10)} {px(22)}; }}
     QLabel#prompt {{ font-size: {px(44)}; font-weight: bold; color: {BLUE}; }}
+    QLabel#awayHall {{ font-size: {px(64)}; font-weight: bold; color: {BLUE}; }}
+    QLabel#awayTitle {{ font-size: {px(48)}; font-weight: bold; color: #15253b; }}
+    QLabel#awayDesk {{ font-size: {px(72)}; font-weight: bold; color: {RED}; }}
     QPushButton#service {{ background: white; border: 3px solid {BLUE}; border-radius: 24px;
         color: #15253b; font-size: {px(46)}; font-weight: bold; padding: {px(12)}; }}
     QPushButton#service:pressed {{ background: #d6e6fa; }}
@@ -178,6 +189,7 @@ class KioskView(Screen):
         self._countdown = 0
         self._choosing_guide = False
         self._scale = 0.0
+        self._away = False  # the hall system is out of reach: the away page stays up
 
         root = QVBoxLayout(self)
         root.setSizeConstraint(FIXED_SCREEN)
@@ -205,7 +217,14 @@ class KioskView(Screen):
         self.ticket_page = self._build_ticket()
         self.guide_page = self._build_guide()
         self.progress_page = self._build_progress()
-        for page in (self.home_page, self.ticket_page, self.guide_page, self.progress_page):
+        self.away_page = self._build_away()
+        for page in (
+            self.home_page,
+            self.ticket_page,
+            self.guide_page,
+            self.progress_page,
+            self.away_page,
+        ):
             self.pages.addWidget(page)
 
         self.idle_timer = QTimer(self)
@@ -232,6 +251,7 @@ class KioskView(Screen):
         presenter.message.connect(self.show_message)
         presenter.go_home.connect(self.go_home)
         presenter.busy.connect(self.show_busy)
+        presenter.away_changed.connect(self.show_away)
         self._apply_size()
         self.retranslate()
 
@@ -334,6 +354,22 @@ class KioskView(Screen):
         self._category: str | None = None
         return self.search_panel
 
+    def _build_away(self) -> QWidget:
+        """While the hall system is out of reach: the hall's name and where to go instead."""
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setSpacing(40)
+        center = Qt.AlignmentFlag.AlignCenter
+        self.away_hall = label("", "awayHall", center, wrap=True)
+        self.away_title = label("", "awayTitle", center, wrap=True)
+        self.away_desk = label("", "awayDesk", center, wrap=True)
+        self.away_retry = label("", "hint", center, wrap=True)
+        layout.addStretch(1)
+        for widget in (self.away_hall, self.away_title, self.away_desk, self.away_retry):
+            layout.addWidget(widget)
+        layout.addStretch(2)
+        return page
+
     def _build_ticket(self) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
@@ -342,6 +378,7 @@ class KioskView(Screen):
         self.your_number = label("", "yourNumber", center)
         self.number = label("", "number", center)
         self.slip_service = label("", "slipService", center, wrap=True)
+        self.slip_bundle = label("", "slipLine", center, wrap=True)
         self.priority = label("", "priority", center)
         self.slip_ahead = label("", "slipLine", center, wrap=True)
         self.slip_windows = label("", "slipLine", center, wrap=True)
@@ -349,7 +386,7 @@ class KioskView(Screen):
         self.reprint_button = button("big", self.presenter.reprint)
         self.done_button = button("bigGhost", self.presenter.idle)
         layout.addStretch(1)
-        for widget in (self.your_number, self.number, self.slip_service):
+        for widget in (self.your_number, self.number, self.slip_service, self.slip_bundle):
             layout.addWidget(widget)
         layout.addWidget(self.priority, 0, center)
         for widget in (self.slip_ahead, self.slip_windows):
@@ -415,7 +452,7 @@ class KioskView(Screen):
         center = Qt.AlignmentFlag.AlignCenter
         self.progress_title = label("", "yourNumber", center)
         self.progress_number = label("", "number", center)
-        self.progress_service = label("", "slipService", center)
+        self.progress_service = label("", "slipService", center, wrap=True)
         self.progress_state = label("", "slipLine", center)
         self.progress_line = label("", "slipLine", center, wrap=True)
         self.progress_back = button("bigGhost", self.go_home)
@@ -464,6 +501,11 @@ class KioskView(Screen):
         self.guide_back.setText(self.tr("Back"))
         self.progress_title.setText(self.tr("Ticket progress"))
         self.progress_back.setText(self.tr("Back"))
+        self.away_title.setText(self.tr("Self-service numbers are not available right now"))
+        self.away_desk.setText(service_desk_text())
+        self.away_retry.setText(
+            self.tr("Reconnecting to the hall system; this screen comes back by itself")
+        )
         self._on_tick()
         if self._home is not None:
             self.show_home_vm(self._home)
@@ -523,19 +565,25 @@ class KioskView(Screen):
                 )
             )
         self.printer_problem.setVisible(bool(vm.printer_problem))
-        if [t.code for t in vm.tiles] != list(self._service_buttons):
+        codes = [t.code for t in vm.tiles] + [BUNDLE_KEY + b.code for b in vm.bundles]
+        if codes != list(self._service_buttons):
             self._rebuild_tiles(vm)
         self._show_categories(vm)
         for tile in vm.tiles:
             if tile.sold_out:
                 line = self.tr("Today's numbers are all taken")
             elif not tile.open_now:
-                line = self.tr("Not open now")
+                line = tile.opening or self.tr("Not open now")
             else:
                 line = fill(self.tr("{n} waiting"), n=str(tile.waiting))
             tile_button = self._service_buttons[tile.code]
             tile_button.set_texts(tile.name, line)
             tile_button.setEnabled(tile.takeable)
+        for bundle in vm.bundles:
+            bundle_button = self._service_buttons[BUNDLE_KEY + bundle.code]
+            line = bundle.steps if bundle.takeable else bundle.opening or self.tr("Not open now")
+            bundle_button.set_texts(fill(self.tr("One visit: {name}"), name=bundle.name), line)
+            bundle_button.setEnabled(bundle.takeable)
 
     def _rebuild_tiles(self, vm: HomeVM) -> None:
         """The hall's services changed (a new config): one tile each, paged as they fit."""
@@ -544,6 +592,12 @@ class KioskView(Screen):
             tile_button = ServiceButton()
             tile_button.clicked.connect(functools.partial(self._tile_tapped, tile.code))
             self._service_buttons[tile.code] = tile_button
+        for bundle in vm.bundles:  # after the services: one ticket through several
+            bundle_button = ServiceButton()
+            bundle_button.clicked.connect(
+                functools.partial(self.presenter.take_bundle, bundle.code)
+            )
+            self._service_buttons[BUNDLE_KEY + bundle.code] = bundle_button
         self.tiles.set_cells(list(self._service_buttons.values()))
 
     def _show_categories(self, vm: HomeVM) -> None:
@@ -600,7 +654,8 @@ class KioskView(Screen):
         self._filter()
 
     def _filter(self) -> None:
-        """The tiles of the chosen category that match the letters typed, in hall order."""
+        """The tiles of the chosen category that match the letters typed, in hall order;
+        the bundles after them (under 全部 only)."""
         if self._home is None:
             return
         allowed = None
@@ -612,6 +667,12 @@ class KioskView(Screen):
             for tile in self._home.tiles
             if (allowed is None or tile.code in allowed) and matches(self._query, tile.keys)
         ]
+        if allowed is None and not self._choosing_guide:  # a bundle has no guide of its own
+            shown += [
+                self._service_buttons[BUNDLE_KEY + bundle.code]
+                for bundle in self._home.bundles
+                if matches(self._query, bundle.keys)
+            ]
         self.tiles.set_cells(shown, delete_old=False)
         self.no_match.setVisible(not shown)
 
@@ -631,6 +692,8 @@ class KioskView(Screen):
         self._slip = vm
         self.number.setText(vm.number)
         self.slip_service.setText(vm.service_name)
+        self.slip_bundle.setText(vm.bundle)
+        self.slip_bundle.setVisible(bool(vm.bundle))
         self.priority.setText(self.tr("Priority (green channel)"))
         self.priority.setVisible(vm.priority != "none")
         self.slip_ahead.setText(ahead_text(vm.people_ahead, vm.estimated_wait_min))
@@ -674,7 +737,7 @@ class KioskView(Screen):
         self.guide_windows.setText(windows_text(vm.windows))
         clear(self.guide_forms)
         for path in vm.sample_forms:
-            image = QLabel()
+            image = label()
             image.setPixmap(QPixmap(path).scaledToHeight(round(360 * self._scale)))
             self.guide_forms.addWidget(image)
         if not vm.sample_forms:
@@ -686,7 +749,9 @@ class KioskView(Screen):
 
     def show_progress(self, vm: ProgressVM) -> None:
         self.progress_number.setText(vm.number)
-        self.progress_service.setText(vm.service_name)
+        self.progress_service.setText(
+            f"{vm.service_name}\n{vm.bundle}" if vm.bundle else vm.service_name
+        )
         self.progress_state.setText(ticket_state_text(vm.state))
         if vm.state == "waiting":
             line = ahead_text(vm.people_ahead, vm.estimated_wait_min)
@@ -708,6 +773,20 @@ class KioskView(Screen):
             self.message.hide()
         self.wait.setVisible(busy)
 
+    def show_away(self, vm: AwayVM | None) -> None:
+        """The hub is away (``vm``): this page, whatever the citizen was doing; None: home."""
+        self._away = vm is not None
+        if vm is None:
+            if self.pages.currentWidget() is self.away_page:
+                self.go_home()
+            return
+        self.away_hall.setText(vm.hall_name)
+        if vm.hall_name and not self.hall_name.text():
+            self.hall_name.setText(vm.hall_name)
+        self.message.hide()
+        self.wait.hide()
+        self.pages.setCurrentWidget(self.away_page)
+
     def go_home(self) -> None:
         self._choosing_guide = False
         self._category = None
@@ -718,7 +797,7 @@ class KioskView(Screen):
         self.message.hide()
         self._slip = None
         self._print = None
-        self.pages.setCurrentWidget(self.home_page)
+        self.pages.setCurrentWidget(self.away_page if self._away else self.home_page)
 
     # ---- local UI state -----------------------------------------------------------------
     def _open_guide(self) -> None:
@@ -729,6 +808,7 @@ class KioskView(Screen):
         self.message.hide()
         self.pages.setCurrentWidget(self.home_page)
         self._retext_home()
+        self._filter()
 
     def _take_from_guide(self) -> None:
         if self._guide is not None:
@@ -771,6 +851,13 @@ class KioskView(Screen):
 
     def service_button(self, code: str) -> ServiceButton:
         return self._service_buttons[code]
+
+    def bundle_button(self, code: str) -> ServiceButton:
+        return self._service_buttons[BUNDLE_KEY + code]
+
+    def service_codes(self) -> list[str]:
+        """The services on the home screen (none until the hall was first read)."""
+        return list(self._service_buttons)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() in (

@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QListWidget,
     QVBoxLayout,
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from ui.messages import fill, ticket_state_text, window_status_text
 from ui.presenters.window import WindowPresenter, WindowVM
+from ui.views.alarms import alarm_banner, show_alarms, size_alarm_banner
 from ui.views.common import (
     AMBER,
     BLUE,
@@ -45,6 +45,7 @@ SHORTCUTS = {
     "reactivate": "F7",
     "reprint": "F8",
     "pause": "F9",
+    "assist": "F10",
 }
 
 
@@ -119,8 +120,7 @@ class WindowStationView(Screen):
         self.current_detail = label("", "currentState", Qt.AlignmentFlag.AlignCenter, wrap=True)
         self.timer = label("", "timer", Qt.AlignmentFlag.AlignCenter)
         self.rating = label("", "rating", Qt.AlignmentFlag.AlignCenter, wrap=True)
-        self.rating_qr = QLabel()
-        self.rating_qr.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.rating_qr = label(align=Qt.AlignmentFlag.AlignCenter)
         for widget in (
             self.current_head,
             self.current_number,
@@ -150,6 +150,14 @@ class WindowStationView(Screen):
         buttons.addWidget(self.reactivate_number, 4, 0)
         buttons.addWidget(self.buttons["reactivate"], 4, 1)
         buttons.addWidget(self.buttons["reprint"], 5, 0, 1, 2)
+        assist_row = QHBoxLayout()  # 帮办/代办: the mode and the assisting staff member's id
+        self.assist_mode = QComboBox()
+        self.assist_staff = QLineEdit()
+        self.assist_staff.setMaxLength(32)
+        assist_row.addWidget(self.assist_mode)
+        assist_row.addWidget(self.assist_staff)
+        buttons.addLayout(assist_row, 6, 0)
+        buttons.addWidget(self.buttons["assist"], 6, 1)
         holder = QWidget()
         holder.setLayout(buttons)
         middle.addWidget(holder, 3)
@@ -182,6 +190,8 @@ class WindowStationView(Screen):
         self.clock.setInterval(1000)
         self.clock.timeout.connect(self._show_timer)
         self.clock.start()
+        self.alarms = alarm_banner(16)
+        root.addWidget(self.alarms)
         self.devices_row = QHBoxLayout()
         root.addLayout(self.devices_row)
 
@@ -204,6 +214,12 @@ class WindowStationView(Screen):
         self.current_head.setText(self.tr("Current ticket"))
         self.confirm_button.setText(self.tr("Confirm transfer"))
         self.confirm_cancel.setText(self.tr("Cancel"))
+        self.assist_staff.setPlaceholderText(self.tr("Staff ID"))
+        mode = self.assist_mode.currentData()
+        self.assist_mode.clear()
+        self.assist_mode.addItem(self.tr("Assisted (帮办)"), "assisted")
+        self.assist_mode.addItem(self.tr("Proxy (代办)"), "proxy")
+        self.assist_mode.setCurrentIndex(max(0, self.assist_mode.findData(mode)))
         if self._vm is not None:
             self.show_vm(self._vm)
 
@@ -220,6 +236,7 @@ class WindowStationView(Screen):
             "reactivate": self.tr("Reactivate"),
             "reprint": self.tr("Reprint slip"),
             "pause": self.tr("Resume") if paused else self.tr("Pause"),
+            "assist": self.tr("Mark assisted"),
         }
         for action, action_button in self.buttons.items():
             action_button.setText(f"{names[action]}  [{SHORTCUTS[action]}]")
@@ -258,6 +275,8 @@ class WindowStationView(Screen):
             p.reprint()
         elif action == "pause":
             p.toggle_pause()
+        elif action == "assist":
+            p.assist(self.assist_mode.currentData(), self.assist_staff.text())
 
     def show_vm(self, vm: WindowVM) -> None:
         self._vm = vm
@@ -270,6 +289,9 @@ class WindowStationView(Screen):
         detail = vm.service_name
         if vm.citizen_name:
             detail = f"{detail} · {vm.citizen_name}"
+        for extra in (vm.bundle, vm.assist):
+            if extra:
+                detail += "\n" + extra
         self.current_detail.setText(detail)
         self._show_rating(vm)
         enabled = dict(vm.enabled)
@@ -293,11 +315,14 @@ class WindowStationView(Screen):
         self.waiting.clear()
         for row in vm.waiting:
             text = f"{row.number}   {row.service_name}"
+            if row.bundle_leg:
+                text += "   " + fill(self.tr("one visit, step {leg}"), leg=row.bundle_leg)
             if row.priority != "none":
                 text += "   " + self.tr("priority")
             if row.citizen_name:
                 text += f"   {row.citizen_name}"
             self.waiting.addItem(text)
+        show_alarms(self.alarms, vm.alarms)
         clear(self.devices_row)
         for device in vm.devices:
             widget = label(
@@ -386,3 +411,4 @@ class WindowStationView(Screen):
             return
         self._scale = scale
         self.setStyleSheet(_style(scale))
+        size_alarm_banner(self.alarms, round(18 * scale))

@@ -1,0 +1,418 @@
+"""A hall's figures over a period, computed from the event log alone.
+
+Only events, never the state tables: the same code reads a hub's store and the central
+store, which keeps every node's events (``sync/central.py``). The log is folded into ticket
+*legs* (a transfer ends one leg and opens the next, in another service); each figure of a
+leg belongs to the moment, window and staff of the event it comes from, so every grouping
+adds up to the same totals:
+
+- tickets: legs a citizen took (leg 1), at issue; transferred_in: later legs, at transfer;
+- wait: from joining the line (issue, or the transfer that opened the leg) to the leg's
+  first call, at the joining moment and the first call's window;
+- service time: start to the leg's end at the window (finish or transfer);
+- served / no_shows / transfers / cancelled: legs that ended so (a reactivated no-show is
+  not a no-show), at that end; unserved: legs still in the hall when the data ends;
+- ratings per level 1..5, at the rating; 好评率 = levels 3–5 over all ratings, 差评 =
+  levels 1–2 (with their reason codes when rating events carry ``reasons``).
+
+The staff id is read from window events' ``staff_id``; events without one (every event
+until staff sign-in exists) count as staff ``unknown``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, NamedTuple, get_args
+
+from agent.errors import DomainError
+from agent.model import Event, parse_time
+
+Grouping = Literal["service", "window", "staff", "hour", "day"]
+GROUPINGS: tuple[Grouping, ...] = get_args(Grouping)
+UNKNOWN_STAFF = "unknown"
+NONE_KEY = "-"  # a leg never called has no window or staff
+LEVELS = (1, 2, 3, 4, 5)
+GOOD_LEVELS = (3, 4, 5)
+
+#: Columns of one row of figures, in the order of the CSV files (docs/operator.md).
+FIGURE_COLUMNS = (
+    "tickets",
+    "transferred_in",
+    "served",
+    "no_shows",
+    "transfers",
+    "cancelled",
+    "unserved",
+    "wait_avg_min",
+    "wait_p90_min",
+    "service_avg_min",
+    "service_p90_min",
+    *(f"rating_{level}" for level in LEVELS),
+    "ratings",
+    "good_rate_pct",
+    "bad",
+    "bad_reasons",
+)
+
+
+class ReportError(DomainError):
+    """A report asked for something that cannot be (dates out of order, a bad month)."""
+
+
+class Mark(NamedTuple):
+    """Where and when a window event happened, and who did it."""
+
+    at: str
+    window: int | None
+    staff: str
+
+
+@dataclass
+class Leg:
+    node_id: str
+    ticket_id: str
+    service: str
+    leg: int
+    business_date: str
+    joined_at: str
+    first_call: Mark | None = None
+    start: Mark | None = None
+    end: Mark | None = None
+    outcome: str | None = None  # served | no_show | transferred | cancelled
+    score: int | None = None
+    rated: Mark | None = None
+    reasons: tuple[str, ...] = ()
+
+
+def fold_legs(events: Iterable[Event]) -> list[Leg]:
+    """Every ticket leg of the events, keyed per node (ticket ids are a node's own)."""
+    legs: dict[tuple[str, str], Leg] = {}
+    for event in events:
+        p = event.payload
+        if event.type == "TicketIssued":
+            row = p["ticket"]
+            legs[(event.node_id, row["id"])] = Leg(
+                event.node_id,
+                row["id"],
+                row["service"],
+                row.get("leg", 1),
+                event.business_date,
+                event.at,
+            )
+            continue
+        leg = legs.get((event.node_id, p.get("ticket_id", "")))
+        if leg is None:
+            continue  # not a ticket event, or a ticket issued before the events given
+        mark = Mark(event.at, p.get("window"), p.get("staff_id") or UNKNOWN_STAFF)
+        if event.type == "TicketCalled":
+            leg.first_call = leg.first_call or mark
+        elif event.type == "ServiceStarted":
+            leg.start = mark
+        elif event.type == "TicketReactivated":
+            leg.end, leg.outcome = None, None
+        elif event.type in _ENDINGS:
+            leg.end, leg.outcome = mark, _ENDINGS[event.type]
+            if event.type == "TicketTransferred":
+                new_id = p["new_ticket_id"]
+                legs[(event.node_id, new_id)] = Leg(
+                    event.node_id,
+                    new_id,
+                    p["to_service"],
+                    leg.leg + 1,
+                    event.business_date,
+                    event.at,
+                )
+        elif event.type == "EvaluationRecorded":
+            leg.score, leg.rated = p["score"], mark
+            leg.reasons = tuple(p.get("reasons") or ())
+    return list(legs.values())
+
+
+_ENDINGS = {
+    "ServiceFinished": "served",
+    "TicketNoShow": "no_show",
+    "TicketTransferred": "transferred",
+    "TicketCancelled": "cancelled",
+}
+
+
+@dataclass
+class Figures:
+    """The figures of one group; durations kept in seconds until shown."""
+
+    tickets: int = 0
+    transferred_in: int = 0
+    served: int = 0
+    no_shows: int = 0
+    transfers: int = 0
+    cancelled: int = 0
+    unserved: int = 0
+    waits: list[float] = field(default_factory=list)
+    service_times: list[float] = field(default_factory=list)
+    ratings: Counter[int] = field(default_factory=Counter)
+    bad_reasons: Counter[str] = field(default_factory=Counter)
+
+    def row(self) -> dict[str, Any]:
+        """The figures as FIGURE_COLUMNS (minutes to two decimals; None where nothing
+        was measured)."""
+        total = sum(self.ratings.values())
+        good = sum(self.ratings[level] for level in GOOD_LEVELS)
+        return {
+            "tickets": self.tickets,
+            "transferred_in": self.transferred_in,
+            "served": self.served,
+            "no_shows": self.no_shows,
+            "transfers": self.transfers,
+            "cancelled": self.cancelled,
+            "unserved": self.unserved,
+            "wait_avg_min": _minutes(_mean(self.waits)),
+            "wait_p90_min": _minutes(p90(self.waits)),
+            "service_avg_min": _minutes(_mean(self.service_times)),
+            "service_p90_min": _minutes(p90(self.service_times)),
+            **{f"rating_{level}": self.ratings[level] for level in LEVELS},
+            "ratings": total,
+            "good_rate_pct": round(100 * good / total, 2) if total else None,
+            "bad": self.ratings[1] + self.ratings[2],
+            "bad_reasons": dict(sorted(self.bad_reasons.items())),
+        }
+
+
+def p90(values: list[float]) -> float | None:
+    """The 90th percentile, interpolating between the closest ranks (``statistics.quantiles``,
+    inclusive method: the value below which 90 % of the measured values lie)."""
+    if len(values) < 2:
+        return values[0] if values else None
+    return statistics.quantiles(values, n=10, method="inclusive")[8]
+
+
+def _mean(values: list[float]) -> float | None:
+    return statistics.fmean(values) if values else None
+
+
+def _minutes(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 60, 2)
+
+
+def _seconds(later: str, earlier: str) -> float:
+    return (parse_time(later) - parse_time(earlier)).total_seconds()
+
+
+def _key(by: Grouping | None, leg: Leg, mark: Mark | None, at: str) -> str:
+    """The group of one figure: ``mark`` is the event it comes from (None: not called),
+    ``at`` its moment."""
+    if by is None:
+        return "total"
+    if by == "service":
+        return leg.service
+    if by == "day":
+        return leg.business_date
+    if by == "hour":
+        return f"{at[11:13]}:00"
+    if mark is None or mark.window is None:  # never called, or not a window's doing
+        return NONE_KEY
+    return mark.staff if by == "staff" else str(mark.window)
+
+
+def group_figures(legs: Iterable[Leg], by: Grouping | None) -> dict[str, Figures]:
+    """Figures per group (``by=None``: one group, ``total``)."""
+    groups: dict[str, Figures] = {}
+
+    def of(mark: Mark | None, at: str) -> Figures:
+        return groups.setdefault(_key(by, leg, mark, at), Figures())
+
+    for leg in legs:
+        joined = of(leg.first_call, leg.joined_at)
+        if leg.leg == 1:
+            joined.tickets += 1
+        else:
+            joined.transferred_in += 1
+        if leg.first_call is not None:
+            joined.waits.append(max(0.0, _seconds(leg.first_call.at, leg.joined_at)))
+        if leg.end is None:
+            joined.unserved += 1
+        else:
+            ended = of(leg.end, leg.end.at)
+            if leg.outcome == "served":
+                ended.served += 1
+            elif leg.outcome == "no_show":
+                ended.no_shows += 1
+            elif leg.outcome == "transferred":
+                ended.transfers += 1
+            else:
+                ended.cancelled += 1
+            if leg.start is not None and leg.outcome in ("served", "transferred"):
+                ended.service_times.append(max(0.0, _seconds(leg.end.at, leg.start.at)))
+        if leg.score is not None and leg.rated is not None:
+            rated = of(leg.rated, leg.rated.at)
+            rated.ratings[leg.score] += 1
+            if leg.score < GOOD_LEVELS[0]:
+                rated.bad_reasons.update(leg.reasons)
+    return groups
+
+
+@dataclass
+class Report:
+    hall_id: str
+    first_day: str
+    last_day: str
+    by: Grouping | None
+    rows: dict[str, Figures]
+    total: Figures
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "hall_id": self.hall_id,
+            "from": self.first_day,
+            "to": self.last_day,
+            "by": self.by,
+            "rows": [{"key": key, **f.row()} for key, f in self.rows.items()],
+            "total": self.total.row(),
+        }
+
+
+def sort_keys(
+    keys: Iterable[str], by: Grouping | None, order: list[str] | None = None
+) -> list[str]:
+    """Services in the hall config's order (others after), windows by number, the rest as
+    text; the not-called group last."""
+
+    def rank(key: str) -> tuple[int, int, str]:
+        if key == NONE_KEY:
+            return (2, 0, key)
+        if by == "service" and order and key in order:
+            return (0, order.index(key), key)
+        if by == "window" and key.isdigit():
+            return (0, int(key), key)
+        return (1, 0, key)
+
+    return sorted(keys, key=rank)
+
+
+def build_report(
+    events: Iterable[Event],
+    hall_id: str,
+    first_day: str,
+    last_day: str,
+    by: Grouping | None,
+    service_order: list[str] | None = None,
+) -> Report:
+    """The report of business days ``first_day``..``last_day`` (events of other days are
+    skipped, so a whole log may be given)."""
+    check_period(first_day, last_day)
+    legs = fold_legs(e for e in events if first_day <= e.business_date <= last_day)
+    rows = _rows(legs, by, service_order) if by else {}
+    total = group_figures(legs, None).get("total", Figures())
+    return Report(hall_id, first_day, last_day, by, rows, total)
+
+
+def _rows(legs: list[Leg], by: Grouping, service_order: list[str] | None) -> dict[str, Figures]:
+    """Groups in order; by service, every configured service has a row (zeros included)."""
+    groups = group_figures(legs, by)
+    if by == "service":
+        for code in service_order or ():
+            groups.setdefault(code, Figures())
+    return {key: groups[key] for key in sort_keys(groups, by, service_order)}
+
+
+def check_period(first_day: str, last_day: str) -> None:
+    for day in (first_day, last_day):
+        try:
+            dt.date.fromisoformat(day)
+        except ValueError as exc:
+            raise ReportError(f"{day!r} is not a date (YYYY-MM-DD)") from exc
+    if last_day < first_day:
+        raise ReportError(f"the period ends ({last_day}) before it starts ({first_day})")
+
+
+def month_days(month: str) -> tuple[str, str]:
+    """First and last day of ``YYYY-MM``."""
+    try:
+        first = dt.date.fromisoformat(f"{month}-01")
+    except ValueError as exc:
+        raise ReportError(f"{month!r} is not a month (YYYY-MM)") from exc
+    following = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return first.isoformat(), (following - dt.timedelta(days=1)).isoformat()
+
+
+#: The month file (每月报送): the total, then every grouping, one row per group.
+MONTH_COLUMNS = ("hall_id", "month", "dimension", "key", *FIGURE_COLUMNS)
+
+
+def month_report(
+    events: Iterable[Event], hall_id: str, month: str, service_order: list[str] | None = None
+) -> dict[str, Any]:
+    """A month's figures as one document: ``total`` and ``by_<grouping>`` rows."""
+    first, last = month_days(month)
+    legs = fold_legs(e for e in events if first <= e.business_date <= last)
+    document: dict[str, Any] = {"hall_id": hall_id, "month": month, "from": first, "to": last}
+    document["total"] = group_figures(legs, None).get("total", Figures()).row()
+    for by in GROUPINGS:
+        rows = _rows(legs, by, service_order)
+        document[f"by_{by}"] = [{"key": key, **f.row()} for key, f in rows.items()]
+    return document
+
+
+def month_rows(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The month document as MONTH_COLUMNS rows."""
+    head = {"hall_id": document["hall_id"], "month": document["month"]}
+    yield {**head, "dimension": "total", "key": "total", **document["total"]}
+    for by in GROUPINGS:
+        for row in document[f"by_{by}"]:
+            yield {**head, "dimension": by, **row}
+
+
+def to_csv(rows: Iterable[dict[str, Any]], columns: tuple[str, ...]) -> str:
+    """CSV (UTF-8, comma, header first); empty cells for unmeasured figures, reasons as
+    ``code:count;code:count``."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        cells = dict(row)
+        cells["bad_reasons"] = ";".join(f"{k}:{v}" for k, v in row["bad_reasons"].items())
+        writer.writerow({k: "" if cells[k] is None else cells[k] for k in columns})
+    return out.getvalue()
+
+
+def report_csv(report: Report) -> str:
+    data = report.as_dict()
+    rows = data["rows"] if report.by else []
+    return to_csv([*rows, {"key": "total", **data["total"]}], ("key", *FIGURE_COLUMNS))
+
+
+def report_text(report: Report) -> str:
+    """A table for a terminal: the main figures, minutes to one decimal."""
+    columns = (
+        ("tickets", "tickets"),
+        ("served", "served"),
+        ("no_shows", "no-show"),
+        ("transfers", "transf"),
+        ("unserved", "unserv"),
+        ("wait_avg_min", "wait avg"),
+        ("wait_p90_min", "wait p90"),
+        ("service_avg_min", "svc avg"),
+        ("service_p90_min", "svc p90"),
+        ("ratings", "rated"),
+        ("good_rate_pct", "good %"),
+        ("bad", "bad"),
+    )
+    head = f"{report.hall_id} {report.first_day}..{report.last_day}"
+    lines = [head + (f" by {report.by}" if report.by else "")]
+    lines.append(f"{report.by or '':<16}" + "".join(f"{title:>9}" for _, title in columns))
+    data = report.as_dict()
+    for row in [*(data["rows"] if report.by else []), {"key": "total", **data["total"]}]:
+        cells = (_cell(row[name]) for name, _ in columns)
+        lines.append(f"{row['key']:<16}" + "".join(f"{cell:>9}" for cell in cells))
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f}" if isinstance(value, float) else str(value)

@@ -1,0 +1,105 @@
+"""Starting and stopping one node, the same way for every role (hub, kiosk, window, display,
+all): the core and its store, the central sync, the hall LAN server (or, on a terminal PC,
+the LAN client to the hub), and the monitor that logs what runs and feeds systemd's watchdog.
+
+The screens (ui/) and the headless hub (``hall-agent run --role hub``) both start here; the
+MQTT parts are imported only when a broker is configured, so an offline village point needs
+no MQTT library.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from agent.datadir import HubLock
+from agent.errors import ConfigError
+from agent.node_runtime import Node
+from agent.runtime import CoreRuntime
+from agent.watchdog import NodeMonitor
+
+if TYPE_CHECKING:
+    from sync.lan import LanClient, LanServer
+    from sync.service import SyncService, SyncSettings
+
+log = logging.getLogger(__name__)
+
+#: The core loop turns at least once a tick (1 s); a core silent this long is hung.
+CORE_SILENT_S = 30.0
+
+
+@dataclass
+class NodeServices:
+    """What :func:`start_node` started; ``runtime`` is None on a terminal that reaches its
+    hub over the hall LAN (``lan_client``)."""
+
+    node: Node
+    role: str
+    monitor: NodeMonitor
+    runtime: CoreRuntime | None = None
+    sync: SyncService | None = None
+    lan_server: LanServer | None = None
+    lan_client: LanClient | None = None
+
+
+@contextlib.contextmanager
+def start_node(
+    node: Node,
+    role: str,
+    *,
+    broker: str | None = None,
+    settings: SyncSettings | None = None,
+    remote: bool = False,
+) -> Iterator[NodeServices]:
+    """Start ``node``'s parts for ``role``; on leaving, stop what was started, in reverse
+    order, also when a later step failed (a thread left running keeps the process alive).
+
+    ``broker`` (``--broker``) overrides the node config's central broker URL; ``remote``
+    makes this PC a terminal of the hub over the hall LAN instead of opening the store.
+    """
+    with contextlib.ExitStack() as started:
+        monitor = NodeMonitor(lambda: node.describe(role))
+        services = NodeServices(node, role, monitor)
+        if remote:
+            from sync.lan import LanClient
+
+            if node.node.hall_broker is None:
+                raise ConfigError(
+                    "node.yaml: hall_broker: not set (a terminal reaches its hub there)"
+                )
+            # The terminal is its hall broker login (hall.yaml ``terminals``).
+            terminal = node.node.hall_broker.username or node.node.node_id
+            client = LanClient(node.hall.hall_id, terminal, node.node.hall_broker, role=role)
+            services.lan_client = client.start()
+            started.callback(client.stop)
+        else:
+            # This process is the data dir's one hub (a second one stops here, named).
+            started.enter_context(HubLock(node.data, role))
+            runtime = node.runtime().start()
+            started.callback(runtime.stop)
+            services.runtime = runtime
+            monitor.add_check("core", lambda: runtime.heartbeat.fresh(CORE_SILENT_S))
+            services.sync = _start_sync(node, runtime, broker, settings)
+            if services.sync is not None:
+                started.callback(services.sync.stop)
+            if node.node.hall_broker is not None:  # terminals on other PCs reach the queue here
+                from sync.lan import LanServer
+
+                services.lan_server = LanServer(node, runtime).start()
+                started.callback(services.lan_server.stop)
+        monitor.start()
+        started.callback(monitor.stop)
+        yield services
+
+
+def _start_sync(
+    node: Node, runtime: CoreRuntime, broker: str | None, settings: SyncSettings | None
+) -> SyncService | None:
+    if not broker and node.node.broker is None:
+        return None
+    from sync.service import start_sync
+
+    return start_sync(node, runtime, broker_url=broker, settings=settings)
