@@ -84,6 +84,8 @@ def big_hall(services: int = 40, windows: int = 30) -> HallConfig:
         "name_zh": "滨江市民中心政务服务大厅",
         "name_en": "Binjiang Citizen Centre Service Hall",
         "level": "city",
+        # a busy hall's managers watch the queues: 3 waiting for a service is an alarm
+        "alarms": {"waiting_count": {"*": 3}, "on_display": ["waiting_count"]},
         "services": [
             {"code": code, "name_zh": zh, "name_en": en, "prefix": prefix,
              "guide": guide.model_dump()}

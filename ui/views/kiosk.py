@@ -350,7 +350,7 @@ class KioskView(Screen):
         keys.addWidget(self.backspace_button, 2, 8)
         column.addLayout(keys)
         self.search_panel.hide()
-        self._query = ""
+        self._letters = ""
         self._category: str | None = None
         return self.search_panel
 
@@ -528,8 +528,8 @@ class KioskView(Screen):
         searching = self.search_panel.isVisibleTo(self)
         self.search_button.setText(self.tr("Close search") if searching else self.tr("Search"))
         self.query.setText(
-            fill(self.tr("Find: {letters}"), letters=self._query)
-            if self._query
+            fill(self.tr("Find: {letters}"), letters=self._letters)
+            if self._letters
             else self.tr("Type the first letters of the pinyin, e.g. SB for 社保")
         )
         self.no_match.setText(self.tr("No service matches; please check the letters"))
@@ -639,17 +639,17 @@ class KioskView(Screen):
         self.search_panel.setVisible(on)
         for widget in (self.card_hint, self.qr_hint, self.home_buttons):
             widget.setVisible(not on)
-        self._query = ""
+        self._letters = ""
         self._retext_search()
         self._filter()
 
     def _type(self, letter: str) -> None:
-        self._query = (self._query + letter)[:12]
+        self._letters = (self._letters + letter)[:12]
         self._retext_search()
         self._filter()
 
     def _backspace(self) -> None:
-        self._query = self._query[:-1]
+        self._letters = self._letters[:-1]
         self._retext_search()
         self._filter()
 
@@ -665,13 +665,13 @@ class KioskView(Screen):
         shown: list[QWidget] = [
             self._service_buttons[tile.code]
             for tile in self._home.tiles
-            if (allowed is None or tile.code in allowed) and matches(self._query, tile.keys)
+            if (allowed is None or tile.code in allowed) and matches(self._letters, tile.keys)
         ]
         if allowed is None and not self._choosing_guide:  # a bundle has no guide of its own
             shown += [
                 self._service_buttons[BUNDLE_KEY + bundle.code]
                 for bundle in self._home.bundles
-                if matches(self._query, bundle.keys)
+                if matches(self._letters, bundle.keys)
             ]
         self.tiles.set_cells(shown, delete_old=False)
         self.no_match.setVisible(not shown)

@@ -150,14 +150,13 @@ class WindowStationView(Screen):
         buttons.addWidget(self.reactivate_number, 4, 0)
         buttons.addWidget(self.buttons["reactivate"], 4, 1)
         buttons.addWidget(self.buttons["reprint"], 5, 0, 1, 2)
-        assist_row = QHBoxLayout()  # 帮办/代办: the mode and the assisting staff member's id
+        # 帮办/代办: the mode and the assisting staff member's id, then the button
         self.assist_mode = QComboBox()
         self.assist_staff = QLineEdit()
         self.assist_staff.setMaxLength(32)
-        assist_row.addWidget(self.assist_mode)
-        assist_row.addWidget(self.assist_staff)
-        buttons.addLayout(assist_row, 6, 0)
-        buttons.addWidget(self.buttons["assist"], 6, 1)
+        buttons.addWidget(self.assist_mode, 6, 0)
+        buttons.addWidget(self.assist_staff, 6, 1)
+        buttons.addWidget(self.buttons["assist"], 7, 0, 1, 2)
         holder = QWidget()
         holder.setLayout(buttons)
         middle.addWidget(holder, 3)
