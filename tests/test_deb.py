@@ -181,7 +181,7 @@ def test_the_kiosk_session_boots_under_bare_x(installed: None, tmp_path: Path) -
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
-        kiosk = '"hall-agent": ("hall-agent" "hall-agent")'
+        kiosk = '"自助取号机": ("hall-agent" "hall-agent")'  # its title, in the hall's language
         agent_log = Path("/var/lib/hall-agent/logs/agent.log")
         assert wait_until(lambda: kiosk in _windows(display), 90), (
             _windows(display) + output.read_text() + agent_log.read_text()[-3000:]
