@@ -128,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quit-after", type=float, metavar="S", help="quit after S seconds")
     demo.add_argument("--lang", choices=["zh_CN", "en"], default="zh_CN")
     demo.add_argument("--broker", metavar="URL", help="central MQTT broker (default: offline)")
+    demo.add_argument(
+        "--screen", type=_screen_size, metavar="WxH", help="with --screenshots: every screen at WxH"
+    )
+    demo.add_argument("--hall", metavar="FILE", help="hall config YAML (default: the sample hall)")
     _json(demo)
     demo.set_defaults(func=cmd_demo)
 
@@ -360,6 +364,17 @@ def cmd_events(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return 0
+
+
+def _screen_size(text: str) -> tuple[int, int]:
+    """``--screen 1080x1920`` → (1080, 1920)."""
+    width, sep, height = text.lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected WIDTHxHEIGHT, e.g. 1080x1920")
+    size = int(width), int(height)
+    if min(size) < 320 or max(size) > 8192:
+        raise argparse.ArgumentTypeError(f"{text!r}: each side between 320 and 8192 pixels")
+    return size
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

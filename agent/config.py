@@ -111,7 +111,10 @@ class Service(_Strict):
     code: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
     name_zh: str = Field(min_length=1, max_length=40)
     name_en: str = Field(min_length=1, max_length=80)
-    prefix: str = Field(pattern=r"^[A-Z]$", description="ticket prefix letter")
+    prefix: str = Field(
+        pattern=r"^[A-Z]{1,2}$",
+        description="ticket prefix: one or two capital letters (A001, AB001), read one by one",
+    )
     daily_cap: int = Field(default=999, ge=1, le=9999)
     per_citizen_daily_limit: int = Field(default=3, ge=1, le=99)
     default_service_minutes: float = Field(default=8.0, gt=0, le=480)
@@ -124,6 +127,15 @@ class Window(_Strict):
     name_zh: str = Field(min_length=1, max_length=40)
     name_en: str = Field(min_length=1, max_length=80)
     services: list[str] = Field(min_length=1, description="service codes, highest priority first")
+
+
+class Category(_Strict):
+    """A group of services on the kiosk (社保, 户籍…): a large hall's tiles by category."""
+
+    code: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    name_zh: str = Field(min_length=1, max_length=20)
+    name_en: str = Field(min_length=1, max_length=40)
+    services: list[str] = Field(min_length=1, description="service codes, in tile order")
 
 
 class PriorityRules(_Strict):
@@ -180,6 +192,7 @@ class HallConfig(_Strict):
     timezone: str = "Asia/Shanghai"
     services: list[Service] = Field(min_length=1)
     windows: list[Window] = Field(min_length=1)
+    categories: list[Category] = Field(default_factory=list, description="kiosk categories")
     priority: PriorityRules = Field(default_factory=PriorityRules)
     no_show: NoShowRules = Field(default_factory=NoShowRules)
     display: DisplayRules = Field(default_factory=DisplayRules)
@@ -211,6 +224,12 @@ class HallConfig(_Strict):
             for position, code in enumerate(window.services):
                 if code not in known:
                     loc = ("windows", index, "services", position)
+                    raise FieldError(loc, f"unknown service {code!r}")
+        _no_duplicates(("categories",), [k.code for k in self.categories], "code")
+        for index, category in enumerate(self.categories):
+            for position, code in enumerate(category.services):
+                if code not in known:
+                    loc = ("categories", index, "services", position)
                     raise FieldError(loc, f"unknown service {code!r}")
         served = {code for w in self.windows for code in w.services}
         for index, code in enumerate(codes):

@@ -33,6 +33,10 @@ def hall_status(store: Store) -> dict[str, Any]:
                 "windows": config.windows_serving(service.code),
             }
         )
+    served: dict[int, int] = {}
+    for ticket in state.tickets.values():
+        if ticket.state is TicketState.DONE and ticket.window is not None:
+            served[ticket.window] = served.get(ticket.window, 0) + 1
     bundles = [
         {"code": b.code, "name_zh": b.name_zh, "name_en": b.name_en, "services": b.services}
         for b in config.bundles
@@ -51,6 +55,9 @@ def hall_status(store: Store) -> dict[str, Any]:
                 "current_state": current.state.value if current else None,
                 "current_service": current.service if current else None,
                 "citizen_name": current.citizen_name if current else None,
+                # when the current ticket was called, or its service started (a timer)
+                "current_since": (current.started_at or current.called_at) if current else None,
+                "served_today": served.get(window.number, 0),
                 "current_view": store.ticket_view(current) if current else None,
                 "waiting": sum(state.waiting_count(code) for code in window.services),
             }

@@ -35,8 +35,9 @@ def test_queue_ops_prints_each_operation_next_to_its_floor() -> None:
 
 
 def test_kiosk_tap_shows_a_number_for_every_tap() -> None:
-    (line,) = run("kiosk_tap.py", "--taps", "5")
-    assert line["taps"] == 5 and line["p50_ms"] > 0
+    sample, city = run("kiosk_tap.py", "--taps", "5")
+    assert (sample["hall"], city["hall"], city["services"]) == ("sample", "city", 40)
+    assert all(line["taps"] == 5 and line["p50_ms"] > 0 for line in (sample, city))
 
 
 @pytest.mark.mqtt

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import os
 import sys
@@ -42,8 +43,8 @@ EXIT_NO_DISPLAY = 2
 HUB_WAIT_S = 1.0
 SCREENS_SILENT_S = 30.0  # an event loop silent this long is hung: the watchdog restarts it
 CONFIG_RETRY_MS = 1000
-VOICE_CLIPS = Path(__file__).resolve().parent / "assets" / "voice" / "zh"
-SIZES = {"kiosk": (1080, 1920), "window": (1180, 720), "display": (1920, 1080), "panel": (440, 720)}
+VOICE_CLIPS = Path(__file__).resolve().parent / "assets" / "voice"  # shipped: espeak-ng clips
+SIZES = {"kiosk": (1080, 1920), "window": (1366, 768), "display": (1920, 1080), "panel": (440, 720)}
 
 
 def has_display() -> bool:
@@ -78,6 +79,15 @@ def make_qt_app(argv: list[str] | None = None) -> Any:
     return app
 
 
+@dataclasses.dataclass(frozen=True)
+class ScreenOptions:
+    """Settings of the screens from the command line (``hall-agent run``)."""
+
+    voice_pack: Path | None = None  # clips folder (zh/, en/); None: the shipped set
+    call_highlight_s: int = 30  # a call stays "now calling" on the display this long
+    voice_guide: bool = False  # the kiosk speaks each step (适老化)
+
+
 class HallApp:
     """Every part of one process's hall UI; ``roles`` picks which screens exist.
 
@@ -100,6 +110,7 @@ class HallApp:
         roles: tuple[str, ...] = ("kiosk", "window", "display"),
         windows: list[int] | None = None,
         voice: str = "auto",
+        screen_options: ScreenOptions | None = None,
     ) -> None:
         from ui.i18n import Languages
         from ui.presenters.display import DisplayPresenter
@@ -125,11 +136,21 @@ class HallApp:
         self.display: DisplayPresenter | None = None
         self.display_view: HallDisplayView | None = None
         self.announcer: Announcer | None = None
+        options = screen_options or ScreenOptions()
+        pack = options.voice_pack or VOICE_CLIPS
+        self.kiosk_voice: Announcer | None = None
+        self._voice_guide: Any = None
         if "kiosk" in roles:
             self.kiosk = KioskPresenter(
                 self.core, devices, self.languages, str(node.data.root), own_config=node.hall
             )
             self.kiosk_view = KioskView(self.kiosk)
+            if options.voice_guide:
+                from ui.voice_guide import KioskVoiceGuide
+
+                kiosk_backend = make_backend(voice, pack, language)
+                self.kiosk_voice = Announcer(kiosk_backend, lambda: self.languages.current)
+                self._voice_guide = KioskVoiceGuide(self.kiosk, self.kiosk_voice)
         if "window" in roles:
             numbers = windows or [w.number for w in (config or node.hall).windows]
             for number in numbers:
@@ -140,8 +161,8 @@ class HallApp:
                 self.window_views[number] = WindowStationView(presenter)
         if "display" in roles:
             self.display = DisplayPresenter(self.core, self.languages)
-            self.display_view = HallDisplayView(self.display)
-            backend = make_backend(voice, VOICE_CLIPS, language)
+            self.display_view = HallDisplayView(self.display, options.call_highlight_s)
+            backend = make_backend(voice, pack, language)
             self.announcer = Announcer(backend, lambda: self.languages.current)
             self.display.called.connect(self.announcer.announce_call)
         self._config_retry: Any = None
@@ -236,8 +257,9 @@ class HallApp:
             self._config_reader.shutdown()
         for presenter in self.presenters():
             presenter.close()
-        if self.announcer is not None:
-            self.announcer.stop()
+        for announcer in (self.announcer, self.kiosk_voice):
+            if announcer is not None:
+                announcer.stop()
 
 
 def _warn_unrecorded(future: Future[Any]) -> None:
@@ -246,8 +268,11 @@ def _warn_unrecorded(future: Future[Any]) -> None:
 
 
 # ---- opening a node --------------------------------------------------------------------------
-def open_demo_node(data_dir: str | None) -> Node:
+def open_demo_node(data_dir: str | None, hall_file: str | None = None) -> Node:
+    """The demo's node: the sample hall, or the hall config in ``hall_file``, open all day."""
     root = data_dir or tempfile.mkdtemp(prefix="hall-demo-")
+    if hall_file:
+        DataDir(Path(root)).init(Path(hall_file))
     node = Node.open(root, init=True)
     return dataclasses.replace(node, hall=always_open(node.hall))
 
@@ -284,6 +309,7 @@ def open_hall(
     windows: list[int] | None = None,
     voice: str = "auto",
     remote: bool = False,
+    screen_options: ScreenOptions | None = None,
     role: str = "all",
 ) -> Iterator[HallApp]:
     """Start the node (:func:`sync.node.start_node`), the devices and the screens of
@@ -297,7 +323,7 @@ def open_hall(
         started.callback(core.close)
         devices = make_devices(node, simulated_demo=simulated)
         started.callback(devices.close)
-        hall = HallApp(node, core, devices, language, roles, windows, voice)
+        hall = HallApp(node, core, devices, language, roles, windows, voice, screen_options)
         hall.monitor = services.monitor
         started.callback(hall.close)
         yield hall
@@ -336,7 +362,7 @@ def run_demo(args: argparse.Namespace) -> int:
             return EXIT_NO_DISPLAY
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     qt = make_qt_app()
-    node = open_demo_node(getattr(args, "data_dir", None))
+    node = open_demo_node(getattr(args, "data_dir", None), getattr(args, "hall", None))
     broker = getattr(args, "broker", None)
     with open_hall(node, broker, simulated=True, language=language, role="demo") as hall:
         _load_demo_roster(hall.core, node)
@@ -347,7 +373,8 @@ def run_demo(args: argparse.Namespace) -> int:
         panel = SimulatorPanel(controls, [w.number for w in node.hall.windows])
         print(f"hall-agent demo: data dir {node.data.root}", flush=True)
         if screenshots:
-            saved = scripted_screenshots(qt, hall, controls, panel, Path(screenshots))
+            screen = getattr(args, "screen", None)
+            saved = scripted_screenshots(qt, hall, controls, panel, Path(screenshots), screen)
             print(f"hall-agent demo: {len(saved)} screenshots in {screenshots}", flush=True)
             return 0
         tabs = _window_tabs(hall)  # held here: Qt deletes an unreferenced top-level window
@@ -363,30 +390,53 @@ def _load_demo_roster(core: CoreClient, node: Node) -> None:
 
 
 def _window_tabs(hall: HallApp) -> Any:
-    """The demo's window stations as the tabs of one top-level window."""
+    """The demo's window stations as the tabs of one top-level window (tab text: each
+    station's translated title, following language changes)."""
+    from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QTabWidget
 
+    from ui.views.common import literal
+
     tabs = QTabWidget()
-    tabs.setWindowTitle("窗口 Window stations")
-    for number, view in hall.window_views.items():
-        tabs.addTab(view, f"窗口 Window {number}")
-    tabs.resize(*SIZES["window"])
+    tabs.setWindowTitle(QCoreApplication.translate("Demo", "Window stations"))
+    for view in hall.window_views.values():
+        index = tabs.addTab(view, literal(view.windowTitle()))
+        view.windowTitleChanged.connect(lambda title, i=index: tabs.setTabText(i, literal(title)))
     return tabs
 
 
+def demo_geometry(width: int, height: int) -> dict[str, tuple[int, int, int, int]]:
+    """Where the demo's windows go on a screen of this size (x, y, w, h each): the kiosk as
+    a portrait column on the left, the hall display 16:9 at the top right, the window
+    stations and the simulator panel side by side below it."""
+    kiosk_w = min(height * 9 // 16, width * 3 // 10)
+    right = width - kiosk_w
+    display_h = min(right * 9 // 16, height * 11 // 20)
+    lower = height - display_h
+    panel_w = min(440, right // 3)
+    return {
+        "kiosk": (0, 0, kiosk_w, height),
+        "display": (kiosk_w, 0, right, display_h),
+        "windows": (kiosk_w, display_h, right - panel_w, lower),
+        "panel": (width - panel_w, display_h, panel_w, lower),
+    }
+
+
 def _show_demo(hall: HallApp, tabs: Any, panel: Any) -> None:
-    if hall.kiosk_view is not None:
-        hall.kiosk_view.setWindowTitle("取号机 Kiosk")
-        hall.kiosk_view.resize(720, 1200)
-        hall.kiosk_view.show()
-    tabs.show()
-    if hall.display_view is not None:
-        hall.display_view.setWindowTitle("综合屏 Hall display")
-        hall.display_view.resize(1280, 720)
-        hall.display_view.show()
-    panel.setWindowTitle("模拟设备 Device simulator")
-    panel.resize(*SIZES["panel"])
-    panel.show()
+    """Every window of the demo on the screen it finds, side by side, none off the edge."""
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtGui import QGuiApplication
+
+    area = QGuiApplication.primaryScreen().availableGeometry()
+    places = demo_geometry(area.width(), area.height())
+    panel.setWindowTitle(QCoreApplication.translate("Demo", "Device simulator"))
+    windows = {"kiosk": hall.kiosk_view, "display": hall.display_view, "windows": tabs}
+    for name, widget in {**windows, "panel": panel}.items():
+        if widget is None:
+            continue
+        x, y, w, h = places[name]
+        widget.setGeometry(area.x() + x, area.y() + y, w, h)
+        widget.show()
 
 
 def _exec(qt: Any, quit_after: float | None) -> int:
@@ -394,7 +444,9 @@ def _exec(qt: Any, quit_after: float | None) -> int:
     if quit_after is not None:
         from PySide6.QtCore import QTimer
 
-        QTimer.singleShot(int(quit_after * 1000), qt.quit)
+        # exit(), not quit(): quit() asks every window to close first, which a locked kiosk
+        # refuses, and the process would run on
+        QTimer.singleShot(int(quit_after * 1000), lambda: qt.exit(0))
     return int(qt.exec())
 
 
@@ -415,15 +467,24 @@ def _settle(qt: Any, seconds: float = 0.3) -> None:
 
 
 def scripted_screenshots(
-    qt: Any, hall: HallApp, controls: Any, panel: Any, folder: Path
+    qt: Any,
+    hall: HallApp,
+    controls: Any,
+    panel: Any,
+    folder: Path,
+    screen: tuple[int, int] | None = None,
 ) -> list[Path]:
-    """Take tickets, call, start, finish, rate; save every screen in Chinese and English."""
+    """Take tickets, call, start, finish, rate; save every screen in Chinese and English.
+
+    ``screen``: every screen at this size (default: each at the size it is drawn for).
+    Works with any hall: services and windows are taken in the hall config's order.
+    """
     assert hall.kiosk is not None and hall.kiosk_view is not None
     folder.mkdir(parents=True, exist_ok=True)
     kiosk, kiosk_view = hall.kiosk, hall.kiosk_view
     views = hall.views()
     for name, view in views.items():
-        view.resize(*screen_size(name))
+        view.resize(*(screen or screen_size(name)))
         view.show()
     panel.resize(*SIZES["panel"])
     panel.show()
@@ -432,21 +493,20 @@ def scripted_screenshots(
     def printed(n: int) -> bool:
         return len(controls.printed()) >= n
 
-    # citizens take tickets
-    for code in (
-        "social-security",
-        "social-security",
-        "household",
-        "enterprise",
-        "social-security",
-        "civil-affairs",
-        "household",
-    ):
-        kiosk_view.service_button(code).click()
+    config = hall.node.hall
+    codes = [s.code for s in config.services]
+
+    def code(i: int) -> str:
+        return codes[i % len(codes)]
+
+    # citizens take tickets (for every window's first service in a large hall)
+    firsts = [w.services[0] for w in config.windows[3:]]
+    for service in [code(0), code(0), code(1), code(3), code(0), code(2), code(1), *firsts]:
+        kiosk_view.service_button(service).click()
         _wait(qt, lambda: kiosk._print is not None and kiosk._print.state != "printing", 10)
     controls.swipe("resident-elderly")
     _wait(qt, lambda: kiosk._citizen is not None, 10)
-    kiosk_view.service_button("civil-affairs").click()
+    kiosk_view.service_button(code(2)).click()
     _settle(qt)
     controls.scan("APPT-DEMO-0002")
     _wait(
@@ -454,7 +514,14 @@ def scripted_screenshots(
     )
 
     # windows call, serve, finish; citizens rate
-    w1, w2, w3 = (hall.windows[n] for n in (1, 2, 3))
+    w1, w2, w3, *others = hall.windows.values()
+    for i, window in enumerate(others):  # a large hall: windows calling, paused, serving
+        if i % 3 == 1:
+            window.pause()
+            continue
+        window.call_next()
+        if i % 3 == 2:
+            window.start()
     w1.call_next()
     w1.start()
     w1.finish()
@@ -484,38 +551,59 @@ def scripted_screenshots(
         kiosk.idle()
         _settle(qt, 0.4)
         shoot(kiosk_view, f"kiosk-home-{language}")
-        kiosk_view.bundle_button("newborn").click()
-        _wait(qt, lambda: kiosk._print is not None and kiosk._print.state == "printed", 10)
-        shoot(kiosk_view, f"kiosk-bundle-ticket-{language}")
-        kiosk.idle()
-        kiosk_view.service_button("social-security").click()
+        if config.bundles:
+            kiosk_view.bundle_button(config.bundles[0].code).click()
+            _wait(qt, lambda: kiosk._print is not None and kiosk._print.state == "printed", 10)
+            shoot(kiosk_view, f"kiosk-bundle-ticket-{language}")
+            kiosk.idle()
+        kiosk_view.service_button(code(0)).click()
         _wait(qt, lambda: kiosk._print is not None and kiosk._print.state == "printed", 10)
         shoot(kiosk_view, f"kiosk-ticket-{language}")
         controls.set_paper_out(True)
         kiosk.idle()
-        kiosk_view.service_button("household").click()
+        kiosk_view.service_button(code(1)).click()
         _wait(qt, lambda: kiosk._print is not None and kiosk._print.state == "failed", 15)
         shoot(kiosk_view, f"kiosk-printer-failure-{language}")
         controls.set_paper_out(False)
         kiosk.idle()
-        kiosk.guide("household")
+        kiosk.guide(code(1))
         shoot(kiosk_view, f"kiosk-guide-{language}")
         kiosk.idle()
         controls.scan("NOT-A-BOOKING-42")
         _wait(qt, lambda: kiosk_view.message.isVisible(), 10)
         shoot(kiosk_view, f"kiosk-invalid-qr-{language}")
         kiosk.idle()
-        for number in hall.windows:
+        for number in list(hall.windows)[:3]:
             shoot(views[f"window-{number}"], f"window-{number}-{language}")
         shoot(views["display"], f"display-{language}")
         shoot(panel, f"simulator-panel-{language}")
-    _close_for_the_day(hall.core, "enterprise")
+    _close_for_the_day(hall.core, code(3))
     for language in ("zh_CN", "en"):
         hall.languages.set(language)
         kiosk.idle()
         _settle(qt, 0.4)
         shoot(kiosk_view, f"kiosk-closed-{language}")
     return saved
+
+
+def show_full_screen(view: Any) -> None:
+    """Full screen with or without a window manager. Under bare X (a kiosk session: xinit
+    and the agent, no desktop) nobody acts on the full-screen request, so the window is
+    also given the screen's geometry itself, frameless and on top."""
+    from PySide6.QtCore import Qt
+
+    view.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
+    view.setGeometry(view.screen().geometry())
+    view.showFullScreen()
+
+
+def _log_geometry(name: str, view: Any) -> None:
+    """Where a full-screen view ended up (an installer checks a kiosk session with it)."""
+    got, screen = view.geometry(), view.screen().geometry()
+    log.info(
+        "%s: full screen %dx%d at %d,%d on a %dx%d screen",
+        name, got.width(), got.height(), got.x(), got.y(), screen.width(), screen.height(),
+    )  # fmt: skip
 
 
 def _close_for_the_day(core: CoreClient, service: str) -> None:
@@ -572,6 +660,11 @@ def run_role(args: argparse.Namespace) -> int:
         roles=screens,
         windows=args.window,
         voice=args.voice,
+        screen_options=ScreenOptions(
+            Path(args.voice_pack) if getattr(args, "voice_pack", None) else None,
+            getattr(args, "call_highlight", 30),
+            getattr(args, "voice_guide", False),
+        ),
         remote=role != "all" and node.node.hall_broker is not None,
         role=role,
     ) as hall:
@@ -580,7 +673,10 @@ def run_role(args: argparse.Namespace) -> int:
         for name, view in hall.views().items():
             view.resize(*screen_size(name))
             if args.fullscreen and name in ("kiosk", "display"):
-                view.showFullScreen()
+                show_full_screen(view)
+                from PySide6.QtCore import QTimer
+
+                QTimer.singleShot(1000, functools.partial(_log_geometry, name, view))
             else:
                 view.show()
             if args.fullscreen and name == "kiosk" and node.node.admin_pin_hash:

@@ -1,9 +1,10 @@
 """Kiosk mode: a full-screen kiosk citizens cannot leave.
 
 Closing and the usual escape keys are refused; five taps on the hall name within three
-seconds ask for the admin PIN (``hall-agent admin set-pin``), checked by a
-:class:`~agent.adminpin.PinGuard`: wrong PINs slow the next try and then lock it out (the
-lockout is reported upward through ``report``).
+seconds ask for the admin PIN (``hall-agent admin set-pin``) on an on-screen keypad, checked
+by a :class:`~agent.adminpin.PinGuard`: wrong PINs slow the next try and then lock it out (the
+lockout is reported upward through ``report_lockout``). Quick taps count too: the window
+system turns every second quick tap into a double-click instead of a press.
 """
 
 from __future__ import annotations
@@ -14,23 +15,21 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QInputDialog, QLineEdit, QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from agent.adminpin import PinGuard, PinLocked
+from ui.views.pinpad import PinPad
 
 TAPS = 5
 TAP_WINDOW_S = 3.0
 BLOCKED_KEYS = {Qt.Key.Key_Escape, Qt.Key.Key_F11, Qt.Key.Key_F4}
 
 
+TAP_EVENTS = (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick)
+
+
 def ask_pin(parent: QWidget) -> str | None:
-    pin, ok = QInputDialog.getText(
-        parent,
-        QCoreApplication.translate("KioskLock", "Staff only"),
-        QCoreApplication.translate("KioskLock", "Admin PIN"),
-        QLineEdit.EchoMode.Password,
-    )
-    return pin if ok else None
+    return PinPad(parent).ask()
 
 
 def show_notice(parent: QWidget, text: str) -> None:
@@ -77,7 +76,7 @@ class KioskLock(QObject):
             return True
         if kind == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
             return event.key() in BLOCKED_KEYS and not self.unlocked
-        if kind == QEvent.Type.MouseButtonPress and watched is not self.screen:
+        if kind in TAP_EVENTS and watched is not self.screen:
             self._tap()
         return False
 

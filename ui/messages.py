@@ -133,6 +133,23 @@ def connecting_text() -> str:
     return QCoreApplication.translate("Errors", "Connecting to the hall system…")
 
 
+def action_done_text(command: str, number: str, target: str = "") -> str:
+    """What a window station's action did, named by its command class (feedback)."""
+    texts = {
+        "CallNext": QCoreApplication.translate("Done", "Called {number}"),
+        "Recall": QCoreApplication.translate("Done", "Called {number} again"),
+        "MarkNoShow": QCoreApplication.translate("Done", "{number} marked as no-show"),
+        "StartService": QCoreApplication.translate("Done", "Serving {number}"),
+        "FinishService": QCoreApplication.translate("Done", "{number} finished"),
+        "Transfer": QCoreApplication.translate("Done", "{number} transferred to {service}"),
+        "Reactivate": QCoreApplication.translate("Done", "{number} is back in the queue"),
+        "PauseWindow": QCoreApplication.translate("Done", "Window paused"),
+        "ResumeWindow": QCoreApplication.translate("Done", "Window open again"),
+    }
+    text = texts.get(command) or QCoreApplication.translate("Done", "Done")
+    return text.replace("{number}", number).replace("{service}", target)
+
+
 def service_desk_text() -> str:
     """Where a citizen goes for a number while the kiosk cannot reach the hall system."""
     return QCoreApplication.translate("Kiosk", "Please go to the service desk for a number")
@@ -201,6 +218,17 @@ def window_status_text(status: str) -> str:
     }.get(status, status)
 
 
+def window_state_text(state: str) -> str:
+    """A window as the hall display shows it (see ``ui.presenters.display``)."""
+    return {
+        "calling": QCoreApplication.translate("States", "Calling"),
+        "serving": QCoreApplication.translate("States", "Serving"),
+        "paused": QCoreApplication.translate("States", "Paused"),
+        "closed": QCoreApplication.translate("States", "Closed"),
+        "idle": QCoreApplication.translate("States", "Free"),
+    }.get(state, state)
+
+
 def score_text(score: int) -> str:
     return {
         5: QCoreApplication.translate("Rating", "Very satisfied"),
@@ -212,11 +240,24 @@ def score_text(score: int) -> str:
 
 
 def windows_text(windows: list[int]) -> str:
-    """``1、2 号窗口`` / ``window 1, 2``."""
+    """``1、2 号窗口`` / ``window 1`` / ``windows 1, 2 or 3`` (inside a sentence)."""
     if not windows:
         return ""
-    joined = QCoreApplication.translate("Format", ", ").join(str(w) for w in windows)
-    return QCoreApplication.translate("Format", "Window {windows}").replace("{windows}", joined)
+    if len(windows) == 1:
+        text = QCoreApplication.translate("Format", "window {windows}")
+        return text.replace("{windows}", str(windows[0]))
+    joiner = QCoreApplication.translate("Format", ", ")
+    last = QCoreApplication.translate("Format", " or ")
+    joined = joiner.join(str(w) for w in windows[:-1]) + last + str(windows[-1])
+    return QCoreApplication.translate("Format", "windows {windows}").replace("{windows}", joined)
+
+
+def ahead_text(people_ahead: int, minutes: int) -> str:
+    """People ahead and the wait: never "about 0 minutes" (nobody ahead says so)."""
+    if people_ahead == 0:
+        return QCoreApplication.translate("Format", "You are next; please listen for your number")
+    text = QCoreApplication.translate("Format", "{n} people ahead · about {m} min")
+    return text.replace("{n}", str(people_ahead)).replace("{m}", str(max(1, minutes)))
 
 
 def opening_text(opens_at: str | None, today: str) -> str:

@@ -5,9 +5,10 @@ is done, and only then does the next line start. Backends:
 
 * :class:`QtSpeechBackend` — Qt's text to speech, when ``PySide6.QtTextToSpeech`` is
   installed (it is in PySide6-Addons, not Essentials) and an engine exists;
-* :class:`ClipBackend` — recorded clips from a folder (``qing.wav``, ``A.wav``, ``0.wav``…),
-  concatenated into one WAV per line and played with ``aplay``/``paplay`` when present
-  (``python -m ui.voice --make-clips DIR`` records a set with espeak-ng);
+* :class:`ClipBackend` — clips from a voice pack (``zh/qing.wav``, ``zh/A.wav``, ``en/n10.wav``…),
+  concatenated into one WAV per line and played with ``aplay``/``paplay`` when present. The
+  package ships a synthetic set made offline with espeak-ng (``python -m ui.voice
+  --make-clips DIR``); a recorded human voice pack has the same names (docs/ui.md);
 * :class:`SilentBackend` — logs the line and takes as long as speaking would.
 """
 
@@ -48,15 +49,70 @@ class Line:
     clips: tuple[str, ...]
     number: str
     window: int
+    language: str = "zh_CN"
+
+
+def zh_whole_number(n: int) -> tuple[str, ...]:
+    """A window number read as a whole number, as Chinese halls do: 10 → 十, 23 → 二十三,
+    105 → 一百零五, 110 → 一百一十 (clip names: digits, ``shi``, ``bai``)."""
+    if not 0 < n < 1000:
+        raise ValueError(f"window number {n} is not between 1 and 999")
+    hundreds, tens, ones = n // 100, n // 10 % 10, n % 10
+    out: list[str] = []
+    if hundreds:
+        out += [str(hundreds), "bai"]
+        if tens == 0 and ones:
+            return (*out, "0", str(ones))
+    if tens:
+        if tens > 1 or hundreds:
+            out.append(str(tens))
+        out.append("shi")
+    if ones:
+        out.append(str(ones))
+    return tuple(out)
+
+
+def en_whole_number(n: int) -> tuple[str, ...]:
+    """10 → ten, 23 → twenty three, 105 → one hundred five (clip names ``n0``…``n19``,
+    ``n20``…``n90``, ``hundred``)."""
+    if not 0 < n < 1000:
+        raise ValueError(f"window number {n} is not between 1 and 999")
+    hundreds, rest = divmod(n, 100)
+    out: list[str] = [f"n{hundreds}", "hundred"] if hundreds else []
+    if rest >= 20:
+        out.append(f"n{rest // 10 * 10}")
+        if rest % 10:
+            out.append(f"n{rest % 10}")
+    elif rest:
+        out.append(f"n{rest}")
+    return tuple(out)
 
 
 def clip_names(number: str, window: int, language: str) -> tuple[str, ...]:
-    """请 A 0 1 2 号 到 3 号窗口 办理 → ``qing A 0 1 2 hao dao 3 hao_chuangkou banli``."""
+    """请 A 0 1 2 号 到 十 号窗口 办理 → ``qing A 0 1 2 hao dao shi hao_chuangkou banli``:
+    the ticket's letters and digits one by one, the window as a whole number. English:
+    "Number A 0 1 2, please go to window ten"."""
     chars = tuple(ch for ch in number.upper() if ch.isalnum())
-    digits = tuple(str(window))
     if language == "en":
-        return ("number", *chars, "please_go_to_window", *digits)
-    return ("qing", *chars, "hao", "dao", *digits, "hao_chuangkou", "banli")
+        spelt = tuple(f"n{ch}" if ch.isdigit() else ch for ch in chars)
+        return ("number", *spelt, "please_go_to_window", *en_whole_number(window))
+    return ("qing", *chars, "hao", "dao", *zh_whole_number(window), "hao_chuangkou", "banli")
+
+
+def language_folder(language: str) -> str:
+    """The clip folder of a language: ``zh`` or ``en``."""
+    return "en" if language == "en" else "zh"
+
+
+def make_line(number: str, window: int, language: str) -> Line:
+    """One announcement in ``language`` (the text in the screens' current language)."""
+    return Line(
+        announcement_text(number, window),
+        clip_names(number, window, language),
+        number,
+        window,
+        language,
+    )
 
 
 class Backend:
@@ -176,6 +232,7 @@ class ClipBackend(Backend):
     name = "clips"
 
     def __init__(self, folder: Path, player: str | None = "auto") -> None:
+        """``folder``: a voice pack, one sub-folder per language (``zh/``, ``en/``)."""
         self.folder = Path(folder)
         if player == "auto":
             player = shutil.which("aplay") or shutil.which("paplay")
@@ -185,13 +242,16 @@ class ClipBackend(Backend):
         self._tmp = Path(tempfile.mkdtemp(prefix="hall-voice-"))
 
     def available(self) -> bool:
-        return (self.folder / "qing.wav").exists()
+        return (self.folder / "zh" / "qing.wav").exists()
+
+    def clip_path(self, line: Line, name: str) -> Path:
+        return self.folder / language_folder(line.language) / f"{name}.wav"
 
     def missing(self, line: Line) -> list[str]:
-        return [n for n in line.clips if not (self.folder / f"{n}.wav").exists()]
+        return [n for n in line.clips if not self.clip_path(line, n).exists()]
 
     def render(self, line: Line) -> bytes:
-        return concatenate_wavs([self.folder / f"{n}.wav" for n in line.clips])
+        return concatenate_wavs([self.clip_path(line, n) for n in line.clips])
 
     def speak(self, line: Line, done: Done) -> None:
         missing = self.missing(line)
@@ -231,17 +291,31 @@ class ClipBackend(Backend):
 def make_backend(
     kind: str = "auto", clips_dir: Path | None = None, language: str = "zh_CN"
 ) -> Backend:
-    """``auto``: Qt speech if an engine exists, else clips if the folder has them, else silent."""
-    if kind in ("auto", "qt") and qt_speech_available():
-        return QtSpeechBackend(language)
-    if kind == "qt":
-        log.warning("voice: QtTextToSpeech not installed (PySide6-Addons); using silent voice")
+    """``auto``: the clips if the folder has them (the package ships a set), else Qt speech
+    if an engine exists, else silent."""
     if kind in ("auto", "clips") and clips_dir is not None:
         backend = ClipBackend(clips_dir)
         if backend.available():
             return backend
-        log.warning("voice: no clips in %s; using silent voice", clips_dir)
+        log.warning(
+            "voice: no clips in %s (zh/qing.wav missing); make a set with"
+            " 'python -m ui.voice --make-clips DIR' (needs espeak-ng and sox) or record one",
+            clips_dir,
+        )
+    if kind in ("auto", "qt") and qt_speech_available():
+        return QtSpeechBackend(language)
+    if kind == "qt":
+        log.warning("voice: QtTextToSpeech not installed (PySide6-Addons)")
+    log.warning("voice: using silent voice (announcements are only logged)")
     return SilentBackend()
+
+
+def number_clips(number: str, language: str) -> tuple[str, ...]:
+    """A ticket number read letter by letter and digit by digit."""
+    chars = tuple(ch for ch in number.upper() if ch.isalnum())
+    if language == "en":
+        return tuple(f"n{ch}" if ch.isdigit() else ch for ch in chars)
+    return chars
 
 
 class Announcer(QObject):
@@ -261,13 +335,11 @@ class Announcer(QObject):
         self._started_at = 0.0
 
     def announce_call(self, number: str, window: int) -> None:
-        line = Line(
-            announcement_text(number, window),
-            clip_names(number, window, self.language()),
-            number,
-            window,
-        )
-        for _ in range(REPEAT):
+        self.say(make_line(number, window, self.language()), REPEAT)
+
+    def say(self, line: Line, times: int = 1) -> None:
+        """Queue a line (after whatever is being said)."""
+        for _ in range(times):
             self.queue.append(line)
         if self.speaking is None:
             self._next()
@@ -303,27 +375,102 @@ ZH_WORDS = {
     "dao": "到",
     "hao_chuangkou": "号窗口",
     "banli": "办理",
+    "shi": "十",
+    "bai": "百",
     **{str(d): "零一二三四五六七八九"[d] for d in range(10)},
 }
-EN_WORDS = {"number": "Number", "please_go_to_window": "please go to window"}
+# The voice-guided kiosk's prompts (适老化), one clip each.
+ZH_PROMPTS = {
+    "card_read": "已读取身份证，请选择办理事项",
+    "your_number": "您的号码是",
+    "take_slip": "请取走号票，留意叫号",
+}
+EN_PROMPTS = {
+    "card_read": "Your ID card is read. Please choose a service",
+    "your_number": "Your number is",
+    "take_slip": "Please take your ticket and listen for your number",
+}
+EN_NUMBERS = (
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+    "nineteen",
+)  # fmt: skip
+EN_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+EN_WORDS = {
+    "number": "Number",
+    "please_go_to_window": "please go to window",
+    "hundred": "hundred",
+    **{f"n{i}": word for i, word in enumerate(EN_NUMBERS)},
+    **{f"n{(i + 2) * 10}": word for i, word in enumerate(EN_TENS)},
+}
+LETTERS = {chr(c): chr(c) for c in range(ord("A"), ord("Z") + 1)}
+CLIP_RATE = 16000
+# espeak-ng's plain "cmn" voice reads some characters through English rules (请 comes out as
+# English phonemes in espeak-ng 1.51); "cmn-latn-pinyin" says every character in Mandarin.
+ZH_VOICE = "cmn-latn-pinyin"
 
 
-def make_clips(folder: Path, rate: int = 22050) -> list[Path]:
-    """Record the clip set with espeak-ng (Mandarin voice for Chinese words and digits,
-    letters spelt in English, as halls do). All clips share one format."""
-    espeak = shutil.which("espeak-ng")
-    if espeak is None:
-        raise SystemExit("espeak-ng not found: apt-get install espeak-ng, or record clips")
-    folder.mkdir(parents=True, exist_ok=True)
-    words: dict[str, tuple[str, str]] = {k: (v, "cmn") for k, v in ZH_WORDS.items()}
-    words.update({k: (v, "en") for k, v in EN_WORDS.items()})
-    words.update({chr(c): (chr(c), "en") for c in range(ord("A"), ord("Z") + 1)})
+def clip_texts() -> dict[str, dict[str, tuple[str, str]]]:
+    """Every clip of the shipped set: language folder → name → (text, espeak-ng voice).
+    Letters are spelt with the English voice in both (as halls read A, B, C)."""
+    letters = {k: (v, "en") for k, v in LETTERS.items()}
+    zh = {**ZH_WORDS, **ZH_PROMPTS}
+    en = {**EN_WORDS, **EN_PROMPTS}
+    return {
+        "zh": {**{k: (v, ZH_VOICE) for k, v in zh.items()}, **letters},
+        "en": {**{k: (v, "en") for k, v in en.items()}, **letters},
+    }
+
+
+def make_clips(folder: Path, rate: int = CLIP_RATE) -> list[Path]:
+    """Record the clip set with espeak-ng (synthetic, offline) and sox: mono 16-bit PCM at
+    ``rate``, silence trimmed from both ends, so concatenated clips read as one line."""
+    espeak, sox = shutil.which("espeak-ng"), shutil.which("sox")
+    if espeak is None or sox is None:
+        raise SystemExit("espeak-ng and sox are needed: apt-get install espeak-ng sox")
     made = []
-    for name, (text, voice) in words.items():
-        path = folder / f"{name}.wav"
-        subprocess.run([espeak, "-v", voice, "-s", "150", "-w", str(path), text], check=True)
-        made.append(path)
+    with tempfile.TemporaryDirectory(prefix="hall-clips-") as tmp:
+        raw = Path(tmp) / "raw.wav"
+        for language, clips in clip_texts().items():
+            (folder / language).mkdir(parents=True, exist_ok=True)
+            for name, (text, voice) in clips.items():
+                path = folder / language / f"{name}.wav"
+                speed = "165" if voice == ZH_VOICE else "160"
+                subprocess.run([espeak, "-v", voice, "-s", speed, "-w", str(raw), text], check=True)
+                trim = ["silence", "1", "0.02", "0.5%", "reverse"]
+                subprocess.run(
+                    [sox, str(raw), "-D", "-r", str(rate), "-c", "1", "-b", "16", str(path),
+                     *trim, *trim, "gain", "-n", "-1", "pad", "0", "0.06"],
+                    check=True,
+                )  # fmt: skip
+                made.append(path)
     return made
+
+
+def say(number: str, window: int, language: str, pack: Path, out: Path | None) -> int:
+    """``hall-agent voice say``: one announcement from a voice pack, written to ``out`` or
+    played (twice, as in the hall) for an installer testing the speakers."""
+    backend = ClipBackend(pack, player=None)
+    line = make_line(number.strip().upper(), window, language)
+    missing = backend.missing(line)
+    if missing:
+        print(f"hall-agent voice: {pack} has no clip for {missing}", file=sys.stderr)
+        return 2
+    data = backend.render(line)
+    if out is not None:
+        out.write_bytes(data)
+        print(f"{out}: {wav_seconds(data):.1f} s, clips {' '.join(line.clips)}")
+        return 0
+    player = shutil.which("aplay") or shutil.which("paplay")
+    if player is None:
+        print("hall-agent voice: no player (aplay/paplay); use --out FILE.wav", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="hall-voice-") as tmp:
+        path = Path(tmp) / "line.wav"
+        path.write_bytes(data)
+        for _ in range(REPEAT):
+            subprocess.run([player, str(path)], check=False, timeout=wav_seconds(data) + 10)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

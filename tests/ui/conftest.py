@@ -11,10 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
-from agent.config import always_open
+from agent.config import HallConfig, always_open
+from agent.datadir import DataDir
 from agent.node_runtime import Node
-from ui.app import HallApp
+from ui.app import HallApp, ScreenOptions
 from ui.core import LocalCore
 from ui.fonts import setup_fonts
 from ui.ports import FakeDevices
@@ -26,8 +28,18 @@ def _fonts(qapp):
 
 
 def open_node(
-    root: Path, hall_changes: dict[str, object] | None = None, **service_changes: object
+    root: Path,
+    hall_changes: dict[str, object] | None = None,
+    hall_config: HallConfig | None = None,
+    **service_changes: object,
 ) -> Node:
+    """A node in ``root`` with the sample hall (or ``hall_config``, then ``hall_changes``),
+    open all day."""
+    if hall_config is not None:
+        config = root.with_suffix(".yaml")
+        dumped = hall_config.model_dump(mode="json")
+        config.write_text(yaml.safe_dump(dumped, allow_unicode=True), encoding="utf-8")
+        DataDir(root).init(config)
     node = Node.open(root, init=True)
     hall = always_open(node.hall).model_copy(update=hall_changes or {})
     if service_changes:
@@ -46,12 +58,18 @@ def make_hall(tmp_path: Path, qtbot) -> Iterator:
         evaluator_windows: tuple[int, ...] = (1, 2, 3),
         printer: bool = True,
         hall_changes: dict[str, object] | None = None,
+        hall_config: HallConfig | None = None,
+        screen_options: ScreenOptions | None = None,
         **service_changes: object,
     ) -> HallApp:
-        node = open_node(tmp_path / f"hall{len(made)}", hall_changes, **service_changes)
+        root = tmp_path / f"hall{len(made)}"
+        node = open_node(root, hall_changes, hall_config, **service_changes)
         runtime = node.runtime().start()
         devices = FakeDevices(evaluator_windows=evaluator_windows, printer=printer)
-        app = HallApp(node, LocalCore(runtime), devices, language, voice="silent")
+        app = HallApp(
+            node, LocalCore(runtime), devices, language, voice="silent",
+            screen_options=screen_options,
+        )  # fmt: skip
         for presenter in app.windows.values():
             presenter.rating_timeout = 5.0
         for view in app.views().values():

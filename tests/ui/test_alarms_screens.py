@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agent import commands as c
-from agent.alarms import AlarmRules
+from agent.alarms import ALL_SERVICES, AlarmRules
 
 pytestmark = pytest.mark.qt
 
@@ -45,3 +45,18 @@ def test_bad_rating_alarm_at_its_window_only_and_off_the_display(make_hall, qtbo
     hall.display.refresh()
     assert hall.window_views[2].alarms.text() == ""
     assert hall.display_view.alarms.text() == ""  # bad ratings are not in on_display
+
+
+def test_many_alarms_are_counted_not_listed(make_hall, qtbot) -> None:
+    """GIVEN an alarm for every service with someone waiting WHEN all four services have
+    someone waiting THEN the display lists the first alarm and counts the other three."""
+    rules = AlarmRules(waiting_count={ALL_SERVICES: 1}, on_display=["waiting_count"])
+    hall = make_hall(hall_changes={"alarms": rules})
+    for service in hall.node.hall.services:
+        hall.core.runtime.execute(c.IssueTicket(service.code))
+    display = hall.display_view
+    qtbot.waitUntil(lambda: display.alarms.text().endswith("…另有 3 条告警"), timeout=5000)
+    assert display.alarms.text().startswith("告警：") and display.alarms.text().count("\n") == 1
+    station = hall.window_views[3]  # serves three of them: room for all three lines
+    qtbot.waitUntil(lambda: station.alarms.text().count("告警：") == 3, timeout=5000)
+    assert "另有" not in station.alarms.text()

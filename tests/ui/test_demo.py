@@ -32,3 +32,21 @@ def test_demo_screenshots(tmp_path):
     ):  # fmt: skip
         image = QImage(str(shots / f"{name}.png"))
         assert (image.width(), image.height()) == SIZES[size]  # nothing pushed the screen wider
+
+
+def test_the_interactive_demo_arranges_its_windows_on_the_screen():
+    """The kiosk, display, window stations and simulator panel side by side, none off the
+    screen and none on top of another, on a laptop and a full-HD screen."""
+    from PySide6.QtCore import QRect
+
+    from ui.app import demo_geometry
+
+    for width, height in ((1366, 768), (1920, 1080), (1280, 1024)):
+        places = {name: QRect(*rect) for name, rect in demo_geometry(width, height).items()}
+        screen = QRect(0, 0, width, height)
+        assert all(screen.contains(rect) for rect in places.values())
+        rects = list(places.values())
+        for i, first in enumerate(rects):
+            assert all(not first.intersects(other) for other in rects[i + 1 :])
+        kiosk = places["kiosk"]
+        assert kiosk.height() > kiosk.width()  # the kiosk stays portrait

@@ -34,8 +34,7 @@ def test_display_recent_calls_and_waiting(make_hall, qtbot):
     display = hall.display_view
     qtbot.waitUntil(lambda: display.latest_number.text() == "D001", timeout=3000)
     assert display.latest_window.text() == "请到 3 号窗口办理"
-    assert [n.text() for n, _w in display.recent_labels[:2]] == ["B001", "A001"]
-    assert display.recent_labels[0][1].text() == "2 号窗口"
+    assert display.recent_calls()[:2] == [("B001", "2 号窗口"), ("A001", "1 号窗口")]
     assert display.notice.text().startswith("请携带身份证原件")
     hall.core.runtime.execute(
         c.PublishNotice("n1", "今日下午系统维护", "Maintenance this afternoon")
@@ -59,10 +58,12 @@ def test_announcements_never_overlap(qtbot):
 
 
 def test_clip_names():
-    assert clip_names("A012", 3, "zh_CN") == (
-        "qing", "A", "0", "1", "2", "hao", "dao", "3", "hao_chuangkou", "banli",
+    assert clip_names("A012", 10, "zh_CN") == (
+        "qing", "A", "0", "1", "2", "hao", "dao", "shi", "hao_chuangkou", "banli",
     )  # fmt: skip
-    assert clip_names("B7", 12, "en") == ("number", "B", "7", "please_go_to_window", "1", "2")
+    assert clip_names("AB7", 23, "en") == (
+        "number", "A", "B", "n7", "please_go_to_window", "n20", "n3",
+    )  # fmt: skip
 
 
 def _clip(path: Path, frames: int) -> None:
@@ -75,12 +76,13 @@ def _clip(path: Path, frames: int) -> None:
 
 def test_clip_backend_concatenates_and_reports_done(tmp_path, qtbot):
     names = clip_names("A01", 2, "zh_CN")
+    (tmp_path / "zh").mkdir()
     for i, name in enumerate(set(names)):
-        _clip(tmp_path / f"{name}.wav", 80 + i)
-    data = concatenate_wavs([tmp_path / f"{n}.wav" for n in names])
+        _clip(tmp_path / "zh" / f"{name}.wav", 80 + i)
+    data = concatenate_wavs([tmp_path / "zh" / f"{n}.wav" for n in names])
     total = 0
     for name in names:
-        with wave.open(str(tmp_path / f"{name}.wav")) as clip:
+        with wave.open(str(tmp_path / "zh" / f"{name}.wav")) as clip:
             total += clip.getnframes()
     with wave.open(io.BytesIO(data)) as w:
         assert w.getnframes() == total
@@ -147,3 +149,20 @@ def test_a_speech_engine_that_never_finishes_does_not_silence_the_hall(qtbot, mo
     qtbot.waitUntil(announcer.idle, timeout=3000)
     assert len(backend._speech.said) == 4  # each call twice
     assert backend._speech.stopped >= 4
+
+
+def test_a_call_is_highlighted_for_a_time_then_shown_as_the_last_call(make_hall, qtbot):
+    """GIVEN a display whose calls stay highlighted 0.3 s WHEN a window calls THEN 正在呼叫 in
+    the highlighted box, and after the time 上一位 in the quiet one, the number still large."""
+    hall = make_hall()
+    display = hall.display_view
+    display.highlight_s = 0.3
+    assert display.now_calling.text() == "上一位"  # nothing called yet in this session
+    hall.core.runtime.execute(c.IssueTicket("social-security"))
+    hall.windows[1].call_next()
+    qtbot.waitUntil(lambda: display.latest_number.text() == "A001", timeout=3000)
+    assert display.now_calling.text() == "正在呼叫"
+    assert display.call_box.objectName() in ("callBox", "callBoxFlash")
+    qtbot.waitUntil(lambda: display.now_calling.text() == "上一位", timeout=3000)
+    assert display.call_box.objectName() == "callBoxQuiet"
+    assert display.latest_number.text() == "A001"

@@ -19,7 +19,7 @@ def test_full_visit_across_three_screens(make_hall, qtbot):
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     assert kiosk.pages.currentWidget() is kiosk.ticket_page
     assert kiosk.number.text() == "A001"
-    assert "前面还有 0 人" in kiosk.slip_ahead.text()
+    assert kiosk.slip_ahead.text() == "您是下一位，请留意叫号"  # not "约 0 分钟"
     assert "1、2 号窗口" in kiosk.slip_windows.text()
     qtbot.waitUntil(lambda: kiosk.print_state.text() == "请取走您的凭条", timeout=3000)
     assert [p.number for p in hall.devices.printed] == ["A001"]

@@ -127,17 +127,22 @@ def test_idle_returns_home_and_forgets_the_card(make_hall, qtbot):
 def test_guide_page_and_large_font(make_hall, qtbot):
     hall = make_hall()
     kiosk = hall.kiosk_view
+    kiosk.resize(1080, 1920)
+    kiosk.show()
+    qtbot.waitUntil(lambda: kiosk.width() == 1080, timeout=3000)
     qtbot.mouseClick(kiosk.guide_button, Qt.MouseButton.LeftButton)
+    assert kiosk.prompt.text() == "请选择要查看办事指南的事项"
+    kiosk.service_button("social-security").click()  # in guide mode a tile opens its guide
     assert kiosk.pages.currentWidget() is kiosk.guide_page
     assert kiosk.guide_title.text() == "社保医保"
     assert "居民身份证原件" in kiosk.guide_materials.text()
     qtbot.mouseClick(kiosk.guide_take, Qt.MouseButton.LeftButton)
     assert kiosk.number.text() == "A001"
-    size = kiosk.number.font().pixelSize()
+    assert "QLabel#slipService { font-size: 52px" in kiosk.styleSheet()
     kiosk.toggle_large_font()
     assert kiosk.large_button.text() == "标准字体"
-    assert "font-size: 338px" in kiosk.styleSheet()  # 260 px × 1.3
-    assert size != 0
+    assert "QLabel#slipService { font-size: 68px" in kiosk.styleSheet()  # 52 px × 1.3
+    assert "font-size: 260px" in kiosk.styleSheet()  # the number is large enough already
 
 
 def test_progress_by_ticket_qr(make_hall, qtbot):

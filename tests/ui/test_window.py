@@ -27,11 +27,9 @@ def test_paused_window_refuses_calls_and_the_display_shows_it(make_hall, qtbot):
     qtbot.waitUntil(lambda: "暂停服务" in hall.devices.shown.get(2, []), timeout=3000)
     display = hall.display_view
 
-    def cells() -> list[str]:
-        row = display.windows_row
-        return [row.itemAt(i).widget().text() for i in range(row.count()) if row.itemAt(i).widget()]
-
-    qtbot.waitUntil(lambda: any("暂停服务" in cell for cell in cells()), timeout=3000)
+    qtbot.waitUntil(
+        lambda: any("暂停服务" in cell for cell in display.window_cells()), timeout=3000
+    )
     view.trigger("pause")  # F9 again: resume
     qtbot.waitUntil(lambda: view.badge.text() == "开放", timeout=3000)
     assert hall.windows[2].call_next() is True
@@ -45,10 +43,17 @@ def test_transfer_and_reactivate(make_hall, qtbot):
     presenter = hall.windows[1]
     presenter.call_next()
     qtbot.waitUntil(lambda: view.current_number.text() == "A001", timeout=3000)
-    index = view.transfer_to.findData("civil-affairs")
-    view.transfer_to.setCurrentIndex(index)
+    assert view.transfer_to.currentData() is None  # no service preselected
+    view.trigger("transfer")  # F6 without a target: asks for one, does nothing
+    assert view.message.text() == "请先选择转办的事项" and view.confirm_bar.isHidden()
+    view.transfer_to.setCurrentIndex(view.transfer_to.findData("civil-affairs"))
     view.trigger("transfer")
+    assert not view.confirm_bar.isHidden()
+    assert view.confirm_text.text() == "将 A001 转办到 民政事务？"
+    assert hall.core.ticket("A001")["service"] == "social-security"  # not before confirming
+    view.confirm_button.click()
     qtbot.waitUntil(lambda: view.current_number.text() == "—", timeout=3000)
+    assert view.message.text() == "A001 已转办到 民政事务"  # feedback after the action
     ticket = hall.core.ticket("A001")
     assert ticket["service"] == "civil-affairs" and ticket["state"] == "waiting"
     assert [view.waiting.item(i).text()[:4] for i in range(view.waiting.count())] == [
@@ -57,6 +62,7 @@ def test_transfer_and_reactivate(make_hall, qtbot):
     ]  # window 1 serves social security before civil affairs
     presenter.call_next()
     qtbot.waitUntil(lambda: view.current_number.text() == "A002", timeout=3000)
+    assert view.message.text() == "已呼叫 A002"
     view.trigger("no_show")
     qtbot.waitUntil(lambda: view.current_number.text() == "—", timeout=3000)
     assert hall.core.ticket("A002")["state"] == "no_show"
@@ -76,6 +82,20 @@ def test_window_without_evaluator_shows_rating_qr(make_hall, qtbot):
     assert presenter.vm.rating.qr_payload.endswith(":D001")
 
 
+def test_the_rating_prompt_goes_when_the_next_citizen_is_called(make_hall, qtbot):
+    """GIVEN D001 finished at a window without evaluator (its QR shown) WHEN the window calls
+    D002 THEN the prompt naming D001 is gone, not shown beside the current number D002."""
+    hall = make_hall(evaluator_windows=(1, 2))
+    for _ in range(2):
+        hall.core.runtime.execute(c.IssueTicket("enterprise"))
+    presenter, view = hall.windows[3], hall.window_views[3]
+    assert presenter.call_next() and presenter.start() and presenter.finish()
+    assert presenter.call_next()  # before the ServiceFinished event reaches the screen
+    qtbot.waitUntil(lambda: view.current_number.text() == "D002", timeout=3000)
+    qtbot.waitUntil(lambda: "D001" not in view.rating.text(), timeout=3000)
+    assert view.rating_qr.isHidden()
+
+
 def test_no_rating_given_times_out(make_hall, qtbot):
     hall = make_hall()
     hall.windows[1].rating_timeout = 0.1
@@ -93,3 +113,17 @@ def test_window_station_in_english(make_hall, qtbot):
     hall.languages.set("zh_CN")
     qtbot.waitUntil(lambda: view.buttons["call"].text() == "呼叫下一位  [F1]", timeout=3000)
     qtbot.waitUntil(lambda: view.title.text() == "3 号窗口 · 企业服务窗口", timeout=3000)
+
+
+def test_served_today_and_the_service_timer(make_hall, qtbot):
+    hall = make_hall()
+    for _ in range(2):
+        hall.core.runtime.execute(c.IssueTicket("social-security"))
+    presenter, view = hall.windows[1], hall.window_views[1]
+    assert view.served.text() == "今日已办 0 件" and view.timer.text() == ""
+    assert presenter.call_next() and presenter.start()
+    qtbot.waitUntil(lambda: view.timer.text().startswith("用时 00:0"), timeout=3000)
+    assert presenter.finish()
+    qtbot.waitUntil(lambda: view.served.text() == "今日已办 1 件", timeout=3000)
+    assert view.timer.text() == ""
+    assert hall.window_views[2].served.text() == "今日已办 0 件"  # per window

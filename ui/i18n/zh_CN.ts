@@ -23,6 +23,10 @@
         <source>Alarm: {kind}</source>
         <translation>告警：{kind}</translation>
     </message>
+    <message>
+        <source>…and {n} more alarms</source>
+        <translation>…另有 {n} 条告警</translation>
+    </message>
 </context>
 <context>
     <name>Assist</name>
@@ -40,6 +44,18 @@
     <message>
         <source>{name} · step {leg} of {legs}</source>
         <translation>{name} · 第{leg}项/共{legs}项</translation>
+    </message>
+</context>
+<context>
+    <name>Demo</name>
+    <message>
+        <source>Window stations</source>
+        <extracomment>How long a terminal&apos;s start waits for the hub before its screens appear (they then say they are connecting, and come alive by themselves when the hub answers).</extracomment>
+        <translation>窗口工作站</translation>
+    </message>
+    <message>
+        <source>Device simulator</source>
+        <translation>模拟设备</translation>
     </message>
 </context>
 <context>
@@ -71,10 +87,6 @@
     <message>
         <source>unplugged</source>
         <translation>已拔出</translation>
-    </message>
-    <message>
-        <source>disk full</source>
-        <translation>磁盘已满</translation>
     </message>
     <message>
         <source>not connected</source>
@@ -121,8 +133,55 @@
         <translation>评价器</translation>
     </message>
     <message>
+        <source>disk full</source>
+        <translation>磁盘已满</translation>
+    </message>
+    <message>
         <source>Hall system disk</source>
         <translation>系统磁盘</translation>
+    </message>
+</context>
+<context>
+    <name>Done</name>
+    <message>
+        <source>Called {number}</source>
+        <translation>已呼叫 {number}</translation>
+    </message>
+    <message>
+        <source>Called {number} again</source>
+        <translation>已重呼 {number}</translation>
+    </message>
+    <message>
+        <source>{number} marked as no-show</source>
+        <translation>{number} 已过号</translation>
+    </message>
+    <message>
+        <source>Serving {number}</source>
+        <translation>开始办理 {number}</translation>
+    </message>
+    <message>
+        <source>{number} finished</source>
+        <translation>{number} 已办结</translation>
+    </message>
+    <message>
+        <source>{number} transferred to {service}</source>
+        <translation>{number} 已转办到 {service}</translation>
+    </message>
+    <message>
+        <source>{number} is back in the queue</source>
+        <translation>{number} 已重新排队</translation>
+    </message>
+    <message>
+        <source>Window paused</source>
+        <translation>已暂停服务</translation>
+    </message>
+    <message>
+        <source>Window open again</source>
+        <translation>已恢复服务</translation>
+    </message>
+    <message>
+        <source>Done</source>
+        <translation>已完成</translation>
     </message>
 </context>
 <context>
@@ -204,10 +263,6 @@
         <translation>暂时无法连接大厅系统，请咨询工作人员</translation>
     </message>
     <message>
-        <source>No new numbers now: the hall system&apos;s disk is full; please ask the staff</source>
-        <translation>暂时无法取号：系统磁盘已满，请联系工作人员</translation>
-    </message>
-    <message>
         <source>Sorry, this did not work; please ask the staff</source>
         <translation>操作未成功，请咨询工作人员</translation>
     </message>
@@ -231,16 +286,36 @@
         <source>Please wait…</source>
         <translation>请稍候…</translation>
     </message>
+    <message>
+        <source>No new numbers now: the hall system&apos;s disk is full; please ask the staff</source>
+        <translation>暂时无法取号：系统磁盘已满，请联系工作人员</translation>
+    </message>
 </context>
 <context>
     <name>Format</name>
+    <message>
+        <source>window {windows}</source>
+        <translation>{windows} 号窗口</translation>
+    </message>
     <message>
         <source>, </source>
         <translation>、</translation>
     </message>
     <message>
-        <source>Window {windows}</source>
+        <source> or </source>
+        <translation>、</translation>
+    </message>
+    <message>
+        <source>windows {windows}</source>
         <translation>{windows} 号窗口</translation>
+    </message>
+    <message>
+        <source>You are next; please listen for your number</source>
+        <translation>您是下一位，请留意叫号</translation>
+    </message>
+    <message>
+        <source>{n} people ahead · about {m} min</source>
+        <translation>前面还有 {n} 人 · 预计等候约 {m} 分钟</translation>
     </message>
 </context>
 <context>
@@ -254,12 +329,20 @@
         <translation>最近叫号</translation>
     </message>
     <message>
+        <source>Hall display</source>
+        <translation>综合屏</translation>
+    </message>
+    <message>
         <source>Windows</source>
         <translation>窗口</translation>
     </message>
     <message>
         <source>People waiting</source>
         <translation>等候人数</translation>
+    </message>
+    <message>
+        <source>Last call</source>
+        <translation>上一位</translation>
     </message>
     <message>
         <source>Please go to window {window}</source>
@@ -272,6 +355,14 @@
     <message>
         <source>{name}: {n}</source>
         <translation>{name}：{n} 人</translation>
+    </message>
+    <message>
+        <source>{window} {state}</source>
+        <translation>{window} {state}</translation>
+    </message>
+    <message>
+        <source>No. {n}</source>
+        <translation>{n}号</translation>
     </message>
 </context>
 <context>
@@ -298,10 +389,6 @@
     <message>
         <source>Staff only</source>
         <translation>仅限工作人员</translation>
-    </message>
-    <message>
-        <source>Admin PIN</source>
-        <translation>管理密码</translation>
     </message>
     <message>
         <source>Too many wrong PINs: try again in {minutes} min</source>
@@ -351,6 +438,22 @@
         <translation>排队进度查询</translation>
     </message>
     <message>
+        <source>Self-service kiosk</source>
+        <translation>自助取号机</translation>
+    </message>
+    <message>
+        <source>Other services</source>
+        <translation>其他事项</translation>
+    </message>
+    <message>
+        <source>Previous page</source>
+        <translation>上一页</translation>
+    </message>
+    <message>
+        <source>Next page</source>
+        <translation>下一页</translation>
+    </message>
+    <message>
         <source>Your number</source>
         <translation>您的排队号码</translation>
     </message>
@@ -391,12 +494,32 @@
         <translation>排队进度</translation>
     </message>
     <message>
-        <source>Self-service numbers are not available right now</source>
-        <translation>自助取号暂停服务</translation>
+        <source>Choose a service to read its guide</source>
+        <translation>请选择要查看办事指南的事项</translation>
     </message>
     <message>
-        <source>Reconnecting to the hall system; this screen comes back by itself</source>
-        <translation>正在重新连接大厅系统，恢复后本机自动回到取号页面</translation>
+        <source>Back to taking a number</source>
+        <translation>返回取号</translation>
+    </message>
+    <message>
+        <source>Close search</source>
+        <translation>关闭查找</translation>
+    </message>
+    <message>
+        <source>Search</source>
+        <translation>拼音查找</translation>
+    </message>
+    <message>
+        <source>Find: {letters}</source>
+        <translation>查找：{letters}</translation>
+    </message>
+    <message>
+        <source>Type the first letters of the pinyin, e.g. SB for 社保</source>
+        <translation>请按拼音首字母查找，如“社保”请按 S、B</translation>
+    </message>
+    <message>
+        <source>No service matches; please check the letters</source>
+        <translation>没有找到匹配的事项，请检查字母</translation>
     </message>
     <message>
         <source>Done ({seconds} s)</source>
@@ -423,16 +546,16 @@
         <translation>等候 {n} 人</translation>
     </message>
     <message>
-        <source>One visit: {name}</source>
-        <translation>{name} · 一次办</translation>
+        <source>All</source>
+        <translation>全部</translation>
+    </message>
+    <message>
+        <source>Page {page} of {pages}</source>
+        <translation>第 {page}/{pages} 页</translation>
     </message>
     <message>
         <source>Priority (green channel)</source>
         <translation>绿色通道（优先）</translation>
-    </message>
-    <message>
-        <source>{n} people ahead · about {m} min</source>
-        <translation>前面还有 {n} 人 · 预计等候约 {m} 分钟</translation>
     </message>
     <message>
         <source>Please listen for your number and go to {windows}</source>
@@ -466,6 +589,18 @@
         <source>Scan the QR code on your ticket slip to see its progress</source>
         <translation>请扫描凭条上的二维码查询排队进度</translation>
     </message>
+    <message>
+        <source>Self-service numbers are not available right now</source>
+        <translation>自助取号暂停服务</translation>
+    </message>
+    <message>
+        <source>Reconnecting to the hall system; this screen comes back by itself</source>
+        <translation>正在重新连接大厅系统，恢复后本机自动回到取号页面</translation>
+    </message>
+    <message>
+        <source>One visit: {name}</source>
+        <translation>{name} · 一次办</translation>
+    </message>
 </context>
 <context>
     <name>Opening</name>
@@ -480,6 +615,29 @@
     <message>
         <source>Opens {day} {mon} at {time}</source>
         <translation>{month}月{day}日 {time} 开始办理</translation>
+    </message>
+</context>
+<context>
+    <name>PinPad</name>
+    <message>
+        <source>Staff only</source>
+        <translation>工作人员专用</translation>
+    </message>
+    <message>
+        <source>Enter the admin PIN</source>
+        <translation>请输入管理员密码</translation>
+    </message>
+    <message>
+        <source>Delete</source>
+        <translation>删除</translation>
+    </message>
+    <message>
+        <source>OK</source>
+        <translation>确定</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
     </message>
 </context>
 <context>
@@ -558,6 +716,13 @@
     <message>
         <source>Good = levels 3–5 of all ratings; bad = levels 1–2.</source>
         <translation>好评率 = 基本满意及以上（3–5 级）占全部评价；差评 = 不满意、非常不满意（1–2 级）。</translation>
+    </message>
+</context>
+<context>
+    <name>Section</name>
+    <message>
+        <source>Page {page} of {pages}</source>
+        <translation>第 {page}/{pages} 页</translation>
     </message>
 </context>
 <context>
@@ -645,12 +810,39 @@
         <source>Paused</source>
         <translation>暂停服务</translation>
     </message>
+    <message>
+        <source>Calling</source>
+        <translation>呼叫中</translation>
+    </message>
+    <message>
+        <source>Serving</source>
+        <translation>办理中</translation>
+    </message>
+    <message>
+        <source>Closed</source>
+        <translation>已关闭</translation>
+    </message>
+    <message>
+        <source>Free</source>
+        <translation>空闲</translation>
+    </message>
 </context>
 <context>
     <name>Voice</name>
     <message>
         <source>Number {number}, please go to window {window}</source>
         <translation>请 {number} 号到 {window} 号窗口办理</translation>
+    </message>
+</context>
+<context>
+    <name>VoiceGuide</name>
+    <message>
+        <source>Your ID card is read. Please choose a service</source>
+        <translation>已读取身份证，请选择办理事项</translation>
+    </message>
+    <message>
+        <source>Your number is {number}. Please take your ticket</source>
+        <translation>您的号码是 {number}，请取走号票</translation>
     </message>
 </context>
 <context>
@@ -707,36 +899,36 @@
         <translation>号码，如 A012</translation>
     </message>
     <message>
+        <source>Window {n}</source>
+        <translation>{n} 号窗口</translation>
+    </message>
+    <message>
         <source>Current ticket</source>
         <translation>当前号码</translation>
     </message>
     <message>
-        <source>Staff ID</source>
-        <translation>工号</translation>
+        <source>Confirm transfer</source>
+        <translation>确认转办</translation>
     </message>
     <message>
-        <source>Assisted (帮办)</source>
-        <translation>帮办</translation>
-    </message>
-    <message>
-        <source>Proxy (代办)</source>
-        <translation>代办</translation>
-    </message>
-    <message>
-        <source>Mark assisted</source>
-        <translation>登记帮办代办</translation>
+        <source>Cancel</source>
+        <translation>取消</translation>
     </message>
     <message>
         <source>Window {n} · {name}</source>
         <translation>{n} 号窗口 · {name}</translation>
     </message>
     <message>
-        <source>People waiting: {n}</source>
-        <translation>等候人数：{n}</translation>
+        <source>Served today: {n}</source>
+        <translation>今日已办 {n} 件</translation>
     </message>
     <message>
-        <source>one visit, step {leg}</source>
-        <translation>一件事第{leg}项</translation>
+        <source>Transfer to…</source>
+        <translation>选择转办事项…</translation>
+    </message>
+    <message>
+        <source>People waiting: {n}</source>
+        <translation>等候人数：{n}</translation>
     </message>
     <message>
         <source>priority</source>
@@ -757,6 +949,38 @@
     <message>
         <source>No evaluator: the citizen scans this code to rate {number}</source>
         <translation>无评价器：请办事人扫码评价 {number}</translation>
+    </message>
+    <message>
+        <source>Choose the service to transfer to first</source>
+        <translation>请先选择转办的事项</translation>
+    </message>
+    <message>
+        <source>Transfer {number} to {service}?</source>
+        <translation>将 {number} 转办到 {service}？</translation>
+    </message>
+    <message>
+        <source>For {time}</source>
+        <translation>用时 {time}</translation>
+    </message>
+    <message>
+        <source>Staff ID</source>
+        <translation>工号</translation>
+    </message>
+    <message>
+        <source>Assisted (帮办)</source>
+        <translation>帮办</translation>
+    </message>
+    <message>
+        <source>Proxy (代办)</source>
+        <translation>代办</translation>
+    </message>
+    <message>
+        <source>Mark assisted</source>
+        <translation>登记帮办代办</translation>
+    </message>
+    <message>
+        <source>one visit, step {leg}</source>
+        <translation>一件事第{leg}项</translation>
     </message>
 </context>
 </TS>

@@ -7,10 +7,11 @@ from typing import Any
 
 from PySide6.QtCore import Signal
 
+from agent.config import HallConfig
 from ui.alarms import alarm_lines
 from ui.presenters.base import HallReading, Presenter
 
-RECENT = 5
+RECENT = 12  # calls kept for the recent list; the screen shows as many as fit
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class WindowRow:
     name: str
     current: str | None
     status: str
+    state: str  # calling | serving | paused | closed (none of its services open) | idle
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class DisplayPresenter(Presenter):
             recent.append(
                 CallVM(call["number"], call["window"], window_names.get(call["window"], ""), name)
             )
+        open_now = {s["code"] for s in status["services"] if s["open_now"]}
         notice = pick(config.display.notice_zh, config.display.notice_en)
         if live:
             notice = "    ".join(pick(n["text_zh"], n["text_en"]) for n in live[-3:])
@@ -85,7 +88,11 @@ class DisplayPresenter(Presenter):
                 recent=recent[1 : RECENT + 1],
                 windows=[
                     WindowRow(
-                        w["number"], pick(w["name_zh"], w["name_en"]), w["current"], w["status"]
+                        w["number"],
+                        pick(w["name_zh"], w["name_en"]),
+                        w["current"],
+                        w["status"],
+                        _window_state(w, config, open_now),
                     )
                     for w in status["windows"]
                 ],
@@ -101,3 +108,17 @@ class DisplayPresenter(Presenter):
                 ),
             )
         )
+
+
+def _window_state(window: dict[str, Any], config: HallConfig, open_now: set[str]) -> str:
+    """What a window is doing, as the hall sees it."""
+    if window["status"] == "paused":
+        return "paused"
+    if window["current_state"] == "called":
+        return "calling"
+    if window["current_state"] == "serving":
+        return "serving"
+    served = config.window(window["number"])
+    if served is not None and not open_now.intersection(served.services):
+        return "closed"
+    return "idle"

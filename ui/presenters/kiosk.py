@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,8 +41,10 @@ from ui.messages import (
 )
 from ui.ports import CardRead, DevicePort, PrintOutcome, SlipLayout
 from ui.presenters.base import HallReading, Presenter, reach_error
+from ui.search import search_keys
 
 log = logging.getLogger(__name__)
+_keys = functools.lru_cache(maxsize=1024)(search_keys)  # pinyin of a name, once per name
 
 TICKET_QR_PREFIX = "HT1:"
 
@@ -54,11 +57,19 @@ class ServiceTile:
     open_now: bool
     sold_out: bool
     windows: list[int]
+    keys: tuple[str, ...] = ()  # what the service is found by (ui.search)
     opening: str = ""  # translated, for a closed service: why, and when it opens next
 
     @property
     def takeable(self) -> bool:
         return self.open_now and not self.sold_out
+
+
+@dataclass(frozen=True)
+class CategoryVM:
+    code: str
+    name: str
+    services: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,7 @@ class BundleTile:
     steps: str  # the services' names in order, translated
     takeable: bool
     opening: str = ""  # translated, when a service of the bundle is closed
+    keys: tuple[str, ...] = ()  # what the bundle is found by (ui.search)
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,7 @@ class HomeVM:
     citizen: str | None  # masked name of the card swiped, waiting for a service choice
     notice: str
     printer_problem: str  # translated, empty when fine
+    categories: list[CategoryVM] = field(default_factory=list)
     bundles: list[BundleTile] = field(default_factory=list)
 
 
@@ -230,9 +243,14 @@ class KioskPresenter(Presenter):
                 open_now=s["open_now"],
                 sold_out=s["issued"] >= s["daily_cap"],
                 windows=s["windows"],
+                keys=_keys(s["name_zh"], s["name_en"]),
                 opening="" if s["open_now"] else self._opening(s, status["business_date"]),
             )
             for s in status["services"]
+        ]
+        categories = [
+            CategoryVM(k.code, pick(k.name_zh, k.name_en), tuple(k.services))
+            for k in config.categories
         ]
         by_code = {tile.code: tile for tile in tiles}
         bundles = []
@@ -246,6 +264,7 @@ class KioskPresenter(Presenter):
                     steps=" → ".join(t.name for t in legs),
                     takeable=closed is None and not legs[0].sold_out,
                     opening=f"{closed.name}: {closed.opening}" if closed else "",
+                    keys=_keys(b["name_zh"], b["name_en"]),
                 )
             )
         notice = pick(config.display.notice_zh, config.display.notice_en)
@@ -257,7 +276,15 @@ class KioskPresenter(Presenter):
                 problem = device_reason_text(reason or state)
         citizen = self._citizen.name_masked if self._citizen else None
         self.home_changed.emit(
-            HomeVM(pick(config.name_zh, config.name_en), tiles, citizen, notice, problem, bundles)
+            HomeVM(
+                pick(config.name_zh, config.name_en),
+                tiles,
+                citizen,
+                notice,
+                problem,
+                categories,
+                bundles,
+            )
         )
 
     def _opening(self, service: dict[str, Any], today: str) -> str:
@@ -410,7 +437,8 @@ class KioskPresenter(Presenter):
             service_name=self._service_name(view["service"], chinese=True),
             number=view["number"],
             people_ahead=view["people_ahead"],
-            estimated_wait_min=view["estimated_wait_min"],
+            # nobody ahead: no "about 0 minutes" on the slip
+            estimated_wait_min=max(1, view["estimated_wait_min"]) if view["people_ahead"] else None,
             issued_at=dt.datetime.fromisoformat(view["issued_at"]),
             windows=f"{windows}号窗口" if windows else "",
             qr_payload=f"{TICKET_QR_PREFIX}{view['business_date']}:{view['number']}",

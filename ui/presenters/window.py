@@ -20,6 +20,7 @@ from ui.alarms import alarm_lines, concerns_window
 from ui.core import Background, CoreClient
 from ui.i18n import Languages
 from ui.messages import (
+    action_done_text,
     action_failed_text,
     assist_text,
     bundle_leg_text,
@@ -78,6 +79,8 @@ class WindowVM:
     devices: list[DeviceRow]
     rating: RatingVM
     enabled: dict[str, bool] = field(default_factory=dict)
+    served_today: int = 0
+    current_since: str | None = None  # ISO time the current ticket was called or started
     alarms: tuple[str, ...] = ()  # translated lines: this window's and its services' alarms
     bundle: str = ""  # translated: the current ticket's bundle and leg
     assist: str = ""  # translated: assisted / proxy service, and by whom
@@ -85,7 +88,8 @@ class WindowVM:
 
 class WindowPresenter(Presenter):
     changed = Signal(object)  # WindowVM
-    message = Signal(str)  # translated
+    message = Signal(str)  # translated: why an action did not happen ("" clears it)
+    done = Signal(str)  # translated: what an action did (feedback after every action)
     led_text = Signal(str)  # what the window's LED strip shows now
 
     def __init__(
@@ -107,6 +111,7 @@ class WindowPresenter(Presenter):
         self._rating = RatingVM("idle")
         self._vm: WindowVM | None = None
         self._running = False  # an action waits for the core: further ones are ignored
+        self._target_name = ""  # the service of the last transfer (for its feedback)
         devices.status.connect(self.refresh_soon)
 
     @property
@@ -119,6 +124,10 @@ class WindowPresenter(Presenter):
         strip and evaluator."""
         p = event.payload
         mine = p.get("window") == self.window
+        if mine and event.type == "TicketCalled" and self._rating.state in ("qr", "none"):
+            # the next citizen is at the window: the last one's rating prompt would name
+            # another number beside the current one (a rating on the evaluator still counts)
+            self._rating = RatingVM("idle")
         if mine and event.type in ("TicketCalled", "TicketRecalled"):
             self._show_led(f"请{p['number']}号")
         elif mine and event.type == "WindowPaused":
@@ -224,6 +233,8 @@ class WindowPresenter(Presenter):
             devices=self._device_rows(status["devices"]),
             rating=self._rating,
             enabled=enabled,
+            served_today=w.get("served_today", 0),
+            current_since=w.get("current_since"),
             alarms=self._alarms(status, config),
             bundle=bundle,
             assist=assist_text(view.get("assist"), view.get("assist_staff")),
@@ -257,7 +268,8 @@ class WindowPresenter(Presenter):
     # ---- actions ------------------------------------------------------------------------
     def _run(self, command: c.Command) -> bool:
         """True when the action was done on return (a local core); a terminal's finishes later
-        on the GUI thread. False when refused, failed, or ignored (another one is running)."""
+        on the GUI thread. False when refused, failed, or ignored (another one is running).
+        Done, it says what it did (:data:`done`)."""
         if self._running:
             log.info("window %s: %s ignored, an action is running", self.window, command)
             return False
@@ -265,7 +277,8 @@ class WindowPresenter(Presenter):
         done: list[bool] = []
         try:
             self.run_command(
-                lambda: self.core.execute(command), lambda _r, exc: done.append(self._ran(exc))
+                lambda: self.core.execute(command),
+                lambda result, exc: done.append(self._ran(command, result, exc)),
             )
         except BaseException:
             self._running = False  # a bug, not a refusal: the next key must still work
@@ -274,7 +287,7 @@ class WindowPresenter(Presenter):
             self.message.emit(please_wait_text())
         return bool(done and done[0])
 
-    def _ran(self, exc: BaseException | None) -> bool:
+    def _ran(self, command: c.Command, result: Any, exc: BaseException | None) -> bool:
         self._running = False
         if self.core.closed:
             return False
@@ -288,6 +301,8 @@ class WindowPresenter(Presenter):
                 self.refresh_soon()  # unknown outcome: show what the hub has
             return False
         self.message.emit("")
+        number = result.get("number", "") if isinstance(result, dict) else ""
+        self.done.emit(action_done_text(type(command).__name__, number, self._target_name))
         return True
 
     def call_next(self) -> bool:
@@ -307,6 +322,11 @@ class WindowPresenter(Presenter):
         return self._run(c.FinishService(self.window))
 
     def transfer(self, to_service: str) -> bool:
+        config = self.core.config()
+        service = config.service(to_service)
+        self._target_name = (
+            self.languages.pick(service.name_zh, service.name_en) if service else to_service
+        )
         return self._run(c.Transfer(self.window, to_service))
 
     def assist(self, mode: str, staff_id: str) -> bool:

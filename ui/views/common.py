@@ -13,6 +13,11 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QLabel, QLayout, QPushButton, QWidget
 
+#: A screen's root layout: the screen keeps the size of the screen it is on, whatever its
+#: content asks for (sizes are derived from it; content that does not fit is a bug that
+#: ``ui.fit.misfits`` reports, not a window that grows past the edge).
+FIXED_SCREEN = QLayout.SizeConstraint.SetNoConstraint
+
 BLUE = "#0b4f9c"
 DARK = "#0a1f3d"
 RED = "#c62828"
@@ -74,6 +79,12 @@ def problem_banner(hub_problem: Any, size_px: int = 28) -> QLabel:
 
     hub_problem.connect(show)
     return banner
+
+
+def literal(text: str) -> str:
+    """Hall data for a button or tab, shown as written: Qt reads ``&`` there as a shortcut
+    marker ("Social & medical" would lose its ``&``)."""
+    return text.replace("&", "&&")
 
 
 def button(name: str = "", clicked: Callable[[], object] | None = None) -> QPushButton:

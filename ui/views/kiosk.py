@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 
-from PySide6.QtCore import QDateTime, QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QPixmap
+from PySide6.QtCore import QDateTime, QEvent, QObject, QSize, Qt, QTimer
+from PySide6.QtGui import QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
+    QBoxLayout,
     QGridLayout,
     QHBoxLayout,
     QPushButton,
@@ -17,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.messages import fill, service_desk_text, ticket_state_text, windows_text
+from ui.messages import ahead_text, fill, service_desk_text, ticket_state_text, windows_text
 from ui.presenters.kiosk import (
     AwayVM,
     GuideVM,
@@ -27,8 +28,10 @@ from ui.presenters.kiosk import (
     ProgressVM,
     SlipVM,
 )
+from ui.search import matches
 from ui.views.common import (
     BLUE,
+    FIXED_SCREEN,
     GREEN,
     RED,
     Screen,
@@ -36,9 +39,11 @@ from ui.views.common import (
     button,
     clear,
     label,
+    literal,
     problem_banner,
     restyle,
 )
+from ui.views.pager import Pager
 
 IDLE_HOME_S = 60
 BUNDLE_KEY = "bundle:"  # tiles are kept by code; a bundle's key cannot clash with a service
@@ -46,9 +51,25 @@ TICKET_HOME_S = 30
 MESSAGE_S = 8
 
 
-def _style(scale: float) -> str:
+# The screens the sizes below are drawn for; other screens scale them (see scale_for).
+PORTRAIT = (1080, 1920)
+LANDSCAPE = (1920, 1500)
+LARGE_TEXT = 1.3
+SEARCH_FROM = 8  # a hall with more services than this gets 拼音查找
+
+
+def scale_for(width: int, height: int) -> float:
+    """How much bigger or smaller than the drawn sizes this screen's texts are."""
+    base_w, base_h = PORTRAIT if height >= width else LANDSCAPE
+    return min(width / base_w, height / base_h)
+
+
+def _style(scale: float, number_scale: float) -> str:
+    """The kiosk's sheet at ``scale``; the ticket number (already huge) at ``number_scale``,
+    which 大字模式 leaves alone."""
+
     def px(size: int) -> str:
-        return f"{round(size * scale)}px"
+        return f"{max(1, round(size * scale))}px"
 
     return f"""
     QWidget#kiosk {{ background: #eef3f9; }}
@@ -57,59 +78,65 @@ def _style(scale: float) -> str:
     QLabel#hallName {{ color: white; font-size: {px(44)}; font-weight: bold; }}
     QLabel#clock {{ color: white; font-size: {px(30)}; }}
     QPushButton#headerButton {{ color: white; background: transparent; border: 2px solid white;
-        border-radius: 12px; font-size: {px(28)}; padding: 10px 22px; }}
+        border-radius: 12px; font-size: {px(28)}; padding: {px(10)} {px(22)}; }}
     QLabel#prompt {{ font-size: {px(44)}; font-weight: bold; color: {BLUE}; }}
     QLabel#awayHall {{ font-size: {px(64)}; font-weight: bold; color: {BLUE}; }}
     QLabel#awayTitle {{ font-size: {px(48)}; font-weight: bold; color: #15253b; }}
     QLabel#awayDesk {{ font-size: {px(72)}; font-weight: bold; color: {RED}; }}
     QPushButton#service {{ background: white; border: 3px solid {BLUE}; border-radius: 24px;
-        color: #15253b; font-size: {px(46)}; font-weight: bold; padding: 20px; }}
+        color: #15253b; font-size: {px(46)}; font-weight: bold; padding: {px(12)}; }}
     QPushButton#service:pressed {{ background: #d6e6fa; }}
     QLabel#serviceName {{ font-size: {px(46)}; font-weight: bold; color: #15253b; }}
     QLabel#serviceLine {{ font-size: {px(36)}; color: #3b4b61; }}
     QLabel#serviceName:disabled, QLabel#serviceLine:disabled {{ color: #8a94a3; }}
     QPushButton#service:disabled {{ border-color: #b0b8c4; color: #8a94a3; background: #f2f4f7; }}
     QPushButton#big {{ background: {BLUE}; color: white; border-radius: 20px;
-        font-size: {px(36)}; padding: 22px 30px; }}
+        font-size: {px(36)}; padding: {px(22)} {px(30)}; }}
     QPushButton#bigGhost {{ background: white; color: {BLUE}; border: 3px solid {BLUE};
-        border-radius: 20px; font-size: {px(34)}; padding: 20px 28px; }}
+        border-radius: 20px; font-size: {px(34)}; padding: {px(18)} {px(24)}; }}
+    QPushButton#bigGhost:disabled {{ color: #8a94a3; border-color: #b0b8c4; }}
+    QLabel#pageLabel {{ font-size: {px(32)}; color: #3b4b61; }}
+    QPushButton#category {{ background: white; color: {BLUE}; border: 2px solid {BLUE};
+        border-radius: 14px; font-size: {px(30)}; padding: {px(6)} {px(10)}; }}
+    QPushButton#category:checked {{ background: {BLUE}; color: white; }}
+    QPushButton#key {{ background: white; color: #15253b; border: 2px solid #9fb3cc;
+        border-radius: 12px; font-size: {px(36)}; font-weight: bold; }}
+    QPushButton#key:pressed {{ background: #d6e6fa; }}
+    QLabel#query {{ background: white; border: 2px solid {BLUE}; border-radius: 12px;
+        font-size: {px(34)}; padding: {px(8)}; }}
     QLabel#hint {{ font-size: {px(30)}; color: #3b4b61; }}
     QLabel#citizen {{ background: #fff4d6; border: 2px solid #e0a800; border-radius: 14px;
-        font-size: {px(34)}; padding: 16px; }}
+        font-size: {px(34)}; padding: {px(16)}; }}
     QLabel#message {{ background: {RED}; color: white; border-radius: 14px;
-        font-size: {px(34)}; padding: 18px; }}
+        font-size: {px(34)}; padding: {px(18)}; }}
     QLabel#wait {{ background: {BLUE}; color: white; border-radius: 14px;
-        font-size: {px(40)}; font-weight: bold; padding: 18px; }}
-    QLabel#notice {{ background: #dfe9f5; color: #15253b; font-size: {px(28)}; padding: 14px; }}
+        font-size: {px(40)}; font-weight: bold; padding: {px(18)}; }}
+    QLabel#notice {{ background: #dfe9f5; color: #15253b; font-size: {px(28)}; padding: {px(14)}; }}
     QLabel#yourNumber {{ font-size: {px(44)}; color: #3b4b61; }}
-    QLabel#number {{ font-size: {px(260)}; font-weight: bold; color: {BLUE}; }}
+    QLabel#number {{ font-size: {round(260 * number_scale)}px; font-weight: bold; color: {BLUE}; }}
     QLabel#slipService {{ font-size: {px(52)}; font-weight: bold; }}
     QLabel#slipLine {{ font-size: {px(40)}; }}
     QLabel#priority {{ background: {GREEN}; color: white; border-radius: 12px;
-        font-size: {px(34)}; padding: 8px 20px; }}
+        font-size: {px(34)}; padding: {px(8)} {px(20)}; }}
     QLabel#printOk {{ color: {GREEN}; font-size: {px(38)}; }}
     QLabel#printBad {{ background: #fdecea; color: {RED}; border: 3px solid {RED};
-        border-radius: 14px; font-size: {px(38)}; font-weight: bold; padding: 16px; }}
+        border-radius: 14px; font-size: {px(38)}; font-weight: bold; padding: {px(16)}; }}
     QLabel#guideTitle {{ font-size: {px(52)}; font-weight: bold; color: {BLUE}; }}
-    QLabel#guideHead {{ font-size: {px(38)}; font-weight: bold; margin-top: 18px; }}
+    QLabel#guideHead {{ font-size: {px(38)}; font-weight: bold; }}
     QLabel#guideItem {{ font-size: {px(34)}; }}
-    QPushButton#tab {{ background: white; color: {BLUE}; border: 2px solid {BLUE};
-        border-radius: 14px; font-size: {px(30)}; padding: 12px 18px; }}
-    QPushButton#tab:checked {{ background: {BLUE}; color: white; }}
     """
 
 
 class ServiceButton(QPushButton):
-    """A big service tile whose name wraps (long English names stay inside the button)."""
+    """A big service tile whose name wraps (long names stay inside the tile, never elided);
+    the kiosk's pager gives it its size."""
 
     def __init__(self) -> None:
         super().__init__()
         self.setObjectName("service")
-        self.setMinimumHeight(240)
-        self.setMaximumHeight(420)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(24, 16, 24, 16)
+        layout.setContentsMargins(16, 8, 16, 8)
+        layout.setSpacing(4)
         self.name = label("", "serviceName", Qt.AlignmentFlag.AlignCenter, wrap=True)
         self.line = label("", "serviceLine", Qt.AlignmentFlag.AlignCenter, wrap=True)
         for widget in (self.name, self.line):
@@ -124,6 +151,31 @@ class ServiceButton(QPushButton):
         return f"{self.name.text()}\n{self.line.text()}"
 
 
+class CurrentPage(QStackedWidget):
+    """Pages whose minimum size is the page on screen (a stack asks for its largest page,
+    so one long guide would push the home screen below the edge)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.currentChanged.connect(self._shown)
+
+    def _shown(self, _index: int) -> None:
+        for i in range(self.count()):
+            page = self.widget(i)
+            assert page is not None  # (i is below count())
+            shown = page is self.currentWidget()
+            policy = QSizePolicy.Policy.Preferred if shown else QSizePolicy.Policy.Ignored
+            page.setSizePolicy(policy, policy)
+        self.updateGeometry()
+
+    def minimumSizeHint(self) -> QSize:
+        page = self.currentWidget()
+        return page.minimumSizeHint() if page is not None else QSize(0, 0)
+
+    def sizeHint(self) -> QSize:
+        return self.minimumSizeHint()
+
+
 class KioskView(Screen):
     def __init__(self, presenter: KioskPresenter, idle_s: int = IDLE_HOME_S) -> None:
         super().__init__("kiosk")
@@ -135,9 +187,12 @@ class KioskView(Screen):
         self._guide: GuideVM | None = None
         self._service_buttons: dict[str, ServiceButton] = {}
         self._countdown = 0
+        self._choosing_guide = False
+        self._scale = 0.0
         self._away = False  # the hall system is out of reach: the away page stays up
 
         root = QVBoxLayout(self)
+        root.setSizeConstraint(FIXED_SCREEN)
         root.setContentsMargins(0, 0, 0, 0)
         root.setSpacing(0)
         root.addWidget(self._build_header())
@@ -152,7 +207,7 @@ class KioskView(Screen):
         body_layout.setContentsMargins(40, 24, 40, 24)
         body_layout.addWidget(self.message)
         body_layout.addWidget(self.wait)
-        self.pages = QStackedWidget()
+        self.pages = CurrentPage()
         body_layout.addWidget(self.pages, 1)
         root.addWidget(body, 1)
         self.notice = label("", "notice", wrap=True)
@@ -197,7 +252,7 @@ class KioskView(Screen):
         presenter.go_home.connect(self.go_home)
         presenter.busy.connect(self.show_busy)
         presenter.away_changed.connect(self.show_away)
-        self.setStyleSheet(_style(1.0))
+        self._apply_size()
         self.retranslate()
 
     # ---- building -----------------------------------------------------------------------
@@ -231,25 +286,73 @@ class KioskView(Screen):
         row.addWidget(self.citizen_cancel)
         self.citizen_row.hide()
         layout.addWidget(self.citizen_row)
-        self.grid_host = QWidget()
-        self.grid = QGridLayout(self.grid_host)
-        self.grid.setSpacing(26)
-        self.grid.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.grid_host, 1)
+        self.filter_row = QWidget()
+        filters = QHBoxLayout(self.filter_row)
+        filters.setContentsMargins(0, 0, 0, 0)
+        self.category_bar = Pager(max_columns=5, spacing=12, complete=True)
+        self.search_button = button("bigGhost", self._toggle_search)
+        filters.addWidget(self.category_bar, 1)
+        filters.addWidget(self.search_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.filter_row)
+        layout.addWidget(self._build_search())
+        self.no_match = label("", "hint", Qt.AlignmentFlag.AlignCenter, wrap=True)
+        self.no_match.hide()
+        layout.addWidget(self.no_match)
+        self.tiles = Pager(max_columns=2, spacing=24)
+        layout.addWidget(self.tiles, 1)
+        self.page_row = QWidget()
+        pages = QHBoxLayout(self.page_row)
+        pages.setContentsMargins(0, 0, 0, 0)
+        self.previous_button = button("bigGhost", self.tiles.previous_page)
+        self.page_label = label("", "pageLabel", Qt.AlignmentFlag.AlignCenter)
+        self.next_button = button("bigGhost", self.tiles.next_page)
+        pages.addWidget(self.previous_button)
+        pages.addWidget(self.page_label, 1)
+        pages.addWidget(self.next_button)
+        layout.addWidget(self.page_row)
+        self.tiles.page_changed.connect(self._show_page)
         self.card_hint = label("", "hint", wrap=True)
         self.qr_hint = label("", "hint", wrap=True)
-        layout.addWidget(self.card_hint)
-        layout.addWidget(self.qr_hint)
+        self.hints = QBoxLayout(QBoxLayout.Direction.TopToBottom)  # side by side in landscape
+        self.hints.addWidget(self.card_hint, 1)
+        self.hints.addWidget(self.qr_hint, 1)
+        layout.addLayout(self.hints)
         self.printer_problem = label("", "printBad", wrap=True)
         self.printer_problem.hide()
         layout.addWidget(self.printer_problem)
-        buttons = QHBoxLayout()
+        self.home_buttons = QWidget()
+        buttons = QHBoxLayout(self.home_buttons)
+        buttons.setContentsMargins(0, 0, 0, 0)
         self.guide_button = button("bigGhost", self._open_guide)
         self.progress_button = button("bigGhost", self._open_progress_hint)
         buttons.addWidget(self.guide_button)
         buttons.addWidget(self.progress_button)
-        layout.addLayout(buttons)
+        layout.addWidget(self.home_buttons)
         return page
+
+    def _build_search(self) -> QWidget:
+        """Letters to find a service by pinyin initials (社保 → S B) or English words."""
+        self.search_panel = QWidget()
+        column = QVBoxLayout(self.search_panel)
+        column.setContentsMargins(0, 0, 0, 0)
+        self.query = label("", "query", wrap=True)
+        column.addWidget(self.query)
+        keys = QGridLayout()
+        keys.setSpacing(8)
+        self.letter_buttons: dict[str, QPushButton] = {}
+        for i in range(26):
+            letter = chr(ord("A") + i)
+            key = button("key", functools.partial(self._type, letter))
+            key.setText(letter)
+            keys.addWidget(key, i // 9, i % 9)
+            self.letter_buttons[letter] = key
+        self.backspace_button = button("key", self._backspace)
+        keys.addWidget(self.backspace_button, 2, 8)
+        column.addLayout(keys)
+        self.search_panel.hide()
+        self._letters = ""
+        self._category: str | None = None
+        return self.search_panel
 
     def _build_away(self) -> QWidget:
         """While the hall system is out of reach: the hall's name and where to go instead."""
@@ -296,25 +399,27 @@ class KioskView(Screen):
         return page
 
     def _build_guide(self) -> QWidget:
+        """The guide: title and materials, then time, fee, windows and forms (beside them on
+        a landscape screen, below them on a portrait one)."""
         page = QWidget()
         layout = QVBoxLayout(page)
-        self.guide_tabs = QGridLayout()
-        layout.addLayout(self.guide_tabs)
-        self.guide_title = label("", "guideTitle")
+        self.guide_title = label("", "guideTitle", wrap=True)
+        layout.addWidget(self.guide_title)
+        self.guide_columns = QBoxLayout(QBoxLayout.Direction.TopToBottom)
+        first, second = QVBoxLayout(), QVBoxLayout()
         self.guide_materials_head = label("", "guideHead")
         self.guide_materials = label("", "guideItem", wrap=True)
         self.guide_time_head = label("", "guideHead")
-        self.guide_time = label("", "guideItem")
+        self.guide_time = label("", "guideItem", wrap=True)
         self.guide_fee_head = label("", "guideHead")
-        self.guide_fee = label("", "guideItem")
+        self.guide_fee = label("", "guideItem", wrap=True)
         self.guide_windows_head = label("", "guideHead")
-        self.guide_windows = label("", "guideItem")
+        self.guide_windows = label("", "guideItem", wrap=True)
         self.guide_forms_head = label("", "guideHead")
         self.guide_forms = QHBoxLayout()
+        for widget in (self.guide_materials_head, self.guide_materials):
+            first.addWidget(widget)
         for widget in (
-            self.guide_title,
-            self.guide_materials_head,
-            self.guide_materials,
             self.guide_time_head,
             self.guide_time,
             self.guide_fee_head,
@@ -323,14 +428,21 @@ class KioskView(Screen):
             self.guide_windows,
             self.guide_forms_head,
         ):
-            layout.addWidget(widget)
-        layout.addLayout(self.guide_forms)
+            second.addWidget(widget)
+        second.addLayout(self.guide_forms)
+        for column in (first, second):
+            column.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.guide_columns.addLayout(first, 1)
+        self.guide_columns.addLayout(second, 1)
+        layout.addLayout(self.guide_columns)
         layout.addStretch(1)
         self.guide_take = button("big", self._take_from_guide)
         self.guide_back = button("bigGhost", self.go_home)
+        self.guide_other = button("bigGhost", self._open_guide)
+        layout.addWidget(self.guide_take)
         row = QHBoxLayout()
         row.addWidget(self.guide_back)
-        row.addWidget(self.guide_take)
+        row.addWidget(self.guide_other)
         layout.addLayout(row)
         return page
 
@@ -360,18 +472,23 @@ class KioskView(Screen):
     # ---- texts --------------------------------------------------------------------------
     def retranslate(self) -> None:
         self.message.hide()  # a message in the other language is stale
+        self.setWindowTitle(self.tr("Self-service kiosk"))
         self.large_button.setText(
             self.tr("Normal text") if self.large_font else self.tr("Large text")
         )
         self.language_button.setText("English" if self.presenter.languages.is_chinese() else "中文")
         self.wait.setText(self.tr("Please wait, your number is being issued…"))
-        self.prompt.setText(self.tr("Please choose a service"))
+        self._retext_home()
         self.citizen_cancel.setText(self.tr("Cancel"))
         self.card_hint.setText(
             self.tr("ID card: place your card on the reader, then choose a service")
         )
         self.qr_hint.setText(self.tr("Appointment: scan the QR code of your booking to check in"))
-        self.guide_button.setText(self.tr("Service guides"))
+        self.guide_other.setText(self.tr("Other services"))
+        self.previous_button.setText(self.tr("Previous page"))
+        self.backspace_button.setText("⌫")
+        self._retext_search()
+        self.next_button.setText(self.tr("Next page"))
         self.progress_button.setText(self.tr("My ticket's progress"))
         self.your_number.setText(self.tr("Your number"))
         self.reprint_button.setText(self.tr("Print again"))
@@ -397,6 +514,25 @@ class KioskView(Screen):
         if self._print is not None:
             self.show_print(self._print)
         self._update_done_button()
+
+    def _retext_home(self) -> None:
+        """The home screen takes tickets, or (after 办事指南) opens the guide of a tile."""
+        if self._choosing_guide:
+            self.prompt.setText(self.tr("Choose a service to read its guide"))
+            self.guide_button.setText(self.tr("Back to taking a number"))
+        else:
+            self.prompt.setText(self.tr("Please choose a service"))
+            self.guide_button.setText(self.tr("Service guides"))
+
+    def _retext_search(self) -> None:
+        searching = self.search_panel.isVisibleTo(self)
+        self.search_button.setText(self.tr("Close search") if searching else self.tr("Search"))
+        self.query.setText(
+            fill(self.tr("Find: {letters}"), letters=self._letters)
+            if self._letters
+            else self.tr("Type the first letters of the pinyin, e.g. SB for 社保")
+        )
+        self.no_match.setText(self.tr("No service matches; please check the letters"))
 
     def _on_tick(self) -> None:
         fmt = "yyyy-MM-dd HH:mm" if self.presenter.languages.is_chinese() else "d MMM yyyy HH:mm"
@@ -432,6 +568,7 @@ class KioskView(Screen):
         codes = [t.code for t in vm.tiles] + [BUNDLE_KEY + b.code for b in vm.bundles]
         if codes != list(self._service_buttons):
             self._rebuild_tiles(vm)
+        self._show_categories(vm)
         for tile in vm.tiles:
             if tile.sold_out:
                 line = self.tr("Today's numbers are all taken")
@@ -449,22 +586,107 @@ class KioskView(Screen):
             bundle_button.setEnabled(bundle.takeable)
 
     def _rebuild_tiles(self, vm: HomeVM) -> None:
-        """The hall's services changed (a new config): one tile each, two to a row."""
-        clear(self.grid)
+        """The hall's services changed (a new config): one tile each, paged as they fit."""
         self._service_buttons = {}
-        for i, tile in enumerate(vm.tiles):
+        for tile in vm.tiles:
             tile_button = ServiceButton()
-            tile_button.clicked.connect(lambda _=False, code=tile.code: self.presenter.take(code))
-            self.grid.addWidget(tile_button, i // 2, i % 2)
+            tile_button.clicked.connect(functools.partial(self._tile_tapped, tile.code))
             self._service_buttons[tile.code] = tile_button
-        row = (len(vm.tiles) + 1) // 2
-        for i, bundle in enumerate(vm.bundles):  # after the services, one to a row
+        for bundle in vm.bundles:  # after the services: one ticket through several
             bundle_button = ServiceButton()
             bundle_button.clicked.connect(
-                lambda _=False, code=bundle.code: self.presenter.take_bundle(code)
+                functools.partial(self.presenter.take_bundle, bundle.code)
             )
-            self.grid.addWidget(bundle_button, row + i, 0, 1, 2)
             self._service_buttons[BUNDLE_KEY + bundle.code] = bundle_button
+        self.tiles.set_cells(list(self._service_buttons.values()))
+
+    def _show_categories(self, vm: HomeVM) -> None:
+        """The category bar (a hall config with categories): 全部 and one button each."""
+        names = [("", self.tr("All"))] + [(k.code, k.name) for k in vm.categories]
+        if not vm.categories:
+            names = []
+        codes = [code for code, _name in names]
+        if codes != [b.property("code") for b in self.category_bar.cells]:
+            cells: list[QWidget] = []
+            for code in codes:
+                category = button("category", functools.partial(self._choose_category, code))
+                category.setProperty("code", code)
+                category.setCheckable(True)
+                cells.append(category)
+            self.category_bar.set_cells(cells)
+        for cell, (code, name) in zip(self.category_bar.cells, names, strict=True):
+            assert isinstance(cell, QPushButton)
+            cell.setText(literal(name))
+            cell.setChecked(code == (self._category or ""))
+        self.category_bar.fit_cells_to_content()
+        self.category_bar.setVisible(bool(vm.categories))
+        self.search_button.setVisible(len(vm.tiles) > SEARCH_FROM)
+        self.filter_row.setVisible(bool(vm.categories) or len(vm.tiles) > SEARCH_FROM)
+        self._filter()
+
+    def _choose_category(self, code: str) -> None:
+        self._category = code or None
+        for cell in self.category_bar.cells:
+            if isinstance(cell, QPushButton):
+                cell.setChecked(cell.property("code") == code)
+        self._filter()
+
+    def _toggle_search(self) -> None:
+        self._show_search(not self.search_panel.isVisibleTo(self))
+
+    def _show_search(self, on: bool) -> None:
+        """The letter keys take the place of the hints and the guide/progress buttons."""
+        self.search_panel.setVisible(on)
+        for widget in (self.card_hint, self.qr_hint, self.home_buttons):
+            widget.setVisible(not on)
+        self._letters = ""
+        self._retext_search()
+        self._filter()
+
+    def _type(self, letter: str) -> None:
+        self._letters = (self._letters + letter)[:12]
+        self._retext_search()
+        self._filter()
+
+    def _backspace(self) -> None:
+        self._letters = self._letters[:-1]
+        self._retext_search()
+        self._filter()
+
+    def _filter(self) -> None:
+        """The tiles of the chosen category that match the letters typed, in hall order;
+        the bundles after them (under 全部 only)."""
+        if self._home is None:
+            return
+        allowed = None
+        for category in self._home.categories:
+            if category.code == self._category:
+                allowed = set(category.services)
+        shown: list[QWidget] = [
+            self._service_buttons[tile.code]
+            for tile in self._home.tiles
+            if (allowed is None or tile.code in allowed) and matches(self._letters, tile.keys)
+        ]
+        if allowed is None and not self._choosing_guide:  # a bundle has no guide of its own
+            shown += [
+                self._service_buttons[BUNDLE_KEY + bundle.code]
+                for bundle in self._home.bundles
+                if matches(self._letters, bundle.keys)
+            ]
+        self.tiles.set_cells(shown, delete_old=False)
+        self.no_match.setVisible(not shown)
+
+    def _tile_tapped(self, code: str) -> None:
+        if self._choosing_guide:
+            self.presenter.guide(code)
+        else:
+            self.presenter.take(code)
+
+    def _show_page(self, page: int, pages: int) -> None:
+        self.page_row.setVisible(pages > 1)
+        self.page_label.setText(
+            fill(self.tr("Page {page} of {pages}"), page=str(page + 1), pages=str(pages))
+        )
 
     def show_ticket(self, vm: SlipVM, switch: bool = True) -> None:
         self._slip = vm
@@ -474,13 +696,7 @@ class KioskView(Screen):
         self.slip_bundle.setVisible(bool(vm.bundle))
         self.priority.setText(self.tr("Priority (green channel)"))
         self.priority.setVisible(vm.priority != "none")
-        self.slip_ahead.setText(
-            fill(
-                self.tr("{n} people ahead · about {m} min"),
-                n=str(vm.people_ahead),
-                m=str(vm.estimated_wait_min),
-            )
-        )
+        self.slip_ahead.setText(ahead_text(vm.people_ahead, vm.estimated_wait_min))
         self.slip_windows.setText(
             fill(
                 self.tr("Please listen for your number and go to {windows}"),
@@ -522,25 +738,14 @@ class KioskView(Screen):
         clear(self.guide_forms)
         for path in vm.sample_forms:
             image = label()
-            image.setPixmap(QPixmap(path).scaledToHeight(360))
+            image.setPixmap(QPixmap(path).scaledToHeight(round(360 * self._scale)))
             self.guide_forms.addWidget(image)
         if not vm.sample_forms:
             self.guide_forms.addWidget(
-                label(self.tr("No sample forms for this service"), "guideItem")
+                label(self.tr("No sample forms for this service"), "guideItem", wrap=True)
             )
-        if self._home is not None:
-            self._build_guide_tabs(vm.code)
+        self._choosing_guide = False
         self.pages.setCurrentWidget(self.guide_page)
-
-    def _build_guide_tabs(self, current: str) -> None:
-        assert self._home is not None
-        clear(self.guide_tabs)
-        for i, tile in enumerate(self._home.tiles):
-            tab = button("tab", functools.partial(self.presenter.guide, tile.code))
-            tab.setText(tile.name)
-            tab.setCheckable(True)
-            tab.setChecked(tile.code == current)
-            self.guide_tabs.addWidget(tab, i // 2, i % 2)
 
     def show_progress(self, vm: ProgressVM) -> None:
         self.progress_number.setText(vm.number)
@@ -549,11 +754,7 @@ class KioskView(Screen):
         )
         self.progress_state.setText(ticket_state_text(vm.state))
         if vm.state == "waiting":
-            line = fill(
-                self.tr("{n} people ahead · about {m} min"),
-                n=str(vm.people_ahead),
-                m=str(vm.estimated_wait_min),
-            )
+            line = ahead_text(vm.people_ahead, vm.estimated_wait_min)
         elif vm.window is not None:
             line = fill(self.tr("Please go to window {window}"), window=str(vm.window))
         else:
@@ -587,6 +788,12 @@ class KioskView(Screen):
         self.pages.setCurrentWidget(self.away_page)
 
     def go_home(self) -> None:
+        self._choosing_guide = False
+        self._category = None
+        self._show_search(False)
+        if self._home is not None:
+            self._show_categories(self._home)
+        self._retext_home()
         self.message.hide()
         self._slip = None
         self._print = None
@@ -594,8 +801,14 @@ class KioskView(Screen):
 
     # ---- local UI state -----------------------------------------------------------------
     def _open_guide(self) -> None:
-        if self._home and self._home.tiles:
-            self.presenter.guide(self._home.tiles[0].code)
+        """Guides are chosen on the home screen's tiles (a tap opens the guide, no ticket)."""
+        self._choosing_guide = not (
+            self._choosing_guide and self.pages.currentWidget() is self.home_page
+        )
+        self.message.hide()
+        self.pages.setCurrentWidget(self.home_page)
+        self._retext_home()
+        self._filter()
 
     def _take_from_guide(self) -> None:
         if self._guide is not None:
@@ -606,8 +819,35 @@ class KioskView(Screen):
 
     def toggle_large_font(self) -> None:
         self.large_font = not self.large_font
-        self.setStyleSheet(_style(1.3 if self.large_font else 1.0))
+        self._apply_size()
         self.retranslate()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._apply_size()
+        super().resizeEvent(event)
+
+    def _apply_size(self) -> None:
+        """Texts and tiles sized from the screen (and 大字模式), not fixed pixels."""
+        screen_scale = scale_for(self.width(), self.height())
+        scale = screen_scale * (LARGE_TEXT if self.large_font else 1)
+        # a narrow window (the demo's, or 大字模式 on a small kiosk) keeps the hall name
+        # readable and drops the clock
+        self.clock.setVisible(self.width() / scale >= 900)
+        if abs(scale - self._scale) < 0.005:
+            return
+        self._scale = scale
+        self.setStyleSheet(_style(scale, screen_scale))
+        landscape = self.width() > self.height()
+        across = QBoxLayout.Direction.LeftToRight if landscape else QBoxLayout.Direction.TopToBottom
+        self.guide_columns.setDirection(across)
+        self.hints.setDirection(across)
+        self.tiles.max_columns = 4 if landscape else 2
+        self.tiles.spacing = round(24 * scale)
+        self.category_bar.spacing = round(12 * scale)
+        self.category_bar.fit_cells_to_content()
+        self.tiles.set_cell_size(
+            QSize(round(360 * scale), round(215 * scale) + 20), max_cell_height=round(380 * scale)
+        )
 
     def service_button(self, code: str) -> ServiceButton:
         return self._service_buttons[code]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QDateTime, Qt, QTimer
+from PySide6.QtGui import QKeyEvent, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -18,9 +18,11 @@ from PySide6.QtWidgets import (
 
 from ui.messages import fill, ticket_state_text, window_status_text
 from ui.presenters.window import WindowPresenter, WindowVM
-from ui.views.alarms import alarm_banner, show_alarms
+from ui.views.alarms import alarm_banner, show_alarms, size_alarm_banner
 from ui.views.common import (
+    AMBER,
     BLUE,
+    FIXED_SCREEN,
     GREEN,
     RED,
     Screen,
@@ -46,40 +48,64 @@ SHORTCUTS = {
     "assist": "F10",
 }
 
-STYLE = f"""
-QWidget#station {{ background: #f4f6f9; }}
-QLabel {{ font-size: 15px; color: #1b2736; }}
-QLabel#title {{ font-size: 22px; font-weight: bold; color: {BLUE}; }}
-QLabel#badgeOpen {{ background: {GREEN}; color: white; border-radius: 8px; padding: 4px 12px;
-    font-size: 16px; }}
-QLabel#badgePaused {{ background: {RED}; color: white; border-radius: 8px; padding: 4px 12px;
-    font-size: 16px; }}
-QWidget#currentBox {{ background: white; border: 1px solid #c9d3df; border-radius: 10px; }}
-QLabel#currentNumber {{ font-size: 72px; font-weight: bold; color: {BLUE}; }}
-QLabel#currentState {{ font-size: 18px; }}
-QLabel#head {{ font-size: 16px; font-weight: bold; }}
-QLabel#message {{ color: {RED}; font-size: 16px; font-weight: bold; }}
-QLabel#rating {{ font-size: 16px; }}
-QPushButton {{ font-size: 16px; padding: 8px 10px; min-height: 30px; }}
-QPushButton#primary {{ background: {BLUE}; color: white; border-radius: 6px; font-weight: bold; }}
+
+def _style(scale: float) -> str:
+    """The station's sheet, drawn for 1366 × 768 and scaled to the screen."""
+
+    def px(size: int) -> str:
+        return f"{max(1, round(size * scale))}px"
+
+    return f"""
+QWidget#station {{ background: #eef2f7; }}
+QLabel {{ font-size: {px(19)}; color: #1b2736; }}
+QLabel#title {{ font-size: {px(28)}; font-weight: bold; color: {BLUE}; }}
+QLabel#figure {{ font-size: {px(22)}; color: #1b2736; background: white; border-radius: 10px;
+    padding: {px(6)} {px(14)}; }}
+QLabel#badgeOpen {{ background: {GREEN}; color: white; border-radius: 10px;
+    padding: {px(6)} {px(16)}; font-size: {px(22)}; font-weight: bold; }}
+QLabel#badgePaused {{ background: {RED}; color: white; border-radius: 10px;
+    padding: {px(6)} {px(16)}; font-size: {px(22)}; font-weight: bold; }}
+QWidget#currentBox {{ background: white; border: 2px solid #c9d3df; border-radius: 16px; }}
+QLabel#currentNumber {{ font-size: {px(110)}; font-weight: bold; color: {BLUE}; }}
+QLabel#currentState {{ font-size: {px(24)}; }}
+QLabel#timer {{ font-size: {px(30)}; font-weight: bold; color: #3b4b61; }}
+QLabel#head {{ font-size: {px(21)}; font-weight: bold; }}
+QLabel#message {{ color: {RED}; font-size: {px(22)}; font-weight: bold; }}
+QLabel#feedback {{ color: {GREEN}; font-size: {px(22)}; font-weight: bold; }}
+QLabel#rating {{ font-size: {px(20)}; }}
+QPushButton {{ font-size: {px(22)}; padding: {px(6)} {px(8)}; min-height: {px(52)};
+    background: white; color: #1b2736; border: 2px solid #9fb3cc; border-radius: 12px; }}
+QPushButton:pressed {{ background: #d6e6fa; }}
+QPushButton:disabled {{ color: #a3adba; border-color: #d5dce5; background: #f4f6f9; }}
+QPushButton#primary {{ background: {BLUE}; color: white; border: none; font-weight: bold; }}
 QPushButton#primary:disabled {{ background: #9fb3cc; }}
-QListWidget {{ font-size: 16px; }}
-QLabel#deviceOk {{ color: {GREEN}; }}
-QLabel#deviceBad {{ color: {RED}; font-weight: bold; }}
+QPushButton#confirm {{ background: {AMBER}; color: #1b2736; border: none; font-weight: bold; }}
+QWidget#confirmBar {{ background: #fff4d6; border: 2px solid #e0a800; border-radius: 12px; }}
+QComboBox, QLineEdit {{ font-size: {px(21)}; min-height: {px(48)}; padding: 0 {px(8)}; }}
+QListWidget {{ font-size: {px(21)}; background: white; border-radius: 10px; }}
+QLabel#deviceOk {{ color: {GREEN}; font-size: {px(18)}; }}
+QLabel#deviceBad {{ color: {RED}; font-weight: bold; font-size: {px(18)}; }}
 """
+
+
+FEEDBACK_S = 8
 
 
 class WindowStationView(Screen):
     def __init__(self, presenter: WindowPresenter) -> None:
-        super().__init__("station", STYLE)
+        super().__init__("station")
         self.presenter = presenter
         self._vm: WindowVM | None = None
+        self._scale = 0.0
 
         root = QVBoxLayout(self)
+        root.setSizeConstraint(FIXED_SCREEN)
         top = QHBoxLayout()
-        self.title = label("", "title")
+        self.title = label("", "title", wrap=True)
+        self.served = label("", "figure")
         self.badge = label("", "badgeOpen")
         top.addWidget(self.title, 1)
+        top.addWidget(self.served)
         top.addWidget(self.badge)
         root.addLayout(top)
         self.hub_problem = problem_banner(presenter.hub_problem, 18)
@@ -91,7 +117,8 @@ class WindowStationView(Screen):
         self.current_head = label("", "head")
         self.current_number = label("—", "currentNumber", Qt.AlignmentFlag.AlignCenter)
         self.current_state = label("", "currentState", Qt.AlignmentFlag.AlignCenter)
-        self.current_detail = label("", "currentState", Qt.AlignmentFlag.AlignCenter)
+        self.current_detail = label("", "currentState", Qt.AlignmentFlag.AlignCenter, wrap=True)
+        self.timer = label("", "timer", Qt.AlignmentFlag.AlignCenter)
         self.rating = label("", "rating", Qt.AlignmentFlag.AlignCenter, wrap=True)
         self.rating_qr = label(align=Qt.AlignmentFlag.AlignCenter)
         for widget in (
@@ -99,6 +126,7 @@ class WindowStationView(Screen):
             self.current_number,
             self.current_state,
             self.current_detail,
+            self.timer,
             self.rating,
             self.rating_qr,
         ):
@@ -114,6 +142,7 @@ class WindowStationView(Screen):
         for i, action in enumerate(("call", "recall", "no_show", "start", "finish", "pause")):
             buttons.addWidget(self.buttons[action], i // 2, i % 2)
         self.transfer_to = QComboBox()
+        self.transfer_to.currentIndexChanged.connect(lambda _i: self._cancel_transfer())
         buttons.addWidget(self.transfer_to, 3, 0)
         buttons.addWidget(self.buttons["transfer"], 3, 1)
         self.reactivate_number = QLineEdit()
@@ -121,14 +150,13 @@ class WindowStationView(Screen):
         buttons.addWidget(self.reactivate_number, 4, 0)
         buttons.addWidget(self.buttons["reactivate"], 4, 1)
         buttons.addWidget(self.buttons["reprint"], 5, 0, 1, 2)
-        assist_row = QHBoxLayout()  # 帮办/代办: the mode and the assisting staff member's id
+        # 帮办/代办: the mode and the assisting staff member's id, then the button
         self.assist_mode = QComboBox()
         self.assist_staff = QLineEdit()
         self.assist_staff.setMaxLength(32)
-        assist_row.addWidget(self.assist_mode)
-        assist_row.addWidget(self.assist_staff)
-        buttons.addLayout(assist_row, 6, 0)
-        buttons.addWidget(self.buttons["assist"], 6, 1)
+        buttons.addWidget(self.assist_mode, 6, 0)
+        buttons.addWidget(self.assist_staff, 6, 1)
+        buttons.addWidget(self.buttons["assist"], 7, 0, 1, 2)
         holder = QWidget()
         holder.setLayout(buttons)
         middle.addWidget(holder, 3)
@@ -141,8 +169,26 @@ class WindowStationView(Screen):
         middle.addLayout(waiting, 2)
         root.addLayout(middle, 1)
 
+        self.confirm_bar = box("confirmBar")
+        confirm = QHBoxLayout(self.confirm_bar)
+        self.confirm_text = label("", "head", wrap=True)
+        self.confirm_button = button("confirm", self._confirm_transfer)
+        self.confirm_cancel = button("", self._cancel_transfer)
+        confirm.addWidget(self.confirm_text, 1)
+        confirm.addWidget(self.confirm_button)
+        confirm.addWidget(self.confirm_cancel)
+        self.confirm_bar.hide()
+        root.addWidget(self.confirm_bar)
         self.message = label("", "message", wrap=True)
         root.addWidget(self.message)
+        self.feedback_timer = QTimer(self)
+        self.feedback_timer.setSingleShot(True)
+        self.feedback_timer.setInterval(FEEDBACK_S * 1000)
+        self.feedback_timer.timeout.connect(lambda: self.message.setText(""))
+        self.clock = QTimer(self)
+        self.clock.setInterval(1000)
+        self.clock.timeout.connect(self._show_timer)
+        self.clock.start()
         self.alarms = alarm_banner(16)
         root.addWidget(self.alarms)
         self.devices_row = QHBoxLayout()
@@ -155,12 +201,18 @@ class WindowStationView(Screen):
 
         presenter.changed.connect(self.show_vm)
         presenter.message.connect(self.show_message)
+        presenter.done.connect(self.show_done)
+        self._apply_size()
         self.retranslate()
 
     def retranslate(self) -> None:
+        self.message.setText("")  # a message in the other language is stale
+        self.setWindowTitle(fill(self.tr("Window {n}"), n=str(self.presenter.window)))
         self._label_buttons()
         self.reactivate_number.setPlaceholderText(self.tr("Number, e.g. A012"))
         self.current_head.setText(self.tr("Current ticket"))
+        self.confirm_button.setText(self.tr("Confirm transfer"))
+        self.confirm_cancel.setText(self.tr("Cancel"))
         self.assist_staff.setPlaceholderText(self.tr("Staff ID"))
         mode = self.assist_mode.currentData()
         self.assist_mode.clear()
@@ -214,9 +266,7 @@ class WindowStationView(Screen):
         elif action == "finish":
             p.finish()
         elif action == "transfer":
-            code = self.transfer_to.currentData()
-            if code:
-                p.transfer(code)
+            self._ask_transfer()
         elif action == "reactivate":
             if p.reactivate(self.reactivate_number.text()):
                 self.reactivate_number.clear()
@@ -230,6 +280,7 @@ class WindowStationView(Screen):
     def show_vm(self, vm: WindowVM) -> None:
         self._vm = vm
         self.title.setText(fill(self.tr("Window {n} · {name}"), n=str(vm.number), name=vm.name))
+        self.served.setText(fill(self.tr("Served today: {n}"), n=str(vm.served_today)))
         self.badge.setText(window_status_text(vm.status))
         restyle(self.badge, "badgePaused" if vm.status == "paused" else "badgeOpen")
         self.current_number.setText(vm.current or "—")
@@ -248,13 +299,17 @@ class WindowStationView(Screen):
             action_button.setEnabled(enabled.get(action, False))
         self._label_buttons()
         current = self.transfer_to.currentData()
+        self.transfer_to.blockSignals(True)  # a refresh is not the staff choosing
         self.transfer_to.clear()
+        self.transfer_to.addItem(self.tr("Transfer to…"), None)  # no target until chosen
         for code, name in vm.transfer_targets:
             self.transfer_to.addItem(name, code)
-        if current is not None:
-            index = self.transfer_to.findData(current)
-            if index >= 0:
-                self.transfer_to.setCurrentIndex(index)
+        index = self.transfer_to.findData(current) if current is not None else -1
+        self.transfer_to.setCurrentIndex(max(0, index))
+        self.transfer_to.blockSignals(False)
+        if vm.current is None:
+            self.confirm_bar.hide()
+        self._show_timer()
         self.waiting_head.setText(fill(self.tr("People waiting: {n}"), n=str(len(vm.waiting))))
         self.waiting.clear()
         for row in vm.waiting:
@@ -295,4 +350,64 @@ class WindowStationView(Screen):
             self.rating_qr.hide()
 
     def show_message(self, text: str) -> None:
+        """Why an action did not happen (red), or "please wait"; empty clears the line."""
+        restyle(self.message, "message")
         self.message.setText(text)
+        self.feedback_timer.stop()
+
+    def show_done(self, text: str) -> None:
+        """What an action did (green), for a few seconds."""
+        restyle(self.message, "feedback")
+        self.message.setText(text)
+        self.feedback_timer.start()
+
+    # ---- transfer: an explicit target, then a confirmation ------------------------------
+    def _ask_transfer(self) -> None:
+        code = self.transfer_to.currentData()
+        if not code or self._vm is None or self._vm.current is None:
+            self.show_message(self.tr("Choose the service to transfer to first"))
+            self.transfer_to.setFocus()
+            return
+        self.confirm_text.setText(
+            fill(
+                self.tr("Transfer {number} to {service}?"),
+                number=self._vm.current,
+                service=self.transfer_to.currentText(),
+            )
+        )
+        self.confirm_bar.show()
+
+    def _confirm_transfer(self) -> None:
+        code = self.transfer_to.currentData()
+        self.confirm_bar.hide()
+        if code:
+            self.presenter.transfer(code)
+            self.transfer_to.setCurrentIndex(0)
+
+    def _cancel_transfer(self) -> None:
+        self.confirm_bar.hide()
+
+    def _show_timer(self) -> None:
+        """How long the current citizen has been at the window (called or in service)."""
+        since = self._vm.current_since if self._vm is not None else None
+        if not since:
+            self.timer.setText("")
+            return
+        start = QDateTime.fromString(since, Qt.DateFormat.ISODateWithMs)
+        seconds = max(0, start.secsTo(QDateTime.currentDateTime()))
+        minutes, seconds = divmod(seconds, 60)
+        self.timer.setText(fill(self.tr("For {time}"), time=f"{minutes:02d}:{seconds:02d}"))
+
+    # ---- sizes --------------------------------------------------------------------------
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._apply_size()
+        super().resizeEvent(event)
+
+    def _apply_size(self) -> None:
+        scale = min(self.width() / 1366, self.height() / 768) if self.width() > 1 else 1.0
+        scale = max(scale, 0.5)
+        if abs(scale - self._scale) < 0.005:
+            return
+        self._scale = scale
+        self.setStyleSheet(_style(scale))
+        size_alarm_banner(self.alarms, round(18 * scale))
