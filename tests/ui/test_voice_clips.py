@@ -79,7 +79,7 @@ def test_the_voice_guided_kiosk_speaks_each_step(make_hall, qtbot):
     hall = make_hall(screen_options=ScreenOptions(voice_guide=True))
     voice = hall.kiosk_voice
     assert voice is not None and voice is not hall.announcer
-    hall.devices.swipe(CardRead("h" * 64, "张*", None))
+    hall.devices.swipe(CardRead(b"k" * 32, "张*", None))
     qtbot.waitUntil(lambda: voice.backend.spoken == ["已读取身份证，请选择办理事项"], timeout=3000)
     hall.kiosk_view.service_button("household").click()
     qtbot.waitUntil(lambda: len(voice.backend.spoken) == 2, timeout=3000)
