@@ -77,8 +77,7 @@ def test_window_without_evaluator_shows_rating_qr(make_hall, qtbot):
 
 
 def test_no_rating_given_times_out(make_hall, qtbot):
-    hall = make_hall()
-    hall.windows[1].rating_timeout = 0.1
+    hall = make_hall(rating_timeout=0.1)
     hall.core.runtime.execute(c.IssueTicket("social-security"))
     p = hall.windows[1]
     assert p.call_next() and p.start() and p.finish()

@@ -1,4 +1,5 @@
-"""Window station presenter (虚拟呼叫器): one window's caller, its LED strip and evaluator.
+"""Window station presenter (虚拟呼叫器): one window's caller; it shows what the window's
+LED strip and evaluator do (the node drives them: ``sync.node_devices.WindowDevices``).
 
 Actions go through :meth:`Presenter.run_command` (off the GUI thread on a terminal); one at
 a time: a key pressed while an action waits for the hub is ignored.
@@ -17,7 +18,7 @@ from agent import commands as c
 from agent.config import HallConfig
 from agent.errors import HallError
 from ui.alarms import alarm_lines, concerns_window
-from ui.core import Background, CoreClient
+from ui.core import CoreClient
 from ui.i18n import Languages
 from ui.messages import (
     action_failed_text,
@@ -36,7 +37,6 @@ from ui.presenters.base import HallReading, Presenter
 log = logging.getLogger(__name__)
 
 RATING_QR_PREFIX = "HR1:"
-RATING_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -94,20 +94,17 @@ class WindowPresenter(Presenter):
         devices: DevicePort,
         languages: Languages,
         window: int,
-        rating_timeout: float = RATING_TIMEOUT_S,
         reprint: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(core, languages)
         self.devices = devices
         self.window = window
-        self.rating_timeout = rating_timeout
         self._reprint = reprint
-        self._led = Background(f"led-{window}")
-        self._evaluator = Background(f"evaluator-{window}")
         self._rating = RatingVM("idle")
         self._vm: WindowVM | None = None
         self._running = False  # an action waits for the core: further ones are ignored
         devices.status.connect(self.refresh_soon)
+        devices.rating_missed.connect(self._rating_missed)
 
     @property
     def vm(self) -> WindowVM | None:
@@ -115,8 +112,8 @@ class WindowPresenter(Presenter):
 
     # ---- events -------------------------------------------------------------------------
     def on_event(self, event: Any) -> None:
-        """Any event may change the waiting list; this window's own also drive its LED
-        strip and evaluator."""
+        """Any event may change the waiting list; this window's own also change what its
+        LED strip and evaluator show."""
         p = event.payload
         mine = p.get("window") == self.window
         if mine and event.type in ("TicketCalled", "TicketRecalled"):
@@ -134,12 +131,6 @@ class WindowPresenter(Presenter):
 
     def _show_led(self, text: str) -> None:
         self.led_text.emit(text)
-        if self.devices.has_led(self.window):
-            self._led.run(lambda: self.devices.show(self.window, text), self._led_done)
-
-    def _led_done(self, _result: object, exc: BaseException | None) -> None:
-        if exc is not None:
-            log.warning("window %s LED failed", self.window, exc_info=exc)
 
     def _ask_rating(self, number: str, business_date: str) -> None:
         if not self.devices.has_evaluator(self.window):
@@ -149,26 +140,10 @@ class WindowPresenter(Presenter):
             return
         self._rating = RatingVM("waiting", number)
 
-        def done(score: int | None, exc: BaseException | None) -> None:
-            if exc is not None:
-                log.warning("window %s evaluator failed", self.window, exc_info=exc)
-            if score is None:
-                if self._rating.number == number and self._rating.state == "waiting":
-                    self._rating = RatingVM("none", number)
-                    self.refresh_soon()
-                return
-            self.run_command(
-                lambda: self.core.execute(c.RecordEvaluation(self.window, score, number)),
-                self._recorded,
-            )
-
-        self._evaluator.run(
-            lambda: self.devices.request_rating(self.window, number, self.rating_timeout), done
-        )
-
-    def _recorded(self, _result: object, exc: BaseException | None) -> None:
-        if exc is not None:
-            self.message.emit(action_failed_text(exc))
+    def _rating_missed(self, window: int, number: str) -> None:
+        if window == self.window and self._rating == RatingVM("waiting", number):
+            self._rating = RatingVM("none", number)
+            self.refresh_soon()
 
     # ---- view-model ---------------------------------------------------------------------
     def read_more(self) -> list[dict[str, Any]]:
@@ -342,11 +317,6 @@ class WindowPresenter(Presenter):
             self.message.emit(device_reason_text("no_printer"))
             return
         self._reprint(self._vm.current)
-
-    def close(self) -> None:
-        super().close()
-        self._led.shutdown()
-        self._evaluator.shutdown()
 
 
 def _kind_of(device: str) -> str:
