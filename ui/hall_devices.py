@@ -64,6 +64,10 @@ class ManagedDevices(DevicePort):
         manager.on_card(lambda _device, card: self.card.emit(card_from_driver(card)))
         manager.on_code(lambda _device, code: self.code.emit(code))
 
+    def where(self, device: str) -> dict[str, Any]:
+        spec = next((s for s in self.specs if s.id == device), None)
+        return {} if spec is None else {"kind": spec.kind, "window": spec.window}
+
     def has_printer(self) -> bool:
         return any(s.kind == "printer" for s in self.specs)
 

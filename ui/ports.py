@@ -78,6 +78,10 @@ class DevicePort(QObject):
             return dict(self._states)
 
     # ---- capabilities ---------------------------------------------------------------------
+    def where(self, device: str) -> dict[str, Any]:
+        """``{"kind", "window"}`` of one of this PC's devices (node.yaml); {} if unknown."""
+        return {}
+
     def has_printer(self) -> bool:
         return False
 
@@ -124,6 +128,9 @@ class FakeDevices(DevicePort):
         self._rating_ready = threading.Condition()
         if printer:
             self._states["kiosk-printer"] = ("online", None)
+
+    def where(self, device: str) -> dict[str, Any]:
+        return {"kind": "printer", "window": None} if device == "kiosk-printer" else {}
 
     def has_printer(self) -> bool:
         return self.printer

@@ -14,10 +14,10 @@ import pytest
 
 from agent.config import always_open
 from agent.node_runtime import Node
+from sync.node_devices import DeviceHealth, WindowDevices, runtime_execute
 from ui.app import HallApp
 from ui.core import LocalCore
 from ui.fonts import setup_fonts
-from sync.node_devices import DeviceHealth, WindowDevices, runtime_execute
 from ui.ports import FakeDevices
 
 

@@ -92,3 +92,24 @@ def test_window_station_in_english(make_hall, qtbot):
     hall.languages.set("zh_CN")
     qtbot.waitUntil(lambda: view.buttons["call"].text() == "呼叫下一位  [F1]", timeout=3000)
     qtbot.waitUntil(lambda: view.title.text() == "3 号窗口 · 企业服务窗口", timeout=3000)
+
+
+def test_device_rows_follow_the_recorded_kind_and_window_not_the_id(make_hall, qtbot):
+    """GIVEN a device recorded with its kind and window (node.yaml), under an id that says
+    neither, and one recorded before devices carried them WHEN the window stations show
+    their devices THEN the first is an LED row at window 2 only; the old one is still shown
+    (kind and window read from its id, as before)."""
+    hall = make_hall()
+    runtime = hall.core.runtime
+    runtime.execute(c.DeviceStatusChanged("bus-a", "fault", "no_answer", kind="led", window=2))
+    runtime.execute(c.DeviceStatusChanged("evaluator-3", "offline", "port_gone"))
+
+    def rows(window: int) -> dict[str, str]:
+        hall.windows[window].refresh()
+        vm = hall.windows[window].vm
+        return {} if vm is None else {r.device: r.label for r in vm.devices}
+
+    qtbot.waitUntil(lambda: "bus-a" in rows(2), timeout=3000)
+    assert rows(2)["bus-a"] == "窗口屏"
+    assert "bus-a" not in rows(1) and "bus-a" not in rows(3)
+    assert "evaluator-3" in rows(3) and "evaluator-3" not in rows(2)

@@ -212,22 +212,25 @@ class WindowPresenter(Presenter):
         return alarm_lines(mine, config, self.languages.pick)
 
     def _device_rows(self, recorded: dict[str, dict[str, Any]]) -> list[DeviceRow]:
+        """This window's devices and the shared ones, by the kind and window each was
+        reported with (node.yaml); the core's rows, updated by what this PC's devices say."""
+        local = {
+            k: {"status": s, "reason": r, **self.devices.where(k)}
+            for k, (s, r) in self.devices.states.items()
+        }
         rows = []
-        states = {k: {"status": s, "reason": r} for k, (s, r) in self.devices.states.items()}
-        for device, info in sorted({**recorded, **states}.items()):
-            if not self._concerns_me(device):
+        for device in sorted(recorded.keys() | local.keys()):
+            info = {**recorded.get(device, {}), **local.get(device, {})}
+            kind, window = info.get("kind"), info.get("window")
+            if kind is None:  # recorded before devices carried their kind and window
+                kind, window = _guess_from_id(device)
+            if window not in (None, self.window):
                 continue
-            kind = _kind_of(device)
             text = device_status_text(info["status"])
             if info.get("reason"):
                 text += " · " + device_reason_text(info["reason"])
             rows.append(DeviceRow(device, device_kind_text(kind), info["status"], text))
         return rows
-
-    def _concerns_me(self, device: str) -> bool:
-        """This window's own devices (``…-<n>``) and the shared ones (no window number)."""
-        tail = device.rsplit("-", 1)[-1]
-        return not tail.isdigit() or int(tail) == self.window
 
     # ---- actions ------------------------------------------------------------------------
     def _run(self, command: c.Command) -> bool:
@@ -319,10 +322,13 @@ class WindowPresenter(Presenter):
         self._reprint(self._vm.current)
 
 
-def _kind_of(device: str) -> str:
+def _guess_from_id(device: str) -> tuple[str, int | None]:
+    """Kind and window of a device row recorded without them (``evaluator-2``: window 2)."""
+    tail = device.rsplit("-", 1)[-1]
+    window = int(tail) if tail.isdigit() else None
     for kind in ("printer", "idreader", "scanner", "led", "evaluator"):
         if kind in device:
-            return kind
+            return kind, window
     if "reader" in device or "card" in device:
-        return "idreader"
-    return device
+        return "idreader", window
+    return device, window
