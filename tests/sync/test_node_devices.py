@@ -140,3 +140,83 @@ def test_a_headless_hub_opens_its_devices_and_drives_them_from_the_core(tmp_path
     assert (gone["status"], gone["reason"]) == ("offline", "port_gone"), gone
     assert gone["kind"] == "printer" and "window" not in gone
     assert out["recorded"]["kiosk-printer"]["status"] == gone["status"]
+
+
+def with_devices(node: Node, devices: list[dict[str, Any]]) -> Node:
+    data = yaml.safe_load((node.data.root / "node.yaml").read_text())
+    data["devices"] = devices
+    (node.data.root / "node.yaml").write_text(yaml.safe_dump(data))
+    return Node.open(node.data.root)
+
+
+@pytest.mark.mqtt
+@pytest.mark.slow
+def test_a_window_pc_drives_its_devices_from_the_hub_and_reports_them_there(
+    tmp_path: Path, hall_broker: Any
+) -> None:
+    """GIVEN a window PC (terminal ``window-1``, no screens) with an LED strip and an
+    evaluator at window 1, reaching its hub over the hall LAN WHEN the hub calls and finishes
+    a ticket at window 1 THEN the PC's LED shows the number, its evaluator is asked and the
+    press is recorded at the hub; its devices' health is recorded at the hub under
+    ``window-1/<device>`` with kind and window."""
+    hub = make_node(tmp_path / "hub", hall_broker=hall_broker.login("hub"))
+    led = start_simulator("led", link=tmp_path / "led")
+    evaluator = start_simulator("evaluator", link=tmp_path / "evaluator")
+    pc = with_devices(
+        make_node(tmp_path / "pc", hall_broker=hall_broker.login("window-1")),
+        [
+            {
+                "id": "led-1",
+                "kind": "led",
+                "profile": "led-rs485-generic",
+                "port": led.port,
+                "window": 1,
+                "address": 1,
+            },
+            {
+                "id": "evaluator-1",
+                "kind": "evaluator",
+                "profile": "evaluator-generic",
+                "port": evaluator.port,
+                "window": 1,
+            },
+        ],
+    )
+    try:
+        with (
+            start_node(hub, "hub") as hub_services,
+            start_node(pc, "window", remote=True) as pc_services,
+        ):
+            runtime = hub_services.runtime
+            assert runtime is not None and pc_services.lan_client is not None
+            assert pc_services.lan_client.wait_hub(10)
+            events: list[Any] = []
+            runtime.subscribe(events.append)
+
+            def devices() -> dict[str, Any]:
+                rows: dict[str, Any] = runtime.read("hall_status")["devices"]
+                return rows
+
+            assert wait_until(lambda: len(devices()) == 2, 15), devices()
+            assert devices()["window-1/led-1"] == {
+                "status": "online",
+                "reason": None,
+                "kind": "led",
+                "window": 1,
+            }
+            assert devices()["window-1/evaluator-1"]["kind"] == "evaluator"
+            service = hub.hall.windows[0].services[0]
+            number = runtime.execute(c.IssueTicket(service)).ticket.number
+            runtime.execute(c.CallNext(1))
+            assert wait_until(lambda: led.shown.get(1) == f"请{number}号", 15), led.history
+            runtime.execute(c.StartService(1))
+            runtime.execute(c.FinishService(1))
+            assert evaluator.wait_request(15)
+            assert evaluator.requests[-1] == (1, number)
+            assert evaluator.press(5)
+            assert wait_until(lambda: any(e.type == "EvaluationRecorded" for e in events), 15)
+            rated = next(e.payload for e in events if e.type == "EvaluationRecorded")
+            assert (rated["window"], rated["number"], rated["score"]) == (1, number, 5)
+    finally:
+        led.stop()
+        evaluator.stop()
