@@ -8,16 +8,21 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+import sync.node_devices
 from agent import commands as c
+from agent.node import DeviceSpec
 from agent.node_runtime import Node
 from devices.simulators import start_simulator
+from sync.lan import HubUnreachable
 from sync.node import start_node
+from sync.node_devices import DeviceHealth
 from tests.support import wait_until
 from tests.sync.conftest import REPO, make_node
 
@@ -220,3 +225,36 @@ def test_a_window_pc_drives_its_devices_from_the_hub_and_reports_them_there(
     finally:
         led.stop()
         evaluator.stop()
+
+
+def test_device_health_sent_while_the_hub_is_away_lands_when_it_is_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GIVEN a terminal whose hub does not answer WHEN its printer goes online, then out of
+    paper THEN nothing is dropped: once the hub answers, the latest status (with kind and
+    window) is recorded, and the superseded one is not sent again."""
+    monkeypatch.setattr(sync.node_devices, "HEALTH_RETRY_S", 0.05)
+    hub_back = threading.Event()
+    sent: list[c.Command] = []
+    refused: list[c.Command] = []
+
+    def execute(command: c.Command) -> None:
+        if not hub_back.is_set():
+            refused.append(command)
+            raise HubUnreachable("no reply from the hub")
+        sent.append(command)
+
+    spec = DeviceSpec(id="printer", kind="printer", profile="escpos-80mm", port="x", window=2)
+    health = DeviceHealth([spec], execute)
+    try:
+        health("printer", "online", None)
+        health("printer", "fault", "paper_out")
+        assert wait_until(lambda: len(refused) >= 3)  # tried again and again meanwhile
+        assert sent == []
+        hub_back.set()
+        assert wait_until(lambda: bool(sent))
+        assert sent == [
+            c.DeviceStatusChanged("printer", "fault", "paper_out", kind="printer", window=2)
+        ]
+    finally:
+        health.close()
