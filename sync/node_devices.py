@@ -222,11 +222,13 @@ class WindowDevices:
             callback(window, number, score)
 
     def close(self) -> None:
+        """Drop what is queued; a rating being waited for is not waited for (its evaluator
+        request ends with the device manager, and a late score finds the core stopped)."""
         with self._lock:
             self._closed = True
             workers = list(self._workers.values())
         for worker in workers:
-            worker.shutdown(wait=True, cancel_futures=True)
+            worker.shutdown(wait=False, cancel_futures=True)
 
 
 def _logged(key: tuple[str, int], work: Callable[[], Any]) -> None:
