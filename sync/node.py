@@ -129,7 +129,7 @@ def _start_devices(
     manager = open_devices(node, specs, health)
     started.callback(manager.close)
     services.devices = manager
-    follower = WindowDevices(manager, execute)
+    follower = WindowDevices(manager, execute, leds=[s.id for s in specs if s.kind == "led"])
     started.callback(follower.close)
     services.window_devices = follower
     if services.lan_client is not None:
@@ -137,6 +137,8 @@ def _start_devices(
     else:
         assert services.runtime is not None
         started.callback(services.runtime.subscribe(follower.follow_event))
+        follower.restore(services.runtime.read("hall_status")["windows"])
+    manager.on_status(follower.device_status)
 
 
 def _start_sync(

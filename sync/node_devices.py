@@ -9,16 +9,18 @@ device thread, the core thread or paho's must never wait for a device or the hub
   ``DeviceStatusChanged`` command carrying the device's kind and window (node.yaml), the
   latest one per device, sent again after a refusal for an unreachable hub until it lands.
 - :class:`WindowDevices` shows a call on that window's LED strip and, after a finished
-  service, asks its evaluator for a rating and records it (``RecordEvaluation``).
+  service, asks its evaluator for a rating and records it (``RecordEvaluation``). An LED
+  strip that comes online (at start, or plugged in again) shows what its windows show now.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -166,12 +168,15 @@ class WindowDevices:
         hardware: WindowHardware,
         execute: Execute,
         rating_timeout: float = RATING_TIMEOUT_S,
+        leds: Iterable[str] = (),
     ) -> None:
         self.hardware = hardware
+        self.leds = frozenset(leds)  # the ids of the LED strips, for :meth:`device_status`
         self.execute = execute
         self.rating_timeout = rating_timeout
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._workers: dict[tuple[str, int], ThreadPoolExecutor] = {}
+        self._shown: dict[int, str] = {}  # window -> what its LED strip should show now
         self._rating_callbacks: list[RatingCallback] = []
         self._closed = False
 
@@ -196,10 +201,36 @@ class WindowDevices:
             return
         text = led_text(kind, payload)
         if text is not None and self.hardware.has_led(window):
-            self._on(("led", window), lambda: self.hardware.show(window, text))
+            self._show(window, text)
         if kind == "ServiceFinished" and self.hardware.has_evaluator(window):
             number = str(payload.get("number"))
             self._on(("evaluator", window), lambda: self._rate(window, number))
+
+    def restore(self, windows: list[dict[str, Any]]) -> None:
+        """What each window's strip shows, from the hall status (``hall_status`` windows):
+        the number called or served there, or the pause."""
+        for row in windows:
+            number, state = row.get("current"), row.get("current_state")
+            if row.get("status") == "paused":
+                text = led_text("WindowPaused", {})
+            elif number and state in ("called", "serving"):
+                text = led_text("TicketCalled", {"number": number})
+            else:
+                text = ""
+            if text is not None and self.hardware.has_led(row["number"]):
+                self._show(row["number"], text)
+
+    def device_status(self, device: str, status: str, reason: str | None) -> None:
+        """A device manager subscriber: an LED strip back online shows its windows again."""
+        if status == "online" and device in self.leds:
+            with self._lock:
+                for window, text in self._shown.items():
+                    self._on(("led", window), functools.partial(self.hardware.show, window, text))
+
+    def _show(self, window: int, text: str) -> None:
+        with self._lock:  # noted and queued together: the strip ends as noted
+            self._shown[window] = text
+            self._on(("led", window), functools.partial(self.hardware.show, window, text))
 
     def _on(self, key: tuple[str, int], work: Callable[[], Any]) -> None:
         with self._lock:

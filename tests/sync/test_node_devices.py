@@ -258,3 +258,33 @@ def test_device_health_sent_while_the_hub_is_away_lands_when_it_is_back(
         ]
     finally:
         health.close()
+
+
+@pytest.mark.slow
+def test_an_led_strip_shows_the_current_call_at_start_and_after_a_replug(tmp_path: Path) -> None:
+    """GIVEN window 1 called a number while the hub was down (its LED bus blank) WHEN the
+    hub starts THEN the strip shows that number without a new call; WHEN the strip is
+    unplugged and plugged in again THEN it shows it again (a new pty, blank till then)."""
+    hub = make_node(tmp_path / "hub")
+    service = hub.hall.windows[0].services[0]
+    with hub.runtime() as runtime:
+        number = runtime.execute(c.IssueTicket(service)).ticket.number
+        runtime.execute(c.CallNext(1))
+        runtime.execute(c.PauseWindow(2))
+    led = start_simulator("led", link=tmp_path / "led")
+    hub = with_devices(
+        hub, [{"id": "led-bus", "kind": "led", "profile": "led-rs485-generic", "port": led.port}]
+    )
+    try:
+        with start_node(hub, "hub") as services:
+            assert wait_until(lambda: led.shown.get(1) == f"请{number}号", 15), led.history
+            assert wait_until(lambda: led.shown.get(2) == "暂停服务", 15), led.history
+            manager = services.devices
+            assert manager is not None
+            led.unplug()
+            assert wait_until(lambda: manager.status("led-bus")[0] != "online", 15)
+            led.shown.clear()
+            led.replug()
+            assert wait_until(lambda: led.shown.get(1) == f"请{number}号", 30), led.history
+    finally:
+        led.stop()
