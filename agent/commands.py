@@ -164,6 +164,8 @@ class DeviceStatusChanged:
     device: str
     status: str  # online | offline | fault
     reason: str | None = None
+    kind: str | None = None  # printer | idreader | scanner | led | evaluator (node.yaml)
+    window: int | None = None  # the window it serves; None: shared (kiosk, one LED bus)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_args
 
 from agent import commands as c
 from agent import errors
@@ -18,6 +18,7 @@ from agent.bundles import Bundle
 from agent.calendar import HallCalendar
 from agent.config import HallConfig, Service
 from agent.model import Fact, Priority, Ticket, TicketState, WindowStatus, iso, parse_time
+from agent.node import DeviceKind
 from agent.state import HallState
 
 TERMINAL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -531,14 +532,21 @@ class QueueEngine:
     ) -> list[Fact]:
         if cmd.status not in ("online", "offline", "fault"):
             raise errors.DomainError(f"unknown device status {cmd.status!r}")
-        if state.devices.get(cmd.device) == (cmd.status, cmd.reason):
+        if cmd.kind is not None and cmd.kind not in get_args(DeviceKind):
+            raise errors.DomainError(f"unknown device kind {cmd.kind!r}")
+        if cmd.window is not None and cmd.window < 1:
+            raise errors.DomainError(f"device window {cmd.window}: a window number is 1 or more")
+        where = {"kind": cmd.kind, "window": cmd.window}
+        if state.devices.get(cmd.device) == (cmd.status, cmd.reason) and (
+            cmd.kind is None or state.device_where.get(cmd.device) == where
+        ):
             return []
-        return [
-            Fact(
-                "DeviceStatusChanged",
-                {"device": cmd.device, "status": cmd.status, "reason": cmd.reason, "at": iso(now)},
-            )
-        ]
+        payload: dict[str, Any] = {"device": cmd.device, "status": cmd.status, "reason": cmd.reason}
+        if cmd.kind is not None:  # older terminals send neither: their rows keep no kind
+            payload["kind"] = cmd.kind
+        if cmd.window is not None:
+            payload["window"] = cmd.window
+        return [Fact("DeviceStatusChanged", {**payload, "at": iso(now)})]
 
     def _ReportAdminPinLockout(
         self, state: HallState, cmd: c.ReportAdminPinLockout, now: dt.datetime

@@ -57,6 +57,7 @@ class HallState:
         # sticky: survive the start of a new business day
         self.devices: dict[str, tuple[str, str | None]] = {}
         self.device_since: dict[str, str] = {}  # device -> hall time of its last change
+        self.device_where: dict[str, dict] = {}  # device -> {"kind", "window"} when reported
         self.appointments: dict[str, dict] = {}  # code -> roster entry + "ticket_id"
         self.notices: dict[str, dict] = {}
         self.config_version = 0
@@ -103,6 +104,7 @@ class HallState:
         for sticky in (
             "devices",
             "device_since",
+            "device_where",
             "notices",
             "config_version",
             "config_payload",
@@ -302,6 +304,8 @@ class HallState:
         self.devices[p["device"]] = (p["status"], p.get("reason"))
         if p.get("at"):
             self.device_since[p["device"]] = p["at"]
+        if p.get("kind"):  # events before kind/window were carried have neither
+            self.device_where[p["device"]] = {"kind": p["kind"], "window": p.get("window")}
         return Touched(device=p["device"])
 
     def _on_AppointmentsLoaded(self, p: dict) -> Touched:

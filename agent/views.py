@@ -80,7 +80,10 @@ def hall_status(store: Store) -> dict[str, Any]:
         "bundles": bundles,
         "windows": windows,
         "recent_calls": recent,
-        "devices": {name: {"status": s, "reason": r} for name, (s, r) in state.devices.items()},
+        "devices": {
+            name: {"status": s, "reason": r, **state.device_where.get(name, {})}
+            for name, (s, r) in state.devices.items()
+        },
         "alarms": sorted(state.alarms.values(), key=lambda a: (a["at"], a["alarm"])),
     }
 

@@ -2,9 +2,10 @@
 
 Built from the node config's ``DeviceSpec`` list and the profiles folder. Every device gets
 one worker thread: it opens the port (with exponential backoff after failures), polls
-health, reads ID cards and scanned codes, and calls ``report(device_id, status, reason)``
-whenever ``online / offline / fault`` or its reason changes. Callers use the devices through
-the manager; nothing here raises into the queue: a failed print returns a reason.
+health, reads ID cards and scanned codes, and calls every ``on_status`` callback
+``(device_id, status, reason)`` whenever ``online / offline / fault`` or its reason changes.
+Callers use the devices through the manager; nothing here raises into the queue: a failed
+print returns a reason.
 """
 
 from __future__ import annotations
@@ -86,10 +87,7 @@ class ManagedDevice:
                 return
             self.status, self.reason = status, reason
         log.info("device %s: %s%s", self.id, status, f" ({reason})" if reason else "")
-        try:
-            self.manager.report(self.id, status, reason)
-        except Exception:  # a broken subscriber must not stop this device's worker thread
-            log.exception("device %s: status callback failed", self.id)
+        self.manager.dispatch_status(self.id, status, reason)
 
     def fail(self, exc: DeviceFault) -> None:
         self.close_driver()
@@ -237,7 +235,7 @@ class DeviceManager:
         self,
         specs: list[DeviceSpec],
         profiles_dir: Path | None,
-        report: ReportCallback,
+        report: ReportCallback | None = None,
         *,
         secret: bytes = b"",
         pushed_profiles: Path | None = None,
@@ -245,7 +243,7 @@ class DeviceManager:
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
     ) -> None:
-        self.report = report
+        self._status_callbacks: list[ReportCallback] = [report] if report else []
         self.secret = secret
         self.poll_interval = poll_interval
         self.backoff_initial = backoff_initial
@@ -313,6 +311,17 @@ class DeviceManager:
         chosen = [d for d in printers if d.spec.window == window] or printers
         return PrinterHandle(chosen[0]) if chosen else None
 
+    def on_status(self, callback: ReportCallback) -> None:
+        """``callback(device_id, status, reason)`` on a device thread at every change."""
+        self._status_callbacks.append(callback)
+
+    def dispatch_status(self, device_id: str, status: Status, reason: str | None) -> None:
+        for cb in list(self._status_callbacks):
+            try:
+                cb(device_id, status, reason)
+            except Exception:  # a broken subscriber must not stop the device's worker thread
+                log.exception("device %s: status callback failed", device_id)
+
     def on_card(self, callback: CardCallback) -> None:
         self._card_callbacks.append(callback)
 
@@ -324,6 +333,12 @@ class DeviceManager:
 
     def dispatch_code(self, device_id: str, code: str) -> None:
         _notify(self._code_callbacks, device_id, code, "code")
+
+    def has_led(self, window: int) -> bool:
+        return self._window_device("led", window) is not None
+
+    def has_evaluator(self, window: int) -> bool:
+        return self._window_device("evaluator", window) is not None
 
     def _window_device(self, kind: str, window: int) -> tuple[ManagedDevice, int] | None:
         devices = self._of_kind(kind)

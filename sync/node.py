@@ -1,6 +1,8 @@
 """Starting and stopping one node, the same way for every role (hub, kiosk, window, display,
 all): the core and its store, the central sync, the hall LAN server (or, on a terminal PC,
-the LAN client to the hub), and the monitor that logs what runs and feeds systemd's watchdog.
+the LAN client to the hub), the node's devices (their health recorded as core events, each
+window's LED strip and evaluator following the core's events: see :mod:`sync.node_devices`),
+and the monitor that logs what runs and feeds systemd's watchdog.
 
 The screens (ui/) and the headless hub (``hall-agent run --role hub``) both start here; the
 MQTT parts are imported only when a broker is configured, so an offline village point needs
@@ -17,11 +19,20 @@ from typing import TYPE_CHECKING
 
 from agent.datadir import HubLock
 from agent.errors import ConfigError
+from agent.node import DeviceSpec
 from agent.node_runtime import Node
 from agent.runtime import CoreRuntime
 from agent.watchdog import NodeMonitor
+from sync.node_devices import (
+    DeviceHealth,
+    WindowDevices,
+    lan_execute,
+    open_devices,
+    runtime_execute,
+)
 
 if TYPE_CHECKING:
+    from devices.manager import DeviceManager
     from sync.lan import LanClient, LanServer
     from sync.service import SyncService, SyncSettings
 
@@ -43,6 +54,10 @@ class NodeServices:
     sync: SyncService | None = None
     lan_server: LanServer | None = None
     lan_client: LanClient | None = None
+    #: The node's devices, open (None without any); screens use these.
+    devices: DeviceManager | None = None
+    #: Each window's LED strip and evaluator, following the core (None without devices).
+    window_devices: WindowDevices | None = None
 
 
 @contextlib.contextmanager
@@ -53,12 +68,14 @@ def start_node(
     broker: str | None = None,
     settings: SyncSettings | None = None,
     remote: bool = False,
+    devices: list[DeviceSpec] | None = None,
 ) -> Iterator[NodeServices]:
     """Start ``node``'s parts for ``role``; on leaving, stop what was started, in reverse
     order, also when a later step failed (a thread left running keeps the process alive).
 
     ``broker`` (``--broker``) overrides the node config's central broker URL; ``remote``
     makes this PC a terminal of the hub over the hall LAN instead of opening the store.
+    ``devices`` replaces node.yaml's devices (the demo's simulated hall).
     """
     with contextlib.ExitStack() as started:
         monitor = NodeMonitor(lambda: node.describe(role))
@@ -90,9 +107,38 @@ def start_node(
 
                 services.lan_server = LanServer(node, runtime).start()
                 started.callback(services.lan_server.stop)
+        _start_devices(node, services, started, node.node.devices if devices is None else devices)
         monitor.start()
         started.callback(monitor.stop)
         yield services
+
+
+def _start_devices(
+    node: Node, services: NodeServices, started: contextlib.ExitStack, specs: list[DeviceSpec]
+) -> None:
+    """Open the devices; their health goes to the core, the core's events to their windows."""
+    if not specs:
+        return
+    if services.lan_client is not None:
+        execute = lan_execute(services.lan_client)
+    else:
+        assert services.runtime is not None
+        execute = runtime_execute(services.runtime)
+    health = DeviceHealth(specs, execute)
+    started.callback(health.close)
+    manager = open_devices(node, specs, health)
+    started.callback(manager.close)
+    services.devices = manager
+    follower = WindowDevices(manager, execute, leds=[s.id for s in specs if s.kind == "led"])
+    started.callback(follower.close)
+    services.window_devices = follower
+    if services.lan_client is not None:
+        started.callback(services.lan_client.subscribe(follower.follow_wire))
+    else:
+        assert services.runtime is not None
+        started.callback(services.runtime.subscribe(follower.follow_event))
+        follower.restore(services.runtime.read("hall_status")["windows"])
+    manager.on_status(follower.device_status)
 
 
 def _start_sync(

@@ -30,6 +30,7 @@ from agent.errors import HallError
 from agent.node_runtime import Node
 
 if TYPE_CHECKING:
+    from agent.node import DeviceSpec
     from agent.watchdog import NodeMonitor
     from sync.node import NodeServices
     from ui.core import CoreClient
@@ -125,7 +126,6 @@ class HallApp:
         self.core = core
         self.devices = devices
         self.languages = Languages(language)
-        devices.set_reporter(self._report_device)
         config = None if core.blocking else core.config()
         self.config_ready = config is not None
         self._fetching = False  # a terminal's config read is under way
@@ -217,16 +217,6 @@ class HallApp:
         for presenter in self.presenters():
             presenter.set_connecting(False)
 
-    def _report_device(self, device: str, status: str, reason: str | None) -> None:
-        """Device health becomes a core event (window stations and the central platform read
-        it from the log). Device threads call this, so it posts and does not wait."""
-        try:
-            future = self.core.submit(c.DeviceStatusChanged(device, status, reason))
-        except HallError as exc:  # the core is stopping
-            log.warning("device status not recorded: %s", exc)
-            return
-        future.add_done_callback(_warn_unrecorded)
-
     def report_pin_lockout(self, seconds: int) -> None:
         """A locked-out admin PIN becomes a core event (central sees it in the log)."""
         command = c.ReportAdminPinLockout(self.node.node.node_id, MAX_FAILURES, seconds)
@@ -277,25 +267,28 @@ def open_demo_node(data_dir: str | None, hall_file: str | None = None) -> Node:
     return dataclasses.replace(node, hall=always_open(node.hall))
 
 
-def make_devices(node: Node, simulated_demo: bool) -> DevicePort:
-    """The real device manager (simulated devices for the demo); fakes when devices/ is
-    missing, no devices when the node has none."""
-    from ui.ports import DevicePort, FakeDevices
+def device_specs(node: Node, simulated_demo: bool) -> list[DeviceSpec]:
+    """node.yaml's devices; the demo's simulated hall for the demo."""
+    if not simulated_demo:
+        return list(node.node.devices)
+    from ui.hall_devices import demo_device_specs
 
     windows = [w.number for w in node.hall.windows]
-    try:
-        from ui.hall_devices import ManagedDevices, demo_device_specs
-    except ImportError as exc:
-        log.warning("devices unavailable (%s): using in-memory devices", exc)
-        return FakeDevices() if simulated_demo else DevicePort()
-    if simulated_demo:
-        specs = demo_device_specs(windows, evaluator_windows=windows[:-1])
-    else:
-        specs = list(node.node.devices)
-    if not specs:
+    return demo_device_specs(windows, evaluator_windows=windows[:-1])
+
+
+def make_devices(services: NodeServices) -> DevicePort:
+    """The screens' port on the devices the node start-up opened (none: no devices)."""
+    from ui.ports import DevicePort
+
+    if services.devices is None:
         return DevicePort()
-    pushed = None if simulated_demo else node.data.profiles
-    return ManagedDevices(specs, node.secret or b"", pushed_profiles=pushed).start()
+    from ui.hall_devices import ManagedDevices
+
+    devices = ManagedDevices(services.devices)
+    if services.window_devices is not None:
+        services.window_devices.on_rating(devices.rating_ended)
+    return devices
 
 
 @contextlib.contextmanager
@@ -312,16 +305,19 @@ def open_hall(
     screen_options: ScreenOptions | None = None,
     role: str = "all",
 ) -> Iterator[HallApp]:
-    """Start the node (:func:`sync.node.start_node`), the devices and the screens of
-    ``node``; on leaving, stop whatever was started, in reverse order, even when a later step
-    failed (a device or sync thread left running would keep the process alive)."""
+    """Start the node (:func:`sync.node.start_node`, which opens the devices too) and the
+    screens of ``node``; on leaving, stop whatever was started, in reverse order, even when a
+    later step failed (a device or sync thread left running would keep the process alive)."""
     from sync.node import start_node
 
     with contextlib.ExitStack() as started:
-        services = started.enter_context(start_node(node, role, broker=broker, remote=remote))
+        specs = device_specs(node, simulated_demo=simulated)
+        services = started.enter_context(
+            start_node(node, role, broker=broker, remote=remote, devices=specs)
+        )
         core = _core_client(services)
         started.callback(core.close)
-        devices = make_devices(node, simulated_demo=simulated)
+        devices = make_devices(services)
         started.callback(devices.close)
         hall = HallApp(node, core, devices, language, roles, windows, voice, screen_options)
         hall.monitor = services.monitor

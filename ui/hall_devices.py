@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.node import DeviceSpec
 from ui.ports import DevicePort, PrintOutcome, SlipLayout, card_from_driver
+
+if TYPE_CHECKING:
+    from devices.manager import DeviceManager
 
 log = logging.getLogger(__name__)
 
@@ -47,43 +49,33 @@ def demo_device_specs(windows: list[int], evaluator_windows: list[int]) -> list[
 
 
 class ManagedDevices(DevicePort):
-    """:class:`DevicePort` over ``devices.manager.DeviceManager``."""
+    """:class:`DevicePort` over the ``devices.manager.DeviceManager`` the node start-up
+    opened (:func:`sync.node.start_node`, which also closes it); the screens print on it,
+    read cards and codes from it and show its health."""
 
-    def __init__(
-        self,
-        specs: list[DeviceSpec],
-        secret: bytes,
-        profiles_dir: Path | None = None,
-        pushed_profiles: Path | None = None,
-    ) -> None:
+    def __init__(self, manager: DeviceManager) -> None:
         super().__init__()
-        from devices.manager import DeviceManager
+        self.specs = [d.spec for d in manager.devices.values()]
+        self.manager = manager
+        manager.on_status(self.report)  # device thread: a queued signal
+        for device in manager.devices.values():  # what it found before the screens came
+            if device.status is not None:
+                self.report(device.id, device.status, device.reason)
+        manager.on_card(lambda _device, card: self.card.emit(card_from_driver(card)))
+        manager.on_code(lambda _device, code: self.code.emit(code))
 
-        self.specs = specs
-        self.manager = DeviceManager(
-            specs, profiles_dir, self._from_manager, secret=secret, pushed_profiles=pushed_profiles
-        )
-        self.manager.on_card(lambda _device, card: self.card.emit(card_from_driver(card)))
-        self.manager.on_code(lambda _device, code: self.code.emit(code))
-
-    def start(self) -> ManagedDevices:
-        self.manager.start()
-        return self
-
-    def _from_manager(self, device: str, status: str, reason: str | None) -> None:
-        self.report(device, status, reason)  # device thread: a signal emit and a core submit
-
-    def _for_window(self, kind: str, window: int) -> bool:
-        return any(s.kind == kind and s.window in (None, window) for s in self.specs)
+    def where(self, device: str) -> dict[str, Any]:
+        spec = next((s for s in self.specs if s.id == device), None)
+        return {} if spec is None else {"kind": spec.kind, "window": spec.window}
 
     def has_printer(self) -> bool:
         return any(s.kind == "printer" for s in self.specs)
 
     def has_evaluator(self, window: int) -> bool:
-        return self._for_window("evaluator", window)
+        return self.manager.has_evaluator(window)
 
     def has_led(self, window: int) -> bool:
-        return self._for_window("led", window)
+        return self.manager.has_led(window)
 
     def print_ticket(self, layout: SlipLayout) -> PrintOutcome:
         from devices.printer import TicketLayout
@@ -106,15 +98,6 @@ class ManagedDevices(DevicePort):
         )
         return PrintOutcome(result.ok, result.reason)
 
-    def show(self, window: int, text: str) -> None:
-        self.manager.show(window, text)
-
-    def request_rating(self, window: int, number: str, timeout: float) -> int | None:
-        return self.manager.request_rating(window, number, timeout)
-
     def simulator(self, device_id: str) -> Any:
         device = self.manager.devices.get(device_id)
         return None if device is None else device.simulator
-
-    def close(self) -> None:
-        self.manager.close()

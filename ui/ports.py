@@ -1,9 +1,10 @@
 """The devices a screen uses, behind one small port (so views and presenters can be tested
 with a fake, and the demo plugs in the real drivers on simulators).
 
-A port's blocking calls (``print_ticket``, ``show``, ``request_rating``) run on worker
-threads (see :class:`ui.core.Background`); its signals (``card``, ``code``) may be emitted
-from any thread and reach presenters queued on the GUI thread.
+A port's blocking call (``print_ticket``) runs on a worker thread (see
+:class:`ui.core.Background`); its signals may be emitted from any thread and reach presenters
+queued on the GUI thread. The LED strips and evaluators are driven by the node, not the
+screens (``sync.node_devices.WindowDevices``): a window station only shows their state.
 """
 
 from __future__ import annotations
@@ -11,15 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 log = logging.getLogger(__name__)
-
-Reporter = Callable[[str, str, str | None], None]
 
 
 @dataclass(frozen=True)
@@ -65,10 +63,10 @@ class DevicePort(QObject):
     card = Signal(object)  # CardRead
     code = Signal(str)  # a scanned QR / bar code
     status = Signal(str, str, object)  # device id, online|offline|fault, reason
+    rating_missed = Signal(int, str)  # window, number: its evaluator gave no rating
 
     def __init__(self) -> None:
         super().__init__()
-        self._reporter: Reporter | None = None
         # Written by device threads (``report``), read by the GUI thread: only under the lock.
         self._states_lock = threading.Lock()
         self._states: dict[str, tuple[str, str | None]] = {}
@@ -80,6 +78,10 @@ class DevicePort(QObject):
             return dict(self._states)
 
     # ---- capabilities ---------------------------------------------------------------------
+    def where(self, device: str) -> dict[str, Any]:
+        """``{"kind", "window"}`` of one of this PC's devices (node.yaml); {} if unknown."""
+        return {}
+
     def has_printer(self) -> bool:
         return False
 
@@ -93,19 +95,12 @@ class DevicePort(QObject):
     def print_ticket(self, layout: SlipLayout) -> PrintOutcome:
         return PrintOutcome(False, "no_printer")
 
-    def show(self, window: int, text: str) -> None:
-        return None
-
-    def request_rating(self, window: int, number: str, timeout: float) -> int | None:
-        return None
+    def rating_ended(self, window: int, number: str, score: int | None) -> None:
+        """Any thread (``WindowDevices.on_rating``): a rating not given is shown as such."""
+        if score is None:
+            self.rating_missed.emit(window, number)
 
     # ---- health -------------------------------------------------------------------------
-    def set_reporter(self, reporter: Reporter) -> None:
-        """Where device health goes (the app wires it to ``DeviceStatusChanged``)."""
-        self._reporter = reporter
-        for device, (status, reason) in self.states.items():
-            reporter(device, status, reason)
-
     def report(self, device: str, status: str, reason: str | None = None) -> None:
         """Any thread: the signal reaches GUI receivers queued."""
         with self._states_lock:
@@ -113,8 +108,6 @@ class DevicePort(QObject):
                 return
             self._states[device] = (status, reason)
         self.status.emit(device, status, reason)
-        if self._reporter is not None:
-            self._reporter(device, status, reason)
 
     def close(self) -> None:
         return None
@@ -135,6 +128,9 @@ class FakeDevices(DevicePort):
         self._rating_ready = threading.Condition()
         if printer:
             self._states["kiosk-printer"] = ("online", None)
+
+    def where(self, device: str) -> dict[str, Any]:
+        return {"kind": "printer", "window": None} if device == "kiosk-printer" else {}
 
     def has_printer(self) -> bool:
         return self.printer

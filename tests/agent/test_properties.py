@@ -75,6 +75,7 @@ def memory_state(state: HallState) -> dict[str, object]:
         "citizens": state.citizen_issued,
         "citizens_waiting": state.citizen_waiting,
         "devices": state.devices,
+        "device_where": state.device_where,
         "appointments": state.appointments,
         "notices": state.notices,
         "config_version": state.config_version,
@@ -133,6 +134,9 @@ commands = st.one_of(
         st.sampled_from(["kiosk-printer", "idreader"]),
         st.sampled_from(["online", "offline", "fault"]),
         st.sampled_from([None, "paper_out"]),
+        # events recorded before devices carried their kind and window fold beside new ones
+        st.sampled_from([None, "printer", "idreader"]),
+        st.sampled_from([None, 1]),
     ),
     st.builds(c.PublishNotice, st.sampled_from(["n1", "n2"]), st.just("通知")),
 )

@@ -16,6 +16,7 @@ import yaml
 from agent.config import HallConfig, always_open
 from agent.datadir import DataDir
 from agent.node_runtime import Node
+from sync.node_devices import DeviceHealth, WindowDevices, runtime_execute
 from ui.app import HallApp, ScreenOptions
 from ui.core import LocalCore
 from ui.fonts import setup_fonts
@@ -50,13 +51,15 @@ def open_node(
 
 @pytest.fixture
 def make_hall(tmp_path: Path, qtbot) -> Iterator:
-    """Build a whole hall (core, fake devices, all screens); stopped after the test."""
-    made: list[tuple[HallApp, object]] = []
+    """Build a whole hall (core, fake devices driven as the node start-up drives them, all
+    screens); stopped after the test."""
+    made: list[tuple[HallApp, WindowDevices, DeviceHealth, object]] = []
 
     def build(
         language: str = "zh_CN",
         evaluator_windows: tuple[int, ...] = (1, 2, 3),
         printer: bool = True,
+        rating_timeout: float = 5.0,
         hall_changes: dict[str, object] | None = None,
         hall_config: HallConfig | None = None,
         screen_options: ScreenOptions | None = None,
@@ -66,21 +69,26 @@ def make_hall(tmp_path: Path, qtbot) -> Iterator:
         node = open_node(root, hall_changes, hall_config, **service_changes)
         runtime = node.runtime().start()
         devices = FakeDevices(evaluator_windows=evaluator_windows, printer=printer)
+        health = DeviceHealth([], runtime_execute(runtime))
+        devices.status.connect(health)
+        follower = WindowDevices(devices, runtime_execute(runtime), rating_timeout)
+        follower.on_rating(devices.rating_ended)
+        runtime.subscribe(follower.follow_event)
         app = HallApp(
             node, LocalCore(runtime), devices, language, voice="silent",
             screen_options=screen_options,
         )  # fmt: skip
-        for presenter in app.windows.values():
-            presenter.rating_timeout = 5.0
         for view in app.views().values():
             qtbot.addWidget(view)
-        made.append((app, runtime))
+        made.append((app, follower, health, runtime))
         return app
 
     yield build
-    for app, runtime in made:
+    for app, follower, health, runtime in made:
         for number in app.windows:
             app.devices.press(number, None)  # release evaluator waits
+        follower.close()
+        health.close()
         app.close()
         app.core.close()
         runtime.stop()

@@ -97,8 +97,7 @@ def test_the_rating_prompt_goes_when_the_next_citizen_is_called(make_hall, qtbot
 
 
 def test_no_rating_given_times_out(make_hall, qtbot):
-    hall = make_hall()
-    hall.windows[1].rating_timeout = 0.1
+    hall = make_hall(rating_timeout=0.1)
     hall.core.runtime.execute(c.IssueTicket("social-security"))
     p = hall.windows[1]
     assert p.call_next() and p.start() and p.finish()
@@ -127,3 +126,24 @@ def test_served_today_and_the_service_timer(make_hall, qtbot):
     qtbot.waitUntil(lambda: view.served.text() == "今日已办 1 件", timeout=3000)
     assert view.timer.text() == ""
     assert hall.window_views[2].served.text() == "今日已办 0 件"  # per window
+
+
+def test_device_rows_follow_the_recorded_kind_and_window_not_the_id(make_hall, qtbot):
+    """GIVEN a device recorded with its kind and window (node.yaml), under an id that says
+    neither, and one recorded before devices carried them WHEN the window stations show
+    their devices THEN the first is an LED row at window 2 only; the old one is still shown
+    (kind and window read from its id, as before)."""
+    hall = make_hall()
+    runtime = hall.core.runtime
+    runtime.execute(c.DeviceStatusChanged("bus-a", "fault", "no_answer", kind="led", window=2))
+    runtime.execute(c.DeviceStatusChanged("evaluator-3", "offline", "port_gone"))
+
+    def rows(window: int) -> dict[str, str]:
+        hall.windows[window].refresh()
+        vm = hall.windows[window].vm
+        return {} if vm is None else {r.device: r.label for r in vm.devices}
+
+    qtbot.waitUntil(lambda: "bus-a" in rows(2), timeout=3000)
+    assert rows(2)["bus-a"] == "窗口屏"
+    assert "bus-a" not in rows(1) and "bus-a" not in rows(3)
+    assert "evaluator-3" in rows(3) and "evaluator-3" not in rows(2)

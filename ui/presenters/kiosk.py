@@ -272,7 +272,7 @@ class KioskPresenter(Presenter):
             notice = pick(live[-1]["text_zh"], live[-1]["text_en"])
         problem = ""
         for device, (state, reason) in self.devices.states.items():
-            if "printer" in device and state != "online":
+            if self.devices.where(device).get("kind") == "printer" and state != "online":
                 problem = device_reason_text(reason or state)
         citizen = self._citizen.name_masked if self._citizen else None
         self.home_changed.emit(

@@ -1,4 +1,5 @@
-"""Window station presenter (虚拟呼叫器): one window's caller, its LED strip and evaluator.
+"""Window station presenter (虚拟呼叫器): one window's caller; it shows what the window's
+LED strip and evaluator do (the node drives them: ``sync.node_devices.WindowDevices``).
 
 Actions go through :meth:`Presenter.run_command` (off the GUI thread on a terminal); one at
 a time: a key pressed while an action waits for the hub is ignored.
@@ -17,7 +18,7 @@ from agent import commands as c
 from agent.config import HallConfig
 from agent.errors import HallError
 from ui.alarms import alarm_lines, concerns_window
-from ui.core import Background, CoreClient
+from ui.core import CoreClient
 from ui.i18n import Languages
 from ui.messages import (
     action_done_text,
@@ -37,7 +38,6 @@ from ui.presenters.base import HallReading, Presenter
 log = logging.getLogger(__name__)
 
 RATING_QR_PREFIX = "HR1:"
-RATING_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -98,21 +98,18 @@ class WindowPresenter(Presenter):
         devices: DevicePort,
         languages: Languages,
         window: int,
-        rating_timeout: float = RATING_TIMEOUT_S,
         reprint: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(core, languages)
         self.devices = devices
         self.window = window
-        self.rating_timeout = rating_timeout
         self._reprint = reprint
-        self._led = Background(f"led-{window}")
-        self._evaluator = Background(f"evaluator-{window}")
         self._rating = RatingVM("idle")
         self._vm: WindowVM | None = None
         self._running = False  # an action waits for the core: further ones are ignored
         self._target_name = ""  # the service of the last transfer (for its feedback)
         devices.status.connect(self.refresh_soon)
+        devices.rating_missed.connect(self._rating_missed)
 
     @property
     def vm(self) -> WindowVM | None:
@@ -120,8 +117,8 @@ class WindowPresenter(Presenter):
 
     # ---- events -------------------------------------------------------------------------
     def on_event(self, event: Any) -> None:
-        """Any event may change the waiting list; this window's own also drive its LED
-        strip and evaluator."""
+        """Any event may change the waiting list; this window's own also change what its
+        LED strip and evaluator show."""
         p = event.payload
         mine = p.get("window") == self.window
         if mine and event.type == "TicketCalled" and self._rating.state in ("qr", "none"):
@@ -143,12 +140,6 @@ class WindowPresenter(Presenter):
 
     def _show_led(self, text: str) -> None:
         self.led_text.emit(text)
-        if self.devices.has_led(self.window):
-            self._led.run(lambda: self.devices.show(self.window, text), self._led_done)
-
-    def _led_done(self, _result: object, exc: BaseException | None) -> None:
-        if exc is not None:
-            log.warning("window %s LED failed", self.window, exc_info=exc)
 
     def _ask_rating(self, number: str, business_date: str) -> None:
         if not self.devices.has_evaluator(self.window):
@@ -158,26 +149,10 @@ class WindowPresenter(Presenter):
             return
         self._rating = RatingVM("waiting", number)
 
-        def done(score: int | None, exc: BaseException | None) -> None:
-            if exc is not None:
-                log.warning("window %s evaluator failed", self.window, exc_info=exc)
-            if score is None:
-                if self._rating.number == number and self._rating.state == "waiting":
-                    self._rating = RatingVM("none", number)
-                    self.refresh_soon()
-                return
-            self.run_command(
-                lambda: self.core.execute(c.RecordEvaluation(self.window, score, number)),
-                self._recorded,
-            )
-
-        self._evaluator.run(
-            lambda: self.devices.request_rating(self.window, number, self.rating_timeout), done
-        )
-
-    def _recorded(self, _result: object, exc: BaseException | None) -> None:
-        if exc is not None:
-            self.message.emit(action_failed_text(exc))
+    def _rating_missed(self, window: int, number: str) -> None:
+        if window == self.window and self._rating == RatingVM("waiting", number):
+            self._rating = RatingVM("none", number)
+            self.refresh_soon()
 
     # ---- view-model ---------------------------------------------------------------------
     def read_more(self) -> list[dict[str, Any]]:
@@ -248,22 +223,25 @@ class WindowPresenter(Presenter):
         return alarm_lines(mine, config, self.languages.pick)
 
     def _device_rows(self, recorded: dict[str, dict[str, Any]]) -> list[DeviceRow]:
+        """This window's devices and the shared ones, by the kind and window each was
+        reported with (node.yaml); the core's rows, updated by what this PC's devices say."""
+        local = {
+            k: {"status": s, "reason": r, **self.devices.where(k)}
+            for k, (s, r) in self.devices.states.items()
+        }
         rows = []
-        states = {k: {"status": s, "reason": r} for k, (s, r) in self.devices.states.items()}
-        for device, info in sorted({**recorded, **states}.items()):
-            if not self._concerns_me(device):
+        for device in sorted(recorded.keys() | local.keys()):
+            info = {**recorded.get(device, {}), **local.get(device, {})}
+            kind, window = info.get("kind"), info.get("window")
+            if kind is None:  # recorded before devices carried their kind and window
+                kind, window = _guess_from_id(device)
+            if window not in (None, self.window):
                 continue
-            kind = _kind_of(device)
             text = device_status_text(info["status"])
             if info.get("reason"):
                 text += " · " + device_reason_text(info["reason"])
             rows.append(DeviceRow(device, device_kind_text(kind), info["status"], text))
         return rows
-
-    def _concerns_me(self, device: str) -> bool:
-        """This window's own devices (``…-<n>``) and the shared ones (no window number)."""
-        tail = device.rsplit("-", 1)[-1]
-        return not tail.isdigit() or int(tail) == self.window
 
     # ---- actions ------------------------------------------------------------------------
     def _run(self, command: c.Command) -> bool:
@@ -363,16 +341,14 @@ class WindowPresenter(Presenter):
             return
         self._reprint(self._vm.current)
 
-    def close(self) -> None:
-        super().close()
-        self._led.shutdown()
-        self._evaluator.shutdown()
 
-
-def _kind_of(device: str) -> str:
+def _guess_from_id(device: str) -> tuple[str, int | None]:
+    """Kind and window of a device row recorded without them (``evaluator-2``: window 2)."""
+    tail = device.rsplit("-", 1)[-1]
+    window = int(tail) if tail.isdigit() else None
     for kind in ("printer", "idreader", "scanner", "led", "evaluator"):
         if kind in device:
-            return kind
+            return kind, window
     if "reader" in device or "card" in device:
-        return "idreader"
-    return device
+        return "idreader", window
+    return device, window
