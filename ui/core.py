@@ -9,6 +9,7 @@ there), so no Qt object is touched from another thread.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 import uuid
@@ -50,10 +51,25 @@ def in_gui(fn: Callable[[], None]) -> None:
     _relay.call.emit(fn)
 
 
+#: How often the GUI thread collects Python's cyclic garbage (see :func:`install_relay`).
+GC_INTERVAL_MS = 1000
+
+
 def install_relay() -> None:
-    global _relay
+    """On the GUI thread, once: the relay for :func:`in_gui`, and cyclic garbage collected
+    here on a timer instead of automatically. Python collects on whichever thread allocates
+    past its threshold, often a worker or paho's, and a QObject freed on another thread than
+    its own leaves timers behind that crash the GUI thread's event loop."""
+    global _relay, _gc_timer
     if _relay is None:
         _relay = _Relay()
+        gc.disable()
+        _gc_timer = QTimer()
+        _gc_timer.timeout.connect(gc.collect)
+        _gc_timer.start(GC_INTERVAL_MS)
+
+
+_gc_timer: QTimer | None = None
 
 
 class Background:
@@ -67,15 +83,45 @@ class Background:
         fn: Callable[[], T],
         done: Callable[[T | None, BaseException | None], None] | None = None,
     ) -> Future[T]:
-        future = self._pool.submit(fn)
-        if done is not None:
+        """Run ``fn`` on the worker, then ``done(result, error)`` on the GUI thread.
 
-            def finished(f: Future[T]) -> None:
-                exc = f.exception()
-                result = None if exc is not None else f.result()
-                in_gui(lambda: done(result, exc))
+        ``fn`` and ``done`` are mostly bound methods of presenters (QObjects with timers). The
+        worker never holds the last reference to them: a QObject freed on another thread than
+        its own leaves timers registered with a dispatcher that then crashes the GUI thread.
+        So both stay in a box that only the GUI thread empties, after the hand-over (also the
+        error's traceback, whose frames hold them too)."""
+        box: list[Any] = [fn, done]
 
-            future.add_done_callback(finished)
+        def work() -> T:
+            call = box[0]
+            try:
+                result: T = call()
+                return result
+            finally:
+                del call
+
+        def finished(f: Future[T]) -> None:
+            if f.cancelled():  # (at shutdown, on the thread calling it: the GUI thread)
+                box.clear()
+                return
+            exc = f.exception()
+            result = None if exc is not None else f.result()
+
+            def hand_over() -> None:
+                callback = box[1]
+                box.clear()
+                try:
+                    if callback is not None:
+                        callback(result, exc)
+                finally:
+                    del callback
+                    if exc is not None:
+                        exc.__traceback__ = None
+
+            in_gui(hand_over)
+
+        future = self._pool.submit(work)
+        future.add_done_callback(finished)
         return future
 
     def shutdown(self) -> None:

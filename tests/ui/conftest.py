@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -18,7 +19,7 @@ from agent.datadir import DataDir
 from agent.node_runtime import Node
 from sync.node_devices import DeviceHealth, WindowDevices, runtime_execute
 from ui.app import HallApp, ScreenOptions
-from ui.core import LocalCore
+from ui.core import LocalCore, install_relay
 from ui.fonts import setup_fonts
 from ui.ports import FakeDevices
 
@@ -26,6 +27,15 @@ from ui.ports import FakeDevices
 @pytest.fixture(scope="session", autouse=True)
 def _fonts(qapp):
     setup_fonts(qapp)
+    install_relay()  # as the app does: cyclic garbage is collected on this (the GUI) thread
+
+
+@pytest.fixture(autouse=True)
+def _garbage_on_the_gui_thread():
+    """What a test left behind (screens, presenters and their timers) is freed here, on the
+    GUI thread, not by a later collection on some worker thread."""
+    yield
+    gc.collect()
 
 
 def open_node(
