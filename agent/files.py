@@ -23,3 +23,17 @@ def write_atomically(path: Path, text: str) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def create_once(path: Path, data: bytes) -> bool:
+    """Write ``data`` to a new file of mode 0600, fsync'd; False (nothing written) when the
+    file exists already. Of several processes starting together, exactly one creates it."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    return True

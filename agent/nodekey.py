@@ -8,7 +8,6 @@ first events and checks every signed head against it.
 from __future__ import annotations
 
 import base64
-import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.chain import head_statement
 from agent.errors import ConfigError
+from agent.files import create_once
 
 NODE_KEY_FILE = "node_key.pem"
 
@@ -23,19 +23,11 @@ NODE_KEY_FILE = "node_key.pem"
 def load_or_create(path: Path) -> Ed25519PrivateKey:
     """The node's key; created once with mode 0600 (only one of several processes starting
     together creates it; the others read what it wrote)."""
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        return _load(path)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    with os.fdopen(fd, "wb") as out:
-        out.write(pem)
-        out.flush()
-        os.fsync(out.fileno())
-    return key
+    return key if create_once(path, pem) else _load(path)
 
 
 def _load(path: Path) -> Ed25519PrivateKey:

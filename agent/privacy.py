@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 import secrets
 import time
 from datetime import date
 from pathlib import Path
+
+from agent.files import create_once
 
 SECRET_BYTES = 32
 
@@ -70,16 +71,8 @@ def load_or_create_secret(path: Path) -> bytes:
     """The hall secret for citizen hashes; created once with mode 0600. Processes starting
     together agree on it: only one can create the file, the others read what it wrote."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        return _read_secret(path)
     data = secrets.token_bytes(SECRET_BYTES)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    return data
+    return data if create_once(path, data) else _read_secret(path)
 
 
 def _read_secret(path: Path) -> bytes:
