@@ -206,3 +206,13 @@ def test_generated_files_are_written_again_in_place(tmp_path: Path) -> None:
         "hall-logins.yaml",
         "passwd",
     ]
+
+
+@pytest.mark.parametrize("terminal", sample_config().terminals, ids=lambda t: t.id)
+@pytest.mark.parametrize("read", ["device_states", "profile_versions"])
+def test_the_hubs_own_fleet_reads_are_not_a_terminals(terminal, read: str) -> None:
+    """GIVEN the reads the hub's sync makes for the fleet status (device states, pushed
+    profile versions) WHEN any terminal login asks for one THEN it is forbidden: the LAN
+    allows each role only the reads its screens make."""
+    with pytest.raises(wire.Forbidden):
+        roles.authorise(terminal, terminal.id, wire.QueryRequest(read, {}))
