@@ -202,6 +202,12 @@ class HallConfig(_Strict):
     )
     calendar: HallCalendar = Field(default_factory=HallCalendar)
     bundles: list[Bundle] = Field(default_factory=list, description="one-thing visits")
+    ticket_link_base: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s#]{1,100}$",
+        description="URL the slip's signed QR link starts with (agent/ticketlink.py); "
+        "unset: the slip's QR is read by the hall's kiosks only",
+    )
 
     @field_validator("timezone")
     @classmethod

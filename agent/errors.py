@@ -86,6 +86,12 @@ class UnknownTicket(DomainError):
     code = "unknown_ticket"
 
 
+class BadTicketLink(DomainError):
+    """A scanned link that is malformed, not signed by this hall's hub, or not today's."""
+
+    code = "bad_ticket_link"
+
+
 class ServiceClosed(DomainError):
     code = "service_closed"
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent import nodekey
 from agent.config import HallConfig
 from agent.datadir import DataDir, resolve_data_dir
 from agent.errors import ConfigError
@@ -18,6 +19,7 @@ from agent.node import BrokerConfig, DeviceSpec, NodeConfig
 from agent.runtime import CoreRuntime
 from agent.storage import DiskReserve, store_error
 from agent.store import Clock, Store, utc_now
+from agent.ticketlink import Signer
 from agent.version import agent_version
 
 Monotonic = Callable[[], float]
@@ -72,6 +74,7 @@ class Node:
         except sqlite3.Error as exc:
             raise store_error(exc, self.data.database) from exc
         store.reserve = DiskReserve(self.data.root, self.node.disk_reserve_mb * 1024**2)
+        store.link_signer = Signer(nodekey.load_or_create(self.data.node_key), self.node.node_id)
         return store
 
     def runtime(

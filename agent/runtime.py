@@ -24,7 +24,7 @@ from agent.errors import DiskFull, HallError, StoreError
 from agent.model import Event
 from agent.storage import DISK_FULL, STORAGE_DEVICE
 from agent.store import CommandResult, Store
-from agent.views import QUERIES
+from agent.views import QUERIES, signed_link
 from agent.watchdog import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ class _Job:
 
 
 _NO_JOB = _Job(lambda store: None, Future())
+#: Commands whose ticket gets a slip: its view carries the signed link (agent/ticketlink.py).
+_SLIP_COMMANDS = (c.IssueTicket, c.CheckIn)
 
 
 class CommandReport(NamedTuple):
@@ -60,6 +62,8 @@ def _report(
 ) -> CommandReport:
     result = store.execute(command, meta=meta, request_id=request_id)
     view = None if result.ticket is None else store.ticket_view(result.ticket)
+    if view is not None and isinstance(command, _SLIP_COMMANDS):
+        view["link"] = signed_link(store, view["business_date"], view["number"])
     return CommandReport(view, result.events, store.last_seq)
 
 

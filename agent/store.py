@@ -44,6 +44,7 @@ from agent.model import (
 )
 from agent.state import STICKY_EVENTS, HallState, Touched
 from agent.storage import NO_RESERVE, store_error
+from agent.ticketlink import Signer
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -401,6 +402,7 @@ class Store:
         self._last_at: dt.datetime | None = None
         self._requests_pruned: str | None = None  # the day old request ids were last removed
         self.reserve = NO_RESERVE  # free space new tickets need (set by agent.node_runtime)
+        self.link_signer: Signer | None = None  # signs slips' links (set by agent.node_runtime)
         self.state = HallState(self._business_date(clock()), self._window_numbers())
         self._witness: wt.Witness | None = None
         try:

@@ -6,6 +6,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from agent import ticketlink
+from agent.errors import BadTicketLink
 from agent.model import TicketState, parse_time
 from agent.store import PROFILE_SLOT_PREFIX, Store
 
@@ -141,6 +143,40 @@ def ticket_progress(store: Store, number: str) -> dict[str, Any] | None:
     return None if ticket is None else store.ticket_view(ticket)
 
 
+def ticket_link(store: Store, number: str, purpose: str = "t") -> str | None:
+    """Today's signed link for a ticket (its slip's QR, or ``purpose="r"`` the window's rating
+    QR); None when the hall config sets no ``ticket_link_base`` or there is no such ticket."""
+    store.refresh()
+    ticket = store.state.ticket_by_number(number.strip().upper())
+    if ticket is None:
+        return None
+    return signed_link(store, ticket.business_date, ticket.number, purpose)
+
+
+def signed_link(store: Store, business_date: str, number: str, purpose: str = "t") -> str | None:
+    base, signer = store.config.ticket_link_base, store.link_signer
+    if base is None or signer is None:
+        return None
+    return signer.link(base, store.config.hall_id, business_date, number, purpose)
+
+
+def ticket_by_link(store: Store, text: str) -> dict[str, Any] | None:
+    """The progress of the ticket a scanned slip link names: refused (``bad_ticket_link``)
+    unless this hub signed it for a ticket of today in this hall."""
+    try:
+        link = ticketlink.parse(text)
+    except ticketlink.LinkError as exc:
+        raise BadTicketLink(str(exc)) from None
+    if store.link_signer is None or not store.link_signer.mine(link):
+        raise BadTicketLink("ticket link not signed by this hall's hub")
+    if link.hall_id != store.config.hall_id or link.purpose != "t":
+        raise BadTicketLink("ticket link of another hall or purpose")
+    store.refresh()
+    if link.business_date != store.state.business_date:
+        raise BadTicketLink("ticket link of another day", business_date=link.business_date)
+    return ticket_progress(store, link.number)
+
+
 def active_notices(store: Store) -> list[dict[str, Any]]:
     """Notices published through the log (from the central platform), oldest first."""
     store.refresh()
@@ -166,6 +202,8 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "hall_status": hall_status,
     "waiting_list": waiting_list,
     "ticket": ticket_progress,
+    "ticket_link": ticket_link,
+    "ticket_by_link": ticket_by_link,
     "notices": active_notices,
     "config": _config,
     "now": _now,

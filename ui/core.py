@@ -216,6 +216,12 @@ class CoreClient(QObject):
         view = self.query("ticket", number=number)
         return None if view is None else dict(view)
 
+    def ticket_by_link(self, link: str) -> dict[str, Any] | None:
+        """The ticket a scanned slip link names (raises ``bad_ticket_link`` for a link this
+        hall's hub did not sign for today)."""
+        view = self.query("ticket_by_link", text=link)
+        return None if view is None else dict(view)
+
     def notices(self) -> list[dict[str, Any]]:
         """Notices published through the log (from the central platform), oldest first."""
         return list(self.query("notices"))

@@ -50,6 +50,9 @@ def error_text(code: str, details: dict[str, Any] | None = None) -> str:
         "appointment_used": QCoreApplication.translate(
             "Errors", "This appointment is already checked in as {number}"
         ),
+        "bad_ticket_link": QCoreApplication.translate(
+            "Errors", "This slip is not a ticket of this hall today; please ask at the service desk"
+        ),
         "already_rated": QCoreApplication.translate("Errors", "This ticket is already rated"),
         "stale_config": QCoreApplication.translate("Errors", "The hall settings are out of date"),
         "timeout": QCoreApplication.translate(

@@ -29,8 +29,10 @@ ROLE_COMMANDS: dict[str, tuple[type, ...]] = {
 }
 #: The named reads each role's screens make (``agent.views.QUERIES``).
 ROLE_QUERIES: dict[str, frozenset[str]] = {
-    "kiosk": frozenset({"hall_status", "config", "notices", "now", "ticket"}),
-    "window": frozenset({"hall_status", "config", "notices", "now", "ticket", "waiting_list"}),
+    "kiosk": frozenset({"hall_status", "config", "notices", "now", "ticket", "ticket_by_link"}),
+    "window": frozenset(
+        {"hall_status", "config", "notices", "now", "ticket", "waiting_list", "ticket_link"}
+    ),
     "display": frozenset({"hall_status", "config", "notices", "now"}),
 }
 #: How a kiosk may say a ticket was taken (``staff`` and ``cli`` are not a kiosk's).

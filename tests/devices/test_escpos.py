@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from agent import ticketlink
 from devices import escpos_parser
 from devices.escpos_parser import Command, Text, parse, qr_payloads, text_of
 from devices.printer import MAX_TICKET_BYTES, TicketLayout, TicketRenderer, fit, sample_ticket
@@ -140,3 +145,22 @@ def test_parser_survives_garbage() -> None:
 def test_fit_counts_hanzi_as_two_columns() -> None:
     assert fit("中文ab", 5) == "中文a"
     assert fit("abc", 2) == "ab"
+
+
+@pytest.mark.parametrize("profile_name", ["escpos-80mm", "escpos-58mm", "escpos-58mm-raster-qr"])
+def test_a_signed_ticket_link_fits_the_slip(profile_name: str) -> None:
+    """GIVEN the longest link a hall config allows (a 100-character base, agent/ticketlink.py)
+    WHEN it is the slip's QR THEN a native QR stores it verbatim and a raster QR stays
+    within the paper's printable width."""
+    key = Ed25519PrivateKey.generate()
+    link = ticketlink.make("https://" + "x" * 92, key, "H" * 64, "N" * 64, "2026-06-01", "AB9999")
+    profile = load_profile(profile_name)
+    data = TicketRenderer(profile).ticket(replace(sample_ticket(), qr_payload=link))
+    items, used = parse(data)
+    assert used == len(data)
+    if profile.native_qr:
+        assert qr_payloads(items) == [link]
+        return
+    raster = next(i for i in items if isinstance(i, Command) and i.name == "GS v 0")
+    width_dots = (raster.raw[4] + 256 * raster.raw[5]) * 8
+    assert 0 < width_dots <= profile.dots_per_line

@@ -158,6 +158,24 @@ def test_progress_by_ticket_qr(make_hall, qtbot):
     assert "前面还有 1 人" in kiosk.progress_line.text()
 
 
+def test_the_slip_carries_the_signed_link_and_the_kiosk_reads_it_back(make_hall, qtbot):
+    """GIVEN a hall config with a link base WHEN a citizen takes a ticket THEN the slip's QR
+    is the signed link; scanned back it shows the ticket's progress, and a tampered one
+    (another number) is refused with a translated message."""
+    hall = make_hall(hall_changes={"ticket_link_base": "https://zwfw.example.gov.cn/t"})
+    kiosk = hall.kiosk_view
+    tap(qtbot, kiosk, "social-security")
+    qtbot.waitUntil(lambda: len(hall.devices.printed) == 1, timeout=3000)
+    link = hall.devices.printed[0].qr_payload
+    assert link is not None and link.startswith("https://zwfw.example.gov.cn/t?v=1&p=t&")
+    hall.devices.scan(link.replace("&t=A001&", "&t=A002&"))
+    qtbot.waitUntil(lambda: not kiosk.message.isHidden(), timeout=3000)
+    assert kiosk.message.text() == "此凭条不是本大厅今日的号码，请到服务台咨询"
+    hall.devices.scan(link)
+    qtbot.waitUntil(lambda: kiosk.pages.currentWidget() is kiosk.progress_page, timeout=3000)
+    assert kiosk.progress_number.text() == "A001"
+
+
 def test_a_slip_from_another_day_shows_no_progress(make_hall, qtbot):
     """GIVEN yesterday's slip A001 and today's A001 (another citizen) WHEN yesterday's slip is
     scanned THEN the kiosk refuses it with a translated message, and shows nothing of A001."""

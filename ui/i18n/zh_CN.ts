@@ -247,6 +247,10 @@
         <translation>该预约已签到，号码为 {number}</translation>
     </message>
     <message>
+        <source>This slip is not a ticket of this hall today; please ask at the service desk</source>
+        <translation>此凭条不是本大厅今日的号码，请到服务台咨询</translation>
+    </message>
+    <message>
         <source>This ticket is already rated</source>
         <translation>该号码已评价</translation>
     </message>

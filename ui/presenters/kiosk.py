@@ -441,7 +441,9 @@ class KioskPresenter(Presenter):
             estimated_wait_min=max(1, view["estimated_wait_min"]) if view["people_ahead"] else None,
             issued_at=dt.datetime.fromisoformat(view["issued_at"]),
             windows=f"{windows}号窗口" if windows else "",
-            qr_payload=f"{TICKET_QR_PREFIX}{view['business_date']}:{view['number']}",
+            # the signed link where the hall config sets its base (a phone can follow it)
+            qr_payload=view.get("link")
+            or f"{TICKET_QR_PREFIX}{view['business_date']}:{view['number']}",
             notice=("请留意叫号和语音播报", "过号请到窗口说明情况"),
         )
 
@@ -534,6 +536,9 @@ class KioskPresenter(Presenter):
         text = text.strip()
         if text.startswith(TICKET_QR_PREFIX):
             self._slip_scanned(text[len(TICKET_QR_PREFIX) :])
+            return
+        if text.startswith(("https://", "http://")):
+            self.run_read(lambda: self.core.ticket_by_link(text), self._show_progress)
             return
         if not text or len(text) > 256 or not text.isprintable():
             self.message.emit(error_text("unknown_appointment"))
