@@ -17,6 +17,7 @@ household and social-security, window 3 enterprise, civil-affairs and household:
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from agent import reports
 from agent.cli import main
 from agent.node_runtime import Node
 from agent.store import Store
-from tests.agent.conftest import FakeClock
+from tests.agent.conftest import START, FakeClock
 from tests.agent.test_reports import DAY, at, pick, report
 
 ASSISTED = ("assisted", "proxy")
@@ -36,7 +37,8 @@ COUNTS = ("tickets", "transferred_in", "bundle_in", "served", "unserved")
 TIMES = ("wait_avg_min", "wait_p90_min", "service_avg_min", "service_p90_min")
 
 
-def bundle_day(store: Store, clock: FakeClock) -> None:
+def bundle_day(store: Store, clock: FakeClock, start: dt.datetime = START) -> None:
+    """The day above (``start``: its 09:00)."""
     steps: list[tuple[float, c.Command, str | None]] = [
         (0, c.IssueTicket("", bundle="newborn"), "B001"),
         (1, c.IssueTicket("social-security"), "A001"),
@@ -60,7 +62,7 @@ def bundle_day(store: Store, clock: FakeClock) -> None:
         (40, c.IssueTicket("", bundle="newborn"), "B002"),
     ]
     for minute, command, number in steps:
-        at(clock, minute)
+        clock.now = start + dt.timedelta(minutes=minute)
         result = store.execute(command)
         if number is not None:
             assert result.ticket is not None and result.ticket.number == number, (minute, command)
