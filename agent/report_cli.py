@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from importlib.metadata import entry_points
@@ -37,7 +37,7 @@ class EventSource:
     event_at: Callable[[str, int], Event | None]
     close: Callable[[], None]
 
-    def period(self, first_day: str, last_day: str) -> list[Event]:
+    def period(self, first_day: str, last_day: str) -> Iterator[Event]:
         return reports.period_events(self.events, self.event_at, first_day, last_day)
 
 
@@ -112,16 +112,17 @@ def cmd_report(args: argparse.Namespace, open_source: OpenSource) -> int:
         return EXIT_USAGE
     source = open_source(args)
     try:
-        events = source.period(first, last)
+        report = reports.build_report(
+            source.period(first, last), source.hall_id, first, last, args.by, source.service_order
+        )
+        series = None
+        if args.chart:
+            by: reports.Grouping = "hour" if first == last else "day"
+            series = reports.build_report(
+                source.period(first, last), source.hall_id, first, last, by
+            )
     finally:
         source.close()
-    report = reports.build_report(
-        events, source.hall_id, first, last, args.by, source.service_order
-    )
-    series = None
-    if args.chart:
-        by: reports.Grouping = "hour" if first == last else "day"
-        series = reports.build_report(events, source.hall_id, first, last, by)
     if args.json:
         text = json.dumps(report.as_dict(), ensure_ascii=False)
     else:

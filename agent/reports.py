@@ -413,7 +413,7 @@ def period_events(
     event_at: Callable[[str, int], Event | None],
     first_day: str,
     last_day: str,
-) -> list[Event]:
+) -> Iterator[Event]:
     """The events a report of days ``first_day``..``last_day`` folds, each node's in seq
     order: the days' own, and what a day correction moved into or out of them.
 
@@ -423,27 +423,52 @@ def period_events(
 
     - a correction dated in the period brings that run in (read from its day);
     - a run of the period's events that a correction dated before the period takes back is
-      followed by that correction: the event after each run is looked up (one read per
-      node and run), and a correction found there joins, so the fold moves the run out.
+      followed by that correction: the event after each run of consecutive seqs is looked
+      up (one read per node and run), and a correction found there joins, so the fold
+      moves the run out.
 
     ``events_of_days(first, last)`` reads the events of some days (every node's of the hall),
-    ``event_at(node_id, seq)`` one event, or None.
+    each node's in seq order; ``event_at(node_id, seq)`` one event, or None.
     """
-    events = {(e.node_id, e.seq): e for e in events_of_days(first_day, last_day)}
-    for c in [e for e in events.values() if e.type == CORRECTED]:
-        if _within(c, first_day, last_day):
-            continue
-        wrong_day = c.payload["from_date"]
-        wrong = {e.seq: e for e in events_of_days(wrong_day, wrong_day) if e.node_id == c.node_id}
-        seq = c.seq - 1
-        while seq in wrong:
-            events[(c.node_id, seq)] = wrong.pop(seq)
-            seq -= 1
-    for node_id, seq in [key for key in events if (key[0], key[1] + 1) not in events]:
-        after = event_at(node_id, seq + 1)
-        if after is not None and after.type == CORRECTED and _within(after, first_day, last_day):
-            events[(node_id, seq + 1)] = after
-    return [events[key] for key in sorted(events)]
+    previous: Event | None = None
+    for event in events_of_days(first_day, last_day):
+        brought = _wrong_run(events_of_days, event, first_day, last_day)
+        for e in [*brought, event]:
+            if previous is not None and (e.node_id, e.seq) != (previous.node_id, previous.seq + 1):
+                yield from _taking_back(event_at, previous, first_day, last_day)
+            yield e
+            previous = e
+    if previous is not None:
+        yield from _taking_back(event_at, previous, first_day, last_day)
+
+
+def _wrong_run(
+    events_of_days: Callable[[str, str], Iterable[Event]],
+    event: Event,
+    first_day: str,
+    last_day: str,
+) -> list[Event]:
+    """The wrongly dated events a correction of the period brings in from another day."""
+    if event.type != CORRECTED or _within(event, first_day, last_day):
+        return []
+    day = event.payload["from_date"]
+    wrong = {e.seq: e for e in events_of_days(day, day) if e.node_id == event.node_id}
+    run = []
+    seq = event.seq - 1
+    while seq in wrong:
+        run.append(wrong[seq])
+        seq -= 1
+    return run[::-1]
+
+
+def _taking_back(
+    event_at: Callable[[str, int], Event | None], last: Event, first_day: str, last_day: str
+) -> list[Event]:
+    """The correction right after a run ending at ``last`` that takes back a period's day."""
+    after = event_at(last.node_id, last.seq + 1)
+    if after is not None and after.type == CORRECTED and _within(after, first_day, last_day):
+        return [after]
+    return []
 
 
 def _within(correction: Event, first_day: str, last_day: str) -> bool:

@@ -119,7 +119,7 @@ def test_the_wrong_date_keeps_only_its_real_tickets(corrected: Store) -> None:
 def test_a_period_ending_before_the_wrong_date_still_counts_them(corrected: Store) -> None:
     """GIVEN a period that holds the real day but not the wrong date THEN the wrongly dated
     events are read in from their date (the run just before the correction)."""
-    events = hub_source(corrected).period(REAL, "2026-06-02")
+    events = list(hub_source(corrected).period(REAL, "2026-06-02"))
     assert {e.business_date for e in events} == {REAL, WRONG}
     assert len([e for e in events if e.business_date == WRONG]) == 8  # not the real 06-04's
 
