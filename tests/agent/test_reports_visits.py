@@ -24,12 +24,11 @@ from pathlib import Path
 import pytest
 
 from agent import commands as c
-from agent import reports
 from agent.cli import main
 from agent.node_runtime import Node
 from agent.store import Store
 from tests.agent.conftest import START, FakeClock
-from tests.agent.test_reports import DAY, at, pick, report
+from tests.agent.test_reports import DAY, assert_groupings_add_up, at, pick, report
 
 ASSISTED = ("assisted", "proxy")
 BUNDLE = ("bundles_done", "bundle_visit_avg_min", "bundle_visit_p90_min")
@@ -130,11 +129,7 @@ def test_marking_again_corrects_the_mode(store: Store, clock: FakeClock) -> None
 
 
 def test_every_grouping_adds_up_to_the_total(visits: Store) -> None:
-    total = report(visits, None)["total"]
-    for by in reports.GROUPINGS:
-        rows = report(visits, by)["rows"]
-        for name in (*COUNTS, *ASSISTED, "bundles_done", "ratings"):
-            assert sum(r[name] for r in rows) == total[name], (by, name)
+    assert_groupings_add_up(visits)
 
 
 def test_bundle_rows_in_the_csv_and_the_month_file(
