@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from importlib.metadata import entry_points
@@ -21,18 +21,24 @@ from typing import Any
 from agent import reports
 from agent.model import Event
 from agent.node_runtime import Node
+from agent.store import Store
 
 EXIT_USAGE = 2
 
 
 @dataclass
 class EventSource:
-    """Where a report reads its events: a hall, its services' order, the events of some days."""
+    """Where a report reads its events: a hall, its services' order, the events of some days
+    and one event by node and seq (for day corrections: :func:`agent.reports.period_events`)."""
 
     hall_id: str
     service_order: list[str] | None
     events: Callable[[str, str], Iterable[Event]]
+    event_at: Callable[[str, int], Event | None]
     close: Callable[[], None]
+
+    def period(self, first_day: str, last_day: str) -> Iterator[Event]:
+        return reports.period_events(self.events, self.event_at, first_day, last_day)
 
 
 OpenSource = Callable[[argparse.Namespace], EventSource]
@@ -72,13 +78,25 @@ def _format_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def open_hub_source(args: argparse.Namespace) -> EventSource:
-    store = Node.open(args.data_dir).store()
+    return hub_source(Node.open(args.data_dir).store())
+
+
+def hub_source(store: Store) -> EventSource:
+    """A hub's own log (closing the source closes the store)."""
     return EventSource(
         store.config.hall_id,
         [s.code for s in store.config.services],
         store.events_of_days,
+        partial(_hub_event_at, store),
         store.close,
     )
+
+
+def _hub_event_at(store: Store, node_id: str, seq: int) -> Event | None:
+    if node_id != store.node_id:
+        return None
+    event = next(store.events_since(seq - 1, limit=1), None)
+    return event if event is not None and event.seq == seq else None
 
 
 def cmd_report(args: argparse.Namespace, open_source: OpenSource) -> int:
@@ -95,13 +113,13 @@ def cmd_report(args: argparse.Namespace, open_source: OpenSource) -> int:
     source = open_source(args)
     try:
         report = reports.build_report(
-            source.events(first, last), source.hall_id, first, last, args.by, source.service_order
+            source.period(first, last), source.hall_id, first, last, args.by, source.service_order
         )
         series = None
         if args.chart:
             by: reports.Grouping = "hour" if first == last else "day"
             series = reports.build_report(
-                source.events(first, last), source.hall_id, first, last, by
+                source.period(first, last), source.hall_id, first, last, by
             )
     finally:
         source.close()
@@ -120,7 +138,7 @@ def cmd_month(args: argparse.Namespace, open_source: OpenSource) -> int:
     source = open_source(args)
     try:
         document = reports.month_report(
-            source.events(first, last), source.hall_id, args.month, source.service_order
+            source.period(first, last), source.hall_id, args.month, source.service_order
         )
     finally:
         source.close()

@@ -1,19 +1,29 @@
 """A hall's figures over a period, computed from the event log alone.
 
 Only events, never the state tables: the same code reads a hub's store and the central
-store, which keeps every node's events (``sync/central.py``). The log is folded into ticket
-*legs* (a transfer ends one leg and opens the next, in another service); each figure of a
-leg belongs to the moment, window and staff of the event it comes from, so every grouping
-adds up to the same totals:
+store, which keeps every node's events (``sync/central.py``, ``sync/fleet/pgstore.py``). The
+log is folded into ticket *legs* (a transfer ends one leg and opens the next, in another
+service; so does finishing a leg of a "one thing" bundle); each figure of a leg belongs to
+the moment, window and staff of the event it comes from, so every grouping adds up to the
+same totals:
 
-- tickets: legs a citizen took (leg 1), at issue; transferred_in: later legs, at transfer;
-- wait: from joining the line (issue, or the transfer that opened the leg) to the leg's
-  first call, at the joining moment and the first call's window;
+- tickets: legs a citizen took (leg 1), at issue; transferred_in: legs opened by a transfer,
+  bundle_in: legs a bundle visit moved on to, both when they joined the line;
+- wait: from joining the line (issue, or the transfer or bundle step that opened the leg)
+  to the leg's first call, at the joining moment and the first call's window;
 - service time: start to the leg's end at the window (finish or transfer);
 - served / no_shows / transfers / cancelled: legs that ended so (a reactivated no-show is
   not a no-show), at that end; unserved: legs still in the hall when the data ends;
+- assisted / proxy: legs marked 帮办 / 代办 (the latest mark wins), at the mark, by the
+  assisting staff member (``assist_staff``);
+- bundles_done and the bundle visit time: a bundle visit whose last leg was served, from
+  its issue to that finish, at the finish;
 - ratings per level 1..5, at the rating; 好评率 = levels 3–5 over all ratings, 差评 =
   levels 1–2 (with their reason codes when rating events carry ``reasons``).
+
+A ``BusinessDayCorrected`` event (agent/daycorrection.py) moves the legs of a wrongly
+dated day to the real day, under their new ids and with their times moved back: they count
+on the real day (:func:`period_events` gathers what a period needs for that).
 
 The staff id is read from window events' ``staff_id``; events without one (every event
 until staff sign-in exists) count as staff ``unknown``.
@@ -26,17 +36,18 @@ import datetime as dt
 import io
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, get_args
 
 from agent.errors import DomainError
-from agent.model import Event, parse_time
+from agent.model import Event, iso, parse_time
 
-Grouping = Literal["service", "window", "staff", "hour", "day"]
+Grouping = Literal["service", "window", "staff", "hour", "day", "bundle"]
 GROUPINGS: tuple[Grouping, ...] = get_args(Grouping)
 UNKNOWN_STAFF = "unknown"
-NONE_KEY = "-"  # a leg never called has no window or staff
+NONE_KEY = "-"  # a leg never called has no window or staff; a leg of no bundle
+CORRECTED = "BusinessDayCorrected"
 LEVELS = (1, 2, 3, 4, 5)
 GOOD_LEVELS = (3, 4, 5)
 
@@ -44,6 +55,7 @@ GOOD_LEVELS = (3, 4, 5)
 FIGURE_COLUMNS = (
     "tickets",
     "transferred_in",
+    "bundle_in",
     "served",
     "no_shows",
     "transfers",
@@ -53,6 +65,11 @@ FIGURE_COLUMNS = (
     "wait_p90_min",
     "service_avg_min",
     "service_p90_min",
+    "assisted",
+    "proxy",
+    "bundles_done",
+    "bundle_visit_avg_min",
+    "bundle_visit_p90_min",
     *(f"rating_{level}" for level in LEVELS),
     "ratings",
     "good_rate_pct",
@@ -78,20 +95,54 @@ class Leg:
     node_id: str
     ticket_id: str
     service: str
-    leg: int
+    opened: str  # issue | transfer | bundle: how the leg joined the line
     business_date: str
     joined_at: str
+    bundle: str | None = None  # the "one thing" bundle the visit is on
+    visit_start: str = ""  # when the visit's ticket was issued
     first_call: Mark | None = None
     start: Mark | None = None
     end: Mark | None = None
     outcome: str | None = None  # served | no_show | transferred | cancelled
+    followed: bool = False  # a bundle leg served and moved on to the bundle's next service
+    assist: Mark | None = None  # the latest 帮办/代办 mark, by the assisting staff member
+    assist_mode: str | None = None  # assisted | proxy
     score: int | None = None
     rated: Mark | None = None
     reasons: tuple[str, ...] = ()
 
+    def next_leg(self, event: Event, opened: str) -> Leg:
+        """The leg a transfer or a bundle step opens, in ``to_service``."""
+        p = event.payload
+        return Leg(
+            event.node_id,
+            p["new_ticket_id"],
+            p["to_service"],
+            opened,
+            event.business_date,
+            event.at,
+            self.bundle,
+            self.visit_start,
+        )
+
+    def moved(self, ticket_id: str, day: str, shift: dt.timedelta) -> None:
+        """A day correction: the leg is ``ticket_id`` of ``day``, every moment ``shift``ed."""
+        self.ticket_id, self.business_date = ticket_id, day
+        self.joined_at = _shifted(self.joined_at, shift)
+        self.visit_start = _shifted(self.visit_start, shift)
+        for name in ("first_call", "start", "end", "assist", "rated"):
+            mark = getattr(self, name)
+            if mark is not None:
+                setattr(self, name, mark._replace(at=_shifted(mark.at, shift)))
+
+
+def _shifted(moment: str, shift: dt.timedelta) -> str:
+    return iso(parse_time(moment) + shift)
+
 
 def fold_legs(events: Iterable[Event]) -> list[Leg]:
-    """Every ticket leg of the events, keyed per node (ticket ids are a node's own)."""
+    """Every ticket leg of the events, keyed per node (ticket ids are a node's own); each
+    node's events in seq order."""
     legs: dict[tuple[str, str], Leg] = {}
     for event in events:
         p = event.payload
@@ -101,10 +152,15 @@ def fold_legs(events: Iterable[Event]) -> list[Leg]:
                 event.node_id,
                 row["id"],
                 row["service"],
-                row.get("leg", 1),
+                "issue",
                 event.business_date,
                 event.at,
+                row.get("bundle"),
+                event.at,
             )
+            continue
+        if event.type == CORRECTED:
+            _correct_day(legs, event)
             continue
         leg = legs.get((event.node_id, p.get("ticket_id", "")))
         if leg is None:
@@ -119,19 +175,33 @@ def fold_legs(events: Iterable[Event]) -> list[Leg]:
         elif event.type in _ENDINGS:
             leg.end, leg.outcome = mark, _ENDINGS[event.type]
             if event.type == "TicketTransferred":
-                new_id = p["new_ticket_id"]
-                legs[(event.node_id, new_id)] = Leg(
-                    event.node_id,
-                    new_id,
-                    p["to_service"],
-                    leg.leg + 1,
-                    event.business_date,
-                    event.at,
-                )
+                legs[(event.node_id, p["new_ticket_id"])] = leg.next_leg(event, "transfer")
+        elif event.type == "BundleLegQueued":  # (after the leg's ServiceFinished)
+            leg.followed = True
+            legs[(event.node_id, p["new_ticket_id"])] = leg.next_leg(event, "bundle")
+        elif event.type == "TicketAssisted":
+            leg.assist = mark._replace(staff=p.get("assist_staff") or UNKNOWN_STAFF)
+            leg.assist_mode = p["mode"]
         elif event.type == "EvaluationRecorded":
             leg.score, leg.rated = p["score"], mark
             leg.reasons = tuple(p.get("reasons") or ())
     return list(legs.values())
+
+
+def _correct_day(legs: dict[tuple[str, str], Leg], event: Event) -> None:
+    """The wrongly dated legs become the real day's (new ids, times moved back); a leg the
+    correction left open waits again, so its next start is its start."""
+    p = event.payload
+    shift = dt.timedelta(seconds=p["shift_s"])
+    moved = [(legs.pop((event.node_id, old), None), new) for old, new in p["ids"].items()]
+    for leg, new_id in moved:
+        if leg is not None:
+            leg.moved(new_id, p["to_date"], shift)
+            legs[(event.node_id, new_id)] = leg
+    for row in p["tickets"]:
+        leg = legs.get((event.node_id, row["id"]))
+        if leg is not None and row["state"] == "waiting":
+            leg.start = None
 
 
 _ENDINGS = {
@@ -148,6 +218,7 @@ class Figures:
 
     tickets: int = 0
     transferred_in: int = 0
+    bundle_in: int = 0
     served: int = 0
     no_shows: int = 0
     transfers: int = 0
@@ -155,6 +226,9 @@ class Figures:
     unserved: int = 0
     waits: list[float] = field(default_factory=list)
     service_times: list[float] = field(default_factory=list)
+    assisted: int = 0
+    proxy: int = 0
+    visit_times: list[float] = field(default_factory=list)  # of the bundle visits done
     ratings: Counter[int] = field(default_factory=Counter)
     bad_reasons: Counter[str] = field(default_factory=Counter)
 
@@ -166,6 +240,7 @@ class Figures:
         return {
             "tickets": self.tickets,
             "transferred_in": self.transferred_in,
+            "bundle_in": self.bundle_in,
             "served": self.served,
             "no_shows": self.no_shows,
             "transfers": self.transfers,
@@ -175,6 +250,11 @@ class Figures:
             "wait_p90_min": _minutes(p90(self.waits)),
             "service_avg_min": _minutes(_mean(self.service_times)),
             "service_p90_min": _minutes(p90(self.service_times)),
+            "assisted": self.assisted,
+            "proxy": self.proxy,
+            "bundles_done": len(self.visit_times),
+            "bundle_visit_avg_min": _minutes(_mean(self.visit_times)),
+            "bundle_visit_p90_min": _minutes(p90(self.visit_times)),
             **{f"rating_{level}": self.ratings[level] for level in LEVELS},
             "ratings": total,
             "good_rate_pct": round(100 * good / total, 2) if total else None,
@@ -214,6 +294,8 @@ def _key(by: Grouping | None, leg: Leg, mark: Mark | None, at: str) -> str:
         return leg.business_date
     if by == "hour":
         return f"{at[11:13]}:00"
+    if by == "bundle":
+        return leg.bundle or NONE_KEY
     if mark is None or mark.window is None:  # never called, or not a window's doing
         return NONE_KEY
     return mark.staff if by == "staff" else str(mark.window)
@@ -228,8 +310,10 @@ def group_figures(legs: Iterable[Leg], by: Grouping | None) -> dict[str, Figures
 
     for leg in legs:
         joined = of(leg.first_call, leg.joined_at)
-        if leg.leg == 1:
+        if leg.opened == "issue":
             joined.tickets += 1
+        elif leg.opened == "bundle":
+            joined.bundle_in += 1
         else:
             joined.transferred_in += 1
         if leg.first_call is not None:
@@ -248,6 +332,14 @@ def group_figures(legs: Iterable[Leg], by: Grouping | None) -> dict[str, Figures
                 ended.cancelled += 1
             if leg.start is not None and leg.outcome in ("served", "transferred"):
                 ended.service_times.append(max(0.0, _seconds(leg.end.at, leg.start.at)))
+            if leg.outcome == "served" and leg.bundle and not leg.followed:  # the visit's end
+                ended.visit_times.append(max(0.0, _seconds(leg.end.at, leg.visit_start)))
+        if leg.assist is not None:
+            helped = of(leg.assist, leg.assist.at)
+            if leg.assist_mode == "proxy":
+                helped.proxy += 1
+            else:
+                helped.assisted += 1
         if leg.score is not None and leg.rated is not None:
             rated = of(leg.rated, leg.rated.at)
             rated.ratings[leg.score] += 1
@@ -302,13 +394,86 @@ def build_report(
     by: Grouping | None,
     service_order: list[str] | None = None,
 ) -> Report:
-    """The report of business days ``first_day``..``last_day`` (events of other days are
-    skipped, so a whole log may be given)."""
+    """The report of business days ``first_day``..``last_day``: of the legs folded from
+    ``events`` (each node's in seq order; :func:`period_events`, or a whole log), those of
+    these days (as a day correction left them)."""
     check_period(first_day, last_day)
-    legs = fold_legs(e for e in events if first_day <= e.business_date <= last_day)
+    legs = legs_of_days(events, first_day, last_day)
     rows = _rows(legs, by, service_order) if by else {}
     total = group_figures(legs, None).get("total", Figures())
     return Report(hall_id, first_day, last_day, by, rows, total)
+
+
+def legs_of_days(events: Iterable[Event], first_day: str, last_day: str) -> list[Leg]:
+    return [leg for leg in fold_legs(events) if first_day <= leg.business_date <= last_day]
+
+
+def period_events(
+    events_of_days: Callable[[str, str], Iterable[Event]],
+    event_at: Callable[[str, int], Event | None],
+    first_day: str,
+    last_day: str,
+) -> Iterator[Event]:
+    """The events a report of days ``first_day``..``last_day`` folds, each node's in seq
+    order: the days' own, and what a day correction moved into or out of them.
+
+    The store appends a ``BusinessDayCorrected`` right after the last event of the wrong
+    day it takes back, so the wrongly dated events are the run of the wrong day's events
+    just before it (seq ``c - 1``, ``c - 2``, ...):
+
+    - a correction dated in the period brings that run in (read from its day);
+    - a run of the period's events that a correction dated before the period takes back is
+      followed by that correction: the event after each run of consecutive seqs is looked
+      up (one read per node and run), and a correction found there joins, so the fold
+      moves the run out.
+
+    ``events_of_days(first, last)`` reads the events of some days (every node's of the hall),
+    each node's in seq order; ``event_at(node_id, seq)`` one event, or None.
+    """
+    previous: Event | None = None
+    for event in events_of_days(first_day, last_day):
+        brought = _wrong_run(events_of_days, event, first_day, last_day)
+        for e in [*brought, event]:
+            if previous is not None and (e.node_id, e.seq) != (previous.node_id, previous.seq + 1):
+                yield from _taking_back(event_at, previous, first_day, last_day)
+            yield e
+            previous = e
+    if previous is not None:
+        yield from _taking_back(event_at, previous, first_day, last_day)
+
+
+def _wrong_run(
+    events_of_days: Callable[[str, str], Iterable[Event]],
+    event: Event,
+    first_day: str,
+    last_day: str,
+) -> list[Event]:
+    """The wrongly dated events a correction of the period brings in from another day."""
+    if event.type != CORRECTED or _within(event, first_day, last_day):
+        return []
+    day = event.payload["from_date"]
+    wrong = {e.seq: e for e in events_of_days(day, day) if e.node_id == event.node_id}
+    run = []
+    seq = event.seq - 1
+    while seq in wrong:
+        run.append(wrong[seq])
+        seq -= 1
+    return run[::-1]
+
+
+def _taking_back(
+    event_at: Callable[[str, int], Event | None], last: Event, first_day: str, last_day: str
+) -> list[Event]:
+    """The correction right after a run ending at ``last`` that takes back a period's day."""
+    after = event_at(last.node_id, last.seq + 1)
+    if after is not None and after.type == CORRECTED and _within(after, first_day, last_day):
+        return [after]
+    return []
+
+
+def _within(correction: Event, first_day: str, last_day: str) -> bool:
+    """The day a correction takes back is one of the period's."""
+    return bool(first_day <= correction.payload["from_date"] <= last_day)
 
 
 def _rows(legs: list[Leg], by: Grouping, service_order: list[str] | None) -> dict[str, Figures]:
@@ -349,7 +514,7 @@ def month_report(
 ) -> dict[str, Any]:
     """A month's figures as one document: ``total`` and ``by_<grouping>`` rows."""
     first, last = month_days(month)
-    legs = fold_legs(e for e in events if first <= e.business_date <= last)
+    legs = legs_of_days(events, first, last)
     document: dict[str, Any] = {"hall_id": hall_id, "month": month, "from": first, "to": last}
     document["total"] = group_figures(legs, None).get("total", Figures()).row()
     for by in GROUPINGS:

@@ -1,8 +1,9 @@
 """A simulated hall day through the real runtime, engine and store (``demo --headless``).
 
-Citizens arrive over the opening hours (some with appointments, some elderly, some leave
-before their number is called), staff at each window call, serve, transfer and ask for a
-rating. The clock is simulated, so the same seed gives the same summary.
+Citizens arrive over the opening hours (some with appointments, some elderly, some on a
+"one thing" bundle visit, some leave before their number is called), staff at each window
+call, serve (some with 帮办/代办 help), transfer and ask for a rating. The clock is
+simulated, so the same seed gives the same summary.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from agent import commands as c
 from agent.config import HallConfig
 from agent.datadir import DataDir
 from agent.errors import ConfigError, DomainError
-from agent.model import Ticket, TicketState, parse_time
+from agent.model import Event, Ticket, TicketState, parse_time
 from agent.node_runtime import Node
 from agent.store import Store
 
@@ -37,6 +38,8 @@ ELDERLY_SHARE = 0.12
 ID_CARD_SHARE = 0.40
 LEAVE_SHARE = 0.07
 TRANSFER_SHARE = 0.05
+BUNDLE_SHARE = 0.08  # of arrivals, when the hall has bundles
+ASSIST_SHARE = 0.06  # of legs started
 RATE_SHARE = 0.85
 SCORES = [5, 4, 3, 2, 1]
 SCORE_WEIGHTS = [60, 25, 10, 4, 1]
@@ -56,12 +59,17 @@ class Tally:
 
     tickets: Counter[str] = field(default_factory=Counter)
     transferred_in: Counter[str] = field(default_factory=Counter)
+    bundle_in: Counter[str] = field(default_factory=Counter)
     served: Counter[str] = field(default_factory=Counter)
     no_shows: Counter[str] = field(default_factory=Counter)
     transfers: Counter[str] = field(default_factory=Counter)
     waits: dict[str, list[float]] = field(default_factory=dict)  # seconds
     service_times: dict[str, list[float]] = field(default_factory=dict)
     ratings: dict[str, Counter[int]] = field(default_factory=dict)
+    assisted: Counter[str] = field(default_factory=Counter)  # mode "assisted"
+    proxy: Counter[str] = field(default_factory=Counter)
+    visit_times: dict[str, list[float]] = field(default_factory=dict)  # by the last service
+    visit_start: dict[str, dt.datetime] = field(default_factory=dict)  # bundle number -> issue
     # leg id -> (service, when it joined the line), until its first call
     joined: dict[str, tuple[str, dt.datetime]] = field(default_factory=dict)
     started: dict[str, dt.datetime] = field(default_factory=dict)
@@ -127,16 +135,21 @@ class HallDay:
         weights = [(end - start).total_seconds() for start, end in spans]
         codes = [s.code for s in self.hall.services]
         roster = []
+        command: c.Command
         for i in range(self.arrivals):
             start, end = self.rng.choices(spans, weights)[0]
             arrival = start + (end - start - dt.timedelta(minutes=20)) * self.rng.random()
             service = self.rng.choices(codes, [35, 25, 20, 20])[0]
             kind = self.rng.random()
-            if kind < APPOINTMENT_SHARE:
+            if self.hall.bundles and self.rng.random() < BUNDLE_SHARE:
+                # several services in turn: such citizens come in the day's first hour
+                arrival = spans[0][0] + dt.timedelta(hours=1) * self.rng.random()
+                command = c.IssueTicket("", bundle=self.rng.choice(self.hall.bundles).code)
+            elif kind < APPOINTMENT_SHARE:
                 slot = arrival.replace(minute=(arrival.minute // 30) * 30, second=0, microsecond=0)
                 code = f"APT-{SIM_DATE:%Y%m%d}-{i:05d}"
                 roster.append(c.RosterEntry(code, service, slot, slot + dt.timedelta(minutes=30)))
-                command: c.Command = c.CheckIn(code)
+                command = c.CheckIn(code)
             elif kind < APPOINTMENT_SHARE + ELDERLY_SHARE:
                 born = dt.date(1940 + self.rng.randrange(12), 5, 17)
                 command = c.IssueTicket(service, citizen=self._citizen(i, born), channel="idcard")
@@ -165,6 +178,8 @@ class HallDay:
         assert result.ticket is not None
         self.tally.tickets[result.ticket.service] += 1
         self.tally.joined[result.ticket.id] = (result.ticket.service, self.now)
+        if result.ticket.bundle:
+            self.tally.visit_start[result.ticket.number] = self.now
         if leaves:
             self.absent.add(result.ticket.number)
 
@@ -205,6 +220,10 @@ class HallDay:
     def _serve(self, window: int, ticket: Ticket) -> None:
         self.runtime.execute(c.StartService(window))
         self.tally.started[ticket.id] = self.now
+        if self.rng.random() < ASSIST_SHARE:
+            mode = self.rng.choice(["assisted", "proxy"])
+            self.runtime.execute(c.MarkAssisted(window, mode, f"H-{window:02d}"))
+            (self.tally.assisted if mode == "assisted" else self.tally.proxy)[ticket.service] += 1
         service = self.hall.service(ticket.service)
         assert service is not None
         minutes = self.rng.lognormvariate(0, 0.45) * service.default_service_minutes
@@ -221,13 +240,29 @@ class HallDay:
             tally.transferred_in[new.service] += 1
             tally.joined[new.id] = (new.service, self.now)
         else:
-            self.runtime.execute(c.FinishService(window))
+            result = self.runtime.execute(c.FinishService(window))
             tally.served[ticket.service] += 1
+            self._next_bundle_leg(ticket, result.events)
             if self.rng.random() < RATE_SHARE:
                 score = self.rng.choices(SCORES, SCORE_WEIGHTS)[0]
                 self.runtime.execute(c.RecordEvaluation(window, score))
                 tally.ratings.setdefault(ticket.service, Counter())[score] += 1
         self.at(self.now + dt.timedelta(seconds=30), lambda: self._staff(window))
+
+    def _next_bundle_leg(self, ticket: Ticket, events: list[Event]) -> None:
+        """A bundle leg finished: on to the bundle's next service, or the visit is done."""
+        bundle = self.hall.bundle(ticket.bundle) if ticket.bundle else None
+        if bundle is None or ticket.bundle_leg is None:
+            return
+        following = bundle.after(ticket.bundle_leg)
+        if following is None:
+            started = self.tally.visit_start.pop(ticket.number)
+            times = self.tally.visit_times.setdefault(ticket.service, [])
+            times.append((self.now - started).total_seconds())
+            return
+        (queued,) = (e for e in events if e.type == "BundleLegQueued")
+        self.tally.bundle_in[following] += 1
+        self.tally.joined[queued.payload["new_ticket_id"]] = (following, self.now)
 
 
 def _minutes(later: str, earlier: str) -> float:
@@ -267,7 +302,8 @@ def summarise(store: Store) -> dict[str, Any]:
         ratings = [t.score for t in mine if t.score is not None]
         services[service.code] = {
             "issued": sum(1 for t in mine if t.leg == 1),
-            "transferred_in": sum(1 for t in mine if t.leg > 1),
+            "transferred_in": sum(1 for t in mine if t.channel == "transfer"),
+            "bundle_in": sum(1 for t in mine if t.channel == "bundle"),
             "served": sum(1 for t in mine if t.state is TicketState.DONE),
             "no_show": sum(1 for t in mine if t.state is TicketState.NO_SHOW),
             "transferred": sum(1 for t in mine if t.state is TicketState.TRANSFERRED),

@@ -219,7 +219,9 @@ def open_central_source(args: argparse.Namespace) -> EventSource:
     if not is_postgres_url(args.db) and not Path(args.db).exists():
         raise ConfigError(f"{args.db}: no such file", file=args.db)
     store = open_central_store(args.db)
-    return EventSource(args.hall, None, partial(store.hall_events, args.hall), store.close)
+    return EventSource(
+        args.hall, None, partial(store.hall_events, args.hall), store.event_at, store.close
+    )
 
 
 def cmd_central_keygen(args: argparse.Namespace) -> int:

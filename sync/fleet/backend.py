@@ -130,6 +130,14 @@ class CentralBackend:
         for row in rows:
             yield event_from_row(row)
 
+    def event_at(self, node_id: str, seq: int) -> Event | None:
+        """One stored event (reports look up the event after a run: a day correction?)."""
+        row = self._execute(
+            f"SELECT node_id, {self._chain_columns} FROM events WHERE node_id = ? AND seq = ?",
+            (node_id, seq),
+        ).fetchone()
+        return None if row is None else event_from_row(row)
+
     def events_after(self, node_id: str, seq: int, limit: int) -> list[tuple[Any, ...]]:
         """A node's stored events after ``seq`` (for its recovery), as sent."""
         return list(

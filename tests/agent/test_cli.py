@@ -83,7 +83,7 @@ def test_headless_demo_same_seed_same_summary(capsys) -> None:
     assert 0 < issued <= 60
     for s in services.values():
         assert s["served"] + s["no_show"] + s["transferred"] + s["unserved"] <= (
-            s["issued"] + s["transferred_in"]
+            s["issued"] + s["transferred_in"] + s["bundle_in"]
         )
 
 

@@ -78,6 +78,7 @@ def pick(row: dict, *names: str) -> tuple:
 
 
 COUNTS = ("tickets", "transferred_in", "served", "no_shows", "transfers", "cancelled", "unserved")
+LATER_COUNTS = ("bundle_in", "assisted", "proxy", "bundles_done")
 TIMES = ("wait_avg_min", "wait_p90_min", "service_avg_min", "service_p90_min")
 RATINGS = ("rating_1", "rating_2", "rating_3", "rating_4", "rating_5", "ratings", "good_rate_pct")
 
@@ -129,12 +130,17 @@ def test_by_hour_and_by_staff(day_store: Store) -> None:
     assert pick(staff["unknown"], *COUNTS) == (3, 1, 2, 1, 1, 0, 0)
 
 
-def test_every_grouping_adds_up_to_the_total(day_store: Store) -> None:
-    total = report(day_store, None)["total"]
+def assert_groupings_add_up(store: Store) -> None:
+    """Every grouping's rows add up to the total, count by count."""
+    total = report(store, None)["total"]
     for by in reports.GROUPINGS:
-        rows = report(day_store, by)["rows"]
-        for name in (*COUNTS, "ratings", "bad"):
+        rows = report(store, by)["rows"]
+        for name in (*COUNTS, *LATER_COUNTS, "ratings", "bad"):
             assert sum(r[name] for r in rows) == total[name], (by, name)
+
+
+def test_every_grouping_adds_up_to_the_total(day_store: Store) -> None:
+    assert_groupings_add_up(day_store)
 
 
 def test_the_period_leaves_out_other_days(day_store: Store, clock: FakeClock) -> None:
@@ -206,8 +212,10 @@ def test_report_cli_json_and_csv(node_with_day: Path, capsys) -> None:
     assert main(["report", "--from", DAY, "--to", DAY, "--by", "service", "--csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "key," + ",".join(reports.FIGURE_COLUMNS)
-    assert lines[1].startswith("social-security,3,0,1,1,0,1,0,10.0,14.0,10.0,10.0,0,0,0,0,1,1,")
-    assert lines[-1].startswith("total,5,1,2,1,1,1,1,6.75,12.0,8.0,10.0,0,1,0,0,1,2,50.0,1,")
+    # (bundle_in, assisted, proxy and bundles_done 0; no bundle visit time measured)
+    figures = "3,0,0,1,1,0,1,0,10.0,14.0,10.0,10.0,0,0,0,,,0,0,0,0,1,1,100.0,0,"
+    assert lines[1] == f"social-security,{figures}"
+    assert lines[-1] == "total,5,1,0,2,1,1,1,1,6.75,12.0,8.0,10.0,0,0,0,,,0,1,0,0,1,2,50.0,1,"
 
 
 def test_month_file_holds_every_grouping(node_with_day: Path, tmp_path: Path, capsys) -> None:
@@ -218,7 +226,7 @@ def test_month_file_holds_every_grouping(node_with_day: Path, tmp_path: Path, ca
     dimensions = [line.split(",")[2] for line in lines[1:]]
     assert dimensions[0] == "total"
     assert set(dimensions) == {"total", *reports.GROUPINGS}
-    assert lines[1].startswith("demo-town,2026-06,total,total,5,1,2,")
+    assert lines[1].startswith("demo-town,2026-06,total,total,5,1,0,2,")
     assert main(["report", "month", "2026-06", "--json"]) == 0
     document = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert document["total"]["served"] == 2
