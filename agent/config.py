@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from agent.alarms import AlarmRules
 from agent.bundles import Bundle
 from agent.calendar import HallCalendar
+from agent.staffconfig import StaffRules
 from agent.validation import FieldError, load_model, read_yaml_document, validate_data
 
 SAMPLE_CONFIG = "sample_town_hall.yaml"
@@ -202,6 +203,7 @@ class HallConfig(_Strict):
     )
     calendar: HallCalendar = Field(default_factory=HallCalendar)
     bundles: list[Bundle] = Field(default_factory=list, description="one-thing visits")
+    staff: StaffRules = Field(default_factory=StaffRules, description="sign-in and pauses")
 
     @field_validator("timezone")
     @classmethod
@@ -244,6 +246,7 @@ class HallConfig(_Strict):
                 if number not in numbers:
                     loc = ("terminals", index, "windows", position)
                     raise FieldError(loc, f"unknown window {number}")
+        self.staff.check_references(numbers)
         return self
 
     @model_validator(mode="after")

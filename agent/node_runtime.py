@@ -16,6 +16,7 @@ from agent.errors import ConfigError
 from agent.hallclock import HallClock
 from agent.node import BrokerConfig, DeviceSpec, NodeConfig
 from agent.runtime import CoreRuntime
+from agent.staffauth import StaffGate
 from agent.storage import DiskReserve, store_error
 from agent.store import Clock, Store, utc_now
 from agent.version import agent_version
@@ -72,6 +73,7 @@ class Node:
         except sqlite3.Error as exc:
             raise store_error(exc, self.data.database) from exc
         store.reserve = DiskReserve(self.data.root, self.node.disk_reserve_mb * 1024**2)
+        store.staff_gate = StaffGate(self.data.root)
         return store
 
     def runtime(

@@ -1,0 +1,281 @@
+"""Staff at the windows: sign-in by 工号 + PIN or staff card, checked at the hub against
+credentials only it holds, with lockouts kept across restarts; the staff id on every window
+event; pause reasons; sign-out at the end of the business day."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent import commands as c
+from agent import errors
+from agent.config import HallConfig, sample_config
+from agent.staffauth import ATTEMPTS_DIR, CREDENTIALS_FILE, StaffGate
+from agent.store import Store
+from tests.agent.conftest import FakeClock
+from tests.support import STAFF_CARD, STAFF_PINS, give_staff_credentials, sign_in, staffed
+
+
+class WallClock:
+    """The gate's wall clock (epoch seconds), moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1_780_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def wall() -> WallClock:
+    return WallClock()
+
+
+def open_store(path: Path, hall: HallConfig, clock: FakeClock, wall: WallClock) -> Store:
+    store = Store(path / "hall.db", "node-1", hall, clock)
+    store.staff_gate = StaffGate(path, wall)
+    return store
+
+
+@pytest.fixture
+def staffed_store(
+    tmp_path: Path, hall: HallConfig, clock: FakeClock, wall: WallClock
+) -> Iterator[Store]:
+    give_staff_credentials(tmp_path)
+    store = open_store(tmp_path, staffed(hall), clock, wall)
+    yield store
+    store.close()
+
+
+def test_a_staffed_window_calls_only_with_someone_signed_in(staffed_store: Store) -> None:
+    staffed_store.execute(c.IssueTicket("social-security"))
+    with pytest.raises(errors.NotSignedIn) as refused:
+        staffed_store.execute(c.CallNext(1))
+    assert refused.value.code == "not_signed_in"
+    assert staffed_store.state.counters == {"social-security": 1}  # (nothing else changed)
+    staffed_store.execute(sign_in("S-0001", 1))
+    called = staffed_store.execute(c.CallNext(1)).events
+    assert [e.type for e in called] == ["TicketCalled"]
+    with pytest.raises(errors.WindowBusy):
+        staffed_store.execute(c.SignOut(1))
+
+
+def test_a_hall_without_a_staff_list_calls_without_sign_in(store: Store) -> None:
+    store.execute(c.IssueTicket("social-security"))
+    event = store.execute(c.CallNext(1)).events[0]
+    assert "staff_id" not in event.payload
+
+
+def test_the_staff_id_is_on_every_window_event(staffed_store: Store) -> None:
+    store = staffed_store
+    for _ in range(3):
+        store.execute(c.IssueTicket("social-security"))
+    first = store.last_seq
+    store.execute(sign_in("S-0001", 1))
+    store.execute(c.CallNext(1))
+    store.execute(c.Recall(1))
+    store.execute(c.StartService(1))
+    store.execute(c.MarkAssisted(1, "assisted", "S-0042"))
+    store.execute(c.Transfer(1, "civil-affairs"))
+    store.execute(c.CallNext(1))
+    store.execute(c.MarkNoShow(1))
+    store.execute(c.CallNext(1))
+    store.execute(c.CallNext(1))  # the called one never came: skipped
+    store.execute(c.StartService(1))
+    store.execute(c.FinishService(1))
+    store.execute(c.PauseWindow(1, "meeting"))
+    store.execute(c.ResumeWindow(1))
+    store.execute(c.SignOut(1))
+    events = list(store.events_since(first))
+    types = {e.type for e in events}
+    assert types >= {
+        "StaffSignedIn",
+        "TicketCalled",
+        "TicketRecalled",
+        "ServiceStarted",
+        "TicketAssisted",
+        "TicketTransferred",
+        "TicketNoShow",
+        "ServiceFinished",
+        "WindowPaused",
+        "WindowResumed",
+        "StaffSignedOut",
+    }
+    window_events = [e for e in events if "window" in e.payload]
+    assert len(window_events) == len(events) == 16
+    assert {e.payload["staff_id"] for e in window_events} == {"S-0001"}
+    assert [e.payload["reason"] for e in events if e.type == "TicketNoShow"] == [
+        "staff",
+        "skipped",
+    ]
+
+
+def test_a_timed_out_call_names_the_staff_of_its_window(
+    staffed_store: Store, clock: FakeClock
+) -> None:
+    staffed_store.execute(c.IssueTicket("social-security"))
+    staffed_store.execute(sign_in("S-0001", 1))
+    staffed_store.execute(c.CallNext(1))
+    clock.advance(minutes=11)
+    (no_show,) = [e for e in staffed_store.execute(c.Tick()).events if e.type == "TicketNoShow"]
+    assert no_show.payload["reason"] == "timeout"
+    assert no_show.payload["staff_id"] == "S-0001"
+
+
+def test_pause_takes_a_reason_from_the_hall_config(staffed_store: Store) -> None:
+    staffed_store.execute(sign_in("S-0001", 1))
+    before = staffed_store.last_seq
+    with pytest.raises(errors.UnknownPauseReason) as refused:
+        staffed_store.execute(c.PauseWindow(1, "lunch-nap"))
+    assert "break" in str(refused.value)
+    assert staffed_store.last_seq == before
+    (paused,) = staffed_store.execute(c.PauseWindow(1, "back-office")).events
+    assert paused.payload["reason"] == "back-office"
+    row = staffed_store.conn.execute(
+        "SELECT status, staff, pause_reason FROM windows WHERE number = 1"
+    ).fetchone()
+    assert row == ("paused", "S-0001", "back-office")
+    with pytest.raises(errors.WindowPaused):
+        staffed_store.execute(c.CallNext(1))
+    staffed_store.execute(c.ResumeWindow(1))
+    assert staffed_store.state.windows[1].pause_reason is None
+
+
+def test_sign_in_checks_who_may_sign_in_where(staffed_store: Store, wall: WallClock) -> None:
+    store = staffed_store
+    with pytest.raises(errors.StaffNotAllowed):
+        store.execute(sign_in("S-0002", 1))  # window 2 only
+    with pytest.raises(errors.SignInRefused):
+        store.execute(c.SignIn(1, "S-0001", pin="000000"))
+    wall.now += 1
+    forged = c.SignIn(1, "S-0001", method="pin")  # "already checked", without a PIN
+    with pytest.raises(errors.SignInRefused):
+        store.execute(forged)
+    assert store.engine.staffed(store.state) and store.state.windows[1].staff is None
+    store.execute(sign_in("S-0001", 1))
+    moved = store.execute(sign_in("S-0001", 3)).events  # to another window: out at the first
+    assert [(e.type, e.payload["window"]) for e in moved] == [
+        ("StaffSignedOut", 1),
+        ("StaffSignedIn", 3),
+    ]
+    assert moved[0].payload["reason"] == "moved"
+    replaced = store.execute(sign_in("S-0003", 3)).events
+    assert [(e.type, e.payload["staff_id"]) for e in replaced] == [
+        ("StaffSignedOut", "S-0001"),
+        ("StaffSignedIn", "S-0003"),
+    ]
+
+
+def test_a_staff_card_names_its_holder(staffed_store: Store) -> None:
+    (signed,) = staffed_store.execute(c.SignIn(2, card=STAFF_CARD)).events
+    assert signed.payload == {
+        "window": 2,
+        "staff_id": "S-0003",
+        "method": "card",
+        "at": signed.payload["at"],
+    }
+    with pytest.raises(errors.SignInRefused):
+        staffed_store.execute(c.SignIn(1, card="HS1:somebody-elses-badge-0000"))
+
+
+def test_wrong_pins_lock_out_the_member_and_the_window_across_a_restart(
+    tmp_path: Path, hall: HallConfig, clock: FakeClock, wall: WallClock
+) -> None:
+    """GIVEN five wrong PINs for S-0001 at window 1 (each waits out its delay) WHEN the hub
+    restarts THEN S-0001 is locked out for 15 minutes at every window, window 1 for every
+    member, even with the right PIN; afterwards the right PIN signs in."""
+    give_staff_credentials(tmp_path)
+    config = staffed(hall)
+    store = open_store(tmp_path, config, clock, wall)
+    for attempt in range(5):
+        with pytest.raises(errors.SignInRefused) as wrong:
+            store.execute(c.SignIn(1, "S-0001", pin="000000"))
+        assert wrong.value.details["locked_out"] == (attempt == 4)
+        if attempt < 4:
+            wall.now += wrong.value.details["retry_after_s"]
+    with pytest.raises(errors.SignInLocked):
+        store.execute(sign_in("S-0001", 1))  # too soon after the first lockout
+    store.close()
+    wall.now += 60  # a minute into the lockout
+
+    again = open_store(tmp_path, config, clock, wall)  # a restart: the lockout holds
+    for attempt in (sign_in("S-0001", 3), sign_in("S-0003", 1)):
+        with pytest.raises(errors.SignInLocked) as locked:
+            again.execute(attempt)
+        assert locked.value.details["locked_out"] is True
+        assert 0 < locked.value.details["retry_after_s"] <= 15 * 60
+    (other,) = again.execute(sign_in("S-0003", 3)).events  # another member, another window
+    assert other.payload["staff_id"] == "S-0003"
+    wall.now += 15 * 60
+    assert again.execute(sign_in("S-0001", 1)).events[-1].payload["staff_id"] == "S-0001"
+    with pytest.raises(errors.SignInRefused):  # an id the hub does not know: the window counts
+        again.execute(c.SignIn(2, "S-9999", pin="000000"))
+    again.close()
+    assert sorted(p.name for p in (tmp_path / ATTEMPTS_DIR).iterdir()) == [
+        "staff-S-0001.json",
+        "window-1.json",
+        "window-2.json",
+    ]
+
+
+def test_no_pin_and_no_hash_reach_the_store_or_the_log(staffed_store: Store, tmp_path: Path):
+    staffed_store.execute(sign_in("S-0001", 1))
+    staffed_store.execute(c.SignIn(2, card=STAFF_CARD))
+    staffed_store.close()
+    credentials = (tmp_path / CREDENTIALS_FILE).read_text()
+    hashes = [part for part in credentials.split('"') if part.startswith("scrypt$")]
+    assert len(hashes) == 3
+    assert (tmp_path / CREDENTIALS_FILE).stat().st_mode & 0o077 == 0
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("hall.db*"))
+    for secret in [*STAFF_PINS.values(), STAFF_CARD, *hashes]:
+        assert secret.encode() not in stored
+    assert b"StaffSignedIn" in stored or b"S-0001" in stored  # (the file is the right one)
+
+
+def test_everyone_is_signed_out_at_the_end_of_the_business_day(
+    tmp_path: Path, clock: FakeClock, wall: WallClock
+) -> None:
+    """GIVEN sign-out at 17:30 and two windows staffed, one serving WHEN 17:30 passes THEN
+    the idle window's staff is signed out (``day_end``), the serving one after finishing,
+    and nobody signs in again that day."""
+    give_staff_credentials(tmp_path)
+    hall = staffed(sample_config(), sign_out_at="17:30")
+    store = open_store(tmp_path, hall, clock, wall)
+    store.execute(c.IssueTicket("household"))
+    store.execute(sign_in("S-0001", 1))
+    store.execute(sign_in("S-0002", 2))
+    store.execute(c.CallNext(2))
+    store.execute(c.StartService(2))
+    assert store.execute(c.Tick()).events == []
+    clock.now = dt.datetime(2026, 6, 1, 9, 30, tzinfo=dt.UTC)  # 17:30 in Shanghai
+    out = [e for e in store.execute(c.Tick()).events if e.type == "StaffSignedOut"]
+    assert [(e.payload["window"], e.payload["reason"]) for e in out] == [(1, "day_end")]
+    store.execute(c.FinishService(2))
+    out = [e for e in store.execute(c.Tick()).events if e.type == "StaffSignedOut"]
+    assert [(e.payload["window"], e.payload["staff_id"]) for e in out] == [(2, "S-0002")]
+    with pytest.raises(errors.DayEnded):
+        store.execute(sign_in("S-0001", 1))
+    store.close()
+
+
+def test_the_next_business_day_starts_with_nobody_signed_in(
+    staffed_store: Store, clock: FakeClock
+) -> None:
+    staffed_store.execute(sign_in("S-0001", 1))
+    clock.advance(days=1)
+    staffed_store.execute(c.IssueTicket("social-security"))
+    assert staffed_store.state.windows[1].staff is None
+    with pytest.raises(errors.NotSignedIn):
+        staffed_store.execute(c.CallNext(1))
+
+
+def test_a_node_without_staff_credentials_refuses_every_sign_in(
+    tmp_path: Path, hall: HallConfig, clock: FakeClock
+) -> None:
+    store = Store(tmp_path / "hall.db", "node-1", staffed(hall), clock)
+    with pytest.raises(errors.SignInRefused):
+        store.execute(sign_in("S-0001", 1))
+    store.close()
