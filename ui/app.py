@@ -513,7 +513,7 @@ def scripted_screenshots(
     w1, w2, w3, *others = hall.windows.values()
     for i, window in enumerate(others):  # a large hall: windows calling, paused, serving
         if i % 3 == 1:
-            window.pause()
+            window.pause("meeting")
             continue
         window.call_next()
         if i % 3 == 2:
