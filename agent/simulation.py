@@ -1,14 +1,16 @@
 """A simulated hall day through the real runtime, engine and store (``demo --headless``).
 
 Citizens arrive over the opening hours (some with appointments, some elderly, some leave
-before their number is called), staff at each window call, serve, transfer and ask for a
-rating. The clock is simulated, so the same seed gives the same summary.
+before their number is called), staff sign in at each window by 工号 and PIN, call, serve,
+transfer and ask for a rating, pause for lunch and sign out at closing. The clock is
+simulated, so the same seed gives the same summary.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as dt
 import heapq
 import itertools
@@ -29,6 +31,8 @@ from agent.datadir import DataDir
 from agent.errors import ConfigError, DomainError
 from agent.model import Ticket, TicketState, parse_time
 from agent.node_runtime import Node
+from agent.staffauth import Credentials
+from agent.staffconfig import StaffMember
 from agent.store import Store
 
 SIM_DATE = dt.date(2026, 6, 1)  # a Monday: every sample service is open
@@ -40,6 +44,38 @@ TRANSFER_SHARE = 0.05
 RATE_SHARE = 0.85
 SCORES = [5, 4, 3, 2, 1]
 SCORE_WEIGHTS = [60, 25, 10, 4, 1]
+
+
+DEMO_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+
+
+def demo_staff(node: Node) -> tuple[Node, dict[int, tuple[str, str]]]:
+    """The node with a member of staff for each window (the hall's own staff list if it has
+    one, else ``D-01``… with masked names) and their PINs at the hub: ``{window: (id, pin)}``."""
+    hall = node.hall
+    if not hall.staff.members:
+        members = [
+            StaffMember(
+                id=f"D-{w.number:02d}",
+                name=DEMO_SURNAMES[i % len(DEMO_SURNAMES)] + "*",
+                windows=[w.number],
+            )
+            for i, w in enumerate(hall.windows)
+        ]
+        staff = hall.staff.model_copy(update={"members": members})
+        hall = hall.model_copy(update={"staff": staff})
+    credentials = Credentials(node.data.root)
+    at_windows: dict[int, tuple[str, str]] = {}
+    free = list(hall.staff.members)
+    for window in hall.windows:
+        member = next((m for m in free if not m.windows or window.number in m.windows), None)
+        if member is None:
+            continue
+        free.remove(member)
+        pin = f"{900000 + window.number:06d}"
+        credentials.set_pin(member.id, pin)
+        at_windows[window.number] = (member.id, pin)
+    return dataclasses.replace(node, hall=hall), at_windows
 
 
 @dataclass(order=True)
@@ -82,6 +118,7 @@ class Tally:
 class HallDay:
     def __init__(self, node: Node, seed: int, arrivals: int) -> None:
         self.rng = random.Random(seed)
+        node, self.staff = demo_staff(node)
         self.hall: HallConfig = node.hall
         self.arrivals = arrivals
         self.now = dt.datetime.combine(SIM_DATE, dt.time(8, 0), self.hall.zone)
@@ -98,8 +135,8 @@ class HallDay:
     def run(self) -> dict[str, Any]:
         with self.runtime:
             self._plan_citizens()
-            for window in self.hall.windows:
-                self.at(self._open(), self._staff_loop(window.number))
+            for window in self.staff:
+                self.at(self._open(), self._sign_in_loop(window))
             while self._jobs:
                 job = heapq.heappop(self._jobs)
                 self.now = max(self.now, job.at)
@@ -169,17 +206,27 @@ class HallDay:
             self.absent.add(result.ticket.number)
 
     # ---- staff ---------------------------------------------------------------------------
-    def _staff_loop(self, window: int) -> Callable[[], None]:
-        return lambda: self._staff(window)
+    def _sign_in_loop(self, window: int) -> Callable[[], None]:
+        def sign_in() -> None:
+            staff_id, pin = self.staff[window]
+            self.runtime.execute(c.SignIn(window, staff_id, pin=pin))
+            self._staff(window)
+
+        return sign_in
 
     def _staff(self, window: int) -> None:
-        """An idle window: call the next citizen, or look again in a minute."""
+        """An idle window: call the next citizen, or look again in a minute; paused over
+        lunch, signed out at closing."""
         morning_end, afternoon = self._periods()[0][1], self._periods()[-1][0]
         closing = self._periods()[-1][1]
         if self.now >= closing:
-            return  # the hall closes; whoever still waits is counted as unserved
+            # the hall closes; whoever still waits is counted as unserved
+            self.runtime.execute(c.SignOut(window))
+            return
         if morning_end <= self.now < afternoon:
-            self.at(afternoon, lambda: self._staff(window))
+            lunch = self.hall.staff.pause_reasons[0].code  # ("break" in the default list)
+            self.runtime.execute(c.PauseWindow(window, lunch))
+            self.at(afternoon, lambda: self._resume(window))
             return
         try:
             ticket = self.runtime.execute(c.CallNext(window)).ticket
@@ -192,6 +239,10 @@ class HallDay:
             self.at(self.now + dt.timedelta(minutes=1), lambda: self._recall(window))
         else:
             self.at(self.now + dt.timedelta(seconds=40), lambda: self._serve(window, ticket))
+
+    def _resume(self, window: int) -> None:
+        self.runtime.execute(c.ResumeWindow(window))
+        self._staff(window)
 
     def _recall(self, window: int) -> None:
         result = self.runtime.execute(c.Recall(window))

@@ -279,3 +279,34 @@ def test_a_node_without_staff_credentials_refuses_every_sign_in(
     with pytest.raises(errors.SignInRefused):
         store.execute(sign_in("S-0001", 1))
     store.close()
+
+
+def test_the_simulated_day_signs_staff_in_pauses_for_lunch_and_signs_out(tmp_path: Path):
+    """GIVEN the sample hall (no staff list) WHEN the headless demo's day runs THEN each
+    window's demo staff signs in by PIN, every window event names them, each window pauses
+    for lunch with a reason and everyone signs out at closing."""
+    from agent.datadir import DataDir
+    from agent.node_runtime import Node
+    from agent.simulation import HallDay
+
+    DataDir(tmp_path).init()
+    day = HallDay(Node.open(tmp_path), seed=3, arrivals=40)
+    day.run()
+    store = Node.open(tmp_path).store()
+    events = list(store.events_since(0))
+    store.close()
+    signed_in = {e.payload["window"]: e.payload for e in events if e.type == "StaffSignedIn"}
+    assert {w: p["staff_id"] for w, p in signed_in.items()} == {1: "D-01", 2: "D-02", 3: "D-03"}
+    assert {p["method"] for p in signed_in.values()} == {"pin"}
+    acting = [e for e in events if "window" in e.payload and e.type != "EvaluationRecorded"]
+    assert len(acting) > 100
+    assert all(e.payload["staff_id"] == f"D-{e.payload['window']:02d}" for e in acting)
+    paused = [e.payload for e in events if e.type == "WindowPaused"]
+    assert sorted(p["window"] for p in paused) == [1, 2, 3]
+    assert {p["reason"] for p in paused} == {"break"}
+    out = [e.payload for e in events if e.type == "StaffSignedOut"]
+    assert sorted((p["window"], p["reason"]) for p in out) == [
+        (1, "staff"),
+        (2, "staff"),
+        (3, "staff"),
+    ]
