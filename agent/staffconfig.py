@@ -11,7 +11,6 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.privacy import is_masked_name
-from agent.validation import FieldError
 
 STAFF_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,32}$"
 
@@ -74,26 +73,3 @@ class StaffRules(_Strict):
 
     def sign_out_time(self) -> dt.time | None:
         return dt.time.fromisoformat(self.sign_out_at) if self.sign_out_at else None
-
-    def check_references(self, windows: set[int]) -> None:
-        """Members name windows of the hall; ids and reason codes are not repeated."""
-        seen: dict[str, int] = {}
-        for index, member in enumerate(self.members):
-            if member.id in seen:
-                raise FieldError(
-                    ("staff", "members", index, "id"),
-                    f"{member.id!r} repeats item {seen[member.id] + 1}",
-                )
-            seen[member.id] = index
-            for position, number in enumerate(member.windows):
-                if number not in windows:
-                    loc = ("staff", "members", index, "windows", position)
-                    raise FieldError(loc, f"unknown window {number}")
-        codes: dict[str, int] = {}
-        for index, reason in enumerate(self.pause_reasons):
-            if reason.code in codes:
-                raise FieldError(
-                    ("staff", "pause_reasons", index, "code"),
-                    f"{reason.code!r} repeats item {codes[reason.code] + 1}",
-                )
-            codes[reason.code] = index

@@ -25,7 +25,7 @@ from pydantic import (
 
 from agent.pinlock import HASH_PATTERN
 from agent.privacy import is_masked_name
-from agent.staffconfig import STAFF_ID_PATTERN
+from agent.staffconfig import StaffMember
 from agent.validation import FieldError
 
 SCHEMA_VERSION = 1
@@ -307,22 +307,13 @@ class RosterData(_Payload):
     entries: list[RosterEntryData] = Field(max_length=5000)
 
 
-class StaffMemberData(_Payload):
-    """One member of staff from central: masked name, windows (empty: any); optionally the
-    PIN's scrypt hash and the staff card's SHA-256, kept at the hub only (never in an event)."""
+class StaffMemberData(StaffMember):
+    """One member of staff from central (as in hall.yaml ``staff.members``), optionally with
+    the PIN's scrypt hash and the staff card's SHA-256, kept at the hub only (never in an
+    event)."""
 
-    id: str = Field(pattern=STAFF_ID_PATTERN)
-    name: str = Field(default="", max_length=40, description="masked, e.g. 王*")
-    windows: list[int] = Field(default_factory=list, max_length=999)
     pin_hash: str | None = Field(default=None, pattern=HASH_PATTERN, max_length=200)
     card_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-
-    @field_validator("name")
-    @classmethod
-    def _name_is_masked(cls, value: str) -> str:
-        if not is_masked_name(value):
-            raise ValueError("must be masked as the node masks names (e.g. 王*, J. S.)")
-        return value
 
 
 class StaffRosterData(_Payload):

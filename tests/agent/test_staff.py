@@ -310,3 +310,38 @@ def test_the_simulated_day_signs_staff_in_pauses_for_lunch_and_signs_out(tmp_pat
         (2, "staff"),
         (3, "staff"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("staff", "message"),
+    [
+        (
+            {"members": [{"id": "S-1", "windows": [7]}]},
+            "staff.members.1.windows.1: unknown window 7",
+        ),
+        ({"members": [{"id": "S-1"}, {"id": "S-1"}]}, "staff.members.2.id: 'S-1' repeats item 1"),
+        (
+            {"members": [{"id": "S-1", "name": "王小明"}]},
+            "staff.members.1.name: a staff name is kept masked",
+        ),
+        ({"members": [{"id": "S 1"}]}, "staff.members.1.id: String should match pattern"),
+        ({"members": [{"id": "S-1", "pin_hash": "x"}]}, "staff.members.1.pin_hash: Extra inputs"),
+        ({"pause_reasons": []}, "staff.pause_reasons: List should have at least 1 item"),
+        ({"sign_out_at": "25:00"}, "staff.sign_out_at: String should match pattern"),
+    ],
+)
+def test_a_bad_staff_section_names_file_field_and_reason(
+    tmp_path: Path, staff: dict, message: str
+) -> None:
+    """A staff list travels with the hall config: a full name or a PIN hash in it is refused."""
+    import yaml
+
+    from agent.config import load_hall_config
+
+    data = sample_config().model_dump(mode="json") | {"staff": staff}
+    path = tmp_path / "hall.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(errors.ConfigError) as bad:
+        load_hall_config(path)
+    assert str(bad.value).startswith(f"{path}: ")
+    assert message in str(bad.value)

@@ -14,27 +14,16 @@ from agent import errors
 from agent.node_runtime import Node
 from agent.pinlock import hash_pin
 from agent.runtime import CoreRuntime
-from agent.staffauth import CREDENTIALS_FILE, Credentials, card_digest
+from agent.staffauth import CREDENTIALS_FILE, card_digest
 from sync import contract as ct
 from sync.fleet.push import PushRefused, check_staff
 from sync.inbound import InboundHandler
-from tests.sync.test_inbound import KEY, signed
+from tests.sync.test_inbound import handler as handler  # with the hub's staff credentials
 from tests.sync.test_inbound import node as node  # a node trusting KEY
 from tests.sync.test_inbound import runtime as runtime
+from tests.sync.test_inbound import signed
 
 BADGE = "HS1:roster-badge-0123456789"
-
-
-@pytest.fixture
-def handler(node: Node, runtime: CoreRuntime) -> InboundHandler:
-    return InboundHandler(
-        runtime,
-        node.hall.hall_id,
-        node.node.node_id,
-        KEY.public_key(),
-        node.data.hall_config,
-        staff_credentials=Credentials(node.data.root),
-    )
 
 
 def roster(name: str = "赵*") -> dict[str, Any]:
