@@ -217,6 +217,16 @@ class ReportAdminPinLockout:
 
 
 @dataclass(frozen=True)
+class ReportStaffLockout:
+    """Wrong PINs or cards locked staff sign-in at a window (and for a member of staff the
+    hub knows): recorded, so central sees it. Made by the hub itself, never by a terminal."""
+
+    window: int
+    staff_id: str | None
+    locked_for_s: int
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time passes: called tickets nobody came for turn into no-shows; alarms rise and clear."""
 
@@ -266,6 +276,7 @@ Command = (
     | RecordEvaluation
     | DeviceStatusChanged
     | ReportAdminPinLockout
+    | ReportStaffLockout
     | Tick
     | ConfirmClock
     | ResumeNumbering

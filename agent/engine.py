@@ -183,10 +183,12 @@ class QueueEngine:
         service = self.config.service(ticket.service)
         assert service is not None
         average = state.average_service_minutes(ticket.service) or service.default_service_minutes
+        staffed = self.staffed(state)
         open_windows = [
             n
             for n in self.config.windows_serving(ticket.service)
             if state.windows[n].status is WindowStatus.OPEN
+            and (state.windows[n].staff is not None or not staffed)
         ]
         return round(self.people_ahead(state, ticket) * average / max(1, len(open_windows)))
 
@@ -722,6 +724,17 @@ class QueueEngine:
             "at": iso(now),
         }
         return [Fact("AdminPinLockedOut", payload)]
+
+    def _ReportStaffLockout(
+        self, state: HallState, cmd: c.ReportStaffLockout, now: dt.datetime
+    ) -> list[Fact]:
+        payload = {
+            "window": cmd.window,
+            "staff_id": cmd.staff_id,
+            "locked_for_s": cmd.locked_for_s,
+            "at": iso(now),
+        }
+        return [Fact("StaffSignInLockedOut", payload)]
 
     def _ResumeNumbering(
         self, state: HallState, cmd: c.ResumeNumbering, now: dt.datetime

@@ -136,7 +136,8 @@ class StaffGate:
             digest = card_digest(command.card)
             staff_id = next((s for s, e in members.items() if e.get("card") == digest), None)
             if staff_id is None:
-                raise _refused("this staff card is not known here", window.failed("staff card"))
+                failure = window.failed("staff card")
+                raise _refused("this staff card is not known here", [failure], None)
             window.succeeded()
             return dataclasses.replace(command, staff_id=staff_id, card=None, method="card")
         assert command.pin is not None
@@ -149,8 +150,8 @@ class StaffGate:
         stored = members.get(command.staff_id, {}).get("pin") if known else None
         if stored is None or not verify_pin(command.pin, stored):
             failures = [lock.failed(f"staff sign-in ({lock.state_file.stem})") for lock in locks]
-            worst = max(failures, key=lambda f: f.retry_after_s)
-            raise _refused("wrong staff number or PIN", worst)
+            staff = command.staff_id if known else None
+            raise _refused("wrong staff number or PIN", failures, staff)
         for lock in locks:
             lock.succeeded()
         return dataclasses.replace(command, pin=None, method="pin")
@@ -168,9 +169,14 @@ def _wait(lock: AttemptLock) -> None:
         )
 
 
-def _refused(message: str, failure: Failure) -> errors.SignInRefused:
+def _refused(message: str, failures: list[Failure], staff_id: str | None) -> errors.SignInRefused:
+    """The refusal; when a wrong PIN starts a lockout, ``lockout_s`` and the member of staff
+    (one the hub knows) for the event that tells central (``StaffSignInLockedOut``)."""
+    lockouts = [f.lockout_s for f in failures if f.lockout_s is not None]
     return errors.SignInRefused(
         message,
-        retry_after_s=failure.retry_after_s,
-        locked_out=failure.lockout_s is not None,
+        retry_after_s=max(f.retry_after_s for f in failures),
+        locked_out=bool(lockouts),
+        lockout_s=max(lockouts) if lockouts else None,
+        staff_id=staff_id,
     )

@@ -924,10 +924,18 @@ class Store:
         return result
 
     def _verified(self, command: c.SignIn) -> c.SignIn:
-        """The sign-in without its PIN or card, once the hub's credentials accept it."""
+        """The sign-in without its PIN or card, once the hub's credentials accept it; a
+        wrong one that starts a lockout is recorded (``StaffSignInLockedOut``) first."""
         if self.staff_gate is None:
             raise SignInRefused("this node holds no staff credentials (sign in at the hub)")
-        return self.staff_gate.verify(command)
+        try:
+            return self.staff_gate.verify(command)
+        except SignInRefused as exc:
+            seconds = exc.details.get("lockout_s")
+            if seconds and self.config.window(command.window) is not None:
+                staff = exc.details.get("staff_id")
+                self.execute(c.ReportStaffLockout(command.window, staff, int(seconds)))
+            raise
 
     def _clock_alarm(self, suspicion: Suspicion | None, now: dt.datetime) -> list[Fact]:
         """A ``ClockSuspected`` event the first time a suspicion is seen (once per kind)."""

@@ -186,7 +186,8 @@ def test_wrong_pins_lock_out_the_member_and_the_window_across_a_restart(
 ) -> None:
     """GIVEN five wrong PINs for S-0001 at window 1 (each waits out its delay) WHEN the hub
     restarts THEN S-0001 is locked out for 15 minutes at every window, window 1 for every
-    member, even with the right PIN; afterwards the right PIN signs in."""
+    member, even with the right PIN; afterwards the right PIN signs in. The lockout is an
+    event (for central), like the kiosk's admin PIN lockout."""
     give_staff_credentials(tmp_path)
     config = staffed(hall)
     store = open_store(tmp_path, config, clock, wall)
@@ -198,6 +199,13 @@ def test_wrong_pins_lock_out_the_member_and_the_window_across_a_restart(
             wall.now += wrong.value.details["retry_after_s"]
     with pytest.raises(errors.SignInLocked):
         store.execute(sign_in("S-0001", 1))  # too soon after the first lockout
+    (locked,) = [e for e in store.events_since(0) if e.type == "StaffSignInLockedOut"]
+    assert locked.payload == {
+        "window": 1,
+        "staff_id": "S-0001",
+        "locked_for_s": 900,
+        "at": locked.payload["at"],
+    }
     store.close()
     wall.now += 60  # a minute into the lockout
 
@@ -345,3 +353,41 @@ def test_a_bad_staff_section_names_file_field_and_reason(
         load_hall_config(path)
     assert str(bad.value).startswith(f"{path}: ")
     assert message in str(bad.value)
+
+
+def test_the_estimated_wait_counts_only_windows_with_someone_signed_in(
+    staffed_store: Store,
+) -> None:
+    store = staffed_store
+    for _ in range(3):
+        store.execute(c.IssueTicket("social-security"))  # served at windows 1 and 2
+    third = store.state.ticket_by_number("A003")
+    assert third is not None
+    store.execute(sign_in("S-0001", 1))
+    alone = store.engine.estimated_wait_minutes(store.state, third)
+    store.execute(sign_in("S-0002", 2))
+    shared = store.engine.estimated_wait_minutes(store.state, third)
+    assert alone > 0 and shared == round(alone / 2)
+
+
+def test_a_window_nobody_is_signed_in_at_is_not_idle_until_someone_signs_in(
+    tmp_path: Path, hall: HallConfig, clock: FakeClock, wall: WallClock
+) -> None:
+    """GIVEN an idle-window alarm at 5 minutes and A001 waiting WHEN nobody is signed in at
+    windows 1 and 2 for an hour THEN no alarm; once S-0001 signs in at window 1, its idle
+    time counts from the sign-in."""
+    from agent.alarms import AlarmRules
+
+    give_staff_credentials(tmp_path)
+    config = staffed(hall).model_copy(update={"alarms": AlarmRules(idle_window_minutes=5)})
+    store = open_store(tmp_path, config, clock, wall)
+    store.execute(c.IssueTicket("social-security"))
+    clock.advance(hours=1)
+    assert [e.type for e in store.execute(c.Tick()).events] == []
+    store.execute(sign_in("S-0001", 1))
+    clock.advance(minutes=4)
+    assert [e.type for e in store.execute(c.Tick()).events] == []
+    clock.advance(minutes=1)
+    raised = store.execute(c.Tick()).events
+    assert [(e.type, e.payload["alarm"]) for e in raised] == [("AlarmRaised", "window_idle:1")]
+    store.close()
