@@ -4,17 +4,23 @@ event; pause reasons; sign-out at the end of the business day."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from agent import commands as c
 from agent import errors
-from agent.config import HallConfig, sample_config
+from agent.config import HallConfig, always_open, sample_config
 from agent.staffauth import ATTEMPTS_DIR, CREDENTIALS_FILE, StaffGate
-from agent.store import Store
+from agent.store import Store, dump_projection, replay
 from tests.agent.conftest import FakeClock
 from tests.support import STAFF_CARD, STAFF_PINS, give_staff_credentials, sign_in, staffed
 
@@ -391,3 +397,82 @@ def test_a_window_nobody_is_signed_in_at_is_not_idle_until_someone_signs_in(
     raised = store.execute(c.Tick()).events
     assert [(e.type, e.payload["alarm"]) for e in raised] == [("AlarmRaised", "window_idle:1")]
     store.close()
+
+
+# ---- random days in a staffed hall -------------------------------------------------------
+STAFF_HALL = staffed(always_open(sample_config()))
+_WINDOWS = [w.number for w in STAFF_HALL.windows]
+_staff_commands = st.one_of(
+    st.builds(c.IssueTicket, st.sampled_from(["social-security", "household", "enterprise"])),
+    st.builds(
+        lambda k, w: k(w),
+        st.sampled_from([c.CallNext, c.Recall, c.MarkNoShow, c.StartService, c.FinishService]),
+        st.sampled_from(_WINDOWS),
+    ),
+    st.builds(c.Transfer, st.sampled_from(_WINDOWS), st.just("civil-affairs")),
+    st.builds(c.PauseWindow, st.sampled_from(_WINDOWS), st.sampled_from(["break", "nap"])),
+    st.builds(c.ResumeWindow, st.sampled_from(_WINDOWS)),
+    st.builds(sign_in, st.sampled_from(sorted(STAFF_PINS)), st.sampled_from(_WINDOWS)),
+    st.builds(c.SignOut, st.sampled_from(_WINDOWS)),
+    st.builds(c.Tick),
+)
+#: A citizen comes, a member signs in and calls (one at a time, they rarely line up).
+_shift = st.builds(
+    lambda staff_id, window: (
+        c.IssueTicket(STAFF_HALL.window(window).services[0]),  # type: ignore[union-attr]
+        sign_in(staff_id, window),
+        c.CallNext(window),
+    ),
+    st.sampled_from(sorted(STAFF_PINS)),
+    st.sampled_from(_WINDOWS),
+)
+_pauses = st.sampled_from([0, 30, 300, 1800, 20 * 3600])  # sometimes into the next day
+#: Events that belong to a window's staff (a rating or a device is not theirs).
+STAFF_EVENTS = {
+    "TicketCalled",
+    "TicketRecalled",
+    "TicketNoShow",
+    "ServiceStarted",
+    "ServiceFinished",
+    "BundleLegQueued",
+    "TicketTransferred",
+    "TicketAssisted",
+    "WindowPaused",
+    "WindowResumed",
+    "StaffSignedIn",
+    "StaffSignedOut",
+}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.one_of(_staff_commands, _shift), _pauses), max_size=40))
+def test_random_staffed_days_name_the_staff_and_replay_to_the_stored_state(
+    sequence: list[tuple[c.Command | tuple[c.Command, ...], int]],
+) -> None:
+    """Whatever the order of sign-ins, sign-outs, pauses and calls over several days: every
+    window event but a timed-out call's names who is signed in there, nobody acts at a window
+    nobody is signed in at, and replaying the log rebuilds the stored windows exactly."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        shutil.copy(_credentials_file(), root / CREDENTIALS_FILE)
+        clock = FakeClock()
+        store = open_store(root, STAFF_HALL, clock, WallClock())
+        for step, seconds in sequence:
+            clock.advance(seconds=seconds)
+            for command in step if isinstance(step, tuple) else (step,):
+                with contextlib.suppress(errors.DomainError):
+                    store.execute(command)
+        events = list(store.events_since(0))
+        for event in events:
+            if event.type in STAFF_EVENTS and event.payload.get("reason") != "timeout":
+                assert event.payload.get("staff_id") in STAFF_PINS, event
+        assert dump_projection(replay(events, STAFF_HALL)) == dump_projection(store.conn)
+        store.close()
+
+
+@functools.cache
+def _credentials_file() -> Path:
+    """The staff's credentials, hashed once for every example (scrypt is slow on purpose)."""
+    root = Path(tempfile.mkdtemp(prefix="staff-credentials-"))
+    give_staff_credentials(root)
+    return root / CREDENTIALS_FILE
