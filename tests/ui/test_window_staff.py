@@ -55,9 +55,13 @@ def test_a_staff_card_signs_in_and_sign_out_brings_the_sign_in_screen_back(
     view.card_input.returnPressed.emit()  # the scanner's Enter
     qtbot.waitUntil(lambda: view.staff.text() == "工作人员：张* (S-0003)", timeout=3000)
     assert view.card_input.text() == ""
+    display = staffed_hall.display_view
+    qtbot.waitUntil(lambda: "已关闭" not in display.window_cells()[0], timeout=3000)
+    assert all("已关闭" in cell for cell in display.window_cells()[1:])  # nobody signed in
     view.sign_out_button.click()
     qtbot.waitUntil(lambda: not view.sign_in_box.isHidden(), timeout=3000)
     assert staffed_hall.core.runtime.read("hall_status")["windows"][0]["staff_id"] is None
+    qtbot.waitUntil(lambda: "已关闭" in display.window_cells()[0], timeout=3000)
 
 
 def test_pause_asks_for_a_reason_and_shows_it(staffed_hall, qtbot) -> None:
