@@ -1,66 +1,43 @@
 """The admin PIN that lets staff leave a locked kiosk, kept only as a salted scrypt hash,
-and the guard that slows wrong guesses and locks them out."""
+and the guard that slows wrong guesses and locks them out (agent/pinlock.py)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
-import logging
 import math
-import re
-import secrets
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from agent.errors import ConfigError, HallError
-from agent.files import write_atomically
+from agent.errors import HallError
+from agent.pinlock import (
+    FIRST_DELAY_S,
+    HASH_PATTERN,
+    LOCKOUT_S,
+    MAX_FAILURES,
+    MAX_LOCKOUT_S,
+    PIN_PATTERN,
+    AttemptLock,
+    WallClock,
+    hash_pin,
+    verify_pin,
+)
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "ATTEMPTS_FILE",
+    "FIRST_DELAY_S",
+    "HASH_PATTERN",
+    "LOCKOUT_S",
+    "MAX_FAILURES",
+    "MAX_LOCKOUT_S",
+    "PIN_PATTERN",
+    "PinGuard",
+    "PinLocked",
+    "PinResult",
+    "hash_pin",
+    "verify_pin",
+]
 
-PIN_PATTERN = re.compile(r"^[0-9]{6,12}$")
-HASH_PATTERN = r"^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$"
-_N, _R, _P = 2**14, 8, 1
-
-
-def _scrypt(pin: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(pin.encode("ascii"), salt=salt, n=n, r=r, p=p, dklen=32)
-
-
-def hash_pin(pin: str) -> str:
-    """``scrypt$N$r$p$salt$hash``; a PIN is 6 to 12 digits."""
-    if not PIN_PATTERN.match(pin):
-        raise ConfigError("the admin PIN must be 6 to 12 digits")
-    salt = secrets.token_bytes(16)
-    digest = _scrypt(pin, salt, _N, _R, _P)
-    encode = base64.b64encode
-    return f"scrypt${_N}${_R}${_P}${encode(salt).decode()}${encode(digest).decode()}"
-
-
-def verify_pin(pin: str, stored: str) -> bool:
-    try:
-        _name, n, r, p, salt, digest = stored.split("$")
-        expected = base64.b64decode(digest)
-        actual = _scrypt(pin, base64.b64decode(salt), int(n), int(r), int(p))
-    except (ValueError, UnicodeEncodeError):
-        return False
-    return hmac.compare_digest(actual, expected)
-
-
-# ---- attempts: slowed, then locked out ---------------------------------------------------
-#: Wrong PINs in a row before a lockout; before that each wrong PIN makes the next attempt
-#: wait FIRST_DELAY_S, doubling (1, 2, 4, 8 s).
-MAX_FAILURES = 5
-FIRST_DELAY_S = 1.0
-#: The first lockout; each further one (without a right PIN between) doubles, up to a day.
-LOCKOUT_S = 15 * 60
-MAX_LOCKOUT_S = 24 * 3600
 ATTEMPTS_FILE = "admin-pin-attempts.json"
-
-WallClock = Callable[[], float]
 
 
 class PinLocked(HallError):
@@ -80,36 +57,17 @@ class PinResult:
     lockout_s: int | None = None
 
 
-@dataclass
-class _Attempts:
-    failures: int = 0  # wrong PINs in a row since the last lockout or right PIN
-    lockouts: int = 0  # lockouts since the last right PIN
-    not_before: float = 0.0  # wall-clock time (epoch s) before which no PIN is checked
-    wait_s: float = 0.0  # how long that wait is
-    locked_out: bool = False
-
-
 class PinGuard:
     """Checks admin PINs with a growing delay and a lockout, kept in a file in the data dir
-    so that restarting the kiosk (or the PC) does not reset them.
-
-    The file holds counts and a time, no PIN. A damaged file counts as a lockout starting
-    now (it fails safe); if the file cannot be written, memory still counts.
-    """
+    so that restarting the kiosk (or the PC) does not reset them."""
 
     def __init__(self, pin_hash: str, state_file: Path, clock: WallClock = time.time) -> None:
         self.pin_hash = pin_hash
-        self.state_file = state_file
-        self.clock = clock
-        self._attempts = self._load()
+        self._lock = AttemptLock(state_file, clock)
 
     def retry_after_s(self) -> float:
-        """Seconds until a PIN will be checked (0: now). A wall clock set back does not
-        stretch a wait: it starts again from the clock's new time, no longer than it was."""
-        attempts, now = self._attempts, self.clock()
-        if attempts.not_before - now > attempts.wait_s:
-            attempts.not_before = now + attempts.wait_s
-        return max(0.0, attempts.not_before - now)
+        """Seconds until a PIN will be checked (0: now)."""
+        return self._lock.retry_after_s()
 
     def check(self, pin: str) -> PinResult:
         """Check ``pin``; raises :class:`PinLocked`, the PIN unchecked, while a delay or a
@@ -119,54 +77,10 @@ class PinGuard:
             raise PinLocked(
                 f"no PIN is checked for {math.ceil(wait)} s",
                 retry_after_s=math.ceil(wait),
-                locked_out=self._attempts.locked_out,
+                locked_out=self._lock.locked_out,
             )
         if verify_pin(pin, self.pin_hash):
-            self._attempts = _Attempts()
-            self._save()
+            self._lock.succeeded()
             return PinResult(ok=True)
-        attempts = self._attempts
-        attempts.failures += 1
-        attempts.locked_out = attempts.failures >= MAX_FAILURES
-        if attempts.locked_out:
-            attempts.lockouts += 1
-            attempts.failures = 0
-            seconds = min(LOCKOUT_S * 2 ** (attempts.lockouts - 1), MAX_LOCKOUT_S)
-            log.warning("admin PIN locked out for %d s after %d wrong PINs", seconds, MAX_FAILURES)
-        else:
-            seconds = FIRST_DELAY_S * 2 ** (attempts.failures - 1)
-        attempts.not_before, attempts.wait_s = self.clock() + seconds, seconds
-        self._save()
-        lockout = int(seconds) if attempts.locked_out else None
-        return PinResult(ok=False, retry_after_s=math.ceil(seconds), lockout_s=lockout)
-
-    def _load(self) -> _Attempts:
-        try:
-            text = self.state_file.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return _Attempts()
-        except OSError as exc:
-            log.error("cannot read %s (%s): locked out as a precaution", self.state_file, exc)
-            return self._precaution()
-        try:
-            data = json.loads(text)
-            return _Attempts(
-                failures=int(data["failures"]),
-                lockouts=int(data["lockouts"]),
-                not_before=float(data["not_before"]),
-                wait_s=float(data["wait_s"]),
-                locked_out=bool(data["locked_out"]),
-            )
-        except (ValueError, KeyError, TypeError):
-            log.error("%s is damaged: locked out as a precaution", self.state_file)
-            return self._precaution()
-
-    def _precaution(self) -> _Attempts:
-        now = self.clock()
-        return _Attempts(lockouts=1, not_before=now + LOCKOUT_S, wait_s=LOCKOUT_S, locked_out=True)
-
-    def _save(self) -> None:
-        try:
-            write_atomically(self.state_file, json.dumps(asdict(self._attempts)))
-        except OSError as exc:  # memory still counts; a restart would start from the file
-            log.error("cannot write %s: %s", self.state_file, exc)
+        failure = self._lock.failed("admin PIN")
+        return PinResult(ok=False, retry_after_s=failure.retry_after_s, lockout_s=failure.lockout_s)

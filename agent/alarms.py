@@ -102,9 +102,13 @@ def holding(config: HallConfig, state: HallState, now: dt.datetime) -> dict[str,
                     "threshold": rules.longest_wait_minutes,
                 }
     if rules.idle_window_minutes is not None:
+        # In a hall with a staff list, a window nobody is signed in at is closed, not idle.
+        staffed = bool(config.staff.members or state.staff_roster)
         for window in config.windows:
             live = state.windows.get(window.number)
             if live is None or live.status is not WindowStatus.OPEN or live.current is not None:
+                continue
+            if staffed and live.staff is None:
                 continue
             oldest = _oldest_waiting(state, window.services)
             if oldest is None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import getpass
 import json
 import logging
 import os
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agent import commands as c
+from agent import staff_cli
 from agent.adminpin import hash_pin
 from agent.datadir import DataDir, resolve_data_dir
 from agent.errors import ConfigError, HallError, InternalError, StoreError
@@ -48,7 +48,6 @@ WINDOW_ACTIONS: dict[str, Callable[[int], c.Command]] = {
     "no-show": c.MarkNoShow,
     "start": c.StartService,
     "finish": c.FinishService,
-    "pause": c.PauseWindow,
     "resume": c.ResumeWindow,
 }
 
@@ -106,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     assist.add_argument("--staff", required=True, help="the assisting staff member's id")
     _json(assist)
     assist.set_defaults(func=cmd_queue_assist)
+    staff_cli.register_queue(qsub, _run_on_store, _json)
     status = qsub.add_parser("status", help="waiting counts and windows")
     _json(status)
     status.set_defaults(func=cmd_queue_status)
@@ -157,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     restore = asub.add_parser("restore", help="restore a backup (the hub must be stopped)")
     restore.add_argument("file", metavar="FILE")
     restore.set_defaults(func=cmd_admin_restore)
+
+    staff_cli.register(sub)
 
     for plugin in entry_points(group="hall_agent.commands"):
         try:
@@ -253,6 +255,10 @@ def cmd_queue_status(args: argparse.Namespace) -> int:
         lines.append(line + _opening_text(s))
     for w in status["windows"]:
         line = f"  window {w['number']:<3} {w['status']:<7} {w['current'] or '-'}"
+        if w["staff_id"]:
+            line += f"  staff {w['staff_id']}"
+        if w["pause_reason"]:
+            line += f"  ({w['pause_reason']})"
         lines.append(line + _ticket_notes(w["current_view"]))
     _emit(args, status, "\n".join(lines))
     return 0
@@ -286,13 +292,8 @@ def cmd_admin_set_pin(args: argparse.Namespace) -> int:
     """Read the PIN twice (hidden on a terminal, one line each from a pipe) and store its hash."""
     data = DataDir(resolve_data_dir(args.data_dir))
     _hall, node = data.load()
-    if sys.stdin.isatty():
-        first, second = getpass.getpass("new admin PIN: "), getpass.getpass("again: ")
-    else:
-        first, second = sys.stdin.readline().strip(), sys.stdin.readline().strip()
-    if first != second:
-        raise ConfigError("the two PINs differ; nothing changed")
-    updated = node.model_copy(update={"admin_pin_hash": hash_pin(first)})
+    pin = staff_cli.read_new_pin("admin PIN")
+    updated = node.model_copy(update={"admin_pin_hash": hash_pin(pin)})
     dump_node_config(updated, data.node_config)
     print(f"admin PIN set in {data.node_config}")
     return 0

@@ -28,6 +28,8 @@ TERMINAL_COMMANDS: tuple[type, ...] = (
     c.MarkAssisted,
     c.PauseWindow,
     c.ResumeWindow,
+    c.SignIn,
+    c.SignOut,
     c.Reactivate,
     c.CancelTicket,
     c.RecordEvaluation,

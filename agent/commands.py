@@ -115,8 +115,12 @@ class FinishService(WindowCommand):
     """Service done (办结); the evaluator asks for a rating."""
 
 
+@dataclass(frozen=True)
 class PauseWindow(WindowCommand):
-    """The window stops taking calls (暂停服务)."""
+    """The window stops taking calls (暂停服务), for a reason of hall.yaml
+    ``staff.pause_reasons``."""
+
+    reason: str
 
 
 class ResumeWindow(WindowCommand):
@@ -135,6 +139,41 @@ class MarkAssisted(WindowCommand):
 
     mode: str  # assisted | proxy
     staff_id: str  # the assisting staff member (the event calls it ``assist_staff``)
+
+
+@dataclass(frozen=True)
+class SignIn(WindowCommand):
+    """A member of staff signs in at a window, by 工号 and PIN or by staff card.
+
+    The hub checks ``pin`` or ``card`` against what it alone holds (agent/staffauth.py) and
+    runs the command without them: no PIN or card ever reaches the log. ``method`` is set by
+    that check (``pin`` | ``card``); a sign-in that did not pass it is refused."""
+
+    staff_id: str = ""  # empty with a card: the card names its holder
+    pin: str | None = None
+    card: str | None = None
+    method: str = ""
+
+
+class SignOut(WindowCommand):
+    """The member of staff signed in at a window signs out."""
+
+
+@dataclass(frozen=True)
+class StaffRosterMember:
+    """One member of a roster from central: no secret (those stay at the hub)."""
+
+    id: str
+    name: str = ""
+    windows: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoadStaffRoster:
+    """The staff roster central signed (its secrets already kept at the hub)."""
+
+    version: int
+    members: tuple[StaffRosterMember, ...]
 
 
 @dataclass(frozen=True)
@@ -174,6 +213,16 @@ class ReportAdminPinLockout:
 
     terminal: str  # the node id of the kiosk
     failures: int
+    locked_for_s: int
+
+
+@dataclass(frozen=True)
+class ReportStaffLockout:
+    """Wrong PINs or cards locked staff sign-in at a window (and for a member of staff the
+    hub knows): recorded, so central sees it. Made by the hub itself, never by a terminal."""
+
+    window: int
+    staff_id: str | None
     locked_for_s: int
 
 
@@ -219,11 +268,15 @@ Command = (
     | MarkAssisted
     | PauseWindow
     | ResumeWindow
+    | SignIn
+    | SignOut
+    | LoadStaffRoster
     | Reactivate
     | CancelTicket
     | RecordEvaluation
     | DeviceStatusChanged
     | ReportAdminPinLockout
+    | ReportStaffLockout
     | Tick
     | ConfirmClock
     | ResumeNumbering

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from agent.alarms import AlarmRules
 from agent.bundles import Bundle
 from agent.calendar import HallCalendar
+from agent.staffconfig import StaffRules
 from agent.validation import FieldError, load_model, read_yaml_document, validate_data
 
 SAMPLE_CONFIG = "sample_town_hall.yaml"
@@ -208,6 +209,7 @@ class HallConfig(_Strict):
         description="URL the slip's signed QR link starts with (agent/ticketlink.py); "
         "unset: the slip's QR is read by the hall's kiosks only",
     )
+    staff: StaffRules = Field(default_factory=StaffRules, description="sign-in and pauses")
 
     @field_validator("timezone")
     @classmethod
@@ -244,12 +246,20 @@ class HallConfig(_Strict):
         if unknown := self.alarms.unknown_services(known):
             raise FieldError(("alarms", "waiting_count"), f"unknown service(s) {unknown}")
         _no_duplicates(("terminals",), [t.id for t in self.terminals], "id")
+        staff = self.staff
+        _no_duplicates(("staff", "members"), [m.id for m in staff.members], "id")
+        _no_duplicates(("staff", "pause_reasons"), [r.code for r in staff.pause_reasons], "code")
         numbers = {w.number for w in self.windows}
-        for index, terminal in enumerate(self.terminals):
-            for position, number in enumerate(terminal.windows):
-                if number not in numbers:
-                    loc = ("terminals", index, "windows", position)
-                    raise FieldError(loc, f"unknown window {number}")
+        window_lists: list[tuple[tuple[str, ...], list[list[int]]]] = [
+            (("terminals",), [t.windows for t in self.terminals]),
+            (("staff", "members"), [m.windows for m in staff.members]),
+        ]
+        for where, lists in window_lists:
+            for index, windows in enumerate(lists):
+                for position, number in enumerate(windows):
+                    if number not in numbers:
+                        at: tuple[str | int, ...] = (*where, index, "windows", position)
+                        raise FieldError(at, f"unknown window {number}")
         return self
 
     @model_validator(mode="after")

@@ -110,6 +110,41 @@ class QueueEngine:
         first = 0 if self.priority_applies(ticket, now) else 1
         return (first, services.index(ticket.service), ticket.issued_at, ticket.number)
 
+    # ---- staff ---------------------------------------------------------------------------
+    def staff_members(self, state: HallState) -> dict[str, dict[str, Any]]:
+        """Who may sign in: hall.yaml's staff, then central's roster (which wins per id)."""
+        members = {m.id: m.model_dump(mode="json") for m in self.config.staff.members}
+        return members | state.staff_roster
+
+    def staffed(self, state: HallState) -> bool:
+        """A hall with a staff list calls only with someone signed in at the window."""
+        return bool(self.config.staff.members or state.staff_roster)
+
+    def sign_out_time(self) -> dt.time | None:
+        """When everyone still signed in is signed out: ``staff.sign_out_at``, else the end
+        of the latest opening period of any service (None for a hall open round the clock)."""
+        rule = self.config.staff.sign_out_time()
+        if rule is not None:
+            return rule
+        end = max(span[1] for s in self.config.services for span in s.hours.spans)
+        return None if end == dt.time.max else end
+
+    def _day_ended(self, now: dt.datetime) -> bool:
+        end = self.sign_out_time()
+        return end is not None and now.astimezone(self.config.zone).time() >= end
+
+    def _staff_at(self, state: HallState, number: int) -> dict[str, Any]:
+        """``{"staff_id": id}`` for the window's events; refuses an unstaffed window of a
+        staffed hall (``{}`` in a hall without a staff list)."""
+        window = self._window(state, number)
+        if window.staff is not None:
+            return {"staff_id": window.staff}
+        if self.staffed(state):
+            raise errors.NotSignedIn(
+                f"nobody is signed in at window {number}: sign in first", window=number
+            )
+        return {}
+
     def next_for_window(self, state: HallState, number: int, now: dt.datetime) -> Ticket | None:
         """The ticket the window calls next: only the head of each service's waiting line
         and the (few) green-channel tickets can win, so only those are compared."""
@@ -148,10 +183,12 @@ class QueueEngine:
         service = self.config.service(ticket.service)
         assert service is not None
         average = state.average_service_minutes(ticket.service) or service.default_service_minutes
+        staffed = self.staffed(state)
         open_windows = [
             n
             for n in self.config.windows_serving(ticket.service)
             if state.windows[n].status is WindowStatus.OPEN
+            and (state.windows[n].staff is not None or not staffed)
         ]
         return round(self.people_ahead(state, ticket) * average / max(1, len(open_windows)))
 
@@ -360,6 +397,7 @@ class QueueEngine:
 
     def _CallNext(self, state: HallState, cmd: c.CallNext, now: dt.datetime) -> list[Fact]:
         window = self._window(state, cmd.window)
+        staff = self._staff_at(state, cmd.window)
         if window.status is WindowStatus.PAUSED:
             raise errors.WindowPaused(f"window {cmd.window} is paused", window=cmd.window)
         facts: list[Fact] = []
@@ -371,50 +409,71 @@ class QueueEngine:
                     number=current.number,
                 )
             # A called citizen who never came: calling the next one marks the no-show.
-            facts.append(self._no_show(current, "skipped", now))
+            facts.append(self._no_show(current, "skipped", now, staff))
         ticket = self.next_for_window(state, cmd.window, now)
         if ticket is None:
             raise errors.NobodyWaiting(
                 f"nobody is waiting for window {cmd.window}", window=cmd.window
             )
-        facts.append(ticket_fact("TicketCalled", ticket, now, window=cmd.window))
+        facts.append(ticket_fact("TicketCalled", ticket, now, window=cmd.window, **staff))
         return facts
 
-    def _no_show(self, ticket: Ticket, reason: str, now: dt.datetime) -> Fact:
-        return ticket_fact("TicketNoShow", ticket, now, window=ticket.window, reason=reason)
+    def _no_show(
+        self, ticket: Ticket, reason: str, now: dt.datetime, staff: dict[str, Any]
+    ) -> Fact:
+        return ticket_fact(
+            "TicketNoShow", ticket, now, window=ticket.window, reason=reason, **staff
+        )
 
     def _Recall(self, state: HallState, cmd: c.Recall, now: dt.datetime) -> list[Fact]:
+        staff = self._staff_at(state, cmd.window)
         ticket = self._current(state, cmd.window, TicketState.CALLED)
         if ticket.recalls >= self.config.no_show.max_recalls:
-            return [self._no_show(ticket, "recalls", now)]
+            return [self._no_show(ticket, "recalls", now, staff)]
         return [
             ticket_fact(
-                "TicketRecalled", ticket, now, window=cmd.window, recalls=ticket.recalls + 1
+                "TicketRecalled",
+                ticket,
+                now,
+                window=cmd.window,
+                recalls=ticket.recalls + 1,
+                **staff,
             )
         ]
 
     def _MarkNoShow(self, state: HallState, cmd: c.MarkNoShow, now: dt.datetime) -> list[Fact]:
+        staff = self._staff_at(state, cmd.window)
         ticket = self._current(state, cmd.window, TicketState.CALLED)
-        return [self._no_show(ticket, "staff", now)]
+        return [self._no_show(ticket, "staff", now, staff)]
 
     def _StartService(self, state: HallState, cmd: c.StartService, now: dt.datetime) -> list[Fact]:
+        staff = self._staff_at(state, cmd.window)
         ticket = self._current(state, cmd.window, TicketState.CALLED)
-        return [ticket_fact("ServiceStarted", ticket, now, window=cmd.window)]
+        return [ticket_fact("ServiceStarted", ticket, now, window=cmd.window, **staff)]
 
     def _FinishService(
         self, state: HallState, cmd: c.FinishService, now: dt.datetime
     ) -> list[Fact]:
+        staff = self._staff_at(state, cmd.window)
         ticket = self._current(state, cmd.window, TicketState.SERVING)
-        facts = [ticket_fact("ServiceFinished", ticket, now, window=cmd.window)]
+        facts = [ticket_fact("ServiceFinished", ticket, now, window=cmd.window, **staff)]
         bundle = self.config.bundle(ticket.bundle) if ticket.bundle else None
         if bundle is not None and ticket.bundle_leg is not None:
             following = bundle.after(ticket.bundle_leg)
             if following is not None:
-                facts.append(self._next_leg("BundleLegQueued", ticket, following, now, cmd.window))
+                facts.append(
+                    self._next_leg("BundleLegQueued", ticket, following, now, cmd.window, staff)
+                )
         return facts
 
     def _next_leg(
-        self, type_: str, ticket: Ticket, to_service: str, now: dt.datetime, window: int
+        self,
+        type_: str,
+        ticket: Ticket,
+        to_service: str,
+        now: dt.datetime,
+        window: int,
+        staff: dict[str, Any],
     ) -> Fact:
         """The ticket joins ``to_service``'s queue as a new leg with the same number."""
         return ticket_fact(
@@ -425,6 +484,7 @@ class QueueEngine:
             new_ticket_id=f"{ticket.business_date}/{ticket.number}/{ticket.leg + 1}",
             from_service=ticket.service,
             to_service=to_service,
+            **staff,
         )
 
     def _MarkAssisted(self, state: HallState, cmd: c.MarkAssisted, now: dt.datetime) -> list[Fact]:
@@ -433,14 +493,22 @@ class QueueEngine:
         staff = cmd.staff_id.strip()
         if not staff or len(staff) > 32 or not staff.isprintable():
             raise errors.DomainError("staff id: 1 to 32 printable characters")
+        signed_in = self._staff_at(state, cmd.window)
         ticket = self._current(state, cmd.window, TicketState.CALLED, TicketState.SERVING)
         return [
             ticket_fact(
-                "TicketAssisted", ticket, now, window=cmd.window, mode=cmd.mode, assist_staff=staff
+                "TicketAssisted",
+                ticket,
+                now,
+                window=cmd.window,
+                mode=cmd.mode,
+                assist_staff=staff,
+                **signed_in,
             )
         ]
 
     def _Transfer(self, state: HallState, cmd: c.Transfer, now: dt.datetime) -> list[Fact]:
+        staff = self._staff_at(state, cmd.window)
         ticket = self._current(state, cmd.window, TicketState.SERVING, TicketState.CALLED)
         if self.config.service(cmd.to_service) is None:
             raise errors.UnknownService(
@@ -450,10 +518,16 @@ class QueueEngine:
             raise errors.InvalidTransition(
                 f"ticket {ticket.number} is already in {cmd.to_service}", number=ticket.number
             )
-        return [self._next_leg("TicketTransferred", ticket, cmd.to_service, now, cmd.window)]
+        return [self._next_leg("TicketTransferred", ticket, cmd.to_service, now, cmd.window, staff)]
 
     def _PauseWindow(self, state: HallState, cmd: c.PauseWindow, now: dt.datetime) -> list[Fact]:
         window = self._window(state, cmd.window)
+        staff = self._staff_at(state, cmd.window)
+        if self.config.staff.pause_reason(cmd.reason) is None:
+            codes = [r.code for r in self.config.staff.pause_reasons]
+            raise errors.UnknownPauseReason(
+                f"pause reason {cmd.reason[:32]!r} is not one of {codes}", reason=cmd.reason[:32]
+            )
         if window.status is WindowStatus.PAUSED:
             raise errors.WindowPaused(f"window {cmd.window} is already paused", window=cmd.window)
         if window.current is not None:
@@ -461,13 +535,99 @@ class QueueEngine:
             raise errors.WindowBusy(
                 f"window {cmd.window} still has {current.number}", number=current.number
             )
-        return [Fact("WindowPaused", {"window": cmd.window, "at": iso(now)})]
+        payload = {"window": cmd.window, "reason": cmd.reason, **staff, "at": iso(now)}
+        return [Fact("WindowPaused", payload)]
 
     def _ResumeWindow(self, state: HallState, cmd: c.ResumeWindow, now: dt.datetime) -> list[Fact]:
         window = self._window(state, cmd.window)
+        staff = self._staff_at(state, cmd.window)
         if window.status is WindowStatus.OPEN:
             raise errors.InvalidTransition(f"window {cmd.window} is not paused", window=cmd.window)
-        return [Fact("WindowResumed", {"window": cmd.window, "at": iso(now)})]
+        return [Fact("WindowResumed", {"window": cmd.window, **staff, "at": iso(now)})]
+
+    def _signed_out(self, window: int, staff: str, reason: str, now: dt.datetime) -> Fact:
+        payload = {"window": window, "staff_id": staff, "reason": reason, "at": iso(now)}
+        return Fact("StaffSignedOut", payload)
+
+    def _SignIn(self, state: HallState, cmd: c.SignIn, now: dt.datetime) -> list[Fact]:
+        if cmd.pin is not None or cmd.card is not None or cmd.method not in ("pin", "card"):
+            raise errors.DomainError("a sign-in is checked by the hub before it runs")
+        window = self._window(state, cmd.window)
+        member = self.staff_members(state).get(cmd.staff_id)
+        if member is None:
+            raise errors.UnknownStaff(
+                f"no member of staff {cmd.staff_id[:32]!r}", staff_id=cmd.staff_id[:32]
+            )
+        if member["windows"] and cmd.window not in member["windows"]:
+            raise errors.StaffNotAllowed(
+                f"{cmd.staff_id} signs in at window(s) {list(member['windows'])}, not {cmd.window}",
+                staff_id=cmd.staff_id,
+                window=cmd.window,
+            )
+        if self._day_ended(now):
+            raise errors.DayEnded(
+                f"the business day ended at {self.sign_out_time():%H:%M}: sign-in is closed"
+            )
+        if window.staff == cmd.staff_id:
+            raise errors.InvalidTransition(
+                f"{cmd.staff_id} is already signed in at window {cmd.window}", window=cmd.window
+            )
+        facts = []
+        # Whoever is signed in here, and this member at another window, are signed out,
+        # unless they still hold a ticket (finish or transfer it first).
+        for other in state.windows.values():
+            if other.staff is None or (other.number != cmd.window and other.staff != cmd.staff_id):
+                continue
+            if other.current is not None:
+                number = state.tickets[other.current].number
+                raise errors.WindowBusy(
+                    f"{other.staff} still has {number} at window {other.number}: finish or "
+                    "transfer it first",
+                    number=number,
+                    window=other.number,
+                )
+            why = "replaced" if other.number == cmd.window else "moved"
+            facts.append(self._signed_out(other.number, other.staff, why, now))
+        payload = {
+            "window": cmd.window,
+            "staff_id": cmd.staff_id,
+            "method": cmd.method,
+            "at": iso(now),
+        }
+        return [*facts, Fact("StaffSignedIn", payload)]
+
+    def _SignOut(self, state: HallState, cmd: c.SignOut, now: dt.datetime) -> list[Fact]:
+        window = self._window(state, cmd.window)
+        if window.staff is None:
+            raise errors.NotSignedIn(f"nobody is signed in at window {cmd.window}")
+        if window.current is not None:
+            number = state.tickets[window.current].number
+            raise errors.WindowBusy(
+                f"window {cmd.window} still has {number}: finish or transfer it first",
+                number=number,
+            )
+        return [self._signed_out(cmd.window, window.staff, "staff", now)]
+
+    def _LoadStaffRoster(
+        self, state: HallState, cmd: c.LoadStaffRoster, now: dt.datetime
+    ) -> list[Fact]:
+        if cmd.version <= state.staff_roster_version:
+            raise errors.StaleConfig(
+                f"staff roster version {cmd.version} is not newer than "
+                f"{state.staff_roster_version}",
+                version=cmd.version,
+            )
+        numbers = {w.number for w in self.config.windows}
+        members = []
+        for member in cmd.members:
+            unknown = sorted(set(member.windows) - numbers)
+            if unknown:
+                raise errors.UnknownWindow(
+                    f"roster: {member.id} names unknown window(s) {unknown}", window=unknown[0]
+                )
+            members.append({"id": member.id, "name": member.name, "windows": list(member.windows)})
+        payload = {"version": cmd.version, "members": members, "at": iso(now)}
+        return [Fact("StaffRosterLoaded", payload)]
 
     def _ticket(self, state: HallState, number: str) -> Ticket:
         ticket = state.ticket_by_number(number.upper())
@@ -565,6 +725,17 @@ class QueueEngine:
         }
         return [Fact("AdminPinLockedOut", payload)]
 
+    def _ReportStaffLockout(
+        self, state: HallState, cmd: c.ReportStaffLockout, now: dt.datetime
+    ) -> list[Fact]:
+        payload = {
+            "window": cmd.window,
+            "staff_id": cmd.staff_id,
+            "locked_for_s": cmd.locked_for_s,
+            "at": iso(now),
+        }
+        return [Fact("StaffSignInLockedOut", payload)]
+
     def _ResumeNumbering(
         self, state: HallState, cmd: c.ResumeNumbering, now: dt.datetime
     ) -> list[Fact]:
@@ -585,5 +756,12 @@ class QueueEngine:
             ticket = state.tickets[window.current]
             called = ticket.called_at
             if ticket.state is TicketState.CALLED and called and now - parse_time(called) >= limit:
-                facts.append(self._no_show(ticket, "timeout", now))
+                staff = {"staff_id": window.staff} if window.staff else {}
+                facts.append(self._no_show(ticket, "timeout", now, staff))
+        if self._day_ended(now):
+            facts += [
+                self._signed_out(window.number, window.staff, "day_end", now)
+                for window in state.windows.values()
+                if window.staff is not None and window.current is None
+            ]
         return facts + alarm_changes(self.config, state, now)

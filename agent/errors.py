@@ -152,6 +152,45 @@ class AlreadyRated(DomainError):
     code = "already_rated"
 
 
+class NotSignedIn(DomainError):
+    """Nobody is signed in at the window (a hall with a staff list calls only when staffed)."""
+
+    code = "not_signed_in"
+
+
+class UnknownStaff(DomainError):
+    code = "unknown_staff"
+
+
+class StaffNotAllowed(DomainError):
+    """The member of staff may not sign in at this window (hall.yaml ``staff.members``)."""
+
+    code = "staff_not_allowed"
+
+
+class SignInRefused(DomainError):
+    """A wrong PIN or an unknown staff card; ``retry_after_s`` says when the next is checked."""
+
+    code = "sign_in_refused"
+
+
+class SignInLocked(DomainError):
+    """No PIN is checked for this member of staff or at this window now (too many wrong
+    ones); ``retry_after_s`` says when, ``locked_out`` tells a lockout from a short wait."""
+
+    code = "sign_in_locked"
+
+
+class UnknownPauseReason(DomainError):
+    code = "unknown_pause_reason"
+
+
+class DayEnded(DomainError):
+    """Staff sign-in is closed: the hall's business day has ended (``staff.sign_out_at``)."""
+
+    code = "day_ended"
+
+
 class DeviceError(HallError):
     """A device failed; ``device`` names it, ``reason`` is a stable short code."""
 

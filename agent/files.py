@@ -6,12 +6,14 @@ import os
 from pathlib import Path
 
 
-def write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
     """Write ``text`` to a temporary file beside ``path``, fsync it, rename it over ``path``
-    and fsync the folder (the rename itself must survive a power cut too)."""
+    and fsync the folder (the rename itself must survive a power cut too). ``mode``: the new
+    file's permissions (0600 for what only its owner may read), less the umask."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
+        fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, mode)
+        with open(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

@@ -102,6 +102,8 @@ class WindowState:
     status: WindowStatus = WindowStatus.OPEN
     current: str | None = None  # ticket id called or being served here
     last_finished: str | None = None  # for the evaluation after finishing
+    staff: str | None = None  # the member of staff signed in here (工号)
+    pause_reason: str | None = None  # while paused: a code of hall.yaml staff.pause_reasons
 
     def as_row(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -17,6 +17,7 @@ from agent.errors import ConfigError
 from agent.hallclock import HallClock
 from agent.node import BrokerConfig, DeviceSpec, NodeConfig
 from agent.runtime import CoreRuntime
+from agent.staffauth import StaffGate
 from agent.storage import DiskReserve, store_error
 from agent.store import Clock, Store, utc_now
 from agent.ticketlink import Signer
@@ -75,6 +76,7 @@ class Node:
             raise store_error(exc, self.data.database) from exc
         store.reserve = DiskReserve(self.data.root, self.node.disk_reserve_mb * 1024**2)
         store.link_signer = Signer(nodekey.load_or_create(self.data.node_key), self.node.node_id)
+        store.staff_gate = StaffGate(self.data.root)
         return store
 
     def runtime(

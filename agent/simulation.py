@@ -1,8 +1,9 @@
 """A simulated hall day through the real runtime, engine and store (``demo --headless``).
 
 Citizens arrive over the opening hours (some with appointments, some elderly, some on a
-"one thing" bundle visit, some leave before their number is called), staff at each window
-call, serve (some with 帮办/代办 help), transfer and ask for a rating. The clock is
+"one thing" bundle visit, some leave before their number is called), staff sign in at each
+window by 工号 and PIN, call, serve (some with 帮办/代办 help), transfer and ask for a
+rating, pause for lunch and sign out at closing. The clock is
 simulated, so the same seed gives the same summary.
 """
 
@@ -27,6 +28,7 @@ from typing import Any
 from agent import commands as c
 from agent.config import HallConfig
 from agent.datadir import DataDir
+from agent.demostaff import demo_staff
 from agent.errors import ConfigError, DomainError
 from agent.model import Event, Ticket, TicketState, parse_time
 from agent.node_runtime import Node
@@ -90,6 +92,7 @@ class Tally:
 class HallDay:
     def __init__(self, node: Node, seed: int, arrivals: int) -> None:
         self.rng = random.Random(seed)
+        node, self.staff = demo_staff(node)
         self.hall: HallConfig = node.hall
         self.arrivals = arrivals
         self.now = dt.datetime.combine(SIM_DATE, dt.time(8, 0), self.hall.zone)
@@ -106,8 +109,8 @@ class HallDay:
     def run(self) -> dict[str, Any]:
         with self.runtime:
             self._plan_citizens()
-            for window in self.hall.windows:
-                self.at(self._open(), self._staff_loop(window.number))
+            for window in self.staff:
+                self.at(self._open(), self._sign_in_loop(window))
             while self._jobs:
                 job = heapq.heappop(self._jobs)
                 self.now = max(self.now, job.at)
@@ -184,17 +187,27 @@ class HallDay:
             self.absent.add(result.ticket.number)
 
     # ---- staff ---------------------------------------------------------------------------
-    def _staff_loop(self, window: int) -> Callable[[], None]:
-        return lambda: self._staff(window)
+    def _sign_in_loop(self, window: int) -> Callable[[], None]:
+        def sign_in() -> None:
+            staff_id, pin = self.staff[window]
+            self.runtime.execute(c.SignIn(window, staff_id, pin=pin))
+            self._staff(window)
+
+        return sign_in
 
     def _staff(self, window: int) -> None:
-        """An idle window: call the next citizen, or look again in a minute."""
+        """An idle window: call the next citizen, or look again in a minute; paused over
+        lunch, signed out at closing."""
         morning_end, afternoon = self._periods()[0][1], self._periods()[-1][0]
         closing = self._periods()[-1][1]
         if self.now >= closing:
-            return  # the hall closes; whoever still waits is counted as unserved
+            # the hall closes; whoever still waits is counted as unserved
+            self.runtime.execute(c.SignOut(window))
+            return
         if morning_end <= self.now < afternoon:
-            self.at(afternoon, lambda: self._staff(window))
+            lunch = self.hall.staff.pause_reasons[0].code  # ("break" in the default list)
+            self.runtime.execute(c.PauseWindow(window, lunch))
+            self.at(afternoon, lambda: self._resume(window))
             return
         try:
             ticket = self.runtime.execute(c.CallNext(window)).ticket
@@ -207,6 +220,10 @@ class HallDay:
             self.at(self.now + dt.timedelta(minutes=1), lambda: self._recall(window))
         else:
             self.at(self.now + dt.timedelta(seconds=40), lambda: self._serve(window, ticket))
+
+    def _resume(self, window: int) -> None:
+        self.runtime.execute(c.ResumeWindow(window))
+        self._staff(window)
 
     def _recall(self, window: int) -> None:
         result = self.runtime.execute(c.Recall(window))

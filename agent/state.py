@@ -23,6 +23,7 @@ STICKY_EVENTS = (
     "NoticePublished",
     "HallConfigApplied",
     "CalendarApplied",
+    "StaffRosterLoaded",
 )
 
 
@@ -64,6 +65,8 @@ class HallState:
         self.config_payload: dict | None = None
         self.calendar_version = 0
         self.calendar_payload: dict | None = None  # the calendar pushed by central
+        self.staff_roster_version = 0
+        self.staff_roster: dict[str, dict] = {}  # staff id -> {id, name, windows} from central
         self.last_called: list[str] = []  # ticket ids, most recent last
 
     # ---- reading -------------------------------------------------------------------------
@@ -110,6 +113,8 @@ class HallState:
             "config_payload",
             "calendar_version",
             "calendar_payload",
+            "staff_roster_version",
+            "staff_roster",
         ):
             setattr(fresh, sticky, getattr(self, sticky))
         # A check-in's ticket belongs to its day: the roster carries over without it (as a
@@ -279,13 +284,35 @@ class HallState:
         return Touched(tickets=(ticket.id,))
 
     def _on_WindowPaused(self, p: dict) -> Touched:
-        self.windows[p["window"]].status = WindowStatus.PAUSED
+        window = self.windows[p["window"]]
+        window.status = WindowStatus.PAUSED
+        window.pause_reason = p.get("reason")  # (pauses logged before reasons carry none)
         return Touched(windows=(p["window"],))
 
     def _on_WindowResumed(self, p: dict) -> Touched:
-        self.windows[p["window"]].status = WindowStatus.OPEN
+        window = self.windows[p["window"]]
+        window.status = WindowStatus.OPEN
+        window.pause_reason = None
         self.window_free_at[p["window"]] = p["at"]
         return Touched(windows=(p["window"],))
+
+    def _on_StaffSignedIn(self, p: dict) -> Touched:
+        self.windows[p["window"]].staff = p["staff_id"]
+        self.window_free_at[p["window"]] = p["at"]
+        return Touched(windows=(p["window"],))
+
+    def _on_StaffSignedOut(self, p: dict) -> Touched:
+        """Nobody at the window: it cannot call, and the next one to sign in finds it open."""
+        window = self.windows[p["window"]]
+        window.staff = None
+        window.status = WindowStatus.OPEN
+        window.pause_reason = None
+        return Touched(windows=(p["window"],))
+
+    def _on_StaffRosterLoaded(self, p: dict) -> Touched:
+        self.staff_roster_version = p["version"]
+        self.staff_roster = {m["id"]: dict(m) for m in p["members"]}
+        return Touched()
 
     def _on_EvaluationRecorded(self, p: dict) -> Touched:
         ticket = self.tickets[p["ticket_id"]]

@@ -28,7 +28,14 @@ from agent import witness as wt
 from agent.config import HallConfig
 from agent.daycorrection import day_correction
 from agent.engine import QueueEngine
-from agent.errors import ClockSuspect, HallError, IdentityMismatch, StoreDamaged, StoreError
+from agent.errors import (
+    ClockSuspect,
+    HallError,
+    IdentityMismatch,
+    SignInRefused,
+    StoreDamaged,
+    StoreError,
+)
 from agent.hallclock import HallClock, Suspicion
 from agent.model import (
     TICKET_FIELDS,
@@ -42,6 +49,7 @@ from agent.model import (
     iso,
     parse_time,
 )
+from agent.staffauth import StaffGate
 from agent.state import STICKY_EVENTS, HallState, Touched
 from agent.storage import NO_RESERVE, store_error
 from agent.ticketlink import Signer
@@ -51,7 +59,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 BUSY_TIMEOUT_MS = 30_000
 NEW_TICKET_COMMANDS = (c.IssueTicket, c.CheckIn)
 PROJECTION_TABLES = ("tickets", "windows", "evaluations", "devices", "appointments")
@@ -208,6 +216,14 @@ def _migrate_6(db: sqlite_utils.Database) -> None:
     db.execute(f"CREATE INDEX events_day_corrected ON events(node_id, seq) WHERE {CORRECTED_WHERE}")
 
 
+def _migrate_7(db: sqlite_utils.Database) -> None:
+    # Staff sign-in: who is signed in at each window and why it is paused; the staff roster
+    # from central became a sticky event, so the sticky index is made again.
+    db.execute("ALTER TABLE windows ADD COLUMN staff TEXT")
+    db.execute("ALTER TABLE windows ADD COLUMN pause_reason TEXT")
+    _migrate_2(db)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migrate_1,
     _migrate_2,
@@ -215,6 +231,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migrate_4,
     _migrate_5,
     _migrate_6,
+    _migrate_7,
 ]
 
 #: ``meta`` keys: who the store belongs to, and where its chain starts after pruning.
@@ -403,6 +420,9 @@ class Store:
         self._requests_pruned: str | None = None  # the day old request ids were last removed
         self.reserve = NO_RESERVE  # free space new tickets need (set by agent.node_runtime)
         self.link_signer: Signer | None = None  # signs slips' links (set by agent.node_runtime)
+        #: Checks sign-ins against the hub's staff credentials (set by agent.node_runtime;
+        #: without it every sign-in is refused).
+        self.staff_gate: StaffGate | None = None
         self.state = HallState(self._business_date(clock()), self._window_numbers())
         self._witness: wt.Witness | None = None
         try:
@@ -811,6 +831,8 @@ class Store:
         While the clock is suspected at start, no command but ``ConfirmClock`` runs: the
         alarm is committed and :class:`ClockSuspect` raised (a ``Tick`` just does nothing).
         """
+        if isinstance(command, c.SignIn):  # (a slow hash: checked before the write lock)
+            command = self._verified(command)
         cur = self._cur
         cur.execute("BEGIN IMMEDIATE")
         refused: Suspicion | None = None
@@ -902,6 +924,20 @@ class Store:
                 wall=refused.wall.isoformat(),
             )
         return result
+
+    def _verified(self, command: c.SignIn) -> c.SignIn:
+        """The sign-in without its PIN or card, once the hub's credentials accept it; a
+        wrong one that starts a lockout is recorded (``StaffSignInLockedOut``) first."""
+        if self.staff_gate is None:
+            raise SignInRefused("this node holds no staff credentials (sign in at the hub)")
+        try:
+            return self.staff_gate.verify(command)
+        except SignInRefused as exc:
+            seconds = exc.details.get("lockout_s")
+            if seconds and self.config.window(command.window) is not None:
+                staff = exc.details.get("staff_id")
+                self.execute(c.ReportStaffLockout(command.window, staff, int(seconds)))
+            raise
 
     def _clock_alarm(self, suspicion: Suspicion | None, now: dt.datetime) -> list[Fact]:
         """A ``ClockSuspected`` event the first time a suspicion is seen (once per kind)."""

@@ -44,6 +44,7 @@ def hall_status(store: Store) -> dict[str, Any]:
         for b in config.bundles
     ]
     windows = []
+    members = store.engine.staff_members(state)
     for window in config.windows:
         live = state.windows[window.number]
         current = state.tickets[live.current] if live.current else None
@@ -62,6 +63,9 @@ def hall_status(store: Store) -> dict[str, Any]:
                 "served_today": served.get(window.number, 0),
                 "current_view": store.ticket_view(current) if current else None,
                 "waiting": sum(state.waiting_count(code) for code in window.services),
+                "staff_id": live.staff,
+                "staff_name": members.get(live.staff, {}).get("name") if live.staff else None,
+                "pause_reason": live.pause_reason,
             }
         )
     recent = []
@@ -87,6 +91,7 @@ def hall_status(store: Store) -> dict[str, Any]:
             for name, (s, r) in state.devices.items()
         },
         "alarms": sorted(state.alarms.values(), key=lambda a: (a["at"], a["alarm"])),
+        "staffed": store.engine.staffed(state),
     }
 
 

@@ -23,7 +23,9 @@ from pydantic import (
     model_validator,
 )
 
+from agent.pinlock import HASH_PATTERN
 from agent.privacy import is_masked_name
+from agent.staffconfig import StaffMember
 from agent.validation import FieldError
 
 SCHEMA_VERSION = 1
@@ -93,6 +95,11 @@ def roster_topic(hall_id: str) -> str:
     return f"{ROOT}/{hall_id}/hall/roster"
 
 
+def staff_topic(hall_id: str) -> str:
+    """The staff roster: who may sign in at which windows (data: :class:`StaffRosterData`)."""
+    return f"{ROOT}/{hall_id}/hall/staff"
+
+
 def calendar_topic(hall_id: str) -> str:
     """Holidays, 调休 working days and closures (data: ``agent.calendar.HallCalendar``)."""
     return f"{ROOT}/{hall_id}/hall/calendar"
@@ -127,6 +134,7 @@ def node_subscriptions(hall_id: str, node_id: str) -> list[str]:
         config_topic(hall_id),
         roster_topic(hall_id),
         calendar_topic(hall_id),
+        staff_topic(hall_id),
         f"{ROOT}/{hall_id}/hall/notice/+",
         f"{ROOT}/{hall_id}/hall/profile/+",
     ]
@@ -259,7 +267,7 @@ class SignedEnvelope(_Payload):
     signature: str = Field(max_length=200)
 
 
-Kind = Literal["hall_config", "roster", "notice", "command", "device_profile", "calendar"]
+Kind = Literal["hall_config", "roster", "notice", "command", "device_profile", "calendar", "staff"]
 
 
 class SignedBody(_Payload):
@@ -297,6 +305,28 @@ class RosterEntryData(_Payload):
 class RosterData(_Payload):
     roster_id: str = Field(min_length=1, max_length=64)
     entries: list[RosterEntryData] = Field(max_length=5000)
+
+
+class StaffMemberData(StaffMember):
+    """One member of staff from central (as in hall.yaml ``staff.members``), optionally with
+    the PIN's scrypt hash and the staff card's SHA-256, kept at the hub only (never in an
+    event)."""
+
+    pin_hash: str | None = Field(default=None, pattern=HASH_PATTERN, max_length=200)
+    card_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+
+class StaffRosterData(_Payload):
+    members: list[StaffMemberData] = Field(max_length=2000)
+
+    @model_validator(mode="after")
+    def _ids_once(self) -> StaffRosterData:
+        seen: set[str] = set()
+        for index, member in enumerate(self.members):
+            if member.id in seen:
+                raise FieldError(("members", index, "id"), f"{member.id!r} is repeated")
+            seen.add(member.id)
+        return self
 
 
 class ProfileData(_Payload):

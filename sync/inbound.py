@@ -27,6 +27,7 @@ from agent.config import HallConfig
 from agent.errors import ConfigError, HallError
 from agent.files import write_atomically
 from agent.runtime import CoreRuntime
+from agent.staffauth import Credentials
 from agent.store import PROFILE_SLOT_PREFIX, inbound_version_meta
 from agent.validation import describe_validation_error
 from devices.profiles import load_profile, parse_profile
@@ -104,6 +105,7 @@ class InboundHandler:
         max_bytes: int = ct.MAX_DOWN_BYTES,
         clock: Callable[[], dt.datetime] = _utc_now,
         profiles_path: Path | None = None,
+        staff_credentials: Credentials | None = None,
     ) -> None:
         self.runtime = runtime
         self.hall_id = hall_id
@@ -113,6 +115,7 @@ class InboundHandler:
         self.max_bytes = max_bytes
         self.clock = clock
         self.profiles_path = profiles_path
+        self.staff_credentials = staff_credentials
 
     # ---- the gate ------------------------------------------------------------------------
     def handle(self, topic: str, payload: bytes) -> Outcome:
@@ -148,6 +151,8 @@ class InboundHandler:
             return "roster", None
         if topic == ct.calendar_topic(self.hall_id):
             return "calendar", None
+        if topic == ct.staff_topic(self.hall_id):
+            return "staff", None
         if topic == ct.command_topic(self.hall_id, self.node_id):
             return "command", None
         for kind, leaf in (("notice", "notice"), ("device_profile", "profile")):
@@ -217,6 +222,8 @@ class InboundHandler:
                 ),
             )
             return self._versioned(topic, body, "roster", cmd)
+        if body.kind == "staff":
+            return self._apply_staff(topic, body)
         if body.kind == "calendar":
             calendar = _validate(HallCalendar, body.data, "data")
             return self._versioned(topic, body, "calendar", c.ApplyCalendar(calendar, body.version))
@@ -250,6 +257,24 @@ class InboundHandler:
         if code == "applied" and self.hall_config_path is not None:
             _write_yaml_atomically(self.hall_config_path, config.model_dump(mode="json"))
         return Outcome(topic, True, code, f"hall config version {version}", body.kind, version)
+
+    def _apply_staff(self, topic: str, body: ct.SignedBody) -> Outcome:
+        """The staff roster: its PIN hashes and card digests go to the hub's credentials file
+        (agent/staffauth.py) first, then ``LoadStaffRoster`` records who may sign in where,
+        without them (a crash between the two writes them again, never skips)."""
+        roster = _validate(ct.StaffRosterData, body.data, "data")
+        if self.staff_credentials is None:
+            raise Refused("not_accepted", "this node keeps no staff credentials")
+        if not self._is_new("staff", body.version):
+            return self._versioned(topic, body, "staff", None)
+        try:
+            self.staff_credentials.merge_roster(
+                [m.model_dump(exclude_none=True) for m in roster.members]
+            )
+        except (ConfigError, OSError) as exc:
+            raise Refused("write_failed", f"{self.staff_credentials.path}: {exc}") from exc
+        members = tuple(c.StaffRosterMember(m.id, m.name, tuple(m.windows)) for m in roster.members)
+        return self._versioned(topic, body, "staff", c.LoadStaffRoster(body.version, members))
 
     def _apply_profile(self, topic: str, body: ct.SignedBody, name: str | None) -> Outcome:
         """Store a device profile in the data dir (it wins over the packaged one of that

@@ -273,8 +273,14 @@ def led_text(kind: str, payload: dict[str, Any]) -> str | None:
     """What the window's LED strip shows after an event of ``kind``; None: unchanged."""
     if kind in ("TicketCalled", "TicketRecalled"):
         return f"请{payload.get('number')}号"
-    if kind == "WindowPaused":
+    if kind in ("WindowPaused", "StaffSignedOut"):  # nobody serves there now
         return "暂停服务"
-    if kind in ("WindowResumed", "TicketNoShow", "TicketTransferred", "ServiceFinished"):
+    if kind in (
+        "WindowResumed",
+        "TicketNoShow",
+        "TicketTransferred",
+        "ServiceFinished",
+        "StaffSignedIn",
+    ):
         return ""
     return None

@@ -40,6 +40,7 @@ from agent.errors import ConfigError, HallError
 from agent.node import BrokerConfig
 from agent.node_runtime import Node
 from agent.runtime import CoreRuntime
+from agent.staffauth import Credentials
 from agent.storage import DiskReserve, free_bytes
 from agent.version import agent_version
 from sync import contract as ct
@@ -176,6 +177,7 @@ class SyncService:
             self.node.data.hall_config,
             self.settings.max_inbound_bytes,
             profiles_path=self.node.data.profiles,
+            staff_credentials=Credentials(self.node.data.root),
         )
         reader = OutboxReader(
             self.node.data.database,

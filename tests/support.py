@@ -1,6 +1,6 @@
 """Helpers every test folder (and the benchmarks) share: poll a condition with a deadline
 instead of sleeping; a small disk to fill; a throwaway PostgreSQL server; a node's log
-chained and signed as its sync sends it, without a node."""
+chained and signed as its sync sends it, without a node; a staffed hall and its PINs."""
 
 from __future__ import annotations
 
@@ -15,12 +15,17 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent import chain as ch
+from agent import commands as c
 from agent import nodekey
+from agent.config import HallConfig
+from agent.staffauth import Credentials
+from agent.staffconfig import StaffMember
 from sync import contract as ct
 
 #: One event before it is chained: (type, business_date, at, wall_time, payload JSON text).
@@ -208,3 +213,33 @@ def start_postgres(durable: bool = False) -> PostgresServer:
         shutil.rmtree(root, ignore_errors=True)
         raise PostgresUnavailable(f"PostgreSQL did not start: {start.stderr.strip()} {log}")
     return server
+
+
+# ---- staff: a hall with a staff list, and their PINs at the hub -------------------------
+#: Staff of the test halls and their PINs (S-0002 serves only window 2).
+STAFF_PINS = {"S-0001": "135790", "S-0002": "246802", "S-0003": "975310"}
+STAFF_CARD = "HS1:badge-of-s0003-0123456789"
+
+
+def staffed(config: HallConfig, **rules: Any) -> HallConfig:
+    """``config`` with S-0001 (any window), S-0002 (window 2), S-0003 (any) on its staff
+    list, and the ``staff`` rules given (e.g. ``sign_out_at``)."""
+    members = [
+        StaffMember(id="S-0001", name="王*"),
+        StaffMember(id="S-0002", name="李*", windows=[2]),
+        StaffMember(id="S-0003", name="张*"),
+    ]
+    staff = config.staff.model_copy(update={"members": members, **rules})
+    return config.model_copy(update={"staff": staff})
+
+
+def give_staff_credentials(root: Path) -> None:
+    """The hub's credentials for :data:`STAFF_PINS` and S-0003's card, in data dir ``root``."""
+    credentials = Credentials(root)
+    for staff_id, pin in STAFF_PINS.items():
+        credentials.set_pin(staff_id, pin)
+    credentials.set_card("S-0003", STAFF_CARD)
+
+
+def sign_in(staff_id: str, window: int) -> c.SignIn:
+    return c.SignIn(window, staff_id, pin=STAFF_PINS[staff_id])

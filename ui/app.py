@@ -26,6 +26,7 @@ from agent.adminpin import ATTEMPTS_FILE, MAX_FAILURES, PinGuard
 from agent.calendar import Closure, HallCalendar
 from agent.config import always_open
 from agent.datadir import DataDir, resolve_data_dir
+from agent.demostaff import demo_staff
 from agent.errors import HallError
 from agent.node_runtime import Node
 
@@ -359,9 +360,11 @@ def run_demo(args: argparse.Namespace) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     qt = make_qt_app()
     node = open_demo_node(getattr(args, "data_dir", None), getattr(args, "hall", None))
+    node, staff = demo_staff(node)
     broker = getattr(args, "broker", None)
     with open_hall(node, broker, simulated=True, language=language, role="demo") as hall:
         _load_demo_roster(hall.core, node)
+        _sign_in_demo_staff(hall.core, staff)
         from ui.demo import DemoControls
         from ui.views.simpanel import SimulatorPanel
 
@@ -376,6 +379,13 @@ def run_demo(args: argparse.Namespace) -> int:
         tabs = _window_tabs(hall)  # held here: Qt deletes an unreferenced top-level window
         _show_demo(hall, tabs, panel)
         return _exec(qt, quit_after)
+
+
+def _sign_in_demo_staff(core: CoreClient, staff: dict[int, tuple[str, str]]) -> None:
+    """Each window's demo staff signs in (their PINs are printed: sign out and in again)."""
+    for window, (staff_id, pin) in staff.items():
+        core.command(c.SignIn(window, staff_id, pin=pin))
+        print(f"hall-agent demo: window {window}: staff {staff_id}, PIN {pin}", flush=True)
 
 
 def _load_demo_roster(core: CoreClient, node: Node) -> None:
@@ -513,7 +523,7 @@ def scripted_screenshots(
     w1, w2, w3, *others = hall.windows.values()
     for i, window in enumerate(others):  # a large hall: windows calling, paused, serving
         if i % 3 == 1:
-            window.pause()
+            window.pause("meeting")
             continue
         window.call_next()
         if i % 3 == 2:

@@ -67,11 +67,31 @@ def error_text(code: str, details: dict[str, Any] | None = None) -> str:
         "disk_full": QCoreApplication.translate(
             "Errors", "No new numbers now: the hall system's disk is full; please ask the staff"
         ),
+        "not_signed_in": QCoreApplication.translate(
+            "Errors", "Nobody is signed in at this window: sign in first"
+        ),
+        "unknown_staff": QCoreApplication.translate("Errors", "Wrong staff ID or PIN"),
+        "sign_in_refused": QCoreApplication.translate(
+            "Errors", "Wrong staff ID, PIN or staff card; try again in {seconds} s"
+        ),
+        "sign_in_locked": QCoreApplication.translate(
+            "Errors", "Too many wrong PINs: sign-in here is locked for {seconds} s"
+        ),
+        "staff_not_allowed": QCoreApplication.translate(
+            "Errors", "You are not on the staff list of this window"
+        ),
+        "day_ended": QCoreApplication.translate(
+            "Errors", "The business day has ended: sign-in is closed"
+        ),
+        "unknown_pause_reason": QCoreApplication.translate(
+            "Errors", "Choose why the window pauses first"
+        ),
     }
     text = texts.get(code) or QCoreApplication.translate(
         "Errors", "Sorry, this did not work; please ask the staff"
     )
-    return text.replace("{number}", number)
+    seconds = str(d.get("retry_after_s", 1))
+    return text.replace("{number}", number).replace("{seconds}", seconds)
 
 
 def hall_error_text(exc: HallError) -> str:
@@ -148,6 +168,8 @@ def action_done_text(command: str, number: str, target: str = "") -> str:
         "Reactivate": QCoreApplication.translate("Done", "{number} is back in the queue"),
         "PauseWindow": QCoreApplication.translate("Done", "Window paused"),
         "ResumeWindow": QCoreApplication.translate("Done", "Window open again"),
+        "SignIn": QCoreApplication.translate("Done", "Signed in"),
+        "SignOut": QCoreApplication.translate("Done", "Signed out"),
     }
     text = texts.get(command) or QCoreApplication.translate("Done", "Done")
     return text.replace("{number}", number).replace("{service}", target)

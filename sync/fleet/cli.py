@@ -21,6 +21,7 @@ from sync.fleet.push import (
     check_notice,
     check_profile,
     check_roster,
+    check_staff,
     publish,
     read_data,
     resolve_halls,
@@ -91,12 +92,16 @@ def register_push(csub: Any) -> None:
     calendar.add_argument("file", type=Path, help="YAML: holidays, working_days, closures")
     roster = kinds.add_parser("roster", parents=[common, targets], help="an appointment roster")
     roster.add_argument("file", type=Path)
+    staff = kinds.add_parser(
+        "staff", parents=[common, targets], help="a staff roster (who signs in where)"
+    )
+    staff.add_argument("file", type=Path, help="YAML: members: [{id, name, windows, pin_hash}]")
     notice = kinds.add_parser("notice", parents=[common, targets], help="a notice for the halls")
     notice.add_argument("file", type=Path)
     resync = kinds.add_parser("resync", parents=[common, targets], help="a node resends its log")
     resync.add_argument("--node", "--node-id", dest="node_id", required=True, help="node id")
     resync.add_argument("--from-seq", type=int, required=True, help="resend from this seq")
-    for parser in (config, profile, calendar, roster, notice, resync):
+    for parser in (config, profile, calendar, roster, staff, notice, resync):
         parser.set_defaults(func=cmd_central_push)
 
 
@@ -162,6 +167,8 @@ def _prepare(args: argparse.Namespace) -> tuple[str, dict[str, Any], Any, list[s
         return "calendar", check_calendar(raw, source), ct.calendar_topic, halls
     if args.push_kind == "roster":
         return "roster", check_roster(raw, source), ct.roster_topic, halls
+    if args.push_kind == "staff":
+        return "staff", check_staff(raw, source), ct.staff_topic, halls
     data = check_notice(raw, source)
     return "notice", data, partial(_notice_topic, notice_id=data["notice_id"]), halls
 

@@ -93,6 +93,12 @@ def check_roster(data: Any, source: str) -> dict[str, Any]:
     return dict(data)
 
 
+def check_staff(data: Any, source: str) -> dict[str, Any]:
+    """A staff roster: ids, masked names, windows; PIN hashes (scrypt) and card digests."""
+    _check(ct.StaffRosterData, data, source)
+    return dict(data)
+
+
 def check_notice(data: Any, source: str) -> dict[str, Any]:
     _check(ct.NoticeData, data, source)
     return dict(data)

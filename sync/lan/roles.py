@@ -39,11 +39,15 @@ ROLE_QUERIES: dict[str, frozenset[str]] = {
 KIOSK_CHANNELS = frozenset({"button", "idcard"})
 #: Commands that issue a ticket: rate-limited per terminal.
 ISSUING = (c.IssueTicket, c.CheckIn)
+#: Sign-ins (a PIN or a card to check): rate-limited per terminal, besides the lockouts.
+SIGNING_IN = (c.SignIn,)
 #: Event payload fields each role's screens read from the live feed; everything else (the
 #: ticket row with its citizen hash, check-in codes, rosters, the config) stays at the hub.
 FEED_FIELDS: dict[str, frozenset[str]] = {
     "kiosk": frozenset(),
-    "window": frozenset({"number", "window", "service", "to_service", "score"}),
+    "window": frozenset(
+        {"number", "window", "service", "to_service", "score", "staff_id", "reason"}
+    ),
     "display": frozenset({"number", "window"}),
 }
 

@@ -76,6 +76,10 @@ class LanSettings:
     #: Tickets (IssueTicket, CheckIn) one terminal may ask for at once, and per minute after.
     issue_burst: int = 20
     issue_per_minute: float = 20.0
+    #: Sign-ins one terminal may send at once, and per minute after (wrong PINs are also
+    #: slowed and locked out per member of staff and per window: agent/staffauth.py).
+    sign_in_burst: int = 5
+    sign_in_per_minute: float = 6.0
     #: How often the stats go to ``lan-status.json`` (``hall-agent sync status`` shows them).
     status_interval_s: float = 2.0
 
@@ -151,6 +155,9 @@ class LanServer:
         # The hall config the hub authorises by (its terminals); replaced when one is applied.
         self._config: HallConfig = node.hall
         self._issuing = TokenBuckets(self.settings.issue_burst, self.settings.issue_per_minute)
+        self._signing_in = TokenBuckets(
+            self.settings.sign_in_burst, self.settings.sign_in_per_minute
+        )
         self._devices: dict[str, set[str]] = {}  # terminal -> its recorded device names
         self._status_file = StatusFile(node.data.root, LAN_STATUS_FILE)
         self._requests: queue.Queue[_Request | None] = queue.Queue(self.settings.request_queue)
@@ -434,12 +441,16 @@ class LanServer:
 
     def _admit(self, terminal: Terminal, command: c.Command) -> c.Command:
         """The command as the hub runs it for ``terminal``, within its limits, else raise."""
-        if isinstance(command, roles.ISSUING):
-            wait = self._issuing.take(terminal.id)
+        for kinds, buckets, what, per_minute in (
+            (roles.ISSUING, self._issuing, "tickets", self.settings.issue_per_minute),
+            (roles.SIGNING_IN, self._signing_in, "sign-ins", self.settings.sign_in_per_minute),
+        ):
+            if not isinstance(command, kinds):
+                continue
+            wait = buckets.take(terminal.id)
             if wait > 0:
                 raise wire.RateLimited(
-                    f"{terminal.id} asks for tickets faster than "
-                    f"{self.settings.issue_per_minute:g} a minute",
+                    f"{terminal.id} asks for {what} faster than {per_minute:g} a minute",
                     retry_after_s=round(wait, 1),
                 )
         command = roles.own_command(terminal, command)

@@ -82,7 +82,7 @@ def test_a_window_idle_while_people_wait(make_store, clock: FakeClock) -> None:
     """GIVEN A001 waiting, window 2 paused WHEN window 1 (social security) calls nobody for
     5 minutes THEN window 1 alarms; a paused window does not; calling clears it."""
     store = make_store(idle_window_minutes=5)
-    store.execute(c.PauseWindow(2))
+    store.execute(c.PauseWindow(2, "break"))
     store.execute(c.IssueTicket("social-security"))
     clock.advance(minutes=4)
     assert tick(store) == []
@@ -94,7 +94,7 @@ def test_a_window_idle_while_people_wait(make_store, clock: FakeClock) -> None:
 
 def test_idle_counts_from_when_the_window_became_free(make_store, clock: FakeClock) -> None:
     store = make_store(idle_window_minutes=5)
-    store.execute(c.PauseWindow(2))
+    store.execute(c.PauseWindow(2, "break"))
     store.execute(c.IssueTicket("social-security"))
     store.execute(c.IssueTicket("social-security"))
     store.execute(c.CallNext(1))

@@ -203,7 +203,7 @@ def test_illegal_actions_are_domain_errors(store: Store) -> None:
     with pytest.raises(errors.InvalidTransition, match="not serving"):
         store.execute(c.FinishService(1))
     with pytest.raises(errors.WindowBusy):
-        store.execute(c.PauseWindow(1))
+        store.execute(c.PauseWindow(1, "break"))
     with pytest.raises(errors.UnknownWindow):
         store.execute(c.CallNext(99))
     with pytest.raises(errors.UnknownService):
@@ -212,7 +212,7 @@ def test_illegal_actions_are_domain_errors(store: Store) -> None:
 
 def test_paused_window_does_not_call(store: Store) -> None:
     issue(store)
-    store.execute(c.PauseWindow(1))
+    store.execute(c.PauseWindow(1, "break"))
     with pytest.raises(errors.WindowPaused):
         store.execute(c.CallNext(1))
     store.execute(c.ResumeWindow(1))

@@ -95,7 +95,7 @@ window_cmd = st.sampled_from(
         c.MarkNoShow,
         c.StartService,
         c.FinishService,
-        c.PauseWindow,
+        lambda window: c.PauseWindow(window, "break"),
         c.ResumeWindow,
     ]
 )

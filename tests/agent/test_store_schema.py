@@ -157,8 +157,12 @@ def test_a_version_3_store_gains_the_citizen_service_columns_and_a_sticky_calend
     conn.execute("ALTER TABLE events DROP COLUMN chain")  # schema 5 chains them again
     conn.execute("DROP TABLE chain_kept")
     conn.execute("DROP INDEX events_day_corrected")  # (schema 6)
+    for column in ("staff", "pause_reason"):  # (schema 7)
+        conn.execute(f"ALTER TABLE windows DROP COLUMN {column}")
     conn.execute("DROP INDEX events_sticky")
-    three = STICKY_WHERE.replace(" OR type = 'CalendarApplied'", "")
+    three = STICKY_WHERE.replace(" OR type = 'CalendarApplied'", "").replace(
+        " OR type = 'StaffRosterLoaded'", ""
+    )
     conn.execute(f"CREATE INDEX events_sticky ON events(type, node_id, seq) WHERE {three}")
     conn.execute("PRAGMA user_version=3")
     conn.close()
@@ -172,4 +176,38 @@ def test_a_version_3_store_gains_the_citizen_service_columns_and_a_sticky_calend
     clock.advance(days=1)
     again = Store(path, "node-1", hall, clock)
     assert again.state.calendar_version == 7
+    again.close()
+
+
+def test_a_version_6_store_gains_the_window_staff_columns_and_a_sticky_staff_roster(
+    tmp_path: Path, hall: HallConfig, clock: FakeClock
+) -> None:
+    """GIVEN a store an agent with schema 6 left (a window paused, without a reason) WHEN
+    this agent opens it THEN the window row gains empty staff and pause-reason columns, and
+    a staff roster loaded today is still known after midnight (the re-made sticky index)."""
+    path = tmp_path / "hall.db"
+    old = Store(path, "node-1", hall, clock)
+    old.execute(c.PauseWindow(1, "break"))
+    old.close()
+    conn = connect(path)
+    conn.execute("UPDATE windows SET pause_reason = NULL")
+    for column in ("staff", "pause_reason"):
+        conn.execute(f"ALTER TABLE windows DROP COLUMN {column}")
+    conn.execute("DROP INDEX events_sticky")
+    six = STICKY_WHERE.replace(" OR type = 'StaffRosterLoaded'", "")
+    conn.execute(f"CREATE INDEX events_sticky ON events(type, node_id, seq) WHERE {six}")
+    conn.execute("PRAGMA user_version=6")
+    conn.close()
+
+    store = Store(path, "node-1", hall, clock)
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+    row = store.conn.execute("SELECT status, staff, pause_reason FROM windows WHERE number = 1")
+    assert row.fetchone() == ("paused", None, None)
+    roster = (c.StaffRosterMember("S-0007", "李*", (1,)),)
+    store.execute(c.LoadStaffRoster(3, roster))
+    store.close()
+    clock.advance(days=1)
+    again = Store(path, "node-1", hall, clock)
+    assert again.state.staff_roster_version == 3
+    assert again.engine.staffed(again.state)
     again.close()

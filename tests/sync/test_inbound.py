@@ -23,6 +23,7 @@ from agent.config import HallConfig, load_hall_config
 from agent.errors import StoreError
 from agent.node_runtime import Node
 from agent.runtime import CoreRuntime
+from agent.staffauth import Credentials
 from devices.profiles import load_profile
 from sync import contract as ct
 from sync.central import CentralIngest, CentralStore
@@ -60,6 +61,7 @@ def handler(node: Node, runtime: CoreRuntime) -> InboundHandler:
         KEY.public_key(),
         node.data.hall_config,
         profiles_path=node.data.profiles,
+        staff_credentials=Credentials(node.data.root),
     )
 
 

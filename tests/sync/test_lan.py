@@ -225,7 +225,7 @@ def test_domain_errors_come_back_with_their_code(hall: Hall) -> None:
     assert nobody.value.code == "nobody_waiting" and nobody.value.key == "error.nobody_waiting"
     assert nobody.value.details == {"window": 3}
 
-    window.execute(c.PauseWindow(3), timeout=WAIT)
+    window.execute(c.PauseWindow(3, "break"), timeout=WAIT)
     before = hall.last_seq()
     with pytest.raises(WindowPaused) as paused:
         window.execute(c.CallNext(3), timeout=WAIT)

@@ -173,7 +173,7 @@ FORBIDDEN: list[Any] = [
             c.StartService(1),
             c.FinishService(1),
             c.Transfer(1, "household"),
-            c.PauseWindow(1),
+            c.PauseWindow(1, "break"),
             c.ResumeWindow(1),
             c.RecordEvaluation(1, 5),
             c.Reactivate("A001"),
@@ -183,7 +183,7 @@ FORBIDDEN: list[Any] = [
     pytest.param("kiosk-1", c.IssueTicket("household", staff_priority=True), id="kiosk-staff"),
     pytest.param("kiosk-1", c.IssueTicket("household", channel="staff"), id="kiosk-channel"),
     pytest.param("window-1", c.CallNext(3), id="window-other-window"),
-    pytest.param("window-1", c.PauseWindow(2), id="window-pause-other"),
+    pytest.param("window-1", c.PauseWindow(2, "break"), id="window-pause-other"),
     pytest.param("window-1", c.RecordEvaluation(3, 1), id="window-rate-other"),
     pytest.param("window-1", c.CheckIn("APT-1"), id="window-checkin"),
     pytest.param("display-1", c.IssueTicket("social-security"), id="display-issue"),
@@ -232,7 +232,7 @@ def test_a_window_pc_acts_on_each_of_its_windows(hall: Hall) -> None:
     window = hall.terminal("window-pc-1")  # windows 1 and 2
     hall.terminal("kiosk-1").execute(c.IssueTicket("household"), timeout=WAIT)
     assert window.execute(c.CallNext(2), timeout=WAIT)["ticket"]["number"] == "B001"
-    assert window.execute(c.PauseWindow(1), timeout=WAIT)["events"] == ["WindowPaused"]
+    assert window.execute(c.PauseWindow(1, "break"), timeout=WAIT)["events"] == ["WindowPaused"]
     staff = window.execute(c.IssueTicket("household", staff_priority=True, channel="staff"))
     assert staff["ticket"]["priority"] == "staff"
 

@@ -270,7 +270,7 @@ def test_an_led_strip_shows_the_current_call_at_start_and_after_a_replug(tmp_pat
     with hub.runtime() as runtime:
         number = runtime.execute(c.IssueTicket(service)).ticket.number
         runtime.execute(c.CallNext(1))
-        runtime.execute(c.PauseWindow(2))
+        runtime.execute(c.PauseWindow(2, "break"))
     led = start_simulator("led", link=tmp_path / "led")
     hub = with_devices(
         hub, [{"id": "led-bus", "kind": "led", "profile": "led-rs485-generic", "port": led.port}]

@@ -52,7 +52,7 @@ def hall(request, make_hall):
     first = app.node.hall.windows_serving(bundle.services[0])[0]
     for i, number in enumerate(app.windows):
         if i % 4 == 3 and number != first:
-            runtime.execute(c.PauseWindow(number))
+            runtime.execute(c.PauseWindow(number, "break"))
             continue
         runtime.execute(c.CallNext(number))
         if i % 4 == 1:

@@ -18,8 +18,11 @@ def test_paused_window_refuses_calls_and_the_display_shows_it(make_hall, qtbot):
     hall.core.runtime.execute(c.IssueTicket("household"))
     view = hall.window_views[2]
     qtbot.waitUntil(lambda: view.buttons["call"].isEnabled(), timeout=3000)
+    view.trigger("pause")  # no reason chosen: not paused
+    assert view.message.text() == "请先选择暂停原因"
+    view.pause_reason.setCurrentIndex(view.pause_reason.findData("break"))
     view.trigger("pause")
-    qtbot.waitUntil(lambda: view.badge.text() == "暂停服务", timeout=3000)
+    qtbot.waitUntil(lambda: view.badge.text() == "暂停服务 · 休息", timeout=3000)
     assert not view.buttons["call"].isEnabled()
     assert view.buttons["pause"].text().startswith("恢复服务")
     assert hall.windows[2].call_next() is False

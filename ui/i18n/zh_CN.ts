@@ -180,6 +180,14 @@
         <translation>已恢复服务</translation>
     </message>
     <message>
+        <source>Signed in</source>
+        <translation>已签到</translation>
+    </message>
+    <message>
+        <source>Signed out</source>
+        <translation>已签退</translation>
+    </message>
+    <message>
         <source>Done</source>
         <translation>已完成</translation>
     </message>
@@ -265,6 +273,34 @@
     <message>
         <source>The hall system cannot be reached; please ask the staff</source>
         <translation>暂时无法连接大厅系统，请咨询工作人员</translation>
+    </message>
+    <message>
+        <source>Nobody is signed in at this window: sign in first</source>
+        <translation>本窗口无人签到，请先签到</translation>
+    </message>
+    <message>
+        <source>Wrong staff ID or PIN</source>
+        <translation>工号或密码错误</translation>
+    </message>
+    <message>
+        <source>Wrong staff ID, PIN or staff card; try again in {seconds} s</source>
+        <translation>工号、密码或工作证有误，请 {seconds} 秒后重试</translation>
+    </message>
+    <message>
+        <source>Too many wrong PINs: sign-in here is locked for {seconds} s</source>
+        <translation>密码错误次数过多，签到已锁定 {seconds} 秒</translation>
+    </message>
+    <message>
+        <source>You are not on the staff list of this window</source>
+        <translation>您不在本窗口的人员名单中</translation>
+    </message>
+    <message>
+        <source>The business day has ended: sign-in is closed</source>
+        <translation>今日业务已结束，不能签到</translation>
+    </message>
+    <message>
+        <source>Choose why the window pauses first</source>
+        <translation>请先选择暂停原因</translation>
     </message>
     <message>
         <source>Sorry, this did not work; please ask the staff</source>
@@ -855,6 +891,14 @@
         <source>Enter the assisting staff member&apos;s ID</source>
         <translation>请输入帮办工作人员工号</translation>
     </message>
+    <message>
+        <source>Choose why the window pauses first</source>
+        <translation>请先选择暂停原因</translation>
+    </message>
+    <message>
+        <source>Enter your staff ID and PIN</source>
+        <translation>请输入工号和密码</translation>
+    </message>
 </context>
 <context>
     <name>WindowStationView</name>
@@ -919,6 +963,34 @@
         <translation>取消</translation>
     </message>
     <message>
+        <source>Sign in to window {n}</source>
+        <translation>{n}号窗口签到</translation>
+    </message>
+    <message>
+        <source>Staff ID (工号) and PIN</source>
+        <translation>请输入工号和密码</translation>
+    </message>
+    <message>
+        <source>PIN</source>
+        <translation>密码</translation>
+    </message>
+    <message>
+        <source>Sign in</source>
+        <translation>签到</translation>
+    </message>
+    <message>
+        <source>Or scan your staff card</source>
+        <translation>或扫描工作证</translation>
+    </message>
+    <message>
+        <source>Staff card</source>
+        <translation>工作证</translation>
+    </message>
+    <message>
+        <source>Sign out</source>
+        <translation>签退</translation>
+    </message>
+    <message>
         <source>Window {n} · {name}</source>
         <translation>{n} 号窗口 · {name}</translation>
     </message>
@@ -937,6 +1009,14 @@
     <message>
         <source>priority</source>
         <translation>优先</translation>
+    </message>
+    <message>
+        <source>Staff: {who}</source>
+        <translation>工作人员：{who}</translation>
+    </message>
+    <message>
+        <source>Pause because…</source>
+        <translation>暂停原因…</translation>
     </message>
     <message>
         <source>Waiting for the citizen&apos;s rating of {number}…</source>

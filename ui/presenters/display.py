@@ -92,7 +92,7 @@ class DisplayPresenter(Presenter):
                         pick(w["name_zh"], w["name_en"]),
                         w["current"],
                         w["status"],
-                        _window_state(w, config, open_now),
+                        _window_state(w, config, open_now, status.get("staffed", False)),
                     )
                     for w in status["windows"]
                 ],
@@ -110,8 +110,11 @@ class DisplayPresenter(Presenter):
         )
 
 
-def _window_state(window: dict[str, Any], config: HallConfig, open_now: set[str]) -> str:
-    """What a window is doing, as the hall sees it."""
+def _window_state(
+    window: dict[str, Any], config: HallConfig, open_now: set[str], staffed: bool
+) -> str:
+    """What a window is doing, as the hall sees it (in a hall with a staff list, a window
+    nobody is signed in at is closed)."""
     if window["status"] == "paused":
         return "paused"
     if window["current_state"] == "called":
@@ -120,5 +123,7 @@ def _window_state(window: dict[str, Any], config: HallConfig, open_now: set[str]
         return "serving"
     served = config.window(window["number"])
     if served is not None and not open_now.intersection(served.services):
+        return "closed"
+    if staffed and window.get("staff_id") is None:
         return "closed"
     return "idle"

@@ -161,6 +161,8 @@ HOME_EVENTS = frozenset(
         "DeviceStatusChanged",
         "WindowPaused",
         "WindowResumed",
+        "StaffSignedIn",
+        "StaffSignedOut",
     }
 )
 

@@ -17,6 +17,7 @@ from PySide6.QtCore import QCoreApplication, Signal
 from agent import commands as c
 from agent.config import HallConfig
 from agent.errors import HallError
+from agent.staffauth import is_staff_card
 from ui.alarms import alarm_lines, concerns_window
 from ui.core import CoreClient
 from ui.i18n import Languages
@@ -84,6 +85,15 @@ class WindowVM:
     alarms: tuple[str, ...] = ()  # translated lines: this window's and its services' alarms
     bundle: str = ""  # translated: the current ticket's bundle and leg
     assist: str = ""  # translated: assisted / proxy service, and by whom
+    staffed: bool = False  # the hall has a staff list: someone must sign in to call
+    staff_id: str | None = None  # who is signed in here
+    staff_name: str = ""  # masked
+    pause_reason: str = ""  # translated label of the reason the window is paused for
+    pause_reasons: tuple[tuple[str, str], ...] = ()  # (code, translated label)
+
+    @property
+    def needs_sign_in(self) -> bool:
+        return self.staffed and self.staff_id is None
 
 
 class WindowPresenter(Presenter):
@@ -177,13 +187,16 @@ class WindowPresenter(Presenter):
         current_service = w["current_service"]
         targets = [(s.code, names[s.code]) for s in config.services if s.code != current_service]
         paused = w["status"] == "paused"
+        staff_id = w.get("staff_id")
+        signed_in = staff_id is not None or not status.get("staffed", False)
+        reasons = {r.code: pick(r.name_zh, r.name_en) for r in config.staff.pause_reasons}
         view = w.get("current_view") or {}
         bundle = ""
         if view.get("bundle"):
             name = pick(view["bundle_name_zh"], view["bundle_name_en"])
             bundle = bundle_leg_text(name, view["bundle_leg"], view["bundle_legs"])
         enabled = {
-            "call": not paused and state != "serving" and bool(waiting),
+            "call": signed_in and not paused and state != "serving" and bool(waiting),
             "recall": state == "called",
             "no_show": state == "called",
             "start": state == "called",
@@ -192,8 +205,9 @@ class WindowPresenter(Presenter):
             "assist": state in ("called", "serving"),
             "reactivate": True,
             "reprint": self.devices.has_printer() and w["current"] is not None,
-            "pause": not paused and w["current"] is None,
-            "resume": paused,
+            "pause": signed_in and not paused and w["current"] is None,
+            "resume": signed_in and paused,
+            "sign_out": staff_id is not None and w["current"] is None,
         }
         self._vm = WindowVM(
             number=self.window,
@@ -213,6 +227,11 @@ class WindowPresenter(Presenter):
             alarms=self._alarms(status, config),
             bundle=bundle,
             assist=assist_text(view.get("assist"), view.get("assist_staff")),
+            staffed=bool(status.get("staffed", False)),
+            staff_id=staff_id,
+            staff_name=w.get("staff_name") or "",
+            pause_reason=reasons.get(w.get("pause_reason") or "", w.get("pause_reason") or ""),
+            pause_reasons=tuple(reasons.items()),
         )
         self.changed.emit(self._vm)
 
@@ -324,16 +343,36 @@ class WindowPresenter(Presenter):
             return False
         return self._run(c.Reactivate(number))
 
-    def pause(self) -> bool:
-        return self._run(c.PauseWindow(self.window))
+    def pause(self, reason: str | None) -> bool:
+        """Pause for a reason of hall.yaml ``staff.pause_reasons`` (chosen on the screen)."""
+        if not reason:
+            self.message.emit(
+                QCoreApplication.translate("Window", "Choose why the window pauses first")
+            )
+            return False
+        return self._run(c.PauseWindow(self.window, reason))
 
     def resume(self) -> bool:
         return self._run(c.ResumeWindow(self.window))
 
-    def toggle_pause(self) -> bool:
-        if self._vm is not None and self._vm.status == "paused":
-            return self.resume()
-        return self.pause()
+    def sign_in(self, staff_id: str, pin: str) -> bool:
+        """工号 and PIN, checked by the hub (the PIN is never kept on this PC)."""
+        staff_id, pin = staff_id.strip(), pin.strip()
+        if not staff_id or not pin:
+            self.message.emit(QCoreApplication.translate("Window", "Enter your staff ID and PIN"))
+            return False
+        return self._run(c.SignIn(self.window, staff_id, pin=pin))
+
+    def sign_in_card(self, code: str) -> bool:
+        """A staff card's code, as the badge scanner typed it (agent/staffauth.py)."""
+        code = code.strip()
+        if not is_staff_card(code):
+            self.message.emit(error_text("sign_in_refused"))
+            return False
+        return self._run(c.SignIn(self.window, card=code))
+
+    def sign_out(self) -> bool:
+        return self._run(c.SignOut(self.window))
 
     def reprint(self) -> None:
         if self._vm is None or self._vm.current is None or self._reprint is None:

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from functools import partial
 
-from PySide6.QtCore import QDateTime, Qt, QTimer
-from PySide6.QtGui import QKeyEvent, QKeySequence, QResizeEvent, QShortcut
+from PySide6.QtCore import QDateTime, QRegularExpression, Qt, QTimer
+from PySide6.QtGui import (
+    QKeyEvent,
+    QKeySequence,
+    QRegularExpressionValidator,
+    QResizeEvent,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -85,6 +91,10 @@ QComboBox, QLineEdit {{ font-size: {px(21)}; min-height: {px(48)}; padding: 0 {p
 QListWidget {{ font-size: {px(21)}; background: white; border-radius: 10px; }}
 QLabel#deviceOk {{ color: {GREEN}; font-size: {px(18)}; }}
 QLabel#deviceBad {{ color: {RED}; font-weight: bold; font-size: {px(18)}; }}
+QWidget#signInBox {{ background: white; border: 2px solid #c9d3df; border-radius: 16px; }}
+QLabel#signInTitle {{ font-size: {px(34)}; font-weight: bold; color: {BLUE}; }}
+QLabel#signInHint {{ font-size: {px(22)}; color: #3b4b61; }}
+QWidget#signInBox QLineEdit {{ font-size: {px(28)}; min-height: {px(60)}; }}
 """
 
 
@@ -104,14 +114,22 @@ class WindowStationView(Screen):
         self.title = label("", "title", wrap=True)
         self.served = label("", "figure")
         self.badge = label("", "badgeOpen")
+        self.staff = label("", "figure")
+        self.sign_out_button = button("", self._sign_out)
         top.addWidget(self.title, 1)
+        top.addWidget(self.staff)
+        top.addWidget(self.sign_out_button)
         top.addWidget(self.served)
         top.addWidget(self.badge)
         root.addLayout(top)
         self.hub_problem = problem_banner(presenter.hub_problem, 18)
         root.addWidget(self.hub_problem)
+        self.sign_in_box = self._sign_in_panel()
+        root.addWidget(self.sign_in_box, 1)
 
-        middle = QHBoxLayout()
+        self.work = QWidget()
+        middle = QHBoxLayout(self.work)
+        middle.setContentsMargins(0, 0, 0, 0)
         current = box("currentBox")
         column = QVBoxLayout(current)
         self.current_head = label("", "head")
@@ -157,6 +175,8 @@ class WindowStationView(Screen):
         buttons.addWidget(self.assist_mode, 6, 0)
         buttons.addWidget(self.assist_staff, 6, 1)
         buttons.addWidget(self.buttons["assist"], 7, 0, 1, 2)
+        self.pause_reason = QComboBox()  # why the window pauses (hall.yaml staff.pause_reasons)
+        buttons.addWidget(self.pause_reason, 8, 0, 1, 2)
         holder = QWidget()
         holder.setLayout(buttons)
         middle.addWidget(holder, 3)
@@ -167,7 +187,7 @@ class WindowStationView(Screen):
         waiting.addWidget(self.waiting_head)
         waiting.addWidget(self.waiting, 1)
         middle.addLayout(waiting, 2)
-        root.addLayout(middle, 1)
+        root.addWidget(self.work, 1)
 
         self.confirm_bar = box("confirmBar")
         confirm = QHBoxLayout(self.confirm_bar)
@@ -205,6 +225,63 @@ class WindowStationView(Screen):
         self._apply_size()
         self.retranslate()
 
+    def _sign_in_panel(self) -> QWidget:
+        """工号 + PIN, or a staff card scanned by the badge scanner (it types the card's code
+        and Enter into the focused field, like a keyboard)."""
+        panel = box("signInBox")
+        column = QVBoxLayout(panel)
+        center = Qt.AlignmentFlag.AlignCenter
+        self.sign_in_title = label("", "signInTitle", center)
+        self.sign_in_hint = label("", "signInHint", center, wrap=True)
+        self.staff_id_input = QLineEdit()
+        self.staff_id_input.setMaxLength(32)
+        self.pin_input = QLineEdit()
+        self.pin_input.setMaxLength(12)
+        self.pin_input.setEchoMode(QLineEdit.EchoMode.Password)
+        self.pin_input.setValidator(QRegularExpressionValidator(QRegularExpression("[0-9]*")))
+        self.pin_input.returnPressed.connect(self._sign_in)
+        self.staff_id_input.returnPressed.connect(self.pin_input.setFocus)
+        self.sign_in_button = button("primary", self._sign_in)
+        self.card_hint = label("", "signInHint", center, wrap=True)
+        self.card_input = QLineEdit()
+        self.card_input.setMaxLength(80)
+        self.card_input.setEchoMode(QLineEdit.EchoMode.Password)  # a card's code is a secret
+        self.card_input.returnPressed.connect(self._sign_in_card)
+        form = QVBoxLayout()
+        for widget in (
+            self.sign_in_title,
+            self.sign_in_hint,
+            self.staff_id_input,
+            self.pin_input,
+            self.sign_in_button,
+            self.card_hint,
+            self.card_input,
+        ):
+            form.addWidget(widget)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addLayout(form, 2)
+        row.addStretch(1)
+        column.addStretch(1)
+        column.addLayout(row)
+        column.addStretch(1)
+        panel.hide()
+        return panel
+
+    def _sign_in(self) -> None:
+        pin = self.pin_input.text()
+        self.pin_input.clear()  # never kept on screen or in memory longer than needed
+        self.presenter.sign_in(self.staff_id_input.text(), pin)
+
+    def _sign_in_card(self) -> None:
+        code = self.card_input.text()
+        self.card_input.clear()
+        self.presenter.sign_in_card(code)
+
+    def _sign_out(self) -> None:
+        if self.sign_out_button.isEnabled():
+            self.presenter.sign_out()
+
     def retranslate(self) -> None:
         self.message.setText("")  # a message in the other language is stale
         self.setWindowTitle(fill(self.tr("Window {n}"), n=str(self.presenter.window)))
@@ -219,6 +296,16 @@ class WindowStationView(Screen):
         self.assist_mode.addItem(self.tr("Assisted (帮办)"), "assisted")
         self.assist_mode.addItem(self.tr("Proxy (代办)"), "proxy")
         self.assist_mode.setCurrentIndex(max(0, self.assist_mode.findData(mode)))
+        self.sign_in_title.setText(
+            fill(self.tr("Sign in to window {n}"), n=str(self.presenter.window))
+        )
+        self.sign_in_hint.setText(self.tr("Staff ID (工号) and PIN"))
+        self.staff_id_input.setPlaceholderText(self.tr("Staff ID"))
+        self.pin_input.setPlaceholderText(self.tr("PIN"))
+        self.sign_in_button.setText(self.tr("Sign in"))
+        self.card_hint.setText(self.tr("Or scan your staff card"))
+        self.card_input.setPlaceholderText(self.tr("Staff card"))
+        self.sign_out_button.setText(self.tr("Sign out"))
         if self._vm is not None:
             self.show_vm(self._vm)
 
@@ -273,7 +360,10 @@ class WindowStationView(Screen):
         elif action == "reprint":
             p.reprint()
         elif action == "pause":
-            p.toggle_pause()
+            if self._vm is not None and self._vm.status == "paused":
+                p.resume()
+            else:
+                p.pause(self.pause_reason.currentData())
         elif action == "assist":
             p.assist(self.assist_mode.currentData(), self.assist_staff.text())
 
@@ -281,8 +371,12 @@ class WindowStationView(Screen):
         self._vm = vm
         self.title.setText(fill(self.tr("Window {n} · {name}"), n=str(vm.number), name=vm.name))
         self.served.setText(fill(self.tr("Served today: {n}"), n=str(vm.served_today)))
-        self.badge.setText(window_status_text(vm.status))
+        badge = window_status_text(vm.status)
+        if vm.status == "paused" and vm.pause_reason:
+            badge += f" · {vm.pause_reason}"
+        self.badge.setText(badge)
         restyle(self.badge, "badgePaused" if vm.status == "paused" else "badgeOpen")
+        self._show_staff(vm)
         self.current_number.setText(vm.current or "—")
         self.current_state.setText(ticket_state_text(vm.current_state) if vm.current else "")
         detail = vm.service_name
@@ -330,6 +424,30 @@ class WindowStationView(Screen):
             )
             self.devices_row.addWidget(widget)
         self.devices_row.addStretch(1)
+
+    def _show_staff(self, vm: WindowVM) -> None:
+        """Who is signed in, or the sign-in panel instead of the caller when nobody is."""
+        signing_in = vm.needs_sign_in
+        if signing_in and self.sign_in_box.isHidden():
+            self.staff_id_input.setFocus()
+        self.sign_in_box.setVisible(signing_in)
+        self.work.setVisible(not signing_in)
+        self.staff.setVisible(vm.staff_id is not None)
+        self.sign_out_button.setVisible(vm.staff_id is not None)
+        self.sign_out_button.setEnabled(vm.enabled.get("sign_out", False))
+        if vm.staff_id is not None:
+            who = f"{vm.staff_name} ({vm.staff_id})" if vm.staff_name else vm.staff_id
+            self.staff.setText(fill(self.tr("Staff: {who}"), who=who))
+        chosen = self.pause_reason.currentData()
+        self.pause_reason.blockSignals(True)
+        self.pause_reason.clear()
+        self.pause_reason.addItem(self.tr("Pause because…"), None)
+        for code, name in vm.pause_reasons:
+            self.pause_reason.addItem(name, code)
+        index = self.pause_reason.findData(chosen) if chosen is not None else -1
+        self.pause_reason.setCurrentIndex(max(0, index))
+        self.pause_reason.setEnabled(vm.enabled.get("pause", False))
+        self.pause_reason.blockSignals(False)
 
     def _show_rating(self, vm: WindowVM) -> None:
         r = vm.rating
