@@ -89,7 +89,8 @@ def test_totals_of_the_small_day(day_store: Store) -> None:
     # service times 10, 10, 4 (the transferred leg counts up to its transfer): p90 = 10
     assert pick(total, *TIMES) == (6.75, 12.0, 8.0, 10.0)
     assert pick(total, *RATINGS) == (0, 1, 0, 0, 1, 2, 50.0)
-    assert total["bad"] == 1 and total["bad_reasons"] == {}  # ratings carry no reasons yet
+    # the bad rating was given without a reason: it counts as "no reason given"
+    assert total["bad"] == 1 and total["bad_reasons"] == {"no_reason_given": 1}
 
 
 def test_by_service(day_store: Store) -> None:

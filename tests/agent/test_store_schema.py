@@ -13,7 +13,7 @@ from agent.calendar import HallCalendar
 from agent.config import HallConfig
 from agent.errors import DiskFull, StoreError
 from agent.model import TICKET_FIELDS, Ticket
-from agent.store import MIGRATIONS, SCHEMA_VERSION, STICKY_WHERE, Store, connect
+from agent.store import EVALUATION_DETAILS, MIGRATIONS, SCHEMA_VERSION, STICKY_WHERE, Store, connect
 from tests.agent.conftest import FakeClock
 
 
@@ -141,6 +141,13 @@ def test_a_commit_sqlite_rolled_back_itself_leaves_no_hole(store: Store) -> None
     assert seqs == list(range(1, len(seqs) + 1))
 
 
+def drop_rating_details(conn: sqlite3.Connection) -> None:
+    """Back to schema 6: the evaluations table without its 好差评 columns."""
+    conn.execute("DROP INDEX evaluations_case")
+    for column in EVALUATION_DETAILS:
+        conn.execute(f"ALTER TABLE evaluations DROP COLUMN {column}")
+
+
 def test_a_version_3_store_gains_the_citizen_service_columns_and_a_sticky_calendar(
     tmp_path: Path, hall: HallConfig, clock: FakeClock
 ) -> None:
@@ -157,6 +164,7 @@ def test_a_version_3_store_gains_the_citizen_service_columns_and_a_sticky_calend
     conn.execute("ALTER TABLE events DROP COLUMN chain")  # schema 5 chains them again
     conn.execute("DROP TABLE chain_kept")
     conn.execute("DROP INDEX events_day_corrected")  # (schema 6)
+    drop_rating_details(conn)  # (schema 7)
     conn.execute("DROP INDEX events_sticky")
     three = STICKY_WHERE.replace(" OR type = 'CalendarApplied'", "")
     conn.execute(f"CREATE INDEX events_sticky ON events(type, node_id, seq) WHERE {three}")

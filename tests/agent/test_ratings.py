@@ -1,0 +1,132 @@
+"""Ratings as 好差评 counts them: levels, reasons from the versioned list, the case number the
+business system gives, and what a rating event carries."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent import commands as c
+from agent import errors
+from agent.config import HallConfig
+from agent.ratings import NO_REASON, RatingIndicators, Reason, recorded_reasons
+from agent.store import Store, dump_projection, replay
+from agent.views import rating_of_case
+
+
+def _served(store: Store, window: int = 1, service: str = "social-security") -> str:
+    ticket = store.execute(c.IssueTicket(service)).ticket
+    assert ticket is not None
+    store.execute(c.CallNext(window))
+    store.execute(c.StartService(window))
+    store.execute(c.FinishService(window))
+    return ticket.number
+
+
+def _rating(store: Store) -> dict:
+    return next(e for e in store.events_since(0) if e.type == "EvaluationRecorded").payload
+
+
+def test_bad_rating_records_the_chosen_reasons_with_the_list_version(store: Store) -> None:
+    number = _served(store)
+    store.execute(c.RecordEvaluation(1, 2, reasons=("attitude", "efficiency")))
+    p = _rating(store)
+    assert p["number"] == number and p["score"] == 2
+    assert p["reasons"] == ["efficiency", "attitude"]  # in the list's order
+    assert p["indicators_version"] == "offline-2019.1"
+    assert p["channel"] == "evaluator"
+    assert p["item_code"] == "11330100MB0000001X-SS-001"
+    assert "staff_id" in p and p["staff_id"] is None  # no staff sign-in on windows yet
+
+
+def test_bad_rating_without_reasons_records_no_reason_given(store: Store) -> None:
+    _served(store)
+    store.execute(c.RecordEvaluation(1, 1))
+    assert _rating(store)["reasons"] == [NO_REASON]
+
+
+def test_good_rating_carries_no_reasons_and_no_list_version(store: Store) -> None:
+    _served(store, service="civil-affairs")  # a service without an item code
+    store.execute(c.RecordEvaluation(1, 4, channel="window"))
+    p = _rating(store)
+    assert p["reasons"] == [] and p["indicators_version"] is None
+    assert p["item_code"] is None and p["channel"] == "window"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        c.RecordEvaluation(1, 5, reasons=("attitude",)),  # a good level takes no reasons
+        c.RecordEvaluation(1, 2, reasons=("rudeness",)),  # not in the hall's list
+        c.RecordEvaluation(1, 2, channel="carrier-pigeon"),
+        c.RecordEvaluation(1, 2, case="case with spaces"),
+        c.RecordEvaluation(1, 0),
+    ],
+)
+def test_bad_rating_input_is_refused_and_changes_nothing(store: Store, command) -> None:
+    _served(store)
+    before = store.last_seq
+    with pytest.raises(errors.DomainError):
+        store.execute(command)
+    assert store.last_seq == before
+    store.execute(c.RecordEvaluation(1, 3))  # the ticket can still be rated
+
+
+def test_business_system_case_number_goes_with_the_rating(store: Store) -> None:
+    """GIVEN a ticket being served WHEN the business system asks for a rating of its case
+    THEN the rating given after the finish carries that 办件编号 and is read by it."""
+    store.execute(c.IssueTicket("household"))
+    store.execute(c.CallNext(2))
+    store.execute(c.StartService(2))
+    asked = store.execute(c.RequestRating(2, "330102-2026-000123")).events[0]
+    assert asked.type == "RatingRequested" and asked.payload["ask"] is False
+    assert rating_of_case(store, "330102-2026-000123") == {
+        "case": "330102-2026-000123",
+        "state": "requested",
+        "number": "B001",
+    }
+    store.execute(c.FinishService(2))
+    store.execute(c.RecordEvaluation(2, 1, reasons=("competence",)))
+    result = rating_of_case(store, "330102-2026-000123")
+    assert result is not None
+    assert result["state"] == "rated" and result["level"] == 1
+    assert result["reasons"] == ["competence"] and result["number"] == "B001"
+    assert result["item_code"] == "11330100MB0000002X-HJ-001"
+    assert rating_of_case(store, "330102-2026-999999") is None
+
+
+def test_request_after_finish_asks_again_and_a_rated_ticket_is_refused(store: Store) -> None:
+    _served(store)
+    asked = store.execute(c.RequestRating(1, "CASE-1")).events[0]
+    assert asked.payload["ask"] is True  # the window's evaluator is asked now
+    store.execute(c.RecordEvaluation(1, 5))
+    with pytest.raises(errors.AlreadyRated):
+        store.execute(c.RequestRating(1, "CASE-2"))
+    with pytest.raises(errors.NoCurrentTicket):
+        store.execute(c.RequestRating(3, "CASE-3"))
+
+
+def test_rating_details_replay_into_the_same_evaluations_rows(store: Store, hall) -> None:
+    _served(store)
+    store.execute(c.RequestRating(1, "CASE-9"))
+    store.execute(c.RecordEvaluation(1, 2, reasons=("attitude",), channel="qr"))
+    rows = dump_projection(store.conn)["evaluations"]
+    assert rows == dump_projection(replay(store.events_since(0), hall))["evaluations"]
+    (row,) = rows
+    assert row[6:] == (
+        '["attitude"]',
+        "qr",
+        "CASE-9",
+        "11330100MB0000001X-SS-001",
+        None,
+        "offline-2019.1",
+    )
+
+
+def test_indicator_list_is_versioned_and_closed(hall: HallConfig) -> None:
+    listed = hall.rating_indicators
+    assert listed.codes() == ["efficiency", "competence", "attitude"]
+    assert recorded_reasons(3, (), listed) == []
+    with pytest.raises(ValueError, match="reserved"):
+        RatingIndicators(reasons=[Reason(code=NO_REASON, zh="无", en="None")])
+    with pytest.raises(ValueError, match="repeat"):
+        RatingIndicators(reasons=[Reason(code="a", zh="甲", en="A")] * 2)
