@@ -129,7 +129,12 @@ def _start_devices(
     manager = open_devices(node, specs, health)
     started.callback(manager.close)
     services.devices = manager
-    follower = WindowDevices(manager, execute, leds=[s.id for s in specs if s.kind == "led"])
+    follower = WindowDevices(
+        manager,
+        execute,
+        leds=[s.id for s in specs if s.kind == "led"],
+        indicators=lambda: node.hall.rating_indicators,
+    )
     started.callback(follower.close)
     services.window_devices = follower
     if services.lan_client is not None:
