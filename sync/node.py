@@ -34,6 +34,7 @@ from sync.node_devices import (
 if TYPE_CHECKING:
     from devices.manager import DeviceManager
     from sync.lan import LanClient, LanServer
+    from sync.rating_api import RatingApi
     from sync.service import SyncService, SyncSettings
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ class NodeServices:
     devices: DeviceManager | None = None
     #: Each window's LED strip and evaluator, following the core (None without devices).
     window_devices: WindowDevices | None = None
+    #: The business system's loopback rating interface (node.yaml ``rating_api_port``).
+    rating_api: RatingApi | None = None
 
 
 @contextlib.contextmanager
@@ -108,6 +111,9 @@ def start_node(
                 services.lan_server = LanServer(node, runtime).start()
                 started.callback(services.lan_server.stop)
         _start_devices(node, services, started, node.node.devices if devices is None else devices)
+        if node.node.rating_api_port is not None:
+            services.rating_api = _start_rating_api(node, services, node.node.rating_api_port)
+            started.callback(services.rating_api.stop)
         monitor.start()
         started.callback(monitor.stop)
         yield services
@@ -144,6 +150,23 @@ def _start_devices(
         started.callback(services.runtime.subscribe(follower.follow_event))
         follower.restore(services.runtime.read("hall_status")["windows"])
     manager.on_status(follower.device_status)
+
+
+def _start_rating_api(node: Node, services: NodeServices, port: int) -> RatingApi:
+    """The loopback interface for this PC's windows: a window PC's own (hall.yaml
+    ``terminals``), every window on the hub or a village point's PC."""
+    from sync.rating_api import RatingApi
+
+    if services.lan_client is not None:
+        client = services.lan_client
+        login = node.node.hall_broker.username if node.node.hall_broker else None
+        terminal = node.hall.terminal(login or node.node.node_id)
+        windows = terminal.windows if terminal is not None else []
+        return RatingApi(lan_execute(client), client.query, windows, port).start()
+    runtime = services.runtime
+    assert runtime is not None
+    windows = [w.number for w in node.hall.windows]
+    return RatingApi(runtime_execute(runtime), runtime.read, windows, port).start()
 
 
 def _start_sync(

@@ -3,6 +3,8 @@ business system gives, and what a rating event carries."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from agent import commands as c
@@ -130,3 +132,26 @@ def test_indicator_list_is_versioned_and_closed(hall: HallConfig) -> None:
         RatingIndicators(reasons=[Reason(code=NO_REASON, zh="无", en="None")])
     with pytest.raises(ValueError, match="repeat"):
         RatingIndicators(reasons=[Reason(code="a", zh="甲", en="A")] * 2)
+
+
+def test_rating_by_case_through_the_cli_on_the_store(node, capsys) -> None:
+    from agent.cli import main
+
+    def run(*argv: str) -> tuple[int, dict]:
+        code = main([*argv, "--json"])
+        out = capsys.readouterr().out.strip().splitlines()
+        return code, json.loads(out[-1]) if out else {}
+
+    run("queue", "issue", "--service", "household")
+    for action in ("call", "start"):
+        run("queue", action, "--window", "2")
+    code, asked = run("rating", "request", "--window", "2", "--case", "HZ-0001")
+    assert code == 0 and asked == {"case": "HZ-0001", "state": "requested", "number": "B001"}
+    run("queue", "finish", "--window", "2")
+    code, _ = run("queue", "rate", "--window", "2", "--score", "2", "--reason", "efficiency")
+    assert code == 0
+    code, shown = run("rating", "show", "HZ-0001")
+    assert code == 0 and shown["level"] == 2 and shown["reasons"] == ["efficiency"]
+    assert shown["channel"] == "window"
+    code, missing = run("rating", "show", "HZ-0002")
+    assert code == 1 and missing["code"] == "unknown_case"  # refused, as by the rules
