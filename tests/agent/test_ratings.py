@@ -155,3 +155,36 @@ def test_rating_by_case_through_the_cli_on_the_store(node, capsys) -> None:
     assert shown["channel"] == "window"
     code, missing = run("rating", "show", "HZ-0002")
     assert code == 1 and missing["code"] == "unknown_case"  # refused, as by the rules
+
+
+def test_ratings_export_for_the_province_as_json_and_csv(node, capsys, tmp_path) -> None:
+    """GIVEN a day with a bad rating with reasons and a case number, a bad one without a
+    reason and a good one WHEN exported THEN each is one record with the documented fields."""
+    from agent.cli import main
+    from agent.rating_export import COLUMNS
+
+    def run(*argv: str) -> str:
+        assert main(list(argv)) == 0
+        return capsys.readouterr().out
+
+    for score, extra in ((2, ["--reason", "attitude", "--case", "HZ-7"]), (1, []), (5, [])):
+        run("queue", "issue", "--service", "social-security")
+        for action in ("call", "start", "finish"):
+            run("queue", action, "--window", "1")
+        run("queue", "rate", "--window", "1", "--score", str(score), *extra)
+    day = json.loads(run("queue", "status", "--json"))["business_date"]
+    document = json.loads(run("report", "ratings", "--from", day, "--format", "json"))
+    records = document["ratings"]
+    assert [tuple(r) for r in records] == [COLUMNS] * 3
+    first, second, third = records
+    assert (first["ticket"], first["level"], first["level_name"]) == ("A001", 2, "不满意")
+    assert first["reasons"] == ["attitude"] and first["case_no"] == "HZ-7"
+    assert first["item_code"] == "11330100MB0000001X-SS-001" and first["window"] == 1
+    assert first["indicators_version"] == "offline-2019.1" and first["channel"] == "window"
+    assert (second["reasons"], second["no_reason_given"]) == ([], True)
+    assert (third["level_name"], third["indicators_version"]) == ("非常满意", None)
+    out = tmp_path / "ratings.csv"
+    run("report", "ratings", "--from", day, "--format", "csv", "--out", str(out))
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == ",".join(COLUMNS) and len(lines) == 4
+    assert ",HZ-7,1,,2,不满意,attitude,0,offline-2019.1,window," in lines[1]

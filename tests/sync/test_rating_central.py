@@ -12,6 +12,7 @@ import pytest
 
 from agent import commands as c
 from agent import ticketlink
+from agent.cli import main
 from agent.node_runtime import Node
 from agent.ratings import NO_REASON
 from sync.central import CentralIngest, CentralStore
@@ -128,3 +129,17 @@ def test_offline_ratings_reach_central_once_and_link_ratings_are_verified(
         assert sorted((r["number"], r["level"]) for r in stored) == [(second, 1), (third, 5)]
     finally:
         central.close()
+    # the province's export from central: the halls' ratings and the links', one each
+    db, hall = str(tmp_path / "central.db"), node.hall.hall_id
+    out = tmp_path / "ratings.json"
+    argv = ["central", "figures", "--db", db, "--hall", hall, "ratings", "--from", day]
+    assert main([*argv, "--format", "json", "--out", str(out)]) == 0
+    records = json.loads(out.read_text(encoding="utf-8"))["ratings"]
+    assert sorted(
+        (r["ticket"], r["channel"], r["level"], tuple(r["reasons"])) for r in records
+    ) == [
+        (first, "evaluator", 2, ("attitude",)),
+        (second, "evaluator", 1, ()),
+        (second, "qr", 1, ("efficiency",)),
+        (third, "qr", 5, ()),
+    ]
