@@ -190,7 +190,7 @@ def test_keys_only_bad_rating_records_no_reason_and_offers_the_reason_qr(make_ha
     assert presenter.call_next() and presenter.start() and presenter.finish()
     qtbot.waitUntil(lambda: hall.devices.rating_requests == [(1, "A001")], timeout=3000)
     hall.devices.press(1, 1)  # keys only: no reasons
-    qtbot.waitUntil(lambda: "未说明原因" in view.rating.text(), timeout=3000)
+    qtbot.waitUntil(lambda: "原因：未说明" in view.rating.text(), timeout=3000)
     qtbot.waitUntil(lambda: not view.rating_qr.isHidden(), timeout=3000)
     assert presenter.vm.rating.qr_payload.startswith(LINK_BASE)
     assert "扫码说明原因" in view.rating.text()

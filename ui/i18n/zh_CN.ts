@@ -668,7 +668,7 @@
     </message>
     <message>
         <source>no reason given</source>
-        <translation>未说明原因</translation>
+        <translation>未说明</translation>
     </message>
 </context>
 <context>

@@ -67,6 +67,8 @@ class RatingVM:
     qr_payload: str = ""
     reasons: str = ""  # translated reasons of a bad rating ("no reason given" included)
     case: str = ""  # 办件编号 the business system gave
+    score: int | None = None  # the level given (``text`` is it translated)
+    reason_codes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -145,18 +147,26 @@ class WindowPresenter(Presenter):
     def _rated(self, p: dict[str, Any], business_date: str) -> None:
         """A rating came: its level and reasons; a bad one given without a reason (a
         keys-only evaluator) offers the rating link's QR, where the citizen can say why."""
-        config = self.core.known_config()
-        labels = {r.code: (r.zh, r.en) for r in config.rating_indicators.reasons} if config else {}
-        reasons = p.get("reasons") or []
+        reasons = tuple(p.get("reasons") or ())
+        number = p["number"]
+        self._rating = RatingVM(
+            "rated", number, case=p.get("case") or "", score=p["score"], reason_codes=reasons
+        )
+        if reasons == (NO_REASON,):
+            self._offer_link(number, business_date, "rated")
+
+    def _rating_vm(self, config: HallConfig) -> RatingVM:
+        """The rating shown, its level and reasons in the language of the moment."""
+        r = self._rating
+        if r.score is None:
+            return r
+        labels = {x.code: (x.zh, x.en) for x in config.rating_indicators.reasons}
         texts = [
             no_reason_text() if code == NO_REASON else self.languages.pick(*labels[code])
-            for code in reasons
+            for code in r.reason_codes
             if code == NO_REASON or code in labels
         ]
-        number, score, case = p["number"], score_text(p["score"]), p.get("case") or ""
-        self._rating = RatingVM("rated", number, score, reasons="、".join(texts), case=case)
-        if reasons == [NO_REASON]:
-            self._offer_link(number, business_date, "rated")
+        return replace(r, text=score_text(r.score), reasons="、".join(texts))
 
     def _show_led(self, text: str) -> None:
         self.led_text.emit(text)
@@ -245,7 +255,7 @@ class WindowPresenter(Presenter):
             waiting=waiting,
             transfer_targets=targets,
             devices=self._device_rows(status["devices"]),
-            rating=self._rating,
+            rating=self._rating_vm(config),
             enabled=enabled,
             served_today=w.get("served_today", 0),
             current_since=w.get("current_since"),
