@@ -39,6 +39,14 @@ MAX_BODY = 4096
 REQUEST_TIMEOUT_S = 10.0
 _CASE = re.compile(CASE_PATTERN)
 
+#: The status of a refusal from the core or the hub, by its code (else 409 Conflict).
+_STATUS = {
+    "hub_unreachable": HTTPStatus.SERVICE_UNAVAILABLE,
+    "hub_busy": HTTPStatus.SERVICE_UNAVAILABLE,
+    "forbidden": HTTPStatus.FORBIDDEN,
+    "unknown_terminal": HTTPStatus.FORBIDDEN,
+}
+
 Execute = Callable[[c.Command], Any]
 Read = Callable[..., Any]
 
@@ -95,8 +103,7 @@ class RatingApi:
         try:
             self.execute(c.RequestRating(window, case))
         except HallError as exc:
-            status = HTTPStatus.SERVICE_UNAVAILABLE if exc.code == "hub_unreachable" else 409
-            return _error(status, exc.code, str(exc))
+            return _error(_STATUS.get(exc.code, HTTPStatus.CONFLICT), exc.code, str(exc))
         except TimeoutError:
             return _error(HTTPStatus.SERVICE_UNAVAILABLE, "hub_unreachable", "no answer in time")
         return HTTPStatus.ACCEPTED, self._read_case(case) or {"case": case, "state": "requested"}

@@ -146,3 +146,39 @@ def test_bad_requests_get_a_clear_error_and_change_nothing() -> None:
         assert _http("GET", f"{api.url}/elsewhere")[0] == 404
     finally:
         api.stop()
+
+
+@pytest.mark.mqtt
+def test_a_window_pcs_interface_reaches_the_hub_over_the_hall_lan(
+    tmp_path: Path, hall_broker: Any
+) -> None:
+    """GIVEN window PC window-1 (hall.yaml: window 1) with the interface, the hub over the
+    shipped hall broker WHEN its business system asks for a rating of a case THEN the hub
+    records the request, the rating carries the case, and the PC reads it back; a window
+    the hub does not give this PC is refused by the hub even if the PC were set up wrong."""
+    from sync.node_devices import lan_execute
+    from tests.sync.test_lan import hub_node, running_hub
+
+    with running_hub(hub_node(tmp_path / "hub", hall_broker), hall_broker) as hall:
+        client = hall.terminal("window-1")
+        api = RatingApi(lan_execute(client), client.query, windows=[1, 3]).start()
+        try:
+            runtime = hall.runtime
+            ticket = runtime.execute(c.IssueTicket("social-security")).ticket
+            assert ticket is not None
+            runtime.execute(c.CallNext(1))
+            runtime.execute(c.StartService(1))
+            body = json.dumps({"window": 1, "case": CASE}).encode()
+            assert _http("POST", f"{api.url}/ratings", body) == (
+                202,
+                {"case": CASE, "state": "requested", "number": ticket.number},
+            )
+            runtime.execute(c.FinishService(1))
+            runtime.execute(c.RecordEvaluation(1, 4))
+            status, found = _get(api.url, CASE)
+            assert status == 200 and found["state"] == "rated" and found["level"] == 4
+            other = json.dumps({"window": 3, "case": "OTHER-1"}).encode()
+            status, refused = _http("POST", f"{api.url}/ratings", other)
+            assert status == 403 and refused["error"] == "forbidden"
+        finally:
+            api.stop()
