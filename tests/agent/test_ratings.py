@@ -188,3 +188,21 @@ def test_ratings_export_for_the_province_as_json_and_csv(node, capsys, tmp_path)
     lines = out.read_text(encoding="utf-8").splitlines()
     assert lines[0] == ",".join(COLUMNS) and len(lines) == 4
     assert ",HZ-7,1,,2,不满意,attitude,0,offline-2019.1,window," in lines[1]
+
+
+def test_the_report_counts_levels_good_rate_and_bad_reasons(store: Store) -> None:
+    from agent import reports
+
+    for score, reasons in ((5, ()), (3, ()), (2, ("attitude", "efficiency")), (1, ())):
+        _served(store)
+        store.execute(c.RecordEvaluation(1, score, reasons=reasons))
+    day = store.state.business_date
+    report = reports.build_report(store.events_of_days(day, day), "demo-town", day, day, None)
+    total = report.as_dict()["total"]
+    assert [total[f"rating_{level}"] for level in (1, 2, 3, 4, 5)] == [1, 1, 1, 0, 1]
+    assert total["good_rate_pct"] == 50.0 and total["bad"] == 2
+    assert total["bad_reasons"] == {"attitude": 1, "efficiency": 1, NO_REASON: 1}
+    assert reports.report_text(report).splitlines()[-2:] == [
+        "ratings  5: 1  4: 0  3: 1  2: 1  1: 1  (好评率 50.0 %, 差评 2)",
+        "差评 reasons  attitude 1, efficiency 1, no_reason_given 1",
+    ]
