@@ -12,11 +12,13 @@ no MQTT library.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from agent.config import HallConfig
 from agent.datadir import HubLock
 from agent.errors import ConfigError
 from agent.node import DeviceSpec
@@ -32,6 +34,7 @@ from sync.node_devices import (
 )
 
 if TYPE_CHECKING:
+    from agent.ratings import RatingIndicators
     from devices.manager import DeviceManager
     from sync.lan import LanClient, LanServer
     from sync.rating_api import RatingApi
@@ -139,7 +142,7 @@ def _start_devices(
         manager,
         execute,
         leds=[s.id for s in specs if s.kind == "led"],
-        indicators=lambda: node.hall.rating_indicators,
+        indicators=functools.partial(_rating_indicators, services),
     )
     started.callback(follower.close)
     services.window_devices = follower
@@ -150,6 +153,16 @@ def _start_devices(
         started.callback(services.runtime.subscribe(follower.follow_event))
         follower.restore(services.runtime.read("hall_status")["windows"])
     manager.on_status(follower.device_status)
+
+
+def _rating_indicators(services: NodeServices) -> RatingIndicators:
+    """The indicator list of the hall config in effect at the hub (central may have pushed a
+    newer one than this PC's hall.yaml): reasons chosen on a screen are named by it."""
+    if services.lan_client is not None:
+        config = HallConfig.model_validate(services.lan_client.query("config"))
+        return config.rating_indicators
+    assert services.runtime is not None
+    return services.runtime.hall_config().rating_indicators
 
 
 def _start_rating_api(node: Node, services: NodeServices, port: int) -> RatingApi:

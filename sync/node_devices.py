@@ -256,7 +256,7 @@ class WindowDevices:
             worker.submit(_logged, key, work)
 
     def _rate(self, window: int, number: str) -> None:
-        indicators = self.indicators() if self.indicators is not None else None
+        indicators = self._indicators()
         labels = [r.zh for r in indicators.reasons] if indicators else []
         try:
             rating = self.hardware.request_rating(window, number, self.rating_timeout, labels)
@@ -274,6 +274,17 @@ class WindowDevices:
         score = rating.score if rating is not None else None
         for callback in list(self._rating_callbacks):
             callback(window, number, score)
+
+    def _indicators(self) -> RatingIndicators | None:
+        """The hall's reason list, or None (no reasons offered) while it cannot be read: a
+        rating still goes ahead without the hub's config."""
+        if self.indicators is None:
+            return None
+        try:
+            return self.indicators()
+        except (HallError, TimeoutError) as exc:
+            log.warning("rating reasons not offered: the hall config cannot be read: %s", exc)
+            return None
 
     def close(self) -> None:
         """Drop what is queued; a rating being waited for is not waited for (its evaluator

@@ -109,3 +109,57 @@ def test_business_system_request_after_a_missed_rating_asks_the_evaluator_again(
     finally:
         keys.stop()
     assert result["level"] == 5 and result["window"] == 1 and result["reasons"] == []
+
+
+class _Hardware:
+    """An evaluator at window 1 whose citizen presses 不满意 and taps the first reason."""
+
+    def __init__(self) -> None:
+        self.offered: list[list[str]] = []
+
+    def has_led(self, window: int) -> bool:
+        return False
+
+    def has_evaluator(self, window: int) -> bool:
+        return window == 1
+
+    def show(self, window: int, text: str) -> None:
+        raise AssertionError("no LED here")
+
+    def request_rating(self, window, number, timeout, reasons=()):
+        from devices.led import EvaluatorRating
+
+        self.offered.append(list(reasons))
+        return EvaluatorRating(2, (1,) if reasons else None)
+
+
+def _rate_once(indicators) -> tuple[list[c.Command], list[list[str]]]:
+    from sync.node_devices import WindowDevices
+
+    hardware, done = _Hardware(), []
+    follower = WindowDevices(hardware, done.append, indicators=indicators)
+    ended: list[int | None] = []
+    follower.on_rating(lambda w, n, score: ended.append(score))
+    follower.follow("ServiceFinished", {"window": 1, "number": "A001"}, "2026-06-01")
+    assert wait_until(lambda: ended == [2])
+    follower.close()
+    return done, hardware.offered
+
+
+def test_reasons_are_named_by_the_hall_config_in_effect() -> None:
+    """GIVEN central pushed a hall config with another indicator list WHEN the screen's
+    first reason is tapped THEN the rating names that list's first code; and when the list
+    cannot be read (hub away) the rating is still recorded, without reasons offered."""
+    from agent.errors import HallError
+    from agent.ratings import RatingIndicators, Reason
+
+    pushed = RatingIndicators(version="p-2", reasons=[Reason(code="wait", zh="等候", en="Wait")])
+    done, offered = _rate_once(lambda: pushed)
+    assert offered == [["等候"]]
+    assert done == [c.RecordEvaluation(1, 2, "A001", reasons=("wait",))]
+
+    def unreadable() -> RatingIndicators:
+        raise HallError("hub unreachable")
+
+    done, offered = _rate_once(unreadable)
+    assert offered == [[]] and done == [c.RecordEvaluation(1, 2, "A001")]
