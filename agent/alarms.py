@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.model import Fact, Ticket, TicketState, WindowStatus, iso, parse_time
+from agent.ratings import BAD_LEVELS
 
 if TYPE_CHECKING:
     from agent.config import HallConfig
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 AlarmKind = Literal["waiting_count", "longest_wait", "window_idle", "bad_rating"]
 ALL_SERVICES = "*"
-BAD_LEVELS = (1, 2)
 
 
 class AlarmRules(BaseModel):

@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     rate.add_argument("--window", type=int, required=True)
     rate.add_argument("--score", type=int, required=True, choices=range(1, 6))
     rate.add_argument("--number", help="ticket number (default: last finished at the window)")
+    rate.add_argument(
+        "--reason", action="append", default=[], help="level 1-2: a reason code (repeat)"
+    )
+    rate.add_argument("--case", help="the business system's case number (办件编号)")
     _json(rate)
     rate.set_defaults(func=cmd_queue_rate)
     for action, help_text in (
@@ -229,7 +233,10 @@ def cmd_queue_window(args: argparse.Namespace) -> int:
 
 
 def cmd_queue_rate(args: argparse.Namespace) -> int:
-    return _run_on_store(args, c.RecordEvaluation(args.window, args.score, args.number))
+    command = c.RecordEvaluation(
+        args.window, args.score, args.number, tuple(args.reason), "window", args.case
+    )
+    return _run_on_store(args, command)
 
 
 def cmd_queue_number(args: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ TERMINAL_COMMANDS: tuple[type, ...] = (
     c.Reactivate,
     c.CancelTicket,
     c.RecordEvaluation,
+    c.RequestRating,
     c.DeviceStatusChanged,
     c.ReportAdminPinLockout,
 )

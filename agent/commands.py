@@ -193,9 +193,23 @@ class CancelTicket(TicketCommand):
 
 @dataclass(frozen=True)
 class RecordEvaluation:
+    """A citizen's rating (好差评 level 5 非常满意 … 1 非常不满意) of a finished ticket."""
+
     window: int
     score: int
     number: str | None = None  # default: the ticket last finished at this window
+    reasons: tuple[str, ...] = ()  # for levels 1-2: codes of the hall's indicator list
+    channel: str = "evaluator"  # evaluator | qr | kiosk | window (agent/ratings.py)
+    case: str | None = None  # 办件编号; default: the one the business system gave
+
+
+@dataclass(frozen=True)
+class RequestRating:
+    """The window's business system (受理系统) asks for a rating of its case (办件编号):
+    the ticket served at the window, or the one it finished last if not rated yet."""
+
+    window: int
+    case: str
 
 
 @dataclass(frozen=True)
@@ -274,6 +288,7 @@ Command = (
     | Reactivate
     | CancelTicket
     | RecordEvaluation
+    | RequestRating
     | DeviceStatusChanged
     | ReportAdminPinLockout
     | ReportStaffLockout

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from agent.alarms import AlarmRules
 from agent.bundles import Bundle
 from agent.calendar import HallCalendar
+from agent.ratings import ITEM_CODE_PATTERN, RatingIndicators
 from agent.staffconfig import StaffRules
 from agent.validation import FieldError, load_model, read_yaml_document, validate_data
 
@@ -121,6 +122,11 @@ class Service(_Strict):
     default_service_minutes: float = Field(default=8.0, gt=0, le=480)
     hours: OpeningHours = Field(default_factory=OpeningHours)
     guide: Guide = Field(default_factory=Guide)
+    item_code: str | None = Field(
+        default=None,
+        pattern=ITEM_CODE_PATTERN,
+        description="事项编码: the service item's code in the province's catalogue (ratings)",
+    )
 
 
 class Window(_Strict):
@@ -203,6 +209,10 @@ class HallConfig(_Strict):
     )
     calendar: HallCalendar = Field(default_factory=HallCalendar)
     bundles: list[Bundle] = Field(default_factory=list, description="one-thing visits")
+    rating_indicators: RatingIndicators = Field(
+        default_factory=RatingIndicators,
+        description="the versioned reasons a rating of level 1-2 may name (agent/ratings.py)",
+    )
     ticket_link_base: str | None = Field(
         default=None,
         pattern=r"^https?://[^\s#]{1,100}$",

@@ -19,9 +19,18 @@ from agent.calendar import HallCalendar
 from agent.config import HallConfig, Service
 from agent.model import Fact, Priority, Ticket, TicketState, WindowStatus, iso, parse_time
 from agent.node import DeviceKind
+from agent.ratings import BAD_LEVELS, CASE_PATTERN, CHANNELS, LEVELS, recorded_reasons
 from agent.state import HallState
 
 TERMINAL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_CASE = re.compile(CASE_PATTERN)
+
+
+def _checked_case(case: str | None) -> str | None:
+    """A 办件编号 as the business system gave it, or a refusal naming what is wrong."""
+    if case is not None and not _CASE.match(case):
+        raise errors.DomainError("a case number (办件编号) is 1-64 letters, digits or _./:-")
+    return case
 
 
 def ticket_fact(type_: str, ticket: Ticket, now: dt.datetime, **extra: Any) -> Fact:
@@ -664,8 +673,16 @@ class QueueEngine:
     def _RecordEvaluation(
         self, state: HallState, cmd: c.RecordEvaluation, now: dt.datetime
     ) -> list[Fact]:
-        if cmd.score not in (1, 2, 3, 4, 5):
+        if cmd.score not in LEVELS:
             raise errors.DomainError(f"score must be 1..5, not {cmd.score}", score=cmd.score)
+        if cmd.channel not in CHANNELS:
+            raise errors.DomainError(f"unknown rating channel {cmd.channel!r}")
+        indicators = self.config.rating_indicators
+        try:
+            reasons = recorded_reasons(cmd.score, tuple(cmd.reasons), indicators)
+        except ValueError as exc:
+            raise errors.DomainError(str(exc), score=cmd.score) from None
+        case = _checked_case(cmd.case)
         window = self._window(state, cmd.window)
         if cmd.number is not None:
             ticket = self._ticket(state, cmd.number)
@@ -675,6 +692,43 @@ class QueueEngine:
             raise errors.NoCurrentTicket(
                 f"window {cmd.window} has finished no ticket to rate", window=cmd.window
             )
+        self._rateable(ticket)
+        service = self.config.service(ticket.service)
+        rated = ticket_fact(
+            "EvaluationRecorded",
+            ticket,
+            now,
+            window=cmd.window,
+            score=cmd.score,
+            reasons=reasons,
+            indicators_version=indicators.version if cmd.score in BAD_LEVELS else None,
+            channel=cmd.channel,
+            case=case or state.rating_cases.get(ticket.id),
+            item_code=service.item_code if service else None,
+            # the member of staff signed in at the window (None in a hall without a staff list)
+            staff_id=window.staff,
+        )
+        return [rated, *bad_rating_alarm(self.config, ticket, cmd.window, cmd.score, now)]
+
+    def _RequestRating(
+        self, state: HallState, cmd: c.RequestRating, now: dt.datetime
+    ) -> list[Fact]:
+        case = _checked_case(cmd.case)
+        window = self._window(state, cmd.window)
+        current = state.tickets.get(window.current) if window.current else None
+        if current is not None and current.state is TicketState.SERVING:
+            ticket, ask = current, False  # asked when the service finishes
+        elif window.last_finished is not None:
+            ticket, ask = state.tickets[window.last_finished], True
+            self._rateable(ticket)
+        else:
+            raise errors.NoCurrentTicket(
+                f"window {cmd.window} serves no ticket to rate", window=cmd.window
+            )
+        return [ticket_fact("RatingRequested", ticket, now, window=cmd.window, case=case, ask=ask)]
+
+    @staticmethod
+    def _rateable(ticket: Ticket) -> None:
         if ticket.state is not TicketState.DONE:
             raise errors.InvalidTransition(
                 f"ticket {ticket.number} is {ticket.state.value}; only finished tickets are rated",
@@ -684,8 +738,6 @@ class QueueEngine:
             raise errors.AlreadyRated(
                 f"ticket {ticket.number} is already rated", number=ticket.number
             )
-        rated = ticket_fact("EvaluationRecorded", ticket, now, window=cmd.window, score=cmd.score)
-        return [rated, *bad_rating_alarm(self.config, ticket, cmd.window, cmd.score, now)]
 
     def _DeviceStatusChanged(
         self, state: HallState, cmd: c.DeviceStatusChanged, now: dt.datetime

@@ -191,6 +191,12 @@ class DayEnded(DomainError):
     code = "day_ended"
 
 
+class UnknownCase(DomainError):
+    """No rating was asked for or given with this case number (办件编号)."""
+
+    code = "unknown_case"
+
+
 class DeviceError(HallError):
     """A device failed; ``device`` names it, ``reason`` is a stable short code."""
 

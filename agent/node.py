@@ -96,6 +96,13 @@ class NodeConfig(_Strict):
         default="sha256",
         description="hash of the event log's chain; sm3 (GB/T 32905) where an audit asks for it",
     )
+    rating_api_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="the loopback port (127.0.0.1) where the window's business system asks "
+        "for ratings by case number (sync/rating_api.py); unset: no such interface",
+    )
     admin_pin_hash: str | None = Field(
         default=None,
         pattern=HASH_PATTERN,

@@ -21,6 +21,7 @@ from typing import Any
 from agent import reports
 from agent.model import Event
 from agent.node_runtime import Node
+from agent.rating_export import rating_records, records_csv
 from agent.store import Store
 
 EXIT_USAGE = 2
@@ -36,6 +37,8 @@ class EventSource:
     events: Callable[[str, str], Iterable[Event]]
     event_at: Callable[[str, int], Event | None]
     close: Callable[[], None]
+    #: central only: ratings given through a hall's signed link, of days first..last
+    link_ratings: Callable[[str, str], list[dict[str, Any]]] | None = None
 
     def period(self, first_day: str, last_day: str) -> Iterator[Event]:
         return reports.period_events(self.events, self.event_at, first_day, last_day)
@@ -68,6 +71,14 @@ def add_report_arguments(parser: argparse.ArgumentParser, open_source: OpenSourc
     month.add_argument("month", metavar="YYYY-MM")
     _format_arguments(month)
     month.set_defaults(func=partial(cmd_month, open_source=open_source))
+    ratings = sub.add_parser(
+        "ratings", help="every rating of a period, for the province's 好差评 system"
+    )
+    ratings.add_argument("--from", dest="first_day", metavar="DATE", required=True)
+    ratings.add_argument("--to", dest="last_day", metavar="DATE", help="(default: --from)")
+    ratings.add_argument("--format", choices=["csv", "json"], default="csv")
+    ratings.add_argument("--out", metavar="FILE", help="write to FILE instead of the terminal")
+    ratings.set_defaults(func=partial(cmd_ratings, open_source=open_source))
 
 
 def _format_arguments(parser: argparse.ArgumentParser) -> None:
@@ -148,6 +159,25 @@ def cmd_month(args: argparse.Namespace, open_source: OpenSource) -> int:
         text = reports.to_csv(reports.month_rows(document), reports.MONTH_COLUMNS)
     else:
         text = _month_text(document)
+    _write(args, text)
+    return 0
+
+
+def cmd_ratings(args: argparse.Namespace, open_source: OpenSource) -> int:
+    """The period's ratings, one record each (columns in agent/rating_export.py)."""
+    first, last = args.first_day, args.last_day or args.first_day
+    reports.check_period(first, last)
+    source = open_source(args)
+    try:
+        linked = source.link_ratings(first, last) if source.link_ratings else []
+        records = rating_records(source.events(first, last), source.hall_id, linked)
+    finally:
+        source.close()
+    if args.format == "json":
+        document = {"hall_id": source.hall_id, "from": first, "to": last, "ratings": records}
+        text = json.dumps(document, ensure_ascii=False)
+    else:
+        text = records_csv(records)
     _write(args, text)
     return 0
 

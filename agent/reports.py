@@ -574,7 +574,20 @@ def report_text(report: Report) -> str:
     for row in [*(data["rows"] if report.by else []), {"key": "total", **data["total"]}]:
         cells = (_cell(row[name]) for name, _ in columns)
         lines.append(f"{row['key']:<16}" + "".join(f"{cell:>9}" for cell in cells))
-    return "\n".join(lines)
+    return "\n".join([*lines, *_ratings_lines(data["total"])])
+
+
+def _ratings_lines(total: dict[str, Any]) -> list[str]:
+    """The period's ratings: per level (5 非常满意 … 1 非常不满意), 好评率, 差评 and reasons."""
+    if not total["ratings"]:
+        return []
+    levels = "  ".join(f"{level}: {total[f'rating_{level}']}" for level in reversed(LEVELS))
+    good = total["good_rate_pct"]
+    lines = [f"ratings  {levels}  (好评率 {good:.1f} %, 差评 {total['bad']})"]
+    if total["bad_reasons"]:
+        reasons = ", ".join(f"{code} {count}" for code, count in total["bad_reasons"].items())
+        lines.append(f"差评 reasons  {reasons}")
+    return lines
 
 
 def _cell(value: Any) -> str:

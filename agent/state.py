@@ -55,6 +55,7 @@ class HallState:
         self.service_times: dict[str, deque[float]] = {}
         self.window_free_at: dict[int, str] = {}  # when each window last became free today
         self.alarms: dict[str, dict] = {}  # raised and not cleared: alarm key -> AlarmRaised
+        self.rating_cases: dict[str, str] = {}  # ticket id -> 办件编号 its rating will carry
         # sticky: survive the start of a new business day
         self.devices: dict[str, tuple[str, str | None]] = {}
         self.device_since: dict[str, str] = {}  # device -> hall time of its last change
@@ -318,6 +319,10 @@ class HallState:
         ticket = self.tickets[p["ticket_id"]]
         ticket.score = p["score"]
         return Touched(tickets=(ticket.id,), evaluation=ticket.id)
+
+    def _on_RatingRequested(self, p: dict) -> Touched:
+        self.rating_cases[p["ticket_id"]] = p["case"]
+        return Touched()
 
     def _on_AlarmRaised(self, p: dict) -> Touched:
         self.alarms[p["alarm"]] = dict(p)

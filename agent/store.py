@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 BUSY_TIMEOUT_MS = 30_000
 NEW_TICKET_COMMANDS = (c.IssueTicket, c.CheckIn)
 PROJECTION_TABLES = ("tickets", "windows", "evaluations", "devices", "appointments")
@@ -224,6 +224,25 @@ def _migrate_7(db: sqlite_utils.Database) -> None:
     _migrate_2(db)
 
 
+#: The 好差评 columns of a rating (agent/ratings.py), after the first six.
+EVALUATION_DETAILS = (
+    "reasons",
+    "channel",
+    "case_no",
+    "item_code",
+    "staff_id",
+    "indicators_version",
+)
+
+
+def _migrate_8(db: sqlite_utils.Database) -> None:
+    # Ratings as 好差评 counts them: reasons (JSON list of codes), channel, 办件编号, 事项编码,
+    # staff and the indicator list's version; the business system reads a rating by its case.
+    for column in EVALUATION_DETAILS:
+        db.execute(f"ALTER TABLE evaluations ADD COLUMN {column} TEXT")
+    db.execute("CREATE INDEX evaluations_case ON evaluations(case_no) WHERE case_no IS NOT NULL")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migrate_1,
     _migrate_2,
@@ -232,6 +251,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migrate_5,
     _migrate_6,
     _migrate_7,
+    _migrate_8,
 ]
 
 #: ``meta`` keys: who the store belongs to, and where its chain starts after pruning.
@@ -356,8 +376,21 @@ class _Projection:
         if touched.evaluation:
             p = event.payload
             self.cur.execute(
-                "INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?)",
-                (p["ticket_id"], p["number"], p["service"], p["window"], p["score"], p["at"]),
+                "INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    p["ticket_id"],
+                    p["number"],
+                    p["service"],
+                    p["window"],
+                    p["score"],
+                    p["at"],
+                    json.dumps(p.get("reasons", [])),
+                    p.get("channel"),
+                    p.get("case"),
+                    p.get("item_code"),
+                    p.get("staff_id"),
+                    p.get("indicators_version"),
+                ),
             )
         for code in touched.appointments:
             a = state.appointments[code]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -182,6 +183,38 @@ def ticket_by_link(store: Store, text: str) -> dict[str, Any] | None:
     return ticket_progress(store, link.number)
 
 
+def rating_of_case(store: Store, case: str) -> dict[str, Any] | None:
+    """What became of the rating a business system asked for with its 办件编号: ``rated``
+    with the level and reasons, ``requested`` (today, not rated yet), or None (unknown)."""
+    store.refresh()
+    row = store.conn.execute(
+        "SELECT number, service, window, score, at, reasons, channel, item_code, staff_id,"
+        " indicators_version FROM evaluations WHERE case_no = ? ORDER BY at DESC LIMIT 1",
+        (case,),
+    ).fetchone()
+    if row is not None:
+        number, service, window, score, at, reasons, channel, item, staff, version = row
+        return {
+            "case": case,
+            "state": "rated",
+            "number": number,
+            "service": service,
+            "item_code": item,
+            "window": window,
+            "staff_id": staff,
+            "level": score,
+            "reasons": json.loads(reasons) if reasons else [],
+            "indicators_version": version,
+            "channel": channel,
+            "at": at,
+        }
+    for ticket_id, asked in store.state.rating_cases.items():
+        if asked == case:
+            ticket = store.state.tickets[ticket_id]
+            return {"case": case, "state": "requested", "number": ticket.number}
+    return None
+
+
 def active_notices(store: Store) -> list[dict[str, Any]]:
     """Notices published through the log (from the central platform), oldest first."""
     store.refresh()
@@ -209,6 +242,7 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "ticket": ticket_progress,
     "ticket_link": ticket_link,
     "ticket_by_link": ticket_by_link,
+    "rating_of_case": rating_of_case,
     "notices": active_notices,
     "config": _config,
     "now": _now,

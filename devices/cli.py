@@ -143,11 +143,14 @@ def cmd_probe(args: argparse.Namespace) -> int:
             _emit(args, {"kind": kind, "port": args.port, "acknowledged": acked}, text)
             return 0
         driver = Evaluator(transport, profile, args.port)
-        score = driver.request(args.ticket, args.timeout, args.address)
+        rating = driver.request(args.ticket, args.timeout, args.address, args.reason or ())
+        score = rating.score if rating else None
+        chosen = list(rating.reasons) if rating and rating.reasons is not None else None
         _emit(
             args,
-            {"kind": kind, "port": args.port, "score": score},
-            f"evaluator {args.port}: score {score}",
+            {"kind": kind, "port": args.port, "score": score, "reasons": chosen},
+            f"evaluator {args.port}: score {score}"
+            + (f", reasons {chosen}" if chosen is not None else ""),
         )
         return 0 if score is not None else 1
     except ConfigError as exc:
@@ -253,6 +256,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     probe.add_argument("--address", type=int, default=1, help="led/evaluator bus address")
     probe.add_argument("--text", default="测试 TEST", help="led: text to show")
     probe.add_argument("--ticket", default="A001", help="evaluator: ticket number to rate")
+    probe.add_argument(
+        "--reason",
+        action="append",
+        metavar="LABEL",
+        help="evaluator with a screen: a reason to offer after a bad level (repeat)",
+    )
     probe.add_argument("--json", action="store_true")
     probe.set_defaults(func=cmd_probe)
     pt = dev_sub.add_parser("print-test", help="print a sample ticket")

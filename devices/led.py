@@ -7,6 +7,8 @@ hold a transport and bound every wait by a timeout.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from devices.errors import BadFrame, DeviceFault, NoAnswer
 from devices.framing import Frame, Framer
@@ -100,8 +102,18 @@ class LedDisplay:
         self.transport.close()
 
 
+@dataclass(frozen=True)
+class EvaluatorRating:
+    """What a citizen gave on an evaluator: the level 1..5 and, on a device with a screen
+    asked for reasons, their positions in the list sent (1-based); None: not asked."""
+
+    score: int
+    reasons: tuple[int, ...] | None = None
+
+
 class Evaluator:
-    """A five-key satisfaction evaluator at one window."""
+    """A five-key satisfaction evaluator at one window; with a screen (profile ``screen``)
+    it also shows the reasons of a bad rating and sends back the ones chosen."""
 
     def __init__(
         self, transport: Transport, profile: EvaluatorProfile, device_id: str = "evaluator"
@@ -116,8 +128,17 @@ class Evaluator:
     def counters(self) -> FrameCounters:
         return self.framer.counters
 
-    def request(self, ticket_number: str, timeout: float, address: int = 1) -> int | None:
-        """Ask for a rating of ``ticket_number``; the score 1..5, or None after ``timeout``.
+    def request(
+        self,
+        ticket_number: str,
+        timeout: float,
+        address: int = 1,
+        reasons: Sequence[str] = (),
+        bad_levels: Sequence[int] = (1, 2),
+    ) -> EvaluatorRating | None:
+        """Ask for a rating of ``ticket_number``; None after ``timeout``. A level in
+        ``bad_levels`` on a device with a screen is followed by ``reasons`` (their labels)
+        on the screen, and the positions chosen within the profile's ``reason_timeout_s``.
 
         Raises NoAnswer when the evaluator does not acknowledge the request (when the
         profile says it acknowledges), BadFrame when it answers with damaged frames only.
@@ -143,7 +164,23 @@ class Evaluator:
             if score is None:
                 self.unknown_keys += 1
                 continue
-            return score
+            if p.screen and reasons and score in bad_levels:
+                return EvaluatorRating(score, self._ask_reasons(address, reasons))
+            return EvaluatorRating(score)
+
+    def _ask_reasons(self, address: int, labels: Sequence[str]) -> tuple[int, ...]:
+        """Show the reasons; the valid positions chosen (none when the citizen chose none
+        in time, or the device answered with nothing usable)."""
+        p = self.profile
+        assert p.reasons_command is not None and p.reason_command is not None
+        payload = self.framer.encode_text("|".join(labels))
+        self.transport.write(self.framer.encode(address, p.reasons_command, payload))
+        until = time.monotonic() + p.reason_timeout_s
+        frame = _wait_frame(self.transport, self.framer, until, (p.reason_command, address))
+        if frame is None:
+            self._cancel(address)
+            return ()
+        return tuple(sorted({i for i in frame.payload if 1 <= i <= len(labels)}))
 
     def _cancel(self, address: int) -> None:
         if self.profile.cancel_command is not None:

@@ -14,14 +14,14 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from agent.node import DeviceSpec
 from devices.errors import DeviceFault, NoAnswer, PortGone, PortUnavailable, SamNotReady
 from devices.idcard import IdCard, IdCardReader
-from devices.led import Evaluator, LedDisplay
+from devices.led import Evaluator, EvaluatorRating, LedDisplay
 from devices.printer import PrinterStatus, PrintResult, TicketLayout, TicketPrinter
 from devices.profiles import (
     AnyProfile,
@@ -381,12 +381,15 @@ class DeviceManager:
         )
         return ok
 
-    def request_rating(self, window: int, ticket: str, timeout: float) -> int | None:
-        """The score the citizen gave at the window's evaluator; None if none came or it failed."""
-        _, score = self._call_window_device(
+    def request_rating(
+        self, window: int, ticket: str, timeout: float, reasons: Sequence[str] = ()
+    ) -> EvaluatorRating | None:
+        """What the citizen gave at the window's evaluator (a screen offers ``reasons`` for
+        a bad level); None if nothing came or it failed."""
+        _, rating = self._call_window_device(
             "evaluator",
             window,
             Evaluator,
-            lambda ev, address: ev.request(ticket, timeout, address),
+            lambda ev, address: ev.request(ticket, timeout, address, reasons),
         )
-        return score
+        return rating

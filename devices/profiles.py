@@ -267,12 +267,27 @@ class EvaluatorProfile(_ProfileBase):
         description="key code in the score frame → score 5 (非常满意) … 1 (非常不满意)"
     )
     reply_timeout_s: float = Field(default=0.5, gt=0, le=10)
+    screen: bool = Field(
+        default=False, description="it shows the reasons of a bad rating and lets one choose"
+    )
+    reasons_command: ByteValue | None = Field(
+        default=None,
+        description="host → device: show these reasons (payload: labels joined by '|')",
+    )
+    reason_command: ByteValue | None = Field(
+        default=None,
+        description="device → host: the reasons chosen (payload: 1-based positions, a byte "
+        "each; empty: none chosen)",
+    )
+    reason_timeout_s: float = Field(default=30, gt=0, le=300)
 
     @model_validator(mode="after")
     def _five_levels(self) -> EvaluatorProfile:
         scores = sorted(self.keys.values())
         if scores != [1, 2, 3, 4, 5]:
             raise ValueError("keys must map five key codes to the scores 1..5, each once")
+        if self.screen and (self.reasons_command is None or self.reason_command is None):
+            raise ValueError("an evaluator with a screen needs reasons_command and reason_command")
         return self
 
 

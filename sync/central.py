@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from agent.errors import StoreError
 from agent.store import connect
 from sync import contract as ct
+from sync.fleet import link_ratings
 from sync.fleet.backend import BatchRefused, CentralBackend, check_signature, offset_seconds
 from sync.mqtt import BrokerAddress, new_client
 
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 #: so the broker (or the node's resend) delivers it again.
 STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error, StoreError)
 
-CENTRAL_SCHEMA_VERSION = 3
+CENTRAL_SCHEMA_VERSION = 4
 _SCHEMA = """
 CREATE TABLE events (
     node_id TEXT NOT NULL, seq INTEGER NOT NULL, hall_id TEXT NOT NULL,
@@ -121,7 +122,8 @@ class CentralStore(CentralBackend):
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate((_SCHEMA, _SCHEMA_2, _FLEET_HEALTH), start=1):
+            scripts = (_SCHEMA, _SCHEMA_2, _FLEET_HEALTH, link_ratings.TABLE)
+            for number, script in enumerate(scripts, start=1):
                 if version < number:
                     for statement in script.split(";"):
                         if statement.strip():

@@ -215,12 +215,18 @@ def _serve_metrics(args: argparse.Namespace, config: Any, ingest: Any) -> Any:
 
 def open_central_source(args: argparse.Namespace) -> EventSource:
     from sync.central import is_postgres_url, open_central_store
+    from sync.fleet.link_ratings import link_ratings
 
     if not is_postgres_url(args.db) and not Path(args.db).exists():
         raise ConfigError(f"{args.db}: no such file", file=args.db)
     store = open_central_store(args.db)
     return EventSource(
-        args.hall, None, partial(store.hall_events, args.hall), store.event_at, store.close
+        args.hall,
+        None,
+        partial(store.hall_events, args.hall),
+        store.event_at,
+        store.close,
+        partial(link_ratings, store, args.hall),
     )
 
 

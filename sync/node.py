@@ -12,11 +12,13 @@ no MQTT library.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from agent.config import HallConfig
 from agent.datadir import HubLock
 from agent.errors import ConfigError
 from agent.node import DeviceSpec
@@ -32,8 +34,10 @@ from sync.node_devices import (
 )
 
 if TYPE_CHECKING:
+    from agent.ratings import RatingIndicators
     from devices.manager import DeviceManager
     from sync.lan import LanClient, LanServer
+    from sync.rating_api import RatingApi
     from sync.service import SyncService, SyncSettings
 
 log = logging.getLogger(__name__)
@@ -58,6 +62,8 @@ class NodeServices:
     devices: DeviceManager | None = None
     #: Each window's LED strip and evaluator, following the core (None without devices).
     window_devices: WindowDevices | None = None
+    #: The business system's loopback rating interface (node.yaml ``rating_api_port``).
+    rating_api: RatingApi | None = None
 
 
 @contextlib.contextmanager
@@ -108,6 +114,9 @@ def start_node(
                 services.lan_server = LanServer(node, runtime).start()
                 started.callback(services.lan_server.stop)
         _start_devices(node, services, started, node.node.devices if devices is None else devices)
+        if node.node.rating_api_port is not None:
+            services.rating_api = _start_rating_api(node, services, node.node.rating_api_port)
+            started.callback(services.rating_api.stop)
         monitor.start()
         started.callback(monitor.stop)
         yield services
@@ -129,7 +138,12 @@ def _start_devices(
     manager = open_devices(node, specs, health)
     started.callback(manager.close)
     services.devices = manager
-    follower = WindowDevices(manager, execute, leds=[s.id for s in specs if s.kind == "led"])
+    follower = WindowDevices(
+        manager,
+        execute,
+        leds=[s.id for s in specs if s.kind == "led"],
+        indicators=functools.partial(_rating_indicators, services),
+    )
     started.callback(follower.close)
     services.window_devices = follower
     if services.lan_client is not None:
@@ -139,6 +153,33 @@ def _start_devices(
         started.callback(services.runtime.subscribe(follower.follow_event))
         follower.restore(services.runtime.read("hall_status")["windows"])
     manager.on_status(follower.device_status)
+
+
+def _rating_indicators(services: NodeServices) -> RatingIndicators:
+    """The indicator list of the hall config in effect at the hub (central may have pushed a
+    newer one than this PC's hall.yaml): reasons chosen on a screen are named by it."""
+    if services.lan_client is not None:
+        config = HallConfig.model_validate(services.lan_client.query("config"))
+        return config.rating_indicators
+    assert services.runtime is not None
+    return services.runtime.hall_config().rating_indicators
+
+
+def _start_rating_api(node: Node, services: NodeServices, port: int) -> RatingApi:
+    """The loopback interface for this PC's windows: a window PC's own (hall.yaml
+    ``terminals``), every window on the hub or a village point's PC."""
+    from sync.rating_api import RatingApi
+
+    if services.lan_client is not None:
+        client = services.lan_client
+        login = node.node.hall_broker.username if node.node.hall_broker else None
+        terminal = node.hall.terminal(login or node.node.node_id)
+        windows = terminal.windows if terminal is not None else []
+        return RatingApi(lan_execute(client), client.query, windows, port).start()
+    runtime = services.runtime
+    assert runtime is not None
+    windows = [w.number for w in node.hall.windows]
+    return RatingApi(runtime_execute(runtime), runtime.read, windows, port).start()
 
 
 def _start_sync(

@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -30,7 +30,9 @@ from agent.node import DeviceSpec
 
 if TYPE_CHECKING:
     from agent.node_runtime import Node
+    from agent.ratings import RatingIndicators
     from agent.runtime import CoreRuntime
+    from devices.led import EvaluatorRating
     from devices.manager import DeviceManager
     from sync.lan import LanClient
 
@@ -55,7 +57,9 @@ class WindowHardware(Protocol):
     def has_led(self, window: int) -> bool: ...
     def has_evaluator(self, window: int) -> bool: ...
     def show(self, window: int, text: str) -> Any: ...
-    def request_rating(self, window: int, number: str, timeout: float) -> int | None: ...
+    def request_rating(
+        self, window: int, number: str, timeout: float, reasons: Sequence[str] = ()
+    ) -> EvaluatorRating | None: ...
 
 
 def open_devices(node: Node, specs: list[DeviceSpec], report: DeviceHealth) -> DeviceManager:
@@ -169,8 +173,12 @@ class WindowDevices:
         execute: Execute,
         rating_timeout: float = RATING_TIMEOUT_S,
         leds: Iterable[str] = (),
+        indicators: Callable[[], RatingIndicators] | None = None,
     ) -> None:
         self.hardware = hardware
+        # the hall's reasons for a bad rating, offered on an evaluator with a screen
+        self.indicators = indicators
+        self._asking: set[tuple[int, str]] = set()  # (window, number) an evaluator waits for
         self.leds = frozenset(leds)  # the ids of the LED strips, for :meth:`device_status`
         self.execute = execute
         self.rating_timeout = rating_timeout
@@ -202,8 +210,13 @@ class WindowDevices:
         text = led_text(kind, payload)
         if text is not None and self.hardware.has_led(window):
             self._show(window, text)
-        if kind == "ServiceFinished" and self.hardware.has_evaluator(window):
+        asked = kind == "ServiceFinished" or (kind == "RatingRequested" and payload.get("ask"))
+        if asked and self.hardware.has_evaluator(window):
             number = str(payload.get("number"))
+            with self._lock:
+                if (window, number) in self._asking:  # the evaluator is asking already
+                    return
+                self._asking.add((window, number))
             self._on(("evaluator", window), lambda: self._rate(window, number))
 
     def restore(self, windows: list[dict[str, Any]]) -> None:
@@ -243,14 +256,35 @@ class WindowDevices:
             worker.submit(_logged, key, work)
 
     def _rate(self, window: int, number: str) -> None:
-        score = self.hardware.request_rating(window, number, self.rating_timeout)
-        if score is not None:
+        indicators = self._indicators()
+        labels = [r.zh for r in indicators.reasons] if indicators else []
+        try:
+            rating = self.hardware.request_rating(window, number, self.rating_timeout, labels)
+        finally:
+            with self._lock:
+                self._asking.discard((window, number))
+        if rating is not None:
+            chosen = tuple(
+                indicators.reasons[i - 1].code for i in rating.reasons or () if indicators
+            )
             try:
-                self.execute(c.RecordEvaluation(window, score, number))
+                self.execute(c.RecordEvaluation(window, rating.score, number, reasons=chosen))
             except HallError as exc:
                 log.warning("window %s: rating of %s not recorded: %s", window, number, exc)
+        score = rating.score if rating is not None else None
         for callback in list(self._rating_callbacks):
             callback(window, number, score)
+
+    def _indicators(self) -> RatingIndicators | None:
+        """The hall's reason list, or None (no reasons offered) while it cannot be read: a
+        rating still goes ahead without the hub's config."""
+        if self.indicators is None:
+            return None
+        try:
+            return self.indicators()
+        except (HallError, TimeoutError) as exc:
+            log.warning("rating reasons not offered: the hall config cannot be read: %s", exc)
+            return None
 
     def close(self) -> None:
         """Drop what is queued; a rating being waited for is not waited for (its evaluator

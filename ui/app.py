@@ -583,6 +583,14 @@ def scripted_screenshots(
             shoot(views[f"window-{number}"], f"window-{number}-{language}")
         shoot(views["display"], f"display-{language}")
         shoot(panel, f"simulator-panel-{language}")
+    # a bad rating on window 2's keys-only evaluator: "no reason given", and the QR to say why
+    w2.finish()
+    if _wait(qt, lambda: controls.rating_pending(2), 10):
+        controls.press(2, 1)
+        _wait(qt, lambda: w2._rating.state == "rated" and bool(w2._rating.qr_payload), 10)
+        for language in ("zh_CN", "en"):
+            hall.languages.set(language)
+            shoot(views["window-2"], f"window-2-bad-rating-{language}")
     _close_for_the_day(hall.core, code(3))
     for language in ("zh_CN", "en"):
         hall.languages.set(language)

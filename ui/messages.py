@@ -264,6 +264,11 @@ def score_text(score: int) -> str:
     }.get(score, str(score))
 
 
+def no_reason_text() -> str:
+    """A bad rating recorded without a reason (agent.ratings.NO_REASON)."""
+    return QCoreApplication.translate("Rating", "no reason given")
+
+
 def windows_text(windows: list[int]) -> str:
     """``1、2 号窗口`` / ``window 1`` / ``windows 1, 2 or 3`` (inside a sentence)."""
     if not windows:

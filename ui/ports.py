@@ -12,10 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
+
+from devices.led import EvaluatorRating
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +127,7 @@ class FakeDevices(DevicePort):
         self.paper_out = False
         self.printer = printer
         self.evaluator_windows = evaluator_windows
-        self._scores: dict[int, int | None] = {}
+        self._scores: dict[int, EvaluatorRating | None] = {}
         self._rating_ready = threading.Condition()
         if printer:
             self._states["kiosk-printer"] = ("online", None)
@@ -154,16 +157,19 @@ class FakeDevices(DevicePort):
     def show(self, window: int, text: str) -> None:
         self.shown.setdefault(window, []).append(text)
 
-    def request_rating(self, window: int, number: str, timeout: float) -> int | None:
+    def request_rating(
+        self, window: int, number: str, timeout: float, reasons: Sequence[str] = ()
+    ) -> EvaluatorRating | None:
         with self._rating_ready:
             self.rating_requests.append((window, number))
             self._rating_ready.wait_for(lambda: window in self._scores, timeout)
             return self._scores.pop(window, None)
 
-    def press(self, window: int, score: int | None) -> None:
-        """A citizen presses a key on the evaluator of ``window``."""
+    def press(self, window: int, score: int | None, reasons: tuple[int, ...] | None = None) -> None:
+        """A citizen presses a key on the evaluator of ``window`` (and, on one with a
+        screen, chooses reasons: their 1-based positions in the hall's list)."""
         with self._rating_ready:
-            self._scores[window] = score
+            self._scores[window] = None if score is None else EvaluatorRating(score, reasons)
             self._rating_ready.notify_all()
 
     def swipe(self, card: CardRead) -> None:

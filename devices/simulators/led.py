@@ -71,6 +71,8 @@ class EvaluatorSimulator(_FramedSimulator):
         self.pending: dict[int, str] = {}
         self.requests: list[tuple[int, str]] = []
         self.cancels = 0
+        #: address -> the reason labels its screen shows now (a screen model, after a bad key)
+        self.screens: dict[int, list[str]] = {}
         super().__init__(Framer(profile.framing), link)
 
     def key_for(self, score: int) -> int:
@@ -97,8 +99,16 @@ class EvaluatorSimulator(_FramedSimulator):
                     out += self._reply(
                         frame.address, p.score_command, bytes([self.key_for(self.auto_score)])
                     )
+            elif p.screen and frame.command == p.reasons_command:
+                labels = self.framer.decode_text(frame.payload).split("|")
+                with self._cond:
+                    self.screens[frame.address] = labels
+                    self._cond.notify_all()
+                if p.ack_command is not None:
+                    out += self._reply(frame.address, p.ack_command)
             elif frame.command == p.cancel_command:
                 self.pending.pop(frame.address, None)
+                self.screens.pop(frame.address, None)
                 self.cancels += 1
                 if p.ack_command is not None:
                     out += self._reply(frame.address, p.ack_command)
@@ -118,6 +128,25 @@ class EvaluatorSimulator(_FramedSimulator):
             return False
         self.pending.pop(address)
         self.send(self._reply(address, self.profile.score_command, bytes([self.key_for(score)])))
+        return True
+
+    def wait_screen(self, timeout: float = 5.0) -> list[str] | None:
+        """The reason labels the device's screen shows once the host sent them."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: bool(self.screens), timeout):
+                return None
+            return next(iter(self.screens.values()))
+
+    def choose(self, positions: list[int], address: int | None = None) -> bool:
+        """A citizen taps reasons on the screen (1-based positions; [] = none) and confirms."""
+        if address is None:
+            if not self.screens:
+                return False
+            address = next(iter(self.screens))
+        if self.screens.pop(address, None) is None:
+            return False
+        assert self.profile.reason_command is not None
+        self.send(self._reply(address, self.profile.reason_command, bytes(positions)))
         return True
 
     def press_key(self, key: int, address: int = 1) -> None:

@@ -57,6 +57,11 @@ class CentralBackend:
             sql = sql.replace("?", self.placeholder)
         return self.conn.execute(sql, params)
 
+    def run(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """One statement written with ``?`` placeholders, for the central application's
+        other tables (sync/fleet/link_ratings.py); its cursor."""
+        return self._execute(sql, params)
+
     def close(self) -> None:
         self.conn.close()
 

@@ -31,9 +31,10 @@ import psycopg
 
 from agent.errors import StoreError
 from sync import contract as ct
+from sync.fleet import link_ratings
 from sync.fleet.backend import CentralBackend, check_signature, offset_seconds
 
-PG_SCHEMA_VERSION = 3  # the SQLite store's version with the same content
+PG_SCHEMA_VERSION = 4  # the SQLite store's version with the same content
 _LOCK_SCHEMA = 0x48414C4C  # advisory lock keys ("HALL"): schema changes, partition creation
 _LOCK_PARTITIONS = 0x48414C4D
 
@@ -109,6 +110,9 @@ class PgCentralStore(CentralBackend):
                     if statement.strip():
                         self.conn.execute(statement)
                 self.conn.execute("INSERT INTO central_schema VALUES (%s)", (PG_SCHEMA_VERSION,))
+            if version < 4:  # ratings through a hall's link (version 3 had none)
+                self.conn.execute(link_ratings.TABLE)
+                self.conn.execute("UPDATE central_schema SET version = %s", (PG_SCHEMA_VERSION,))
 
     def _ensure_partitions(self, days: set[str]) -> None:
         """Create the month tables a batch needs (once per process and month)."""

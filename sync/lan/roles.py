@@ -31,7 +31,16 @@ ROLE_COMMANDS: dict[str, tuple[type, ...]] = {
 ROLE_QUERIES: dict[str, frozenset[str]] = {
     "kiosk": frozenset({"hall_status", "config", "notices", "now", "ticket", "ticket_by_link"}),
     "window": frozenset(
-        {"hall_status", "config", "notices", "now", "ticket", "waiting_list", "ticket_link"}
+        {
+            "hall_status",
+            "config",
+            "notices",
+            "now",
+            "ticket",
+            "waiting_list",
+            "ticket_link",
+            "rating_of_case",
+        }
     ),
     "display": frozenset({"hall_status", "config", "notices", "now"}),
 }
@@ -46,7 +55,18 @@ SIGNING_IN = (c.SignIn,)
 FEED_FIELDS: dict[str, frozenset[str]] = {
     "kiosk": frozenset(),
     "window": frozenset(
-        {"number", "window", "service", "to_service", "score", "staff_id", "reason"}
+        {
+            "number",
+            "window",
+            "service",
+            "to_service",
+            "score",
+            "staff_id",
+            "reason",
+            "reasons",
+            "case",
+            "ask",
+        }
     ),
     "display": frozenset({"number", "window"}),
 }

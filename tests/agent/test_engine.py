@@ -254,6 +254,12 @@ def test_evaluation_is_linked_to_ticket_and_window_once(store: Store) -> None:
         "citizen_name": None,
         "window": 1,
         "score": 5,
+        "reasons": [],
+        "indicators_version": None,
+        "channel": "evaluator",
+        "case": None,
+        "item_code": "11330100MB0000001X-SS-001",
+        "staff_id": None,
         "at": None,
     }
     with pytest.raises(errors.AlreadyRated):

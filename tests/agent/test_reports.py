@@ -90,7 +90,8 @@ def test_totals_of_the_small_day(day_store: Store) -> None:
     # service times 10, 10, 4 (the transferred leg counts up to its transfer): p90 = 10
     assert pick(total, *TIMES) == (6.75, 12.0, 8.0, 10.0)
     assert pick(total, *RATINGS) == (0, 1, 0, 0, 1, 2, 50.0)
-    assert total["bad"] == 1 and total["bad_reasons"] == {}  # ratings carry no reasons yet
+    # the bad rating was given without a reason: it counts as "no reason given"
+    assert total["bad"] == 1 and total["bad_reasons"] == {"no_reason_given": 1}
 
 
 def test_by_service(day_store: Store) -> None:
@@ -215,7 +216,10 @@ def test_report_cli_json_and_csv(node_with_day: Path, capsys) -> None:
     # (bundle_in, assisted, proxy and bundles_done 0; no bundle visit time measured)
     figures = "3,0,0,1,1,0,1,0,10.0,14.0,10.0,10.0,0,0,0,,,0,0,0,0,1,1,100.0,0,"
     assert lines[1] == f"social-security,{figures}"
-    assert lines[-1] == "total,5,1,0,2,1,1,1,1,6.75,12.0,8.0,10.0,0,0,0,,,0,1,0,0,1,2,50.0,1,"
+    assert (
+        lines[-1]
+        == "total,5,1,0,2,1,1,1,1,6.75,12.0,8.0,10.0,0,0,0,,,0,1,0,0,1,2,50.0,1,no_reason_given:1"
+    )
 
 
 def test_month_file_holds_every_grouping(node_with_day: Path, tmp_path: Path, capsys) -> None:

@@ -13,7 +13,7 @@ from agent.calendar import HallCalendar
 from agent.config import HallConfig
 from agent.errors import DiskFull, StoreError
 from agent.model import TICKET_FIELDS, Ticket
-from agent.store import MIGRATIONS, SCHEMA_VERSION, STICKY_WHERE, Store, connect
+from agent.store import EVALUATION_DETAILS, MIGRATIONS, SCHEMA_VERSION, STICKY_WHERE, Store, connect
 from tests.agent.conftest import FakeClock
 
 
@@ -141,6 +141,13 @@ def test_a_commit_sqlite_rolled_back_itself_leaves_no_hole(store: Store) -> None
     assert seqs == list(range(1, len(seqs) + 1))
 
 
+def drop_rating_details(conn: sqlite3.Connection) -> None:
+    """Back to schema 7: the evaluations table without its 好差评 columns."""
+    conn.execute("DROP INDEX evaluations_case")
+    for column in EVALUATION_DETAILS:
+        conn.execute(f"ALTER TABLE evaluations DROP COLUMN {column}")
+
+
 def test_a_version_3_store_gains_the_citizen_service_columns_and_a_sticky_calendar(
     tmp_path: Path, hall: HallConfig, clock: FakeClock
 ) -> None:
@@ -159,6 +166,7 @@ def test_a_version_3_store_gains_the_citizen_service_columns_and_a_sticky_calend
     conn.execute("DROP INDEX events_day_corrected")  # (schema 6)
     for column in ("staff", "pause_reason"):  # (schema 7)
         conn.execute(f"ALTER TABLE windows DROP COLUMN {column}")
+    drop_rating_details(conn)  # (schema 8)
     conn.execute("DROP INDEX events_sticky")
     three = STICKY_WHERE.replace(" OR type = 'CalendarApplied'", "").replace(
         " OR type = 'StaffRosterLoaded'", ""
@@ -193,6 +201,7 @@ def test_a_version_6_store_gains_the_window_staff_columns_and_a_sticky_staff_ros
     conn.execute("UPDATE windows SET pause_reason = NULL")
     for column in ("staff", "pause_reason"):
         conn.execute(f"ALTER TABLE windows DROP COLUMN {column}")
+    drop_rating_details(conn)  # (schema 8)
     conn.execute("DROP INDEX events_sticky")
     six = STICKY_WHERE.replace(" OR type = 'StaffRosterLoaded'", "")
     conn.execute(f"CREATE INDEX events_sticky ON events(type, node_id, seq) WHERE {six}")
@@ -200,7 +209,7 @@ def test_a_version_6_store_gains_the_window_staff_columns_and_a_sticky_staff_ros
     conn.close()
 
     store = Store(path, "node-1", hall, clock)
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
     row = store.conn.execute("SELECT status, staff, pause_reason FROM windows WHERE number = 1")
     assert row.fetchone() == ("paused", None, None)
     roster = (c.StaffRosterMember("S-0007", "李*", (1,)),)

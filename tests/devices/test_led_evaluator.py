@@ -9,13 +9,15 @@ import pytest
 
 from devices.errors import BadFrame, NoAnswer, PortGone
 from devices.framing import Framer, checksum, crc16_modbus
-from devices.led import Evaluator, LedDisplay
+from devices.led import Evaluator, EvaluatorRating, LedDisplay
 from devices.profiles import FramingProfile, load_profile
 from devices.simulators import EvaluatorSimulator, LedSimulator
 from devices.transport import open_transport
 
 LED = load_profile("led-rs485-generic")
 EV = load_profile("evaluator-generic")
+EV_SCREEN = load_profile("evaluator-screen")
+REASONS = ["服务效率", "服务水平", "服务态度"]
 
 
 def test_crc16_modbus_check_value() -> None:
@@ -142,7 +144,7 @@ def evaluator(ev_sim):
 def test_evaluator_returns_the_pressed_score(ev_sim, evaluator, score) -> None:
     presser = threading.Thread(target=lambda: ev_sim.wait_request() and ev_sim.press(score))
     presser.start()
-    assert evaluator.request("A001", timeout=5, address=2) == score
+    assert evaluator.request("A001", timeout=5, address=2) == EvaluatorRating(score)
     presser.join()
     assert ev_sim.requests == [(2, "A001")]
 
@@ -162,7 +164,7 @@ def test_evaluator_ignores_unknown_keys(ev_sim, evaluator) -> None:
 
     t = threading.Thread(target=press)
     t.start()
-    assert evaluator.request("A003", timeout=5, address=1) == 3
+    assert evaluator.request("A003", timeout=5, address=1) == EvaluatorRating(3)
     t.join()
     assert evaluator.unknown_keys == 1
 
@@ -183,3 +185,75 @@ def test_evaluator_silence_after_an_earlier_damaged_ack_is_no_answer(ev_sim, eva
     ev_sim.silent = True
     with pytest.raises(NoAnswer):
         evaluator.request("A006", timeout=5)
+
+
+@pytest.fixture
+def screen_sim():
+    with EvaluatorSimulator(EV_SCREEN).start() as s:
+        yield s
+
+
+@pytest.fixture
+def screen_evaluator(screen_sim):
+    with closing(Evaluator(open_transport(screen_sim.port), EV_SCREEN, "ev")) as e:
+        yield e
+
+
+def _citizen(sim, score: int, positions: list[int] | None) -> threading.Thread:
+    """A citizen pressing ``score`` and, if the screen shows reasons, tapping ``positions``."""
+
+    def act() -> None:
+        sim.wait_request()
+        sim.press(score)
+        if positions is not None and sim.wait_screen() is not None:
+            sim.choose(positions)
+
+    thread = threading.Thread(target=act)
+    thread.start()
+    return thread
+
+
+def test_screen_evaluator_shows_the_reasons_of_a_bad_rating_and_returns_the_chosen(
+    screen_sim, screen_evaluator
+) -> None:
+    """GIVEN an evaluator whose profile declares a screen WHEN the citizen presses 不满意
+    THEN the host sends the hall's reasons in GB18030 and gets back the positions tapped."""
+    citizen = _citizen(screen_sim, 2, [3, 1, 9])  # 9: not on the list, dropped
+    rating = screen_evaluator.request("A001", timeout=5, address=4, reasons=REASONS)
+    citizen.join()
+    assert rating == EvaluatorRating(2, (1, 3))
+    assert screen_sim.requests == [(4, "A001")]
+
+
+def test_screen_evaluator_reason_frame_bytes() -> None:
+    f = Framer(EV_SCREEN.framing)
+    payload = f.encode_text("|".join(REASONS))
+    assert payload == "服务效率|服务水平|服务态度".encode("gb18030")
+    frame = f.encode(1, 0x12, payload)
+    body = bytes([1, 0x12, len(payload)]) + payload
+    assert frame == b"\x7e" + body + crc16_modbus(body).to_bytes(2, "little") + b"\x0d"
+
+
+def test_screen_evaluator_asks_no_reasons_for_a_good_rating(screen_sim, screen_evaluator) -> None:
+    citizen = _citizen(screen_sim, 4, None)
+    assert screen_evaluator.request("A002", timeout=5, reasons=REASONS) == EvaluatorRating(4)
+    citizen.join()
+    assert screen_sim.screens == {}
+
+
+def test_screen_evaluator_with_no_reason_chosen_returns_none_chosen(
+    screen_sim, screen_evaluator
+) -> None:
+    citizen = _citizen(screen_sim, 1, [])
+    rating = screen_evaluator.request("A003", timeout=5, reasons=REASONS)
+    citizen.join()
+    assert rating == EvaluatorRating(1, ())
+
+
+def test_keys_only_evaluator_is_never_asked_for_reasons(ev_sim, evaluator) -> None:
+    """GIVEN a keys-only evaluator WHEN a bad key is pressed THEN no reasons are sent and
+    the rating says it was not asked (reasons None): the window offers the reason QR."""
+    citizen = _citizen(ev_sim, 1, None)
+    assert evaluator.request("A004", timeout=5, reasons=REASONS) == EvaluatorRating(1, None)
+    citizen.join()
+    assert ev_sim.screens == {}

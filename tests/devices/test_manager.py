@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.node import DeviceSpec
+from devices.led import EvaluatorRating
 from devices.manager import DeviceManager
 from devices.printer import sample_ticket
 from devices.simulators import sample_card, start_simulator
@@ -77,7 +78,7 @@ def test_simulated_hall_comes_online_and_serves(hall) -> None:
     assert m.show(5, "A002") and m.simulator("led").shown[5] == "A002"  # one bus, every window
 
     m.simulator("eval-2").auto_score = 5
-    assert m.request_rating(2, "A001", timeout=5) == 5
+    assert m.request_rating(2, "A001", timeout=5) == EvaluatorRating(5)
     assert m.simulator("eval-2").requests[-1] == (9, "A001")  # the spec's bus address
     assert m.request_rating(3, "A001", timeout=1) is None  # no evaluator at window 3
 

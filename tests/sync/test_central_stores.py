@@ -344,7 +344,7 @@ def test_a_version_1_sqlite_store_is_migrated_in_place(tmp_path: Path) -> None:
     keeps every row, and the report reads it."""
     import sqlite3
 
-    from sync.central import _SCHEMA, CentralStore
+    from sync.central import _SCHEMA, CENTRAL_SCHEMA_VERSION, CentralStore
 
     path = tmp_path / "central.db"
     conn = sqlite3.connect(path)
@@ -356,7 +356,7 @@ def test_a_version_1_sqlite_store_is_migrated_in_place(tmp_path: Path) -> None:
     conn.close()
     store = CentralStore(path)
     try:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == CENTRAL_SCHEMA_VERSION
         (node,) = store.fleet_nodes()
         assert (node["node_id"], node["acked_seq"], node["devices"], node["profiles"]) == (
             "n1",
@@ -367,3 +367,27 @@ def test_a_version_1_sqlite_store_is_migrated_in_place(tmp_path: Path) -> None:
         assert (node["chain"], store.public_key("n1")) == ("verified", None)
     finally:
         store.close()
+
+
+def test_a_rating_link_is_verified_and_kept_once_on_either_store(store: CentralBackend) -> None:
+    """GIVEN central knows node n1's key from its batches WHEN a citizen rates through a
+    link n1 signed THEN it is kept once; one signed by another key, or for another hall, is
+    refused and nothing is stored."""
+    from agent import ticketlink
+    from sync.fleet.link_ratings import LinkRatingRefused, link_ratings, submit_link_rating
+
+    store.ingest(_batch(1, 2), NOW)
+    base = "https://zwfw.example.gov.cn/hall/r"
+    good = ticketlink.make(base, KEY, "h1", "n1", "2026-11-28", "A001", "r")
+    kept = submit_link_rating(store, good, 2, ("attitude",), now=NOW)
+    assert (kept["level"], kept["reasons"], kept["completes_seq"]) == (2, ["attitude"], None)
+    other = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
+    forged = ticketlink.make(base, other, "h1", "n1", "2026-11-28", "A002", "r")
+    elsewhere = ticketlink.make(base, KEY, "h2", "n1", "2026-11-28", "A002", "r")
+    for text, code in ((good, "already_rated"), (forged, "bad_signature"),
+                       (elsewhere, "unknown_node")):  # fmt: skip
+        with pytest.raises(LinkRatingRefused) as refused:
+            submit_link_rating(store, text, 5, now=NOW)
+        assert refused.value.code == code
+    stored = link_ratings(store, "h1", "2026-11-01", "2026-11-30")
+    assert [(r["number"], r["level"], r["reasons"]) for r in stored] == [("A001", 2, ["attitude"])]

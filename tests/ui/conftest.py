@@ -81,7 +81,12 @@ def make_hall(tmp_path: Path, qtbot) -> Iterator:
         devices = FakeDevices(evaluator_windows=evaluator_windows, printer=printer)
         health = DeviceHealth([], runtime_execute(runtime))
         devices.status.connect(health)
-        follower = WindowDevices(devices, runtime_execute(runtime), rating_timeout)
+        follower = WindowDevices(
+            devices,
+            runtime_execute(runtime),
+            rating_timeout,
+            indicators=lambda: node.hall.rating_indicators,
+        )
         follower.on_rating(devices.rating_ended)
         runtime.subscribe(follower.follow_event)
         app = HallApp(

@@ -12,7 +12,7 @@ from ui.app import SIZES, run_demo
 SCREENS = (
     "kiosk-home", "kiosk-ticket", "kiosk-printer-failure", "kiosk-guide", "kiosk-invalid-qr",
     "kiosk-bundle-ticket", "kiosk-closed",
-    "window-1", "window-2", "window-3", "display",
+    "window-1", "window-2", "window-3", "display", "window-2-bad-rating",
 )  # fmt: skip
 
 

@@ -150,3 +150,50 @@ def test_device_rows_follow_the_recorded_kind_and_window_not_the_id(make_hall, q
     assert rows(2)["bus-a"] == "窗口屏"
     assert "bus-a" not in rows(1) and "bus-a" not in rows(3)
     assert "evaluator-3" in rows(3) and "evaluator-3" not in rows(2)
+
+
+LINK_BASE = "https://zwfw.example.gov.cn/hall/r"
+
+
+def test_rating_qr_is_the_hubs_signed_rating_link(make_hall, qtbot):
+    """GIVEN a hall with a ticket_link_base WHEN a window without evaluator finishes D001
+    THEN its QR is the link signed by the hub for rating (purpose r), which verifies."""
+    from agent import nodekey, ticketlink
+
+    hall = make_hall(evaluator_windows=(1, 2), hall_changes={"ticket_link_base": LINK_BASE})
+    hall.core.runtime.execute(c.IssueTicket("enterprise"))
+    presenter = hall.windows[3]
+    assert presenter.call_next() and presenter.start() and presenter.finish()
+    qtbot.waitUntil(lambda: presenter.vm.rating.qr_payload.startswith(LINK_BASE), timeout=3000)
+    link = ticketlink.parse(presenter.vm.rating.qr_payload)
+    assert (link.purpose, link.number) == ("r", "D001")
+    key = nodekey.load_or_create(hall.node.data.node_key).public_key()
+    assert ticketlink.verify(link, key)
+
+
+def test_bad_rating_reasons_from_a_screen_evaluator_are_shown(make_hall, qtbot):
+    hall = make_hall()
+    hall.core.runtime.execute(c.IssueTicket("social-security"))
+    presenter, view = hall.windows[1], hall.window_views[1]
+    assert presenter.call_next() and presenter.start() and presenter.finish()
+    qtbot.waitUntil(lambda: hall.devices.rating_requests == [(1, "A001")], timeout=3000)
+    hall.devices.press(1, 2, (1, 3))  # 不满意, with 服务效率 and 服务态度 tapped on its screen
+    qtbot.waitUntil(lambda: "服务效率、服务态度" in view.rating.text(), timeout=3000)
+    assert view.rating.text().startswith("A001 评价：不满意")
+    assert view.rating_qr.isHidden()  # reasons given: nothing more to ask
+
+
+def test_keys_only_bad_rating_records_no_reason_and_offers_the_reason_qr(make_hall, qtbot):
+    """GIVEN a keys-only evaluator WHEN the citizen presses 非常不满意 THEN the rating says
+    "no reason given" and the window shows the rating link's QR, where the citizen can say
+    why."""
+    hall = make_hall(hall_changes={"ticket_link_base": LINK_BASE})
+    hall.core.runtime.execute(c.IssueTicket("social-security"))
+    presenter, view = hall.windows[1], hall.window_views[1]
+    assert presenter.call_next() and presenter.start() and presenter.finish()
+    qtbot.waitUntil(lambda: hall.devices.rating_requests == [(1, "A001")], timeout=3000)
+    hall.devices.press(1, 1)  # keys only: no reasons
+    qtbot.waitUntil(lambda: "原因：未说明" in view.rating.text(), timeout=3000)
+    qtbot.waitUntil(lambda: not view.rating_qr.isHidden(), timeout=3000)
+    assert presenter.vm.rating.qr_payload.startswith(LINK_BASE)
+    assert "扫码说明原因" in view.rating.text()

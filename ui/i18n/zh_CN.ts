@@ -702,6 +702,10 @@
         <source>Very dissatisfied</source>
         <translation>非常不满意</translation>
     </message>
+    <message>
+        <source>no reason given</source>
+        <translation>未说明</translation>
+    </message>
 </context>
 <context>
     <name>ReportChart</name>
@@ -1033,6 +1037,18 @@
     <message>
         <source>No evaluator: the citizen scans this code to rate {number}</source>
         <translation>无评价器：请办事人扫码评价 {number}</translation>
+    </message>
+    <message>
+        <source>Reasons: {reasons}</source>
+        <translation>原因：{reasons}</translation>
+    </message>
+    <message>
+        <source>Case number: {case}</source>
+        <translation>办件编号：{case}</translation>
+    </message>
+    <message>
+        <source>The citizen may scan this code to say why</source>
+        <translation>请市民扫码说明原因</translation>
     </message>
     <message>
         <source>Choose the service to transfer to first</source>

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, Signal
@@ -17,6 +17,7 @@ from PySide6.QtCore import QCoreApplication, Signal
 from agent import commands as c
 from agent.config import HallConfig
 from agent.errors import HallError
+from agent.ratings import NO_REASON
 from agent.staffauth import is_staff_card
 from ui.alarms import alarm_lines, concerns_window
 from ui.core import CoreClient
@@ -30,6 +31,7 @@ from ui.messages import (
     device_reason_text,
     device_status_text,
     error_text,
+    no_reason_text,
     please_wait_text,
     score_text,
 )
@@ -64,6 +66,10 @@ class RatingVM:
     number: str = ""
     text: str = ""  # translated score
     qr_payload: str = ""
+    reasons: str = ""  # translated reasons of a bad rating ("no reason given" included)
+    case: str = ""  # 办件编号 the business system gave
+    score: int | None = None  # the level given (``text`` is it translated)
+    reason_codes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -145,19 +151,62 @@ class WindowPresenter(Presenter):
             self._show_led("")
             self._ask_rating(p["number"], event.business_date)
         elif mine and event.type == "EvaluationRecorded":
-            self._rating = RatingVM("rated", p["number"], score_text(p["score"]))
+            self._rated(p, event.business_date)
         self.refresh_soon()
+
+    def _rated(self, p: dict[str, Any], business_date: str) -> None:
+        """A rating came: its level and reasons; a bad one given without a reason (a
+        keys-only evaluator) offers the rating link's QR, where the citizen can say why."""
+        reasons = tuple(p.get("reasons") or ())
+        number = p["number"]
+        self._rating = RatingVM(
+            "rated", number, case=p.get("case") or "", score=p["score"], reason_codes=reasons
+        )
+        if reasons == (NO_REASON,):
+            self._offer_link(number, business_date, "rated")
+
+    def _rating_vm(self, config: HallConfig) -> RatingVM:
+        """The rating shown, its level and reasons in the language of the moment."""
+        r = self._rating
+        if r.score is None:
+            return r
+        labels = {x.code: (x.zh, x.en) for x in config.rating_indicators.reasons}
+        texts = [
+            no_reason_text() if code == NO_REASON else self.languages.pick(*labels[code])
+            for code in r.reason_codes
+            if code == NO_REASON or code in labels
+        ]
+        return replace(r, text=score_text(r.score), reasons="、".join(texts))
 
     def _show_led(self, text: str) -> None:
         self.led_text.emit(text)
 
     def _ask_rating(self, number: str, business_date: str) -> None:
         if not self.devices.has_evaluator(self.window):
-            hall = self.core.config().hall_id
-            payload = f"{RATING_QR_PREFIX}{hall}:{business_date}:{number}"
-            self._rating = RatingVM("qr", number, qr_payload=payload)
+            self._rating = RatingVM("qr", number)
+            self._offer_link(number, business_date, "qr")
             return
         self._rating = RatingVM("waiting", number)
+
+    def _offer_link(self, number: str, business_date: str, state: str) -> None:
+        """Put the rating link of ``number`` (signed by the hub, purpose ``r``) in the QR,
+        read off the GUI thread; without a ``ticket_link_base`` the hall's own ``HR1:``
+        text. Dropped if the rating shown has moved on meanwhile."""
+
+        def shown(link: Any, exc: BaseException | None) -> None:
+            r = self._rating
+            if r.state != state or r.number != number:
+                return
+            if exc is not None or not link:
+                if exc is not None:
+                    log.info("window %s: no rating link for %s: %s", self.window, number, exc)
+                config = self.core.known_config()
+                hall = config.hall_id if config else ""
+                link = f"{RATING_QR_PREFIX}{hall}:{business_date}:{number}"
+            self._rating = replace(r, qr_payload=str(link))
+            self.refresh_soon()
+
+        self.run_read(lambda: self.core.query("ticket_link", number=number, purpose="r"), shown)
 
     def _rating_missed(self, window: int, number: str) -> None:
         if window == self.window and self._rating == RatingVM("waiting", number):
@@ -220,7 +269,7 @@ class WindowPresenter(Presenter):
             waiting=waiting,
             transfer_targets=targets,
             devices=self._device_rows(status["devices"]),
-            rating=self._rating,
+            rating=self._rating_vm(config),
             enabled=enabled,
             served_today=w.get("served_today", 0),
             current_since=w.get("current_since"),

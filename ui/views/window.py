@@ -458,8 +458,14 @@ class WindowStationView(Screen):
             "qr": self.tr("No evaluator: the citizen scans this code to rate {number}"),
         }
         text = texts.get(r.state, "").replace("{number}", r.number).replace("{score}", r.text)
+        if r.reasons:
+            text += "\n" + self.tr("Reasons: {reasons}").replace("{reasons}", r.reasons)
+        if r.case:
+            text += "\n" + self.tr("Case number: {case}").replace("{case}", r.case)
+        if r.state == "rated" and r.qr_payload:
+            text += "\n" + self.tr("The citizen may scan this code to say why")
         self.rating.setText(text)
-        pixmap = qr_pixmap(r.qr_payload, 140) if r.state == "qr" and r.qr_payload else None
+        pixmap = qr_pixmap(r.qr_payload, 140) if r.qr_payload else None
         if pixmap is not None:
             self.rating_qr.setPixmap(pixmap)
             self.rating_qr.show()
