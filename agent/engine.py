@@ -232,8 +232,7 @@ class QueueEngine:
 
     def _CheckIn(self, state: HallState, cmd: c.CheckIn, now: dt.datetime) -> list[Fact]:
         entry = state.appointments.get(cmd.code)
-        local_day = now.astimezone(self.config.zone).date().isoformat()
-        if entry is None or entry["slot_start"][:10] != local_day:
+        if entry is None or entry["slot_start"][:10] != self._local_day(now):
             raise errors.UnknownAppointment(
                 "no appointment today for this code", code=cmd.code[:64]
             )
@@ -242,11 +241,65 @@ class QueueEngine:
             raise errors.AppointmentUsed(
                 f"this appointment is already checked in as {number}", number=number
             )
+        return self._check_in(state, cmd.code, entry, cmd.citizen, now)
+
+    def _CheckInByCard(
+        self, state: HallState, cmd: c.CheckInByCard, now: dt.datetime
+    ) -> list[Fact]:
+        """Check in today's booking of the swiped card's citizen: refused when there is none
+        today (another day's booking carries another day's hash, so it never matches), when
+        it is checked in already, or when its slot and grace minutes are over."""
+        booking = self.booking_for_card(state, cmd.citizen.citizen_hash, now)
+        if booking is None:
+            raise errors.UnknownAppointment("no appointment today for this ID card")
+        code, status = booking
+        entry = state.appointments[code]
+        if status == "used":
+            number = state.tickets[entry["ticket_id"]].number
+            raise errors.AppointmentUsed(
+                f"this appointment is already checked in as {number}", number=number
+            )
+        if status == "expired":
+            raise errors.AppointmentExpired(
+                f"the appointment's slot ended at {entry['slot_end'][11:16]}",
+                slot_end=entry["slot_end"][11:16],
+            )
+        return self._check_in(state, code, entry, cmd.citizen, now)
+
+    def booking_for_card(
+        self, state: HallState, citizen_hash: str, now: dt.datetime
+    ) -> tuple[str, str] | None:
+        """``(code, status)`` of today's booking whose roster hash is ``citizen_hash``:
+        status ``open``, ``used`` or ``expired``; an open one first, then the earliest."""
+        day = self._local_day(now)
+        grace = dt.timedelta(minutes=self.config.priority.appointment_grace_minutes)
+        found = []
+        for code, entry in state.appointments.items():
+            if entry.get("citizen_hash") != citizen_hash or entry["slot_start"][:10] != day:
+                continue
+            if entry.get("ticket_id"):
+                status = "used"
+            elif now > parse_time(entry["slot_end"]) + grace:
+                status = "expired"
+            else:
+                status = "open"
+            found.append((status != "open", entry["slot_start"], code, status))
+        if not found:
+            return None
+        _, _, code, status = min(found)
+        return code, status
+
+    def _local_day(self, now: dt.datetime) -> str:
+        return now.astimezone(self.config.zone).date().isoformat()
+
+    def _check_in(
+        self, state: HallState, code: str, entry: dict, citizen: c.Citizen | None, now: dt.datetime
+    ) -> list[Fact]:
         appointment = c.Appointment(
-            cmd.code, parse_time(entry["slot_start"]), parse_time(entry["slot_end"])
+            code, parse_time(entry["slot_start"]), parse_time(entry["slot_end"])
         )
         issue = c.IssueTicket(
-            entry["service"], citizen=cmd.citizen, appointment=appointment, channel="appointment"
+            entry["service"], citizen=citizen, appointment=appointment, channel="appointment"
         )
         facts = self._IssueTicket(state, issue, now)
         if not facts[0].payload["ticket"].get("citizen_name") and entry.get("citizen_name"):
@@ -272,6 +325,8 @@ class QueueEngine:
                     "slot_start": iso(entry.slot_start.astimezone(self.config.zone)),
                     "slot_end": iso(entry.slot_end.astimezone(self.config.zone)),
                     "citizen_name": entry.citizen_name,
+                    # (only where central sent one: older rosters' events stay as they were)
+                    **({"citizen_hash": entry.citizen_hash} if entry.citizen_hash else {}),
                 }
             )
         return [Fact("AppointmentsLoaded", {"roster_id": cmd.roster_id, "entries": entries})]

@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 6
 BUSY_TIMEOUT_MS = 30_000
-NEW_TICKET_COMMANDS = (c.IssueTicket, c.CheckIn)
+NEW_TICKET_COMMANDS = (c.IssueTicket, c.CheckIn, c.CheckInByCard)
 PROJECTION_TABLES = ("tickets", "windows", "evaluations", "devices", "appointments")
 #: ``meta`` key prefix of the last version applied per slot
 #: of what the central platform sends down (``inbound.roster``, ``inbound.notice.n1``, …).
