@@ -17,7 +17,16 @@ from agent.alarms import alarm_changes, bad_rating_alarm
 from agent.bundles import Bundle
 from agent.calendar import HallCalendar
 from agent.config import HallConfig, Service
-from agent.model import Fact, Priority, Ticket, TicketState, WindowStatus, iso, parse_time
+from agent.model import (
+    Event,
+    Fact,
+    Priority,
+    Ticket,
+    TicketState,
+    WindowStatus,
+    iso,
+    parse_time,
+)
 from agent.node import DeviceKind
 from agent.state import HallState
 
@@ -34,6 +43,17 @@ def ticket_fact(type_: str, ticket: Ticket, now: dt.datetime, **extra: Any) -> F
         "at": iso(now),
     }
     return Fact(type_, payload | extra)
+
+
+#: Events after which a service's queue has moved (the payload field naming that service):
+#: its first waiting tickets may now be near their turn.
+QUEUE_MOVES = {
+    "TicketCalled": "service",
+    "TicketCancelled": "service",
+    "TicketReactivated": "service",
+    "TicketTransferred": "to_service",
+    "BundleLegQueued": "to_service",
+}
 
 
 class QueueEngine:
@@ -142,6 +162,25 @@ class QueueEngine:
                 break
             ahead += 1
         return ahead
+
+    def near_turn(self, state: HallState, events: list[Event], now: dt.datetime) -> list[Fact]:
+        """One ``TicketNearTurn`` for each waiting ticket that, after ``events`` moved its
+        queue, has at most ``near_turn_ahead`` people ahead for the first time. A ticket
+        issued that near the front gets it at the next move of its queue."""
+        limit = self.config.near_turn_ahead
+        if limit is None:
+            return []
+        services = {e.payload[QUEUE_MOVES[e.type]] for e in events if e.type in QUEUE_MOVES}
+        facts = []
+        for service in sorted(services):
+            priority = [t for t in state.priority_waiting if state.tickets[t].service == service]
+            front = state.waiting_in(service)[: max(0, limit + 1 - len(priority))]
+            for ticket_id in sorted(priority) + front:
+                ticket = state.tickets[ticket_id]
+                ahead = self.people_ahead(state, ticket)
+                if ticket_id not in state.near_turn and ahead <= limit:
+                    facts.append(ticket_fact("TicketNearTurn", ticket, now, ahead=ahead))
+        return facts
 
     def estimated_wait_minutes(self, state: HallState, ticket: Ticket) -> int:
         """People ahead × rolling average service time, shared by the windows serving it."""

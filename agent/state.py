@@ -65,6 +65,7 @@ class HallState:
         self.calendar_version = 0
         self.calendar_payload: dict | None = None  # the calendar pushed by central
         self.last_called: list[str] = []  # ticket ids, most recent last
+        self.near_turn: set[str] = set()  # ids of today's tickets told their turn is near
 
     # ---- reading -------------------------------------------------------------------------
     def waiting_in(self, service: str) -> list[str]:
@@ -270,6 +271,10 @@ class HallState:
         ticket.no_show_call_index = None
         self._add_waiting(ticket)
         return Touched(tickets=(ticket.id,))
+
+    def _on_TicketNearTurn(self, p: dict) -> Touched:
+        self.near_turn.add(p["ticket_id"])
+        return Touched()
 
     def _on_TicketCancelled(self, p: dict) -> Touched:
         ticket = self.tickets[p["ticket_id"]]
