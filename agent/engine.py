@@ -148,20 +148,7 @@ class QueueEngine:
 
     def people_ahead(self, state: HallState, ticket: Ticket) -> int:
         """Waiting tickets of the same service that will be called before this one."""
-        if ticket.state is not TicketState.WAITING:
-            return 0
-        ahead = sum(
-            1
-            for t in state.priority_waiting
-            if t != ticket.id and state.tickets[t].service == ticket.service
-        )
-        if ticket.priority is not Priority.NONE:
-            return 0
-        for ticket_id in state.waiting_in(ticket.service):
-            if ticket_id == ticket.id:
-                break
-            ahead += 1
-        return ahead
+        return state.people_ahead(ticket)
 
     def near_turn(self, state: HallState, events: list[Event], now: dt.datetime) -> list[Fact]:
         """One ``TicketNearTurn`` for each waiting ticket that, after ``events`` moved its

@@ -80,6 +80,18 @@ class HallState:
         priority = sum(1 for t in self.priority_waiting if self.tickets[t].service == service)
         return len(self._waiting.get(service, [])) + priority
 
+    def people_ahead(self, ticket: Ticket) -> int:
+        """Waiting tickets of the same service that will be called before this one (a
+        ticket with priority is next: 0). Central computes a phone's progress with it too."""
+        if ticket.state is not TicketState.WAITING or ticket.priority is not Priority.NONE:
+            return 0
+        ahead = sum(1 for t in self.priority_waiting if self.tickets[t].service == ticket.service)
+        for ticket_id in self.waiting_in(ticket.service):
+            if ticket_id == ticket.id:
+                break
+            ahead += 1
+        return ahead
+
     def ticket_by_number(self, number: str) -> Ticket | None:
         ticket_id = self.by_number.get(number)
         return self.tickets[ticket_id] if ticket_id else None
