@@ -5,6 +5,7 @@ the booking. Another day's booking never matches, a used or expired one is refus
 from __future__ import annotations
 
 import datetime as dt
+import json
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -196,3 +197,16 @@ def test_a_bad_entry_is_refused_by_position_without_repeating_the_number(
     with pytest.raises(PushRefused, match=r"entries\[2\]: " + reason) as caught:
         hash_id_numbers({"entries": [{"code": "B"}, entry]}, HALL_KEY, SHANGHAI, "roster.yaml")
     assert entry["id_number"] not in str(caught.value)
+
+
+def test_roster_hashes_stay_off_every_roles_lan_feed(store: Store, clock: FakeClock) -> None:
+    """The roster's event (as the hub's LAN server would pass it on) carries the hashes;
+    no terminal role's feed payload of it does."""
+    from sync.lan.roles import ROLES, feed_payload
+
+    load_roster(store, ("APT-1", ID_NUMBER, local(clock, hours=1)))
+    (event,) = [e for e in store.events_since(0) if e.type == "AppointmentsLoaded"]
+    day_hash = card_of(ID_NUMBER, local(clock).date()).citizen_hash
+    assert day_hash in json.dumps(event.payload)  # (what the feed must cut)
+    for role in ROLES:
+        assert day_hash not in json.dumps(feed_payload(role, event.payload))
