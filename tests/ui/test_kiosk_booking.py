@@ -14,6 +14,7 @@ from PySide6.QtGui import QImage
 
 from agent import commands as c
 from agent.privacy import citizen_hash, citizen_key
+from ui.demo import BOOKED_CARD, DemoControls, sample_roster
 from ui.ports import CardRead
 
 pytestmark = pytest.mark.qt
@@ -134,3 +135,17 @@ def test_another_days_booking_is_not_offered(make_hall, qtbot, monkeypatch):
     hall.devices.swipe(card(BOOKED))
     qtbot.waitUntil(lambda: answers == [None], timeout=3000)
     assert kiosk.pages.currentWidget() is kiosk.home_page
+
+
+def test_the_demo_card_booked_by_id_number_is_offered_check_in(make_hall, qtbot):
+    """The demo's roster books the young sample card by its ID number (hashed with the
+    hall key); the simulator panel's swipe of that card brings the check-in offer."""
+    hall = make_hall()
+    secret = b"demo-hall-key-32-bytes-long-...."
+    hall.core.runtime.execute(sample_roster(hall.node.hall, now_in(hall), secret))
+    DemoControls(hall.devices, secret).swipe(BOOKED_CARD)
+    qtbot.waitUntil(
+        lambda: hall.kiosk_view.pages.currentWidget() is hall.kiosk_view.booking_page, timeout=3000
+    )
+    qtbot.mouseClick(hall.kiosk_view.booking_check_in, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: hall.kiosk_view.number.text() == "A001", timeout=3000)
