@@ -5,6 +5,7 @@ events reach central's feed once each."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -22,10 +23,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from agent import commands as c
 from agent import ticketlink
 from agent.node_runtime import Node
+from agent.runtime import CoreRuntime
 from agent.views import ticket_link
 from sync.central import CentralIngest, CentralStore
 from sync.fleet.progress_page import ProgressServer
-from sync.service import start_sync
+from sync.service import SyncService, start_sync
 from tests.support import wait_until
 from tests.sync.conftest import FAST_SYNC, Broker, assert_exactly_once, make_node
 
@@ -90,6 +92,20 @@ def hall_node(root: Path, broker: Broker) -> Node:
     return Node.open(root)
 
 
+@contextlib.contextmanager
+def running_hub(tmp_path: Path, broker: Broker) -> Iterator[tuple[Node, CoreRuntime, SyncService]]:
+    """The hub's core and central sync; stopped on the way out (its sync says offline)."""
+    node = hall_node(tmp_path / "node", broker)
+    runtime = node.runtime().start()
+    handle = start_sync(node, runtime, settings=FAST_SYNC)
+    assert handle is not None
+    try:
+        yield node, runtime, handle
+    finally:
+        handle.stop()
+        runtime.stop()
+
+
 def node_state(db: Path, node_id: str) -> str | None:
     store = CentralStore(db)
     try:
@@ -122,11 +138,7 @@ def test_a_phone_follows_its_slip_fresh_then_stale(
     broker: Broker, ingest: CentralIngest, server: ProgressServer, tmp_path: Path
 ) -> None:
     db = tmp_path / "central.db"
-    node = hall_node(tmp_path / "node", broker)
-    runtime = node.runtime().start()
-    handle = start_sync(node, runtime, settings=FAST_SYNC)
-    assert handle is not None
-    try:
+    with running_hub(tmp_path, broker) as (node, runtime, handle):
         for _ in range(5):
             runtime.execute(c.IssueTicket("social-security"))
         runtime.execute(c.CallNext(1))  # A001 to window 1; A002..A004 near their turn
@@ -151,10 +163,7 @@ def test_a_phone_follows_its_slip_fresh_then_stale(
         )
         assert progress["freshness"]["hall_online"] is True
         assert progress["freshness"]["stale"] is False
-    finally:
-        handle.stop()  # the hall goes offline (its sync says so on the way out)
-        runtime.stop()
-
+    # the hall went offline (its sync said so on the way out)
     assert wait_until(lambda: node_state(db, node.node.node_id) == "offline", 15)
     stale = browse(local(server, links["A004"]), tmp_path / "p3", tmp_path / "stale.png")
     assert "大厅网络暂时中断，以下信息截至" in stale and "前面还有 <b>2</b> 人" in stale
@@ -165,16 +174,9 @@ def test_a_tampered_or_unknown_link_gets_a_clear_4xx_page(
     broker: Broker, ingest: CentralIngest, server: ProgressServer, tmp_path: Path
 ) -> None:
     db = tmp_path / "central.db"
-    node = hall_node(tmp_path / "node", broker)
-    runtime = node.runtime().start()
-    handle = start_sync(node, runtime, settings=FAST_SYNC)
-    assert handle is not None
-    try:
+    with running_hub(tmp_path, broker) as (node, runtime, handle):
         runtime.execute(c.IssueTicket("social-security"))
         assert handle.wait_synced(30)
-    finally:
-        handle.stop()
-        runtime.stop()
     hall_id, node_id = node.hall.hall_id, node.node.node_id
     good = slip_link(node, "A001")
     day = ticketlink.parse(good).business_date
@@ -204,12 +206,8 @@ def test_near_turn_events_reach_the_feed_once_each(
     broker: Broker, ingest: CentralIngest, server: ProgressServer, tmp_path: Path
 ) -> None:
     db = tmp_path / "central.db"
-    node = hall_node(tmp_path / "node", broker)
-    runtime = node.runtime().start()
-    handle = start_sync(node, runtime, settings=FAST_SYNC)
-    assert handle is not None
     feed = f"http://127.0.0.1:{server.port}/v1/near-turn"
-    try:
+    with running_hub(tmp_path, broker) as (node, runtime, handle):
         for _ in range(5):
             runtime.execute(c.IssueTicket("social-security"))
         runtime.execute(c.CallNext(1))
@@ -230,8 +228,5 @@ def test_near_turn_events_reach_the_feed_once_each(
         assert handle.wait_synced(30)
         later = json.loads(get(f"{feed}?cursor={again['cursor']}")[1])
         assert [e["number"] for e in later["events"]] == ["A005"]
-    finally:
-        handle.stop()
-        runtime.stop()
     assert_exactly_once(db, node)
     assert get(f"{feed}?cursor=not-a-cursor")[0] == 400
