@@ -29,7 +29,15 @@ from sync.central import CentralIngest, CentralStore
 from sync.fleet.progress_page import ProgressServer
 from sync.service import SyncService, start_sync
 from tests.support import wait_until
-from tests.sync.conftest import FAST_SYNC, Broker, assert_exactly_once, make_node
+from tests.sync.conftest import (
+    FAST_SYNC,
+    Broker,
+    assert_exactly_once,
+    free_port,
+    make_node,
+    spawn_cli,
+    wait_line,
+)
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 
@@ -230,3 +238,20 @@ def test_near_turn_events_reach_the_feed_once_each(
         assert [e["number"] for e in later["events"]] == ["A005"]
     assert_exactly_once(db, node)
     assert get(f"{feed}?cursor=not-a-cursor")[0] == 400
+
+
+def test_the_central_process_serves_the_pages_on_its_progress_port(
+    broker: Broker, tmp_path: Path
+) -> None:
+    proc = spawn_cli(
+        "central", "--broker", broker.url, "--db", str(tmp_path / "central.db"),
+        "--progress-port", str(free_port()),
+    )  # fmt: skip
+    try:
+        url = wait_line(proc, "progress pages: ").split()[-1]
+        status, page = get(f"{url}hall/t?v=1&t=A001")
+        assert status == 400 and "不是有效的取号凭条链接" in page
+        assert get(f"{url}v1/near-turn")[0] == 200
+    finally:
+        proc.terminate()
+        proc.wait(10)
