@@ -19,6 +19,7 @@ from agent.validation import describe_validation_error
 TERMINAL_COMMANDS: tuple[type, ...] = (
     c.IssueTicket,
     c.CheckIn,
+    c.CheckInByCard,
     c.CallNext,
     c.Recall,
     c.MarkNoShow,

@@ -36,6 +36,9 @@ class RosterEntry:
     slot_start: dt.datetime
     slot_end: dt.datetime
     citizen_name: str = ""  # masked
+    #: The citizen's hash for the slot's day, which central computes from the ID number with
+    #: the hall key (agent/privacy.py): a swiped card finds the booking. Empty: QR code only.
+    citizen_hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,13 @@ class CheckIn:
 
     code: str
     citizen: Citizen | None = None
+
+
+@dataclass(frozen=True)
+class CheckInByCard:
+    """Appointment check-in by ID card: the swiped card's hash for today matches a booking."""
+
+    citizen: Citizen
 
 
 @dataclass(frozen=True)
@@ -269,6 +279,7 @@ class ResumeNumbering:
 Command = (
     IssueTicket
     | CheckIn
+    | CheckInByCard
     | LoadAppointments
     | PublishNotice
     | ApplyHallConfig

@@ -220,6 +220,13 @@ class HallConfig(_Strict):
         "unset: the slip's QR is read by the hall's kiosks only",
     )
     staff: StaffRules = Field(default_factory=StaffRules, description="sign-in and pauses")
+    near_turn_ahead: int | None = Field(
+        default=None,
+        ge=0,
+        le=50,
+        description="a TicketNearTurn event (for a city's SMS/WeChat notice) when a waiting "
+        "ticket first has at most this many people ahead; unset: none",
+    )
 
     @field_validator("timezone")
     @classmethod

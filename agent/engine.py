@@ -17,7 +17,16 @@ from agent.alarms import alarm_changes, bad_rating_alarm
 from agent.bundles import Bundle
 from agent.calendar import HallCalendar
 from agent.config import HallConfig, Service
-from agent.model import Fact, Priority, Ticket, TicketState, WindowStatus, iso, parse_time
+from agent.model import (
+    Event,
+    Fact,
+    Priority,
+    Ticket,
+    TicketState,
+    WindowStatus,
+    iso,
+    parse_time,
+)
 from agent.node import DeviceKind
 from agent.ratings import BAD_LEVELS, CASE_PATTERN, CHANNELS, LEVELS, recorded_reasons
 from agent.state import HallState
@@ -43,6 +52,17 @@ def ticket_fact(type_: str, ticket: Ticket, now: dt.datetime, **extra: Any) -> F
         "at": iso(now),
     }
     return Fact(type_, payload | extra)
+
+
+#: Events after which a service's queue has moved (the payload field naming that service):
+#: its first waiting tickets may now be near their turn.
+QUEUE_MOVES = {
+    "TicketCalled": "service",
+    "TicketCancelled": "service",
+    "TicketReactivated": "service",
+    "TicketTransferred": "to_service",
+    "BundleLegQueued": "to_service",
+}
 
 
 class QueueEngine:
@@ -172,20 +192,26 @@ class QueueEngine:
 
     def people_ahead(self, state: HallState, ticket: Ticket) -> int:
         """Waiting tickets of the same service that will be called before this one."""
-        if ticket.state is not TicketState.WAITING:
-            return 0
-        ahead = sum(
-            1
-            for t in state.priority_waiting
-            if t != ticket.id and state.tickets[t].service == ticket.service
-        )
-        if ticket.priority is not Priority.NONE:
-            return 0
-        for ticket_id in state.waiting_in(ticket.service):
-            if ticket_id == ticket.id:
-                break
-            ahead += 1
-        return ahead
+        return state.people_ahead(ticket)
+
+    def near_turn(self, state: HallState, events: list[Event], now: dt.datetime) -> list[Fact]:
+        """One ``TicketNearTurn`` for each waiting ticket that, after ``events`` moved its
+        queue, has at most ``near_turn_ahead`` people ahead for the first time. A ticket
+        issued that near the front gets it at the next move of its queue."""
+        limit = self.config.near_turn_ahead
+        if limit is None:
+            return []
+        services = {e.payload[QUEUE_MOVES[e.type]] for e in events if e.type in QUEUE_MOVES}
+        facts = []
+        for service in sorted(services):
+            priority = [t for t in state.priority_waiting if state.tickets[t].service == service]
+            front = state.waiting_in(service)[: max(0, limit + 1 - len(priority))]
+            for ticket_id in sorted(priority) + front:
+                ticket = state.tickets[ticket_id]
+                ahead = self.people_ahead(state, ticket)
+                if ticket_id not in state.near_turn and ahead <= limit:
+                    facts.append(ticket_fact("TicketNearTurn", ticket, now, ahead=ahead))
+        return facts
 
     def estimated_wait_minutes(self, state: HallState, ticket: Ticket) -> int:
         """People ahead × rolling average service time, shared by the windows serving it."""
@@ -278,8 +304,7 @@ class QueueEngine:
 
     def _CheckIn(self, state: HallState, cmd: c.CheckIn, now: dt.datetime) -> list[Fact]:
         entry = state.appointments.get(cmd.code)
-        local_day = now.astimezone(self.config.zone).date().isoformat()
-        if entry is None or entry["slot_start"][:10] != local_day:
+        if entry is None or entry["slot_start"][:10] != self._local_day(now):
             raise errors.UnknownAppointment(
                 "no appointment today for this code", code=cmd.code[:64]
             )
@@ -288,11 +313,65 @@ class QueueEngine:
             raise errors.AppointmentUsed(
                 f"this appointment is already checked in as {number}", number=number
             )
+        return self._check_in(state, cmd.code, entry, cmd.citizen, now)
+
+    def _CheckInByCard(
+        self, state: HallState, cmd: c.CheckInByCard, now: dt.datetime
+    ) -> list[Fact]:
+        """Check in today's booking of the swiped card's citizen: refused when there is none
+        today (another day's booking carries another day's hash, so it never matches), when
+        it is checked in already, or when its slot and grace minutes are over."""
+        booking = self.booking_for_card(state, cmd.citizen.citizen_hash, now)
+        if booking is None:
+            raise errors.UnknownAppointment("no appointment today for this ID card")
+        code, status = booking
+        entry = state.appointments[code]
+        if status == "used":
+            number = state.tickets[entry["ticket_id"]].number
+            raise errors.AppointmentUsed(
+                f"this appointment is already checked in as {number}", number=number
+            )
+        if status == "expired":
+            raise errors.AppointmentExpired(
+                f"the appointment's slot ended at {entry['slot_end'][11:16]}",
+                slot_end=entry["slot_end"][11:16],
+            )
+        return self._check_in(state, code, entry, cmd.citizen, now)
+
+    def booking_for_card(
+        self, state: HallState, citizen_hash: str, now: dt.datetime
+    ) -> tuple[str, str] | None:
+        """``(code, status)`` of today's booking whose roster hash is ``citizen_hash``:
+        status ``open``, ``used`` or ``expired``; an open one first, then the earliest."""
+        day = self._local_day(now)
+        grace = dt.timedelta(minutes=self.config.priority.appointment_grace_minutes)
+        found = []
+        for code, entry in state.appointments.items():
+            if entry.get("citizen_hash") != citizen_hash or entry["slot_start"][:10] != day:
+                continue
+            if entry.get("ticket_id"):
+                status = "used"
+            elif now > parse_time(entry["slot_end"]) + grace:
+                status = "expired"
+            else:
+                status = "open"
+            found.append((status != "open", entry["slot_start"], code, status))
+        if not found:
+            return None
+        _, _, code, status = min(found)
+        return code, status
+
+    def _local_day(self, now: dt.datetime) -> str:
+        return now.astimezone(self.config.zone).date().isoformat()
+
+    def _check_in(
+        self, state: HallState, code: str, entry: dict, citizen: c.Citizen | None, now: dt.datetime
+    ) -> list[Fact]:
         appointment = c.Appointment(
-            cmd.code, parse_time(entry["slot_start"]), parse_time(entry["slot_end"])
+            code, parse_time(entry["slot_start"]), parse_time(entry["slot_end"])
         )
         issue = c.IssueTicket(
-            entry["service"], citizen=cmd.citizen, appointment=appointment, channel="appointment"
+            entry["service"], citizen=citizen, appointment=appointment, channel="appointment"
         )
         facts = self._IssueTicket(state, issue, now)
         if not facts[0].payload["ticket"].get("citizen_name") and entry.get("citizen_name"):
@@ -318,6 +397,8 @@ class QueueEngine:
                     "slot_start": iso(entry.slot_start.astimezone(self.config.zone)),
                     "slot_end": iso(entry.slot_end.astimezone(self.config.zone)),
                     "citizen_name": entry.citizen_name,
+                    # (only where central sent one: older rosters' events stay as they were)
+                    **({"citizen_hash": entry.citizen_hash} if entry.citizen_hash else {}),
                 }
             )
         return [Fact("AppointmentsLoaded", {"roster_id": cmd.roster_id, "entries": entries})]

@@ -140,6 +140,18 @@ class AppointmentUsed(DomainError):
     code = "appointment_used"
 
 
+class BadCitizen(DomainError):
+    """A citizen hash that is not one (64 lower-case hex digits)."""
+
+    code = "bad_citizen"
+
+
+class AppointmentExpired(DomainError):
+    """The booked slot (and its grace minutes) is over: the citizen takes an ordinary number."""
+
+    code = "appointment_expired"
+
+
 class ServiceInUse(DomainError):
     code = "service_in_use"
 

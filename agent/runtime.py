@@ -45,7 +45,7 @@ class _Job:
 
 _NO_JOB = _Job(lambda store: None, Future())
 #: Commands whose ticket gets a slip: its view carries the signed link (agent/ticketlink.py).
-_SLIP_COMMANDS = (c.IssueTicket, c.CheckIn)
+_SLIP_COMMANDS = (c.IssueTicket, c.CheckIn, c.CheckInByCard)
 
 
 class CommandReport(NamedTuple):

@@ -69,6 +69,7 @@ class HallState:
         self.staff_roster_version = 0
         self.staff_roster: dict[str, dict] = {}  # staff id -> {id, name, windows} from central
         self.last_called: list[str] = []  # ticket ids, most recent last
+        self.near_turn: set[str] = set()  # ids of today's tickets told their turn is near
 
     # ---- reading -------------------------------------------------------------------------
     def waiting_in(self, service: str) -> list[str]:
@@ -82,6 +83,18 @@ class HallState:
     def waiting_count(self, service: str) -> int:
         priority = sum(1 for t in self.priority_waiting if self.tickets[t].service == service)
         return len(self._waiting.get(service, [])) + priority
+
+    def people_ahead(self, ticket: Ticket) -> int:
+        """Waiting tickets of the same service that will be called before this one (a
+        ticket with priority is next: 0). Central computes a phone's progress with it too."""
+        if ticket.state is not TicketState.WAITING or ticket.priority is not Priority.NONE:
+            return 0
+        ahead = sum(1 for t in self.priority_waiting if self.tickets[t].service == ticket.service)
+        for ticket_id in self.waiting_in(ticket.service):
+            if ticket_id == ticket.id:
+                break
+            ahead += 1
+        return ahead
 
     def ticket_by_number(self, number: str) -> Ticket | None:
         ticket_id = self.by_number.get(number)
@@ -276,6 +289,10 @@ class HallState:
         ticket.no_show_call_index = None
         self._add_waiting(ticket)
         return Touched(tickets=(ticket.id,))
+
+    def _on_TicketNearTurn(self, p: dict) -> Touched:
+        self.near_turn.add(p["ticket_id"])
+        return Touched()
 
     def _on_TicketCancelled(self, p: dict) -> Touched:
         ticket = self.tickets[p["ticket_id"]]

@@ -61,7 +61,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 8
 BUSY_TIMEOUT_MS = 30_000
-NEW_TICKET_COMMANDS = (c.IssueTicket, c.CheckIn)
+NEW_TICKET_COMMANDS = (c.IssueTicket, c.CheckIn, c.CheckInByCard)
 PROJECTION_TABLES = ("tickets", "windows", "evaluations", "devices", "appointments")
 #: ``meta`` key prefix of the last version applied per slot
 #: of what the central platform sends down (``inbound.roster``, ``inbound.notice.n1``, …).
@@ -912,11 +912,15 @@ class Store:
             elif refused is not None:
                 day = self.state.business_date
             events = self._append(facts, day, at, wall_time)
+            ticket = self._result_ticket(events)
+            events += self._append(
+                self.engine.near_turn(self.state, events, now), day, at, wall_time
+            )
             for key, value in (meta or {}).items():
                 cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
             # Everything up to the return happens before the fsync: after it, the caches are
             # cold and the smallest step costs microseconds. A failed commit folds again.
-            result = CommandResult(events, self._result_ticket(events))
+            result = CommandResult(events, ticket)
             if request_id is not None and events and refused is None:
                 if self._requests_pruned != day:  # once a day per process: ids before yesterday
                     yesterday = (dt.date.fromisoformat(day) - dt.timedelta(days=1)).isoformat()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 from agent import ticketlink
-from agent.errors import BadTicketLink
+from agent.errors import BadCitizen, BadTicketLink
 from agent.model import TicketState, parse_time
 from agent.store import PROFILE_SLOT_PREFIX, Store
 
@@ -215,6 +216,32 @@ def rating_of_case(store: Store, case: str) -> dict[str, Any] | None:
     return None
 
 
+def booking_for_card(store: Store, citizen_hash: str) -> dict[str, Any] | None:
+    """Today's appointment of the citizen whose card gave ``citizen_hash`` (the kiosk offers
+    check-in when its status is ``open``); None without one. Neither the hash nor the
+    check-in code is in the answer."""
+    if not _HASH.fullmatch(citizen_hash):
+        raise BadCitizen("citizen_hash: not a keyed hash")
+    store.refresh()
+    state = store.state
+    found = store.engine.booking_for_card(state, citizen_hash, store.hall_now())
+    if found is None:
+        return None
+    code, status = found
+    entry = state.appointments[code]
+    ticket = state.tickets.get(entry.get("ticket_id") or "")
+    return {
+        "service": entry["service"],
+        "slot_start": entry["slot_start"],
+        "slot_end": entry["slot_end"],
+        "status": status,
+        "number": ticket.number if ticket else None,
+    }
+
+
+_HASH = re.compile(r"[0-9a-f]{64}")
+
+
 def active_notices(store: Store) -> list[dict[str, Any]]:
     """Notices published through the log (from the central platform), oldest first."""
     store.refresh()
@@ -243,6 +270,7 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "ticket_link": ticket_link,
     "ticket_by_link": ticket_by_link,
     "rating_of_case": rating_of_case,
+    "booking_for_card": booking_for_card,
     "notices": active_notices,
     "config": _config,
     "now": _now,

@@ -42,6 +42,15 @@ def register(subparsers: Any) -> None:
     central.add_argument(
         "--metrics-host", default="127.0.0.1", help="address for /metrics (default 127.0.0.1)"
     )
+    central.add_argument(
+        "--progress-port",
+        type=int,
+        metavar="PORT",
+        help="serve the slip link's progress page (and /v1/progress, /v1/near-turn) on this port",
+    )
+    central.add_argument(
+        "--progress-host", default="127.0.0.1", help="address for the progress pages"
+    )
     central.add_argument("--workers", type=int, default=1, help="ingest workers in this process")
     central.add_argument("--group", default=ct.DEFAULT_SHARE_GROUP, help="shared group name")
     central.add_argument("--client-prefix", default=None, help="MQTT client id prefix")
@@ -172,7 +181,7 @@ def cmd_central_run(args: argparse.Namespace) -> int:
     prefix = args.client_prefix or f"central-ingest-{os.getpid()}"
     stop = _stop_on_signals()
     ingest = CentralIngest(address, args.db, args.workers, args.group, prefix).start()
-    metrics = None
+    metrics = progress = None
     try:
         if not ingest.wait_ready(30):
             print(f"hall-agent central: cannot subscribe at {address}", file=sys.stderr)
@@ -180,12 +189,22 @@ def cmd_central_run(args: argparse.Namespace) -> int:
         if args.metrics_port is not None:
             metrics = _serve_metrics(args, config, ingest)
             print(f"fleet metrics: http://{metrics.host}:{metrics.port}/metrics", flush=True)
+        if args.progress_port is not None:
+            from sync.central import open_central_store
+            from sync.fleet.progress_page import ProgressServer
+
+            progress = ProgressServer(
+                partial(open_central_store, args.db), args.progress_host, args.progress_port
+            )
+            print(f"progress pages: http://{progress.host}:{progress.port}/", flush=True)
         db = _without_password(args.db)
         print(f"central ingest ready: {address} db {db} workers {args.workers}", flush=True)
         stop.wait()
     finally:
         if metrics is not None:
             metrics.stop()
+        if progress is not None:
+            progress.stop()
         ingest.stop()
     stats = ingest.stats()
     print(

@@ -287,6 +287,12 @@ class RosterEntryData(_Payload):
     slot_start: AwareDatetime
     slot_end: AwareDatetime
     citizen_name: str = Field(default="", max_length=32, description="masked, e.g. 张*")
+    citizen_hash: str = Field(
+        default="",
+        pattern=r"^([0-9a-f]{64})?$",
+        description="the citizen's hash for the slot's day (docs/operator.md, 'Personal data: "
+        "the citizen hash'): a swiped ID card finds the booking; never an ID number",
+    )
 
     @field_validator("citizen_name")
     @classmethod

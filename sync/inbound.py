@@ -217,7 +217,9 @@ class InboundHandler:
             cmd: c.Command = c.LoadAppointments(
                 roster.roster_id,
                 tuple(
-                    c.RosterEntry(e.code, e.service, e.slot_start, e.slot_end, e.citizen_name)
+                    c.RosterEntry(
+                        e.code, e.service, e.slot_start, e.slot_end, e.citizen_name, e.citizen_hash
+                    )
                     for e in roster.entries
                 ),
             )

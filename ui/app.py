@@ -392,7 +392,7 @@ def _load_demo_roster(core: CoreClient, node: Node) -> None:
     from ui.demo import sample_roster
 
     now = dt.datetime.fromisoformat(core.query("now"))
-    core.command(sample_roster(node.hall, now))
+    core.command(sample_roster(node.hall, now, node.secret))
 
 
 def _window_tabs(hall: HallApp) -> Any:

@@ -187,7 +187,7 @@ class CoreClient(QObject):
         """Post a command without waiting (device threads use this)."""
         return self._pool.submit(self.command, command)
 
-    def issue(self, command: c.IssueTicket | c.CheckIn) -> dict[str, Any]:
+    def issue(self, command: c.IssueTicket | c.CheckIn | c.CheckInByCard) -> dict[str, Any]:
         """Issue (or check in) and return the ticket view, in one trip to the core."""
         view = self.command(command)
         assert view is not None
@@ -221,6 +221,11 @@ class CoreClient(QObject):
         hall's hub did not sign for today)."""
         view = self.query("ticket_by_link", text=link)
         return None if view is None else dict(view)
+
+    def booking_for_card(self, citizen_hash: str) -> dict[str, Any] | None:
+        """Today's appointment of a swiped card's citizen (service, slot, status), if any."""
+        found = self.query("booking_for_card", citizen_hash=citizen_hash)
+        return None if found is None else dict(found)
 
     def notices(self) -> list[dict[str, Any]]:
         """Notices published through the log (from the central platform), oldest first."""

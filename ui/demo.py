@@ -8,7 +8,7 @@ from typing import Any
 
 from agent import commands as c
 from agent.config import HallConfig, sample_config
-from agent.privacy import citizen_key, mask_name
+from agent.privacy import citizen_hash, citizen_key, mask_name
 from ui.ports import CardRead, DevicePort, FakeDevices
 
 #: A city hall's catalogue by category: (category zh, en, [(service zh, en), ...]).
@@ -118,19 +118,32 @@ SAMPLE_APPOINTMENTS = ("APPT-DEMO-0001", "APPT-DEMO-0002", "APPT-DEMO-0003")
 INVALID_CODE = "NOT-A-BOOKING-42"
 
 
-def sample_roster(config: HallConfig, now: dt.datetime) -> c.LoadAppointments:
-    """Three booked appointments for today, the slot around now (the demo runs any hour)."""
+#: The sample card booked by ID card in the demo (its swipe offers check-in).
+BOOKED_CARD = "resident-young"
+
+
+def sample_roster(
+    config: HallConfig, now: dt.datetime, hall_key: bytes | None = None
+) -> c.LoadAppointments:
+    """Three booked appointments for today, the slot around now (the demo runs any hour);
+    with the hall key, a fourth one booked by the young sample card's ID number, hashed as
+    central hashes a roster (sync/fleet/roster.py)."""
     local = now.astimezone(config.zone)
     start = local - dt.timedelta(minutes=10)
+    end = start + dt.timedelta(hours=1)
     services = [s.code for s in config.services]
     names = ("王*", "李*", "赵**")
-    entries = tuple(
-        c.RosterEntry(
-            code, services[i % len(services)], start, start + dt.timedelta(hours=1), names[i]
-        )
+    entries = [
+        c.RosterEntry(code, services[i % len(services)], start, end, names[i])
         for i, code in enumerate(SAMPLE_APPOINTMENTS)
-    )
-    return c.LoadAppointments(f"demo-{local.date().isoformat()}", entries)
+    ]
+    if hall_key:
+        fields = json.loads(_card_file(BOOKED_CARD).read_text(encoding="utf-8"))["fields"]
+        day_hash = citizen_hash(citizen_key(hall_key, fields["number"]), start.date())
+        entries.append(
+            c.RosterEntry("APPT-DEMO-CARD", services[0], start, end, citizen_hash=day_hash)
+        )
+    return c.LoadAppointments(f"demo-{local.date().isoformat()}", tuple(entries))
 
 
 def _card_file(name: str) -> Any:

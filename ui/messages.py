@@ -53,6 +53,9 @@ def error_text(code: str, details: dict[str, Any] | None = None) -> str:
         "bad_ticket_link": QCoreApplication.translate(
             "Errors", "This slip is not a ticket of this hall today; please ask at the service desk"
         ),
+        "appointment_expired": QCoreApplication.translate(
+            "Errors", "Your appointment time has passed; please choose a service for a number"
+        ),
         "already_rated": QCoreApplication.translate("Errors", "This ticket is already rated"),
         "stale_config": QCoreApplication.translate("Errors", "The hall settings are out of date"),
         "timeout": QCoreApplication.translate(

@@ -92,6 +92,16 @@ def register_push(csub: Any) -> None:
     calendar.add_argument("file", type=Path, help="YAML: holidays, working_days, closures")
     roster = kinds.add_parser("roster", parents=[common, targets], help="an appointment roster")
     roster.add_argument("file", type=Path)
+    roster.add_argument(
+        "--hall-key",
+        type=Path,
+        metavar="FILE",
+        help="the hall's secret.key (central's halls/<hall>/secret.key): needed when entries "
+        "name citizens by id_number, which are replaced by their day hash before signing",
+    )
+    roster.add_argument(
+        "--timezone", default="Asia/Shanghai", help="the hall's time zone (the slot's day)"
+    )
     staff = kinds.add_parser(
         "staff", parents=[common, targets], help="a staff roster (who signs in where)"
     )
@@ -166,11 +176,45 @@ def _prepare(args: argparse.Namespace) -> tuple[str, dict[str, Any], Any, list[s
     if args.push_kind == "calendar":
         return "calendar", check_calendar(raw, source), ct.calendar_topic, halls
     if args.push_kind == "roster":
-        return "roster", check_roster(raw, source), ct.roster_topic, halls
+        return (
+            "roster",
+            check_roster(_hashed_roster(args, raw, halls), source),
+            ct.roster_topic,
+            halls,
+        )
     if args.push_kind == "staff":
         return "staff", check_staff(raw, source), ct.staff_topic, halls
     data = check_notice(raw, source)
     return "notice", data, partial(_notice_topic, notice_id=data["notice_id"]), halls
+
+
+def _hashed_roster(args: argparse.Namespace, raw: Any, halls: list[str]) -> Any:
+    """A roster naming citizens by ID number, with each number replaced by its day hash (one
+    hall's key: such a roster targets one hall)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from sync.fleet.roster import has_id_numbers, hash_id_numbers
+
+    if not has_id_numbers(raw):
+        return raw
+    if len(halls) != 1:
+        raise PushRefused(
+            "a roster with id_number entries is hashed with one hall's key: name one --hall"
+        )
+    if args.hall_key is None:
+        raise PushRefused(
+            "a roster with id_number entries needs --hall-key (the hall's secret.key)"
+        )
+    try:
+        key = args.hall_key.read_bytes()
+        zone = ZoneInfo(args.timezone)
+    except OSError as exc:
+        raise PushRefused(f"{args.hall_key}: {exc.strerror}") from exc
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise PushRefused(f"--timezone: unknown time zone {args.timezone!r}") from exc
+    if len(key) < 32:
+        raise PushRefused(f"{args.hall_key}: not a hall key (shorter than 32 bytes)")
+    return hash_id_numbers(raw, key, zone, str(args.file))
 
 
 def _check_command(data: dict[str, Any]) -> None:

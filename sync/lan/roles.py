@@ -21,15 +21,17 @@ ROLES = ("kiosk", "window", "display")
 
 #: The commands each role may send. Window commands are also checked against its windows.
 ROLE_COMMANDS: dict[str, tuple[type, ...]] = {
-    "kiosk": (c.IssueTicket, c.CheckIn, c.DeviceStatusChanged),
+    "kiosk": (c.IssueTicket, c.CheckIn, c.CheckInByCard, c.DeviceStatusChanged),
     # Staff at a window: every terminal command but an appointment's check-in.
-    "window": tuple(cls for cls in TERMINAL_COMMANDS if cls is not c.CheckIn),
+    "window": tuple(cls for cls in TERMINAL_COMMANDS if cls not in (c.CheckIn, c.CheckInByCard)),
     # A display only reads the queue; like every terminal it reports its own devices' health.
     "display": (c.DeviceStatusChanged,),
 }
 #: The named reads each role's screens make (``agent.views.QUERIES``).
 ROLE_QUERIES: dict[str, frozenset[str]] = {
-    "kiosk": frozenset({"hall_status", "config", "notices", "now", "ticket", "ticket_by_link"}),
+    "kiosk": frozenset(
+        {"hall_status", "config", "notices", "now", "ticket", "ticket_by_link", "booking_for_card"}
+    ),
     "window": frozenset(
         {
             "hall_status",
@@ -47,7 +49,7 @@ ROLE_QUERIES: dict[str, frozenset[str]] = {
 #: How a kiosk may say a ticket was taken (``staff`` and ``cli`` are not a kiosk's).
 KIOSK_CHANNELS = frozenset({"button", "idcard"})
 #: Commands that issue a ticket: rate-limited per terminal.
-ISSUING = (c.IssueTicket, c.CheckIn)
+ISSUING = (c.IssueTicket, c.CheckIn, c.CheckInByCard)
 #: Sign-ins (a PIN or a card to check): rate-limited per terminal, besides the lockouts.
 SIGNING_IN = (c.SignIn,)
 #: Event payload fields each role's screens read from the live feed; everything else (the

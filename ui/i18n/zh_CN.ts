@@ -259,6 +259,10 @@
         <translation>此凭条不是本大厅今日的号码，请到服务台咨询</translation>
     </message>
     <message>
+        <source>Your appointment time has passed; please choose a service for a number</source>
+        <translation>您的预约时段已过，请选择业务取号</translation>
+    </message>
+    <message>
         <source>This ticket is already rated</source>
         <translation>该号码已评价</translation>
     </message>
@@ -530,6 +534,18 @@
         <translation>返回</translation>
     </message>
     <message>
+        <source>Check in now and take your appointment number?</source>
+        <translation>现在签到并取预约号吗？</translation>
+    </message>
+    <message>
+        <source>Check in</source>
+        <translation>签到取号</translation>
+    </message>
+    <message>
+        <source>No, choose another service</source>
+        <translation>不签到，选择其他业务</translation>
+    </message>
+    <message>
         <source>Ticket progress</source>
         <translation>排队进度</translation>
     </message>
@@ -624,6 +640,14 @@
     <message>
         <source>Please go to window {window}</source>
         <translation>请到 {window} 号窗口办理</translation>
+    </message>
+    <message>
+        <source>{citizen}, you have an appointment today</source>
+        <translation>{citizen}，您今天有一个预约</translation>
+    </message>
+    <message>
+        <source>Booked time {slot}</source>
+        <translation>预约时段 {slot}</translation>
     </message>
     <message>
         <source>Scan the QR code on your ticket slip to see its progress</source>

@@ -109,6 +109,15 @@ class SlipVM:
 
 
 @dataclass(frozen=True)
+class BookingVM:
+    """A swiped card's appointment today, offered for check-in."""
+
+    citizen: str  # masked name
+    service_name: str
+    slot: str  # HH:MM–HH:MM
+
+
+@dataclass(frozen=True)
 class PrintVM:
     number: str
     state: str  # printing | printed | failed | none
@@ -173,6 +182,7 @@ class KioskPresenter(Presenter):
     print_changed = Signal(object)  # PrintVM
     guide_shown = Signal(object)  # GuideVM
     progress_shown = Signal(object)  # ProgressVM
+    booking_offered = Signal(object)  # BookingVM: the swiped card has an appointment today
     message = Signal(str)  # translated, for citizens
     go_home = Signal()
     busy = Signal(bool)  # a ticket is being issued and the hub has not answered yet
@@ -194,6 +204,7 @@ class KioskPresenter(Presenter):
         self.own_config = own_config
         self._printer = Background("kiosk-printer")
         self._citizen: CardRead | None = None
+        self._offer: dict[str, Any] | None = None  # the card's booking on offer for check-in
         self._business_date: str | None = None  # of the last hall reading
         self._last: tuple[dict[str, Any], SlipLayout] | None = None
         self._print: PrintVM | None = None
@@ -225,6 +236,8 @@ class KioskPresenter(Presenter):
         if self.hub_away:
             self._show_away(True)
         self.refresh()
+        if self._offer is not None:
+            self.booking_offered.emit(self._booking_vm(self._offer))
         if self._last is not None:
             self.ticket_shown.emit(self._slip(self._last[0]))
             if self._print is not None:
@@ -358,7 +371,15 @@ class KioskPresenter(Presenter):
     def issuing(self) -> bool:
         return self._issuing
 
-    def _issue(self, command: c.IssueTicket | c.CheckIn) -> bool:
+    def check_in_booking(self) -> bool:
+        """The citizen accepted the offered appointment: check in by the swiped card."""
+        citizen = self._card_holder()
+        if citizen is None:  # (the card was forgotten: idle, or a ticket taken meanwhile)
+            self.go_home.emit()
+            return False
+        return self._issue(c.CheckInByCard(citizen))
+
+    def _issue(self, command: c.IssueTicket | c.CheckIn | c.CheckInByCard) -> bool:
         """Issue, then show the number and print. True when a number is on screen on return
         (a local core); a terminal's issue finishes later, on the GUI thread. A tap while one
         is being served is ignored (False)."""
@@ -409,6 +430,7 @@ class KioskPresenter(Presenter):
             return False
         if self._citizen is holder:
             self._citizen = None
+            self._offer = None
         try:
             view = self._with_windows(view)
             if holder is not None:
@@ -527,11 +549,45 @@ class KioskPresenter(Presenter):
             self.refresh()
             return
         self._citizen = card
+        self._offer = None
         self.go_home.emit()
         self.refresh()
+        self._look_for_booking(card)
+
+    def _look_for_booking(self, card: CardRead) -> None:
+        """Ask the hub whether the card's citizen booked a slot today: an open one is offered
+        for check-in; a used or expired one is said; none leaves the home screen as it is."""
+        citizen = self._card_holder()
+        assert citizen is not None
+
+        def found(booking: dict[str, Any] | None, exc: BaseException | None) -> None:
+            if exc is not None:
+                log.info("no appointment look-up for the card: %s", exc)
+            if booking is None or self._citizen is not card:
+                return
+            if booking["status"] == "used":
+                self.message.emit(error_text("appointment_used", {"number": booking["number"]}))
+            elif booking["status"] == "expired":
+                self.message.emit(error_text("appointment_expired"))
+            else:
+                self._offer = booking
+                self.booking_offered.emit(self._booking_vm(booking))
+
+        self.run_read(lambda: self.core.booking_for_card(citizen.citizen_hash), found)
+
+    def _booking_vm(self, booking: dict[str, Any]) -> BookingVM:
+        start, end = (booking[k][11:16] for k in ("slot_start", "slot_end"))
+        name = self._citizen.name_masked if self._citizen else ""
+        return BookingVM(name, self._service_name(booking["service"]), f"{start}–{end}")
+
+    def decline_booking(self) -> None:
+        """Not now: the card stays swiped, the citizen chooses a service on the home screen."""
+        self._offer = None
+        self.go_home.emit()
 
     def clear_citizen(self) -> None:
         self._citizen = None
+        self._offer = None
         self.refresh()
 
     def on_code(self, text: str) -> None:
@@ -625,6 +681,7 @@ class KioskPresenter(Presenter):
     def idle(self) -> None:
         """Nobody touched the kiosk for a while: back to the home screen, card forgotten."""
         self._citizen = None
+        self._offer = None
         self._last = None
         self._print = None
         self.go_home.emit()

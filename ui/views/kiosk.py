@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from ui.messages import ahead_text, fill, service_desk_text, ticket_state_text, windows_text
 from ui.presenters.kiosk import (
     AwayVM,
+    BookingVM,
     GuideVM,
     HomeVM,
     KioskPresenter,
@@ -218,12 +219,14 @@ class KioskView(Screen):
         self.guide_page = self._build_guide()
         self.progress_page = self._build_progress()
         self.away_page = self._build_away()
+        self.booking_page = self._build_booking()
         for page in (
             self.home_page,
             self.ticket_page,
             self.guide_page,
             self.progress_page,
             self.away_page,
+            self.booking_page,
         ):
             self.pages.addWidget(page)
 
@@ -248,6 +251,7 @@ class KioskView(Screen):
         presenter.print_changed.connect(self.show_print)
         presenter.guide_shown.connect(self.show_guide)
         presenter.progress_shown.connect(self.show_progress)
+        presenter.booking_offered.connect(self.show_booking)
         presenter.message.connect(self.show_message)
         presenter.go_home.connect(self.go_home)
         presenter.busy.connect(self.show_busy)
@@ -469,6 +473,32 @@ class KioskView(Screen):
         layout.addWidget(self.progress_back, 0, center)
         return page
 
+    def _build_booking(self) -> QWidget:
+        """A swiped card with an appointment today: check in, or take another service."""
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setSpacing(24)
+        center = Qt.AlignmentFlag.AlignCenter
+        self.booking_title = label("", "prompt", center, wrap=True)
+        self.booking_service = label("", "awayHall", center, wrap=True)
+        self.booking_slot = label("", "slipService", center, wrap=True)
+        self.booking_question = label("", "slipLine", center, wrap=True)
+        self.booking_check_in = button("big", self.presenter.check_in_booking)
+        self.booking_other = button("bigGhost", self.presenter.decline_booking)
+        layout.addStretch(1)
+        for widget in (
+            self.booking_title,
+            self.booking_service,
+            self.booking_slot,
+            self.booking_question,
+        ):
+            layout.addWidget(widget)
+        layout.addSpacing(40)
+        layout.addWidget(self.booking_check_in, 0, center)
+        layout.addStretch(1)
+        layout.addWidget(self.booking_other, 0, center)
+        return page
+
     # ---- texts --------------------------------------------------------------------------
     def retranslate(self) -> None:
         self.message.hide()  # a message in the other language is stale
@@ -499,6 +529,9 @@ class KioskView(Screen):
         self.guide_forms_head.setText(self.tr("Sample forms"))
         self.guide_take.setText(self.tr("Take a ticket for this service"))
         self.guide_back.setText(self.tr("Back"))
+        self.booking_question.setText(self.tr("Check in now and take your appointment number?"))
+        self.booking_check_in.setText(self.tr("Check in"))
+        self.booking_other.setText(self.tr("No, choose another service"))
         self.progress_title.setText(self.tr("Ticket progress"))
         self.progress_back.setText(self.tr("Back"))
         self.away_title.setText(self.tr("Self-service numbers are not available right now"))
@@ -761,6 +794,15 @@ class KioskView(Screen):
             line = ""
         self.progress_line.setText(line)
         self.pages.setCurrentWidget(self.progress_page)
+
+    def show_booking(self, vm: BookingVM) -> None:
+        self.booking_title.setText(
+            fill(self.tr("{citizen}, you have an appointment today"), citizen=vm.citizen)
+        )
+        self.booking_service.setText(vm.service_name)
+        self.booking_slot.setText(fill(self.tr("Booked time {slot}"), slot=vm.slot))
+        self.message.hide()
+        self.pages.setCurrentWidget(self.booking_page)
 
     def show_message(self, text: str) -> None:
         self.message.setText(text)
