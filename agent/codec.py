@@ -32,6 +32,7 @@ TERMINAL_COMMANDS: tuple[type, ...] = (
     c.CancelTicket,
     c.RecordEvaluation,
     c.DeviceStatusChanged,
+    c.DeviceProfileApplied,
     c.ReportAdminPinLockout,
 )
 _BY_NAME = {cls.__name__: cls for cls in TERMINAL_COMMANDS}

@@ -253,6 +253,10 @@ def print_report(report: dict[str, Any]) -> None:
         for name, d in sorted(n["devices"].items()):
             reason = f" ({d['reason']})" if d.get("reason") else ""
             print(f"    device  {name:<24} {d['status']}{reason} since {d.get('since') or '?'}")
+            if d.get("profile"):
+                how = d.get("profile_outcome")
+                why = f": {d['profile_reason']}" if how == "rolled_back" else ""
+                print(f"      with profile {d['profile']} v{d.get('profile_version')}: {how}{why}")
         for name, version in sorted(n["profiles"].items()):
             print(f"    profile {name:<24} version {version}")
         if n["disk_free_mb"] is not None:

@@ -235,6 +235,19 @@ class LanServer:
             thread.join(timeout)
         self._threads = []
 
+    def relay_profile(self, name: str, version: int, document: dict[str, Any]) -> bool:
+        """Publish a device profile applied here to every terminal (retained: one that
+        connects later gets it too). False when the hall broker is not reachable now (the
+        retained copy of an earlier version stays; the terminals get this one at the next
+        push or when :meth:`relay_profile` is called again)."""
+        payload = wire.profile_payload(name, version, document)
+        info = self._client.publish(wire.profile_topic(self.hall_id, name), payload, 1, True)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            log.warning("hall LAN: profile %s v%d not relayed: %s", name, version, info.rc)
+            return False
+        log.info("hall LAN: profile %s version %d relayed to the terminals", name, version)
+        return True
+
     def stats_snapshot(self) -> dict[str, Any]:
         with self._lock:
             snapshot = {k: v for k, v in vars(self.stats).items() if k != "last_refusals"}
@@ -443,7 +456,7 @@ class LanServer:
                     retry_after_s=round(wait, 1),
                 )
         command = roles.own_command(terminal, command)
-        if isinstance(command, c.DeviceStatusChanged):
+        if isinstance(command, c.DeviceStatusChanged | c.DeviceProfileApplied):
             self._admit_device(terminal, command.device)
         return command
 
