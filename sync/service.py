@@ -290,7 +290,7 @@ class SyncService:
             Outcome(
                 ct.profile_topic(self.hall_id, p["profile"]),
                 applied,
-                p["outcome"],
+                REOPENED if applied else p["outcome"],
                 f"device {device}: " + ("re-opened with it" if applied else str(p["reason"])),
                 "device_profile",
                 p["version"],
@@ -689,6 +689,11 @@ def _device_health(d: dict[str, Any]) -> ct.DeviceHealth:
         since=None if since is None else str(since)[:40],
         **_profile_fields(d.get("profile")),
     )
+
+
+#: The result code of a device re-opened with a pushed profile that kept it (the message's
+#: own acceptance at the hub is ``applied``; a device that did not keep it: ``rolled_back``).
+REOPENED = "reopened"
 
 
 def _profile_only(health: ct.DeviceHealth) -> dict[str, Any]:
