@@ -104,7 +104,7 @@ class ProfileApplier:
         self.manager, self.execute = manager, execute
         for name, version in sorted((stored or {}).items()):
             self._queue.put(_Pushed(name, version, reopen=False))
-        self._thread = threading.Thread(target=self._run, name="device-profiles", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="profile-applier", daemon=True)
         self._thread.start()
         return self
 

@@ -115,14 +115,17 @@ def test_unplug_and_replug_reconnects(tmp_path: Path, secret) -> None:
         sim.stop()
 
 
-def test_reader_that_stops_answering_goes_offline_then_back(secret) -> None:
+def test_reader_that_stops_answering_fails_its_probe_goes_offline_then_back(secret) -> None:
     sim = start_simulator("idreader")
     reports = Reports()
     m = fast_manager([spec("r", "idreader", "ga467-serial", port=sim.port)], reports, secret=secret)
     try:
         m.start()
         assert reports.wait(("r", "online", None))
+        assert m.probe("r", timeout=2).ok
         sim.set_fault("silent")
+        probe = m.probe("r", timeout=0.5)
+        assert (probe.ok, probe.reason) == (False, "no_answer")
         assert reports.wait(("r", "offline", "no_answer"))
         sim.set_fault(None)
         assert wait_until(lambda: m.status("r") == ("online", None))
@@ -244,22 +247,6 @@ def test_a_rollback_survives_a_restart(tmp_path: Path) -> None:
     (pushed / "led-rs485-generic.yaml").write_text(yaml.safe_dump(newer))
     third = fast_manager(specs, Reports(), last_good=last_good, pushed_profiles=pushed)
     assert third.profile("led").max_chars == 20  # type: ignore[union-attr]
-
-
-def test_probe_of_a_silent_reader_names_the_fault(secret) -> None:
-    sim = start_simulator("idreader")
-    reports = Reports()
-    m = fast_manager([spec("r", "idreader", "ga467-serial", port=sim.port)], reports, secret=secret)
-    try:
-        m.start()
-        assert reports.wait(("r", "online", None))
-        assert m.probe("r", timeout=2).ok
-        sim.set_fault("silent")
-        result = m.probe("r", timeout=0.5)
-        assert not result.ok and result.reason == "no_answer"
-    finally:
-        m.close()
-        sim.stop()
 
 
 def test_reopen_refuses_a_profile_of_another_kind() -> None:

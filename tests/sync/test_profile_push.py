@@ -6,16 +6,12 @@ central one and the shipped hall broker with its ACL; devices on ptys)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from agent import commands as c
 from agent.cli import main
@@ -33,6 +29,8 @@ from tests.sync.conftest import (
     HallBroker,
     free_port,
     make_node,
+    run_cli,
+    scrape_metrics,
     spawn_cli,
     wait_line,
 )
@@ -67,15 +65,9 @@ def push_profile(
 ) -> None:
     path = key.parent / f"{name}-v{version}.yaml"
     path.write_text(yaml.safe_dump(document, allow_unicode=True))
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "agent.cli", "central", "push", "profile", name, str(path)),
-            *("--hall", hall, "--version", str(version), "--broker", broker.url, "--key", str(key)),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    done = run_cli(
+        *("central", "push", "profile", name, str(path), "--hall", hall),
+        *("--version", str(version), "--broker", broker.url, "--key", str(key)),
     )
     assert done.returncode == 0, done.stderr
 
@@ -99,16 +91,6 @@ def fleet_node(db: Path, node: Node, capsys: pytest.CaptureFixture[str]) -> dict
     report: dict[str, Any] = json.loads(capsys.readouterr().out)
     (entry,) = [n for n in report["nodes"] if n["node_id"] == node.node.node_id]
     return {**entry, "rollbacks": report["rollbacks"], "alarms": report["alarms"]}
-
-
-def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        text = response.read().decode()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
 
 
 @pytest.mark.mqtt
@@ -242,7 +224,7 @@ def test_a_pushed_profile_reaches_a_kiosk_printer_and_a_broken_one_is_rolled_bac
                 30,
             )
             assert any(a["kind"] == "rollback" for a in node["alarms"])
-            figures = scrape(metrics)
+            figures = scrape_metrics(metrics)
             assert figures[("hall_profile_rollbacks_total", ())] == 1
             labels = (
                 ("device", "window-1/led-1"),

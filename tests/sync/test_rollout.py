@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ from devices.simulators import start_simulator
 from sync.node import start_node
 from sync.signing import CENTRAL_PUBLIC_KEY_FILE, generate_key, private_pem, public_pem
 from tests.support import wait_until
-from tests.sync.conftest import FAST_SYNC, REPO, Broker, make_node, spawn_cli, wait_line
+from tests.sync.conftest import FAST_SYNC, Broker, make_node, run_cli, spawn_cli, wait_line
 
 KEY = generate_key()
 HALLS = ("hall-c", "hall-b", "hall-d")
@@ -93,17 +91,10 @@ def rollout(tmp_path: Path, broker: Broker, db: Path, *args: str) -> None:
     key.write_bytes(private_pem(KEY))
     profile = tmp_path / "led-xor8.yaml"
     profile.write_text(yaml.safe_dump(xor8_led()))
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "agent.cli", "central", "rollout", "start", LED),
-            *(str(profile), "--group", "county", "--version", "7", "--broker", broker.url),
-            *("--key", str(key), "--db", str(db), "--config", str(tmp_path / "central.yaml")),
-            *args,
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    done = run_cli(
+        *("central", "rollout", "start", LED, str(profile), "--group", "county"),
+        *("--version", "7", "--broker", broker.url, "--key", str(key), "--db", str(db)),
+        *("--config", str(tmp_path / "central.yaml"), *args),
     )
     assert done.returncode == 0, done.stderr
 
