@@ -36,6 +36,7 @@ TERMINAL_COMMANDS: tuple[type, ...] = (
     c.RecordEvaluation,
     c.RequestRating,
     c.DeviceStatusChanged,
+    c.DeviceProfileApplied,
     c.ReportAdminPinLockout,
 )
 _BY_NAME = {cls.__name__: cls for cls in TERMINAL_COMMANDS}

@@ -232,6 +232,18 @@ class DeviceStatusChanged:
 
 
 @dataclass(frozen=True)
+class DeviceProfileApplied:
+    """A device was re-opened with a profile pushed from central: it kept it (``applied``)
+    or went back to its last good one (``rolled_back``, with the health check's reason)."""
+
+    device: str
+    profile: str  # the profile's name (node.yaml ``profile``, the push's topic)
+    version: int  # the push's version
+    outcome: str  # applied | rolled_back
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class ReportAdminPinLockout:
     """A kiosk locked its admin PIN after too many wrong ones: recorded, so central sees it."""
 
@@ -301,6 +313,7 @@ Command = (
     | RecordEvaluation
     | RequestRating
     | DeviceStatusChanged
+    | DeviceProfileApplied
     | ReportAdminPinLockout
     | ReportStaffLockout
     | Tick

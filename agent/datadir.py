@@ -69,6 +69,11 @@ class DataDir:
         return self.root / "profiles"
 
     @property
+    def last_good_profiles(self) -> Path:
+        """Each device's last good profile, kept by the device manager for rollbacks."""
+        return self.profiles / "last-good"
+
+    @property
     def hub_lock(self) -> Path:
         """The file a process running this data dir's core holds an ``flock`` on; a restore
         is refused while anyone holds it."""

@@ -42,6 +42,11 @@ def _checked_case(case: str | None) -> str | None:
     return case
 
 
+#: A device as the hub records it: its own id, or ``<terminal>/<device>`` for a terminal's.
+DEVICE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}(/[A-Za-z0-9_.-]{1,64})?")
+MAX_PROFILE_REASON = 256
+
+
 def ticket_fact(type_: str, ticket: Ticket, now: dt.datetime, **extra: Any) -> Fact:
     """A fact about one ticket: who (id, number, service, masked name), when, plus details."""
     payload = {
@@ -840,6 +845,28 @@ class QueueEngine:
         if cmd.window is not None:
             payload["window"] = cmd.window
         return [Fact("DeviceStatusChanged", {**payload, "at": iso(now)})]
+
+    def _DeviceProfileApplied(
+        self, state: HallState, cmd: c.DeviceProfileApplied, now: dt.datetime
+    ) -> list[Fact]:
+        if cmd.outcome not in ("applied", "rolled_back"):
+            raise errors.DomainError(f"unknown profile outcome {cmd.outcome!r}")
+        if not (
+            DEVICE_NAME.fullmatch(cmd.device)
+            and TERMINAL_NAME.fullmatch(cmd.profile)
+            and 1 <= cmd.version <= 2**63 - 1
+            and (cmd.reason is None or len(cmd.reason) <= MAX_PROFILE_REASON)
+        ):
+            raise errors.DomainError("a device profile outcome with impossible values")
+        payload = {
+            "device": cmd.device,
+            "profile": cmd.profile,
+            "version": cmd.version,
+            "outcome": cmd.outcome,
+            "reason": cmd.reason,
+            "at": iso(now),
+        }
+        return [Fact("DeviceProfileApplied", payload)]
 
     def _ReportAdminPinLockout(
         self, state: HallState, cmd: c.ReportAdminPinLockout, now: dt.datetime

@@ -79,6 +79,13 @@ class NodeConfig(_Strict):
         description="the hall LAN broker on the hub: terminals on other PCs reach the queue there",
     )
     devices: list[DeviceSpec] = Field(default_factory=list)
+    device_health_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="a device re-opened with a new profile must answer its probe within "
+        "this; else it is rolled back to its last good profile",
+    )
     disk_reserve_mb: int = Field(
         default=DEFAULT_RESERVE_MB,
         ge=0,

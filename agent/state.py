@@ -60,6 +60,9 @@ class HallState:
         self.devices: dict[str, tuple[str, str | None]] = {}
         self.device_since: dict[str, str] = {}  # device -> hall time of its last change
         self.device_where: dict[str, dict] = {}  # device -> {"kind", "window"} when reported
+        # device -> its last DeviceProfileApplied (profile, version, outcome, reason, at);
+        # carried to the next day, but not sticky: a restart on a later day starts empty
+        self.device_profiles: dict[str, dict] = {}
         self.appointments: dict[str, dict] = {}  # code -> roster entry + "ticket_id"
         self.notices: dict[str, dict] = {}
         self.config_version = 0
@@ -122,6 +125,7 @@ class HallState:
             "devices",
             "device_since",
             "device_where",
+            "device_profiles",
             "notices",
             "config_version",
             "config_payload",
@@ -356,6 +360,10 @@ class HallState:
         if p.get("kind"):  # events before kind/window were carried have neither
             self.device_where[p["device"]] = {"kind": p["kind"], "window": p.get("window")}
         return Touched(device=p["device"])
+
+    def _on_DeviceProfileApplied(self, p: dict) -> Touched:
+        self.device_profiles[p["device"]] = {k: v for k, v in p.items() if k != "device"}
+        return Touched()
 
     def _on_AppointmentsLoaded(self, p: dict) -> Touched:
         loaded = []

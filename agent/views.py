@@ -102,10 +102,14 @@ def device_states(store: Store) -> dict[str, dict[str, Any]]:
     the central platform's fleet view."""
     store.refresh()
     state = store.state
-    return {
+    rows: dict[str, dict[str, Any]] = {
         name: {"status": status, "reason": reason, "since": state.device_since.get(name)}
         for name, (status, reason) in sorted(state.devices.items())
     }
+    for name, applied in state.device_profiles.items():
+        if name in rows:  # the profile it was last re-opened with, and how that went
+            rows[name]["profile"] = applied
+    return rows
 
 
 def profile_versions(store: Store) -> dict[str, int]:

@@ -6,6 +6,11 @@ health, reads ID cards and scanned codes, and calls every ``on_status`` callback
 ``(device_id, status, reason)`` whenever ``online / offline / fault`` or its reason changes.
 Callers use the devices through the manager; nothing here raises into the queue: a failed
 print returns a reason.
+
+A device is re-opened with another profile while the agent runs (:meth:`DeviceManager.reopen`,
+for a profile pushed from central): it must then answer its health probe
+(:meth:`DeviceManager.probe`) within the health timeout, or it goes back to the profile it
+had (a rollback, remembered on disk by :mod:`devices.last_good`).
 """
 
 from __future__ import annotations
@@ -14,13 +19,16 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from agent.node import DeviceSpec
 from devices.errors import DeviceFault, NoAnswer, PortGone, PortUnavailable, SamNotReady
 from devices.idcard import IdCard, IdCardReader
+from devices.last_good import LastGoodProfiles
 from devices.led import Evaluator, EvaluatorRating, LedDisplay
 from devices.printer import PrinterStatus, PrintResult, TicketLayout, TicketPrinter
 from devices.profiles import (
@@ -47,6 +55,31 @@ R = TypeVar("R")
 V = TypeVar("V")
 
 _OFFLINE_REASONS = {PortGone.code, PortUnavailable.code, NoAnswer.code}
+#: Drivers whose step blocks in a read (bounded by the poll interval).
+_READERS = (IdCardReader, SerialScanner, HidScanner, CameraScanner)
+#: How long a re-opened device has to answer its probe, unless the node config says.
+HEALTH_TIMEOUT_S = 5.0
+#: Pause between two probes of a device that did not answer yet.
+PROBE_RETRY_S = 0.1
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Did the device answer? ``checked`` False: its protocol has no question to ask (an
+    evaluator, a scanner): it counts as answering once its port is open."""
+
+    ok: bool
+    reason: str | None = None
+    checked: bool = True
+
+
+@dataclass(frozen=True)
+class ReopenOutcome:
+    """What :meth:`DeviceManager.reopen` did: ``applied``, or ``rolled_back`` with why."""
+
+    device: str
+    outcome: Literal["applied", "rolled_back"]
+    reason: str | None = None
 
 
 def _status_for(exc: DeviceFault) -> Status:
@@ -75,6 +108,10 @@ class ManagedDevice:
         self.simulator: Any = None
         self.port = spec.port
         self.thread: threading.Thread | None = None
+        # Held by the worker for each open/step and by a re-open for its whole length, so
+        # the worker never opens, reads or fails a driver a re-open is swapping.
+        self.cycle = threading.Lock()
+        self.shown: dict[int, str] = {}  # LED bus address -> the text last shown there
 
     @property
     def id(self) -> str:
@@ -92,6 +129,19 @@ class ManagedDevice:
     def fail(self, exc: DeviceFault) -> None:
         self.close_driver()
         self.set_status(_status_for(exc), exc.reason)
+
+    def fail_with(self, reason: str | None) -> None:
+        """Closed after a failed probe; the worker opens it again with backoff."""
+        self.close_driver()
+        status: Status = "offline" if reason in _OFFLINE_REASONS else "fault"
+        self.set_status(status, reason or "no_answer")
+
+    def step_health_quietly(self) -> None:
+        """The status after a re-open: the printer's own, else online."""
+        try:
+            self.step_health()
+        except DeviceFault as exc:
+            self.fail(exc)
 
     # ----- driver
     def open(self) -> None:
@@ -139,27 +189,37 @@ class ManagedDevice:
         m = self.manager
         delay = m.backoff_initial
         while not stop.is_set():
-            if self.driver is None:
-                try:
-                    with self.lock:
-                        self.open()
-                    self.step_health()
-                    delay = m.backoff_initial
-                except DeviceFault as exc:
-                    self.fail(exc)
-                    stop.wait(delay)
-                    delay = min(delay * 2, m.backoff_max)
-                    continue
-            try:
-                if self.port_missing():
-                    raise PortGone(f"{self.id}: {self.port} disappeared", device=self.id)
-                self.step(stop)
-            except DeviceFault as exc:
-                log.warning("device %s: %s", self.id, exc.reason)
-                self.fail(exc)
+            with self.cycle:
+                failed = self.cycle_once()
+            if failed:
                 stop.wait(delay)
                 delay = min(delay * 2, m.backoff_max)
+            else:
+                delay = m.backoff_initial
+                if not isinstance(self.driver, _READERS):  # a reader waits inside its read
+                    stop.wait(m.poll_interval)
         self.close_driver()
+
+    def cycle_once(self) -> bool:
+        """Open the driver if closed, else one step; True when it failed (then back off)."""
+        if self.driver is None:
+            try:
+                with self.lock:
+                    self.open()
+                self.step_health()
+            except DeviceFault as exc:
+                self.fail(exc)
+                return True
+            return False
+        try:
+            if self.port_missing():
+                raise PortGone(f"{self.id}: {self.port} disappeared", device=self.id)
+            self.step()
+        except DeviceFault as exc:
+            log.warning("device %s: %s", self.id, exc.reason)
+            self.fail(exc)
+            return True
+        return False
 
     def step_health(self) -> None:
         with self.lock:
@@ -172,7 +232,7 @@ class ManagedDevice:
                 return
         self.set_status("online", None)
 
-    def step(self, stop: threading.Event) -> None:
+    def step(self) -> None:
         m = self.manager
         driver = self.driver
         if isinstance(driver, IdCardReader):
@@ -187,9 +247,56 @@ class ManagedDevice:
                 m.dispatch_code(self.id, code)
         elif isinstance(driver, TicketPrinter):
             self.step_health()
-            stop.wait(m.poll_interval)
-        else:
-            stop.wait(m.poll_interval)
+
+    # ----- health probe and re-open
+    def probe_once(self) -> ProbeResult:
+        """Ask the open driver something it must answer (under the device lock)."""
+        with self.lock:
+            driver = self.driver
+            if driver is None:
+                return ProbeResult(False, self.reason or "not_open")
+            try:
+                if isinstance(driver, TicketPrinter):
+                    driver.status()  # paper out is an answer too: the printer speaks
+                elif isinstance(driver, IdCardReader):
+                    if not driver.sam_ok():
+                        return ProbeResult(False, SamNotReady.code)
+                elif isinstance(driver, LedDisplay):
+                    address = self.probe_address()
+                    driver.show(address, self.shown.get(address, ""))
+                else:
+                    return ProbeResult(True, None, checked=False)
+            except DeviceFault as exc:
+                return ProbeResult(False, exc.reason)
+        return ProbeResult(True)
+
+    def probe_address(self) -> int:
+        """The LED bus address to probe: the strip's own, else one that was shown on."""
+        spec = self.spec
+        if spec.address is not None:
+            return spec.address
+        if spec.window is not None:
+            return spec.window
+        return next(iter(self.shown), 1)
+
+    def probe(self, timeout: float) -> ProbeResult:
+        """Probe until the device answers or ``timeout`` has passed (the last answer)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = self.probe_once()
+            if result.ok or time.monotonic() + PROBE_RETRY_S > deadline:
+                return result
+            time.sleep(PROBE_RETRY_S)
+
+    def open_checked(self, timeout: float) -> ProbeResult:
+        """Open with ``self.profile`` and probe (the caller holds ``cycle``)."""
+        self.close_driver()
+        try:
+            with self.lock:
+                self.open()
+        except DeviceFault as exc:
+            return ProbeResult(False, exc.reason)
+        return self.probe(timeout)
 
 
 class PrinterHandle:
@@ -242,7 +349,14 @@ class DeviceManager:
         poll_interval: float = 0.5,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
+        last_good: Path | None = None,
+        health_timeout_s: float = HEALTH_TIMEOUT_S,
     ) -> None:
+        """``last_good``: the folder where each device's last good profile is kept (see
+        :mod:`devices.last_good`; None keeps none); ``health_timeout_s``: how long a device
+        re-opened with another profile has to answer its probe."""
+        self.last_good = LastGoodProfiles(last_good)
+        self.health_timeout_s = health_timeout_s
         self._status_callbacks: list[ReportCallback] = [report] if report else []
         self.secret = secret
         self.poll_interval = poll_interval
@@ -255,7 +369,9 @@ class DeviceManager:
         for spec in specs:
             if spec.id in self.devices:
                 raise ValueError(f"device id {spec.id!r} appears twice")
-            profile = load_profile(spec.profile, profiles_dir, pushed_profiles)
+            profile = self.last_good.effective(
+                spec.id, load_profile(spec.profile, profiles_dir, pushed_profiles)
+            )
             if profile.kind != spec.kind:
                 raise ValueError(
                     f"device {spec.id}: profile {spec.profile!r} is for a {profile.kind}, "
@@ -299,6 +415,52 @@ class DeviceManager:
     def status(self, device_id: str) -> tuple[Status | None, str | None]:
         d = self.devices[device_id]
         return d.status, d.reason
+
+    def profile(self, device_id: str) -> AnyProfile:
+        """The profile the device is open with (or will be opened with) now."""
+        return self.devices[device_id].profile
+
+    def using(self, profile_name: str) -> list[str]:
+        """The ids of the devices node.yaml gives the profile ``profile_name``."""
+        return [d.id for d in self.devices.values() if d.spec.profile == profile_name]
+
+    def probe(self, device_id: str, timeout: float | None = None) -> ProbeResult:
+        """Does the device answer (its status, its SAM, an LED frame's acknowledgement)
+        within ``timeout`` (default: the health timeout)? Never raises for a device fault."""
+        d = self.devices[device_id]
+        with d.cycle:
+            return d.probe(self.health_timeout_s if timeout is None else timeout)
+
+    def reopen(
+        self, device_id: str, profile: AnyProfile, timeout: float | None = None
+    ) -> ReopenOutcome:
+        """Close the device, open it with ``profile`` and probe it; when it does not answer
+        within ``timeout`` (default: the health timeout), open it again with the profile it
+        had (the last good one, kept on disk). Blocks for up to about twice ``timeout``."""
+        d = self.devices[device_id]
+        if profile.kind != d.spec.kind:
+            raise ValueError(f"device {device_id} is a {d.spec.kind}, not a {profile.kind}")
+        limit = self.health_timeout_s if timeout is None else timeout
+        with d.cycle:
+            previous = d.profile
+            d.profile = profile
+            tried = d.open_checked(limit)
+            if tried.ok:
+                self.last_good.write(device_id, profile, None, None)
+                log.info("device %s: re-opened with profile %s", device_id, profile.name)
+                d.step_health_quietly()
+                return ReopenOutcome(device_id, "applied")
+            reason = f"health check failed: {tried.reason or 'no answer'}"
+            log.warning("device %s: profile %s rolled back: %s", device_id, profile.name, reason)
+            d.profile = previous
+            self.last_good.write(device_id, previous, profile, reason)
+            back = d.open_checked(limit)
+            if back.ok:
+                d.step_health_quietly()
+            else:
+                reason += f"; the previous profile does not answer either: {back.reason}"
+                d.fail_with(back.reason)
+            return ReopenOutcome(device_id, "rolled_back", reason)
 
     def simulator(self, device_id: str) -> Any:
         return self.devices[device_id].simulator
@@ -376,6 +538,10 @@ class DeviceManager:
 
     def show(self, window: int, text: str) -> bool:
         """Show ``text`` on the window's LED strip; False (and a status report) on failure."""
+        found = self._window_device("led", window)
+        if found is not None:  # noted first: a probe after a re-open shows it again
+            device, address = found
+            device.shown[address] = text
         ok, _ = self._call_window_device(
             "led", window, LedDisplay, lambda led, address: led.show(address, text)
         )

@@ -21,7 +21,13 @@ from agent.errors import ConfigError
 from agent.node_runtime import Node
 from agent.report_cli import EventSource, add_report_arguments
 from sync import contract as ct
-from sync.fleet.cli import add_config_argument, add_db_argument, register_push, register_report
+from sync.fleet.cli import (
+    add_config_argument,
+    add_db_argument,
+    register_push,
+    register_report,
+    register_rollout,
+)
 from sync.mqtt import BrokerUrlError, parse_broker_url
 
 EXIT_USAGE = 2
@@ -54,6 +60,13 @@ def register(subparsers: Any) -> None:
     central.add_argument("--workers", type=int, default=1, help="ingest workers in this process")
     central.add_argument("--group", default=ct.DEFAULT_SHARE_GROUP, help="shared group name")
     central.add_argument("--client-prefix", default=None, help="MQTT client id prefix")
+    central.add_argument(
+        "--rollout-interval",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="how often staged rollouts are looked at and moved on (default 5 s)",
+    )
     central.set_defaults(func=cmd_central_run)
     csub = central.add_subparsers(dest="central_action", metavar="ACTION")
 
@@ -91,6 +104,7 @@ def register(subparsers: Any) -> None:
     prov.set_defaults(func=cmd_central_provision)
 
     register_push(csub)
+    register_rollout(csub)
 
     recover = subparsers.add_parser(
         "recover",
@@ -181,7 +195,7 @@ def cmd_central_run(args: argparse.Namespace) -> int:
     prefix = args.client_prefix or f"central-ingest-{os.getpid()}"
     stop = _stop_on_signals()
     ingest = CentralIngest(address, args.db, args.workers, args.group, prefix).start()
-    metrics = progress = None
+    metrics = progress = rollouts = None
     try:
         if not ingest.wait_ready(30):
             print(f"hall-agent central: cannot subscribe at {address}", file=sys.stderr)
@@ -197,10 +211,13 @@ def cmd_central_run(args: argparse.Namespace) -> int:
                 partial(open_central_store, args.db), args.progress_host, args.progress_port
             )
             print(f"progress pages: http://{progress.host}:{progress.port}/", flush=True)
+        rollouts = _drive_rollouts(args, address)
         db = _without_password(args.db)
         print(f"central ingest ready: {address} db {db} workers {args.workers}", flush=True)
         stop.wait()
     finally:
+        if rollouts is not None:
+            rollouts.stop()
         if metrics is not None:
             metrics.stop()
         if progress is not None:
@@ -213,6 +230,18 @@ def cmd_central_run(args: argparse.Namespace) -> int:
         flush=True,
     )
     return 0
+
+
+def _drive_rollouts(args: argparse.Namespace, address: Any) -> Any:
+    """The thread moving staged rollouts on (``central rollout``)."""
+    from sync.central import open_central_store
+    from sync.fleet.push import publish
+    from sync.fleet.rollout import RolloutDriver
+
+    sender = partial(publish, address, f"central-rollout-{os.getpid()}")
+    return RolloutDriver(
+        partial(open_central_store, args.db), sender, args.rollout_interval
+    ).start()
 
 
 def _without_password(db: str) -> str:

@@ -202,6 +202,14 @@ class DeviceHealth(_Payload):
     status: str = Field(max_length=16, description="online | offline | fault")
     reason: str | None = Field(default=None, max_length=64, description="e.g. paper_out")
     since: str | None = Field(default=None, max_length=40, description="hall time of the change")
+    profile: str | None = Field(
+        default=None, max_length=64, description="the pushed profile it was last re-opened with"
+    )
+    profile_version: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    profile_outcome: Literal["applied", "rolled_back"] | None = None
+    profile_reason: str | None = Field(
+        default=None, max_length=256, description="why it was rolled back"
+    )
 
 
 class RecoverRequest(_Payload):

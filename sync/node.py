@@ -25,6 +25,7 @@ from agent.node import DeviceSpec
 from agent.node_runtime import Node
 from agent.runtime import CoreRuntime
 from agent.watchdog import NodeMonitor
+from sync.device_profiles import ProfileApplier
 from sync.node_devices import (
     DeviceHealth,
     WindowDevices,
@@ -86,6 +87,10 @@ def start_node(
     with contextlib.ExitStack() as started:
         monitor = NodeMonitor(lambda: node.describe(role))
         services = NodeServices(node, role, monitor)
+        # Profiles pushed from central (hub) or relayed by the hub (terminal) queue here
+        # from the first message on, and are applied once the devices are open.
+        profiles = ProfileApplier(node.data.profiles)
+        started.callback(profiles.close)
         if remote:
             from sync.lan import LanClient
 
@@ -96,6 +101,7 @@ def start_node(
             # The terminal is its hall broker login (hall.yaml ``terminals``).
             terminal = node.node.hall_broker.username or node.node.node_id
             client = LanClient(node.hall.hall_id, terminal, node.node.hall_broker, role=role)
+            client.on_profile(profiles.relayed)
             services.lan_client = client.start()
             started.callback(client.stop)
         else:
@@ -113,10 +119,12 @@ def start_node(
 
                 services.lan_server = LanServer(node, runtime).start()
                 started.callback(services.lan_server.stop)
+                profiles.relay = services.lan_server.relay_profile
         _start_devices(node, services, started, node.node.devices if devices is None else devices)
         if node.node.rating_api_port is not None:
             services.rating_api = _start_rating_api(node, services, node.node.rating_api_port)
             started.callback(services.rating_api.stop)
+        _start_profiles(services, profiles)
         monitor.start()
         started.callback(monitor.stop)
         yield services
@@ -180,6 +188,20 @@ def _start_rating_api(node: Node, services: NodeServices, port: int) -> RatingAp
     assert runtime is not None
     windows = [w.number for w in node.hall.windows]
     return RatingApi(runtime_execute(runtime), runtime.read, windows, port).start()
+
+
+def _start_profiles(services: NodeServices, profiles: ProfileApplier) -> None:
+    """Apply pushed (hub) or relayed (terminal) profiles to the open devices; the hub
+    relays the profiles it holds again, for terminals that missed one."""
+    if services.lan_client is not None:
+        profiles.start(services.devices, lan_execute(services.lan_client))
+        return
+    runtime = services.runtime
+    assert runtime is not None
+    if services.sync is not None:
+        services.sync.on_profile(profiles.pushed)
+    stored = runtime.read("profile_versions") if profiles.relay is not None else None
+    profiles.start(services.devices, runtime_execute(runtime), stored)
 
 
 def _start_sync(

@@ -69,7 +69,13 @@ def open_devices(node: Node, specs: list[DeviceSpec], report: DeviceHealth) -> D
 
     pushed = None if all(s.simulated for s in specs) else node.data.profiles
     return DeviceManager(
-        specs, None, report, secret=node.secret or b"", pushed_profiles=pushed
+        specs,
+        None,
+        report,
+        secret=node.secret or b"",
+        pushed_profiles=pushed,
+        last_good=node.data.last_good_profiles,
+        health_timeout_s=node.node.device_health_timeout_s,
     ).start()
 
 

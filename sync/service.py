@@ -26,6 +26,7 @@ import random
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,6 +161,7 @@ class SyncService:
         self._devices: dict[str, ct.DeviceHealth] = {}
         self._profiles: dict[str, int] = {}
         self._health_changed = False
+        self._profile_callbacks: list[Callable[[str, int], None]] = []
 
     # ---- lifecycle -----------------------------------------------------------------------
     def start(self) -> SyncService:
@@ -257,6 +259,11 @@ class SyncService:
             time.sleep(0.02)
         return False
 
+    def on_profile(self, callback: Callable[[str, int], None]) -> None:
+        """``callback(name, version)`` on the inbound thread after a device profile pushed
+        from central was stored in the data dir's profiles (hand off: it must not block)."""
+        self._profile_callbacks.append(callback)
+
     # ---- hand-offs from other threads ----------------------------------------------------
     def _on_core_event(self, event: Any) -> None:
         """On the core thread: only note that the log grew."""
@@ -264,8 +271,33 @@ class SyncService:
             self._hint_seq = event.seq
         if event.type == "DeviceStatusChanged":
             p = event.payload
-            self._devices = {**self._devices, p["device"]: _device_health(p)}
+            known = self._devices.get(p["device"])
+            health = _device_health(p)
+            if known is not None and known.profile is not None:  # the status keeps it
+                health = health.model_copy(update=_profile_only(known))
+            self._devices = {**self._devices, p["device"]: health}
             self._health_changed = True
+        elif event.type == "DeviceProfileApplied":
+            self._on_profile_applied(event.payload)
+
+    def _on_profile_applied(self, p: dict[str, Any]) -> None:
+        """A device's profile outcome: into its status row, and to central as a result of
+        the profile's topic (``rolled_back`` is a refusal with the health check's reason)."""
+        device = p["device"]
+        known = self._devices.get(device) or ct.DeviceHealth(status="online")
+        self._devices = {**self._devices, device: known.model_copy(update=_profile_fields(p))}
+        self._health_changed = True
+        applied = p["outcome"] == "applied"
+        self._results.append(
+            Outcome(
+                ct.profile_topic(self.hall_id, p["profile"]),
+                applied,
+                REOPENED if applied else p["outcome"],
+                f"device {device}: " + ("re-opened with it" if applied else str(p["reason"])),
+                "device_profile",
+                p["version"],
+            )
+        )
 
     def _run_inbound(self) -> None:
         while True:
@@ -290,6 +322,8 @@ class SyncService:
                 name = topic.rsplit("/", 1)[-1]
                 self._profiles = {**self._profiles, name: outcome.version or 0}
                 self._health_changed = True
+                for callback in list(self._profile_callbacks):
+                    callback(name, outcome.version or 0)
             if not outcome.duplicate:
                 self._results.append(outcome)
             if not outcome.accepted:
@@ -655,7 +689,31 @@ def _device_health(d: dict[str, Any]) -> ct.DeviceHealth:
         status=str(d["status"])[:16],
         reason=None if reason is None else str(reason)[:64],
         since=None if since is None else str(since)[:40],
+        **_profile_fields(d.get("profile")),
     )
+
+
+#: The result code of a device re-opened with a pushed profile that kept it (the message's
+#: own acceptance at the hub is ``applied``; a device that did not keep it: ``rolled_back``).
+REOPENED = "reopened"
+
+
+def _profile_only(health: ct.DeviceHealth) -> dict[str, Any]:
+    fields = ("profile", "profile_version", "profile_outcome", "profile_reason")
+    return {name: getattr(health, name) for name in fields}
+
+
+def _profile_fields(applied: Any) -> dict[str, Any]:
+    """A ``DeviceProfileApplied`` payload as the status's ``profile*`` fields."""
+    if not isinstance(applied, dict):
+        return {}
+    reason = applied.get("reason")
+    return {
+        "profile": str(applied["profile"])[:64],
+        "profile_version": applied["version"],
+        "profile_outcome": applied["outcome"],
+        "profile_reason": None if reason is None else str(reason)[:256],
+    }
 
 
 def start_sync(

@@ -57,10 +57,10 @@ class CentralBackend:
             sql = sql.replace("?", self.placeholder)
         return self.conn.execute(sql, params)
 
-    def run(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        """One statement written with ``?`` placeholders, for the central application's
-        other tables (sync/fleet/link_ratings.py); its cursor."""
-        return self._execute(sql, params)
+    def sql(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        """Run one statement written with ``?`` marks (committed on its own): for central
+        modules that keep tables of their own in the same store (``sync.fleet.rollout``)."""
+        return self._execute(statement, params)
 
     def close(self) -> None:
         self.conn.close()

@@ -251,6 +251,140 @@ def _known_halls(db: str) -> set[str]:
         store.close()
 
 
+# ---- rollout -------------------------------------------------------------------------------
+def register_rollout(csub: Any) -> None:
+    rollout = csub.add_parser(
+        "rollout",
+        help="a device profile to a canary hall, then a group in waves; stops by itself",
+        description="Staged rollout of a device profile (docs/central.md). The running "
+        "'hall-agent central' process moves it on.",
+    )
+    actions = rollout.add_subparsers(dest="rollout_action", required=True, metavar="ACTION")
+    start = actions.add_parser("start", help="check, sign, publish to the canary, record")
+    start.add_argument("name", help="the profile's name (the file name without .yaml)")
+    start.add_argument("file", type=Path, help="the profile YAML")
+    start.add_argument("--canary", required=True, metavar="HALL", help="the hall to try first")
+    start.add_argument("--group", required=True, help="the group of halls (central.yaml)")
+    start.add_argument(
+        "--max-rollbacks",
+        type=int,
+        required=True,
+        metavar="K",
+        help="stop when more than K nodes roll the profile back",
+    )
+    start.add_argument("--wave-size", type=int, default=10, help="halls per wave (10)")
+    start.add_argument(
+        "--wave-minutes",
+        type=float,
+        default=30.0,
+        help="the next wave goes out when the current one reported, or after this (30)",
+    )
+    start.add_argument("--broker", required=True, metavar="URL", help="the central broker")
+    start.add_argument("--key", required=True, help="central private key (PEM)")
+    start.add_argument("--version", type=int, required=True, help="must grow per profile")
+    add_config_argument(start)
+    add_db_argument(start)
+    start.set_defaults(func=cmd_central_rollout_start)
+    status = actions.add_parser("status", help="every rollout: state, waves, outcomes")
+    add_db_argument(status)
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    status.set_defaults(func=cmd_central_rollout_status)
+
+
+def cmd_central_rollout_start(args: argparse.Namespace) -> int:
+    from sync.central import open_central_store
+    from sync.fleet.rollout import Plan, RolloutRefused, Rollouts
+    from sync.signing import load_private_key
+
+    what = "hall-agent central rollout start"
+    key = load_private_key(Path(args.key))
+    try:
+        config = load_central_config(args.config)
+        data = check_profile(args.name, read_data(args.file), str(args.file))
+        group = [h for h in resolve_halls(config, group=args.group) if h != args.canary]
+        if not ct.is_name(args.canary):
+            raise PushRefused(f"--canary {args.canary!r}: not a hall id")
+        address = parse_broker_url(args.broker)
+    except (PushRefused, BrokerUrlError) as exc:
+        print(f"{what}: {exc}\nnothing was signed or sent", file=sys.stderr)
+        return EXIT_USAGE
+    topic_of = partial(_profile_topic, name=args.name)
+    canary, *others = sign_for_halls(
+        key, "device_profile", data, [args.canary, *group], args.version, topic_of
+    )
+    plan = Plan(
+        args.name,
+        args.version,
+        args.canary,
+        args.group,
+        args.max_rollbacks,
+        args.wave_size,
+        args.wave_minutes,
+    )
+    store = open_central_store(args.db)
+    try:
+        rollout_id = Rollouts(store).start(plan, canary, others)
+    except RolloutRefused as exc:
+        print(f"{what}: {exc}\nnothing was sent", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        store.close()
+    try:
+        failed = publish(address, f"central-rollout-{os.getpid()}", [canary])
+    except OSError as exc:
+        failed = [f"{exc}"]
+    if failed:
+        print(
+            f"{what}: rollout {rollout_id} recorded, but the canary's message was not "
+            f"acknowledged by {address}; the central process sends it again",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"rollout {rollout_id}: profile {args.name} version {args.version} published to the "
+        f"canary {args.canary}; then {len(others)} halls of {args.group} in waves of "
+        f"{args.wave_size}; stops when more than {args.max_rollbacks} nodes roll back"
+    )
+    return 0
+
+
+def cmd_central_rollout_status(args: argparse.Namespace) -> int:
+    from sync.central import is_postgres_url, open_central_store
+    from sync.fleet.rollout import Rollouts
+
+    if not is_postgres_url(args.db) and not Path(args.db).exists():
+        print(f"hall-agent central rollout status: {args.db}: no such file", file=sys.stderr)
+        return EXIT_USAGE
+    store = open_central_store(args.db)
+    try:
+        rollouts = Rollouts(store).status()
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps({"rollouts": rollouts}, ensure_ascii=False))
+        return 0
+    if not rollouts:
+        print("no rollouts")
+    for r in rollouts:
+        reason = f": {r['reason']}" if r["reason"] else ""
+        print(
+            f"{r['id']}  profile {r['name']} v{r['version']}  canary {r['canary']}  group "
+            f"{r['group']}  max rollbacks {r['max_rollbacks']}  {r['state'].upper()}{reason}"
+        )
+        for h in r["halls"]:
+            sent = h["sent_at"] or "not sent"
+            rolled = (
+                f", rolled back on {', '.join(h['rolled_back_nodes'])}"
+                if h["rolled_back_nodes"]
+                else ""
+            )
+            print(
+                f"  wave {h['wave']}  {h['hall_id']:<24} sent {sent}  "
+                f"devices re-opened {h['reopened']}{rolled}"
+            )
+    return 0
+
+
 # ---- report --------------------------------------------------------------------------------
 def register_report(csub: Any) -> None:
     report = csub.add_parser(
@@ -304,6 +438,10 @@ def print_report(report: dict[str, Any]) -> None:
         for name, d in sorted(n["devices"].items()):
             reason = f" ({d['reason']})" if d.get("reason") else ""
             print(f"    device  {name:<24} {d['status']}{reason} since {d.get('since') or '?'}")
+            if d.get("profile"):
+                how = d.get("profile_outcome")
+                why = f": {d['profile_reason']}" if how == "rolled_back" else ""
+                print(f"      with profile {d['profile']} v{d.get('profile_version')}: {how}{why}")
         for name, version in sorted(n["profiles"].items()):
             print(f"    profile {name:<24} version {version}")
         if n["disk_free_mb"] is not None:

@@ -123,7 +123,7 @@ def submit_link_rating(
     }
     values = [json.dumps(v) if k == "reasons" else v for k, v in record.items()]
     marks = ", ".join("?" * len(COLUMNS))
-    inserted = store.run(
+    inserted = store.sql(
         f"INSERT INTO link_ratings ({', '.join(COLUMNS)}) VALUES ({marks}) ON CONFLICT DO NOTHING",
         values,
     ).rowcount
@@ -136,7 +136,7 @@ def link_ratings(
     store: CentralBackend, hall_id: str, first_day: str, last_day: str
 ) -> list[dict[str, Any]]:
     """The link ratings of a hall's business days, oldest first."""
-    rows = store.run(
+    rows = store.sql(
         f"SELECT {', '.join(COLUMNS)} FROM link_ratings WHERE hall_id = ? AND business_date "
         "BETWEEN ? AND ? ORDER BY business_date, submitted_at, number",
         (hall_id, first_day, last_day),
@@ -148,7 +148,7 @@ def link_ratings(
 
 
 def _node(store: CentralBackend, node_id: str) -> tuple[str | None, str | None]:
-    row = store.run(
+    row = store.sql(
         "SELECT public_key, hall_id FROM nodes WHERE node_id = ?", (node_id,)
     ).fetchone()
     return (row[0], row[1]) if row else (None, None)
@@ -159,7 +159,7 @@ def _hall_rating(
 ) -> tuple[int, int, list[str]] | None:
     """The hall's own rating of the link's ticket, as central received it: (seq, level,
     reasons)."""
-    rows = store.run(
+    rows = store.sql(
         "SELECT seq, payload FROM events WHERE node_id = ? AND business_date = ? "
         "AND type = 'EvaluationRecorded'",
         (link.node_id, link.business_date),

@@ -19,7 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from sync.fleet.config import CentralConfig
-from sync.fleet.health import ALARM_KINDS, FleetSource, fleet_alarms, parse_time
+from sync.fleet.health import ALARM_KINDS, ROLLED_BACK, FleetSource, fleet_alarms, parse_time
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,11 @@ class FleetCollector(Collector):
         for (accepted, code), n in sorted(counts.items()):
             reported.add_metric(["true" if accepted else "false", code], n)
         yield reported
+        yield CounterMetricFamily(
+            "hall_profile_rollbacks",
+            "Device profile re-opens rolled back by nodes (a device failed its health check)",
+            value=counts.get((False, ROLLED_BACK), 0),
+        )
         if self.stats is not None:
             for name, value in sorted(self.stats().items()):
                 yield CounterMetricFamily(
@@ -121,6 +126,16 @@ def node_metrics(nodes: list[dict[str, Any]]) -> Iterator[Metric]:
         "The device's state and reason (always 1)",
         labels=[*NODE, "device", "status", "reason"],
     )
+    device_profile = GaugeMetricFamily(
+        "hall_device_profile_version",
+        "Version of the pushed profile the device was last re-opened with",
+        labels=[*NODE, "device", "profile"],
+    )
+    rolled_back = GaugeMetricFamily(
+        "hall_device_profile_rolled_back",
+        "1 when the device's last pushed profile was rolled back (it runs its last good one)",
+        labels=[*NODE, "device", "profile"],
+    )
     since = GaugeMetricFamily(
         "hall_device_state_since_timestamp_seconds",
         "When the device entered its state",
@@ -147,7 +162,12 @@ def node_metrics(nodes: list[dict[str, Any]]) -> Iterator[Metric]:
             device_state.add_metric([*labels, name, str(d.get("status")), d.get("reason") or ""], 1)
             if (moment := parse_time(d.get("since"))) is not None:
                 since.add_metric([*labels, name], moment.timestamp())
+            if d.get("profile"):
+                which = [*labels, name, str(d["profile"])]
+                device_profile.add_metric(which, d.get("profile_version") or 0)
+                rolled_back.add_metric(which, 1 if d.get("profile_outcome") == "rolled_back" else 0)
     yield from (up, seen, backlog, acked, offset, disk, info, profile, device, device_state, since)
+    yield from (device_profile, rolled_back)
 
 
 class MetricsServer:

@@ -2,13 +2,14 @@
 
 One login per terminal (its ``id``) plus the hub's (:data:`~agent.config.HUB_LOGIN`). The
 ACL lets each terminal write only its own request topic, read only its own replies, the
-hub's presence and the event feed of its role; the hub reads every request and writes
-replies, feeds and its presence. With ``use_username_as_clientid`` in the shipped
-hall-broker.conf a login is also its client id, so no terminal can take over another's (or
-the hub's) connection. Passwords are random and written in the PBKDF2-SHA512 form
-Mosquitto 2 reads (``$7$``, as ``mosquitto_passwd`` writes them); the plain ones go to
-``hall-logins.yaml`` (mode 0600) for the terminals' node.yaml. Run again after editing
-``terminals``: known logins keep their passwords, new ones get one, removed ones are gone.
+hub's presence, the event feed of its role and the device profiles the hub relays; the hub
+reads every request and writes replies, feeds, its presence and the relayed profiles. With
+``use_username_as_clientid`` in the shipped hall-broker.conf a login is also its client
+id, so no terminal can take over another's (or the hub's) connection. Passwords are random
+and written in the PBKDF2-SHA512 form Mosquitto 2 reads (``$7$``, as ``mosquitto_passwd``
+writes them); the plain ones go to ``hall-logins.yaml`` (mode 0600) for the terminals'
+node.yaml. Run again after editing ``terminals``: known logins keep their passwords, new
+ones get one, removed ones are gone.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def acl_text(config: HallConfig) -> str:
         f"topic write {wire.reply_topic(hall, '+')}",
         f"topic write {wire.events_topic(hall, '+')}",
         f"topic write {wire.hub_topic(hall)}",
+        f"topic write {wire.profile_subscription(hall)}",
     ]
     for terminal in config.terminals:
         windows = f", windows {', '.join(map(str, terminal.windows))}" if terminal.windows else ""
@@ -67,6 +69,7 @@ def acl_text(config: HallConfig) -> str:
             f"user {terminal.id}",
             f"topic read {wire.hub_topic(hall)}",
             f"topic read {wire.events_topic(hall, terminal.role)}",
+            f"topic read {wire.profile_subscription(hall)}",
         ]
     return "\n".join(lines) + "\n"
 

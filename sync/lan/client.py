@@ -37,6 +37,7 @@ from sync.mqtt import client_for, parse_broker_url
 log = logging.getLogger(__name__)
 
 EventCallback = Callable[[dict[str, Any]], None]
+ProfileCallback = Callable[[str, bytes], None]
 #: MQTT 5 PUBACK reason: the broker had nobody to give the request to (no hub subscribed).
 NO_MATCHING_SUBSCRIBERS = 0x10
 NO_LISTENER = "no hub is listening on the hall broker (no matching subscribers)"
@@ -82,6 +83,8 @@ class LanClient:
         self._hub_state: str | None = None  # None until the retained presence is seen
         self._pending: dict[bytes, _Pending] = {}
         self._callbacks: list[EventCallback] = []
+        self._profile_callbacks: list[ProfileCallback] = []
+        self._profiles_topic = wire.profile_subscription(hall_id)
         # PUBACK outcomes by message id; its own lock, never held while calling paho (paho
         # holds its message lock while it calls on_publish, and publish() takes that lock).
         self._mid_lock = threading.Lock()
@@ -154,6 +157,13 @@ class LanClient:
                     self._callbacks.remove(callback)
 
         return unsubscribe
+
+    def on_profile(self, callback: ProfileCallback) -> None:
+        """``callback(name, payload)`` for every device profile the hub relays (retained:
+        also the latest of each at every connect), on paho's thread: hand off only. Only the
+        hub's login may publish there (the hall broker's ACL)."""
+        with self._cond:
+            self._profile_callbacks.append(callback)
 
     # ---- requests ------------------------------------------------------------------------
     def execute(
@@ -238,7 +248,14 @@ class LanClient:
         if reason.is_failure:
             log.warning("hall LAN: broker refused the connection: %s", reason)
             return
-        client.subscribe([(self._reply_topic, 1), (self._events_topic, 1), (self._hub_topic, 1)])
+        client.subscribe(
+            [
+                (self._reply_topic, 1),
+                (self._events_topic, 1),
+                (self._hub_topic, 1),
+                (self._profiles_topic, 1),
+            ]
+        )
 
     def _on_publish(
         self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode, props: Any
@@ -289,6 +306,14 @@ class LanClient:
             self._on_reply(msg, payload)
         elif msg.topic == self._events_topic:
             self._on_event(payload)
+        elif (name := wire.profile_name_of(self.hall_id, msg.topic)) is not None:
+            with self._cond:
+                callbacks = list(self._profile_callbacks)
+            for callback in callbacks:
+                try:
+                    callback(name, payload)
+                except Exception:  # a bug there must not stop the network thread
+                    log.exception("hall LAN: profile callback failed")
         elif msg.topic == self._hub_topic:
             presence = wire.parse_json_object(payload, wire.MAX_PRESENCE_BYTES)
             state = presence.get("state") if presence else None

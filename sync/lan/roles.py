@@ -21,11 +21,17 @@ ROLES = ("kiosk", "window", "display")
 
 #: The commands each role may send. Window commands are also checked against its windows.
 ROLE_COMMANDS: dict[str, tuple[type, ...]] = {
-    "kiosk": (c.IssueTicket, c.CheckIn, c.CheckInByCard, c.DeviceStatusChanged),
+    "kiosk": (
+        c.IssueTicket,
+        c.CheckIn,
+        c.CheckInByCard,
+        c.DeviceStatusChanged,
+        c.DeviceProfileApplied,
+    ),
     # Staff at a window: every terminal command but an appointment's check-in.
     "window": tuple(cls for cls in TERMINAL_COMMANDS if cls not in (c.CheckIn, c.CheckInByCard)),
     # A display only reads the queue; like every terminal it reports its own devices' health.
-    "display": (c.DeviceStatusChanged,),
+    "display": (c.DeviceStatusChanged, c.DeviceProfileApplied),
 }
 #: The named reads each role's screens make (``agent.views.QUERIES``).
 ROLE_QUERIES: dict[str, frozenset[str]] = {
@@ -114,9 +120,9 @@ def device_name(terminal_id: str, device: str) -> str:
 
 
 def own_command(terminal: Terminal, command: Any) -> Any:
-    """The command as the hub runs it: a device status is recorded under the terminal's own
-    name, so a terminal can only ever change its own devices' rows."""
-    if isinstance(command, c.DeviceStatusChanged):
+    """The command as the hub runs it: a device status or profile outcome is recorded under
+    the terminal's own name, so a terminal can only ever change its own devices' rows."""
+    if isinstance(command, c.DeviceStatusChanged | c.DeviceProfileApplied):
         return dataclasses.replace(command, device=device_name(terminal.id, command.device))
     return command
 

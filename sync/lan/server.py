@@ -167,6 +167,7 @@ class LanServer:
         self._in_flight: dict[tuple[str, bytes], Future[CommandReport]] = {}
         self._lock = threading.Lock()
         self._ready = threading.Event()
+        self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._unsubscribe: Any = None
         self._client = client_for(
@@ -188,6 +189,7 @@ class LanServer:
 
     # ---- lifecycle -----------------------------------------------------------------------
     def start(self) -> LanServer:
+        self._stopping.clear()
         self._config = HallConfig.model_validate(self._read("config"))
         for name, info in self._read("hall_status")["devices"].items():
             if roles.well_formed_device(name, info.get("reason")):  # else never shown
@@ -217,6 +219,7 @@ class LanServer:
 
     def stop(self) -> None:
         """Announce ``offline`` (retained), disconnect, end both threads."""
+        self._stopping.set()
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -241,6 +244,27 @@ class LanServer:
         for thread in self._threads:
             thread.join(timeout)
         self._threads = []
+
+    def relay_profile(self, name: str, version: int, document: dict[str, Any]) -> bool:
+        """Publish a device profile applied here to every terminal (retained: one that
+        connects later gets it too), waiting (at most the core timeout) for the hall broker
+        at start. False when the hall broker is not reachable (the
+        retained copy of an earlier version stays; the terminals get this one at the next
+        push or when :meth:`relay_profile` is called again)."""
+        payload = wire.profile_payload(name, version, document)
+        deadline = time.monotonic() + self.settings.core_timeout_s
+        while not self._ready.wait(0.2):  # at start: not connected yet; a stop ends the wait
+            if self._stopping.is_set() or time.monotonic() > deadline:
+                break
+        if not self._ready.is_set():
+            log.warning("hall LAN: profile %s v%d not relayed: not connected", name, version)
+            return False
+        info = self._client.publish(wire.profile_topic(self.hall_id, name), payload, 1, True)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            log.warning("hall LAN: profile %s v%d not relayed: %s", name, version, info.rc)
+            return False
+        log.info("hall LAN: profile %s version %d relayed to the terminals", name, version)
+        return True
 
     def stats_snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -454,7 +478,7 @@ class LanServer:
                     retry_after_s=round(wait, 1),
                 )
         command = roles.own_command(terminal, command)
-        if isinstance(command, c.DeviceStatusChanged):
+        if isinstance(command, c.DeviceStatusChanged | c.DeviceProfileApplied):
             self._admit_device(terminal, command.device)
         return command
 

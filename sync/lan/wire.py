@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, get_type_hints
+from typing import Annotated, Any, Literal, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
@@ -43,6 +43,8 @@ MAX_CORRELATION_BYTES = 64
 MAX_REPLY_BYTES = MESSAGE_SIZE_LIMIT - PACKET_HEADROOM
 MAX_EVENT_BYTES = 256 * 1024
 MAX_PRESENCE_BYTES = 4 * 1024
+#: A relayed device profile (the profile document itself is a few hundred bytes to a few KiB).
+MAX_PROFILE_BYTES = 64 * 1024
 #: Bounds on the shape of a request, checked before anything runs: objects and lists nested
 #: deeper, holding more entries, or texts longer than these are refused (``bad_request``).
 MAX_DEPTH = 6
@@ -89,6 +91,23 @@ def events_topic(hall_id: str, role: str) -> str:
 def hub_topic(hall_id: str) -> str:
     """Hub → everyone, QoS 1, retained, also the hub's last will: its presence."""
     return f"{lan_root(hall_id)}/hub"
+
+
+def profile_topic(hall_id: str, name: str) -> str:
+    """Hub → every terminal, QoS 1, retained: the latest device profile ``name`` pushed from
+    central and applied at the hub (only the hub's login may write it: the ACL)."""
+    return f"{lan_root(hall_id)}/profile/{name}"
+
+
+def profile_subscription(hall_id: str) -> str:
+    return f"{lan_root(hall_id)}/profile/+"
+
+
+def profile_name_of(hall_id: str, topic: str) -> str | None:
+    """The profile name of a relayed profile's topic of this hall, else None."""
+    prefix = f"{lan_root(hall_id)}/profile/"
+    name = topic[len(prefix) :] if topic.startswith(prefix) else ""
+    return name if is_name(name) else None
 
 
 def terminal_of(hall_id: str, topic: str) -> str | None:
@@ -325,6 +344,10 @@ def _check_command(command: c.Command) -> None:
                 "masked_name: not a masked name (张**, J. S.); never a full name or ID number",
                 reason="bad_citizen",
             )
+    if isinstance(command, c.DeviceProfileApplied) and not (
+        is_name(command.device) and is_name(command.profile)
+    ):
+        raise BadRequest("device, profile: short codes", reason="bad_device")
     if isinstance(command, c.DeviceStatusChanged):
         for what, value in (("device", command.device), ("reason", command.reason)):
             if value is not None and (len(value) > MAX_DEVICE_CHARS or not is_name(value)):
@@ -384,6 +407,38 @@ def event_payload(event: Any, payload: dict[str, Any]) -> bytes:
 def presence_payload(state: str, node_id: str) -> bytes:
     at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     return _dumps({"schema_version": SCHEMA_VERSION, "state": state, "node_id": node_id, "at": at})
+
+
+class RelayedProfile(BaseModel):
+    """A device profile the hub relays: its name, the push's version, the document."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    schema_version: Literal[1]
+    name: str = Field(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
+    version: int = Field(ge=1, le=2**63 - 1)
+    profile: dict[str, Any]
+
+
+def profile_payload(name: str, version: int, document: dict[str, Any]) -> bytes:
+    relayed = RelayedProfile(schema_version=1, name=name, version=version, profile=document)
+    payload = _dumps(relayed.model_dump(mode="json"))
+    if len(payload) > MAX_PROFILE_BYTES:
+        raise ValueError(f"profile {name}: {len(payload)} bytes, over {MAX_PROFILE_BYTES}")
+    return payload
+
+
+def parse_profile_payload(payload: bytes, name: str) -> RelayedProfile:
+    """The relayed profile on ``name``'s topic; :class:`BadRequest` when it is not one."""
+    data = parse_json_object(payload, MAX_PROFILE_BYTES)
+    if data is None:
+        raise BadRequest("not a JSON object (or too large)", reason="bad_profile")
+    try:
+        relayed = RelayedProfile.model_validate(data)
+    except ValidationError as exc:
+        raise BadRequest(describe_validation_error("profile", exc), reason="bad_profile") from exc
+    if relayed.name != name:
+        raise BadRequest(f"profile {relayed.name!r} on {name!r}'s topic", reason="bad_profile")
+    return relayed
 
 
 def parse_json_object(payload: bytes, limit: int) -> dict[str, Any] | None:

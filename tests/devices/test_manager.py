@@ -116,14 +116,17 @@ def test_unplug_and_replug_reconnects(tmp_path: Path, secret) -> None:
         sim.stop()
 
 
-def test_reader_that_stops_answering_goes_offline_then_back(secret) -> None:
+def test_reader_that_stops_answering_fails_its_probe_goes_offline_then_back(secret) -> None:
     sim = start_simulator("idreader")
     reports = Reports()
     m = fast_manager([spec("r", "idreader", "ga467-serial", port=sim.port)], reports, secret=secret)
     try:
         m.start()
         assert reports.wait(("r", "online", None))
+        assert m.probe("r", timeout=2).ok
         sim.set_fault("silent")
+        probe = m.probe("r", timeout=0.5)
+        assert (probe.ok, probe.reason) == (False, "no_answer")
         assert reports.wait(("r", "offline", "no_answer"))
         sim.set_fault(None)
         assert wait_until(lambda: m.status("r") == ("online", None))
@@ -170,3 +173,86 @@ def test_a_profile_pushed_from_central_is_used_instead_of_the_packaged_one(tmp_p
     assert m.devices["p"].profile.name == "Generic ESC/POS 80 mm"  # the packaged one
     plain = DeviceManager(specs, None, Reports())
     assert plain.devices["led"].profile.max_chars == 16  # type: ignore[union-attr]
+
+
+# ---- re-open with another profile, health probe, rollback ----------------------------------
+def led_variant(**framing: object):
+    """The generic LED profile with its framing changed (the strip's firmware is not)."""
+    from devices.last_good import profile_document
+    from devices.profiles import load_profile, parse_profile
+
+    doc = profile_document(load_profile("led-rs485-generic"))
+    doc["framing"] = {**doc["framing"], **framing}
+    doc["name"] = "LED strip, changed framing"
+    return parse_profile(doc, "test")
+
+
+def test_reopen_with_a_good_profile_keeps_it_and_the_device_answers(tmp_path: Path) -> None:
+    reports = Reports()
+    specs = [spec("p", "printer", "escpos-80mm", simulated=True)]
+    m = fast_manager(specs, reports, last_good=tmp_path / "last-good")
+    with m:
+        assert reports.wait(("p", "online", None))
+        from devices.profiles import load_profile
+
+        narrow = load_profile("escpos-58mm")
+        outcome = m.reopen("p", narrow, timeout=5)
+        assert (outcome.outcome, outcome.reason) == ("applied", None)
+        assert m.profile("p") == narrow
+        assert m.probe("p", timeout=5).ok
+        assert m.printer().print_ticket(sample_ticket()).ok
+        assert m.simulator("p").wait_tickets(1)
+    assert (tmp_path / "last-good" / "p.yaml").exists()
+
+
+def test_a_profile_the_led_strip_does_not_answer_is_rolled_back(tmp_path: Path) -> None:
+    """GIVEN an LED strip online; WHEN it is re-opened with a profile whose checksum the
+    strip's firmware does not speak (xor8 for sum8); THEN the strip ignores the frames, the
+    probe gets no acknowledgement, and the strip is back on its old profile, working."""
+    reports = Reports()
+    specs = [spec("led", "led", "led-rs485-generic", simulated=True, window=4)]
+    m = fast_manager(specs, reports, last_good=tmp_path / "last-good")
+    with m:
+        assert reports.wait(("led", "online", None))
+        good = m.profile("led")
+        assert m.show(4, "请A001号")
+        outcome = m.reopen("led", led_variant(checksum={"kind": "xor8"}), timeout=1.5)
+        assert outcome.outcome == "rolled_back"
+        assert outcome.reason is not None and "no_answer" in outcome.reason
+        assert m.profile("led") == good
+        assert m.probe("led", timeout=2).ok
+        assert m.show(4, "请A002号") and m.simulator("led").shown[4] == "请A002号"
+        assert m.status("led") == ("online", None)
+
+
+def test_a_rollback_survives_a_restart(tmp_path: Path) -> None:
+    """GIVEN a pushed LED profile rolled back; WHEN the manager starts again with that same
+    pushed profile on disk; THEN the device opens with the last good one; a different
+    (newer) pushed profile is tried again."""
+    import yaml
+
+    from devices.last_good import profile_document
+
+    pushed, last_good = tmp_path / "profiles", tmp_path / "last-good"
+    pushed.mkdir()
+    bad = led_variant(header="AA 56")
+    specs = [spec("led", "led", "led-rs485-generic", simulated=True, window=1)]
+    m = fast_manager(specs, Reports(), last_good=last_good, pushed_profiles=pushed)
+    with m:
+        good = m.profile("led")
+        assert m.reopen("led", bad, timeout=1).outcome == "rolled_back"
+    (pushed / "led-rs485-generic.yaml").write_text(yaml.safe_dump(profile_document(bad)))
+    again = fast_manager(specs, Reports(), last_good=last_good, pushed_profiles=pushed)
+    assert again.profile("led") == good
+    newer = {**profile_document(bad), "max_chars": 20}
+    (pushed / "led-rs485-generic.yaml").write_text(yaml.safe_dump(newer))
+    third = fast_manager(specs, Reports(), last_good=last_good, pushed_profiles=pushed)
+    assert third.profile("led").max_chars == 20  # type: ignore[union-attr]
+
+
+def test_reopen_refuses_a_profile_of_another_kind() -> None:
+    from devices.profiles import load_profile
+
+    m = fast_manager([spec("p", "printer", "escpos-80mm", port="/dev/null-x")], Reports())
+    with pytest.raises(ValueError, match="not a led"):
+        m.reopen("p", load_profile("led-rs485-generic"))

@@ -328,6 +328,32 @@ def spawn_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen
     )
 
 
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``hall-agent ARGS`` as a child process, run to its end (output captured as text)."""
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def scrape_metrics(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """A Prometheus ``/metrics`` page: ``(name, sorted labels) -> value`` of every sample."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
 def wait_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 30) -> str:
     """Read the child's stdout until a line starts with ``prefix`` (bounded by ``timeout``)."""
     import selectors

@@ -6,15 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import subprocess
-import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from agent import commands as c
 from agent.cli import main
@@ -27,7 +24,16 @@ from sync.mqtt import new_client, parse_broker_url
 from sync.service import SyncService, start_sync
 from sync.signing import CENTRAL_PUBLIC_KEY_FILE, generate_key, private_pem, public_pem
 from tests.support import wait_until
-from tests.sync.conftest import REPO, Broker, free_port, make_node, spawn_cli, wait_line
+from tests.sync.conftest import (
+    REPO,
+    Broker,
+    free_port,
+    make_node,
+    run_cli,
+    scrape_metrics,
+    spawn_cli,
+    wait_line,
+)
 
 KEY = generate_key()
 GROUPS = {
@@ -196,23 +202,10 @@ def central(broker: Broker, tmp_path: Path) -> Iterator[tuple[Path, str]]:
 
 
 def _push(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agent.cli", "central", "push", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_cli("central", "push", *args)
 
 
-def _scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        text = response.read().decode()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
+_scrape = scrape_metrics
 
 
 def _key(name: str, **labels: str) -> tuple[str, tuple[tuple[str, str], ...]]:
