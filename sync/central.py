@@ -32,6 +32,7 @@ from agent.errors import StoreError
 from agent.store import connect
 from sync import contract as ct
 from sync.fleet.backend import BatchRefused, CentralBackend, check_signature, offset_seconds
+from sync.fleet.commands import record_reply
 from sync.mqtt import BrokerAddress, new_client
 
 log = logging.getLogger(__name__)
@@ -304,6 +305,7 @@ class IngestWorker:
                 (ct.recover_subscription(self.group), 1),
                 (ct.STATUS_SUBSCRIPTION, 1),
                 (ct.RESULT_SUBSCRIPTION, 1),
+                (ct.reply_subscription(self.group), 1),
             ]
         )
 
@@ -377,6 +379,8 @@ class IngestWorker:
                 log.warning(
                     "node %s refused %s: %s: %s", node_id, result.topic, result.code, result.reason
                 )
+        elif leaf == "reply":
+            record_reply(store, bytes(msg.payload), node_id)
 
     def _handle_recover(
         self, store: CentralBackend, msg: mqtt.MQTTMessage, hall_id: str, node_id: str

@@ -22,6 +22,7 @@ from agent.node_runtime import Node
 from agent.report_cli import EventSource, add_report_arguments
 from sync import contract as ct
 from sync.fleet.cli import add_config_argument, add_db_argument, register_push, register_report
+from sync.fleet.command_cli import register_command, register_repo
 from sync.mqtt import BrokerUrlError, parse_broker_url
 
 EXIT_USAGE = 2
@@ -82,6 +83,8 @@ def register(subparsers: Any) -> None:
     prov.set_defaults(func=cmd_central_provision)
 
     register_push(csub)
+    register_command(csub)
+    register_repo(csub)
 
     recover = subparsers.add_parser(
         "recover",

@@ -1,0 +1,98 @@
+"""What the remote commands ``reopen_devices`` and ``probe`` need from the node's devices,
+and the one adapter from that to the device manager as it is today.
+
+The adapter re-opens a device by closing its driver and opening it again on the spot, and
+probes it with the health step the device's worker runs (a printer answers its real-time
+status; other kinds count as answering when they open). When the device manager grows its
+own ``reopen``/``probe``, only :class:`ManagerDevices` changes.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from devices.errors import DeviceFault
+
+if TYPE_CHECKING:
+    from devices.manager import DeviceManager, ManagedDevice
+
+
+class UnknownDevice(KeyError):
+    """No device of that id on this node."""
+
+
+@dataclass(frozen=True)
+class DeviceAnswer:
+    """A device's state after a re-open or a probe; ``ok`` when it answered."""
+
+    device_id: str
+    ok: bool
+    status: str
+    reason: str | None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"ok": self.ok, "status": self.status, "reason": self.reason}
+
+
+class DeviceControl(Protocol):
+    def device_ids(self) -> list[str]: ...
+
+    def reopen(self, device_id: str) -> DeviceAnswer: ...
+
+    def probe(self, device_id: str, timeout: float) -> DeviceAnswer: ...
+
+
+class ManagerDevices:
+    """:class:`DeviceControl` over a started :class:`~devices.manager.DeviceManager`."""
+
+    def __init__(self, manager: DeviceManager) -> None:
+        self._manager = manager
+
+    def device_ids(self) -> list[str]:
+        return sorted(self._manager.devices)
+
+    def _device(self, device_id: str) -> ManagedDevice:
+        try:
+            return self._manager.devices[device_id]
+        except KeyError:
+            raise UnknownDevice(device_id) from None
+
+    def reopen(self, device_id: str) -> DeviceAnswer:
+        device = self._device(device_id)
+        with device.lock:
+            device.close_driver()
+            try:
+                device.open()
+                device.step_health()
+            except DeviceFault as exc:  # its worker goes on trying, with backoff
+                device.fail(exc)
+        return self._answer(device)
+
+    def probe(self, device_id: str, timeout: float) -> DeviceAnswer:
+        """Run the health step on a thread of its own, waiting ``timeout`` s at most."""
+        device = self._device(device_id)
+
+        def step() -> None:
+            with device.lock:
+                if device.driver is None:
+                    return
+                try:
+                    device.step_health()
+                except DeviceFault as exc:
+                    device.fail(exc)
+
+        worker = threading.Thread(target=step, name=f"probe-{device_id}", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if worker.is_alive():
+            return DeviceAnswer(device_id, False, device.status or "offline", "no_answer_in_time")
+        return self._answer(device)
+
+    @staticmethod
+    def _answer(device: ManagedDevice) -> DeviceAnswer:
+        with device.lock:
+            opened = device.driver is not None
+            status, reason = device.status or "offline", device.reason
+        return DeviceAnswer(device.id, opened and status == "online", status, reason)
