@@ -24,6 +24,7 @@ from sync.fleet.push import Message, publish
 from sync.log_tail import chunks, mask_line, tail_lines
 from sync.mqtt import parse_broker_url
 from sync.node import NodeServices, start_node
+from sync.service import SyncSettings
 from sync.signing import CENTRAL_PUBLIC_KEY_FILE, generate_key, private_pem, public_pem
 from tests.support import wait_until
 from tests.sync.conftest import FAST_SYNC, Broker, make_node
@@ -165,16 +166,24 @@ def remote_hub(root: Path, broker: Broker) -> Node:
 
 
 @contextlib.contextmanager
-def running(node: Node, central: Central) -> Iterator[NodeServices]:
-    """The hub with a simulated printer, once central has heard from it (so it is
-    subscribed to its command topic) and the printer answers."""
-    with start_node(node, "hub", settings=FAST_SYNC, devices=[PRINTER]) as services:
+def running(
+    node: Node, central: Central, settings: SyncSettings = FAST_SYNC
+) -> Iterator[NodeServices]:
+    """The hub with a simulated printer, once central has heard from this run of it (so
+    it is subscribed to its command topic) and the printer answers."""
+    started = dt.datetime.now(dt.UTC)
+    with start_node(node, "hub", settings=settings, devices=[PRINTER]) as services:
         assert services.devices is not None
 
         def known() -> bool:
             store = CentralStore(central.db)
             try:
-                return any(n["node_id"] == node.node.node_id for n in store.fleet_nodes())
+                return any(
+                    n["node_id"] == node.node.node_id
+                    and n["state"] == "online"
+                    and dt.datetime.fromisoformat(n["status_at"]) >= started
+                    for n in store.fleet_nodes()
+                )
             finally:
                 store.close()
 
