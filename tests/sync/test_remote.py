@@ -18,12 +18,14 @@ import pytest
 from agent.cli import main
 from agent.node import DeviceSpec
 from agent.node_runtime import Node
-from sync.central import CentralIngest, CentralStore
+from sync import contract as ct
+from sync.central import CentralIngest, CentralStore, open_central_store
 from sync.fleet.commands import CommandLedger, Target, sign_command
 from sync.fleet.push import Message, publish
 from sync.log_tail import chunks, mask_line, tail_lines
 from sync.mqtt import parse_broker_url
 from sync.node import NodeServices, start_node
+from sync.remote import make_reply
 from sync.service import SyncSettings
 from sync.signing import CENTRAL_PUBLIC_KEY_FILE, generate_key, private_pem, public_pem
 from tests.support import wait_until
@@ -330,3 +332,63 @@ def test_a_command_without_what_it_needs_is_refused_before_signing(
         assert CommandLedger(store).status(dt.datetime.now(dt.UTC)) == []
     finally:
         store.close()
+
+
+# ---- the ledger on both central stores -----------------------------------------------------
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CommandLedger]:
+    database = (
+        tmp_path / "central.db" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    )
+    store = open_central_store(database)
+    try:
+        CommandLedger(store)  # made once; a second ledger (another process) finds it made
+        yield CommandLedger(store)
+    finally:
+        store.close()
+
+
+def test_the_ledger_numbers_remembers_and_answers_on_both_stores(ledger: CommandLedger) -> None:
+    """GIVEN commands sent to a node WHEN it answers (a reply delivered twice, a log in two
+    parts), refuses one, and leaves one unanswered past its expiry THEN each command's
+    state reads the same on SQLite and PostgreSQL, and versions grow per node even when
+    the clock goes back."""
+    now = dt.datetime(2026, 11, 29, 9, 0, tzinfo=dt.UTC)
+    hour = dt.timedelta(hours=1)
+    target = Target("h1", "n1")
+    first = ledger.next_version("n1", now)
+    assert first == int(now.timestamp() * 1000)
+    ledger.record_sent(target, first, {"name": "probe", "device": "p"}, now, now + hour)
+    earlier = now - dt.timedelta(days=1)  # a clock set back: the version still grows
+    logs = ledger.next_version("n1", earlier)
+    assert logs == first + 1
+    ledger.record_sent(target, logs, {"name": "upload_logs", "lines": 3}, now, now + hour)
+    refused = ledger.next_version("n1", now)
+    ledger.record_sent(target, refused, {"name": "report_status"}, now, now + hour)
+    lost = ledger.next_version("n1", now)
+    ledger.record_sent(target, lost, {"name": "report_status"}, now, now + hour)
+    assert ledger.next_version("n2", earlier) == int(earlier.timestamp() * 1000)
+
+    def reply(version: int, name: str, status: str, **kw: Any) -> ct.CommandReply:
+        return make_reply("n1", version, name, status, "d", **kw)  # type: ignore[arg-type]
+
+    done = reply(first, "probe", "done", data={"devices": {"p": {"ok": True}}})
+    ledger.record_reply(done)
+    ledger.record_reply(done)  # redelivered: stored once
+    for part, text in ((2, "c\n"), (1, "a\nb\n")):
+        ledger.record_reply(reply(logs, "upload_logs", "done", part=part, parts=2, text=text))
+    refusal = ct.InboundResult(
+        schema_version=1, node_id="n1", topic="t", kind="command", version=refused,
+        accepted=False, code="expired", reason="expired at x", at=now.isoformat(),
+    )  # fmt: skip
+    ledger.store.record_result(refusal)
+    states = {c["version"]: c for c in ledger.status(now + 2 * hour, node_id="n1", limit=10)}
+    assert states[first]["state"] == "done"
+    assert states[first]["data"] == {"devices": {"p": {"ok": True}}}
+    assert (states[logs]["text"], states[logs]["parts"]) == ("a\nb\nc\n", "2/2")
+    assert states[refused]["state"] == "refused"
+    assert states[refused]["detail"] == "expired: expired at x"
+    assert states[lost]["state"] == "expired"
+    assert ledger.status(now, node_id="n1", version=lost)[0]["state"] == "sent"
+    count = ledger.store._execute("SELECT COUNT(*) FROM command_replies").fetchone()[0]
+    assert count == 3
