@@ -133,8 +133,7 @@ def cmd_command_send(args: argparse.Namespace) -> int:
         ttl = dt.timedelta(seconds=args.ttl)
         messages = []
         for target in targets:
-            version = ledger.next_version(target.node_id, now)
-            ledger.record_sent(target, version, data, now, now + ttl)
+            version = ledger.reserve(target, data, now, now + ttl)
             messages.append((target, version, sign_command(key, target, version, data, now, ttl)))
     finally:
         store.close()

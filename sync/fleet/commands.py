@@ -39,6 +39,8 @@ _SCHEMA = (
 )
 log = logging.getLogger(__name__)
 _DB_ERRORS = (sqlite3.Error, psycopg.Error)
+_TAKEN = (sqlite3.IntegrityError, psycopg.errors.UniqueViolation)
+_RESERVE_TRIES = 20
 #: A reply that ends a command (``running`` does not).
 FINAL = ("done", "failed", "rolled_back")
 
@@ -74,6 +76,20 @@ class CommandLedger:
         ).fetchone()
         last = int(row[0]) if row and row[0] is not None else 0
         return max(int(now.timestamp() * 1000), last + 1)
+
+    def reserve(
+        self, target: Target, data: dict[str, Any], issued_at: dt.datetime, expires_at: dt.datetime
+    ) -> int:
+        """Number a command for ``target`` and record it as sent; returns its version. A
+        version another sender took at the same moment is skipped (the ledger's key)."""
+        for _ in range(_RESERVE_TRIES):
+            version = self.next_version(target.node_id, issued_at)
+            try:
+                self.record_sent(target, version, data, issued_at, expires_at)
+            except _TAKEN:
+                continue
+            return version
+        raise RuntimeError(f"no free command version for node {target.node_id}")
 
     def record_sent(
         self,

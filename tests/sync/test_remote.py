@@ -368,6 +368,14 @@ def test_the_ledger_numbers_remembers_and_answers_on_both_stores(ledger: Command
     lost = ledger.next_version("n1", now)
     ledger.record_sent(target, lost, {"name": "report_status"}, now, now + hour)
     assert ledger.next_version("n2", earlier) == int(earlier.timestamp() * 1000)
+    taken = ledger.reserve(Target("h1", "n2"), {"name": "report_status"}, earlier, now)
+    ledger.store._execute(  # another sender took the next number meanwhile
+        "INSERT INTO remote_commands VALUES (?, ?, 'h1', 'report_status', '{}', ?, ?)",
+        ("n2", taken + 1, earlier.isoformat(), now.isoformat()),
+    )
+    assert ledger.reserve(Target("h1", "n2"), {"name": "report_status"}, earlier, now) == (
+        taken + 2
+    )
 
     def reply(version: int, name: str, status: str, **kw: Any) -> ct.CommandReply:
         return make_reply("n1", version, name, status, "d", **kw)  # type: ignore[arg-type]
