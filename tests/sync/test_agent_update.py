@@ -40,21 +40,24 @@ def _need_tools() -> None:
         pytest.skip(f"not installed: {', '.join(missing)} (packaging/dev.sh installs them)")
 
 
-def fake_deb(out: Path, version: str, works: bool = True) -> Path:
+def fake_deb(
+    out: Path, version: str, works: bool = True, package: str = "hall-agent", depends: str = ""
+) -> Path:
     """A package named hall-agent whose program answers ``--version`` (or fails)."""
-    tree = out / f"tree-{version}"
+    tree = out / f"tree-{package}-{version}"
     (tree / "DEBIAN").mkdir(parents=True)
     (tree / "DEBIAN" / "control").write_text(
-        f"Package: hall-agent\nVersion: {version}\nArchitecture: all\n"
-        "Maintainer: test <test@localhost>\nDescription: stand-in for the update test\n"
+        f"Package: {package}\nVersion: {version}\nArchitecture: all\n"
+        + (f"Depends: {depends}\n" if depends else "")
+        + "Maintainer: test <test@localhost>\nDescription: stand-in for the update test\n"
     )
-    program = tree / "opt" / "hall-agent" / "bin" / "hall-agent"
+    program = tree / "opt" / package / "bin" / package
     program.parent.mkdir(parents=True)
     upstream = version.rsplit("-", 1)[0]
     body = f'echo "hall-agent {upstream}"' if works else 'echo "ImportError: no module" >&2; exit 1'
     program.write_text(f"#!/bin/sh\n{body}\n")
     program.chmod(0o755)
-    deb = out / f"hall-agent_{version}_all.deb"
+    deb = out / f"{package}_{version}_all.deb"
     subprocess.run(
         ["dpkg-deb", "--root-owner-group", "-b", str(tree), str(deb)],
         check=True,
@@ -157,6 +160,43 @@ def test_the_update_refuses_an_unsigned_repository(site: Site) -> None:
     assert '"outcome": "failed"' in site.result.read_text()
     assert "apt-get update" in site.result.read_text()
     assert installed_version(site.root) == "1.0-1"
+
+
+def test_an_update_keeps_the_other_sources_and_takes_a_new_dependency_from_them(
+    site: Site, tmp_path: Path
+) -> None:
+    """GIVEN a second source (Debian's, in production) whose lists apt fetched before, and
+    a new hall-agent that depends on a package only that source has WHEN the update runs
+    THEN it fetches hall-agent.list only, the other source's lists stay (apt's list
+    clean-up would delete them), and the dependency comes from them."""
+    other = tmp_path / "other-repo"
+    other.mkdir()
+    fake_deb(other, "1.0-1", package="hall-agent-dep")
+    scanned = subprocess.run(
+        ["dpkg-scanpackages", "-m", "."], cwd=other, check=True, capture_output=True, text=True
+    )
+    (other / "Packages").write_text(scanned.stdout)
+    (site.root / "etc/apt/sources.list").write_text(f"deb [trusted=yes] file:{other} ./\n")
+    lists = site.root / "var/lib/apt/lists"
+    apt_get = [
+        "apt-get", "-o", f"Dir={site.root}",
+        "-o", f"Dir::State::status={site.root}/var/lib/dpkg/status",
+        "-o", "Debug::NoLocking=1", "-o", "APT::Sandbox::User=root",
+        "-o", f"Dir::Etc::TrustedParts={site.root}/etc/apt/trusted.gpg.d",
+    ]  # fmt: skip
+    subprocess.run([*apt_get, "update"], check=True, capture_output=True)
+    theirs = [p.name for p in lists.iterdir() if "other-repo" in p.name]
+    assert theirs
+    debs = tmp_path / "debs-4"
+    debs.mkdir()
+    new = fake_deb(debs, "4.0-1", depends="hall-agent-dep")
+    assert main(["central", "repo", "build", "--repo", str(site.repo), "--gpg-key", "it@test",
+                 str(new)]) == 0  # fmt: skip
+    done = subprocess.run([*site.launcher, "4.0-1", "11"], capture_output=True, text=True)
+    assert done.returncode == 0, site.result.read_text()
+    assert installed_version(site.root) == "4.0-1"
+    assert (site.root / "opt/hall-agent-dep/bin/hall-agent-dep").exists()
+    assert [p.name for p in lists.iterdir() if "other-repo" in p.name] == theirs
 
 
 @pytest.mark.mqtt
