@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from agent.cli import main
+from sync.agent_update import AgentUpdater, UpdateNotStarted
 from sync.central import CentralStore
 from sync.fleet.commands import CommandLedger, Target
 from sync.fleet.repo import RepoServer
@@ -273,3 +274,22 @@ def test_the_outcome_of_an_update_that_restarted_the_agent_is_answered_by_the_ne
 
 def _settings(site: Site) -> SyncSettings:
     return dataclasses.replace(FAST_SYNC, update_launcher=site.launcher, update_result=site.result)
+
+
+@pytest.mark.parametrize(
+    ("launcher", "message"),
+    [
+        (("false",), "the update did not start (exit 1)"),
+        (("/nonexistent/sudo",), "cannot start the update: [Errno 2]"),
+    ],
+)
+def test_an_update_that_cannot_start_says_so_and_leaves_no_outcome(
+    tmp_path: Path, launcher: tuple[str, ...], message: str
+) -> None:
+    """GIVEN a launcher that fails (no sudo rule, no sudo at all) THEN the command fails
+    with that reason at once, instead of waiting for an outcome that never comes."""
+    updater = AgentUpdater(launcher, tmp_path / "update-result.json", budget_s=60)
+    with pytest.raises(UpdateNotStarted) as caught:
+        updater.run("2.0-1", 5)
+    assert message in str(caught.value)
+    assert updater.take_outcome() is None
