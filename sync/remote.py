@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LOG_LINES = 200
 DEFAULT_PROBE_TIMEOUT_S = 5.0
+DEFAULT_REOPEN_TIMEOUT_S = 10.0
 Send = Callable[[ct.CommandReply], None]
 
 
@@ -130,10 +131,11 @@ class RemoteCommands:
             self._reply(version, command, "failed", "this node has no devices")
             return
         ids = [command.device] if command.device is not None else devices.device_ids()
+        timeout = command.timeout_s or DEFAULT_REOPEN_TIMEOUT_S
         answers: dict[str, Any] = {}
         for device_id in ids:
             try:
-                answers[device_id] = devices.reopen(device_id).as_dict()
+                answers[device_id] = devices.reopen(device_id, timeout).as_dict()
             except UnknownDevice:
                 self._reply(version, command, "failed", f"no device {device_id!r} on this node")
                 return

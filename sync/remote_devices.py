@@ -1,7 +1,7 @@
 """What the remote commands ``reopen_devices`` and ``probe`` need from the node's devices,
 and the one adapter from that to the device manager as it is today.
 
-The adapter re-opens a device by closing its driver and opening it again on the spot, and
+The adapter re-opens a device by closing its driver for its worker to open again, and
 probes it with the health step the device's worker runs (a printer answers its real-time
 status; other kinds count as answering when they open). When the device manager grows its
 own ``reopen``/``probe``, only :class:`ManagerDevices` changes.
@@ -10,6 +10,7 @@ own ``reopen``/``probe``, only :class:`ManagerDevices` changes.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -39,7 +40,7 @@ class DeviceAnswer:
 class DeviceControl(Protocol):
     def device_ids(self) -> list[str]: ...
 
-    def reopen(self, device_id: str) -> DeviceAnswer: ...
+    def reopen(self, device_id: str, timeout: float) -> DeviceAnswer: ...
 
     def probe(self, device_id: str, timeout: float) -> DeviceAnswer: ...
 
@@ -59,15 +60,21 @@ class ManagerDevices:
         except KeyError:
             raise UnknownDevice(device_id) from None
 
-    def reopen(self, device_id: str) -> DeviceAnswer:
+    def reopen(self, device_id: str, timeout: float) -> DeviceAnswer:
+        """Close the driver and let the device's own worker open it again (it does so, with
+        its backoff, whenever it finds none; opening here instead would race a read the
+        worker has under way on the old driver, whose failure closes the new one), then
+        probe it; after ``timeout`` s without a driver, its state as it is."""
         device = self._device(device_id)
         with device.lock:
             device.close_driver()
-            try:
-                device.open()
-                device.step_health()
-            except DeviceFault as exc:  # its worker goes on trying, with backoff
-                device.fail(exc)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with device.lock:
+                opened = device.driver is not None
+            if opened:  # now its health, as a probe
+                return self.probe(device_id, max(0.1, deadline - time.monotonic()))
+            time.sleep(0.05)
         return self._answer(device)
 
     def probe(self, device_id: str, timeout: float) -> DeviceAnswer:

@@ -226,10 +226,17 @@ def test_probe_reopen_resync_and_logs_round_trips(
         services.devices.simulator(PRINTER.id).set_paper_out(False)
         v = central.send(node, "reopen_devices")
         reopened = central.wait_state(node, v, ("done", "failed"))
-        assert reopened["state"] == "done", reopened
+        assert reopened["state"] == "done", (reopened["detail"], reopened["data"])
         assert reopened["data"]["devices"] == {
             PRINTER.id: {"ok": True, "status": "online", "reason": None}
         }
+        services.devices.simulator(PRINTER.id).set_silent()
+        v = central.send(node, "reopen_devices", "--device", PRINTER.id, "--timeout", "3")
+        silent = central.wait_state(node, v, ("done", "failed"))
+        assert silent["state"] == "failed", silent
+        assert silent["detail"] == f"re-opened 1 device(s); not answering: {PRINTER.id}"
+        assert silent["data"]["devices"][PRINTER.id]["ok"] is False
+        services.devices.simulator(PRINTER.id).set_silent(False)
         v = central.send(node, "probe", "--device", "no-such-device")
         assert central.wait_state(node, v, ("done", "failed"))["detail"] == (
             "no device 'no-such-device' on this node"
