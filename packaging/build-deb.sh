@@ -43,6 +43,8 @@ find "$root$opt" -name __pycache__ -type d -prune -exec rm -rf {} +
 
 echo "build-deb: files" >&2
 install -D -m 0755 "$deb/hall-agent-session" "$root$opt/libexec/hall-agent-session"
+install -D -m 0755 "$deb/hall-agent-update" "$root$opt/libexec/hall-agent-update"
+install -D -m 0440 "$deb/sudoers" "$root/etc/sudoers.d/hall-agent-update"
 install -D -m 0755 "$deb/hall-agent.wrapper" "$root/usr/bin/hall-agent"
 install -D -m 0644 "$deb/default" "$root/etc/default/hall-agent"
 install -D -m 0644 "$deb/70-hall-agent.rules" "$root/lib/udev/rules.d/70-hall-agent.rules"
@@ -65,7 +67,7 @@ install -m 0644 "$here/docs/deploy.md" "$root/usr/share/doc/hall-agent/deploy.md
 echo "build-deb: control" >&2
 install -d "$root/DEBIAN"
 install -m 0755 -t "$root/DEBIAN" "$deb/postinst" "$deb/prerm" "$deb/postrm"
-echo /etc/default/hall-agent >"$root/DEBIAN/conffiles"
+printf '%s\n' /etc/default/hall-agent /etc/sudoers.d/hall-agent-update >"$root/DEBIAN/conffiles"
 size_kb="$(du -sk --exclude=DEBIAN "$root" | cut -f1)"
 cat >"$root/DEBIAN/control" <<EOF
 Package: hall-agent
@@ -78,7 +80,7 @@ Depends: python3 (>= $pyver), python3 (<< $next_minor), adduser, libzbar0, fonts
  libxkbcommon-x11-0, libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-image0,
  libxcb-render-util0, libxcb-randr0, libxcb-shape0, libxcb-xkb1, libxcb-sync1,
  libxcb-xfixes0, libxcb-shm0, libx11-xcb1, libxcb-util1
-Recommends: xinit, xserver-xorg-core, xserver-xorg-input-libinput, x11-xserver-utils, udev
+Recommends: xinit, xserver-xorg-core, xserver-xorg-input-libinput, x11-xserver-utils, udev, sudo
 Suggests: mosquitto, mosquitto-clients
 Section: misc
 Priority: optional

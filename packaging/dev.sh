@@ -10,7 +10,7 @@ venv="$here/.venv"
 
 debian_packages=(
   mosquitto xvfb xauth openbox fonts-noto-cjk libzbar0 socat espeak-ng sox alsa-utils postgresql
-  fontconfig systemd xinit binutils x11-utils chromium
+  fontconfig systemd xinit binutils x11-utils chromium dpkg-dev gpg gpgv
   libglib2.0-0 libegl1 libgl1 libxkbcommon0 libfontconfig1 libfreetype6 libdbus-1-3
   libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
   libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xkb1 libxcb-sync1

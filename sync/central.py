@@ -33,6 +33,7 @@ from agent.store import connect
 from sync import contract as ct
 from sync.fleet import link_ratings
 from sync.fleet.backend import BatchRefused, CentralBackend, check_signature, offset_seconds
+from sync.fleet.commands import record_reply
 from sync.mqtt import BrokerAddress, new_client
 
 log = logging.getLogger(__name__)
@@ -306,6 +307,7 @@ class IngestWorker:
                 (ct.recover_subscription(self.group), 1),
                 (ct.STATUS_SUBSCRIPTION, 1),
                 (ct.RESULT_SUBSCRIPTION, 1),
+                (ct.reply_subscription(self.group), 1),
             ]
         )
 
@@ -379,6 +381,8 @@ class IngestWorker:
                 log.warning(
                     "node %s refused %s: %s: %s", node_id, result.topic, result.code, result.reason
                 )
+        elif leaf == "reply":
+            record_reply(store, bytes(msg.payload), node_id)
 
     def _handle_recover(
         self, store: CentralBackend, msg: mqtt.MQTTMessage, hall_id: str, node_id: str

@@ -28,6 +28,7 @@ from sync.fleet.cli import (
     register_report,
     register_rollout,
 )
+from sync.fleet.command_cli import register_command, register_repo
 from sync.mqtt import BrokerUrlError, parse_broker_url
 
 EXIT_USAGE = 2
@@ -105,6 +106,8 @@ def register(subparsers: Any) -> None:
 
     register_push(csub)
     register_rollout(csub)
+    register_command(csub)
+    register_repo(csub)
 
     recover = subparsers.add_parser(
         "recover",

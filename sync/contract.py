@@ -86,6 +86,11 @@ def command_topic(hall_id: str, node_id: str) -> str:
     return node_topic(hall_id, node_id, "command")
 
 
+def reply_topic(hall_id: str, node_id: str) -> str:
+    """Up, QoS 1, not retained: a :class:`CommandReply` (one or more per command run)."""
+    return node_topic(hall_id, node_id, "reply")
+
+
 # ---- hall-wide topics (down, retained, signed) -------------------------------------------
 def config_topic(hall_id: str) -> str:
     return f"{ROOT}/{hall_id}/hall/config"
@@ -121,6 +126,11 @@ def ingest_subscription(group: str = DEFAULT_SHARE_GROUP) -> str:
 
 def recover_subscription(group: str = DEFAULT_SHARE_GROUP) -> str:
     return f"$share/{group}/{ROOT}/+/node/+/recover"
+
+
+def reply_subscription(group: str = DEFAULT_SHARE_GROUP) -> str:
+    """Command replies, each stored once by one ingest worker."""
+    return f"$share/{group}/{ROOT}/+/node/+/reply"
 
 
 STATUS_SUBSCRIPTION = f"{ROOT}/+/node/+/status"
@@ -357,8 +367,55 @@ class NoticeData(_Payload):
     expires_at: dt.datetime | None = None
 
 
-class CommandData(_Payload):
-    """Remote commands: ``resync`` resends the log from ``from_seq``; ``report_status``."""
+CommandName = Literal[
+    "resync", "report_status", "reopen_devices", "probe", "upload_logs", "update_agent"
+]
+#: What ``upload_logs`` may ask for at most, and the text one reply carries at most (well
+#: under the central broker's 4 MiB ``message_size_limit``).
+MAX_LOG_LINES = 5000
+MAX_LOG_BYTES = 1024 * 1024
+MAX_REPLY_TEXT = 64 * 1024
+#: A Debian package version (epoch, upstream, revision), as ``update_agent`` names one.
+DEBIAN_VERSION = r"^([0-9]+:)?[0-9][A-Za-z0-9.+~-]{0,63}$"
 
-    name: Literal["resync", "report_status"]
+
+class CommandData(_Payload):
+    """A remote command (docs/topics.md "Remote commands"): ``resync`` resends the log from
+    ``from_seq``; ``report_status``; ``reopen_devices`` (``device``, or all); ``probe`` one
+    ``device`` within ``timeout_s``; ``upload_logs`` the last ``lines``; ``update_agent`` to
+    the package ``version``."""
+
+    name: CommandName
     from_seq: int | None = Field(default=None, ge=1)
+    device: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    timeout_s: float | None = Field(default=None, gt=0, le=60)
+    lines: int | None = Field(default=None, ge=1, le=MAX_LOG_LINES)
+    version: str | None = Field(default=None, pattern=DEBIAN_VERSION)
+
+    @model_validator(mode="after")
+    def _has_its_arguments(self) -> CommandData:
+        required = {"resync": "from_seq", "probe": "device", "update_agent": "version"}
+        field = required.get(self.name)
+        if field is not None and getattr(self, field) is None:
+            raise FieldError((field,), f"required for {self.name}")
+        return self
+
+
+CommandStatus = Literal["running", "done", "failed", "rolled_back"]
+
+
+class CommandReply(_Payload):
+    """What a node answers to a command it accepted (``version``: the command's, its id on
+    this node). A long answer (``upload_logs``) comes in ``parts`` replies of ``text``."""
+
+    schema_version: Literal[1]
+    node_id: str
+    version: int = Field(ge=1)
+    name: CommandName
+    status: CommandStatus
+    detail: str = Field(max_length=1000)
+    data: dict[str, Any] | None = None
+    part: int = Field(default=1, ge=1)
+    parts: int = Field(default=1, ge=1)
+    text: str | None = Field(default=None, max_length=MAX_REPLY_TEXT)
+    at: str

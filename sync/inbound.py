@@ -237,15 +237,20 @@ class InboundHandler:
                 notice.notice_id, notice.text_zh, notice.text_en, notice.expires_at
             )
             return self._versioned(topic, body, f"notice.{notice_id}", cmd)
+        return self._accept_command(topic, body)
+
+    def _accept_command(self, topic: str, body: ct.SignedBody) -> Outcome:
+        """A remote command runs at most once: its version (its id on this node) must be
+        newer than every command's before it, and is stored before it runs, so the same
+        command again (a replay, a redelivery after a restart) is refused, never re-run.
+        Commands are not retained: one that expires before it arrives is refused."""
         command = _validate(ct.CommandData, body.data, "data")
-        if command.name == "resync" and command.from_seq is None:
-            raise Refused("invalid_data", "data: from_seq: required for resync")
-        outcome = self._versioned(topic, body, "command", None)
-        if outcome.accepted and not outcome.duplicate:
-            return Outcome(
-                topic, True, "applied", "command accepted", body.kind, body.version, command
-            )
-        return outcome
+        if body.expires_at is None:
+            raise Refused("invalid_data", "expires_at: required for a command")
+        if not self._is_new("command", body.version):
+            raise Refused("replayed", f"command version {body.version} was received already")
+        self._on_core(lambda: self.runtime.record_inbound_version("command", body.version))
+        return Outcome(topic, True, "applied", "command accepted", body.kind, body.version, command)
 
     def _apply_config(self, topic: str, body: ct.SignedBody) -> Outcome:
         config = _validate(HallConfig, body.data, "data")

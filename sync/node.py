@@ -161,6 +161,10 @@ def _start_devices(
         started.callback(services.runtime.subscribe(follower.follow_event))
         follower.restore(services.runtime.read("hall_status")["windows"])
     manager.on_status(follower.device_status)
+    if services.sync is not None:  # central's reopen_devices / probe reach them
+        from sync.remote_devices import ManagerDevices
+
+        services.sync.attach_devices(ManagerDevices(manager))
 
 
 def _rating_indicators(services: NodeServices) -> RatingIndicators:

@@ -47,7 +47,7 @@ HUB_LOGIN = "hub"
 HALL_LOGINS = "hall-logins.yaml"
 PBKDF2_ITERATIONS = 101  # mosquitto_passwd's default for $7$
 CARD_ROLES = ("kiosk", "all", "hub")
-NODE_WRITES = ("events", "status", "result")
+NODE_WRITES = ("events", "status", "result", "reply")
 NODE_READS = ("ack", "command")
 
 

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -45,10 +46,13 @@ from agent.staffauth import Credentials
 from agent.storage import DiskReserve, free_bytes
 from agent.version import agent_version
 from sync import contract as ct
+from sync.agent_update import PACKAGED_LAUNCHER, PACKAGED_RESULT, AgentUpdater
 from sync.inbound import InboundHandler, Outcome
 from sync.mqtt import BrokerAddress, client_for, parse_broker_url, session_properties
 from sync.outbox import OutboxReader
 from sync.publisher import OutboxPublisher, wall_now
+from sync.remote import RemoteCommands, make_reply
+from sync.remote_devices import DeviceControl
 from sync.signing import load_public_key
 from sync.status import Connection, StatusFile
 
@@ -77,6 +81,10 @@ class SyncSettings:
     #: Downlink messages in flight at most (MQTT 5 Receive Maximum): each is acknowledged
     #: only once handled, so the broker holds the rest of a burst: none is ever dropped.
     inbound_in_flight: int = 100
+    #: How ``update_agent`` starts the update, and where the update leaves its outcome
+    #: (sync/agent_update.py; the packaged ones by default).
+    update_launcher: tuple[str, ...] = PACKAGED_LAUNCHER
+    update_result: Path = PACKAGED_RESULT
 
 
 @dataclass(eq=False)
@@ -89,6 +97,7 @@ class _Delivery:
 
 
 _Inbound = tuple[_Delivery | None, mqtt.MQTTMessage]  # (None: QoS 0, nothing to acknowledge)
+_Command = tuple[int, ct.CommandData]  # (its version: its id on this node, the command)
 
 
 @dataclass
@@ -134,7 +143,14 @@ class SyncService:
         self._inbound: queue.Queue[_Inbound | None] = queue.Queue()
         self._handled: queue.SimpleQueue[_Delivery] = queue.SimpleQueue()
         self._results: collections.deque[Outcome] = collections.deque(maxlen=100)
-        self._commands: queue.SimpleQueue[ct.CommandData] = queue.SimpleQueue()
+        self._commands: queue.SimpleQueue[_Command] = queue.SimpleQueue()
+        self._replies: queue.SimpleQueue[ct.CommandReply] = queue.SimpleQueue()
+        self._remote = RemoteCommands(
+            self.node_id,
+            node.data.logs / "agent.log",
+            self._replies.put,
+            AgentUpdater(self.settings.update_launcher, self.settings.update_result),
+        )
         self._refused: collections.deque[dict[str, Any]] = collections.deque(maxlen=10)
         self._shared = _Shared()
         self._hint_seq = 0
@@ -149,7 +165,7 @@ class SyncService:
         self._persisted = 0
         self._persist: Future[int] | None = None
         self._persist_due = 0.0  # after a failed write, not before this (monotonic)
-        self._command_retry: ct.CommandData | None = None  # a command whose run failed
+        self._command_retry: _Command | None = None  # a command whose run failed
         self._command_due = 0.0
         self._last_error: str | None = None
         self._connected_since: str | None = None
@@ -204,6 +220,7 @@ class SyncService:
         self._inbound_thread = threading.Thread(
             target=self._run_inbound, name="hall-sync-inbound", daemon=True
         )
+        self._remote.start()
         self._thread.start()
         self._inbound_thread.start()
         log.info("sync started", extra={"broker": str(self.address), "acked_seq": self._out.acked})
@@ -222,6 +239,11 @@ class SyncService:
             self._inbound.put(None)
             self._inbound_thread.join(timeout)
             self._inbound_thread = None
+        self._remote.stop(timeout)
+
+    def attach_devices(self, devices: DeviceControl) -> None:
+        """The node's devices, for the remote commands ``reopen_devices`` and ``probe``."""
+        self._remote.devices = devices
 
     def status(self) -> dict[str, Any]:
         """Connection state, watermark and backlog (a plain dict, JSON-ready)."""
@@ -316,8 +338,8 @@ class SyncService:
             except Exception as exc:  # a bug: this message fails, the next ones still apply
                 log.exception("inbound %s failed", topic)
                 outcome = Outcome(topic, False, "internal_error", f"the node failed: {exc!r}")
-            if outcome.command is not None:
-                self._commands.put(outcome.command)
+            if outcome.command is not None and outcome.version is not None:
+                self._commands.put((outcome.version, outcome.command))
             if outcome.kind == "device_profile" and outcome.code == "applied":
                 name = topic.rsplit("/", 1)[-1]
                 self._profiles = {**self._profiles, name: outcome.version or 0}
@@ -359,6 +381,7 @@ class SyncService:
                 self._send_acks()
                 self._run_commands()
                 self._send_results()
+                self._send_replies()
                 error = self._out.pump(self._publish_events)
                 if error is not None:
                     self._lost(error)
@@ -500,16 +523,19 @@ class SyncService:
                 except queue.Empty:
                     return
             try:
-                self._run_command(command)
+                self._run_command(*command)
             except CORE_FAILURES as exc:
-                log.warning("central command %s failed, retrying: %r", command.name, exc)
+                log.warning("central command %s failed, retrying: %r", command[1].name, exc)
                 self._command_retry = command
                 self._command_due = time.monotonic() + self.settings.poll_interval_s
                 return
 
-    def _run_command(self, command: ct.CommandData) -> None:
+    def _run_command(self, version: int, command: ct.CommandData) -> None:
+        """``resync`` and ``report_status`` act on this thread's state; the others run on
+        the remote commands' thread (:mod:`sync.remote`)."""
         if command.name == "report_status":
             self._status_due = 0.0
+            detail = "status sent"
         elif command.name == "resync" and command.from_seq is not None:
             seq = min(command.from_seq - 1, self._out.last_seq)
             log.warning("central asked to resend from seq %d", seq + 1)
@@ -517,6 +543,21 @@ class SyncService:
             self.runtime.reset_watermark(seq)  # idempotent: safe to run again
             self._out.reset(seq)
             self._persisted = seq
+            detail = f"resending the log from seq {seq + 1}"
+        else:
+            self._remote.submit(version, command)
+            return
+        self._replies.put(make_reply(self.node_id, version, command.name, "done", detail))
+
+    def _send_replies(self) -> None:
+        assert self._client is not None
+        topic = ct.reply_topic(self.hall_id, self.node_id)
+        while True:
+            try:
+                reply = self._replies.get_nowait()
+            except queue.Empty:
+                return
+            self._client.publish(topic, reply.model_dump_json(exclude_none=True), qos=1)
 
     def _send_results(self) -> None:
         assert self._client is not None

@@ -39,6 +39,8 @@ CONTENTS = [
     "opt/hall-agent/bin/hall-agent",
     "opt/hall-agent/bin/python3",
     "opt/hall-agent/libexec/hall-agent-session",
+    "opt/hall-agent/libexec/hall-agent-update",
+    "etc/sudoers.d/hall-agent-update",
     "usr/bin/hall-agent",
     "etc/default/hall-agent",
     "lib/udev/rules.d/70-hall-agent.rules",

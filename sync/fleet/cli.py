@@ -52,7 +52,7 @@ def register_push(csub: Any) -> None:
     push = csub.add_parser(
         "push",
         help="check, sign and publish a hall config / device profile / calendar / roster / "
-        "notice / command",
+        "notice (commands: 'central command send')",
         description="Check what you send as a node would, then sign it and publish it to a "
         "hall, a group of halls or all. Nothing invalid is signed.",
     )
@@ -108,10 +108,7 @@ def register_push(csub: Any) -> None:
     staff.add_argument("file", type=Path, help="YAML: members: [{id, name, windows, pin_hash}]")
     notice = kinds.add_parser("notice", parents=[common, targets], help="a notice for the halls")
     notice.add_argument("file", type=Path)
-    resync = kinds.add_parser("resync", parents=[common, targets], help="a node resends its log")
-    resync.add_argument("--node", "--node-id", dest="node_id", required=True, help="node id")
-    resync.add_argument("--from-seq", type=int, required=True, help="resend from this seq")
-    for parser in (config, profile, calendar, roster, staff, notice, resync):
+    for parser in (config, profile, calendar, roster, staff, notice):
         parser.set_defaults(func=cmd_central_push)
 
 
@@ -134,17 +131,7 @@ def cmd_central_push(args: argparse.Namespace) -> int:
         print(f"{what}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     expires = dt.timedelta(hours=args.expires_hours) if args.expires_hours else None
-    node_id = getattr(args, "node_id", None)
-    messages = sign_for_halls(
-        key,
-        kind,
-        data,
-        halls,
-        args.version,
-        topic_of,
-        expires_in=expires,
-        node_id=node_id,
-    )
+    messages = sign_for_halls(key, kind, data, halls, args.version, topic_of, expires_in=expires)
     try:
         failed = publish(address, f"central-push-{os.getpid()}", messages)
     except OSError as exc:
@@ -160,12 +147,6 @@ def _prepare(args: argparse.Namespace) -> tuple[str, dict[str, Any], Any, list[s
     """Check the data and resolve the halls: ``(kind, data, topic_of, halls)``."""
     config = load_central_config(args.config)
     halls = resolve_halls(config, args.halls, args.group, args.everyone, _known_halls(args.db))
-    if args.push_kind == "resync":
-        if len(halls) != 1 or not ct.is_name(args.node_id):
-            raise PushRefused("resync: name one --hall and its --node")
-        data = {"name": "resync", "from_seq": args.from_seq}
-        _check_command(data)
-        return "command", data, partial(_command_topic, node_id=args.node_id), halls
     raw = read_data(args.file)
     source = str(args.file)
     if args.push_kind == "config":
@@ -215,19 +196,6 @@ def _hashed_roster(args: argparse.Namespace, raw: Any, halls: list[str]) -> Any:
     if len(key) < 32:
         raise PushRefused(f"{args.hall_key}: not a hall key (shorter than 32 bytes)")
     return hash_id_numbers(raw, key, zone, str(args.file))
-
-
-def _check_command(data: dict[str, Any]) -> None:
-    from pydantic import ValidationError
-
-    try:
-        ct.CommandData.model_validate(data)
-    except ValidationError as exc:
-        raise PushRefused(f"command: {exc.errors()[0]['msg']}") from exc
-
-
-def _command_topic(hall_id: str, node_id: str) -> str:
-    return ct.command_topic(hall_id, node_id)
 
 
 def _profile_topic(hall_id: str, name: str) -> str:

@@ -139,15 +139,13 @@ def sign_for_halls(
     version: int,
     topic_of: Callable[[str], str],
     expires_in: dt.timedelta | None = None,
-    node_id: str | None = None,
 ) -> list[Message]:
     """One signed message per hall: each body names its hall, so none can be replayed to
     another hall."""
     messages = []
     for hall in halls:
-        body = make_body(kind, hall, version, data, node_id=node_id, expires_in=expires_in)
-        retain = kind != "command"
-        messages.append(Message(hall, topic_of(hall), sign_body(key, body), retain))
+        body = make_body(kind, hall, version, data, expires_in=expires_in)
+        messages.append(Message(hall, topic_of(hall), sign_body(key, body), retain=True))
     return messages
 
 

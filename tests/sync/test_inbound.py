@@ -34,6 +34,7 @@ from sync.signing import CENTRAL_PUBLIC_KEY_FILE, generate_key, make_body, publi
 from tests.sync.conftest import REPO, Broker, issue_tickets, make_node, wait_until
 
 KEY = generate_key()
+HOUR = dt.timedelta(hours=1)
 
 
 @pytest.fixture
@@ -579,7 +580,14 @@ def test_retained_config_applied_over_mqtt_and_refusals_reported_upward(
             assert handle.status()["refused"][0]["code"] == "bad_signature"
 
             before = ingest.stats().duplicates
-            command = signed(node, "command", 1, {"name": "resync", "from_seq": 1}, node_id=node_id)
+            command = signed(
+                node,
+                "command",
+                1,
+                {"name": "resync", "from_seq": 1},
+                node_id=node_id,
+                expires_in=HOUR,
+            )
             client.publish(ct.command_topic(hall_id, node_id), command, 1).wait_for_publish(5)
             total = runtime._query(lambda s: s.last_seq)
             assert wait_until(lambda: ingest.stats().duplicates - before >= total, 15)
@@ -785,7 +793,9 @@ def test_a_resync_the_core_fails_on_is_retried_and_the_sync_goes_on(
         # acks came back: subscribed, so the command below is not published into the void
         assert wait_until(lambda: handle.status()["persisted_seq"] == 12, 15)
         before = ingest.stats().duplicates
-        command = signed(node, "command", 1, {"name": "resync", "from_seq": 1}, node_id=node_id)
+        command = signed(
+            node, "command", 1, {"name": "resync", "from_seq": 1}, node_id=node_id, expires_in=HOUR
+        )
         client.publish(ct.command_topic(hall_id, node_id), command, 1).wait_for_publish(5)
         assert wait_until(lambda: ingest.stats().duplicates - before >= 12, 15)  # resent
         assert failures == [0]

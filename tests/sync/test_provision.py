@@ -4,6 +4,7 @@ broker that runs on the generated password file and ACL; terminals checked again
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import tarfile
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent import commands as c
 from agent.bundle import apply_bundle
@@ -19,7 +22,9 @@ from agent.config import always_open, sample_config
 from agent.datadir import DataDir
 from agent.errors import ConfigError
 from agent.node_runtime import Node
-from sync.central import CentralIngest
+from sync.central import CentralIngest, CentralStore
+from sync.fleet.commands import CommandLedger, Target, sign_command
+from sync.fleet.push import publish
 from sync.mqtt import parse_broker_url
 from sync.node import start_node
 from sync.provision import CentralDir, ProvisionRequest, provision
@@ -112,6 +117,32 @@ def test_provision_init_bundle_and_sync_through_the_generated_acl(
             assert services.sync is not None
             sync = services.sync
             assert wait_until(lambda: sync.status()["acked_seq"] >= 5, 20), sync.status()
+            # a remote command from the publisher account, its reply back to the ingest
+            publisher = central.central_logins()["central-publisher"]
+            address = parse_broker_url(
+                f"mqtt://central-publisher:{publisher}@127.0.0.1:{broker.port}"
+            )
+            key = serialization.load_pem_private_key(central.private_key(), None)
+            assert isinstance(key, Ed25519PrivateKey)
+            now = dt.datetime.now(dt.UTC)
+            command = sign_command(
+                key, Target(HALL, "demo-town-hub"), 7, {"name": "report_status"}, now,
+                dt.timedelta(minutes=5),
+            )  # fmt: skip
+            assert publish(address, "central-publisher", [command]) == []
+
+            def replied() -> bool:
+                store = CentralStore(tmp_path / "central.db")
+                try:
+                    commands = CommandLedger(store)
+                    rows = commands.store.conn.execute(
+                        "SELECT status FROM command_replies WHERE version = 7"
+                    ).fetchall()
+                finally:
+                    store.close()
+                return rows == [("done",)]
+
+            assert wait_until(replied, 20)
         assert_exactly_once(tmp_path / "central.db", node)
     finally:
         ingest.stop()
