@@ -21,8 +21,8 @@ docs/topics.md repeats this definition for the central platform.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
+from hashlib import sha256
 
 from agent.errors import StoreDamaged
 
@@ -36,13 +36,14 @@ def _sm3(data: bytes) -> str:
 
     digest = hashes.Hash(hashes.SM3())
     digest.update(data)
-    return digest.finalize().hex()
+    return "sm3:" + digest.finalize().hex()
 
 
 def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    return "sha256:" + sha256(data).hexdigest()
 
 
+#: algorithm -> the chain text (``algorithm:hexdigest``) of canonical bytes.
 ALGORITHMS: dict[str, Callable[[bytes], str]] = {"sha256": _sha256, "sm3": _sm3}
 
 
@@ -64,7 +65,7 @@ def canonical_bytes(
 
 def link(algorithm: str, data: bytes) -> str:
     """The chain text of one event from its canonical bytes: ``algorithm:hexdigest``."""
-    return f"{algorithm}:{ALGORITHMS[algorithm](data)}"
+    return ALGORITHMS[algorithm](data)
 
 
 #: A stored event row as the chain sees it: (seq, type, business_date, at, wall_time,

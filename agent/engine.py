@@ -246,8 +246,10 @@ class QueueEngine:
         service = self.config.service(bundle.services[0] if bundle else cmd.service)
         if service is None:
             raise errors.UnknownService(f"there is no service {cmd.service!r}", service=cmd.service)
-        if cmd.appointment is None:
-            for code in bundle.services if bundle else (service.code,):
+        if cmd.appointment is None and bundle is None:
+            self._check_open(state, service, now)
+        elif cmd.appointment is None and bundle is not None:
+            for code in bundle.services:
                 leg_service = self.config.service(code)
                 assert leg_service is not None  # (the config validates bundle services)
                 self._check_open(state, leg_service, now)

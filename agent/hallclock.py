@@ -70,12 +70,12 @@ class HallClock:
         self, wall: dt.datetime, last_at: dt.datetime | None
     ) -> tuple[dt.datetime, Suspicion | None]:
         """The hall's time now, and why the wall clock is suspected (None: it is trusted)."""
-        mono = self._mono(wall)
+        # (plain float seconds and no helper calls: this runs on every command)
+        mono = wall.timestamp() if self.monotonic is None else self.monotonic()
         corrected = wall + self.offset if self.offset else wall
         if self._anchor is not None:
             anchor, anchor_mono = self._anchor
             elapsed = mono - anchor_mono
-            # (plain float seconds: this runs on every command)
             step = (corrected - anchor).total_seconds() - elapsed
             if -self._tolerance_s <= step <= self._tolerance_s:
                 self._anchor = (corrected, mono)

@@ -439,6 +439,7 @@ class Store:
         self._pruned_on: str | None = None  # the business day acknowledged events were pruned
         self._clock_confirmed: str | None = None  # the META_CLOCK value last taken in
         self.hash_algorithm = hash_algorithm
+        self._link = ch.ALGORITHMS[hash_algorithm]  # canonical bytes -> chain text
         witness_path = None if str(path) == ":memory:" else Path(path).with_suffix(".witness")
         seen = self._check_before_open(Path(path), witness_path)
         self.conn = connect(path)
@@ -463,9 +464,9 @@ class Store:
             self.refresh()
             if witness_path is not None:
                 self._check_witness(seen)
-                self._witness = wt.Witness(witness_path)
+                self._witness = wt.Witness(witness_path, node_id)
                 if self.last_seq and (seen is None or seen.seq != self.last_seq):
-                    self._witness.write(wt.Seen(node_id, self.last_seq, self.head))
+                    self._witness.write(self.last_seq, self.head)
         except BaseException:
             self.conn.close()
             raise
@@ -699,7 +700,7 @@ class Store:
             self.invalidate()
         self.refresh()
         if self._witness is not None:
-            self._witness.write(wt.Seen(self.node_id, self.last_seq, self.head))
+            self._witness.write(self.last_seq, self.head)
         return seq
 
     def busiest_day(self) -> dict[str, int]:
@@ -940,7 +941,7 @@ class Store:
                 self._last_at = now  # (our own commits leave PRAGMA data_version unchanged)
             cur.execute("COMMIT")
             if events and self._witness is not None:
-                self._witness.write(wt.Seen(self.node_id, self.last_seq, self.head))
+                self._witness.write(self.last_seq, self.head)
         except HallError:
             cur.execute("ROLLBACK")
             raise
@@ -1043,23 +1044,22 @@ class Store:
 
     def _append(self, facts: Iterable[Fact], day: str, at: str, wall: str) -> list[Event]:
         events = []
-        node_id, algorithm = self.node_id, self.hash_algorithm
-        for fact in facts:
-            self.last_seq += 1
-            seq, text = self.last_seq, encode_payload(fact.payload)
-            data = ch.canonical_bytes(self.head, node_id, seq, fact.type, day, at, wall, text)
-            link = ch.link(algorithm, data)
-            self.head = link
-            event = Event(node_id, seq, fact.type, day, at, wall, fact.payload, link)
-            self._cur.execute(
-                "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (node_id, seq, fact.type, day, at, wall, text, link),
+        node_id, link, insert = self.node_id, self._link, self._cur.execute
+        for type_, payload in facts:
+            self.last_seq = seq = self.last_seq + 1
+            text = encode_payload(payload)
+            self.head = chain = link(
+                ch.canonical_bytes(self.head, node_id, seq, type_, day, at, wall, text)
             )
-            touched = self.state.apply(event)
-            self._projection.write(self.state, event, touched)
-            if event.type == "HallConfigApplied":
+            insert(
+                "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (node_id, seq, type_, day, at, wall, text, chain),
+            )
+            event = Event(node_id, seq, type_, day, at, wall, payload, chain)
+            self._projection.write(self.state, event, self.state.apply(event))
+            if type_ == "HallConfigApplied":
                 self._use_config_from(self.state)
-            elif event.type == "BusinessDayCorrected":
+            elif type_ == "BusinessDayCorrected":
                 self._corrections.append(seq)
             events.append(event)
         return events

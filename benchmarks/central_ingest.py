@@ -11,7 +11,9 @@ in production; the SQLite store commits with ``synchronous=FULL``).
 For each run: events/s from "go" until every node holds the ack of its last event, and
 exactly-once checked in the store (one row per (node, seq), every node acked in full). The
 floor, in the same run: the same batches written straight into the same kind of database
-through the same store code (``store.ingest``), by as many processes, without a broker.
+through the same store code (``store.ingest_many``, as many batches at most per call as an
+ingest worker takes from its queue at once: ``sync.central.MAX_GROUP``), by as many
+processes, without a broker.
 
 Prints JSON lines. Not a test: nothing here asserts a speed.
 
@@ -43,7 +45,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey 
 
 from benchmarks.loopback_broker import start_broker  # noqa: E402
 from sync import contract as ct  # noqa: E402
-from sync.central import open_central_store  # noqa: E402
+from sync.central import MAX_GROUP, open_central_store  # noqa: E402
 from tests.support import (  # noqa: E402
     PostgresUnavailable,
     chained_events,
@@ -212,8 +214,8 @@ def _floor_worker(
     now = dt.datetime.now(dt.UTC)
     go.wait()
     try:
-        for batch in batches:
-            store.ingest(batch, now)
+        for first in range(0, len(batches), MAX_GROUP):
+            store.ingest_many(batches[first : first + MAX_GROUP], now)
     finally:
         store.close()
     out.put(time.time())
@@ -386,6 +388,7 @@ def main() -> None:
                     "nodes": args.nodes,
                     "events": total,
                     "batch_events": args.batch_events,
+                    "floor_batches_per_call": MAX_GROUP,
                     **result,
                     "events_per_s": round(eps),
                     "floor_events_per_s": round(floor_eps),

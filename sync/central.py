@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.packettypes import PacketTypes
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 #: A store failing (locked, disk full, connection lost): the message is not acknowledged,
 #: so the broker (or the node's resend) delivers it again.
 STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error, StoreError)
+#: Messages a writer takes from its queue at once: the event batches among them are stored
+#: in one transaction (on PostgreSQL: one commit, one flush, for all of them).
+MAX_GROUP = 32
 
 CENTRAL_SCHEMA_VERSION = 4
 _SCHEMA = """
@@ -229,13 +233,22 @@ def check_batch(batch: ct.EventBatch, hall_id: str, node_id: str) -> str | None:
     if seqs != list(range(batch.first, batch.last + 1)):
         return f"events are not exactly seq {batch.first}..{batch.last} in order"
     for e in batch.events:
-        try:
-            payload = json.loads(e.payload)
-        except ValueError:
-            payload = None
-        if not isinstance(payload, dict):
+        if not _is_json_object(e.payload):
             return f"the payload of seq {e.seq} is not a JSON object"
     return None
+
+
+def _is_json_object(text: str) -> bool:
+    """orjson first (a fraction of the json module's time, for every event ingested); the
+    json module for what orjson refuses but a node may send (integers beyond 64 bits)."""
+    try:
+        return isinstance(orjson.loads(text), dict)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
 
 
 # ---- a worker ------------------------------------------------------------------------------
@@ -328,24 +341,52 @@ class IngestWorker:
         store: CentralBackend | None = None
         try:
             while True:
-                msg = self._queue.get()
-                if msg is None:
+                messages, stop = self._take()
+                alone = 0  # messages left to be handled one by one (after a group failed)
+                while messages:
+                    # the event batches at the head share one transaction; any other message
+                    # is handled alone
+                    count = 1 if alone else (_leading_batches(messages) or 1)
+                    alone = max(0, alone - 1)
+                    head, messages = messages[:count], messages[count:]
+                    try:
+                        store = store or open_central_store(self.database)
+                        if _is_batch(head[0]):
+                            self._handle_batches(store, head)
+                        else:
+                            self._handle(store, head[0])
+                    except STORE_ERRORS:
+                        # not acknowledged: the broker (or the node's resend) delivers them
+                        # again; the store is opened afresh for the next message (a
+                        # PostgreSQL server restarted, a connection cut)
+                        log.exception("ingest: cannot store a message from %s", head[0].topic)
+                        _closed(store)
+                        store = None
+                        if count > 1:  # one bad batch must not hold back the others
+                            messages, alone = head + messages, count
+                        continue
+                    for msg in head:
+                        if msg.qos > 0:
+                            self._client.ack(msg.mid, msg.qos)
+                if stop:
                     return
-                try:
-                    store = store or open_central_store(self.database)
-                    self._handle(store, msg)
-                except STORE_ERRORS:
-                    # not acknowledged: the broker (or the node's resend) delivers it again;
-                    # the store is opened afresh for the next message (a PostgreSQL server
-                    # restarted, a connection cut)
-                    log.exception("ingest: cannot store a message from %s", msg.topic)
-                    _closed(store)
-                    store = None
-                    continue
-                if msg.qos > 0:
-                    self._client.ack(msg.mid, msg.qos)
         finally:
             _closed(store)
+
+    def _take(self) -> tuple[list[mqtt.MQTTMessage], bool]:
+        """The next message (waiting for it) and those already queued behind it, up to
+        :data:`MAX_GROUP`; True when the worker is to stop after them."""
+        taken: list[mqtt.MQTTMessage] = []
+        msg = self._queue.get()
+        while msg is not None:
+            taken.append(msg)
+            if len(taken) == MAX_GROUP:
+                return taken, False
+            try:
+                msg = self._queue.get_nowait()
+            except queue.Empty:
+                return taken, False
+        return taken, True
 
     def _handle(self, store: CentralBackend, msg: mqtt.MQTTMessage) -> None:
         parsed = ct.parse_node_topic(msg.topic)
@@ -355,7 +396,7 @@ class IngestWorker:
         hall_id, node_id, leaf = parsed
         now = self.clock()
         if leaf == "events":
-            self._handle_batch(store, msg, hall_id, node_id, now)
+            self._handle_batches(store, [msg])
         elif leaf == "recover":
             self._handle_recover(store, msg, hall_id, node_id)
         elif leaf == "status":
@@ -427,49 +468,75 @@ class IngestWorker:
         log.info("recovery: sent %d events after seq %d to %s", len(events), request.after_seq,
                  node_id)  # fmt: skip
 
-    def _handle_batch(
-        self,
-        store: CentralBackend,
-        msg: mqtt.MQTTMessage,
-        hall_id: str,
-        node_id: str,
-        now: dt.datetime,
-    ) -> None:
+    def _handle_batches(self, store: CentralBackend, messages: list[mqtt.MQTTMessage]) -> None:
+        """Store event batches, those that pass their checks in one go (one commit where
+        the store allows it), then publish each node's ack: never before the commit."""
+        now = self.clock()
+        checked: list[tuple[str, str, ct.EventBatch]] = []
+        for msg in messages:
+            parsed = ct.parse_node_topic(msg.topic)
+            assert parsed is not None  # (only event batches come here: _is_batch)
+            hall_id, node_id, _ = parsed
+            batch = self._checked_batch(msg, hall_id, node_id)
+            if batch is not None:
+                checked.append((hall_id, node_id, batch))
+        if not checked:
+            return
+        results = store.ingest_many([batch for _, _, batch in checked], now)
+        for (hall_id, node_id, batch), result in zip(checked, results, strict=True):
+            if isinstance(result, BatchRefused):
+                self.stats.refused += 1
+                store.record_refusal(node_id, hall_id, batch.last, str(result))
+                log.error("ingest: batch refused: %s", result)
+                continue
+            acked, inserted, offset = result
+            self.stats.batches += 1
+            self.stats.inserted += inserted
+            self.stats.duplicates += len(batch.events) - inserted
+            ack = ct.Ack(
+                schema_version=1,
+                node_id=node_id,
+                acked_seq=acked,
+                central_time=now.isoformat(),
+                clock_offset_s=offset,
+            )
+            self._client.publish(
+                ct.ack_topic(hall_id, node_id), ack.model_dump_json(), qos=1, retain=True
+            )
+
+    def _checked_batch(
+        self, msg: mqtt.MQTTMessage, hall_id: str, node_id: str
+    ) -> ct.EventBatch | None:
+        """The batch a message carries, or None (counted and logged) when it is refused."""
         if len(msg.payload) > ct.MAX_BATCH_BYTES:
             self.stats.refused += 1
             log.warning("ingest: batch of %d bytes from %s refused", len(msg.payload), node_id)
-            return
+            return None
         try:
             batch = ct.EventBatch.model_validate_json(msg.payload)
         except ValidationError as exc:
             self.stats.refused += 1
             log.warning("ingest: bad batch from %s: %s", node_id, exc.errors()[0]["msg"])
-            return
+            return None
         problem = check_batch(batch, hall_id, node_id)
         if problem is not None:
             self.stats.refused += 1
             log.warning("ingest: batch refused: %s", problem)
-            return
-        try:
-            acked, inserted, offset = store.ingest(batch, now)
-        except BatchRefused as exc:
-            self.stats.refused += 1
-            store.record_refusal(node_id, hall_id, batch.last, str(exc))
-            log.error("ingest: batch refused: %s", exc)
-            return
-        self.stats.batches += 1
-        self.stats.inserted += inserted
-        self.stats.duplicates += len(batch.events) - inserted
-        ack = ct.Ack(
-            schema_version=1,
-            node_id=node_id,
-            acked_seq=acked,
-            central_time=now.isoformat(),
-            clock_offset_s=offset,
-        )
-        self._client.publish(
-            ct.ack_topic(hall_id, node_id), ack.model_dump_json(), qos=1, retain=True
-        )
+            return None
+        return batch
+
+
+def _is_batch(msg: mqtt.MQTTMessage) -> bool:
+    parsed = ct.parse_node_topic(msg.topic)
+    return parsed is not None and parsed[2] == "events"
+
+
+def _leading_batches(messages: list[mqtt.MQTTMessage]) -> int:
+    """How many of the messages, from the first, are event batches."""
+    count = 0
+    while count < len(messages) and _is_batch(messages[count]):
+        count += 1
+    return count
 
 
 class CentralIngest:

@@ -73,6 +73,20 @@ class CentralBackend:
         """Store a batch idempotently; returns ``(acked_seq, newly_inserted, clock_offset_s)``."""
         raise NotImplementedError
 
+    def ingest_many(
+        self, batches: Sequence[ct.EventBatch], received_at: dt.datetime
+    ) -> list[tuple[int, int, float] | BatchRefused]:
+        """Store several batches, each as :meth:`ingest` does; per batch its result or its
+        refusal, in the order given. Here one after the other; a store that can share one
+        commit between them (PostgreSQL) does so."""
+        results: list[tuple[int, int, float] | BatchRefused] = []
+        for batch in batches:
+            try:
+                results.append(self.ingest(batch, received_at))
+            except BatchRefused as exc:
+                results.append(exc)
+        return results
+
     def record_status(
         self,
         hall_id: str,
@@ -263,14 +277,19 @@ class CentralBackend:
         }
 
 
-def check_signature(batch: ct.EventBatch, pinned: str | None) -> None:
-    """Refuse a batch whose head signature does not hold under the node's key (the one
-    central learnt from its first batch, when it has one)."""
+def check_key(batch: ct.EventBatch, pinned: str | None) -> None:
+    """Refuse a batch signed with another key than the node's (``pinned``, when known)."""
     if pinned is not None and batch.public_key != pinned:
         raise BatchRefused(
             f"node {batch.node_id} signs with another key than the one central learnt from "
             "its first events"
         )
+
+
+def check_signature(batch: ct.EventBatch, pinned: str | None) -> None:
+    """Refuse a batch whose head signature does not hold under the node's key (the one
+    central learnt from its first batch, when it has one)."""
+    check_key(batch, pinned)
     try:
         key = Ed25519PublicKey.from_public_bytes(base64.b64decode(batch.public_key, validate=True))
         signature = base64.b64decode(batch.head_signature, validate=True)

@@ -24,6 +24,7 @@ ack. Differences that let a city or a province run on it:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,7 +33,13 @@ import psycopg
 from agent.errors import StoreError
 from sync import contract as ct
 from sync.fleet import link_ratings
-from sync.fleet.backend import CentralBackend, check_signature, offset_seconds
+from sync.fleet.backend import (
+    BatchRefused,
+    CentralBackend,
+    check_key,
+    check_signature,
+    offset_seconds,
+)
 
 PG_SCHEMA_VERSION = 4  # the SQLite store's version with the same content
 _LOCK_SCHEMA = 0x48414C4C  # advisory lock keys ("HALL"): schema changes, partition creation
@@ -133,40 +140,74 @@ class PgCentralStore(CentralBackend):
         """Store a batch; returns ``(acked_seq, newly_inserted, clock_offset_s)``. A batch
         whose signature does not hold is refused (:class:`~sync.fleet.backend.BatchRefused`)
         and changes nothing."""
+        (result,) = self.ingest_many([batch], received_at)
+        if isinstance(result, BatchRefused):
+            raise result
+        return result
+
+    def ingest_many(
+        self, batches: Sequence[ct.EventBatch], received_at: dt.datetime
+    ) -> list[tuple[int, int, float] | BatchRefused]:
+        """Store several batches in one transaction: one commit (one flush of the WAL) for
+        all of them, and nothing acknowledged before it. A batch is refused before it writes
+        anything (its signature checked first, then its key against the node's once the
+        node's row is locked), so a refused one changes nothing and the others are kept; any
+        other failure rolls the whole transaction back (nothing was acknowledged). The batches are
+        taken in node order (each node's in the order given): every ingest process locks the
+        ``nodes`` rows it needs in the same order, so two never wait for each other in a
+        circle."""
         received = received_at.isoformat(timespec="microseconds")
+        self._ensure_partitions({e.business_date for b in batches for e in b.events})
+        results: list[tuple[int, int, float] | BatchRefused | None] = [None] * len(batches)
+        order = sorted(range(len(batches)), key=lambda k: batches[k].node_id)
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            for k in order:
+                try:
+                    results[k] = self._store(cur, batches[k], received_at, received)
+                except BatchRefused as exc:
+                    results[k] = exc
+        return [r for r in results if r is not None]
+
+    def _store(
+        self,
+        cur: psycopg.Cursor[Any],
+        batch: ct.EventBatch,
+        received_at: dt.datetime,
+        received: str,
+    ) -> tuple[int, int, float]:
         offset = offset_seconds(received_at, batch.sent_at)
-        self._ensure_partitions({e.business_date for e in batch.events})
         columns: list[list[Any]] = [[] for _ in range(7)]
         for e in batch.events:
             values = (e.seq, e.type, e.business_date, e.at, e.wall_time, e.payload, e.chain)
             for column, value in zip(columns, values, strict=True):
                 column.append(value)
-        with self.conn.transaction(), self.conn.cursor() as cur:
-            row = cur.execute(  # the upsert takes the node's row lock until commit
-                "INSERT INTO nodes (node_id, hall_id) VALUES (%s, %s) ON CONFLICT (node_id) "
-                "DO UPDATE SET hall_id = excluded.hall_id RETURNING acked_seq, public_key",
-                (batch.node_id, batch.hall_id),
-            ).fetchone()
-            before_acked, pinned = (int(row[0]), row[1]) if row else (0, None)
-            check_signature(batch, pinned)  # refused: the transaction (the upsert) rolls back
-            breaks = self._forks(batch)
-            cur.execute(
-                "INSERT INTO events (node_id, seq, hall_id, type, business_date, at, wall_time, "
-                "payload, chain, received_at) SELECT %s, s, %s, t, d, a, w, p, c, %s FROM "
-                "unnest(%s::bigint[], %s::text[], %s::date[], %s::text[], %s::text[], "
-                "%s::text[], %s::text[]) AS u(s, t, d, a, w, p, c) ON CONFLICT DO NOTHING",
-                (batch.node_id, batch.hall_id, received, *columns),
-            )
-            inserted = cur.rowcount
-            acked = self._contiguous(cur, batch, before_acked)
-            breaks += self._chain_breaks(batch, before_acked, acked, inserted)
-            cur.execute(
-                "UPDATE nodes SET hall_id = %s, acked_seq = GREATEST(acked_seq, %s), "
-                "last_seen = %s, clock_offset_s = %s, "
-                "public_key = COALESCE(public_key, %s) WHERE node_id = %s",
-                (batch.hall_id, acked, received, offset, batch.public_key, batch.node_id),
-            )
-            self._record_breaks(batch.node_id, breaks)
+        check_signature(batch, None)  # under its own key: refused before anything is written
+        row = cur.execute(  # the upsert takes the node's row lock until commit (a known node's
+            # row unchanged, so that a batch refused for its key below leaves it as it was)
+            "INSERT INTO nodes (node_id, hall_id) VALUES (%s, %s) ON CONFLICT (node_id) "
+            "DO UPDATE SET hall_id = nodes.hall_id RETURNING acked_seq, public_key",
+            (batch.node_id, batch.hall_id),
+        ).fetchone()
+        before_acked, pinned = (int(row[0]), row[1]) if row else (0, None)
+        check_key(batch, pinned)  # (a pinned key means the row was there: nothing changed)
+        breaks = self._forks(batch)
+        cur.execute(
+            "INSERT INTO events (node_id, seq, hall_id, type, business_date, at, wall_time, "
+            "payload, chain, received_at) SELECT %s, s, %s, t, d, a, w, p, c, %s FROM "
+            "unnest(%b::bigint[], %b::text[], %b::date[], %b::text[], %b::text[], "
+            "%b::text[], %b::text[]) AS u(s, t, d, a, w, p, c) ON CONFLICT DO NOTHING",
+            (batch.node_id, batch.hall_id, received, *columns),
+        )
+        inserted = cur.rowcount
+        acked = self._contiguous(cur, batch, before_acked)
+        breaks += self._chain_breaks(batch, before_acked, acked, inserted)
+        cur.execute(
+            "UPDATE nodes SET hall_id = %s, acked_seq = GREATEST(acked_seq, %s), "
+            "last_seen = %s, clock_offset_s = %s, "
+            "public_key = COALESCE(public_key, %s) WHERE node_id = %s",
+            (batch.hall_id, acked, received, offset, batch.public_key, batch.node_id),
+        )
+        self._record_breaks(batch.node_id, breaks)
         return acked, inserted, offset
 
     @staticmethod

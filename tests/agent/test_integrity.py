@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import zlib
 from pathlib import Path
 
 import pytest
 import yaml
 
-from agent import chain
+from agent import chain, witness
 from agent import commands as c
 from agent.config import HallConfig, always_open, sample_config
 from agent.datadir import DataDir
@@ -207,4 +208,38 @@ def test_a_torn_witness_is_rewritten_not_taken_for_no_events(
         assert issue(store, 1) == ["A003"]
     finally:
         store.close()
-    assert (tmp_path / "hall.witness").read_bytes().startswith(b"hall-witness/1 node-1 3 ")
+    assert (tmp_path / "hall.witness").read_bytes().startswith(b"hall-witness/2 node-1 3 ")
+
+
+def test_a_witness_of_the_first_format_still_holds_the_store(
+    tmp_path: Path, hall: HallConfig, clock: FakeClock
+) -> None:
+    """GIVEN a store whose witness an earlier agent wrote (``hall-witness/1``, CRC32) at seq
+    5 WHEN the store holds only 3 events THEN the lost seqs are named, as with the current
+    format."""
+    path = tmp_path / "hall.db"
+    store = Store(path, "node-1", hall, clock)
+    issue(store, 3)
+    store.close()
+    body = "hall-witness/1 node-1 5 sha256:" + "0" * 64
+    record = f"{body} {zlib.crc32(body.encode()):08x}\n".encode()
+    (tmp_path / "hall.witness").write_bytes(record.ljust(witness.RECORD_BYTES))
+    with pytest.raises(StoreDamaged, match=r"seqs 4\.\.5 lost"):
+        Store(path, "node-1", hall, clock)
+
+
+def test_a_witness_record_replacing_a_longer_one_reads_back(tmp_path: Path) -> None:
+    """GIVEN a witness whose record another writer left longer (another algorithm's chain)
+    WHEN a shorter record is written THEN it reads back whole (no tail of the longer one)."""
+    path = tmp_path / "hall.witness"
+    other, mine = witness.Witness(path, "node-1"), witness.Witness(path, "node-1")
+    try:
+        mine.write(9, "sm3:" + "a" * 64)
+        other.write(10, "sha256:" + "b" * 64)
+        mine.write(11, "sm3:" + "c" * 64)
+        assert witness.read(path) == witness.Seen("node-1", 11, "sm3:" + "c" * 64)
+        mine.write(12, "sm3:" + "d" * 64)
+        assert witness.read(path) == witness.Seen("node-1", 12, "sm3:" + "d" * 64)
+    finally:
+        other.close()
+        mine.close()

@@ -184,6 +184,30 @@ def test_a_batch_signed_with_another_key_is_refused_and_recorded(store: CentralB
     assert [n["node_id"] for n in store.report()["nodes"]] == ["n1"]
 
 
+def test_batches_stored_together_keep_each_batch_apart(store: CentralBackend) -> None:
+    """GIVEN one call with batches of two nodes (n2's before n1's, n1's in two parts) and,
+    after n1's first batch, one signed with a stranger's key WHEN stored together (on
+    PostgreSQL in one transaction) THEN each result is in the order given, the good batches
+    are stored and acknowledged in full, and the refused one changes nothing."""
+    stranger = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
+    log2 = chained_log("n2", 4)
+    results = store.ingest_many(
+        [
+            _batch(1, 4, log2, node="n2"),
+            _batch(1, 3),
+            _batch(4, 6, key=stranger),
+            _batch(4, 6),
+        ],
+        NOW,
+    )
+    assert [r if isinstance(r, BatchRefused) else r[:2] for r in results[:2]] == [(4, 4), (3, 3)]
+    assert isinstance(results[2], BatchRefused)
+    assert not isinstance(results[3], BatchRefused) and results[3][:2] == (6, 3)
+    assert store.acked_seq("n1") == 6 and store.acked_seq("n2") == 4
+    assert [n["node_id"] for n in store.report()["nodes"]] == ["n1", "n2"]
+    assert _chain(store, "n1") == "verified" and _chain(store, "n2") == "verified"
+
+
 def test_status_and_results_read_the_same_on_both(store: CentralBackend) -> None:
     """GIVEN a live status, then a retained copy delivered later (central restarted)
     THEN the retained copy sets the state but not 'last seen'."""
