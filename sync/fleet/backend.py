@@ -62,6 +62,12 @@ class CentralBackend:
         modules that keep tables of their own in the same store (``sync.fleet.rollout``)."""
         return self._execute(statement, params)
 
+    def create_tables(self, statements: Sequence[str]) -> None:
+        """``CREATE TABLE IF NOT EXISTS`` statements of a central module's own tables; safe
+        when several central processes start together (see the PostgreSQL store)."""
+        for statement in statements:
+            self._execute(statement)
+
     def close(self) -> None:
         self.conn.close()
 

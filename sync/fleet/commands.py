@@ -38,7 +38,6 @@ _SCHEMA = (
     " text TEXT, at TEXT NOT NULL, PRIMARY KEY (node_id, version, status, part))",
 )
 log = logging.getLogger(__name__)
-_DB_ERRORS = (sqlite3.Error, psycopg.Error)
 _TAKEN = (sqlite3.IntegrityError, psycopg.errors.UniqueViolation)
 _RESERVE_TRIES = 20
 #: A reply that ends a command (``running`` does not).
@@ -56,19 +55,7 @@ class CommandLedger:
 
     def __init__(self, store: CentralBackend) -> None:
         self.store = store
-        for statement in _SCHEMA:
-            try:
-                store._execute(statement)
-            except _DB_ERRORS:  # two processes made it at once: it exists now
-                if not self._has_tables():
-                    raise
-
-    def _has_tables(self) -> bool:
-        try:
-            self.store._execute("SELECT 1 FROM remote_commands, command_replies LIMIT 1")
-        except _DB_ERRORS:
-            return False
-        return True
+        store.create_tables(_SCHEMA)
 
     def next_version(self, node_id: str, now: dt.datetime) -> int:
         row = self.store._execute(

@@ -121,6 +121,14 @@ class PgCentralStore(CentralBackend):
                 self.conn.execute(link_ratings.TABLE)
                 self.conn.execute("UPDATE central_schema SET version = %s", (PG_SCHEMA_VERSION,))
 
+    def create_tables(self, statements: Sequence[str]) -> None:
+        """Under the schema lock: PostgreSQL's ``CREATE TABLE IF NOT EXISTS`` is not safe
+        against another process creating the same table at the same moment."""
+        with self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_SCHEMA,))
+            for statement in statements:
+                self.conn.execute(statement)
+
     def _ensure_partitions(self, days: set[str]) -> None:
         """Create the month tables a batch needs (once per process and month)."""
         months = {_month(day) for day in days} - self._months

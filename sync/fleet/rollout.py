@@ -82,8 +82,7 @@ class Rollouts:
 
     def __init__(self, store: CentralBackend) -> None:
         self.store = store
-        for statement in _TABLES:
-            store.sql(statement)
+        store.create_tables(_TABLES)
 
     # ---- starting ------------------------------------------------------------------------
     def start(self, plan: Plan, canary: Message, group: list[Message]) -> str:

@@ -415,3 +415,36 @@ def test_a_rating_link_is_verified_and_kept_once_on_either_store(store: CentralB
         assert refused.value.code == code
     stored = link_ratings(store, "h1", "2026-11-01", "2026-11-30")
     assert [(r["number"], r["level"], r["reasons"]) for r in stored] == [("A001", 2, ["attitude"])]
+
+
+@pytest.mark.slow
+def test_central_processes_starting_together_create_their_tables_once(pg_url: str) -> None:
+    """GIVEN a fresh PostgreSQL central store WHEN several central processes open their
+    rollout and command tables at the same moment THEN none fails (PostgreSQL's
+    CREATE TABLE IF NOT EXISTS alone races: a duplicate pg_type key)."""
+    import threading
+
+    from sync.fleet.commands import CommandLedger
+    from sync.fleet.rollout import Rollouts
+
+    open_central_store(pg_url).close()
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def open_tables() -> None:
+        store = open_central_store(pg_url)
+        try:
+            start.wait(10)
+            Rollouts(store)
+            CommandLedger(store)
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=open_tables) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
