@@ -428,7 +428,7 @@ def test_central_processes_starting_together_create_their_tables_once(pg_url: st
     from sync.fleet.rollout import Rollouts
 
     open_central_store(pg_url).close()
-    errors: list[BaseException] = []
+    errors: list[Exception] = []
     start = threading.Barrier(4)
 
     def open_tables() -> None:
@@ -437,7 +437,7 @@ def test_central_processes_starting_together_create_their_tables_once(pg_url: st
             start.wait(10)
             Rollouts(store)
             CommandLedger(store)
-        except BaseException as exc:  # collected for the assertion below
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion below
             errors.append(exc)
         finally:
             store.close()
