@@ -319,7 +319,7 @@ class IngestWorker:
                 (ct.ingest_subscription(self.group), 1),
                 (ct.recover_subscription(self.group), 1),
                 (ct.STATUS_SUBSCRIPTION, 1),
-                (ct.RESULT_SUBSCRIPTION, 1),
+                (ct.result_subscription(self.group), 1),
                 (ct.reply_subscription(self.group), 1),
             ]
         )

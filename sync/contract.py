@@ -133,8 +133,13 @@ def reply_subscription(group: str = DEFAULT_SHARE_GROUP) -> str:
     return f"$share/{group}/{ROOT}/+/node/+/reply"
 
 
+def result_subscription(group: str = DEFAULT_SHARE_GROUP) -> str:
+    """Results of inbound messages, each stored once by one ingest worker."""
+    return f"$share/{group}/{ROOT}/+/node/+/result"
+
+
+#: Every worker keeps every node's status (retained, the latest wins: an upsert).
 STATUS_SUBSCRIPTION = f"{ROOT}/+/node/+/status"
-RESULT_SUBSCRIPTION = f"{ROOT}/+/node/+/result"
 
 
 def node_subscriptions(hall_id: str, node_id: str) -> list[str]:

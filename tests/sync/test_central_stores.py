@@ -448,3 +448,36 @@ def test_central_processes_starting_together_create_their_tables_once(pg_url: st
     for t in threads:
         t.join(30)
     assert errors == []
+
+
+@pytest.mark.mqtt
+def test_a_result_is_stored_once_by_several_ingest_workers(broker: Broker, tmp_path: Path) -> None:
+    """GIVEN central ingesting with two workers WHEN a node reports one result THEN it is
+    stored once (the result topic is a shared subscription, as the events are)."""
+    import paho.mqtt.client as mqtt
+
+    db = tmp_path / "central.db"
+    ingest = CentralIngest(parse_broker_url(broker.url), db, workers=2).start()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    try:
+        assert ingest.wait_ready(15)
+        client.connect("127.0.0.1", broker.port)
+        client.loop_start()
+        for code in ("expired", "marker"):
+            result = ct.InboundResult(
+                schema_version=1, node_id="n1", topic="t", kind="command", version=1,
+                accepted=False, code=code, reason=code, at=dt.datetime.now(dt.UTC).isoformat(),
+            )  # fmt: skip
+            topic = ct.result_topic("h1", "n1")
+            client.publish(topic, result.model_dump_json(), qos=1).wait_for_publish(10)
+
+        def codes() -> list[str]:
+            with closing(open_central_store(db)) as store:
+                return sorted(r["code"] for r in store.results(refused=True))
+
+        assert wait_until(lambda: "marker" in codes(), 15)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        ingest.stop()  # each worker writes what it received before it stops
+    assert codes() == ["expired", "marker"]
