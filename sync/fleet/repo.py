@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from agent.errors import ConfigError
 
@@ -120,5 +121,12 @@ class RepoServer:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def send_head(self) -> Any:
+        """Every file in full: the stdlib answers ``If-Modified-Since`` by whole seconds, so
+        an index rebuilt within the second of a node's last fetch was "not modified" and apt
+        kept the old one (the new version "not found")."""
+        del self.headers["If-Modified-Since"]
+        return super().send_head()
+
     def log_message(self, format: str, *args: object) -> None:
         """Requests are not logged (apt asks every few hours from every node)."""
