@@ -213,3 +213,19 @@ def test_a_card_whose_number_fails_its_check_is_not_used(make_hall, qtbot):
     assert hall.kiosk._citizen is None
     assert kiosk.citizen_row.isHidden()
     assert hall.core.runtime._query(lambda s: s.state.counters) == {}
+
+
+def test_the_kiosk_clock_shows_the_hall_time_not_the_pcs(make_hall, qtbot):
+    """GIVEN a hall whose time zone is not the PC's (UTC+14 here) WHEN the kiosk's clock
+    ticks THEN it shows the hall's date and time, as the slips and bookings do."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo("Pacific/Kiritimati")
+    hall = make_hall(hall_changes={"timezone": "Pacific/Kiritimati"})
+    kiosk = hall.kiosk_view
+
+    def hall_minutes() -> set[str]:
+        now = dt.datetime.now(zone)
+        return {(now - dt.timedelta(minutes=m)).strftime("%Y-%m-%d %H:%M") for m in (0, 1)}
+
+    qtbot.waitUntil(lambda: kiosk.clock.text() in hall_minutes(), timeout=3000)

@@ -82,6 +82,7 @@ class Presenter(QObject):
         self._reads = Background(f"{type(self).__name__}-reads")
         self._reading = False  # a refresh is reading on the reading thread
         self._read_again = False  # ...and another was asked for meanwhile
+        self._timezone: str | None = None  # the hall's, from the last reading
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(self.REFRESH_MS)
@@ -93,6 +94,11 @@ class Presenter(QObject):
         core.committed.connect(self.on_event)
         core.resync.connect(self.refresh_soon)
         languages.changed.connect(self.on_language)
+
+    def hall_timezone(self) -> str | None:
+        """The hall's time zone (hall.yaml ``timezone``) from the last reading (None before
+        the first): screen clocks show the hall's time, whatever the PC's own zone is."""
+        return self._timezone
 
     def refresh_soon(self, *_signal_args: object) -> None:
         self._refresh_timer.start()
@@ -137,6 +143,7 @@ class Presenter(QObject):
             error = reach_error(exc)
             self._set_problem(unreachable_text(error), away=_unreachable(error))
         else:
+            self._timezone = reading.config.timezone
             self.show(reading)
             self._set_problem("")
         if self._read_again:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QDateTime, QEvent, Qt, QTimeZone
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QLabel, QLayout, QPushButton, QWidget
 
@@ -46,6 +46,16 @@ class Screen(QWidget):
 
     def retranslate(self) -> None:
         return None
+
+
+def hall_clock(zone: str | None) -> QDateTime:
+    """Now, in the hall's time zone (the PC's own when the zone is not known yet)."""
+    now = QDateTime.currentDateTime()
+    if zone:
+        hall = QTimeZone(zone.encode("ascii"))
+        if hall.isValid():
+            return now.toTimeZone(hall)
+    return now
 
 
 def label(

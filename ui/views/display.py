@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QDateTime, QSize, Qt, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import QBoxLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -23,6 +23,7 @@ from ui.views.common import (
     GREEN,
     Screen,
     box,
+    hall_clock,
     label,
     problem_banner,
     restyle,
@@ -365,7 +366,7 @@ class HallDisplayView(Screen):
 
     def _on_tick(self) -> None:
         chinese = self.presenter.languages.is_chinese()
-        now = QDateTime.currentDateTime()
+        now = hall_clock(self.presenter.hall_timezone())
         short = self.height() > self.width()  # a portrait screen: no year, no seconds
         if chinese:
             weekday = "一二三四五六日"[now.date().dayOfWeek() - 1]

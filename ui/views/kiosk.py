@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from PySide6.QtCore import QDateTime, QEvent, QObject, QSize, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer
 from PySide6.QtGui import QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -39,6 +39,7 @@ from ui.views.common import (
     box,
     button,
     clear,
+    hall_clock,
     label,
     literal,
     problem_banner,
@@ -569,7 +570,7 @@ class KioskView(Screen):
 
     def _on_tick(self) -> None:
         fmt = "yyyy-MM-dd HH:mm" if self.presenter.languages.is_chinese() else "d MMM yyyy HH:mm"
-        self.clock.setText(QDateTime.currentDateTime().toString(fmt))
+        self.clock.setText(hall_clock(self.presenter.hall_timezone()).toString(fmt))
         if self.pages.currentWidget() is self.ticket_page and self._countdown > 0:
             self._countdown -= 1
             self._update_done_button()
