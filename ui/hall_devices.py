@@ -62,7 +62,16 @@ class ManagedDevices(DevicePort):
             if device.status is not None:
                 self.report(device.id, device.status, device.reason)
         manager.on_card(lambda _device, card: self.card.emit(card_from_driver(card)))
-        manager.on_code(lambda _device, code: self.code.emit(code))
+        manager.on_code(self._scanned)
+
+    def _scanned(self, device: str, code: str) -> None:
+        """Device thread: a window's scanner reads for that window's station only (a staff
+        badge), any other scanner for the kiosk."""
+        window = self.where(device).get("window")
+        if window is None:
+            self.code.emit(code)
+        else:
+            self.window_code.emit(window, code)
 
     def where(self, device: str) -> dict[str, Any]:
         spec = next((s for s in self.specs if s.id == device), None)

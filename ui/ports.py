@@ -5,6 +5,8 @@ A port's blocking call (``print_ticket``) runs on a worker thread (see
 :class:`ui.core.Background`); its signals may be emitted from any thread and reach presenters
 queued on the GUI thread. The LED strips and evaluators are driven by the node, not the
 screens (``sync.node_devices.WindowDevices``): a window station only shows their state.
+A scanner placed at a window (node.yaml ``window``) reads staff badges for that window's
+station (``window_code``); only a scanner of no window feeds the kiosk (``code``).
 """
 
 from __future__ import annotations
@@ -64,7 +66,8 @@ class DevicePort(QObject):
     """Base: no devices at all (a window PC without an LED or evaluator)."""
 
     card = Signal(object)  # CardRead
-    code = Signal(str)  # a scanned QR / bar code
+    code = Signal(str)  # a code scanned by a scanner of no window (the kiosk's)
+    window_code = Signal(int, str)  # window, code: scanned by that window's scanner
     status = Signal(str, str, object)  # device id, online|offline|fault, reason
     rating_missed = Signal(int, str)  # window, number: its evaluator gave no rating
 
@@ -175,8 +178,12 @@ class FakeDevices(DevicePort):
     def swipe(self, card: CardRead) -> None:
         self.card.emit(card)
 
-    def scan(self, text: str) -> None:
-        self.code.emit(text)
+    def scan(self, text: str, window: int | None = None) -> None:
+        """A code read by the kiosk's scanner, or by the scanner of ``window``."""
+        if window is None:
+            self.code.emit(text)
+        else:
+            self.window_code.emit(window, text)
 
 
 def card_from_driver(card: Any) -> CardRead:

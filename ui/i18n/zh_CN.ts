@@ -927,6 +927,18 @@
         <source>Enter your staff ID and PIN</source>
         <translation>请输入工号和密码</translation>
     </message>
+    <message>
+        <source>The scanned code is not a staff card</source>
+        <translation>扫描的不是工作证</translation>
+    </message>
+    <message>
+        <source>Someone is signed in here: sign out before the next staff card</source>
+        <translation>已有工作人员签到：请先签退，再刷下一张工作证</translation>
+    </message>
+    <message>
+        <source>Nobody signs in at this hall&apos;s windows</source>
+        <translation>本厅窗口无需签到</translation>
+    </message>
 </context>
 <context>
     <name>WindowStationView</name>

@@ -126,6 +126,7 @@ class WindowPresenter(Presenter):
         self._target_name = ""  # the service of the last transfer (for its feedback)
         devices.status.connect(self.refresh_soon)
         devices.rating_missed.connect(self._rating_missed)
+        devices.window_code.connect(self.on_scanned)
 
     @property
     def vm(self) -> WindowVM | None:
@@ -317,7 +318,9 @@ class WindowPresenter(Presenter):
         on the GUI thread. False when refused, failed, or ignored (another one is running).
         Done, it says what it did (:data:`done`)."""
         if self._running:
-            log.info("window %s: %s ignored, an action is running", self.window, command)
+            # the command's name only: a sign-in carries a PIN or a badge's code
+            name = type(command).__name__
+            log.info("window %s: %s ignored, an action is running", self.window, name)
             return False
         self._running = True
         done: list[bool] = []
@@ -419,6 +422,36 @@ class WindowPresenter(Presenter):
             self.message.emit(error_text("sign_in_refused"))
             return False
         return self._run(c.SignIn(self.window, card=code))
+
+    def on_scanned(self, window: int, code: str) -> None:
+        """A code read by a window's scanner (``DevicePort.window_code``): a staff badge read
+        at this window signs in on the sign-in page; another window's scans are not ours.
+
+        A badge scanned while someone is signed in does not switch staff: the window is
+        handed over by signing out first, so a badge held near the scanner by a colleague
+        never takes over a window, and no call is put on someone who did not make it."""
+        if window != self.window:
+            return
+        if not is_staff_card(code.strip()):
+            self.message.emit(
+                QCoreApplication.translate("Window", "The scanned code is not a staff card")
+            )
+            return
+        vm = self._vm
+        if vm is None:
+            self.message.emit(please_wait_text())
+        elif vm.staff_id is not None:
+            self.message.emit(
+                QCoreApplication.translate(
+                    "Window", "Someone is signed in here: sign out before the next staff card"
+                )
+            )
+        elif not vm.staffed:
+            self.message.emit(
+                QCoreApplication.translate("Window", "Nobody signs in at this hall's windows")
+            )
+        else:
+            self.sign_in_card(code)
 
     def sign_out(self) -> bool:
         return self._run(c.SignOut(self.window))
