@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agent.calendar import HallCalendar
 from agent.config import HallConfig
@@ -160,8 +160,8 @@ class SignIn(WindowCommand):
     that check (``pin`` | ``card``); a sign-in that did not pass it is refused."""
 
     staff_id: str = ""  # empty with a card: the card names its holder
-    pin: str | None = None
-    card: str | None = None
+    pin: str | None = field(default=None, repr=False)  # never in a log line or traceback
+    card: str | None = field(default=None, repr=False)
     method: str = ""
 
 

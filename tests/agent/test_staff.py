@@ -476,3 +476,10 @@ def _credentials_file() -> Path:
     root = Path(tempfile.mkdtemp(prefix="staff-credentials-"))
     give_staff_credentials(root)
     return root / CREDENTIALS_FILE
+
+
+def test_a_sign_in_command_never_shows_its_pin_or_card() -> None:
+    """A command may be logged whole (a refusal, an ignored duplicate): its secret is not."""
+    text = repr(c.SignIn(1, "S-0001", pin="482915", card="HS1:BADGE-SECRET-0001"))
+    assert "S-0001" in text
+    assert "482915" not in text and "BADGE-SECRET" not in text
