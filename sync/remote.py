@@ -136,8 +136,8 @@ class RemoteCommands:
         for device_id in ids:
             try:
                 answers[device_id] = devices.reopen(device_id, timeout).as_dict()
-            except UnknownDevice:
-                self._reply(version, command, "failed", f"no device {device_id!r} on this node")
+            except UnknownDevice as exc:
+                self._reply(version, command, "failed", exc.describe())
                 return
         bad = sorted(d for d, a in answers.items() if not a["ok"])
         status: ct.CommandStatus = "failed" if bad else "done"
@@ -154,8 +154,8 @@ class RemoteCommands:
         timeout = command.timeout_s or DEFAULT_PROBE_TIMEOUT_S
         try:
             answer = self.devices.probe(command.device, timeout)
-        except UnknownDevice:
-            self._reply(version, command, "failed", f"no device {command.device!r} on this node")
+        except UnknownDevice as exc:
+            self._reply(version, command, "failed", exc.describe())
             return
         why = f" ({answer.reason})" if answer.reason else ""
         self._reply(
