@@ -19,7 +19,7 @@ from sync.signing import CENTRAL_PUBLIC_KEY_FILE, public_pem
 from sync.terminal_devices import HallDevices
 from tests.support import wait_until
 from tests.sync.conftest import Broker, HallBroker, make_node, terminal_client
-from tests.sync.test_profile_push import terminal_pc
+from tests.sync.test_profile_push import kiosk_pc
 from tests.sync.test_remote import KEY, PRINTER, Central, central, running
 
 __all__ = ["central"]  # the fixture, shared with test_remote
@@ -58,12 +58,7 @@ def test_probe_and_reopen_of_a_kiosk_pc_printer_go_through_the_hub(
     hub = make_node(tmp_path / "hub", broker.url, hall_broker=hall_broker.login("hub"))
     (hub.data.root / CENTRAL_PUBLIC_KEY_FILE).write_bytes(public_pem(KEY))
     printer = start_simulator("printer", link=tmp_path / "printer")
-    kiosk = terminal_pc(
-        tmp_path / "kiosk",
-        hall_broker,
-        "kiosk-1",
-        [{"id": "printer", "kind": "printer", "profile": "escpos-80mm", "port": printer.port}],
-    )
+    kiosk = kiosk_pc(tmp_path / "kiosk", hall_broker, printer.port)
     try:
         with running(hub, central) as hub_side:
             assert hub_side.sync is not None and hub_side.lan_server is not None
