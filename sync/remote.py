@@ -131,6 +131,9 @@ class RemoteCommands:
             self._reply(version, command, "failed", "this node has no devices")
             return
         ids = [command.device] if command.device is not None else devices.device_ids()
+        if not ids:  # a hub without devices of its own: its terminals' are named one by one
+            self._reply(version, command, "failed", "this node has no devices of its own")
+            return
         timeout = command.timeout_s or DEFAULT_REOPEN_TIMEOUT_S
         answers: dict[str, Any] = {}
         for device_id in ids:

@@ -13,8 +13,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from devices.simulators import start_simulator
+from sync import contract as ct
 from sync.lan import wire
 from sync.node import start_node
+from sync.remote import RemoteCommands
 from sync.signing import CENTRAL_PUBLIC_KEY_FILE, public_pem
 from sync.terminal_devices import HallDevices
 from tests.support import wait_until
@@ -130,3 +132,34 @@ def test_probe_and_reopen_of_a_kiosk_pc_printer_go_through_the_hub(
             assert central.wait_state(hub, v, ("done", "failed"))["state"] == "done"
     finally:
         printer.stop()
+
+
+class NoTerminals:
+    """A hall LAN with no terminals (nothing is ever relayed)."""
+
+    def has_terminal(self, terminal_id: str) -> bool:
+        return False
+
+    def ask_device(self, *args: object) -> wire.DeviceAnswer | None:
+        raise AssertionError("nothing is relayed for a hall without terminals")
+
+
+def test_a_hub_without_devices_of_its_own_says_so_and_names_unknown_terminals(
+    tmp_path: Path,
+) -> None:
+    replies: list[ct.CommandReply] = []
+    remote = RemoteCommands("n1", tmp_path / "agent.log", replies.append)
+    remote.devices = HallDevices(None, NoTerminals())
+    remote.start()
+    try:
+        remote.submit(1, ct.CommandData(name="reopen_devices"))
+        remote.submit(2, ct.CommandData(name="probe", device="printer"))
+        remote.submit(3, ct.CommandData(name="probe", device="kiosk-1/printer"))
+        assert wait_until(lambda: len(replies) == 3, 10)
+    finally:
+        remote.stop()
+    assert [(r.version, r.status, r.detail) for r in replies] == [
+        (1, "failed", "this node has no devices of its own"),
+        (2, "failed", "no device 'printer' on this node"),
+        (3, "failed", "no terminal 'kiosk-1' in the hall's terminals (hall.yaml terminals)"),
+    ]
