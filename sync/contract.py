@@ -392,7 +392,10 @@ class CommandData(_Payload):
 
     name: CommandName
     from_seq: int | None = Field(default=None, ge=1)
-    device: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    #: The hub's own device, or a terminal PC's as ``{terminal}/{device}`` (relayed).
+    device: str | None = Field(
+        default=None, pattern=r"^([A-Za-z0-9_.-]{1,64}/)?[A-Za-z0-9_.-]{1,64}$"
+    )
     timeout_s: float | None = Field(default=None, gt=0, le=60)
     lines: int | None = Field(default=None, ge=1, le=MAX_LOG_LINES)
     version: str | None = Field(default=None, pattern=DEBIAN_VERSION)

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from sync.lan import LanClient, LanServer
     from sync.rating_api import RatingApi
     from sync.service import SyncService, SyncSettings
+    from sync.terminal_devices import TerminalDeviceRequests
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,8 @@ class NodeServices:
     window_devices: WindowDevices | None = None
     #: The business system's loopback rating interface (node.yaml ``rating_api_port``).
     rating_api: RatingApi | None = None
+    #: A terminal's runner of the hub's device requests (central's probe / re-open).
+    terminal_devices: TerminalDeviceRequests | None = None
 
 
 @contextlib.contextmanager
@@ -121,6 +124,7 @@ def start_node(
                 started.callback(services.lan_server.stop)
                 profiles.relay = services.lan_server.relay_profile
         _start_devices(node, services, started, node.node.devices if devices is None else devices)
+        _start_remote_devices(services, started)
         if node.node.rating_api_port is not None:
             services.rating_api = _start_rating_api(node, services, node.node.rating_api_port)
             started.callback(services.rating_api.stop)
@@ -161,10 +165,25 @@ def _start_devices(
         started.callback(services.runtime.subscribe(follower.follow_event))
         follower.restore(services.runtime.read("hall_status")["windows"])
     manager.on_status(follower.device_status)
-    if services.sync is not None:  # central's reopen_devices / probe reach them
-        from sync.remote_devices import ManagerDevices
 
-        services.sync.attach_devices(ManagerDevices(manager))
+
+def _start_remote_devices(services: NodeServices, started: contextlib.ExitStack) -> None:
+    """Central's ``reopen_devices`` / ``probe``: at the hub, on its own devices and, through
+    the hall LAN, on the terminals' (``terminal/device``); at a terminal, the hub's requests
+    run on this PC's devices (:mod:`sync.terminal_devices`)."""
+    from sync.remote_devices import ManagerDevices
+    from sync.terminal_devices import HallDevices, TerminalDeviceRequests
+
+    own = ManagerDevices(services.devices) if services.devices is not None else None
+    if services.lan_client is not None:
+        handler = TerminalDeviceRequests(services.lan_client, own).start()
+        started.callback(handler.close)
+        services.terminal_devices = handler
+    elif services.sync is not None:
+        if services.lan_server is not None:
+            services.sync.attach_devices(HallDevices(own, services.lan_server))
+        elif own is not None:
+            services.sync.attach_devices(own)
 
 
 def _rating_indicators(services: NodeServices) -> RatingIndicators:

@@ -131,13 +131,16 @@ class RemoteCommands:
             self._reply(version, command, "failed", "this node has no devices")
             return
         ids = [command.device] if command.device is not None else devices.device_ids()
+        if not ids:  # a hub without devices of its own: its terminals' are named one by one
+            self._reply(version, command, "failed", "this node has no devices of its own")
+            return
         timeout = command.timeout_s or DEFAULT_REOPEN_TIMEOUT_S
         answers: dict[str, Any] = {}
         for device_id in ids:
             try:
                 answers[device_id] = devices.reopen(device_id, timeout).as_dict()
-            except UnknownDevice:
-                self._reply(version, command, "failed", f"no device {device_id!r} on this node")
+            except UnknownDevice as exc:
+                self._reply(version, command, "failed", exc.describe())
                 return
         bad = sorted(d for d, a in answers.items() if not a["ok"])
         status: ct.CommandStatus = "failed" if bad else "done"
@@ -154,8 +157,8 @@ class RemoteCommands:
         timeout = command.timeout_s or DEFAULT_PROBE_TIMEOUT_S
         try:
             answer = self.devices.probe(command.device, timeout)
-        except UnknownDevice:
-            self._reply(version, command, "failed", f"no device {command.device!r} on this node")
+        except UnknownDevice as exc:
+            self._reply(version, command, "failed", exc.describe())
             return
         why = f" ({answer.reason})" if answer.reason else ""
         self._reply(

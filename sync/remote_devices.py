@@ -21,6 +21,19 @@ if TYPE_CHECKING:
 class UnknownDevice(KeyError):
     """No device of that id on this node."""
 
+    def describe(self) -> str:
+        terminal, _, device = str(self.args[0]).rpartition("/")
+        where = f"terminal {terminal}" if terminal else "this node"
+        return f"no device {device!r} on {where}"
+
+
+class UnknownTerminal(UnknownDevice):
+    """A ``terminal/device`` id whose terminal the hall config does not name."""
+
+    def describe(self) -> str:
+        terminal = str(self.args[0]).partition("/")[0]
+        return f"no terminal {terminal!r} in the hall's terminals (hall.yaml terminals)"
+
 
 @dataclass(frozen=True)
 class DeviceAnswer:

@@ -53,6 +53,7 @@ from sync.outbox import OutboxReader
 from sync.publisher import OutboxPublisher, wall_now
 from sync.remote import RemoteCommands, make_reply
 from sync.remote_devices import DeviceControl
+from sync.reply_outbox import PENDING_REPLIES_DIR, ReplyOutbox
 from sync.signing import load_public_key
 from sync.status import Connection, StatusFile
 
@@ -144,7 +145,7 @@ class SyncService:
         self._handled: queue.SimpleQueue[_Delivery] = queue.SimpleQueue()
         self._results: collections.deque[Outcome] = collections.deque(maxlen=100)
         self._commands: queue.SimpleQueue[_Command] = queue.SimpleQueue()
-        self._replies: queue.SimpleQueue[ct.CommandReply] = queue.SimpleQueue()
+        self._replies = ReplyOutbox(node.data.root / PENDING_REPLIES_DIR)
         self._remote = RemoteCommands(
             self.node_id,
             node.data.logs / "agent.log",
@@ -220,6 +221,7 @@ class SyncService:
         self._inbound_thread = threading.Thread(
             target=self._run_inbound, name="hall-sync-inbound", daemon=True
         )
+        self._replies.load()
         self._remote.start()
         self._thread.start()
         self._inbound_thread.start()
@@ -443,6 +445,7 @@ class SyncService:
             self._client.on_message = None
             self._client = None
         self._unacked.clear()  # the broker sends them again in the next session
+        self._replies.requeue()  # replies it did not acknowledge go out on the next one
         self._state = Connection.DISCONNECTED
         self._last_error = reason
         self._connected_since = None
@@ -550,14 +553,10 @@ class SyncService:
         self._replies.put(make_reply(self.node_id, version, command.name, "done", detail))
 
     def _send_replies(self) -> None:
-        assert self._client is not None
+        client = self._client
+        assert client is not None
         topic = ct.reply_topic(self.hall_id, self.node_id)
-        while True:
-            try:
-                reply = self._replies.get_nowait()
-            except queue.Empty:
-                return
-            self._client.publish(topic, reply.model_dump_json(exclude_none=True), qos=1)
+        self._replies.send(lambda payload: client.publish(topic, payload, qos=1))
 
     def _send_results(self) -> None:
         assert self._client is not None

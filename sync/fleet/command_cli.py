@@ -46,7 +46,11 @@ def register_command(csub: Any) -> None:
     send.add_argument("--all", dest="everyone", action="store_true", help="every hall")
     send.add_argument("--node", help="only this node (default: every node central knows there)")
     send.add_argument("--ttl", type=int, default=DEFAULT_TTL_S, help="seconds until it expires")
-    send.add_argument("--device", help="reopen_devices (default: all) / probe: the device id")
+    send.add_argument(
+        "--device",
+        help="reopen_devices (default: all) / probe: the device id; a terminal PC's as "
+        "TERMINAL/DEVICE, sent to its hub",
+    )
     send.add_argument("--timeout", type=float, dest="timeout_s", help="probe: seconds")
     send.add_argument("--lines", type=int, help=f"upload_logs: lines (≤ {ct.MAX_LOG_LINES})")
     send.add_argument("--from-seq", type=int, help="resync: resend the log from this seq")

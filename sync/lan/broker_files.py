@@ -2,8 +2,10 @@
 
 One login per terminal (its ``id``) plus the hub's (:data:`~agent.config.HUB_LOGIN`). The
 ACL lets each terminal write only its own request topic, read only its own replies, the
-hub's presence, the event feed of its role and the device profiles the hub relays; the hub
-reads every request and writes replies, feeds, its presence and the relayed profiles. With
+hub's presence, the event feed of its role, the device profiles the hub relays and the
+device requests (remote probe, re-open) for itself, and write its answers to those; the hub
+reads every request and device answer and writes replies, feeds, its presence, the relayed
+profiles and the device requests. With
 ``use_username_as_clientid`` in the shipped hall-broker.conf a login is also its client
 id, so no terminal can take over another's (or the hub's) connection. Passwords are random
 and written in the PBKDF2-SHA512 form Mosquitto 2 reads (``$7$``, as ``mosquitto_passwd``
@@ -52,14 +54,20 @@ def acl_text(config: HallConfig) -> str:
         "# Every login: its own requests and replies (%u is the login).",
         f"pattern write {request}",
         f"pattern read {reply}",
+        "# Its own devices' remote probes and re-opens (from the hub only), and its answers.",
+        f"pattern read {wire.device_request_topic(hall, '%u')}",
+        f"pattern write {wire.device_answer_topic(hall, '%u')}",
         "",
-        "# The hub: every terminal's requests; replies, the role feeds and its presence.",
+        "# The hub: every terminal's requests and device answers; replies, the role feeds, its",
+        "# presence, the relayed profiles and the device requests.",
         f"user {HUB_LOGIN}",
         f"topic read {wire.request_subscription(hall)}",
         f"topic write {wire.reply_topic(hall, '+')}",
         f"topic write {wire.events_topic(hall, '+')}",
         f"topic write {wire.hub_topic(hall)}",
         f"topic write {wire.profile_subscription(hall)}",
+        f"topic write {wire.device_request_topic(hall, '+')}",
+        f"topic read {wire.device_answer_topic(hall, '+')}",
     ]
     for terminal in config.terminals:
         windows = f", windows {', '.join(map(str, terminal.windows))}" if terminal.windows else ""

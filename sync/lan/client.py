@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 EventCallback = Callable[[dict[str, Any]], None]
 ProfileCallback = Callable[[str, bytes], None]
+DeviceRequestCallback = Callable[[bytes, bytes], None]
 #: MQTT 5 PUBACK reason: the broker had nobody to give the request to (no hub subscribed).
 NO_MATCHING_SUBSCRIBERS = 0x10
 NO_LISTENER = "no hub is listening on the hall broker (no matching subscribers)"
@@ -85,6 +86,9 @@ class LanClient:
         self._callbacks: list[EventCallback] = []
         self._profile_callbacks: list[ProfileCallback] = []
         self._profiles_topic = wire.profile_subscription(hall_id)
+        self._device_topic = wire.device_request_topic(hall_id, terminal_id)
+        self._device_answer_topic = wire.device_answer_topic(hall_id, terminal_id)
+        self._device_callback: DeviceRequestCallback | None = None
         # PUBACK outcomes by message id; its own lock, never held while calling paho (paho
         # holds its message lock while it calls on_publish, and publish() takes that lock).
         self._mid_lock = threading.Lock()
@@ -164,6 +168,23 @@ class LanClient:
         hub's login may publish there (the hall broker's ACL)."""
         with self._cond:
             self._profile_callbacks.append(callback)
+
+    def on_device_request(self, callback: DeviceRequestCallback) -> None:
+        """``callback(correlation, payload)`` for every device request (remote probe or
+        re-open) the hub sends this terminal, on paho's thread: hand off only. Only the hub's
+        login may publish there (the hall broker's ACL); answer with :meth:`answer_device`."""
+        with self._cond:
+            self._device_callback = callback
+
+    def answer_device(self, correlation: bytes, answer: wire.DeviceAnswer) -> bool:
+        """Answer the hub's device request ``correlation``; False when it cannot be sent now
+        (the hub then reports the terminal unreachable)."""
+        props = Properties(PacketTypes.PUBLISH)
+        props.CorrelationData = correlation
+        info = self._client.publish(
+            self._device_answer_topic, wire.device_payload(answer), qos=1, properties=props
+        )
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     # ---- requests ------------------------------------------------------------------------
     def execute(
@@ -254,6 +275,7 @@ class LanClient:
                 (self._events_topic, 1),
                 (self._hub_topic, 1),
                 (self._profiles_topic, 1),
+                (self._device_topic, 1),
             ]
         )
 
@@ -306,6 +328,8 @@ class LanClient:
             self._on_reply(msg, payload)
         elif msg.topic == self._events_topic:
             self._on_event(payload)
+        elif msg.topic == self._device_topic:
+            self._on_device_request(msg, payload)
         elif (name := wire.profile_name_of(self.hall_id, msg.topic)) is not None:
             with self._cond:
                 callbacks = list(self._profile_callbacks)
@@ -333,6 +357,23 @@ class LanClient:
             else:
                 pending.reply = reply
             pending.done.set()
+
+    def _on_device_request(self, msg: mqtt.MQTTMessage, payload: bytes) -> None:
+        props = getattr(msg, "properties", None)
+        correlation = getattr(props, "CorrelationData", None)
+        if getattr(props, "ResponseTopic", None) != self._device_answer_topic or not (
+            correlation and len(correlation) <= wire.MAX_CORRELATION_BYTES
+        ):
+            log.warning("hall LAN: a device request without a proper answer topic ignored")
+            return
+        with self._cond:
+            callback = self._device_callback
+        if callback is None:
+            return  # no devices open yet: the hub reports this terminal unreachable
+        try:
+            callback(bytes(correlation), payload)
+        except Exception:  # a bug there must not stop the network thread
+            log.exception("hall LAN: device request callback failed")
 
     def _on_event(self, payload: bytes) -> None:
         event = wire.parse_json_object(payload, wire.MAX_EVENT_BYTES)

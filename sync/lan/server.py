@@ -34,10 +34,12 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
 import os
 import queue
 import threading
 import time
+import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,6 +115,19 @@ class _Request:
     payload: bytes
 
 
+@dataclass
+class _DeviceWait:
+    """A device request sent to ``terminal``, waiting for its answer."""
+
+    terminal: str
+    done: threading.Event = field(default_factory=threading.Event)
+    answer: wire.DeviceAnswer | None = None
+
+
+#: What a terminal's answer to a device request may take beyond the request's own timeout.
+DEVICE_ANSWER_MARGIN_S = 5.0
+
+
 def _command_result(report: CommandReport) -> dict[str, Any]:
     """What a terminal is told a command did."""
     return {
@@ -166,6 +181,7 @@ class LanServer:
         self._replies: collections.OrderedDict[tuple[str, bytes], bytes] = collections.OrderedDict()
         self._in_flight: dict[tuple[str, bytes], Future[CommandReport]] = {}
         self._lock = threading.Lock()
+        self._device_waits: dict[bytes, _DeviceWait] = {}  # by correlation, under _lock
         self._ready = threading.Event()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -266,6 +282,40 @@ class LanServer:
         log.info("hall LAN: profile %s version %d relayed to the terminals", name, version)
         return True
 
+    def has_terminal(self, terminal_id: str) -> bool:
+        """Whether the hall config in effect names ``terminal_id`` in ``terminals``."""
+        return self._config.terminal(terminal_id) is not None
+
+    def ask_device(
+        self, terminal_id: str, action: wire.DeviceAction, device: str, timeout: float
+    ) -> wire.DeviceAnswer | None:
+        """Ask terminal ``terminal_id`` to probe or re-open its ``device`` (on any thread but
+        paho's): its answer, or None when none came within ``timeout`` and
+        :data:`DEVICE_ANSWER_MARGIN_S` (the hub or the terminal not connected, or silent)."""
+        request = wire.DeviceRequest(
+            schema_version=1, action=action, device=device, timeout_s=timeout
+        )
+        wait_s = timeout + DEVICE_ANSWER_MARGIN_S
+        correlation = uuid.uuid4().hex.encode("ascii")
+        waiting = _DeviceWait(terminal_id)
+        with self._lock:
+            self._device_waits[correlation] = waiting
+        try:
+            if not self._ready.is_set():
+                return None
+            props = Properties(PacketTypes.PUBLISH)
+            props.ResponseTopic = wire.device_answer_topic(self.hall_id, terminal_id)
+            props.CorrelationData = correlation
+            props.MessageExpiryInterval = math.ceil(wait_s)  # stale once the hub gave up
+            topic = wire.device_request_topic(self.hall_id, terminal_id)
+            info = self._client.publish(topic, wire.device_payload(request), 1, properties=props)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS or not waiting.done.wait(wait_s):
+                return None
+            return waiting.answer
+        finally:
+            with self._lock:
+                self._device_waits.pop(correlation, None)
+
     def stats_snapshot(self) -> dict[str, Any]:
         with self._lock:
             snapshot = {k: v for k, v in vars(self.stats).items() if k != "last_refusals"}
@@ -289,7 +339,12 @@ class LanServer:
             return
         with self._lock:
             self.stats.connects += 1
-        client.subscribe(wire.request_subscription(self.hall_id), qos=1)
+        client.subscribe(
+            [
+                (wire.request_subscription(self.hall_id), 1),
+                (wire.device_answer_topic(self.hall_id, "+"), 1),
+            ]
+        )
 
     def _on_subscribe(
         self, client: mqtt.Client, userdata: Any, mid: int, reasons: list[ReasonCode], props: Any
@@ -313,6 +368,10 @@ class LanServer:
         log.info("hall LAN disconnected: %s", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        answering = wire.terminal_of(self.hall_id, msg.topic, "device-answer")
+        if answering is not None:
+            self._on_device_answer(answering, msg)
+            return
         with self._lock:
             self.stats.requests += 1
         terminal = wire.terminal_of(self.hall_id, msg.topic)
@@ -345,6 +404,24 @@ class LanServer:
                 self.stats.busy += 1
             busy = {"code": "hub_busy", "error": "the hub is busy; send the request again"}
             self._reply(response_topic, request.correlation, wire.error_reply(busy))
+
+    def _on_device_answer(self, terminal: str, msg: mqtt.MQTTMessage) -> None:
+        """A terminal's answer to a device request: taken only from the terminal asked (the
+        ACL lets each login write only its own answer topic)."""
+        correlation = getattr(getattr(msg, "properties", None), "CorrelationData", None)
+        with self._lock:
+            waiting = self._device_waits.get(bytes(correlation)) if correlation else None
+        if waiting is None or waiting.terminal != terminal:
+            log.info("hall LAN: a device answer from %s nobody waits for", terminal)
+            return
+        try:
+            waiting.answer = wire.parse_device_message(bytes(msg.payload), wire.DeviceAnswer)
+        except wire.BadRequest as exc:
+            log.warning("hall LAN: a malformed device answer from %s: %s", terminal, exc)
+            waiting.answer = wire.DeviceAnswer(
+                schema_version=1, ok=False, status="unknown", reason="bad_answer"
+            )
+        waiting.done.set()
 
     def _refuse_silently(self, topic: str, why: str) -> None:
         with self._lock:

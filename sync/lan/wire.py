@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, get_type_hints
+from typing import Annotated, Any, Literal, TypeVar, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
@@ -110,9 +110,21 @@ def profile_name_of(hall_id: str, topic: str) -> str | None:
     return name if is_name(name) else None
 
 
-def terminal_of(hall_id: str, topic: str) -> str | None:
-    """The terminal id of a request topic of this hall, else None."""
-    prefix = f"{lan_root(hall_id)}/request/"
+def device_request_topic(hall_id: str, terminal_id: str) -> str:
+    """Hub → one terminal, QoS 1, not retained: a remote ``probe`` or ``reopen`` of one of
+    its devices (central's command, relayed; only the hub's login may write it: the ACL)."""
+    return f"{lan_root(hall_id)}/device/{terminal_id}"
+
+
+def device_answer_topic(hall_id: str, terminal_id: str) -> str:
+    """Terminal → hub, QoS 1: the answer to a device request (each login writes only its own)."""
+    return f"{lan_root(hall_id)}/device-answer/{terminal_id}"
+
+
+def terminal_of(hall_id: str, topic: str, kind: str = "request") -> str | None:
+    """The terminal id of a ``kind`` topic of this hall (``request``, ``device-answer``),
+    else None."""
+    prefix = f"{lan_root(hall_id)}/{kind}/"
     if not topic.startswith(prefix):
         return None
     terminal = topic[len(prefix) :]
@@ -439,6 +451,52 @@ def parse_profile_payload(payload: bytes, name: str) -> RelayedProfile:
     if relayed.name != name:
         raise BadRequest(f"profile {relayed.name!r} on {name!r}'s topic", reason="bad_profile")
     return relayed
+
+
+#: A device request or its answer (a few hundred bytes).
+MAX_DEVICE_MESSAGE_BYTES = 4 * 1024
+MAX_DEVICE_REASON_CHARS = 256
+DeviceAction = Literal["probe", "reopen"]
+_M = TypeVar("_M", bound=BaseModel)
+_DEVICE_NAME = r"^[A-Za-z0-9_.-]{1,64}$"
+
+
+class DeviceRequest(BaseModel):
+    """The hub asks a terminal to probe or re-open one of its devices within ``timeout_s``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    schema_version: Literal[1]
+    action: DeviceAction
+    device: str = Field(pattern=_DEVICE_NAME)
+    timeout_s: float = Field(gt=0, le=60)
+
+
+class DeviceAnswer(BaseModel):
+    """A terminal's answer: the device's state (``ok`` when it answered and is online);
+    ``reason`` ``unknown_device`` when the terminal has no such device."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    schema_version: Literal[1]
+    ok: bool
+    status: str = Field(pattern=_DEVICE_NAME)
+    reason: str | None = Field(default=None, max_length=MAX_DEVICE_REASON_CHARS)
+
+
+def parse_device_message(payload: bytes, model: type[_M]) -> _M:
+    """A device request or answer; :class:`BadRequest` when the payload is not one."""
+    data = parse_json_object(payload, MAX_DEVICE_MESSAGE_BYTES)
+    if data is None:
+        raise BadRequest("not a JSON object (or too large)", reason="bad_device_message")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise BadRequest(
+            describe_validation_error(model.__name__, exc), reason="bad_device_message"
+        ) from exc
+
+
+def device_payload(message: DeviceRequest | DeviceAnswer) -> bytes:
+    return _dumps(message.model_dump(mode="json"))
 
 
 def parse_json_object(payload: bytes, limit: int) -> dict[str, Any] | None:

@@ -86,6 +86,12 @@ def terminal_pc(root: Path, hall_broker: HallBroker, login: str, devices: list[A
     return Node.open(root)
 
 
+def kiosk_pc(root: Path, hall_broker: HallBroker, printer_port: str) -> Node:
+    """Terminal PC kiosk-1 with its ESC/POS printer (``printer``) on ``printer_port``."""
+    printer = {"id": "printer", "kind": "printer", "profile": "escpos-80mm", "port": printer_port}
+    return terminal_pc(root, hall_broker, "kiosk-1", [printer])
+
+
 def fleet_node(db: Path, node: Node, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     assert main(["central", "report", "--db", str(db), "--json"]) == 0
     report: dict[str, Any] = json.loads(capsys.readouterr().out)
@@ -119,12 +125,7 @@ def test_a_pushed_profile_reaches_a_kiosk_printer_and_a_broken_one_is_rolled_bac
     )
     printer = start_simulator("printer", link=tmp_path / "printer")
     led = start_simulator("led", link=tmp_path / "led")
-    kiosk = terminal_pc(
-        tmp_path / "kiosk",
-        hall_broker,
-        "kiosk-1",
-        [{"id": "printer", "kind": "printer", "profile": "escpos-80mm", "port": printer.port}],
-    )
+    kiosk = kiosk_pc(tmp_path / "kiosk", hall_broker, printer.port)
     window = terminal_pc(
         tmp_path / "window",
         hall_broker,
@@ -254,12 +255,7 @@ def test_a_terminal_takes_profiles_only_from_the_hub_and_only_newer_versions(
     hall_id = hall_broker.hall.hall_id
     hub = make_node(tmp_path / "hub", hall_broker=hall_broker.login("hub"))
     printer = start_simulator("printer", link=tmp_path / "printer")
-    kiosk = terminal_pc(
-        tmp_path / "kiosk",
-        hall_broker,
-        "kiosk-1",
-        [{"id": "printer", "kind": "printer", "profile": "escpos-80mm", "port": printer.port}],
-    )
+    kiosk = kiosk_pc(tmp_path / "kiosk", hall_broker, printer.port)
 
     def columns(n: int) -> dict[str, Any]:
         return {**shipped("escpos-80mm"), "chars_per_line": n}

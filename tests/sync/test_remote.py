@@ -26,6 +26,7 @@ from sync.log_tail import chunks, mask_line, tail_lines
 from sync.mqtt import parse_broker_url
 from sync.node import NodeServices, start_node
 from sync.remote import make_reply
+from sync.reply_outbox import PENDING_REPLIES_DIR
 from sync.service import SyncSettings
 from sync.signing import CENTRAL_PUBLIC_KEY_FILE, generate_key, private_pem, public_pem
 from tests.support import wait_until
@@ -74,6 +75,7 @@ class Central:
     db: Path
     key: Path
     capsys: pytest.CaptureFixture[str]
+    ingest: CentralIngest
 
     def send(self, node: Node, kind: str, *args: str) -> int:
         """``central command send``; returns the command's version on ``node``."""
@@ -156,7 +158,7 @@ def central(
     ingest.start()
     assert ingest.wait_ready(10)
     try:
-        yield Central(broker, db, key, capsys)
+        yield Central(broker, db, key, capsys, ingest)
     finally:
         ingest.stop()
 
@@ -407,3 +409,32 @@ def test_the_ledger_numbers_remembers_and_answers_on_both_stores(ledger: Command
     assert ledger.status(now, node_id="n1", version=lost)[0]["state"] == "sent"
     count = ledger.store._execute("SELECT COUNT(*) FROM command_replies").fetchone()[0]
     assert count == 3
+
+
+@pytest.mark.mqtt
+@pytest.mark.slow
+def test_an_answer_made_while_central_is_away_is_sent_after_a_restart(
+    broker: Broker, central: Central, tmp_path: Path
+) -> None:
+    """GIVEN a hub whose central broker went away WHEN a command's answer is made then and
+    the hub shuts down before it could send it THEN the answer waits on disk, and central
+    gets it once the hub runs again and reaches the broker (then the file is gone)."""
+    node = remote_hub(tmp_path / "hub", broker)
+    pending = node.data.root / PENDING_REPLIES_DIR
+    with running(node, central) as services:
+        assert services.sync is not None
+        version, _ = central.record_and_sign(node, dt.datetime.now(dt.UTC), dt.timedelta(hours=1))
+        broker.stop()
+        for worker in central.ingest.workers:  # central subscribes again after the restart
+            worker.ready.clear()
+        services.sync._remote.submit(version, ct.CommandData(name="probe", device=PRINTER.id))
+        assert wait_until(lambda: len(list(pending.glob("*.json"))) == 1, 10)
+    (stored,) = pending.glob("*.json")
+    assert ct.CommandReply.model_validate_json(stored.read_bytes()).version == version
+    broker.start()
+    assert central.ingest.wait_ready(20)
+    with running(node, central):
+        answered = central.wait_state(node, version, ("done", "failed"))
+        assert answered["state"] == "done", answered
+        assert answered["data"]["devices"][PRINTER.id]["status"] == "online"
+        assert wait_until(lambda: not list(pending.glob("*.json")), 10)
