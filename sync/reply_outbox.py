@@ -36,6 +36,14 @@ class Published(Protocol):
     def is_published(self) -> bool: ...
 
 
+def _acknowledged(info: Published) -> bool | None:
+    """True: the broker has it; False: not yet; None: the client failed to publish it."""
+    try:
+        return info.is_published()
+    except (RuntimeError, ValueError):  # paho: not connected, or its queue full
+        return None
+
+
 @dataclass(frozen=True)
 class _Pending:
     reply: ct.CommandReply
@@ -80,7 +88,9 @@ class ReplyOutbox:
         self._queue.put(_Pending(reply, path))
 
     def send(self, publish: Callable[[str], Published]) -> None:
-        """Publish every queued reply (connected); each stays stored until acknowledged."""
+        """Publish every queued reply (connected); each stays stored until acknowledged. A
+        publish the client refused (the link just dropped, its queue full) stays queued for
+        the next connection, and nothing more is tried on this one."""
         while True:
             try:
                 pending = self._queue.get_nowait()
@@ -88,13 +98,19 @@ class ReplyOutbox:
                 break
             info = publish(pending.reply.model_dump_json(exclude_none=True))
             self._in_flight.append((info, pending))
+            if _acknowledged(info) is None:
+                break
         self.settle()
 
     def settle(self) -> None:
-        """Remove the files of the replies the broker acknowledged."""
+        """Remove the files of the replies the broker acknowledged; queue again the ones the
+        client failed to publish."""
         waiting = []
         for info, pending in self._in_flight:
-            if not info.is_published():
+            acked = _acknowledged(info)
+            if acked is None:
+                self._queue.put(pending)
+            elif not acked:
                 waiting.append((info, pending))
             elif pending.path is not None:
                 pending.path.unlink(missing_ok=True)

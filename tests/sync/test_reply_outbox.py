@@ -57,3 +57,33 @@ def test_replies_left_by_the_last_run_are_loaded_and_a_corrupt_one_dropped(
     broker = Publisher(acks=True)
     again.send(broker)
     assert len(broker.sent) == 1 and '"version":7' in broker.sent[0]
+
+
+@dataclass
+class Refused:
+    """What paho hands back for a publish it could not make (the link dropped meanwhile)."""
+
+    def is_published(self) -> bool:
+        raise RuntimeError("Message publish failed: The client is not currently connected.")
+
+
+def test_a_publish_the_client_refused_is_kept_for_the_next_connection(tmp_path: Path) -> None:
+    """GIVEN the link drops while replies go out (paho refuses the publish) WHEN the outbox
+    sends and settles THEN nothing raises (the sync thread lives on) and the replies go out
+    on the next connection."""
+    outbox = ReplyOutbox(tmp_path / "pending")
+    outbox.put(make_reply("n1", 7, "probe", "done", "printer: online"))
+    outbox.put(make_reply("n1", 8, "probe", "done", "printer: online"))
+    tried: list[str] = []
+
+    def refused(payload: str) -> Refused:
+        tried.append(payload)
+        return Refused()
+
+    outbox.send(refused)
+    assert len(tried) == 1  # no more tried on a dead link
+    outbox.requeue()
+    broker = Publisher(acks=True)
+    outbox.send(broker)
+    assert sorted('"version":7' in p for p in broker.sent) == [False, True]
+    assert list(outbox.folder.glob("*.json")) == []
