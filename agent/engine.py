@@ -37,7 +37,7 @@ _CASE = re.compile(CASE_PATTERN)
 
 def _checked_case(case: str | None) -> str | None:
     """A 办件编号 as the business system gave it, or a refusal naming what is wrong."""
-    if case is not None and not _CASE.match(case):
+    if case is not None and not _CASE.fullmatch(case):
         raise errors.DomainError("a case number (办件编号) is 1-64 letters, digits or _./:-")
     return case
 
@@ -781,6 +781,11 @@ class QueueEngine:
                 f"window {cmd.window} has finished no ticket to rate", window=cmd.window
             )
         self._rateable(ticket)
+        if ticket.window != cmd.window:  # a window rates only what it served
+            raise errors.DomainError(
+                f"{ticket.number} was served at window {ticket.window}, not {cmd.window}",
+                window=cmd.window,
+            )
         service = self.config.service(ticket.service)
         rated = ticket_fact(
             "EvaluationRecorded",

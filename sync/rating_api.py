@@ -94,7 +94,7 @@ class RatingApi:
         window, case = body["window"], body["case"]
         if not isinstance(window, int) or isinstance(window, bool):
             return _error(HTTPStatus.BAD_REQUEST, "bad_request", "window is a number")
-        if not isinstance(case, str) or not _CASE.match(case):
+        if not isinstance(case, str) or not _CASE.fullmatch(case):
             return _error(
                 HTTPStatus.BAD_REQUEST, "bad_case", "case is 1-64 letters, digits or _./:-"
             )
@@ -109,7 +109,7 @@ class RatingApi:
         return HTTPStatus.ACCEPTED, self._read_case(case) or {"case": case, "state": "requested"}
 
     def result(self, case: str) -> tuple[int, dict[str, Any]]:
-        if not _CASE.match(case):
+        if not _CASE.fullmatch(case):
             return _error(HTTPStatus.BAD_REQUEST, "bad_case", "not a case number")
         try:
             found = self._read_case(case)

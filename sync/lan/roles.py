@@ -54,6 +54,9 @@ ROLE_QUERIES: dict[str, frozenset[str]] = {
 }
 #: How a kiosk may say a ticket was taken (``staff`` and ``cli`` are not a kiosk's).
 KIOSK_CHANNELS = frozenset({"button", "idcard"})
+#: How a window PC may say a rating was given: by its evaluator or on its own screen (a QR
+#: rating goes through central, a kiosk's is a kiosk's).
+WINDOW_RATING_CHANNELS = frozenset({"evaluator", "window"})
 #: Commands that issue a ticket: rate-limited per terminal.
 ISSUING = (c.IssueTicket, c.CheckIn, c.CheckInByCard)
 #: Sign-ins (a PIN or a card to check): rate-limited per terminal, besides the lockouts.
@@ -104,6 +107,8 @@ def authorise(terminal: Terminal | None, terminal_id: str, request: Any) -> None
             raise _forbidden(terminal, "staff priority (a window's, not a kiosk's)")
         if role == "kiosk" and request.channel not in KIOSK_CHANNELS:
             raise _forbidden(terminal, f"issuing on the {request.channel!r} channel")
+    if isinstance(request, c.RecordEvaluation) and request.channel not in WINDOW_RATING_CHANNELS:
+        raise _forbidden(terminal, f"a rating on the {request.channel!r} channel")
 
 
 def _forbidden(terminal: Terminal, what: str) -> wire.Forbidden:

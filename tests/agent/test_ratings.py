@@ -61,6 +61,8 @@ def test_good_rating_carries_no_reasons_and_no_list_version(store: Store) -> Non
         c.RecordEvaluation(1, 2, reasons=("rudeness",)),  # not in the hall's list
         c.RecordEvaluation(1, 2, channel="carrier-pigeon"),
         c.RecordEvaluation(1, 2, case="case with spaces"),
+        c.RecordEvaluation(1, 2, case="CASE-1\n"),  # a line break after a good case number
+        c.RecordEvaluation(2, 1, number="A001"),  # window 2 rating window 1's citizen
         c.RecordEvaluation(1, 0),
     ],
 )

@@ -216,3 +216,16 @@ def test_the_hubs_own_fleet_reads_are_not_a_terminals(terminal, read: str) -> No
     allows each role only the reads its screens make."""
     with pytest.raises(wire.Forbidden):
         roles.authorise(terminal, terminal.id, wire.QueryRequest(read, {}))
+
+
+@pytest.mark.parametrize("channel", ["qr", "kiosk"])
+def test_a_window_pc_rates_only_by_its_evaluator_or_its_screen(channel: str) -> None:
+    """GIVEN a window PC WHEN it sends a rating claiming the citizen's QR or the kiosk THEN it
+    is forbidden (staff could otherwise pass their own rating off as the citizen's)."""
+    from agent import commands as c
+
+    window = next(t for t in sample_config().terminals if t.role == "window")
+    number = window.windows[0]
+    roles.authorise(window, window.id, c.RecordEvaluation(number, 5, channel="evaluator"))
+    with pytest.raises(wire.Forbidden):
+        roles.authorise(window, window.id, c.RecordEvaluation(number, 5, channel=channel))
