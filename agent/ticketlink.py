@@ -86,7 +86,10 @@ def parse(text: str) -> TicketLink:
     """The link's fields, checked for form (not for its signature: see :func:`verify`)."""
     if len(text) > MAX_LINK_LENGTH or not text.isprintable():
         raise LinkError("not a ticket link: too long or not printable")
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise LinkError("not a ticket link: malformed URL") from exc
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise LinkError("not a ticket link: not an http(s) URL")
     try:

@@ -137,6 +137,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/") != "/ratings":
             self._send(*_error(HTTPStatus.NOT_FOUND, "not_found", "POST /ratings"))
             return
+        if not self._from_this_pc():
+            return
+        content_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":  # a web page's form or text/plain post
+            self._send(*_error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "bad_request", "JSON only"))
+            return
         try:
             length = int(self.headers.get("Content-Length", "-1"))
         except ValueError:
@@ -146,12 +152,26 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             body = json.loads(self.rfile.read(length))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             self._send(*_error(HTTPStatus.BAD_REQUEST, "bad_request", "the body is not JSON"))
+            return
+        except OSError:  # a body shorter than its Content-Length: the read timed out
+            self._send(*_error(HTTPStatus.BAD_REQUEST, "bad_request", "the body is incomplete"))
             return
         self._send(*self.owner.request(body))
 
+    def _from_this_pc(self) -> bool:
+        """Only this PC's programs: a page in its browser names another host (DNS
+        rebinding) or none the interface answers to; it is refused."""
+        port = self.server.server_address[1]  # type: ignore[index]  # an (host, port) pair
+        if self.headers.get("Host", "") in (f"127.0.0.1:{port}", f"localhost:{port}"):
+            return True
+        self._send(*_error(HTTPStatus.FORBIDDEN, "forbidden", "Host: 127.0.0.1:<port> only"))
+        return False
+
     def do_GET(self) -> None:
+        if not self._from_this_pc():
+            return
         prefix = "/ratings/"
         if not self.path.startswith(prefix):
             self._send(*_error(HTTPStatus.NOT_FOUND, "not_found", "GET /ratings/{case}"))

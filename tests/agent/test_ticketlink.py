@@ -59,6 +59,7 @@ def test_a_progress_link_is_not_a_rating_link():
     [
         "HT1:2026-06-01:A001",
         "ftp://x/?v=1",
+        "http://[::1/t?v=1",  # urlsplit raises ValueError on an unclosed bracket
         "https://x/t?v=2&p=t&h=h&n=n&d=2026-06-01&t=A001&s=" + "A" * 86,
         "https://x/t?v=1&p=t&h=h&n=n&d=2026-06-01&t=A001",  # no signature
         "https://x/t?v=1&p=x&h=h&n=n&d=2026-06-01&t=A001&s=" + "A" * 86,

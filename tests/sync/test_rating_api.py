@@ -96,8 +96,11 @@ def _get(url: str, case: str) -> tuple[int, dict[str, Any]]:
     return _http("GET", f"{url}/ratings/{case}")
 
 
-def _http(method: str, url: str, body: bytes | None = None) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(url, data=body, method=method)
+def _http(
+    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
+    sent = {"Content-Type": "application/json"} | (headers or {})
+    request = urllib.request.Request(url, data=body, method=method, headers=sent)
     try:
         with urllib.request.urlopen(request, timeout=10) as reply:
             return reply.status, json.loads(reply.read())
@@ -136,6 +139,15 @@ def test_bad_requests_get_a_clear_error_and_change_nothing() -> None:
         )
         other = json.dumps({"window": 2, "case": CASE}).encode()
         assert _http("POST", post, other)[0] == 403
+        line_break = json.dumps({"window": 1, "case": CASE + "\n"}).encode()
+        assert _http("POST", post, line_break)[0] == 400
+        deep = b"[" * 2000 + b"]" * 2000  # within 4 KiB, too deep for the JSON parser
+        assert _http("POST", post, deep)[0] == 400
+        good = json.dumps({"window": 1, "case": CASE}).encode()
+        # a web page in the window PC's browser: a form post, or a rebound host name
+        assert _http("POST", post, good, {"Content-Type": "text/plain"})[0] == 415
+        assert _http("POST", post, good, {"Host": "evil.example"})[0] == 403
+        assert _http("GET", f"{api.url}/ratings/{CASE}", None, {"Host": "evil.example"})[0] == 403
         assert core.commands == []  # none of these reached the core
         refused = _http("POST", post, json.dumps({"window": 1, "case": CASE}).encode())
         assert refused[0] == 409 and refused[1]["error"] == "no_current_ticket"
