@@ -181,9 +181,12 @@ class StaffNotAllowed(DomainError):
 
 
 class SignInRefused(DomainError):
-    """A wrong PIN or an unknown staff card; ``retry_after_s`` says when the next is checked."""
+    """A wrong PIN or an unknown staff card; ``retry_after_s`` says when the next is checked.
+    ``staff_id`` (a member the hub knows, for the lockout event) is kept off the details, so
+    a refusal never tells a terminal whether a staff number exists."""
 
     code = "sign_in_refused"
+    staff_id: str | None = None
 
 
 class SignInLocked(DomainError):

@@ -173,10 +173,11 @@ def _refused(message: str, failures: list[Failure], staff_id: str | None) -> err
     """The refusal; when a wrong PIN starts a lockout, ``lockout_s`` and the member of staff
     (one the hub knows) for the event that tells central (``StaffSignInLockedOut``)."""
     lockouts = [f.lockout_s for f in failures if f.lockout_s is not None]
-    return errors.SignInRefused(
+    refused = errors.SignInRefused(
         message,
         retry_after_s=max(f.retry_after_s for f in failures),
         locked_out=bool(lockouts),
         lockout_s=max(lockouts) if lockouts else None,
-        staff_id=staff_id,
     )
+    refused.staff_id = staff_id
+    return refused

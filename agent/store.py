@@ -973,8 +973,7 @@ class Store:
         except SignInRefused as exc:
             seconds = exc.details.get("lockout_s")
             if seconds and self.config.window(command.window) is not None:
-                staff = exc.details.get("staff_id")
-                self.execute(c.ReportStaffLockout(command.window, staff, int(seconds)))
+                self.execute(c.ReportStaffLockout(command.window, exc.staff_id, int(seconds)))
             raise
 
     def _clock_alarm(self, suspicion: Suspicion | None, now: dt.datetime) -> list[Fact]:

@@ -175,6 +175,20 @@ def test_sign_in_checks_who_may_sign_in_where(staffed_store: Store, wall: WallCl
     ]
 
 
+def test_a_wrong_pin_does_not_tell_whether_the_staff_number_exists(
+    staffed_store: Store, wall: WallClock
+) -> None:
+    """GIVEN a window PC guessing staff numbers WHEN a known and an unknown number get a
+    wrong PIN THEN the two refusals carry the same details (which a terminal is sent)."""
+    refusals = []
+    for staff_id, window in (("S-0001", 1), ("S-9999", 3)):
+        with pytest.raises(errors.SignInRefused) as wrong:
+            staffed_store.execute(c.SignIn(window, staff_id, pin="000000"))
+        refusals.append((str(wrong.value), wrong.value.as_dict()))
+    assert refusals[0] == refusals[1]
+    assert "S-0001" not in repr(refusals[0])
+
+
 def test_a_staff_card_names_its_holder(staffed_store: Store) -> None:
     (signed,) = staffed_store.execute(c.SignIn(2, card=STAFF_CARD)).events
     assert signed.payload == {
