@@ -417,6 +417,11 @@ class IngestWorker:
             except ValidationError as exc:
                 log.warning("ingest: bad result from %s: %s", node_id, exc.errors()[0]["msg"])
                 return
+            # a node speaks for itself and of its own hall's messages only (rollouts and
+            # command states are decided on results)
+            if result.node_id != node_id or not result.topic.startswith(f"{ct.ROOT}/{hall_id}/"):
+                log.warning("ingest: result of %s on the topic of %s", result.node_id, node_id)
+                return
             store.record_result(result)
             if not result.accepted:
                 log.warning(

@@ -465,8 +465,9 @@ def test_a_result_is_stored_once_by_several_ingest_workers(broker: Broker, tmp_p
         client.loop_start()
         for code in ("expired", "marker"):
             result = ct.InboundResult(
-                schema_version=1, node_id="n1", topic="t", kind="command", version=1,
-                accepted=False, code=code, reason=code, at=dt.datetime.now(dt.UTC).isoformat(),
+                schema_version=1, node_id="n1", topic="hall/v1/h1/node/n1/command",
+                kind="command", version=1, accepted=False, code=code, reason=code,
+                at=dt.datetime.now(dt.UTC).isoformat(),
             )  # fmt: skip
             topic = ct.result_topic("h1", "n1")
             client.publish(topic, result.model_dump_json(), qos=1).wait_for_publish(10)
@@ -481,3 +482,44 @@ def test_a_result_is_stored_once_by_several_ingest_workers(broker: Broker, tmp_p
         client.disconnect()
         ingest.stop()  # each worker writes what it received before it stops
     assert codes() == ["expired", "marker"]
+
+
+@pytest.mark.mqtt
+def test_a_node_cannot_report_results_for_another_node_or_hall(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """GIVEN a node's login WHEN it publishes results naming another node, or a message of
+    another hall (a rollout's canary, say) THEN central keeps none of them; its own result,
+    sent last as a marker, is kept."""
+    import paho.mqtt.client as mqtt
+
+    db = tmp_path / "central.db"
+    ingest = CentralIngest(parse_broker_url(broker.url), db, workers=1).start()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    try:
+        assert ingest.wait_ready(15)
+        client.connect("127.0.0.1", broker.port)
+        client.loop_start()
+        sent = [
+            ("someone-else", "hall/v1/h1/hall/profile/printer", "forged-node"),
+            ("n1", "hall/v1/canary-hall/hall/profile/printer", "forged-hall"),
+            ("n1", "hall/v1/h1/hall/profile/printer", "marker"),
+        ]
+        for node, about, code in sent:
+            result = ct.InboundResult(
+                schema_version=1, node_id=node, topic=about, kind="device_profile", version=2,
+                accepted=False, code=code, reason=code, at=dt.datetime.now(dt.UTC).isoformat(),
+            )  # fmt: skip
+            info = client.publish(ct.result_topic("h1", "n1"), result.model_dump_json(), qos=1)
+            info.wait_for_publish(10)
+
+        def codes() -> list[str]:
+            with closing(open_central_store(db)) as store:
+                return sorted(r["code"] for r in store.results(refused=True))
+
+        assert wait_until(lambda: "marker" in codes(), 15)
+        assert codes() == ["marker"]
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        ingest.stop()
