@@ -17,6 +17,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -27,6 +28,8 @@ from agent import ticketlink
 from agent.model import Event, TicketState
 from agent.state import HallState
 from sync.fleet.backend import CentralBackend
+
+log = logging.getLogger(__name__)
 
 #: The states a phone is shown (a transferred leg is followed to the latest one).
 SHOWN_STATES = {s.value for s in TicketState}
@@ -191,7 +194,11 @@ def near_turn_feed(
     for node_id, seq, hall_id, day, at, payload in rows:
         if seq <= positions.get(node_id, 0) or len(events) >= limit:
             continue
+        positions[node_id] = seq
         p = json.loads(payload)
+        if not _near_turn_payload(p):  # a node's malformed event: skipped, the feed goes on
+            log.warning("near-turn feed: %s seq %d: malformed payload, skipped", node_id, seq)
+            continue
         events.append(
             {
                 "hall_id": hall_id,
@@ -204,5 +211,12 @@ def near_turn_feed(
                 "at": at,
             }
         )
-        positions[node_id] = seq
     return {"events": events, "cursor": encode_cursor(positions)}
+
+
+def _near_turn_payload(p: Any) -> bool:
+    return (
+        isinstance(p.get("number"), str)
+        and isinstance(p.get("service"), str)
+        and isinstance(p.get("ahead"), int)
+    )

@@ -199,6 +199,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._refuse(parts.path, ProgressRefused(503, "store_away", "try again shortly"))
         except ProgressRefused as exc:
             self._refuse(parts.path, exc)
+        except Exception:  # a bug or a malformed stored event: an answer, not a dropped line
+            log.exception("progress: cannot answer %s", parts.path)
+            self._refuse(parts.path, ProgressRefused(500, "internal_error", "try again later"))
 
     def _refuse(self, path: str, exc: ProgressRefused) -> None:
         if path.startswith("/v1/"):

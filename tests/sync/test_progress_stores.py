@@ -77,3 +77,19 @@ def test_progress_and_feed_on_both_stores(
     offline = ct.NodeStatus(schema_version=1, node_id="n1", state="offline")
     store.record_status("h1", offline, now, retained=True)
     assert ticket_progress(store, link(day, "A004")).freshness.stale
+
+
+def test_a_malformed_near_turn_event_is_skipped_and_the_feed_goes_on(
+    store: CentralBackend,  # noqa: F811 (the imported fixture)
+    tmp_path: Path,
+) -> None:
+    """GIVEN a node whose log holds a TicketNearTurn without its fields (signed and chained:
+    central stores it) WHEN the city's service reads the feed THEN that event is skipped and
+    the others still come (it used to break every answer for two days)."""
+    log, day = hall_log(tmp_path)
+    rows = [(e.type, e.business_date, e.at, e.wall_time, e.payload) for e in log]
+    rows.insert(1, ("TicketNearTurn", day, log[0].at, log[0].wall_time, '{"x": 1}'))
+    now = dt.datetime(2026, 6, 1, 2, tzinfo=dt.UTC)
+    store.ingest(signed_batch("h1", "n1", KEY, chained_events("n1", rows), now.isoformat()), now)
+    feed = near_turn_feed(store, "", dt.date.fromisoformat(day))
+    assert [e["number"] for e in feed["events"]] == ["A002", "A003", "A004"]
