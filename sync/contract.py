@@ -183,6 +183,19 @@ class WireEvent(_Payload):
     payload: str = Field(min_length=2, description="a JSON object, as text")
     chain: str = Field(pattern=r"^[a-z0-9]{2,16}:[0-9a-f]{64}$")
 
+    @field_validator("business_date")
+    @classmethod
+    def _a_plausible_day(cls, value: str) -> str:
+        """An ISO date of this century or the next: central files events by month, so a
+        malformed or far-off day must not reach it (a crash, a partition per month)."""
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("business_date: not an ISO date") from None
+        if not 2000 <= day.year < 2200 or len(value) != 10:
+            raise ValueError("business_date: not a day of 2000-2199 as YYYY-MM-DD")
+        return value
+
 
 class EventBatch(_Payload):
     """Consecutive events ``first..last`` of one node, in seq order, with the node's

@@ -523,3 +523,13 @@ def test_a_node_cannot_report_results_for_another_node_or_hall(
         client.loop_stop()
         client.disconnect()
         ingest.stop()
+
+
+@pytest.mark.parametrize("day", ["2026-1x-01", "9999-01-01", "0001-01-01", "20260601", ""])
+def test_an_event_of_a_malformed_or_far_off_day_is_refused_at_the_door(day: str) -> None:
+    """A batch is parsed before anything is stored: a day central cannot file by month
+    (it killed the PostgreSQL writer) or one far off (a partition per month) is refused."""
+    (event,) = chained_events("n1", [("TicketIssued", "2026-06-01", "a", "w", "{}")])
+    with pytest.raises(ValueError):
+        ct.WireEvent.model_validate(event.model_dump() | {"business_date": day})
+    assert ct.WireEvent.model_validate(event.model_dump()).business_date == "2026-06-01"
