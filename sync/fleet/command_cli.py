@@ -173,14 +173,21 @@ def cmd_command_status(args: argparse.Namespace) -> int:
         return 0
     print(f"{'command':<36} {'name':<15} {'state':<12} detail")
     for c in commands:
-        print(f"{c['id']:<36} {c['name']:<15} {c['state']:<12} {c['detail'] or '-'}")
+        detail = _printable(c["detail"] or "-")
+        print(f"{c['id']:<36} {c['name']:<15} {c['state']:<12} {detail}")
         if args.version is not None:
             for name, value in sorted((c["data"] or {}).items()):
                 print(f"    {name}: {json.dumps(value, ensure_ascii=False)}")
             if "text" in c:
                 print(f"    --- text ({c['parts']} parts) ---")
-                sys.stdout.write(c["text"])
+                sys.stdout.write(_printable(c["text"], keep="\n\t"))
     return 0
+
+
+def _printable(text: str, keep: str = "") -> str:
+    """A node's text with control characters shown as ``?``: an escape sequence from a
+    node must not rewrite what the operator's terminal shows."""
+    return "".join(ch if ch.isprintable() or ch in keep else "?" for ch in text)
 
 
 # ---- the Debian repository -----------------------------------------------------------------

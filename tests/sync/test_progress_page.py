@@ -208,6 +208,9 @@ def test_a_tampered_or_unknown_link_gets_a_clear_4xx_page(
     status, body = get(local(server, tampered).replace("/hall/t?", "/v1/progress?"))
     assert status == 403 and json.loads(body)["error"] == "bad_signature"
     assert db.exists()
+    with urllib.request.urlopen(local(server, good), timeout=10) as reply:  # loads nothing else
+        assert reply.headers["X-Content-Type-Options"] == "nosniff"
+        assert reply.headers["Content-Security-Policy"].startswith("default-src 'none'")
 
 
 def test_near_turn_events_reach_the_feed_once_each(

@@ -438,3 +438,12 @@ def test_an_answer_made_while_central_is_away_is_sent_after_a_restart(
         assert answered["state"] == "done", answered
         assert answered["data"]["devices"][PRINTER.id]["status"] == "online"
         assert wait_until(lambda: not list(pending.glob("*.json")), 10)
+
+
+def test_a_nodes_text_cannot_drive_the_operators_terminal() -> None:
+    """A reply's detail or log text with an escape sequence (a node clearing the screen or
+    recolouring a line) is printed with its control characters shown as ``?``."""
+    from sync.fleet.command_cli import _printable
+
+    assert _printable("done\x1b[2J\x1b[31mOK") == "done?[2J?[31mOK"
+    assert _printable("line 1\nline\t2\r", keep="\n\t") == "line 1\nline\t2?"
