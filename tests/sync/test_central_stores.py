@@ -450,38 +450,46 @@ def test_central_processes_starting_together_create_their_tables_once(pg_url: st
     assert errors == []
 
 
-@pytest.mark.mqtt
-def test_a_result_is_stored_once_by_several_ingest_workers(broker: Broker, tmp_path: Path) -> None:
-    """GIVEN central ingesting with two workers WHEN a node reports one result THEN it is
-    stored once (the result topic is a shared subscription, as the events are)."""
+def _results_kept(
+    broker: Broker, db: Path, workers: int, sent: list[tuple[str, str, str]]
+) -> list[str]:
+    """Publish results ``(node_id, topic it is about, code)`` on node n1's result topic of
+    hall h1, the last one a marker, into central ingesting with ``workers``; the codes
+    central kept once every worker wrote what it received."""
     import paho.mqtt.client as mqtt
 
-    db = tmp_path / "central.db"
-    ingest = CentralIngest(parse_broker_url(broker.url), db, workers=2).start()
+    def codes() -> list[str]:
+        with closing(open_central_store(db)) as store:
+            return sorted(r["code"] for r in store.results(refused=True))
+
+    ingest = CentralIngest(parse_broker_url(broker.url), db, workers=workers).start()
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     try:
         assert ingest.wait_ready(15)
         client.connect("127.0.0.1", broker.port)
         client.loop_start()
-        for code in ("expired", "marker"):
+        for node, about, code in sent:
             result = ct.InboundResult(
-                schema_version=1, node_id="n1", topic="hall/v1/h1/node/n1/command",
-                kind="command", version=1, accepted=False, code=code, reason=code,
-                at=dt.datetime.now(dt.UTC).isoformat(),
+                schema_version=1, node_id=node, topic=about, kind="command", version=1,
+                accepted=False, code=code, reason=code, at=dt.datetime.now(dt.UTC).isoformat(),
             )  # fmt: skip
-            topic = ct.result_topic("h1", "n1")
-            client.publish(topic, result.model_dump_json(), qos=1).wait_for_publish(10)
-
-        def codes() -> list[str]:
-            with closing(open_central_store(db)) as store:
-                return sorted(r["code"] for r in store.results(refused=True))
-
-        assert wait_until(lambda: "marker" in codes(), 15)
+            info = client.publish(ct.result_topic("h1", "n1"), result.model_dump_json(), qos=1)
+            info.wait_for_publish(10)
+        assert wait_until(lambda: sent[-1][2] in codes(), 15)
     finally:
         client.loop_stop()
         client.disconnect()
         ingest.stop()  # each worker writes what it received before it stops
-    assert codes() == ["expired", "marker"]
+    return codes()
+
+
+@pytest.mark.mqtt
+def test_a_result_is_stored_once_by_several_ingest_workers(broker: Broker, tmp_path: Path) -> None:
+    """GIVEN central ingesting with two workers WHEN a node reports one result THEN it is
+    stored once (the result topic is a shared subscription, as the events are)."""
+    about = "hall/v1/h1/node/n1/command"
+    sent = [("n1", about, "expired"), ("n1", about, "marker")]
+    assert _results_kept(broker, tmp_path / "central.db", 2, sent) == ["expired", "marker"]
 
 
 @pytest.mark.mqtt
@@ -491,38 +499,12 @@ def test_a_node_cannot_report_results_for_another_node_or_hall(
     """GIVEN a node's login WHEN it publishes results naming another node, or a message of
     another hall (a rollout's canary, say) THEN central keeps none of them; its own result,
     sent last as a marker, is kept."""
-    import paho.mqtt.client as mqtt
-
-    db = tmp_path / "central.db"
-    ingest = CentralIngest(parse_broker_url(broker.url), db, workers=1).start()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    try:
-        assert ingest.wait_ready(15)
-        client.connect("127.0.0.1", broker.port)
-        client.loop_start()
-        sent = [
-            ("someone-else", "hall/v1/h1/hall/profile/printer", "forged-node"),
-            ("n1", "hall/v1/canary-hall/hall/profile/printer", "forged-hall"),
-            ("n1", "hall/v1/h1/hall/profile/printer", "marker"),
-        ]
-        for node, about, code in sent:
-            result = ct.InboundResult(
-                schema_version=1, node_id=node, topic=about, kind="device_profile", version=2,
-                accepted=False, code=code, reason=code, at=dt.datetime.now(dt.UTC).isoformat(),
-            )  # fmt: skip
-            info = client.publish(ct.result_topic("h1", "n1"), result.model_dump_json(), qos=1)
-            info.wait_for_publish(10)
-
-        def codes() -> list[str]:
-            with closing(open_central_store(db)) as store:
-                return sorted(r["code"] for r in store.results(refused=True))
-
-        assert wait_until(lambda: "marker" in codes(), 15)
-        assert codes() == ["marker"]
-    finally:
-        client.loop_stop()
-        client.disconnect()
-        ingest.stop()
+    sent = [
+        ("someone-else", "hall/v1/h1/hall/profile/printer", "forged-node"),
+        ("n1", "hall/v1/canary-hall/hall/profile/printer", "forged-hall"),
+        ("n1", "hall/v1/h1/hall/profile/printer", "marker"),
+    ]
+    assert _results_kept(broker, tmp_path / "central.db", 1, sent) == ["marker"]
 
 
 @pytest.mark.parametrize("day", ["2026-1x-01", "9999-01-01", "0001-01-01", "20260601", ""])
