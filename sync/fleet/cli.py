@@ -30,6 +30,19 @@ from sync.fleet.push import (
 from sync.mqtt import BrokerUrlError, parse_broker_url
 
 EXIT_USAGE = 2
+
+
+def existing_store(db: str, command: str) -> Any:
+    """Central's store for a read-only command, or None (said on stderr) when ``db`` names a
+    SQLite file that does not exist: a read never creates an empty store by a typo."""
+    from sync.central import is_postgres_url, open_central_store
+
+    if not is_postgres_url(db) and not Path(db).exists():
+        print(f"hall-agent central {command}: {db}: no such file", file=sys.stderr)
+        return None
+    return open_central_store(db)
+
+
 DEFAULT_CENTRAL_DB = "central.db"
 
 
@@ -317,13 +330,11 @@ def cmd_central_rollout_start(args: argparse.Namespace) -> int:
 
 
 def cmd_central_rollout_status(args: argparse.Namespace) -> int:
-    from sync.central import is_postgres_url, open_central_store
     from sync.fleet.rollout import Rollouts
 
-    if not is_postgres_url(args.db) and not Path(args.db).exists():
-        print(f"hall-agent central rollout status: {args.db}: no such file", file=sys.stderr)
+    store = existing_store(args.db, "rollout status")
+    if store is None:
         return EXIT_USAGE
-    store = open_central_store(args.db)
     try:
         rollouts = Rollouts(store).status()
     finally:
@@ -369,15 +380,13 @@ def register_report(csub: Any) -> None:
 
 
 def cmd_central_report(args: argparse.Namespace) -> int:
-    from sync.central import is_postgres_url, open_central_store
     from sync.fleet.health import fleet_report
 
-    if not is_postgres_url(args.db) and not Path(args.db).exists():
-        print(f"hall-agent central report: {args.db}: no such file", file=sys.stderr)
+    store = existing_store(args.db, "report")
+    if store is None:
         return EXIT_USAGE
-    config = load_central_config(args.config)
-    store = open_central_store(args.db)
     try:
+        config = load_central_config(args.config)
         report = store.report()
         report.update(fleet_report(store, config, dt.datetime.now(dt.UTC), report["nodes"]))
     finally:

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from agent.validation import describe_validation_error
 from sync import contract as ct
-from sync.fleet.cli import EXIT_USAGE, add_config_argument, add_db_argument
+from sync.fleet.cli import EXIT_USAGE, add_config_argument, add_db_argument, existing_store
 from sync.fleet.commands import CommandLedger, Target, sign_command
 from sync.fleet.config import load_central_config
 from sync.fleet.push import PushRefused, publish, resolve_halls
@@ -156,12 +156,9 @@ def cmd_command_send(args: argparse.Namespace) -> int:
 
 
 def cmd_command_status(args: argparse.Namespace) -> int:
-    from sync.central import is_postgres_url, open_central_store
-
-    if not is_postgres_url(args.db) and not Path(args.db).exists():
-        print(f"hall-agent central command status: {args.db}: no such file", file=sys.stderr)
+    store = existing_store(args.db, "command status")
+    if store is None:
         return EXIT_USAGE
-    store = open_central_store(args.db)
     try:
         commands = CommandLedger(store).status(
             dt.datetime.now(dt.UTC), args.node, args.version, args.limit

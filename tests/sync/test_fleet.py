@@ -404,3 +404,15 @@ def test_check_lists_the_halls_of_a_group_and_sends_nothing(keys: Path, tmp_path
                     "--config", str(config), "--check", "--broker", "mqtt://127.0.0.1:1",
                     "--key", str(keys))  # fmt: skip
     assert unknown.returncode == 2 and "no group 'west'" in unknown.stderr
+
+
+@pytest.mark.parametrize(
+    "command", [["report"], ["rollout", "status"], ["command", "status"]], ids=" ".join
+)
+def test_a_read_of_a_mistyped_central_db_creates_nothing(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "centrl.db"
+    assert main(["central", *command, "--db", str(missing)]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert not missing.exists()
